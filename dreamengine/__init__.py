@@ -1,0 +1,36 @@
+"""dreamengine: a plugin-based deep-dream engine.
+
+The public API for plugin authors and scripts is what this module exports;
+built-in plugins import nothing else.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .components import DreamOutputs, Initializer, Objective, Regularizer
+from .config import RunConfig
+from .engine import DreamJob, DreamResult
+from .errors import DreamError, unknown_name
+from .hookspecs import hookimpl
+from .imaging import load_image
+from .model import DreamModel
+
+try:
+    __version__ = version("dreamengine")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "DreamError",
+    "DreamJob",
+    "DreamModel",
+    "DreamOutputs",
+    "DreamResult",
+    "Initializer",
+    "Objective",
+    "Regularizer",
+    "RunConfig",
+    "hookimpl",
+    "load_image",
+    "unknown_name",
+    "__version__",
+]

@@ -1,0 +1,82 @@
+"""Checkpoints: a state dict plus what the engine needs to dream with it, never executable.
+
+A checkpoint is a dict saved with ``torch.save`` holding only tensors and plain
+values, so it loads with ``torch.load(..., weights_only=True)``::
+
+    {"format": "dreamengine-checkpoint", "version": 1,
+     "architecture": "resnet10t", "num_classes": 3, "class_names": [...],
+     "input_size": [128, 128], "mean": [...], "std": [...],
+     "state_dict": {...}, "extra": {...}}
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import DreamError
+from .model import DreamModel
+
+__all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "read_checkpoint", "load_checkpoint_model"]
+
+CHECKPOINT_FORMAT = "dreamengine-checkpoint"
+_REQUIRED = ("architecture", "num_classes", "state_dict")
+
+
+def save_checkpoint(model: DreamModel, path: str | Path, *, architecture: str, extra: Mapping[str, Any] | None = None) -> Path:
+    """Save ``model``'s weights and metadata to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "version": 1,
+        "architecture": architecture,
+        "num_classes": len(model.class_names) or model.net.num_classes,
+        "class_names": list(model.class_names),
+        "input_size": list(model.input_size),
+        "mean": model.mean.flatten().tolist(),
+        "std": model.std.flatten().tolist(),
+        "state_dict": model.net.state_dict(),
+        "extra": dict(extra or {}),
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint safely (``weights_only=True``) and check it has what the engine needs."""
+    path = Path(path)
+    if not path.is_file():
+        raise DreamError(f"checkpoint {str(path)!r} does not exist.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DreamError(f"{str(path)!r} is not a loadable checkpoint ({first}).") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise DreamError(f"{str(path)!r} is not a dreamengine checkpoint (no 'format': '{CHECKPOINT_FORMAT}'); "
+                         "save one with dreamengine train or dreamengine.checkpoint.save_checkpoint.")
+    missing = [key for key in _REQUIRED if key not in payload]
+    if missing:
+        raise DreamError(f"checkpoint {str(path)!r} lacks {', '.join(missing)}.")
+    return payload
+
+
+def load_checkpoint_model(path: str | Path, create: Callable[[str, int], DreamModel]) -> DreamModel:
+    """Build the checkpoint's architecture with ``create(architecture, num_classes)`` and load its weights."""
+    payload = read_checkpoint(path)
+    model = create(payload["architecture"], int(payload["num_classes"]))
+    model.check_state_dict(payload["state_dict"], f"checkpoint {str(path)!r}")
+    model.class_names = list(payload.get("class_names") or model.class_names)
+    if payload.get("input_size"):
+        model.input_size = tuple(payload["input_size"])
+    for key in ("mean", "std"):
+        if payload.get(key):
+            getattr(model, key).copy_(torch.tensor(payload[key], dtype=torch.float32).view(1, -1, 1, 1))
+    return model

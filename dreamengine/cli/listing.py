@@ -1,0 +1,61 @@
+"""`dreamengine list` and `dreamengine plugins`: what is installed, as rich tables."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from ..registry import KINDS
+from . import cli, console, get_host
+
+
+def _kind(value: str | None) -> str | None:
+    if value is None:
+        return None
+    for kind in KINDS:
+        if value in (kind, kind[:-1]):
+            return kind
+    raise click.BadParameter(f"choose one of {', '.join(KINDS)}", param_hint="KIND")
+
+
+@cli.command("list")
+@click.argument("kind", required=False)
+@click.argument("pattern", default="*")
+def list_components(kind: str | None, pattern: str) -> None:
+    """List components: KIND is objectives, regularizers, initializers, models or presets.
+
+    PATTERN filters names with wildcards, e.g. `dreamengine list regularizers 'b*'`.
+    """
+    registry = get_host().registry
+    for name in [_kind(kind)] if kind else list(KINDS):
+        entries = registry.find(name, pattern)
+        table = Table(title=name.capitalize(), title_justify="left", show_lines=False)
+        for column in ("name", "plugin", "options" if name not in ("models", "presets") else "", "summary"):
+            if column:
+                table.add_column(column, overflow="fold")
+        for entry in entries:
+            row = [entry.name, entry.plugin]
+            if name not in ("models", "presets"):
+                row.append("\n".join(option.describe() for option in entry.options) or "-")
+            table.add_row(*row, entry.summary)
+        console.print(table)
+        if name == "models":
+            console.print("Any timm architecture name also works with --model "
+                          "(random weights unless --pretrained or --checkpoint).")
+
+
+@cli.command("plugins")
+@click.option("--hook", help="Only plugins implementing this hook.")
+def list_plugins(hook: str | None) -> None:
+    """List the loaded plugins: name, distribution, version and hooks."""
+    host = get_host()
+    table = Table(title="Plugins", title_justify="left")
+    for column in ("name", "distribution", "version", "hooks"):
+        table.add_column(column, overflow="fold")
+    for info in host.infos:
+        if hook is None or hook in info.hooks:
+            table.add_row(info.name, info.distribution, info.version, "\n".join(info.hooks))
+    console.print(table)
+    for failure in host.failures:
+        console.print(f"[red]not loaded:[/] {failure.name} ({failure.distribution}): {failure.message}",
+                      highlight=False)

@@ -1,0 +1,126 @@
+"""`dreamengine run`: dream one or more classes and write the images."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..config import RunConfig, load_toml
+from ..dreaming import apply_preset, dream
+from ..engine import OPTIMIZERS
+from ..errors import DreamError
+from ..imaging import read_manifest
+from ..options import parse_assignment
+from . import cli, console, err_console, get_host
+
+
+@cli.command("run")
+@click.option("--model", "-m", help="Registered model or any timm architecture. [default: efficientnet-lite0]")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint to dream with.")
+@click.option("--pretrained/--no-pretrained", default=None, help="Download timm's pretrained weights.")
+@click.option("--class", "-c", "classes", multiple=True,
+              help="ImageNet (or checkpoint) class name or index; repeat to dream several in one batch. [default: flamingo]")
+@click.option("--objective", help="Objective spec, e.g. logit, cross-entropy, layer:layer=blocks.4:channel=7. [default: logit]")
+@click.option("--reg", multiple=True,
+              help="Regularizer specs, comma-separated or repeated; 'none' for none. "
+                   "[default: clamp,blur:sigma=0.5,flip,jitter:pixels=8]")
+@click.option("--init", help="Initializer spec, e.g. gray, gradient:start=red:end=blue, photo:path=cat.jpg:blur=4. [default: gray]")
+@click.option("--set", "-s", "assignments", multiple=True, metavar="COMPONENT.OPTION=VALUE",
+              help="Set one option of a component, e.g. -s blur.sigma=0.8 (repeatable).")
+@click.option("--steps", type=int, help="Gradient steps. [default: 200]")
+@click.option("--lr", type=float, help="Learning rate. [default: 0.05]")
+@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), help="[default: adam]")
+@click.option("--size", type=int, help="Dream size in pixels (square). [default: the model's input size]")
+@click.option("--seed", type=int, help="Seed of every random draw; same seed, same bytes. [default: 0]")
+@click.option("--device", help="auto, cpu, cuda, cuda:N or mps. [default: auto]")
+@click.option("--output", "-o", help="Output folder, or a .png file. [default: dreams]")
+@click.option("--side-by-side/--no-side-by-side", default=None,
+              help="Also write the report's raw | rescaled picture (*-side.png).")
+@click.option("--save-every", type=int, help="Also write an animation with a frame every K steps.")
+@click.option("--animation", type=click.Choice(["gif", "webp"]), help="Animation format. [default: gif]")
+@click.option("--preset", help="Apply a preset first (see `dreamengine list presets`).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of settings.")
+@click.option("--from", "from_png", type=click.Path(dir_okay=False),
+              help="Re-run the settings stored in a dream PNG (other options override them).")
+def run_command(config_file: str | None, from_png: str | None, preset: str | None, assignments: tuple[str, ...],
+                **cli_settings: Any) -> None:
+    """Dream: maximise an objective by gradient ascent on the image.
+
+    \b
+    Examples:
+      dreamengine run
+      dreamengine run --class "great grey owl" --class 130 --steps 300
+      dreamengine run --objective logit --reg blur,flip
+      dreamengine run --reg clamp,blur:sigma=0.1:sigma_max=1.0,flip -s flip.p=0.3
+      dreamengine run --init photo:path=me.jpg:blur=4 --objective layer:layer=blocks.3
+    """
+    host = get_host()
+    config = resolve_config(host, config_file, from_png, preset, assignments, cli_settings)
+    with _progress() as progress:
+        task = progress.add_task(_describe(config), total=config.steps, score=float("nan"))
+
+        def on_step(step, scores):
+            progress.update(task, completed=step, score=float(scores.mean()))
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            outcome = dream(host, config, on_step)
+    for warning in caught:
+        err_console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+    _report(outcome)
+    if outcome.result.diverged:
+        raise DreamError(outcome.result.diverged)
+
+
+def resolve_config(host, config_file, from_png, preset, assignments, cli_settings) -> RunConfig:
+    """Defaults <- stored PNG settings <- preset <- config file <- command-line options."""
+    config = RunConfig()
+    if from_png:
+        stored = read_manifest(from_png).get("config")
+        if not isinstance(stored, dict):
+            raise DreamError(f"{from_png!r} holds no run settings.")
+        config = config.updated(stored, f"the settings stored in {from_png!r}")
+    file_settings = load_toml(config_file) if config_file else {}
+    preset = preset or file_settings.get("preset")
+    if preset:
+        config = apply_preset(host, config, preset)
+    if file_settings:
+        config = config.updated(file_settings, f"config file {config_file!r}")
+    given = {k: v for k, v in cli_settings.items() if v is not None and v != ()}
+    if "reg" in given:
+        given["reg"] = [part for text in given["reg"] for part in text.split(",") if part.strip()]
+    options: dict[str, dict[str, str]] = {}
+    for text in assignments:
+        component, option, value = parse_assignment(text)
+        options.setdefault(component, {})[option] = value
+    if options:
+        given["options"] = options
+    return config.updated(given, "the command line")
+
+
+def _describe(config: RunConfig) -> str:
+    classes = ", ".join(config.classes[:3]) + (", ..." if len(config.classes) > 3 else "")
+    return f"dreaming {classes}"
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("objective {task.fields[score]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                    console=err_console, transient=False)
+
+
+def _report(outcome) -> None:
+    table = Table(title_justify="left")
+    for column in ("class", "objective", "file"):
+        table.add_column(column)
+    dreams = [p for p in outcome.paths if p.suffix == ".png" and not p.stem.endswith("-side")]
+    for name, score, path in zip(outcome.targets, outcome.result.scores.tolist(), dreams):
+        table.add_row(name, f"{score:.3f}", str(path))
+    console.print(table)
+    extra = [p for p in outcome.paths if p not in dreams]
+    for path in extra:
+        console.print(f"also wrote {path}", highlight=False)

@@ -1,0 +1,93 @@
+"""The three kinds of dream component and the values they exchange with the engine.
+
+Components are plain objects: the registry builds them once per run and the loop
+calls them directly. The image they see is always RGB in [0, 1], shaped
+``(batch, 3, height, width)``; normalisation for the model happens inside the
+model's forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["DreamOutputs", "Objective", "Regularizer", "Initializer"]
+
+
+@dataclass
+class DreamOutputs:
+    """What an objective sees after one forward pass.
+
+    Attributes:
+        logits: ``(batch, classes)`` pre-softmax outputs of the model.
+        targets: ``(batch,)`` class index each batch item dreams of.
+        activations: outputs of the modules named in :attr:`Objective.layers`,
+            keyed by dotted module name.
+    """
+
+    logits: torch.Tensor
+    targets: torch.Tensor
+    activations: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class _Component:
+    def __repr__(self) -> str:
+        options = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({options})"
+
+
+class Objective(_Component):
+    """What a dream maximises.
+
+    Subclasses implement :meth:`__call__`. An objective that reads intermediate
+    activations names the modules in :attr:`layers`; the engine captures them.
+    """
+
+    #: dotted names of the modules whose outputs :meth:`__call__` reads.
+    layers: tuple[str, ...] = ()
+
+    def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
+        """Return the value to maximise for each batch item, shape ``(batch,)``."""
+        raise NotImplementedError
+
+
+class Regularizer(_Component):
+    """Shapes the dream; acts in up to three phases of each step.
+
+    Override any of:
+
+    * :meth:`transform` -- on the image before the forward pass, inside the
+      autograd graph (jitter, flip): the gradient flows back through it, so the
+      change is undone for the stored image.
+    * :meth:`penalty` -- a per-item value subtracted from the objective.
+    * :meth:`project` -- on the stored image after the optimizer step, without
+      gradients (clamp, blur).
+
+    Every random draw must use the ``generator`` passed in, so that a seed
+    repeats a run exactly.
+    """
+
+    def transform(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Return a differentiable transform of ``image`` for this step's forward pass."""
+        return image
+
+    def penalty(self, image: torch.Tensor) -> torch.Tensor:
+        """Return a per-item penalty, shape ``(batch,)``, subtracted from the objective."""
+        return image.new_zeros(image.shape[0])
+
+    def project(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Return the stored image after the optimizer step (called under ``no_grad``)."""
+        return image
+
+    def phases(self) -> set[str]:
+        """The names of the phases this regularizer overrides."""
+        return {p for p in ("transform", "penalty", "project") if getattr(type(self), p) is not getattr(Regularizer, p)}
+
+
+class Initializer(_Component):
+    """Makes the image a dream starts from."""
+
+    def __call__(self, batch: int, height: int, width: int, generator: torch.Generator) -> torch.Tensor:
+        """Return a float32 image ``(batch, 3, height, width)`` in [0, 1] on the CPU."""
+        raise NotImplementedError

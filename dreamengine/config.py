@@ -1,0 +1,106 @@
+"""RunConfig: every setting of a dream run, from defaults, presets, TOML files and stored manifests."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import DreamError, unknown_name
+
+__all__ = ["RunConfig", "load_toml"]
+
+
+def _list(*items: str):
+    return field(default_factory=lambda: list(items))
+
+
+@dataclass
+class RunConfig:
+    """The settings of one ``dreamengine run``; the keys of a ``--config`` TOML file.
+
+    Component specs use the CLI syntax (``"blur:sigma=0.5"``); ``options`` holds
+    extra options by component name (``{"blur": {"sigma": 0.5}}``) and wins over
+    options written in the specs.
+    """
+
+    model: str = "efficientnet-lite0"
+    checkpoint: str | None = None
+    pretrained: bool = False
+    classes: list[str] = _list("flamingo")
+    objective: str = "logit"
+    reg: list[str] = _list("clamp", "blur:sigma=0.5", "flip", "jitter:pixels=8")
+    init: str = "gray"
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    steps: int = 200
+    lr: float = 0.05
+    optimizer: str = "adam"
+    size: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    output: str = "dreams"
+    side_by_side: bool = False
+    save_every: int = 0
+    animation: str = "gif"
+    preset: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def updated(self, settings: Mapping[str, Any], source: str) -> RunConfig:
+        """Return a copy with ``settings`` applied; unknown keys are an error naming ``source``."""
+        known = {f.name: f for f in dataclasses.fields(self)}
+        changes = {}
+        for key, value in settings.items():
+            key = key.replace("-", "_")
+            if key == "class":
+                key = "classes"
+            if key not in known:
+                raise unknown_name(f"setting in {source}", key, known)
+            changes[key] = _normalise(key, value, source)
+        if "options" in changes:
+            changes["options"] = _merge_options(self.options, changes["options"])
+        return dataclasses.replace(self, **changes)
+
+
+_SCALAR_TYPES = {"steps": int, "seed": int, "save_every": int, "size": int, "lr": float,
+                 "pretrained": bool, "side_by_side": bool}
+
+
+def _normalise(key: str, value: Any, source: str) -> Any:
+    kind = _SCALAR_TYPES.get(key, str if key not in ("classes", "reg", "options") else None)
+    if kind is not None and value is not None:
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise DreamError(f"setting {key!r} in {source} must be {kind.__name__}, got {value!r}.")
+        return value
+    if key in ("classes", "reg") and isinstance(value, (str, int)):
+        return [str(v) for v in str(value).split(",")] if key == "reg" else [str(value)]
+    if key == "classes":
+        return [str(v) for v in value]
+    if key == "options" and not (isinstance(value, Mapping) and all(isinstance(v, Mapping) for v in value.values())):
+        raise DreamError(f"'options' in {source} must be a table of tables, as in [options.blur] sigma = 0.5.")
+    return value
+
+
+def _merge_options(old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, Any]]):
+    merged = {name: dict(values) for name, values in old.items()}
+    for name, values in new.items():
+        merged.setdefault(name, {}).update(values)
+    return merged
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a ``--config`` TOML file, with a clear error when it is missing or malformed."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise DreamError(f"config file {str(path)!r} does not exist.") from None
+    except tomllib.TOMLDecodeError as error:
+        raise DreamError(f"config file {str(path)!r} is not valid TOML: {error}.") from None

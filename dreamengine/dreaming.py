@@ -1,0 +1,196 @@
+"""From settings to files: resolve a RunConfig into a DreamJob, run it, write the dreams."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .checkpoint import load_checkpoint_model
+from .classes import display_name, resolve_class, slug
+from .config import RunConfig
+from .engine import OPTIMIZERS, DreamJob, DreamResult
+from .errors import DreamError, unknown_name
+from .imaging import save_animation, save_png, side_by_side, to_pil
+from .model import DreamModel
+from .options import parse_spec, parse_spec_list
+from .plugins import PluginHost
+
+__all__ = ["RunOutcome", "resolve_device", "load_model", "apply_preset", "build_job", "dream"]
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced: the result, the files written and the name of each target."""
+
+    result: DreamResult
+    paths: list[Path]
+    targets: list[str]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; anything else must be available."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise DreamError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps.") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DreamError("--device cuda was asked for, but this torch has no usable CUDA device.")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise DreamError("--device mps was asked for, but MPS is not available here.")
+    return device
+
+
+def load_model(host: PluginHost, config: RunConfig) -> DreamModel:
+    """The model a config names: a checkpoint, a registered model, or one a loader plugin provides.
+
+    Random initial weights are drawn under ``config.seed``, so even an untrained
+    model dreams the same bytes twice.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return _load_model(host, config)
+
+
+def _load_model(host: PluginHost, config: RunConfig) -> DreamModel:
+    def create(name: str, num_classes: int | None, pretrained: bool = False) -> DreamModel:
+        model = host.hook.dreamengine_load_model(name=name, pretrained=pretrained, num_classes=num_classes)
+        if model is None:
+            raise unknown_name("model", name, host.registry.names("models"))
+        return model
+
+    if config.checkpoint:
+        return load_checkpoint_model(config.checkpoint, create)
+    entry = host.registry.entries["models"].get(config.model)
+    if entry is not None:
+        return entry.target(pretrained=config.pretrained)
+    return create(config.model, None, config.pretrained)
+
+
+def apply_preset(host: PluginHost, config: RunConfig, name: str) -> RunConfig:
+    """Return ``config`` with preset ``name``'s settings applied."""
+    entry = host.registry.get("presets", name)
+    return config.updated({**entry.target, "preset": name}, f"preset {name!r}")
+
+
+def build_job(host: PluginHost, config: RunConfig, model: DreamModel, device: torch.device,
+              on_step: Callable[[int, torch.Tensor], None] | None = None) -> tuple[DreamJob, list[int]]:
+    """Resolve every component of ``config`` and return the job with its class indices."""
+    registry = host.registry
+    if config.optimizer not in OPTIMIZERS:
+        raise unknown_name("optimizer", config.optimizer, OPTIMIZERS)
+    if config.steps < 1 or config.lr <= 0 or config.save_every < 0:
+        raise DreamError("need steps >= 1, lr > 0 and save_every >= 0.")
+    specs = [spec.name for spec in parse_spec_list(config.reg)] + [parse_spec(config.objective).name,
+                                                                  parse_spec(config.init).name]
+    for name in config.options:
+        if name not in specs:
+            raise DreamError(f"options were set for {name!r}, which this run does not use (it uses {', '.join(specs)}).")
+    extra = config.options
+    objective = registry.create("objectives", spec := parse_spec(config.objective), extra.get(spec.name))
+    regularizers = [registry.create("regularizers", s, extra.get(s.name)) for s in parse_spec_list(config.reg)]
+    initializer = registry.create("initializers", spec := parse_spec(config.init), extra.get(spec.name))
+    num_classes = _num_classes(model)
+    indices = [resolve_class(c, model.class_names, num_classes) for c in config.classes]
+    for layer in objective.layers:
+        model.layer(layer)
+    height, width = (config.size, config.size) if config.size else model.input_size
+    if height < 8 or width < 8:
+        raise DreamError(f"the dream size must be at least 8 pixels, got {height}x{width}.")
+    generator = torch.Generator().manual_seed(config.seed)
+    image = initializer(len(indices), height, width, generator)
+    model = model.freeze().to(device)
+    job = DreamJob(model=model, objective=objective, regularizers=regularizers, image=image.to(device),
+                   targets=torch.tensor(indices, device=device), steps=config.steps, lr=config.lr,
+                   optimizer=config.optimizer, generator=generator, save_every=config.save_every, on_step=on_step)
+    return job, indices
+
+
+def _num_classes(model: DreamModel) -> int:
+    classes = getattr(model.net, "num_classes", None) or len(model.class_names)
+    if not classes:
+        raise DreamError(f"cannot tell how many classes model {model.name!r} has.")
+    return int(classes)
+
+
+def dream(host: PluginHost, config: RunConfig, on_step: Callable[[int, torch.Tensor], None] | None = None) -> RunOutcome:
+    """Run ``config`` and write its files; returns what was made."""
+    device = resolve_device(config.device)
+    model = load_model(host, config)
+    job, indices = build_job(host, config, model, device, on_step)
+    if host.hook.dreamengine_step_end.get_hookimpls():
+        job.on_step = _with_step_hook(host, job, on_step)
+    result = host.hook.dreamengine_run_dream(job=job)
+    if result.diverged and result.steps_done == 0:
+        raise DreamError(result.diverged)
+    names = [display_name(model.class_names, i) for i in indices]
+    paths = write_outputs(config, model, result, indices, names)
+    host.hook.dreamengine_run_end(config=config, result=result, paths=paths)
+    return RunOutcome(result, paths, names)
+
+
+def _with_step_hook(host: PluginHost, job: DreamJob, on_step):
+    def step_end(step: int, scores: torch.Tensor) -> None:
+        if on_step is not None:
+            on_step(step, scores)
+        host.hook.dreamengine_step_end(job=job, step=step, scores=scores)
+    return step_end
+
+
+def output_path(config: RunConfig, name: str, count: int) -> Path:
+    """Where the dream of class ``name`` goes: into the output folder, or the given .png file."""
+    out = Path(config.output)
+    if out.suffix.lower() == ".png":
+        return out if count == 1 else out.with_name(f"{out.stem}-{slug(name)}.png")
+    return out / f"{slug(name)}-seed{config.seed}.png"
+
+
+def write_outputs(config: RunConfig, model: DreamModel, result: DreamResult, indices: list[int],
+                  names: list[str]) -> list[Path]:
+    """Write each dream (and its side-by-side and animation, if asked), every PNG with its manifest."""
+    paths = []
+    for item, (index, name) in enumerate(zip(indices, names)):
+        path = output_path(config, name, len(indices))
+        meta = manifest(config, model, result, item, index, name)
+        paths.append(save_png(to_pil(result.image[item]), path, meta))
+        if config.side_by_side:
+            paths.append(save_png(side_by_side(result.image[item]), path.with_name(f"{path.stem}-side.png"), meta))
+        if config.save_every and result.frames:
+            frames = [frame[item] for frame in result.frames]
+            paths.append(save_animation(frames, path.with_suffix(f".{config.animation}")))
+    return paths
+
+
+def manifest(config: RunConfig, model: DreamModel, result: DreamResult, item: int, index: int,
+             name: str) -> dict[str, Any]:
+    """Everything needed to know and repeat how a dream was made (no times: same run, same bytes)."""
+    return {
+        "config": config.to_dict(),
+        "target": {"index": index, "name": name, "item": item},
+        "model": {"name": model.name, "input_size": list(model.input_size)},
+        "score": float(result.scores[item]),
+        "steps_done": result.steps_done,
+        "diverged": result.diverged,
+        "versions": _versions(),
+    }
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("dreamengine", "torch", "timm", "pillow"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "unknown"
+    return versions

@@ -1,0 +1,129 @@
+"""The gradient-ascent loop: the default implementation of ``dreamengine_run_dream``.
+
+Everything is resolved before the loop starts; each step calls plain objects:
+transforms -> forward -> objective - penalties -> backward -> optimizer step ->
+projections. Only the image receives gradients (the model is frozen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from .components import DreamOutputs, Objective, Regularizer
+from .hookspecs import hookimpl
+from .model import DreamModel
+
+__all__ = ["DreamJob", "DreamResult", "OPTIMIZERS", "run_job"]
+
+#: Optimizers by name; each is called as ``factory([image], lr=lr)``.
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam,
+    "sgd": torch.optim.SGD,
+    "adamw": torch.optim.AdamW,
+}
+
+StepCallback = Callable[[int, torch.Tensor], None]
+
+
+@dataclass
+class DreamJob:
+    """One batch of dreams, fully resolved and ready to run.
+
+    Attributes:
+        model: the frozen model, on the device the loop runs on.
+        objective: what each batch item maximises.
+        regularizers: applied in order in each of their phases.
+        image: the start image ``(batch, 3, H, W)`` in [0, 1], on the model's device.
+        targets: ``(batch,)`` class index of each item.
+        steps: number of gradient steps.
+        lr: learning rate.
+        optimizer: a key of :data:`OPTIMIZERS`.
+        generator: the one random generator every draw uses.
+        save_every: keep a copy of the image every this many steps (0: never).
+        on_step: called as ``on_step(step, scores)`` after every step.
+    """
+
+    model: DreamModel
+    objective: Objective
+    regularizers: Sequence[Regularizer]
+    image: torch.Tensor
+    targets: torch.Tensor
+    steps: int
+    lr: float
+    optimizer: str
+    generator: torch.Generator
+    save_every: int = 0
+    on_step: StepCallback | None = None
+
+
+@dataclass
+class DreamResult:
+    """The outcome of a job.
+
+    Attributes:
+        image: the final images ``(batch, 3, H, W)`` on the CPU, in [0, 1] unless
+            the regularizers allowed otherwise.
+        scores: the objective of each item at the last finite step.
+        steps_done: steps completed (fewer than asked if the run diverged).
+        frames: snapshots taken every ``save_every`` steps, the start image first.
+        diverged: a message if the loss or the image stopped being finite.
+    """
+
+    image: torch.Tensor
+    scores: torch.Tensor
+    steps_done: int
+    frames: list[torch.Tensor] = field(default_factory=list)
+    diverged: str | None = None
+
+
+def run_job(job: DreamJob) -> DreamResult:
+    """Run the gradient-ascent loop of ``job`` and return its result."""
+    image = job.image.detach().clone().requires_grad_(True)
+    optimizer = OPTIMIZERS[job.optimizer]([image], lr=job.lr)
+    phases = [(r, r.phases()) for r in job.regularizers]
+    transforms = [r for r, p in phases if "transform" in p]
+    penalties = [r for r, p in phases if "penalty" in p]
+    projections = [r for r, p in phases if "project" in p]
+    last_good = image.detach().clone()
+    scores = torch.full((image.shape[0],), float("nan"))
+    frames = [last_good.to("cpu", copy=True)] if job.save_every else []
+    with job.model.capture(job.objective.layers) as activations:
+        for step in range(1, job.steps + 1):
+            view = image
+            for regularizer in transforms:
+                view = regularizer.transform(view, job.generator)
+            logits = job.model(view)
+            score = job.objective(DreamOutputs(logits, job.targets, activations))
+            objective = score
+            for regularizer in penalties:
+                objective = objective - regularizer.penalty(view)
+            optimizer.zero_grad(set_to_none=True)
+            (-objective.sum()).backward()
+            optimizer.step()
+            with torch.no_grad():
+                for regularizer in projections:
+                    image.copy_(regularizer.project(image, job.generator))
+            if not (torch.isfinite(score).all() and torch.isfinite(image).all()):
+                return DreamResult(last_good.cpu(), scores, step - 1, frames, _divergence(job, step))
+            last_good.copy_(image.detach())
+            scores = score.detach().cpu()
+            if job.save_every and step % job.save_every == 0:
+                frames.append(last_good.to("cpu", copy=True))
+            if job.on_step is not None:
+                job.on_step(step, scores)
+    return DreamResult(last_good.cpu(), scores, job.steps, frames)
+
+
+def _divergence(job: DreamJob, step: int) -> str:
+    return (f"the dream diverged at step {step} (the objective or the image stopped being finite) "
+            f"with {job.optimizer} at learning rate {job.lr:g}; try a lower learning rate, e.g. --lr {job.lr / 10:g}. "
+            f"The last finite image (step {step - 1}) was kept.")
+
+
+@hookimpl(trylast=True)
+def dreamengine_run_dream(job: DreamJob) -> DreamResult:
+    """The default loop: :func:`run_job`."""
+    return run_job(job)

@@ -1,0 +1,116 @@
+"""Images in and out: tensors <-> PIL, the report's raw | rescaled layout, PNG manifests, animations."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
+
+from .errors import DreamError
+
+__all__ = ["open_image", "load_image", "to_pil", "stretch", "side_by_side", "save_png", "read_manifest", "save_animation",
+           "MANIFEST_KEY"]
+
+#: the PNG text chunk that holds a dream's run manifest (JSON).
+MANIFEST_KEY = "dreamengine"
+
+
+def open_image(path: str | os.PathLike) -> Image.Image:
+    """Open an image file as it is (metadata kept), with a clear error for a missing or unreadable file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DreamError(f"image file {str(path)!r} does not exist.")
+    try:
+        picture = Image.open(path)
+        picture.load()
+        return picture
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise DreamError(f"{str(path)!r} is not a readable image ({error}).") from None
+
+
+def load_image(path: str | os.PathLike) -> Image.Image:
+    """Open an image file as RGB, with a clear error for a missing or unreadable file."""
+    return open_image(path).convert("RGB")
+
+
+def to_pil(image: torch.Tensor) -> Image.Image:
+    """Convert one ``(3, H, W)`` image in [0, 1] to an 8-bit RGB picture (values outside are clipped)."""
+    array = image.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(np.ascontiguousarray(array), "RGB")
+
+
+def stretch(image: torch.Tensor, low: float = 0.5, high: float = 99.5) -> torch.Tensor:
+    """Rescale ``image`` so its ``low``..``high`` percentiles span [0, 1] (robust to outliers).
+
+    Makes even tiny changes from a flat start visible; a perfectly flat image
+    stays as it is.
+    """
+    values = image.detach().float().flatten()
+    lo, hi = torch.quantile(values, torch.tensor([low / 100, high / 100]))
+    if hi - lo < 1e-8:
+        return image.clone()
+    return ((image - lo) / (hi - lo)).clamp(0, 1)
+
+
+def side_by_side(image: torch.Tensor, gap: int = 4) -> Image.Image:
+    """The report's layout: the raw dream on the left, the stretched one on the right."""
+    raw, rescaled = to_pil(image), to_pil(stretch(image))
+    canvas = Image.new("RGB", (raw.width * 2 + gap, raw.height), "white")
+    canvas.paste(raw, (0, 0))
+    canvas.paste(rescaled, (raw.width + gap, 0))
+    return canvas
+
+
+def save_png(picture: Image.Image, path: str | os.PathLike, manifest: Mapping[str, Any]) -> Path:
+    """Write ``picture`` to ``path`` atomically, with ``manifest`` as JSON in its metadata."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text(MANIFEST_KEY, json.dumps(manifest, sort_keys=True))
+    return _atomic_write(Path(path), lambda f: picture.save(f, format="PNG", pnginfo=info))
+
+
+def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
+    """Return the run manifest stored in a dream PNG."""
+    picture = open_image(path)
+    text = getattr(picture, "text", {}).get(MANIFEST_KEY)
+    if text is None:
+        raise DreamError(f"{str(path)!r} carries no dreamengine settings (was it made by dreamengine run?).")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DreamError(f"the settings stored in {str(path)!r} are corrupt ({error}).") from None
+
+
+def save_animation(frames: Sequence[torch.Tensor], path: str | os.PathLike, *, duration_ms: int = 80) -> Path:
+    """Write frames (each ``(3, H, W)``) as an animated GIF or WebP, chosen by the suffix."""
+    path = Path(path)
+    pictures = [to_pil(frame) for frame in frames]
+    fmt = {".gif": "GIF", ".webp": "WEBP"}.get(path.suffix.lower())
+    if fmt is None:
+        raise DreamError(f"animations are written as .gif or .webp, not {path.suffix!r}.")
+    return _atomic_write(path, lambda f: pictures[0].save(
+        f, format=fmt, save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0, **({"lossless": True} if fmt == "WEBP" else {})))
+
+
+def _atomic_write(path: Path, write) -> Path:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise DreamError(f"cannot write {str(path)!r}: {error.strerror or error}.") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException as error:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise DreamError(f"cannot write {str(path)!r}: {error.strerror or error}.") from None
+        raise
+    return path

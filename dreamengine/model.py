@@ -1,0 +1,98 @@
+"""DreamModel: a frozen classifier with its normalisation, input size and class names."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import nn
+
+from .errors import DreamError, unknown_name
+
+__all__ = ["DreamModel"]
+
+
+class DreamModel(nn.Module):
+    """A network ready to dream with.
+
+    The forward takes an RGB image in [0, 1] and normalises it itself, so
+    nothing outside the model ever sees normalised values.
+
+    Args:
+        net: the classifier; its output is ``(batch, classes)`` logits.
+        name: the name the model was loaded by (kept in each dream's manifest).
+        mean, std: per-channel normalisation the network was trained with.
+        input_size: ``(height, width)`` the network was trained at.
+        class_names: one name per output class (may be empty if unknown).
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        *,
+        name: str,
+        mean: Sequence[float] = (0.485, 0.456, 0.406),
+        std: Sequence[float] = (0.229, 0.224, 0.225),
+        input_size: tuple[int, int] = (224, 224),
+        class_names: Sequence[str] = (),
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.name = name
+        self.input_size = tuple(input_size)
+        self.class_names = list(class_names)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.net((image - self.mean) / self.std)
+
+    def freeze(self) -> DreamModel:
+        """Put the model in eval mode with every parameter frozen; returns self."""
+        self.eval()
+        for parameter in self.parameters():
+            parameter.requires_grad_(False)
+        return self
+
+    def layer(self, name: str) -> nn.Module:
+        """Return the sub-module of the network at dotted ``name``."""
+        modules = dict(self.net.named_modules())
+        modules.pop("", None)
+        if name not in modules:
+            raise unknown_name(f"layer of {self.name}", name, modules)
+        return modules[name]
+
+    @contextlib.contextmanager
+    def capture(self, names: Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
+        """Record the outputs of the named layers on every forward while active."""
+        captured: dict[str, torch.Tensor] = {}
+        handles = []
+        for name in names:
+            def keep(_module, _inputs, output, name=name):
+                captured[name] = output
+            handles.append(self.layer(name).register_forward_hook(keep))
+        try:
+            yield captured
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def check_state_dict(self, state_dict: dict[str, torch.Tensor], source: str) -> None:
+        """Load ``state_dict`` into the network, or explain why it does not fit."""
+        own = self.net.state_dict()
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        wrong = [k for k in own if k in state_dict and own[k].shape != state_dict[k].shape]
+        if missing or unexpected or wrong:
+            parts = []
+            if wrong:
+                k = wrong[0]
+                parts.append(f"{len(wrong)} tensors have the wrong shape (e.g. {k}: "
+                             f"{tuple(state_dict[k].shape)} in the file, {tuple(own[k].shape)} in the model)")
+            if missing:
+                parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+            if unexpected:
+                parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+            raise DreamError(f"{source} does not fit the architecture {self.name!r}: " + "; ".join(parts) + ".")
+        self.net.load_state_dict(state_dict)

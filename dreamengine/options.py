@@ -1,0 +1,162 @@
+"""Component specs and their options, as typed on the command line.
+
+A spec names a component and, optionally, its options::
+
+    blur                      # defaults
+    blur:sigma=0.8            # one option
+    gradient:start=red:end=#0040ff:angle=45
+    clamp,blur:sigma=0.5,flip # a list of specs, comma-separated
+
+Option values are text until :func:`coerce_options` parses them by the
+annotations of the component factory's keyword parameters.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import DreamError, unknown_name
+
+__all__ = ["ComponentSpec", "OptionInfo", "parse_spec", "parse_spec_list", "parse_assignment",
+           "factory_options", "coerce_options"]
+
+_SIMPLE_TYPES = (bool, int, float, str)
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A component name and the options the user gave it (values may still be text)."""
+
+    name: str
+    options: Mapping[str, Any]
+
+    def __str__(self) -> str:
+        return ":".join([self.name, *(f"{k}={v}" for k, v in self.options.items())])
+
+
+@dataclass(frozen=True)
+class OptionInfo:
+    """One option of a component: its name, type and default (``inspect.Parameter.empty`` if required)."""
+
+    name: str
+    type: type
+    default: Any
+    optional: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is inspect.Parameter.empty
+
+    def describe(self) -> str:
+        kind = self.type.__name__ + (" | None" if self.optional else "")
+        return f"{self.name}: {kind}" + ("" if self.required else f" = {self.default!r}")
+
+
+def parse_spec(text: str) -> ComponentSpec:
+    """Parse ``name:key=value:key=value`` into a :class:`ComponentSpec`."""
+    name, *pairs = text.strip().split(":")
+    if not name:
+        raise DreamError(f"malformed component spec {text!r}: it must start with a name, as in 'blur:sigma=0.5'.")
+    options = {}
+    for pair in pairs:
+        key, value = _split_pair(pair, text)
+        options[key] = value
+    return ComponentSpec(name, options)
+
+
+def parse_spec_list(texts: str | Iterable[str]) -> list[ComponentSpec]:
+    """Parse comma-separated specs (a string or several strings); 'none' or '' gives an empty list."""
+    if isinstance(texts, str):
+        texts = [texts]
+    specs = []
+    for text in texts:
+        for part in text.split(","):
+            if part.strip() and part.strip().lower() != "none":
+                specs.append(parse_spec(part))
+    return specs
+
+
+def parse_assignment(text: str) -> tuple[str, str, str]:
+    """Parse ``component.option=value`` (from ``--set``) into its three parts."""
+    target, value = _split_pair(text, text)
+    component, dot, option = target.rpartition(".")
+    if not dot or not component or not option:
+        raise DreamError(f"malformed --set {text!r}: write COMPONENT.OPTION=VALUE, as in 'blur.sigma=0.8'.")
+    return component, option, value
+
+
+def _split_pair(pair: str, context: str) -> tuple[str, str]:
+    key, eq, value = pair.partition("=")
+    if not eq or not key.strip():
+        raise DreamError(f"malformed option {pair!r} in {context!r}: write KEY=VALUE, as in 'blur:sigma=0.5'.")
+    return key.strip(), value.strip()
+
+
+def factory_options(factory: Callable) -> list[OptionInfo]:
+    """List the options a component factory takes, from its signature."""
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    hints = typing.get_type_hints(target)
+    options = []
+    for parameter in inspect.signature(factory).parameters.values():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        kind, optional = _simple_type(hints.get(parameter.name, str), parameter.name, factory)
+        options.append(OptionInfo(parameter.name, kind, parameter.default, optional))
+    return options
+
+
+def _simple_type(hint: Any, name: str, factory: Callable) -> tuple[type, bool]:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1 and rest[0] in _SIMPLE_TYPES:
+            return rest[0], True
+    if hint in _SIMPLE_TYPES:
+        return hint, False
+    raise TypeError(f"option {name!r} of {factory!r} must be annotated bool, int, float or str (optionally | None)")
+
+
+def coerce_options(component: str, options: Mapping[str, Any], infos: Iterable[OptionInfo]) -> dict[str, Any]:
+    """Check ``options`` against a component's options and convert text values to their types."""
+    by_name = {info.name: info for info in infos}
+    result = {}
+    for key, value in options.items():
+        if key not in by_name:
+            error = unknown_name(f"option of {component!r}", key, by_name)
+            if not by_name:
+                error = DreamError(f"{component!r} takes no options (got {key!r}).")
+            raise error
+        result[key] = _coerce(component, by_name[key], value)
+    missing = [i.name for i in by_name.values() if i.required and i.name not in result]
+    if missing:
+        raise DreamError(f"{component!r} needs option(s) {', '.join(missing)}, as in '{component}:{missing[0]}=...'.")
+    return result
+
+
+def _coerce(component: str, info: OptionInfo, value: Any) -> Any:
+    if info.optional and (value is None or (isinstance(value, str) and value.lower() in ("none", ""))):
+        return None
+    if isinstance(value, str):
+        try:
+            return _from_text(info.type, value)
+        except ValueError:
+            pass
+    elif isinstance(value, info.type) or (info.type is float and isinstance(value, int) and not isinstance(value, bool)):
+        return info.type(value)
+    raise DreamError(f"option {info.name!r} of {component!r} must be {info.type.__name__}, got {value!r}.")
+
+
+def _from_text(kind: type, text: str) -> Any:
+    if kind is bool:
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(text)
+    return kind(text)

@@ -1,0 +1,124 @@
+"""The registry: every component, model and preset the plugins registered, by name."""
+
+from __future__ import annotations
+
+import fnmatch
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .components import Initializer, Objective, Regularizer
+from .errors import DreamError, unknown_name
+from .options import ComponentSpec, OptionInfo, coerce_options, factory_options
+
+__all__ = ["Entry", "Registry", "KINDS"]
+
+#: kind -> (registration hook, what the factory must return, or None for presets/models)
+KINDS: dict[str, tuple[str, type | None]] = {
+    "objectives": ("dreamengine_register_objectives", Objective),
+    "regularizers": ("dreamengine_register_regularizers", Regularizer),
+    "initializers": ("dreamengine_register_initializers", Initializer),
+    "models": ("dreamengine_register_models", None),
+    "presets": ("dreamengine_register_presets", None),
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered thing: a component factory, a model factory or a preset's settings."""
+
+    kind: str
+    name: str
+    target: Any
+    plugin: str
+    summary: str
+    options: tuple[OptionInfo, ...] = ()
+
+    @property
+    def singular(self) -> str:
+        return self.kind[:-1]
+
+
+@dataclass
+class Registry:
+    """Entries by kind and name; built from a plugin manager by :meth:`build`."""
+
+    entries: dict[str, dict[str, Entry]] = field(default_factory=lambda: {kind: {} for kind in KINDS})
+
+    @classmethod
+    def build(cls, pm) -> Registry:
+        """Call every registration hook of ``pm``, one plugin at a time, and collect the entries."""
+        registry = cls()
+        for kind, (hook_name, _) in KINDS.items():
+            for impl in getattr(pm.hook, hook_name).get_hookimpls():
+                register = registry.registrar(kind, impl.plugin_name)
+                try:
+                    impl.function(register=register)
+                except DreamError:
+                    raise
+                except Exception as error:
+                    raise DreamError(f"plugin {impl.plugin_name!r} failed in {hook_name}: "
+                                     f"{type(error).__name__}: {error}") from error
+        return registry
+
+    def registrar(self, kind: str, plugin: str) -> Callable[..., None]:
+        """The ``register`` callback handed to ``plugin``'s registration hook for ``kind``."""
+        def register(name: str, target: Any, *, summary: str | None = None) -> None:
+            self.add(kind, name, target, plugin=plugin, summary=summary)
+        register.__doc__ = f"Register one of the {kind} of plugin {plugin!r}."
+        return register
+
+    def add(self, kind: str, name: str, target: Any, *, plugin: str, summary: str | None = None) -> None:
+        """Add one entry, refusing a name that another plugin already took."""
+        if not isinstance(name, str) or not name or any(c in name for c in ":,= "):
+            raise DreamError(f"plugin {plugin!r} registered an invalid {kind[:-1]} name {name!r} "
+                             "(use letters, digits, '-', '_' or '.').")
+        existing = self.entries[kind].get(name)
+        if existing is not None:
+            raise DreamError(f"{kind[:-1]} name {name!r} is registered twice: by plugin {existing.plugin!r} "
+                             f"and by plugin {plugin!r}. Uninstall or block one of them "
+                             "(DREAMENGINE_BLOCK_PLUGINS=name).")
+        if kind != "presets" and not callable(target):
+            raise DreamError(f"plugin {plugin!r} registered {kind[:-1]} {name!r} with a non-callable factory.")
+        if kind == "presets" and not isinstance(target, Mapping):
+            raise DreamError(f"plugin {plugin!r} registered preset {name!r} with settings that are not a mapping.")
+        options = tuple(factory_options(target)) if kind in ("objectives", "regularizers", "initializers") else ()
+        self.entries[kind][name] = Entry(kind, name, target, plugin, summary or _first_line(target), options)
+
+    def get(self, kind: str, name: str) -> Entry:
+        """Return the entry, or raise an error that suggests the closest name."""
+        try:
+            return self.entries[kind][name]
+        except KeyError:
+            raise unknown_name(kind[:-1], name, self.entries[kind]) from None
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.entries[kind])
+
+    def find(self, kind: str, pattern: str = "*") -> list[Entry]:
+        """Entries of ``kind`` whose name matches the wildcard ``pattern``, sorted by name."""
+        return [e for n, e in sorted(self.entries[kind].items()) if fnmatch.fnmatch(n, pattern)]
+
+    def create(self, kind: str, spec: ComponentSpec, extra: Mapping[str, Any] | None = None) -> Any:
+        """Build the component ``spec`` names, with its options and any ``extra`` ones (which win)."""
+        entry = self.get(kind, spec.name)
+        options = coerce_options(spec.name, {**spec.options, **(extra or {})}, entry.options)
+        try:
+            component = entry.target(**options)
+        except (ValueError, TypeError) as error:
+            raise DreamError(f"{entry.singular} {spec.name!r}: {error}") from error
+        expected = KINDS[kind][1]
+        if expected is not None and not isinstance(component, expected):
+            raise DreamError(f"plugin {entry.plugin!r}: {entry.singular} {spec.name!r} built a "
+                             f"{type(component).__name__}, not an instance of {expected.__name__}.")
+        return component
+
+    def __iter__(self) -> Iterable[Entry]:
+        for kind in KINDS:
+            yield from self.entries[kind].values()
+
+
+def _first_line(target: Any) -> str:
+    doc = inspect.getdoc(target) if callable(target) else None
+    return doc.strip().splitlines()[0] if doc else ""

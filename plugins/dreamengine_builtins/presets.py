@@ -1,0 +1,27 @@
+"""Built-in presets: named sets of run settings."""
+
+from __future__ import annotations
+
+from dreamengine import hookimpl
+
+#: The setup of the seed report: timm Inception-v4 at 128x128 from a (128,128,128) gray start,
+#: maximising the class logit, with clamp + blur(sigma 0.5) + random flip after every step,
+#: shown raw | rescaled. The report left the optimizer open; Adam at 0.01 is our choice.
+REPORT = {
+    "model": "inception_v4",
+    "size": 128,
+    "init": "gray:value=128",
+    "objective": "logit",
+    "reg": ["clamp", "blur:sigma=0.5", "flip"],
+    "steps": 500,
+    "optimizer": "adam",
+    "lr": 0.01,
+    "side_by_side": True,
+}
+
+
+@hookimpl
+def dreamengine_register_presets(register):
+    """Register ``report``, the seed report's dream setup (use with --checkpoint)."""
+    register("report", REPORT, summary="The seed report's setup: inception_v4, 128x128, gray start, "
+                                       "logit, clamp+blur 0.5+flip, raw|rescaled (use with --checkpoint).")

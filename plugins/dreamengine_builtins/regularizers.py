@@ -1,0 +1,126 @@
+"""Built-in regularizers: clamp, Gaussian blur, random flip, random jitter.
+
+Each has a functional form (usable on any tensor) and a component class.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from dreamengine import Regularizer, hookimpl
+
+__all__ = ["gaussian_blur", "Clamp", "Blur", "Flip", "Jitter"]
+
+
+def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Blur each channel with a separable Gaussian of standard deviation ``sigma`` pixels.
+
+    Args:
+        image: ``(batch, channels, height, width)``.
+        sigma: in pixels; 0 returns the image unchanged.
+
+    Returns:
+        The blurred image, same shape and dtype. Edges are reflected, so a
+        constant image stays constant and every output lies within the input's
+        range.
+    """
+    if sigma <= 0:
+        return image
+    radius = max(1, math.ceil(3 * sigma))
+    radius = min(radius, image.shape[-1] - 1, image.shape[-2] - 1)
+    if radius < 1:
+        return image
+    x = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
+    kernel = torch.exp(-(x * x) / (2 * sigma * sigma))
+    kernel = kernel / kernel.sum()
+    channels = image.shape[1]
+    horizontal = kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1)
+    vertical = kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1)
+    out = F.conv2d(F.pad(image, (radius, radius, 0, 0), mode="reflect"), horizontal, groups=channels)
+    out = F.conv2d(F.pad(out, (0, 0, radius, radius), mode="reflect"), vertical, groups=channels)
+    return out.clamp(image.amin(), image.amax()) if out.numel() else out
+
+
+class Clamp(Regularizer):
+    """Clamp every pixel to [min, max] after each step (the report's range fix)."""
+
+    def __init__(self, min: float = 0.0, max: float = 1.0) -> None:
+        if min > max:
+            raise ValueError(f"min ({min}) is above max ({max})")
+        self.min = min
+        self.max = max
+
+    def project(self, image, generator):
+        return image.clamp(self.min, self.max)
+
+
+class Blur(Regularizer):
+    """Gaussian blur after each step: a fixed sigma, or one drawn per step from [sigma, sigma_max].
+
+    The report blurred with sigma 0.5 after every step, and also tried sigma
+    drawn from 0.1-1.0 and 0.1-0.5 (``blur:sigma=0.1:sigma_max=1.0``).
+    """
+
+    def __init__(self, sigma: float = 0.5, sigma_max: float | None = None, every: int = 1) -> None:
+        if sigma < 0 or (sigma_max is not None and sigma_max < sigma):
+            raise ValueError("need 0 <= sigma <= sigma_max")
+        if every < 1:
+            raise ValueError("every must be at least 1")
+        self.sigma = sigma
+        self.sigma_max = sigma_max
+        self.every = every
+        self._calls = 0
+
+    def project(self, image, generator):
+        self._calls += 1
+        if self._calls % self.every:
+            return image
+        sigma = self.sigma
+        if self.sigma_max is not None:
+            sigma += (self.sigma_max - self.sigma) * torch.rand((), generator=generator).item()
+        return gaussian_blur(image, sigma)
+
+
+class Flip(Regularizer):
+    """Flip the image left-right at random (probability p) for each step's forward pass."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        if not 0 <= p <= 1:
+            raise ValueError(f"p must be in [0, 1], got {p}")
+        self.p = p
+
+    def transform(self, image, generator):
+        if torch.rand((), generator=generator).item() < self.p:
+            return image.flip(-1)
+        return image
+
+
+class Jitter(Regularizer):
+    """Shift the image by a random offset of up to ``pixels`` (circularly) for each step.
+
+    The shift lives inside the autograd graph, so the step lands on the
+    unshifted image: the jitter is undone after every step.
+    """
+
+    def __init__(self, pixels: int = 8) -> None:
+        if pixels < 0:
+            raise ValueError(f"pixels must be >= 0, got {pixels}")
+        self.pixels = pixels
+
+    def transform(self, image, generator):
+        if self.pixels == 0:
+            return image
+        dy, dx = torch.randint(-self.pixels, self.pixels + 1, (2,), generator=generator).tolist()
+        return torch.roll(image, shifts=(dy, dx), dims=(-2, -1))
+
+
+@hookimpl
+def dreamengine_register_regularizers(register):
+    """Register ``clamp``, ``blur``, ``flip`` and ``jitter``."""
+    register("clamp", Clamp)
+    register("blur", Blur)
+    register("flip", Flip)
+    register("jitter", Jitter)

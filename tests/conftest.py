@@ -1,0 +1,72 @@
+"""Shared fixtures: a fresh plugin host without entry points, tiny models, a CLI runner."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import warnings
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from dreamengine import DreamModel
+from dreamengine.plugins import load_plugins
+
+
+@pytest.fixture
+def host():
+    """A fresh plugin host with the built-ins only."""
+    return load_plugins(entry_points=False, blocked=(), trace=False)
+
+
+def make_tiny_model(num_classes: int = 4, names=None) -> DreamModel:
+    """A small random-weight CNN with named classes, fast enough for every test."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 16, 3, stride=2, padding=1), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(16, num_classes),
+    )
+    net.num_classes = num_classes
+    names = names or ["red", "green", "blue", "gray"][:num_classes]
+    return DreamModel(net, name="tiny", input_size=(16, 16), class_names=names).freeze()
+
+
+@pytest.fixture
+def tiny_model():
+    return make_tiny_model()
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def resnet10t_quiet():
+    """Silence the expected 'random weights' warning of timm models in tests."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*random weights.*")
+        yield
+
+
+@pytest.fixture
+def fake_distribution(tmp_path, monkeypatch):
+    """Install a fake distribution with an entry point in group ``dreamengine``.
+
+    Call it with ``(dist_name, module_name, source)``; the module's source is
+    written to a temporary folder on ``sys.path`` beside a ``.dist-info``.
+    """
+    def install(dist_name: str, module_name: str, source: str, entry_name: str | None = None):
+        (tmp_path / f"{module_name}.py").write_text(textwrap.dedent(source))
+        info = tmp_path / f"{dist_name.replace('-', '_')}-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text(f"[dreamengine]\n{entry_name or module_name} = {module_name}\n")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        return info
+
+    yield install
+    for name in [n for n in sys.modules if n.startswith("fake_")]:
+        del sys.modules[name]

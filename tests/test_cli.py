@@ -1,0 +1,173 @@
+"""The command line, end to end, on tiny timm models with random weights."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from dreamengine.cli import cli
+from dreamengine.imaging import MANIFEST_KEY, read_manifest
+
+TINY = ["--model", "resnet10t", "--size", "32", "--steps", "3"]
+
+
+@pytest.fixture(autouse=True)
+def builtins_only(monkeypatch):
+    monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
+    monkeypatch.setattr("dreamengine.cli._HOST", None)
+    monkeypatch.setattr("dreamengine.cli.console.width", 200)
+    from dreamengine.cli import listing, run  # noqa: F401
+
+
+def invoke(runner, *args):
+    return runner.invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_run_writes_a_png_with_its_manifest(runner, tmp_path):
+    out = tmp_path / "out"
+    result = invoke(runner, "run", *TINY, "--class", "flamingo", "--objective", "logit", "--reg", "blur,flip",
+                    "--output", str(out))
+    assert result.exit_code == 0, result.output
+    (png,) = out.glob("*.png")
+    assert png.name == "flamingo-seed0.png"
+    manifest = read_manifest(png)
+    assert manifest["config"]["reg"] == ["blur", "flip"] and manifest["target"] == {"index": 130, "name": "flamingo", "item": 0}
+    assert {"torch", "timm", "dreamengine"} <= set(manifest["versions"])
+    assert Image.open(png).size == (32, 32)
+
+
+def test_same_seed_same_bytes_and_from_png_reproduces(runner, tmp_path):
+    a, c = tmp_path / "a.png", tmp_path / "c.png"
+    invoke(runner, "run", *TINY, "--seed", "7", "-o", str(a))
+    first = a.read_bytes()
+    invoke(runner, "run", *TINY, "--seed", "7", "-o", str(a))
+    assert a.read_bytes() == first
+    result = invoke(runner, "run", "--from", str(a), "-o", str(c))
+    assert result.exit_code == 0, result.output
+    assert Image.open(a).tobytes() == Image.open(c).tobytes()
+
+
+def test_several_classes_in_one_batch_are_saved_separately(runner, tmp_path):
+    result = invoke(runner, "run", *TINY, "-c", "flamingo", "-c", "Great Grey Owl", "-c", "1", "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert names == ["flamingo-seed0.png", "goldfish-seed0.png", "great-grey-owl-seed0.png"]
+
+
+def test_side_by_side_and_animation(runner, tmp_path):
+    result = invoke(runner, "run", *TINY, "--side-by-side", "--save-every", "1", "--animation", "webp",
+                    "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    side = Image.open(tmp_path / "flamingo-seed0-side.png")
+    assert side.size == (32 * 2 + 4, 32)
+    animation = Image.open(tmp_path / "flamingo-seed0.webp")
+    assert animation.n_frames == 4
+
+
+def test_options_from_spec_set_and_config_file(runner, tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('steps = 2\nreg = ["clamp", "blur:sigma=0.3"]\ninit = "gradient:start=red:end=blue:angle=90"\n'
+                      '[options.blur]\nsigma_max = 0.9\n')
+    out = tmp_path / "d.png"
+    result = invoke(runner, "run", "--model", "resnet10t", "--size", "32", "--config", str(config),
+                    "-s", "clamp.max=0.9", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    stored = read_manifest(out)["config"]
+    assert stored["steps"] == 2 and stored["init"].startswith("gradient")
+    assert stored["options"] == {"blur": {"sigma_max": 0.9}, "clamp": {"max": "0.9"}}
+    assert max(Image.open(out).getextrema()[0]) <= round(0.9 * 255)
+
+
+def test_preset_applies_and_options_override_it(runner, tmp_path):
+    out = tmp_path / "r.png"
+    result = invoke(runner, "run", "--preset", "report", "--model", "resnet10t", "--size", "32", "--steps", "2",
+                    "-o", str(out))
+    assert result.exit_code == 0, result.output
+    stored = read_manifest(out)["config"]
+    assert stored["preset"] == "report" and stored["reg"] == ["clamp", "blur:sigma=0.5", "flip"]
+    assert stored["model"] == "resnet10t" and (tmp_path / "r-side.png").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--class", "flamingoo"], "Did you mean 'flamingo'"),
+    (["--class", "5000"], "out of range"),
+    (["--reg", "blurr"], "Did you mean 'blur'"),
+    (["--reg", "blur:sigm=1"], "Did you mean 'sigma'"),
+    (["--reg", "blur:sigma"], "malformed option"),
+    (["--reg", "blur:sigma=abc"], "must be float"),
+    (["--objective", "layer:layer=layer9"], "unknown layer"),
+    (["--init", "photo:path=missing.jpg"], "does not exist"),
+    (["--model", "resnet10"], "Did you mean"),
+    (["-s", "blur.sigma=1", "--reg", "clamp"], "does not use"),
+    (["--optimizer", "adagrad"], "Invalid value"),
+])
+def test_bad_input_gets_one_clear_line(runner, args, message):
+    result = runner.invoke(cli, ["run", *TINY, *args])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_corrupt_photo_and_unwritable_output(runner, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    result = runner.invoke(cli, ["run", *TINY, "--init", f"photo:path={bad}"])
+    assert result.exit_code == 1 and "not a readable image" in result.output
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(cli, ["run", *TINY, "-o", str(blocker / "sub")])
+    assert result.exit_code == 1 and "cannot write" in result.output
+
+
+EXPLODES = '''
+    from dreamengine import Objective, hookimpl
+
+    class Explode(Objective):
+        """Turns NaN after two steps, as a run at a far too high learning rate does."""
+        def __init__(self):
+            self.calls = 0
+        def __call__(self, outputs):
+            self.calls += 1
+            score = outputs.logits.gather(1, outputs.targets[:, None])[:, 0]
+            return score if self.calls <= 2 else score * float("nan")
+
+    @hookimpl
+    def dreamengine_register_objectives(register):
+        register("explode", Explode)
+'''
+
+
+def test_divergence_is_reported_and_the_last_finite_image_kept(runner, tmp_path, fake_distribution, monkeypatch):
+    fake_distribution("dreamengine-explode", "fake_explode", EXPLODES)
+    monkeypatch.delenv("DREAMENGINE_NO_ENTRYPOINTS")
+    out = tmp_path / "nan.png"
+    result = runner.invoke(cli, ["run", *TINY, "--steps", "5", "--lr", "3", "--objective", "explode", "-o", str(out)])
+    assert result.exit_code == 1
+    assert "diverged at step 3" in result.output and "learning rate 3" in result.output
+    stored = read_manifest(out)
+    assert stored["steps_done"] == 2 and "diverged" in stored["diverged"]
+
+
+def test_list_shows_components_with_options(runner):
+    result = invoke(runner, "list", "regularizers")
+    assert result.exit_code == 0
+    for text in ("blur", "sigma: float = 0.5", "dreamengine_builtins.regularizers", "jitter"):
+        assert text in result.output
+    assert "flamingo" not in result.output
+    assert "report" in invoke(runner, "list", "presets").output
+    assert "efficientnet-lite0" in invoke(runner, "list", "models").output
+    assert invoke(runner, "list", "things").exit_code != 0
+
+
+def test_plugins_lists_builtins_with_hooks(runner):
+    result = invoke(runner, "plugins")
+    assert result.exit_code == 0
+    assert "dreamengine_builtins.objectives" in result.output and "dreamengine_register_objectives" in result.output
+
+
+def test_manifest_is_plain_json_in_the_png(runner, tmp_path):
+    out = tmp_path / "m.png"
+    invoke(runner, "run", *TINY, "-o", str(out))
+    assert json.loads(Image.open(out).text[MANIFEST_KEY])["config"]["seed"] == 0

@@ -1,0 +1,98 @@
+"""The gradient-ascent loop on a tiny model."""
+
+from __future__ import annotations
+
+import torch
+
+from dreamengine import DreamJob, Objective
+from dreamengine.engine import run_job
+from dreamengine_builtins.objectives import CrossEntropy, Layer, Logit
+from dreamengine_builtins.regularizers import Blur, Clamp, Flip, Jitter
+
+
+def job_for(model, objective=None, regularizers=(), steps=20, lr=0.05, seed=0, targets=(0,), optimizer="adam", **kw):
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.full((len(targets), 3, 16, 16), 0.5)
+    return DreamJob(model=model, objective=objective or Logit(), regularizers=list(regularizers), image=image,
+                    targets=torch.tensor(targets), steps=steps, lr=lr, optimizer=optimizer, generator=generator, **kw)
+
+
+def logit(model, image, target):
+    with torch.no_grad():
+        return float(model(image)[0, target])
+
+
+def test_the_objective_rises_and_only_the_image_changes(tiny_model):
+    before = {k: v.clone() for k, v in tiny_model.state_dict().items()}
+    job = job_for(tiny_model, regularizers=[Clamp()])
+    result = run_job(job)
+    assert logit(tiny_model, result.image, 0) > logit(tiny_model, job.image, 0) + 0.1
+    assert all(torch.equal(before[k], v) for k, v in tiny_model.state_dict().items())
+    assert result.steps_done == 20 and result.diverged is None
+    assert result.image.min() >= 0 and result.image.max() <= 1
+
+
+def test_several_targets_in_one_batch_each_get_their_own_dream(tiny_model):
+    result = run_job(job_for(tiny_model, targets=(0, 1, 2), regularizers=[Clamp()]))
+    assert result.image.shape == (3, 3, 16, 16)
+    for item in range(3):
+        logits = tiny_model(result.image[item:item + 1])[0]
+        others = [logit(tiny_model, result.image[j:j + 1], item) for j in range(3) if j != item]
+        assert float(logits[item]) > max(others)
+
+
+def test_a_seed_repeats_exactly_and_another_seed_differs(tiny_model):
+    regs = lambda: [Jitter(2), Flip(), Blur(sigma=0.1, sigma_max=0.9), Clamp()]  # noqa: E731
+    a = run_job(job_for(tiny_model, regularizers=regs(), seed=3)).image
+    b = run_job(job_for(tiny_model, regularizers=regs(), seed=3)).image
+    c = run_job(job_for(tiny_model, regularizers=regs(), seed=4)).image
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_cross_entropy_and_sgd_work(tiny_model):
+    result = run_job(job_for(tiny_model, objective=CrossEntropy(), optimizer="sgd", lr=1.0, regularizers=[Clamp()]))
+    assert result.diverged is None and torch.isfinite(result.image).all()
+
+
+def test_layer_objective_reads_captured_activations(tiny_model):
+    objective = Layer(layer="2", channel=5)
+    job = job_for(tiny_model, objective=objective, regularizers=[Clamp()])
+    result = run_job(job)
+    with tiny_model.capture(["2"]) as seen:
+        tiny_model(result.image)
+        after = float(seen["2"][:, 5].mean())
+        tiny_model(job.image)
+        before = float(seen["2"][:, 5].mean())
+    assert after > before
+    assert not tiny_model.net[2]._forward_hooks  # hooks removed after the run
+
+
+class Explodes(Objective):
+    """Becomes NaN after a few calls, as a run at a too-high learning rate would."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, outputs):
+        self.calls += 1
+        score = outputs.logits[:, 0]
+        return score * float("nan") if self.calls > 3 else score
+
+
+def test_divergence_stops_keeps_the_last_finite_image_and_names_the_lr(tiny_model):
+    result = run_job(job_for(tiny_model, objective=Explodes(), lr=0.5))
+    assert result.steps_done == 3
+    assert torch.isfinite(result.image).all() and torch.isfinite(result.scores).all()
+    assert "learning rate 0.5" in result.diverged and "--lr 0.05" in result.diverged
+
+
+def test_frames_are_kept_every_k_steps(tiny_model):
+    result = run_job(job_for(tiny_model, steps=10, save_every=5))
+    assert len(result.frames) == 3  # start, step 5, step 10
+    assert torch.equal(result.frames[-1], result.image)
+
+
+def test_on_step_sees_every_step(tiny_model):
+    seen = []
+    run_job(job_for(tiny_model, steps=4, on_step=lambda step, scores: seen.append((step, scores.shape))))
+    assert seen == [(1, (1,)), (2, (1,)), (3, (1,)), (4, (1,))]

@@ -1,0 +1,62 @@
+"""Component specs and option parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from dreamengine.errors import DreamError
+from dreamengine.options import coerce_options, factory_options, parse_assignment, parse_spec, parse_spec_list
+
+
+def test_parse_spec_with_several_options():
+    spec = parse_spec("gradient:start=red:end=#0040ff:angle=45")
+    assert spec.name == "gradient"
+    assert dict(spec.options) == {"start": "red", "end": "#0040ff", "angle": "45"}
+    assert str(spec) == "gradient:start=red:end=#0040ff:angle=45"
+
+
+def test_parse_spec_list_splits_commas_and_skips_none():
+    assert [s.name for s in parse_spec_list("clamp,blur:sigma=0.5, flip")] == ["clamp", "blur", "flip"]
+    assert parse_spec_list(["none"]) == [] and parse_spec_list("") == []
+
+
+@pytest.mark.parametrize("text", ["blur:sigma", ":sigma=1", "blur:=3"])
+def test_malformed_specs_are_explained(text):
+    with pytest.raises(DreamError, match="malformed"):
+        parse_spec(text)
+
+
+def test_parse_assignment():
+    assert parse_assignment("blur.sigma=0.8") == ("blur", "sigma", "0.8")
+    assert parse_assignment("cross-entropy.x=1") == ("cross-entropy", "x", "1")
+    with pytest.raises(DreamError, match="COMPONENT.OPTION=VALUE"):
+        parse_assignment("sigma=0.8")
+
+
+def example(sigma: float = 0.5, every: int = 1, name: str = "x", on: bool = False, limit: float | None = None):
+    """An example factory."""
+
+
+def test_options_are_read_from_the_signature_and_coerced():
+    infos = factory_options(example)
+    assert [i.name for i in infos] == ["sigma", "every", "name", "on", "limit"]
+    values = coerce_options("example", {"sigma": "1", "every": "3", "on": "yes", "limit": "none"}, infos)
+    assert values == {"sigma": 1.0, "every": 3, "on": True, "limit": None}
+    assert coerce_options("example", {"limit": 2}, infos) == {"limit": 2.0}
+
+
+def test_unknown_option_suggests_the_closest():
+    with pytest.raises(DreamError, match="Did you mean 'sigma'"):
+        coerce_options("example", {"sigm": "1"}, factory_options(example))
+
+
+def test_badly_typed_option_is_explained():
+    with pytest.raises(DreamError, match="'every' of 'example' must be int"):
+        coerce_options("example", {"every": "two"}, factory_options(example))
+
+
+def test_required_option_is_asked_for():
+    def needs(path: str):
+        """Needs a path."""
+    with pytest.raises(DreamError, match="needs option"):
+        coerce_options("needs", {}, factory_options(needs))

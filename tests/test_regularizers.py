@@ -1,0 +1,124 @@
+"""Properties of every built-in regularizer, checked with hypothesis."""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dreamengine_builtins.regularizers import Blur, Clamp, Flip, Jitter, gaussian_blur
+
+settings.register_profile("dreamengine", max_examples=40, deadline=None)
+settings.load_profile("dreamengine")
+
+
+@st.composite
+def images(draw, low=0.0, high=1.0):
+    batch = draw(st.integers(1, 3))
+    height = draw(st.integers(2, 24))
+    width = draw(st.integers(2, 24))
+    seed = draw(st.integers(0, 2**31 - 1))
+    generator = torch.Generator().manual_seed(seed)
+    return low + (high - low) * torch.rand((batch, 3, height, width), generator=generator)
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+ALL = [Clamp(), Blur(), Blur(sigma=0.1, sigma_max=1.0), Flip(), Jitter(pixels=3)]
+
+
+def apply_all_phases(regularizer, image, generator):
+    out = regularizer.transform(image, generator)
+    return regularizer.project(out, generator)
+
+
+@given(images(), st.integers(0, 1000))
+def test_every_regularizer_keeps_shape_dtype_and_unit_range(image, seed):
+    for regularizer in ALL:
+        out = apply_all_phases(regularizer, image, gen(seed))
+        assert out.shape == image.shape and out.dtype == image.dtype
+        assert out.min() >= 0 and out.max() <= 1, regularizer
+
+
+@given(images(), st.integers(0, 1000))
+def test_every_regularizer_repeats_exactly_with_the_same_seed(image, seed):
+    for make in (Clamp, Blur, lambda: Blur(sigma=0.1, sigma_max=1.0), Flip, lambda: Jitter(pixels=3)):
+        first = apply_all_phases(make(), image, gen(seed))
+        second = apply_all_phases(make(), image, gen(seed))
+        assert torch.equal(first, second)
+
+
+@given(images(low=-3, high=3), st.floats(-1, 0.5), st.floats(0.5, 2))
+def test_clamp_bounds_and_keeps_values_inside(image, low, high):
+    out = Clamp(low, high).project(image, gen())
+    assert out.min() >= low and out.max() <= high
+    inside = (image >= low) & (image <= high)
+    assert torch.equal(out[inside], image[inside])
+
+
+@given(images())
+def test_flip_twice_is_the_identity(image):
+    flip = Flip(p=1.0)
+    assert torch.equal(flip.transform(flip.transform(image, gen()), gen()), image)
+    assert torch.equal(flip.transform(image, gen()), image.flip(-1))
+
+
+@given(images())
+def test_flip_with_p_zero_never_flips(image):
+    assert torch.equal(Flip(p=0.0).transform(image, gen()), image)
+
+
+@given(st.floats(0, 1), st.floats(0.05, 3), st.integers(2, 20), st.integers(2, 20))
+def test_blur_keeps_a_constant_image(value, sigma, height, width):
+    image = torch.full((1, 3, height, width), value)
+    assert torch.equal(gaussian_blur(image, sigma), image)
+
+
+@given(images(low=-2, high=2), st.floats(0.05, 3))
+def test_blur_stays_within_the_input_range_and_smooths(image, sigma):
+    out = gaussian_blur(image, sigma)
+    assert out.min() >= image.min() and out.max() <= image.max()
+    assert out.var() <= image.var() + 1e-6
+
+
+def test_blur_sigma_range_is_drawn_per_step():
+    image = torch.rand(1, 3, 16, 16, generator=gen(1))
+    blur = Blur(sigma=0.1, sigma_max=1.0)
+    outs = [blur.project(image, generator) for generator in (gen(1), gen(2), gen(3))]
+    assert not torch.equal(outs[0], outs[1]) or not torch.equal(outs[1], outs[2])
+
+
+def test_blur_every_k_steps():
+    image = torch.rand(1, 3, 8, 8, generator=gen())
+    blur = Blur(sigma=1.0, every=2)
+    assert torch.equal(blur.project(image, gen()), image)
+    assert not torch.equal(blur.project(image, gen()), image)
+
+
+@given(images(), st.integers(0, 6), st.integers(0, 1000))
+def test_jitter_keeps_the_pixels(image, pixels, seed):
+    out = Jitter(pixels=pixels).transform(image, gen(seed))
+    assert torch.equal(out.flatten(1).sort(dim=1).values, image.flatten(1).sort(dim=1).values)
+
+
+def test_jitter_shift_is_undone_for_the_stored_image():
+    # The shift is inside the graph: the gradient lands on the unshifted pixels.
+    image = torch.zeros(1, 3, 8, 8, requires_grad=True)
+    weights = torch.zeros(1, 3, 8, 8)
+    weights[..., 0, 0] = 1
+    (Jitter(pixels=3).transform(image, gen(5)) * weights).sum().backward()
+    dy, dx = torch.randint(-3, 4, (2,), generator=gen(5)).tolist()
+    expected = torch.roll(weights, shifts=(-dy, -dx), dims=(-2, -1))
+    assert torch.equal(image.grad, expected)
+
+
+def test_invalid_options_are_refused():
+    for make in (lambda: Clamp(1, 0), lambda: Blur(sigma=-1), lambda: Blur(0.5, 0.1), lambda: Flip(p=2),
+                 lambda: Jitter(pixels=-1)):
+        try:
+            make()
+        except ValueError:
+            continue
+        raise AssertionError("accepted an invalid option")
