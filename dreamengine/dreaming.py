@@ -21,7 +21,8 @@ from .model import DreamModel
 from .options import parse_spec, parse_spec_list
 from .plugins import PluginHost
 
-__all__ = ["RunOutcome", "resolve_device", "load_model", "apply_preset", "build_job", "dream"]
+__all__ = ["RunOutcome", "PreparedRun", "resolve_device", "load_model", "apply_preset", "build_job", "prepare",
+           "execute", "dream"]
 
 
 @dataclass
@@ -84,8 +85,8 @@ def apply_preset(host: PluginHost, config: RunConfig, name: str) -> RunConfig:
     return config.updated({**entry.target, "preset": name}, f"preset {name!r}")
 
 
-def build_job(host: PluginHost, config: RunConfig, model: DreamModel, device: torch.device,
-              on_step: Callable[[int, torch.Tensor], None] | None = None) -> tuple[DreamJob, list[int]]:
+def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
+              device: torch.device) -> tuple[DreamJob, list[int]]:
     """Resolve every component of ``config`` and return the job with its class indices."""
     registry = host.registry
     if config.optimizer not in OPTIMIZERS:
@@ -113,7 +114,7 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel, device: to
     model = model.freeze().to(device)
     job = DreamJob(model=model, objective=objective, regularizers=regularizers, image=image.to(device),
                    targets=torch.tensor(indices, device=device), steps=config.steps, lr=config.lr,
-                   optimizer=config.optimizer, generator=generator, save_every=config.save_every, on_step=on_step)
+                   optimizer=config.optimizer, generator=generator, save_every=config.save_every)
     return job, indices
 
 
@@ -124,20 +125,43 @@ def _num_classes(model: DreamModel) -> int:
     return int(classes)
 
 
-def dream(host: PluginHost, config: RunConfig, on_step: Callable[[int, torch.Tensor], None] | None = None) -> RunOutcome:
-    """Run ``config`` and write its files; returns what was made."""
+@dataclass
+class PreparedRun:
+    """A run resolved and ready to start: the job, its model and the class index of each item."""
+
+    config: RunConfig
+    job: DreamJob
+    model: DreamModel
+    indices: list[int]
+
+
+def prepare(host: PluginHost, config: RunConfig) -> PreparedRun:
+    """Load the model and build every component; the slow, failure-prone part before the loop."""
     device = resolve_device(config.device)
     model = load_model(host, config)
-    job, indices = build_job(host, config, model, device, on_step)
+    job, indices = build_job(host, config, model, device)
+    return PreparedRun(config, job, job.model, indices)
+
+
+def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
+    """Run a prepared job through the ``dreamengine_run_dream`` hook and write its files."""
+    job, config = run.job, run.config
     if host.hook.dreamengine_step_end.get_hookimpls():
-        job.on_step = _with_step_hook(host, job, on_step)
+        job.on_step = _with_step_hook(host, job, job.on_step)
     result = host.hook.dreamengine_run_dream(job=job)
     if result.diverged and result.steps_done == 0:
         raise DreamError(result.diverged)
-    names = [display_name(model.class_names, i) for i in indices]
-    paths = write_outputs(config, model, result, indices, names)
+    names = [display_name(run.model.class_names, i) for i in run.indices]
+    paths = write_outputs(config, run.model, result, run.indices, names)
     host.hook.dreamengine_run_end(config=config, result=result, paths=paths)
     return RunOutcome(result, paths, names)
+
+
+def dream(host: PluginHost, config: RunConfig, on_step: Callable[[int, torch.Tensor], None] | None = None) -> RunOutcome:
+    """Run ``config`` and write its files; returns what was made."""
+    run = prepare(host, config)
+    run.job.on_step = on_step
+    return execute(host, run)
 
 
 def _with_step_hook(host: PluginHost, job: DreamJob, on_step):

@@ -13,15 +13,31 @@ class DreamError(Exception):
 
 
 def unknown_name(what: str, name: str, choices: Iterable[str], *, show: int = 12) -> DreamError:
-    """Build the error for a name that is not among ``choices``, suggesting the closest."""
+    """Build the error for a name that is not among ``choices``, suggesting the closest.
+
+    ``show`` caps how many choices are listed (0: none, for long lists).
+    """
     choices = sorted(set(choices))
     message = f"unknown {what} {name!r}."
-    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
-    if not close:
-        close = [c for c in choices if name.lower() in c.lower()][:3]
+    close = _containing(name, choices) or difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
     if close:
         message += " Did you mean " + " or ".join(repr(c) for c in close) + "?"
-    if choices:
+    if choices and show:
         listed = ", ".join(choices[:show]) + (f", ... ({len(choices)} in all)" if len(choices) > show else "")
         message += f" Available: {listed}."
     return DreamError(message)
+
+
+def _containing(name: str, choices: list[str], limit: int = 3) -> list[str]:
+    """Choices that contain ``name`` as a whole word (``cat`` -> ``tabby cat``), shortest first."""
+    words = _words(name)
+    hits = [c for c in choices if c.lower() != name.lower() and _has_words(_words(c), words)]
+    return sorted(hits, key=len)[:limit]
+
+
+def _words(text: str) -> list[str]:
+    return text.lower().replace("-", " ").replace("_", " ").split()
+
+
+def _has_words(haystack: list[str], words: list[str]) -> bool:
+    return any(haystack[i:i + len(words)] == words for i in range(len(haystack) - len(words) + 1))

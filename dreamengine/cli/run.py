@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..config import RunConfig, load_toml
-from ..dreaming import apply_preset, dream
+from ..dreaming import apply_preset, execute, prepare
 from ..engine import OPTIMIZERS
 from ..errors import DreamError
 from ..imaging import read_manifest
@@ -60,17 +60,15 @@ def run_command(config_file: str | None, from_png: str | None, preset: str | Non
     """
     host = get_host()
     config = resolve_config(host, config_file, from_png, preset, assignments, cli_settings)
-    with _progress() as progress:
-        task = progress.add_task(_describe(config), total=config.steps, score=float("nan"))
-
-        def on_step(step, scores):
-            progress.update(task, completed=step, score=float(scores.mean()))
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            outcome = dream(host, config, on_step)
+    with warnings.catch_warnings(record=True) as caught, err_console.status(f"loading {config.checkpoint or config.model}"):
+        warnings.simplefilter("always")
+        prepared = prepare(host, config)
     for warning in caught:
         err_console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+    with _progress() as progress:
+        task = progress.add_task(_describe(config), total=config.steps, score=float("nan"))
+        prepared.job.on_step = lambda step, scores: progress.update(task, completed=step, score=float(scores.mean()))
+        outcome = execute(host, prepared)
     _report(outcome)
     if outcome.result.diverged:
         raise DreamError(outcome.result.diverged)
