@@ -18,7 +18,6 @@ def builtins_only(monkeypatch):
     monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
     monkeypatch.setattr("dreamengine.cli._HOST", None)
     monkeypatch.setattr("dreamengine.cli.console.width", 200)
-    from dreamengine.cli import listing, run  # noqa: F401
 
 
 def invoke(runner, *args):

@@ -51,10 +51,12 @@ def get_host() -> PluginHost:
 
 def main() -> None:
     """Entry point of the ``dreamengine`` script."""
-    from . import listing, run  # noqa: F401  (modules add their commands to the group)
-
     try:
         get_host().hook.dreamengine_register_commands(cli=cli)
     except DreamError as error:
         raise SystemExit(f"Error: {error}") from None
     cli()
+
+
+# Each command module adds its command to ``cli`` when imported.
+from . import listing, run  # noqa: E402,F401

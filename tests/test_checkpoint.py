@@ -1,0 +1,99 @@
+"""Checkpoints: saved with their metadata, loaded safely, refused clearly when they do not fit."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from dreamengine.checkpoint import load_checkpoint_model, read_checkpoint, save_checkpoint
+from dreamengine.cli import cli
+from dreamengine.errors import DreamError
+from dreamengine.imaging import read_manifest
+from dreamengine_builtins.models import timm_model
+
+NAMES = ["red square", "green stripes", "blue circle"]
+
+
+@pytest.fixture
+def checkpoint(tmp_path, resnet10t_quiet):
+    model = timm_model("resnet10t", num_classes=3)
+    model.class_names = NAMES
+    model.input_size = (32, 32)
+    return save_checkpoint(model, tmp_path / "epoch-001.pt", architecture="resnet10t", extra={"epochs": 1})
+
+
+def create(name, num_classes):
+    return timm_model(name, num_classes=num_classes)
+
+
+def test_a_checkpoint_round_trips_weights_and_metadata(checkpoint, resnet10t_quiet):
+    model = load_checkpoint_model(checkpoint, create)
+    stored = read_checkpoint(checkpoint)
+    assert model.class_names == NAMES and model.input_size == (32, 32)
+    assert all(torch.equal(v, stored["state_dict"][k]) for k, v in model.net.state_dict().items())
+    assert stored["extra"] == {"epochs": 1}
+
+
+def test_run_with_a_checkpoint_uses_its_class_names(checkpoint, runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
+    monkeypatch.setattr("dreamengine.cli._HOST", None)
+    out = tmp_path / "dream.png"
+    result = runner.invoke(cli, ["run", "--checkpoint", str(checkpoint), "--class", "Blue Circle", "--steps", "2",
+                                 "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    stored = read_manifest(out)
+    assert stored["target"]["name"] == "blue circle" and stored["target"]["index"] == 2
+    assert stored["model"]["input_size"] == [32, 32]
+    result = runner.invoke(cli, ["run", "--checkpoint", str(checkpoint), "--class", "flamingo"])
+    assert result.exit_code == 1 and "unknown class 'flamingo'" in result.output
+
+
+def test_a_checkpoint_that_does_not_fit_the_architecture_is_explained(checkpoint, resnet10t_quiet):
+    payload = read_checkpoint(checkpoint)
+    payload["architecture"] = "resnet14t"
+    torch.save(payload, checkpoint)
+    with pytest.raises(DreamError, match="does not fit the architecture 'resnet14t'.*missing"):
+        load_checkpoint_model(checkpoint, create)
+
+
+def test_wrong_shapes_are_named(checkpoint, resnet10t_quiet):
+    payload = read_checkpoint(checkpoint)
+    payload["num_classes"] = 5
+    torch.save(payload, checkpoint)
+    with pytest.raises(DreamError, match=r"wrong shape \(e.g. fc.weight"):
+        load_checkpoint_model(checkpoint, create)
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > pwned.txt",))
+
+
+def test_a_checkpoint_never_executes_code(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "evil.pt"
+    torch.save({"format": "dreamengine-checkpoint", "payload": Exploit()}, bad)
+    with pytest.raises(DreamError, match="not a loadable checkpoint"):
+        read_checkpoint(bad)
+    assert not (tmp_path / "pwned.txt").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"garbage", "not a loadable checkpoint"),
+    (None, "does not exist"),
+])
+def test_unreadable_checkpoints_are_explained(tmp_path, content, message):
+    path = tmp_path / "x.pt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(DreamError, match=message):
+        read_checkpoint(path)
+
+
+def test_a_plain_state_dict_is_not_mistaken_for_a_checkpoint(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, path)
+    with pytest.raises(DreamError, match="not a dreamengine checkpoint"):
+        read_checkpoint(path)
