@@ -170,3 +170,16 @@ def test_manifest_is_plain_json_in_the_png(runner, tmp_path):
     out = tmp_path / "m.png"
     invoke(runner, "run", *TINY, "-o", str(out))
     assert json.loads(Image.open(out).text[MANIFEST_KEY])["config"]["seed"] == 0
+
+
+def test_layer_objective_and_photo_start_from_the_cli(runner, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (50, 40), (200, 30, 30)).save(photo)
+    out = tmp_path / "layer.png"
+    result = invoke(runner, "run", *TINY, "--objective", "layer:layer=layer2:channel=3",
+                    "--init", f"photo:path={photo}:blur=2", "--reg", "clamp", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    red, green, _ = Image.open(out).resize((1, 1)).getpixel((0, 0))
+    assert red > green + 100  # it started from the red photo
+    result = runner.invoke(cli, ["run", *TINY, "--objective", "layer:layer=layer2:channel=999"])
+    assert result.exit_code == 1 and "999" in result.output

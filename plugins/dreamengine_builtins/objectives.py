@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from dreamengine import DreamOutputs, Objective, hookimpl
+from dreamengine import DreamError, DreamOutputs, Objective, hookimpl
 
 __all__ = ["Logit", "CrossEntropy", "Layer"]
 
@@ -50,7 +50,8 @@ class Layer(Objective):
         if self.channel is None:
             return activation.pow(2).flatten(1).mean(1)
         if not -activation.shape[1] <= self.channel < activation.shape[1]:
-            raise IndexError(f"layer {self.layer!r} has {activation.shape[1]} channels, not {self.channel}")
+            raise DreamError(f"layer {self.layer!r} has {activation.shape[1]} channels "
+                             f"(0-{activation.shape[1] - 1}); there is no channel {self.channel}.")
         return activation[:, self.channel].flatten(1).mean(1)
 
 
