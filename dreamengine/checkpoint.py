@@ -72,7 +72,7 @@ def load_checkpoint_model(path: str | Path, create: Callable[[str, int], DreamMo
     """Build the checkpoint's architecture with ``create(architecture, num_classes)`` and load its weights."""
     payload = read_checkpoint(path)
     model = create(payload["architecture"], int(payload["num_classes"]))
-    model.check_state_dict(payload["state_dict"], f"checkpoint {str(path)!r}")
+    model.load_weights(payload["state_dict"], f"checkpoint {str(path)!r}")
     model.class_names = list(payload.get("class_names") or model.class_names)
     if payload.get("input_size"):
         model.input_size = tuple(payload["input_size"])

@@ -88,7 +88,7 @@ def run_job(job: DreamJob) -> DreamResult:
     penalties = [r for r, p in phases if "penalty" in p]
     projections = [r for r, p in phases if "project" in p]
     last_good = image.detach().clone()
-    scores = torch.full((image.shape[0],), float("nan"))
+    scores = torch.full((image.shape[0],), float("nan"), device=image.device)
     frames = [last_good.to("cpu", copy=True)] if job.save_every else []
     with job.model.capture(job.objective.layers) as activations:
         for step in range(1, job.steps + 1):
@@ -107,14 +107,14 @@ def run_job(job: DreamJob) -> DreamResult:
                 for regularizer in projections:
                     image.copy_(regularizer.project(image, job.generator))
             if not (torch.isfinite(score).all() and torch.isfinite(image).all()):
-                return DreamResult(last_good.cpu(), scores, step - 1, frames, _divergence(job, step))
+                return DreamResult(last_good.cpu(), scores.cpu(), step - 1, frames, _divergence(job, step))
             last_good.copy_(image.detach())
-            scores = score.detach().cpu()
+            scores = score.detach()
             if job.save_every and step % job.save_every == 0:
                 frames.append(last_good.to("cpu", copy=True))
             if job.on_step is not None:
                 job.on_step(step, scores)
-    return DreamResult(last_good.cpu(), scores, job.steps, frames)
+    return DreamResult(last_good.cpu(), scores.cpu(), job.steps, frames)
 
 
 def _divergence(job: DreamJob, step: int) -> str:

@@ -78,8 +78,8 @@ class DreamModel(nn.Module):
             for handle in handles:
                 handle.remove()
 
-    def check_state_dict(self, state_dict: dict[str, torch.Tensor], source: str) -> None:
-        """Load ``state_dict`` into the network, or explain why it does not fit."""
+    def load_weights(self, state_dict: dict[str, torch.Tensor], source: str) -> None:
+        """Load ``state_dict`` into the network, or explain in one line why it does not fit."""
         own = self.net.state_dict()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,10 +113,6 @@ class Registry:
             raise DreamError(f"plugin {entry.plugin!r}: {entry.singular} {spec.name!r} built a "
                              f"{type(component).__name__}, not an instance of {expected.__name__}.")
         return component
-
-    def __iter__(self) -> Iterable[Entry]:
-        for kind in KINDS:
-            yield from self.entries[kind].values()
 
 
 def _first_line(target: Any) -> str:
