@@ -6,9 +6,9 @@ built-in plugins import nothing else.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .components import DreamOutputs, Initializer, Objective, Regularizer
+from .components import DreamOutputs, Initializer, Objective, Parametrization, Regularizer
 from .config import RunConfig
-from .engine import DreamJob, DreamResult
+from .engine import DreamJob, DreamResult, PixelParametrization
 from .errors import DreamError, unknown_name
 from .hookspecs import hookimpl
 from .imaging import load_image
@@ -27,6 +27,8 @@ __all__ = [
     "DreamResult",
     "Initializer",
     "Objective",
+    "Parametrization",
+    "PixelParametrization",
     "Regularizer",
     "RunConfig",
     "hookimpl",

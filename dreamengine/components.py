@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["DreamOutputs", "Objective", "Regularizer", "Initializer"]
+__all__ = ["DreamOutputs", "Objective", "Regularizer", "Initializer", "Parametrization"]
 
 
 @dataclass
@@ -90,4 +90,25 @@ class Initializer(_Component):
 
     def __call__(self, batch: int, height: int, width: int, generator: torch.Generator) -> torch.Tensor:
         """Return a float32 image ``(batch, 3, height, width)`` in [0, 1] on the CPU."""
+        raise NotImplementedError
+
+
+class Parametrization(_Component):
+    """How the tensors the optimizer changes become the image.
+
+    The plain pixel parametrization optimises the pixels themselves; others
+    (a scaled Fourier basis with decorrelated colours, say) optimise a
+    different representation and render it to pixels in :meth:`image`.
+    """
+
+    def setup(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """Start from ``image`` (in [0, 1]); return the leaf tensors to optimise (``requires_grad``)."""
+        raise NotImplementedError
+
+    def image(self) -> torch.Tensor:
+        """Render the current image ``(batch, 3, H, W)``, differentiably."""
+        raise NotImplementedError
+
+    def assign(self, image: torch.Tensor) -> None:
+        """Set the parameters so that :meth:`image` renders ``image`` (called under ``no_grad``)."""
         raise NotImplementedError

@@ -93,8 +93,8 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
         raise unknown_name("optimizer", config.optimizer, OPTIMIZERS)
     if config.steps < 1 or config.lr <= 0 or config.save_every < 0:
         raise DreamError("need steps >= 1, lr > 0 and save_every >= 0.")
-    specs = [spec.name for spec in parse_spec_list(config.reg)] + [parse_spec(config.objective).name,
-                                                                  parse_spec(config.init).name]
+    singles = [parse_spec(text) for text in (config.objective, config.init, config.param)]
+    specs = [spec.name for spec in parse_spec_list(config.reg)] + [spec.name for spec in singles]
     for name in config.options:
         if name not in specs:
             raise DreamError(f"options were set for {name!r}, which this run does not use (it uses {', '.join(specs)}).")
@@ -102,6 +102,7 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
     objective = registry.create("objectives", spec := parse_spec(config.objective), extra.get(spec.name))
     regularizers = [registry.create("regularizers", s, extra.get(s.name)) for s in parse_spec_list(config.reg)]
     initializer = registry.create("initializers", spec := parse_spec(config.init), extra.get(spec.name))
+    parametrization = registry.create("parametrizations", spec := parse_spec(config.param), extra.get(spec.name))
     num_classes = _num_classes(model)
     indices = [resolve_class(c, model.class_names, num_classes) for c in config.classes]
     for layer in objective.layers:
@@ -114,7 +115,8 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
     model = model.freeze().to(device)
     job = DreamJob(model=model, objective=objective, regularizers=regularizers, image=image.to(device),
                    targets=torch.tensor(indices, device=device), steps=config.steps, lr=config.lr,
-                   optimizer=config.optimizer, generator=generator, save_every=config.save_every)
+                   optimizer=config.optimizer, generator=generator, save_every=config.save_every,
+                   parametrization=parametrization)
     return job, indices
 
 

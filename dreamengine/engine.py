@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .components import DreamOutputs, Objective, Regularizer
+from .components import DreamOutputs, Objective, Parametrization, Regularizer
 from .hookspecs import hookimpl
 from .model import DreamModel
 
-__all__ = ["DreamJob", "DreamResult", "OPTIMIZERS", "run_job"]
+__all__ = ["DreamJob", "DreamResult", "OPTIMIZERS", "PixelParametrization", "run_job"]
 
 #: Optimizers by name; each is called as ``factory([image], lr=lr)``.
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
@@ -44,6 +44,7 @@ class DreamJob:
         generator: the one random generator every draw uses.
         save_every: keep a copy of the image every this many steps (0: never).
         on_step: called as ``on_step(step, scores)`` after every step.
+        parametrization: how the optimised tensors become the image (``None``: plain pixels).
     """
 
     model: DreamModel
@@ -57,6 +58,7 @@ class DreamJob:
     generator: torch.Generator
     save_every: int = 0
     on_step: StepCallback | None = None
+    parametrization: Parametrization | None = None
 
 
 @dataclass
@@ -81,18 +83,19 @@ class DreamResult:
 
 def run_job(job: DreamJob) -> DreamResult:
     """Run the gradient-ascent loop of ``job`` and return its result."""
-    image = job.image.detach().clone().requires_grad_(True)
-    optimizer = OPTIMIZERS[job.optimizer]([image], lr=job.lr)
+    param = job.parametrization or PixelParametrization()
+    optimizer = OPTIMIZERS[job.optimizer](param.setup(job.image.detach()), lr=job.lr)
     phases = [(r, r.phases()) for r in job.regularizers]
     transforms = [r for r, p in phases if "transform" in p]
     penalties = [r for r, p in phases if "penalty" in p]
     projections = [r for r, p in phases if "project" in p]
-    last_good = image.detach().clone()
-    scores = torch.full((image.shape[0],), float("nan"), device=image.device)
+    with torch.no_grad():
+        last_good = param.image().detach().clone()
+    scores = torch.full((last_good.shape[0],), float("nan"), device=last_good.device)
     frames = [last_good.to("cpu", copy=True)] if job.save_every else []
     with job.model.capture(job.objective.layers) as activations:
         for step in range(1, job.steps + 1):
-            view = image
+            view = param.image()
             for regularizer in transforms:
                 view = regularizer.transform(view, job.generator)
             logits = job.model(view)
@@ -104,17 +107,40 @@ def run_job(job: DreamJob) -> DreamResult:
             (-objective.sum()).backward()
             optimizer.step()
             with torch.no_grad():
-                for regularizer in projections:
-                    image.copy_(regularizer.project(image, job.generator))
+                image = _project(param, projections, job.generator)
             if not (torch.isfinite(score).all() and torch.isfinite(image).all()):
                 return DreamResult(last_good.cpu(), scores.cpu(), step - 1, frames, _divergence(job, step))
-            last_good.copy_(image.detach())
+            last_good.copy_(image)
             scores = score.detach()
             if job.save_every and step % job.save_every == 0:
                 frames.append(last_good.to("cpu", copy=True))
             if job.on_step is not None:
                 job.on_step(step, scores)
     return DreamResult(last_good.cpu(), scores.cpu(), job.steps, frames)
+
+
+def _project(param: Parametrization, projections: Sequence[Regularizer], generator: torch.Generator) -> torch.Tensor:
+    """Apply the projections to the rendered image, store it back, and return it."""
+    image = param.image()
+    if projections:
+        for regularizer in projections:
+            image = regularizer.project(image, generator)
+        param.assign(image)
+    return image
+
+
+class PixelParametrization(Parametrization):
+    """The image is its own parameter: one value per pixel and channel."""
+
+    def setup(self, image: torch.Tensor) -> list[torch.Tensor]:
+        self.pixels = image.clone().requires_grad_(True)
+        return [self.pixels]
+
+    def image(self) -> torch.Tensor:
+        return self.pixels
+
+    def assign(self, image: torch.Tensor) -> None:
+        self.pixels.copy_(image)
 
 
 def _divergence(job: DreamJob, step: int) -> str:

@@ -62,6 +62,18 @@ def dreamengine_register_initializers(register):
 
 
 @hookspec
+def dreamengine_register_parametrizations(register):
+    """Register image parametrizations: how the optimised tensors become the image.
+
+    Called once when the registry is built.
+
+    :param register: ``register(name, factory, *, summary=None)``; ``factory``
+        returns a :class:`dreamengine.Parametrization`. Options work as for
+        objectives.
+    """
+
+
+@hookspec
 def dreamengine_register_models(register):
     """Register named models that ``--model NAME`` can load.
 

@@ -34,6 +34,7 @@ BUILTIN_PLUGINS = (
     "dreamengine_builtins.objectives",
     "dreamengine_builtins.regularizers",
     "dreamengine_builtins.initializers",
+    "dreamengine_builtins.parametrizations",
     "dreamengine_builtins.models",
     "dreamengine_builtins.presets",
 )

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .components import Initializer, Objective, Regularizer
+from .components import Initializer, Objective, Parametrization, Regularizer
 from .errors import DreamError, unknown_name
 from .options import ComponentSpec, OptionInfo, coerce_options, factory_options
 
@@ -19,6 +19,7 @@ KINDS: dict[str, tuple[str, type | None]] = {
     "objectives": ("dreamengine_register_objectives", Objective),
     "regularizers": ("dreamengine_register_regularizers", Regularizer),
     "initializers": ("dreamengine_register_initializers", Initializer),
+    "parametrizations": ("dreamengine_register_parametrizations", Parametrization),
     "models": ("dreamengine_register_models", None),
     "presets": ("dreamengine_register_presets", None),
 }
@@ -83,7 +84,7 @@ class Registry:
             raise DreamError(f"plugin {plugin!r} registered {kind[:-1]} {name!r} with a non-callable factory.")
         if kind == "presets" and not isinstance(target, Mapping):
             raise DreamError(f"plugin {plugin!r} registered preset {name!r} with settings that are not a mapping.")
-        options = tuple(factory_options(target)) if kind in ("objectives", "regularizers", "initializers") else ()
+        options = tuple(factory_options(target)) if KINDS[kind][1] is not None else ()
         self.entries[kind][name] = Entry(kind, name, target, plugin, summary or _first_line(target), options)
 
     def get(self, kind: str, name: str) -> Entry:

@@ -9,9 +9,14 @@ import warnings
 import pytest
 import torch
 from click.testing import CliRunner
+from hypothesis import settings
 
 from dreamengine import DreamModel
 from dreamengine.plugins import load_plugins
+
+# Timings on a shared 2-core machine vary: no per-example deadline, a modest number of examples.
+settings.register_profile("dreamengine", max_examples=40, deadline=None)
+settings.load_profile("dreamengine")
 
 
 @pytest.fixture

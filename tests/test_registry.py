@@ -13,6 +13,7 @@ BUILTINS = {
     "objectives": {"logit", "cross-entropy", "layer"},
     "regularizers": {"clamp", "blur", "flip", "jitter"},
     "initializers": {"gray", "gradient", "photo", "noise"},
+    "parametrizations": {"pixel", "fft"},
     "models": {"efficientnet-lite0"},
     "presets": {"report"},
 }

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dreamengine_builtins.regularizers import Blur, Clamp, Flip, Jitter, gaussian_blur
-
-settings.register_profile("dreamengine", max_examples=40, deadline=None)
-settings.load_profile("dreamengine")
-
 
 @st.composite
 def images(draw, low=0.0, high=1.0):

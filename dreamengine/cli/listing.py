@@ -22,7 +22,7 @@ def _kind(value: str | None) -> str | None:
 @click.argument("kind", required=False)
 @click.argument("pattern", default="*")
 def list_components(kind: str | None, pattern: str) -> None:
-    """List components: KIND is objectives, regularizers, initializers, models or presets.
+    """List components: KIND is objectives, regularizers, initializers, parametrizations, models or presets.
 
     PATTERN filters names with wildcards, e.g. `dreamengine list regularizers 'b*'`.
     """

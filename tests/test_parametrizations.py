@@ -1,0 +1,47 @@
+"""Image parametrizations: they render what they were assigned, and the loop can optimise them."""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dreamengine import DreamJob
+from dreamengine.engine import run_job
+from dreamengine_builtins.objectives import Logit
+from dreamengine_builtins.parametrizations import Fourier, Pixel
+from dreamengine_builtins.regularizers import Blur, Clamp, Jitter
+
+
+@given(st.integers(2, 20), st.integers(2, 20), st.integers(0, 1000), st.booleans(), st.floats(0, 2))
+def test_fourier_renders_the_image_it_starts_from(height, width, seed, decorrelate, decay):
+    image = 0.05 + 0.9 * torch.rand((2, 3, height, width), generator=torch.Generator().manual_seed(seed))
+    param = Fourier(decay=decay, decorrelate=decorrelate)
+    (spectrum,) = param.setup(image)
+    assert spectrum.requires_grad
+    rendered = param.image()
+    assert rendered.shape == image.shape and torch.allclose(rendered, image, atol=1e-3)
+
+
+def test_pixel_is_the_image_itself():
+    image = torch.rand(1, 3, 5, 5)
+    param = Pixel()
+    (pixels,) = param.setup(image)
+    assert param.image() is pixels and torch.equal(pixels, image)
+    with torch.no_grad():
+        param.assign(torch.zeros_like(image))
+    assert param.image().abs().sum() == 0
+
+
+def test_the_loop_optimises_a_fourier_image_within_range_and_repeatably(tiny_model):
+    def run(seed):
+        job = DreamJob(model=tiny_model, objective=Logit(), regularizers=[Jitter(2), Blur(0.5), Clamp()],
+                       image=torch.full((1, 3, 16, 16), 0.5), targets=torch.tensor([1]), steps=15, lr=0.05,
+                       optimizer="adam", generator=torch.Generator().manual_seed(seed), parametrization=Fourier())
+        return job, run_job(job)
+
+    job, result = run(0)
+    with torch.no_grad():
+        assert tiny_model(result.image)[0, 1] > tiny_model(job.image)[0, 1]
+    assert 0 < result.image.min() and result.image.max() < 1
+    assert torch.equal(result.image, run(0)[1].image)
