@@ -21,7 +21,7 @@ from .model import DreamModel
 from .options import parse_spec, parse_spec_list
 from .plugins import PluginHost
 
-__all__ = ["RunOutcome", "PreparedRun", "resolve_device", "load_model", "apply_preset", "build_job", "prepare",
+__all__ = ["RunOutcome", "PreparedRun", "resolve_device", "load_model", "apply_preset", "build_components", "build_job", "prepare",
            "execute", "dream"]
 
 
@@ -85,26 +85,31 @@ def apply_preset(host: PluginHost, config: RunConfig, name: str) -> RunConfig:
     return config.updated({**entry.target, "preset": name}, f"preset {name!r}")
 
 
+def build_components(host: PluginHost, config: RunConfig) -> tuple:
+    """Build the objective, regularizers, initializer and parametrization that ``config`` names."""
+    regs = parse_spec_list(config.reg)
+    objective, init, param = (parse_spec(text) for text in (config.objective, config.init, config.param))
+    used = [spec.name for spec in (*regs, objective, init, param)]
+    for name in config.options:
+        if name not in used:
+            raise DreamError(f"options were set for {name!r}, which this run does not use (it uses {', '.join(used)}).")
+
+    def create(kind, spec):
+        return host.registry.create(kind, spec, config.options.get(spec.name))
+
+    return (create("objectives", objective), [create("regularizers", spec) for spec in regs],
+            create("initializers", init), create("parametrizations", param))
+
+
 def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
               device: torch.device) -> tuple[DreamJob, list[int]]:
     """Resolve every component of ``config`` and return the job with its class indices."""
-    registry = host.registry
     if config.optimizer not in OPTIMIZERS:
         raise unknown_name("optimizer", config.optimizer, OPTIMIZERS)
     if config.steps < 1 or config.lr <= 0 or config.save_every < 0:
         raise DreamError("need steps >= 1, lr > 0 and save_every >= 0.")
-    singles = [parse_spec(text) for text in (config.objective, config.init, config.param)]
-    specs = [spec.name for spec in parse_spec_list(config.reg)] + [spec.name for spec in singles]
-    for name in config.options:
-        if name not in specs:
-            raise DreamError(f"options were set for {name!r}, which this run does not use (it uses {', '.join(specs)}).")
-    extra = config.options
-    objective = registry.create("objectives", spec := parse_spec(config.objective), extra.get(spec.name))
-    regularizers = [registry.create("regularizers", s, extra.get(s.name)) for s in parse_spec_list(config.reg)]
-    initializer = registry.create("initializers", spec := parse_spec(config.init), extra.get(spec.name))
-    parametrization = registry.create("parametrizations", spec := parse_spec(config.param), extra.get(spec.name))
-    num_classes = _num_classes(model)
-    indices = [resolve_class(c, model.class_names, num_classes) for c in config.classes]
+    objective, regularizers, initializer, parametrization = build_components(host, config)
+    indices = [resolve_class(c, model.class_names, _num_classes(model)) for c in config.classes]
     for layer in objective.layers:
         model.layer(layer)
     height, width = (config.size, config.size) if config.size else model.input_size
