@@ -12,6 +12,8 @@ __all__ = ["Pixel", "Fourier"]
 _COLOUR_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
 _COLOUR = _COLOUR_SQRT / _COLOUR_SQRT.norm(dim=0).max()
 _EPS = 1e-4
+# Lucid divides the rendered spectrum by 4 so that early steps do not saturate the sigmoid.
+_DAMPING = 4.0
 
 
 class Pixel(PixelParametrization):
@@ -48,13 +50,13 @@ class Fourier(Parametrization):
 
     def image(self):
         spectrum = torch.view_as_complex(self.spectrum) * self._scale
-        spatial = torch.fft.irfftn(spectrum, s=self._size, norm="ortho")
+        spatial = torch.fft.irfftn(spectrum, s=self._size, norm="ortho") / _DAMPING
         return torch.sigmoid(torch.einsum("bchw,dc->bdhw", spatial, self._colour))
 
     def assign(self, image):
         logits = torch.logit(image.clamp(_EPS, 1 - _EPS))
         spatial = torch.einsum("bdhw,cd->bchw", logits, torch.linalg.inv(self._colour))
-        spectrum = torch.fft.rfftn(spatial, s=self._size, norm="ortho") / self._scale
+        spectrum = torch.fft.rfftn(spatial * _DAMPING, s=self._size, norm="ortho") / self._scale
         self.spectrum.copy_(torch.view_as_real(spectrum))
 
 
