@@ -34,7 +34,7 @@ class RunConfig:
     objective: str = "logit"
     reg: list[str] = _list("clamp", "blur:sigma=0.5", "flip", "jitter:pixels=8")
     init: str = "gray"
-    param: str = "pixel"
+    param: str = "fft"
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     steps: int = 200
     lr: float = 0.05

@@ -29,7 +29,7 @@ from . import cli, console, err_console, get_host
               help="Regularizer specs, comma-separated or repeated; 'none' for none. "
                    "[default: clamp,blur:sigma=0.5,flip,jitter:pixels=8]")
 @click.option("--init", help="Initializer spec, e.g. gray, gradient:start=red:end=blue, photo:path=cat.jpg:blur=4. [default: gray]")
-@click.option("--param", help="Image parametrization: pixel, or fft (Lucid's decorrelated Fourier basis). [default: pixel]")
+@click.option("--param", help="Image parametrization: fft (Lucid's decorrelated Fourier basis) or pixel. [default: fft]")
 @click.option("--set", "-s", "assignments", multiple=True, metavar="COMPONENT.OPTION=VALUE",
               help="Set one option of a component, e.g. -s blur.sigma=0.8 (repeatable).")
 @click.option("--steps", type=int, help="Gradient steps. [default: 200]")

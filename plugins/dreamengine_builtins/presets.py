@@ -11,6 +11,7 @@ REPORT = {
     "model": "inception_v4",
     "size": 128,
     "init": "gray:value=128",
+    "param": "pixel",
     "objective": "logit",
     "reg": ["clamp", "blur:sigma=0.5", "flip"],
     "steps": 500,
