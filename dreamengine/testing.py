@@ -1,0 +1,330 @@
+"""Helpers for testing plugins: a fresh plugin host, a tiny model, and the conformance check.
+
+A plugin's test suite needs three lines to run every generic invariant over its
+components::
+
+    from dreamengine.testing import assert_conformance, plugin_host
+    import dreamengine_extras
+
+    def test_conformance():
+        with plugin_host(dreamengine_extras) as host:
+            assert_conformance(host.registry, plugin="dreamengine_extras")
+
+As a pytest fixture::
+
+    @pytest.fixture
+    def host():
+        with plugin_host(dreamengine_extras) as host:
+            yield host
+
+The invariants, for every registered component (with its default options, or
+the option sets given in ``options``):
+
+* initializers: a float32 ``(batch, 3, H, W)`` tensor on the CPU, finite, in
+  [0, 1], the same for the same seed whatever the global random state;
+* regularizers, for each phase they override: ``transform`` keeps batch and
+  channels, dtype and device, is finite, keeps [0, 1] and lets the gradient
+  through; ``penalty`` is a finite, differentiable ``(batch,)`` tensor;
+  ``project`` keeps the shape, dtype, device and [0, 1]; random phases repeat
+  exactly under the same seed and never touch the global random state;
+* objectives: a finite ``(batch,)`` tensor on the image's device that is the
+  same for the same input and has a non-zero, finite gradient w.r.t. the image,
+  on :func:`tiny_model` (whose layers are listed in :data:`TINY_LAYERS`);
+* every component: a summary for ``dreamengine list`` and two steps of a real
+  dream on :func:`tiny_model` without diverging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .components import DreamOutputs, Initializer, Objective, Regularizer
+from .engine import DreamJob, run_job
+from .errors import DreamError
+from .model import DreamModel
+from .options import ComponentSpec
+from .plugins import PluginHost, _register, load_plugins
+from .registry import Entry, Registry
+
+__all__ = ["TINY_LAYERS", "Problem", "make_host", "plugin_host", "tiny_model", "check_conformance",
+           "assert_conformance"]
+
+#: Module names of :func:`tiny_model`, in forward order; use them as ``layer`` options.
+TINY_LAYERS = ("conv1", "relu1", "conv2", "relu2", "pool", "flatten", "head")
+
+_KINDS = ("initializers", "regularizers", "objectives")
+_BATCH, _HEIGHT, _WIDTH = 2, 17, 23  # odd, non-square sizes catch transposed or off-by-one shapes
+_TOLERANCE = 1e-6
+
+
+def make_host(*plugins: object, builtins: bool = True) -> PluginHost:
+    """A fresh plugin host with ``plugins`` (modules or objects) registered; no entry points.
+
+    A plugin with a misspelt hook or a hook with wrong arguments raises
+    :class:`dreamengine.DreamError` with the same message users would see.
+    """
+    blocked = () if builtins else _builtin_names()
+    host = load_plugins(entry_points=False, blocked=blocked, trace=False)
+    for plugin in plugins:
+        name = host.pm.get_canonical_name(plugin)
+        _register(host, plugin, name, "the plugin under test", builtin=False)
+        if host.failures:
+            raise DreamError(f"plugin {name!r} {host.failures[0].message}")
+    return host
+
+
+@contextlib.contextmanager
+def plugin_host(*plugins: object, builtins: bool = True) -> Iterator[PluginHost]:
+    """:func:`make_host` as a context manager that unregisters ``plugins`` afterwards."""
+    host = make_host(*plugins, builtins=builtins)
+    try:
+        yield host
+    finally:
+        for plugin in plugins:
+            if host.pm.is_registered(plugin):
+                host.pm.unregister(plugin)
+
+
+def _builtin_names() -> tuple[str, ...]:
+    from .plugins import BUILTIN_PLUGINS
+
+    return tuple(name for name in BUILTIN_PLUGINS if name != "dreamengine.engine")
+
+
+def tiny_model(num_classes: int = 4) -> DreamModel:
+    """A small frozen CNN with random (but always the same) weights, for fast tests.
+
+    Its modules are named as in :data:`TINY_LAYERS`; its input size is 16x16.
+    The global random state is left as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = nn.Sequential(OrderedDict(zip(TINY_LAYERS, (
+            nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, num_classes)))))
+    net.num_classes = num_classes
+    names = [f"class{i}" for i in range(num_classes)]
+    return DreamModel(net, name="tiny", input_size=(16, 16), class_names=names).freeze()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken invariant of one component."""
+
+    kind: str
+    name: str
+    options: Mapping[str, Any]
+    message: str
+
+    def __str__(self) -> str:
+        shown = ":".join([self.name, *(f"{k}={v}" for k, v in self.options.items())])
+        return f"{self.kind[:-1]} {shown!r}: {self.message}"
+
+
+class _Violation(Exception):
+    """An invariant does not hold (internal: becomes a :class:`Problem`)."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise _Violation(message)
+
+
+OptionSets = Mapping[str, Mapping[str, Any] | Sequence[Mapping[str, Any]]]
+
+
+def check_conformance(registry: Registry, *, plugin: str | None = None, options: OptionSets | None = None,
+                      kinds: Sequence[str] = _KINDS, device: str | torch.device = "cpu") -> list[Problem]:
+    """Run the generic invariants over every registered component; return what is broken.
+
+    Args:
+        registry: usually ``host.registry`` of :func:`plugin_host`.
+        plugin: only check components registered by the plugin of this name.
+        options: option sets by component name: one mapping, or a list of them
+            to check several; components with required options need one here.
+            Names of layers must be layers of :func:`tiny_model`.
+        kinds: which of ``initializers``, ``regularizers``, ``objectives``.
+        device: where the images and the model live during the checks.
+
+    Returns:
+        One :class:`Problem` per broken invariant (empty when all hold).
+    """
+    options = options or {}
+    problems = []
+    for entry in _entries(registry, plugin, kinds):
+        given = options.get(entry.name, {})
+        for option_set in [given] if isinstance(given, Mapping) else given:
+            problems.extend(_check_entry(registry, entry, dict(option_set), torch.device(device)))
+    return problems
+
+
+def assert_conformance(registry: Registry, *, plugin: str | None = None, options: OptionSets | None = None,
+                       kinds: Sequence[str] = _KINDS, device: str | torch.device = "cpu") -> None:
+    """:func:`check_conformance`, raising ``AssertionError`` that lists every problem.
+
+    Also fails when nothing was checked (a misspelt ``plugin`` name, say).
+    """
+    if not _entries(registry, plugin, kinds):
+        raise AssertionError(f"no {' or '.join(kinds)} of plugin {plugin!r} are registered")
+    problems = check_conformance(registry, plugin=plugin, options=options, kinds=kinds, device=device)
+    if problems:
+        raise AssertionError(f"{len(problems)} conformance problem(s):\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def _entries(registry: Registry, plugin: str | None, kinds: Sequence[str]) -> list[Entry]:
+    return [e for kind in kinds for e in registry.find(kind) if plugin is None or e.plugin == plugin]
+
+
+def _check_entry(registry: Registry, entry: Entry, options: dict[str, Any], device: torch.device) -> list[Problem]:
+    def make() -> Any:
+        return registry.create(entry.kind, ComponentSpec(entry.name, options))
+
+    def problem(message: str) -> Problem:
+        return Problem(entry.kind, entry.name, options, message)
+
+    try:
+        make()
+    except DreamError as error:
+        return [problem(f"cannot be built: {error} Give the check its options: options={{{entry.name!r}: {{...}}}}.")]
+    problems = []
+    for check in (_check_summary, _CHECKS[entry.kind], _check_dream):
+        try:
+            check(entry, make, device)
+        except _Violation as error:
+            problems.append(problem(str(error)))
+        except Exception as error:  # a crash in a component is a problem to report, not to raise
+            problems.append(problem(f"{check.__name__[1:].replace('_', ' ')}: raised {type(error).__name__}: {error}"))
+    return problems
+
+
+def _check_summary(entry: Entry, make: Callable[[], Any], device: torch.device) -> None:
+    _require(bool(entry.summary.strip()), "has no summary: give the factory a docstring or register(summary=...)")
+
+
+def _image(device: torch.device, *, requires_grad: bool = False) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(0)
+    image = torch.rand((_BATCH, 3, _HEIGHT, _WIDTH), generator=generator).to(device)
+    return image.requires_grad_(requires_grad)
+
+
+def _repeatable(call: Callable[[torch.Generator], torch.Tensor], what: str) -> torch.Tensor:
+    """Call twice with equally seeded generators and different global random states."""
+    outputs = []
+    for global_seed in (1, 2):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(global_seed)
+            outputs.append(call(torch.Generator().manual_seed(1234)))
+    _require(isinstance(outputs[0], torch.Tensor), f"{what} returned {type(outputs[0]).__name__}, not a tensor")
+    _require(torch.equal(outputs[0].detach(), outputs[1].detach()),
+             f"{what} differs between two calls with equally seeded generators "
+             "(draw every random number from the generator passed in)")
+    return outputs[0]
+
+
+def _check_tensor(out: Any, what: str, shape: tuple[int, ...] | None, device: torch.device, *,
+                  unit_range: bool) -> None:
+    _require(isinstance(out, torch.Tensor), f"{what} returned {type(out).__name__}, not a tensor")
+    if shape is not None:
+        _require(tuple(out.shape) == shape, f"{what} returned shape {tuple(out.shape)}, expected {shape}")
+    _require(out.dtype == torch.float32, f"{what} returned dtype {out.dtype}, expected torch.float32")
+    _require(out.device == device, f"{what} returned a tensor on {out.device}, expected {device}")
+    _require(bool(torch.isfinite(out).all()), f"{what} returned values that are not finite")
+    if unit_range:
+        low, high = float(out.min()), float(out.max())
+        _require(low >= -_TOLERANCE and high <= 1 + _TOLERANCE,
+                 f"{what} left [0, 1] (values from {low:.4g} to {high:.4g})")
+
+
+def _has_gradient(image: torch.Tensor) -> bool:
+    grad = image.grad
+    return grad is not None and bool(torch.isfinite(grad).all()) and bool(grad.any())
+
+
+def _check_initializer(entry: Entry, make: Callable[[], Initializer], device: torch.device) -> None:
+    out = _repeatable(lambda generator: make()(_BATCH, _HEIGHT, _WIDTH, generator), "the image")
+    _check_tensor(out, "the initializer", (_BATCH, 3, _HEIGHT, _WIDTH), torch.device("cpu"), unit_range=True)
+
+
+def _check_regularizer(entry: Entry, make: Callable[[], Regularizer], device: torch.device) -> None:
+    phases = make().phases()
+    _require(bool(phases), "overrides none of transform, penalty and project")
+    if "transform" in phases:
+        _check_transform(make, device)
+    if "penalty" in phases:
+        _check_penalty(make, device)
+    if "project" in phases:
+        with torch.no_grad():
+            out = _repeatable(lambda generator: make().project(_image(device), generator), "project")
+        _check_tensor(out, "project", (_BATCH, 3, _HEIGHT, _WIDTH), device, unit_range=True)
+
+
+def _check_transform(make: Callable[[], Regularizer], device: torch.device) -> None:
+    out = _repeatable(lambda generator: make().transform(_image(device), generator), "transform")
+    _check_tensor(out, "transform", None, device, unit_range=True)
+    _require(out.dim() == 4 and tuple(out.shape[:2]) == (_BATCH, 3),
+             f"transform returned shape {tuple(out.shape)}; it must keep batch and channels ({_BATCH}, 3, ...)")
+    image = _image(device, requires_grad=True)
+    out = make().transform(image, torch.Generator().manual_seed(1234))
+    _require(out.requires_grad, "transform does not let a finite gradient through to the image (detached?)")
+    out.square().sum().backward()
+    _require(_has_gradient(image), "transform does not let a finite gradient through to the image (detached?)")
+
+
+def _check_penalty(make: Callable[[], Regularizer], device: torch.device) -> None:
+    image = _image(device, requires_grad=True)
+    out = make().penalty(image)
+    _check_tensor(out, "penalty", (_BATCH,), device, unit_range=False)
+    _require(torch.equal(out.detach(), make().penalty(image).detach()), "penalty differs for the same image")
+    _require(out.requires_grad, "penalty is not differentiable w.r.t. the image (detached?)")
+    out.sum().backward()
+    _require(image.grad is not None and bool(torch.isfinite(image.grad).all()),
+             "penalty has a gradient that is not finite")
+
+
+def _check_objective(entry: Entry, make: Callable[[], Objective], device: torch.device) -> None:
+    model = tiny_model().to(device)
+    objective = make()
+    targets = torch.arange(_BATCH, device=device) % len(model.class_names)
+    images = [_image(device, requires_grad=True) for _ in range(2)]
+    values = []
+    for image in images:
+        with model.capture(objective.layers) as activations:
+            values.append(objective(DreamOutputs(model(image), targets, activations)))
+    _check_tensor(values[0], "the objective", (_BATCH,), device, unit_range=False)
+    _require(torch.equal(values[0].detach(), values[1].detach()), "the objective differs for the same image")
+    _require(values[0].requires_grad, "the objective is not differentiable w.r.t. the image (detached?)")
+    values[0].sum().backward()
+    _require(_has_gradient(images[0]), "the objective has no finite, non-zero gradient w.r.t. the image")
+
+
+def _check_dream(entry: Entry, make: Callable[[], Any], device: torch.device) -> None:
+    """Two real steps on :func:`tiny_model` with the component in its place."""
+    component = make()
+    generator = torch.Generator().manual_seed(0)
+    if entry.kind == "initializers":
+        image = component(1, 16, 16, generator)
+    else:
+        image = torch.full((1, 3, 16, 16), 0.5)
+    job = DreamJob(model=tiny_model().to(device), regularizers=[component] if entry.kind == "regularizers" else [],
+                   objective=component if entry.kind == "objectives" else _TargetLogit(),
+                   image=image.to(device), targets=torch.tensor([1], device=device), steps=2, lr=0.05,
+                   optimizer="adam", generator=generator)
+    result = run_job(job)
+    _require(result.diverged is None, f"a two-step dream on the tiny model diverged: {result.diverged}")
+
+
+class _TargetLogit(Objective):
+    """The target's logit: what the dream maximises while a regularizer or initializer is checked."""
+
+    def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
+        return outputs.logits.gather(1, outputs.targets[:, None])[:, 0]
+
+
+_CHECKS = {"initializers": _check_initializer, "regularizers": _check_regularizer, "objectives": _check_objective}
