@@ -1,0 +1,28 @@
+"""The ``dreamengine tv`` command: how smooth are these images?"""
+
+from __future__ import annotations
+
+import click
+import numpy as np
+import torch
+
+from dreamengine import load_image
+
+from .regularizers import total_variation
+
+__all__ = ["tv_command"]
+
+
+@click.command("tv")
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--squared", is_flag=True, help="Squared neighbour differences (as tv:squared=true).")
+def tv_command(images: tuple[str, ...], squared: bool) -> None:
+    """Print the total variation of IMAGES, one "VALUE  PATH" line each: lower is smoother.
+
+    Compare dreams made with different `--reg tv:weight=...` settings, e.g.
+    `dreamengine tv dreams/*.png | sort -n`. (From dreamengine-extras.)
+    """
+    for path in images:
+        array = np.asarray(load_image(path), dtype=np.float32) / 255
+        image = torch.from_numpy(array.copy()).permute(2, 0, 1)[None]
+        click.echo(f"{float(total_variation(image, squared=squared)[0]):.4f}  {path}")
