@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import DreamError
 from ..plugins import PluginHost, load_plugins
@@ -44,8 +45,8 @@ def get_host() -> PluginHost:
     if _HOST is None:
         _HOST = load_plugins()
         for failure in _HOST.failures:
-            err_console.print(f"[yellow]warning:[/] plugin {failure.name!r} ({failure.distribution}) "
-                              f"{failure.message}", highlight=False)
+            err_console.print(f"[yellow]warning:[/] {escape(f'plugin {failure.name!r} ({failure.distribution}) ')}"
+                              + escape(failure.message), highlight=False)
     return _HOST
 
 

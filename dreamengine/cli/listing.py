@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ..registry import KINDS
 from . import cli, console, get_host
@@ -37,7 +39,7 @@ def list_components(kind: str | None, pattern: str) -> None:
             row = [entry.name, entry.plugin]
             if name not in ("models", "presets"):
                 row.append("\n".join(option.describe() for option in entry.options) or "-")
-            table.add_row(*row, entry.summary)
+            table.add_row(*(Text(cell) for cell in (*row, entry.summary)))
         console.print(table)
         if name == "models":
             console.print("Any timm architecture name also works with --model "
@@ -57,5 +59,5 @@ def list_plugins(hook: str | None) -> None:
             table.add_row(info.name, info.distribution, info.version, "\n".join(info.hooks))
     console.print(table)
     for failure in host.failures:
-        console.print(f"[red]not loaded:[/] {failure.name} ({failure.distribution}): {failure.message}",
+        console.print(f"[red]not loaded:[/] {escape(f'{failure.name} ({failure.distribution}): {failure.message}')}",
                       highlight=False)
