@@ -71,7 +71,11 @@ class PluginHost:
 
     @cached_property
     def registry(self) -> Registry:
-        return Registry.build(self.pm)
+        return Registry.build(self.pm, {info.name: info.distribution for info in self.infos})
+
+    def distribution(self, plugin: str) -> str:
+        """The distribution a loaded plugin comes from."""
+        return next((info.distribution for info in self.infos if info.name == plugin), "unknown distribution")
 
     @property
     def hook(self):

@@ -46,11 +46,16 @@ class Registry:
     """Entries by kind and name; built from a plugin manager by :meth:`build`."""
 
     entries: dict[str, dict[str, Entry]] = field(default_factory=lambda: {kind: {} for kind in KINDS})
+    #: distribution of each plugin, by plugin name, for error messages
+    origins: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, pm) -> Registry:
-        """Call every registration hook of ``pm``, one plugin at a time, and collect the entries."""
-        registry = cls()
+    def build(cls, pm, origins: Mapping[str, str] | None = None) -> Registry:
+        """Call every registration hook of ``pm``, one plugin at a time, and collect the entries.
+
+        ``origins`` maps plugin names to their distributions, named in errors.
+        """
+        registry = cls(origins=origins or {})
         for kind, (hook_name, _) in KINDS.items():
             for impl in getattr(pm.hook, hook_name).get_hookimpls():
                 register = registry.registrar(kind, impl.plugin_name)
@@ -59,7 +64,7 @@ class Registry:
                 except DreamError:
                     raise
                 except Exception as error:
-                    raise DreamError(f"plugin {impl.plugin_name!r} failed in {hook_name}: "
+                    raise DreamError(f"{registry.describe(impl.plugin_name)} failed in {hook_name}: "
                                      f"{type(error).__name__}: {error}") from error
         return registry
 
@@ -77,15 +82,20 @@ class Registry:
                              "(use letters, digits, '-', '_' or '.').")
         existing = self.entries[kind].get(name)
         if existing is not None:
-            raise DreamError(f"{kind[:-1]} name {name!r} is registered twice: by plugin {existing.plugin!r} "
-                             f"and by plugin {plugin!r}. Uninstall or block one of them "
-                             "(DREAMENGINE_BLOCK_PLUGINS=name).")
+            raise DreamError(f"{kind[:-1]} name {name!r} is registered twice: by {self.describe(existing.plugin)} "
+                             f"and by {self.describe(plugin)}. Uninstall or block one of them "
+                             f"(DREAMENGINE_BLOCK_PLUGINS={plugin}).")
         if kind != "presets" and not callable(target):
             raise DreamError(f"plugin {plugin!r} registered {kind[:-1]} {name!r} with a non-callable factory.")
         if kind == "presets" and not isinstance(target, Mapping):
             raise DreamError(f"plugin {plugin!r} registered preset {name!r} with settings that are not a mapping.")
         options = tuple(factory_options(target)) if KINDS[kind][1] is not None else ()
         self.entries[kind][name] = Entry(kind, name, target, plugin, summary or _first_line(target), options)
+
+    def describe(self, plugin: str) -> str:
+        """``plugin 'name'``, with its distribution when known."""
+        origin = self.origins.get(plugin)
+        return f"plugin {plugin!r}" + (f" (from {origin})" if origin else "")
 
     def get(self, kind: str, name: str) -> Entry:
         """Return the entry, or raise an error that suggests the closest name."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 from rich.console import Console
 from rich.markup import escape
@@ -9,7 +12,7 @@ from rich.markup import escape
 from ..errors import DreamError
 from ..plugins import PluginHost, load_plugins
 
-__all__ = ["cli", "main", "get_host", "console", "err_console"]
+__all__ = ["cli", "main", "get_host", "add_plugin_commands", "console", "err_console"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,8 +28,15 @@ class DreamGroup(click.Group):
             raise click.ClickException(str(error)) from None
 
 
+def _no_plugins(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        os.environ["DREAMENGINE_NO_ENTRYPOINTS"] = "1"
+
+
 @click.group(cls=DreamGroup)
 @click.version_option(package_name="dreamengine")
+@click.option("--no-plugins", is_flag=True, expose_value=False, is_eager=True, callback=_no_plugins,
+              help="Load only the built-in plugins (as DREAMENGINE_NO_ENTRYPOINTS=1 does).")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Dream with vision networks: gradient ascent on the input image, with plugins.
@@ -45,18 +55,53 @@ def get_host() -> PluginHost:
     if _HOST is None:
         _HOST = load_plugins()
         for failure in _HOST.failures:
-            err_console.print(f"[yellow]warning:[/] {escape(f'plugin {failure.name!r} ({failure.distribution}) ')}"
-                              + escape(failure.message), highlight=False)
+            _warn(f"plugin {failure.name!r} ({failure.distribution}) {failure.message}")
     return _HOST
+
+
+def _warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
+
+
+def add_plugin_commands(host: PluginHost, group: click.Group) -> None:
+    """Let each plugin add its commands to ``group``.
+
+    A plugin that fails, or that would replace a command already there, is
+    skipped with a warning naming it; the other commands keep working.
+    """
+    for impl in host.hook.dreamengine_register_commands.get_hookimpls():
+        before = dict(group.commands)
+        who = f"plugin {impl.plugin_name!r} ({host.distribution(impl.plugin_name)})"
+        block = f"fix or upgrade it, or block it with DREAMENGINE_BLOCK_PLUGINS={impl.plugin_name}"
+        try:
+            impl.function(**{name: group for name in impl.argnames})  # the one argument, cli, if taken
+        except Exception as error:
+            group.commands = before
+            _warn(f"{who} could not add its commands ({type(error).__name__}: {error}); {block}.")
+            continue
+        replaced = sorted(name for name, command in before.items() if group.commands.get(name) is not command)
+        if replaced:
+            group.commands = before
+            _warn(f"{who} tried to replace the command(s) {', '.join(replaced)}, so none of its commands "
+                  f"were added; {block}.")
 
 
 def main() -> None:
     """Entry point of the ``dreamengine`` script."""
-    try:
-        get_host().hook.dreamengine_register_commands(cli=cli)
-    except DreamError as error:
-        raise SystemExit(f"Error: {error}") from None
+    if "--no-plugins" in _leading_options(sys.argv[1:]):
+        os.environ["DREAMENGINE_NO_ENTRYPOINTS"] = "1"  # before the host loads: plugin commands are added first
+    add_plugin_commands(get_host(), cli)
     cli()
+
+
+def _leading_options(args: list[str]) -> list[str]:
+    """The options before the command name: the group's own."""
+    leading = []
+    for arg in args:
+        if not arg.startswith("-"):
+            break
+        leading.append(arg)
+    return leading
 
 
 # Each command module adds its command to ``cli`` when imported.

@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from ..errors import DreamError
 from ..registry import KINDS
 from . import cli, console, get_host
 
@@ -49,7 +50,10 @@ def list_components(kind: str | None, pattern: str) -> None:
 @cli.command("plugins")
 @click.option("--hook", help="Only plugins implementing this hook.")
 def list_plugins(hook: str | None) -> None:
-    """List the loaded plugins: name, distribution, version and hooks."""
+    """List the loaded plugins: name, distribution, version and hooks, then any problems.
+
+    Works even when plugins clash, to show which ones.
+    """
     host = get_host()
     table = Table(title="Plugins", title_justify="left")
     for column in ("name", "distribution", "version", "hooks"):
@@ -58,6 +62,10 @@ def list_plugins(hook: str | None) -> None:
         if hook is None or hook in info.hooks:
             table.add_row(info.name, info.distribution, info.version, "\n".join(info.hooks))
     console.print(table)
+    try:
+        host.registry
+    except DreamError as error:
+        console.print(f"[red]registry problem:[/] {escape(str(error))}", highlight=False)
     for failure in host.failures:
         console.print(f"[red]not loaded:[/] {escape(f'{failure.name} ({failure.distribution}): {failure.message}')}",
                       highlight=False)
