@@ -192,7 +192,8 @@ def write_outputs(config: RunConfig, model: DreamModel, result: DreamResult, ind
     """Write each dream (and its side-by-side and animation, if asked), every PNG with its manifest."""
     paths = []
     for item, (index, name) in enumerate(zip(indices, names)):
-        path = output_path(config, name, len(indices))
+        repeat = names[:item].count(name)  # the same class dreamed twice in a batch gets "-2", "-3", ...
+        path = output_path(config, f"{name} {repeat + 1}" if repeat else name, len(indices))
         meta = manifest(config, model, result, item, index, name)
         paths.append(save_png(to_pil(result.image[item]), path, meta))
         if config.side_by_side:
