@@ -168,5 +168,6 @@ def test_a_plugin_that_cannot_be_imported_is_listed_as_not_loaded(main, fake_dis
     fake_distribution("dreamengine-broken", "fake_broken", "import not_a_module_anywhere\n")
     code, out, err = main("plugins")
     assert code == 0 and "dreamengine_builtins.objectives" in out
-    assert "not loaded: fake_broken (dreamengine-broken): could not be imported (ModuleNotFoundError" in " ".join(out.split())
+    listed = " ".join(out.split())
+    assert "not loaded: fake_broken (dreamengine-broken): could not be imported (ModuleNotFoundError" in listed
     assert "warning: plugin 'fake_broken' (dreamengine-broken) could not be imported" in err

@@ -32,7 +32,7 @@ def signature(name: str) -> str:
 def sections(text: str) -> dict[str, str]:
     """``### `hook(args)` `` headings of hooks.md, mapped to the text under each."""
     parts = re.split(r"^### `([^`]+)`$", text, flags=re.M)
-    return dict(zip(parts[1::2], parts[2::2]))
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 
 def test_hookspecs_are_found():
@@ -89,4 +89,5 @@ def test_the_guides_quick_start_plugin_works_and_conforms():
     exec(compile(code_after("`src/dreamengine_sharpen/plugin.py`:", "python"), "plugins.md", "exec"), vars(module))
     with plugin_host(module) as host:
         assert host.registry.get("regularizers", "sharpen").summary.startswith("Sharpen the image")
-        assert_conformance(host.registry, plugin="dreamengine_sharpen.plugin", options={"sharpen": [{}, {"amount": 1.0}]})
+        assert_conformance(host.registry, plugin="dreamengine_sharpen.plugin",
+                           options={"sharpen": [{}, {"amount": 1.0}]})

@@ -63,7 +63,7 @@ def list_plugins(hook: str | None) -> None:
             table.add_row(info.name, info.distribution, info.version, "\n".join(info.hooks))
     console.print(table)
     try:
-        host.registry
+        _ = host.registry  # building it is what finds name clashes
     except DreamError as error:
         console.print(f"[red]registry problem:[/] {escape(str(error))}", highlight=False)
     for failure in host.failures:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from dreamengine import DreamJob, DreamOutputs
 from dreamengine.engine import run_job
 from dreamengine.testing import tiny_model
+
 from dreamengine_extras.objectives import Diversity, gram_similarity
 
 
@@ -50,7 +50,8 @@ def test_dreaming_with_diversity_makes_the_batch_less_alike():
     assert dream(Diversity(layer="relu1", weight=50.0), steps=30) < alike - 0.01
 
 
-@pytest.mark.parametrize("options", [{"layer": ""}, {"layer": "a", "weight": -1.0}, {"layer": "a", "weight": float("nan")}])
+@pytest.mark.parametrize("options", [{"layer": ""}, {"layer": "a", "weight": -1.0},
+                                     {"layer": "a", "weight": float("nan")}])
 def test_invalid_options_are_refused(options):
     with pytest.raises(ValueError):
         Diversity(**options)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import torch
-from PIL import ImageColor
-
 from dreamengine import Initializer
+from PIL import ImageColor
 
 __all__ = ["colour", "Radial", "Checkerboard"]
 

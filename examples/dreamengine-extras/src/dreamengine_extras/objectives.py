@@ -6,7 +6,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-
 from dreamengine import DreamOutputs, Objective
 
 __all__ = ["gram_similarity", "Diversity"]

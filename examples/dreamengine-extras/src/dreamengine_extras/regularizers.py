@@ -9,7 +9,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-
 from dreamengine import Regularizer
 
 __all__ = ["total_variation", "rotate_scale", "TotalVariation", "RandomAffine"]

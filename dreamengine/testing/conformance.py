@@ -1,117 +1,28 @@
-"""Helpers for testing plugins: a fresh plugin host, a tiny model, and the conformance check.
+"""The conformance check: generic invariants over every registered component.
 
-A plugin's test suite needs three lines to run every generic invariant over its
-components::
-
-    from dreamengine.testing import assert_conformance, plugin_host
-    import dreamengine_extras
-
-    def test_conformance():
-        with plugin_host(dreamengine_extras) as host:
-            assert_conformance(host.registry, plugin="dreamengine_extras")
-
-As a pytest fixture::
-
-    @pytest.fixture
-    def host():
-        with plugin_host(dreamengine_extras) as host:
-            yield host
-
-The invariants, for every registered component (with its default options, or
-the option sets given in ``options``):
-
-* initializers: a float32 ``(batch, 3, H, W)`` tensor on the CPU, finite, in
-  [0, 1], the same for the same seed whatever the global random state;
-* regularizers, for each phase they override: ``transform`` keeps batch and
-  channels, dtype and device, is finite, keeps [0, 1] and lets the gradient
-  through; ``penalty`` is a finite, differentiable ``(batch,)`` tensor;
-  ``project`` keeps the shape, dtype, device and [0, 1]; random phases repeat
-  exactly under the same seed and never touch the global random state;
-* objectives: a finite ``(batch,)`` tensor on the image's device that is the
-  same for the same input and has a non-zero, finite gradient w.r.t. the image,
-  on :func:`tiny_model` (whose layers are listed in :data:`TINY_LAYERS`);
-* every component: a summary for ``dreamengine list`` and two steps of a real
-  dream on :func:`tiny_model` without diverging.
+See :mod:`dreamengine.testing` for the list of invariants.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
-from .components import DreamOutputs, Initializer, Objective, Regularizer
-from .engine import DreamJob, run_job
-from .errors import DreamError
-from .model import DreamModel
-from .options import ComponentSpec
-from .plugins import PluginHost, _register, load_plugins
-from .registry import Entry, Registry
+from ..components import DreamOutputs, Initializer, Objective, Regularizer
+from ..engine import DreamJob, run_job
+from ..errors import DreamError
+from ..options import ComponentSpec
+from ..registry import Entry, Registry
+from .models import tiny_model
 
-__all__ = ["TINY_LAYERS", "Problem", "make_host", "plugin_host", "tiny_model", "check_conformance",
-           "assert_conformance"]
-
-#: Module names of :func:`tiny_model`, in forward order; use them as ``layer`` options.
-TINY_LAYERS = ("conv1", "relu1", "conv2", "relu2", "pool", "flatten", "head")
+__all__ = ["Problem", "check_conformance", "assert_conformance"]
 
 _KINDS = ("initializers", "regularizers", "objectives")
 _BATCH, _HEIGHT, _WIDTH = 2, 17, 23  # odd, non-square sizes catch transposed or off-by-one shapes
 _TOLERANCE = 1e-6
-
-
-def make_host(*plugins: object, builtins: bool = True) -> PluginHost:
-    """A fresh plugin host with ``plugins`` (modules or objects) registered; no entry points.
-
-    A plugin with a misspelt hook or a hook with wrong arguments raises
-    :class:`dreamengine.DreamError` with the same message users would see.
-    """
-    blocked = () if builtins else _builtin_names()
-    host = load_plugins(entry_points=False, blocked=blocked, trace=False)
-    for plugin in plugins:
-        name = host.pm.get_canonical_name(plugin)
-        _register(host, plugin, name, "the plugin under test", builtin=False)
-        if host.failures:
-            raise DreamError(f"plugin {name!r} {host.failures[0].message}")
-    return host
-
-
-@contextlib.contextmanager
-def plugin_host(*plugins: object, builtins: bool = True) -> Iterator[PluginHost]:
-    """:func:`make_host` as a context manager that unregisters ``plugins`` afterwards."""
-    host = make_host(*plugins, builtins=builtins)
-    try:
-        yield host
-    finally:
-        for plugin in plugins:
-            if host.pm.is_registered(plugin):
-                host.pm.unregister(plugin)
-
-
-def _builtin_names() -> tuple[str, ...]:
-    from .plugins import BUILTIN_PLUGINS
-
-    return tuple(name for name in BUILTIN_PLUGINS if name != "dreamengine.engine")
-
-
-def tiny_model(num_classes: int = 4) -> DreamModel:
-    """A small frozen CNN with random (but always the same) weights, for fast tests.
-
-    Its modules are named as in :data:`TINY_LAYERS`; its input size is 16x16.
-    The global random state is left as it was.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        net = nn.Sequential(OrderedDict(zip(TINY_LAYERS, (
-            nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, num_classes)))))
-    net.num_classes = num_classes
-    names = [f"class{i}" for i in range(num_classes)]
-    return DreamModel(net, name="tiny", input_size=(16, 16), class_names=names).freeze()
 
 
 @dataclass(frozen=True)
