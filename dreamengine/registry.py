@@ -12,7 +12,7 @@ from .components import Initializer, Objective, Parametrization, Regularizer
 from .errors import DreamError, unknown_name
 from .options import ComponentSpec, OptionInfo, coerce_options, factory_options
 
-__all__ = ["Entry", "Registry", "KINDS"]
+__all__ = ["Entry", "Registry", "KINDS", "call_one"]
 
 #: kind -> (registration hook, what the factory must return, or None for presets/models)
 KINDS: dict[str, tuple[str, type | None]] = {
@@ -60,7 +60,7 @@ class Registry:
             for impl in getattr(pm.hook, hook_name).get_hookimpls():
                 register = registry.registrar(kind, impl.plugin_name)
                 try:
-                    impl.function(register=register)
+                    call_one(pm, hook_name, impl, register=register)
                 except DreamError:
                     raise
                 except Exception as error:
@@ -73,6 +73,7 @@ class Registry:
         def register(name: str, target: Any, *, summary: str | None = None) -> None:
             self.add(kind, name, target, plugin=plugin, summary=summary)
         register.__doc__ = f"Register one of the {kind} of plugin {plugin!r}."
+        register.__qualname__ = f"register[{plugin}]"  # trace mode shows whose call it is
         return register
 
     def add(self, kind: str, name: str, target: Any, *, plugin: str, summary: str | None = None) -> None:
@@ -124,6 +125,12 @@ class Registry:
             raise DreamError(f"plugin {entry.plugin!r}: {entry.singular} {spec.name!r} built a "
                              f"{type(component).__name__}, not an instance of {expected.__name__}.")
         return component
+
+
+def call_one(pm, hook_name: str, impl, **kwargs: Any) -> list[Any]:
+    """Call one plugin's implementation of a hook, through pluggy so that trace mode shows the call."""
+    others = [plugin for plugin in pm.get_plugins() if plugin is not impl.plugin]
+    return pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
 
 
 def _first_line(target: Any) -> str:

@@ -86,3 +86,11 @@ def test_trace_prints_hook_calls(capsys):
     host = load_plugins(entry_points=False, blocked=(), trace=True)
     host.hook.dreamengine_register_commands(cli=None)
     assert "dreamengine_register_commands" in capsys.readouterr().err
+
+
+def test_trace_shows_each_plugins_registration_calls(capsys):
+    host = load_plugins(entry_points=False, blocked=(), trace=True)
+    host.registry.names("presets")
+    err = capsys.readouterr().err
+    assert "dreamengine_register_presets [hook]" in err and "finish dreamengine_register_presets" in err
+    assert "register: <function register[dreamengine_builtins.presets] at" in err

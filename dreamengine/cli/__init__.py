@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from ..errors import DreamError
 from ..plugins import PluginHost, load_plugins
+from ..registry import call_one
 
 __all__ = ["cli", "main", "get_host", "add_plugin_commands", "console", "err_console"]
 
@@ -74,7 +75,7 @@ def add_plugin_commands(host: PluginHost, group: click.Group) -> None:
         who = f"plugin {impl.plugin_name!r} ({host.distribution(impl.plugin_name)})"
         block = f"fix or upgrade it, or block it with DREAMENGINE_BLOCK_PLUGINS={impl.plugin_name}"
         try:
-            impl.function(**{name: group for name in impl.argnames})  # the one argument, cli, if taken
+            call_one(host.pm, "dreamengine_register_commands", impl, cli=group)
         except Exception as error:
             group.commands = before
             _warn(f"{who} could not add its commands ({type(error).__name__}: {error}); {block}.")

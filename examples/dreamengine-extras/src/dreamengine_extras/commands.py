@@ -16,9 +16,9 @@ __all__ = ["tv_command"]
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--squared", is_flag=True, help="Squared neighbour differences (as tv:squared=true).")
 def tv_command(images: tuple[str, ...], squared: bool) -> None:
-    """Print the total variation of IMAGES, one "VALUE  PATH" line each: lower is smoother.
+    """Print the total variation of image files: lower is smoother.
 
-    Compare dreams made with different `--reg tv:weight=...` settings, e.g.
+    One "VALUE  PATH" line per image. Compare dreams made with different `--reg tv:weight=...` settings, e.g.
     `dreamengine tv dreams/*.png | sort -n`. (From dreamengine-extras.)
     """
     for path in images:
