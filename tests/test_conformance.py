@@ -174,11 +174,11 @@ def test_assert_conformance_lists_problems_and_refuses_to_check_nothing():
 
 
 def test_plugin_host_registers_then_unregisters():
-    plugin = BrokenPlugin()
-    with plugin_host(plugin) as host:
-        assert "brighten" in host.registry.names("regularizers")
+    plugin, another = BrokenPlugin(), BrokenPlugin()
+    with plugin_host(plugin, another, builtins=False) as host:
+        assert [host.pm.get_name(p) for p in (plugin, another)] == ["BrokenPlugin", "BrokenPlugin-2"]
         assert host.pm.is_registered(plugin)
-    assert not host.pm.is_registered(plugin)
+    assert not host.pm.is_registered(plugin) and not host.pm.is_registered(another)
 
 
 def test_plugin_host_without_builtins_has_only_the_plugin():

@@ -55,11 +55,13 @@ class TotalVariation(Regularizer):
     """Total-variation penalty: smoother dreams, less high-frequency noise.
 
     Subtracts ``weight`` times the image's :func:`total_variation` from the
-    objective at every step. On the default model, ``weight`` 10 to 100 visibly
-    smooths a dream; ``squared`` punishes sharp edges more and faint noise less.
+    objective at every step. Measured on the default model (80 steps, clamp,
+    flip and jitter, no blur): weight 100 lowers the dream's total variation
+    from 0.64 to 0.50, weight 1000 to 0.18 (smooth, but washed out).
+    ``squared`` punishes sharp edges more and faint noise less.
     """
 
-    def __init__(self, weight: float = 30.0, squared: bool = False) -> None:
+    def __init__(self, weight: float = 300.0, squared: bool = False) -> None:
         if not (weight >= 0 and math.isfinite(weight)):
             raise ValueError(f"weight must be a finite number >= 0, got {weight}")
         self.weight = weight
