@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dreamengine import DreamError, Initializer, Objective, Regularizer, hookimpl
+from dreamengine import DreamError, Initializer, Objective, PixelParametrization, Regularizer, hookimpl
 from dreamengine.testing import TINY_LAYERS, assert_conformance, check_conformance, make_host, plugin_host, tiny_model
 
 
@@ -24,6 +24,7 @@ def test_every_builtin_component_conforms(photo):
             "layer": [{"layer": "relu2"}, {"layer": "conv1", "channel": 3}],
             "blur": [{}, {"sigma": 0.1, "sigma_max": 1.0}],
             "gradient": [{}, {"angle": 90.0}],
+            "fft": [{}, {"decay": 0.5, "decorrelate": False}],
         })
 
 
@@ -118,6 +119,20 @@ class Unknown(Objective):
         return outputs.activations["blocks.9"].mean()
 
 
+class Forgetful(PixelParametrization):
+    """Ignores assign: projections such as clamp would be lost."""
+
+    def assign(self, image):
+        pass
+
+
+class Darker(PixelParametrization):
+    """Renders a darker image than it was given."""
+
+    def image(self):
+        return self.pixels * 0.5
+
+
 class BrokenPlugin:
     @hookimpl
     def dreamengine_register_regularizers(self, register):
@@ -136,6 +151,11 @@ class BrokenPlugin:
         register("constant", Constant)
         register("summed", Summed)
         register("unknown", Unknown)
+
+    @hookimpl
+    def dreamengine_register_parametrizations(self, register):
+        register("forgetful", Forgetful)
+        register("darker", Darker)
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +178,8 @@ def broken_problems():
     ("constant", "the objective is not differentiable"),
     ("summed", "the objective returned shape (), expected (2,)"),
     ("unknown", "unknown layer of tiny 'blocks.9'"),
+    ("forgetful", "image() after assign(image) renders another image"),
+    ("darker", "image() right after setup(image) renders another image"),
 ])
 def test_each_broken_invariant_is_reported(broken_problems, name, message):
     found = [str(p) for p in broken_problems if p.name == name]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from dreamengine import DreamResult, RunConfig, hookimpl
+from dreamengine import DreamResult, PixelParametrization, RunConfig, hookimpl
 from dreamengine.dreaming import apply_preset, dream, load_model
 from dreamengine.imaging import read_manifest
 from dreamengine.testing import plugin_host, tiny_model
@@ -136,3 +136,24 @@ def test_register_commands_receives_the_group():
     with plugin_host(Commands()) as host:
         add_plugin_commands(host, group)
     assert list(group.commands) == ["hello"]
+
+
+class Halves(PixelParametrization):
+    """Renders every pixel halfway to gray: a parametrization whose effect a run shows."""
+
+    def image(self):
+        return 0.5 + 0.5 * (self.pixels - 0.5)
+
+
+class Parametrizations:
+    @hookimpl
+    def dreamengine_register_parametrizations(self, register):
+        register("halves", Halves)
+
+
+def test_register_parametrizations_adds_one_a_run_can_use(tmp_path):
+    with plugin_host(TinyModels(), Parametrizations()) as host:
+        assert host.registry.get("parametrizations", "halves").summary.startswith("Renders every pixel halfway")
+        outcome = dream(host, config(tmp_path, init="gray:value=0", param="halves", steps=1, reg=[]))
+    # black pixels, moved by one Adam step of 0.05, rendered halfway to gray: 0.25 +- 0.025 (pixel would give 0 +- 0.05)
+    assert (outcome.result.image - 0.25).abs().max() <= 0.025 + 1e-6

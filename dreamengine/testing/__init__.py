@@ -27,6 +27,10 @@ the option sets given in ``options``):
   through; ``penalty`` is a finite, differentiable ``(batch,)`` tensor;
   ``project`` keeps the shape, dtype, device and [0, 1]; random phases repeat
   exactly under the same seed and never touch the global random state;
+* parametrizations: ``setup`` returns leaf tensors that require grad;
+  ``image()`` renders the image it was set up with or assigned (within 1e-3)
+  as a float32 tensor in [0, 1], lets a gradient through to every parameter,
+  and renders the same for two instances set up alike;
 * objectives: a finite ``(batch,)`` tensor on the image's device that is the
   same for the same input and has a non-zero, finite gradient w.r.t. the image,
   on :func:`tiny_model` (whose layers are listed in :data:`TINY_LAYERS`);

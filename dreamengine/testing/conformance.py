@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from ..components import DreamOutputs, Initializer, Objective, Regularizer
+from ..components import DreamOutputs, Initializer, Objective, Parametrization, Regularizer
 from ..engine import DreamJob, run_job
 from ..errors import DreamError
 from ..options import ComponentSpec
@@ -20,9 +20,10 @@ from .models import tiny_model
 
 __all__ = ["Problem", "check_conformance", "assert_conformance"]
 
-_KINDS = ("initializers", "regularizers", "objectives")
+_KINDS = ("initializers", "regularizers", "objectives", "parametrizations")
 _BATCH, _HEIGHT, _WIDTH = 2, 17, 23  # odd, non-square sizes catch transposed or off-by-one shapes
 _TOLERANCE = 1e-6
+_ROUND_TRIP = 1e-3  # how closely a parametrization must render the image it was given
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ def check_conformance(registry: Registry, *, plugin: str | None = None, options:
         options: option sets by component name: one mapping, or a list of them
             to check several; components with required options need one here.
             Names of layers must be layers of :func:`tiny_model`.
-        kinds: which of ``initializers``, ``regularizers``, ``objectives``.
+        kinds: which of ``initializers``, ``regularizers``, ``objectives``,
+            ``parametrizations``.
         device: where the images and the model live during the checks.
 
     Returns:
@@ -119,8 +121,8 @@ def _check_summary(entry: Entry, make: Callable[[], Any], device: torch.device) 
     _require(bool(entry.summary.strip()), "has no summary: give the factory a docstring or register(summary=...)")
 
 
-def _image(device: torch.device, *, requires_grad: bool = False) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(0)
+def _image(device: torch.device, *, requires_grad: bool = False, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
     image = torch.rand((_BATCH, 3, _HEIGHT, _WIDTH), generator=generator).to(device)
     return image.requires_grad_(requires_grad)
 
@@ -148,13 +150,13 @@ def _check_tensor(out: Any, what: str, shape: tuple[int, ...] | None, device: to
     _require(out.device == device, f"{what} returned a tensor on {out.device}, expected {device}")
     _require(bool(torch.isfinite(out).all()), f"{what} returned values that are not finite")
     if unit_range:
-        low, high = float(out.min()), float(out.max())
+        low, high = float(out.detach().min()), float(out.detach().max())
         _require(low >= -_TOLERANCE and high <= 1 + _TOLERANCE,
                  f"{what} left [0, 1] (values from {low:.4g} to {high:.4g})")
 
 
-def _has_gradient(image: torch.Tensor) -> bool:
-    grad = image.grad
+def _has_gradient(tensor: torch.Tensor) -> bool:
+    grad = tensor.grad
     return grad is not None and bool(torch.isfinite(grad).all()) and bool(grad.any())
 
 
@@ -215,6 +217,29 @@ def _check_objective(entry: Entry, make: Callable[[], Objective], device: torch.
     _require(_has_gradient(images[0]), "the objective has no finite, non-zero gradient w.r.t. the image")
 
 
+def _check_parametrization(entry: Entry, make: Callable[[], Parametrization], device: torch.device) -> None:
+    start, other = _image(device), _image(device, seed=1)
+    param = make()
+    leaves = param.setup(start)
+    _require(isinstance(leaves, list) and bool(leaves) and all(
+        isinstance(t, torch.Tensor) and t.is_leaf and t.requires_grad for t in leaves),
+        "setup must return a non-empty list of leaf tensors that require grad")
+    rendered = param.image()
+    _check_tensor(rendered, "image()", (_BATCH, 3, _HEIGHT, _WIDTH), device, unit_range=True)
+    first = rendered.detach().clone()  # pixel-like parametrizations render their parameter itself
+    _require(torch.allclose(rendered, start, atol=_ROUND_TRIP),
+             "image() right after setup(image) renders another image")
+    rendered.square().sum().backward()
+    _require(all(_has_gradient(t) for t in leaves), "image() does not let a finite gradient through to every parameter")
+    with torch.no_grad():
+        param.assign(other)
+        _require(torch.allclose(param.image(), other, atol=_ROUND_TRIP),
+                 "image() after assign(image) renders another image")
+    again = make()
+    again.setup(start)
+    _require(torch.equal(again.image().detach(), first), "two instances set up alike render differently")
+
+
 def _check_dream(entry: Entry, make: Callable[[], Any], device: torch.device) -> None:
     """Two real steps on :func:`tiny_model` with the component in its place."""
     component = make()
@@ -226,7 +251,8 @@ def _check_dream(entry: Entry, make: Callable[[], Any], device: torch.device) ->
     job = DreamJob(model=tiny_model().to(device), regularizers=[component] if entry.kind == "regularizers" else [],
                    objective=component if entry.kind == "objectives" else _TargetLogit(),
                    image=image.to(device), targets=torch.tensor([1], device=device), steps=2, lr=0.05,
-                   optimizer="adam", generator=generator)
+                   optimizer="adam", generator=generator,
+                   parametrization=component if entry.kind == "parametrizations" else None)
     result = run_job(job)
     _require(result.diverged is None, f"a two-step dream on the tiny model diverged: {result.diverged}")
 
@@ -238,4 +264,5 @@ class _TargetLogit(Objective):
         return outputs.logits.gather(1, outputs.targets[:, None])[:, 0]
 
 
-_CHECKS = {"initializers": _check_initializer, "regularizers": _check_regularizer, "objectives": _check_objective}
+_CHECKS = {"initializers": _check_initializer, "regularizers": _check_regularizer, "objectives": _check_objective,
+           "parametrizations": _check_parametrization}
