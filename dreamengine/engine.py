@@ -110,7 +110,7 @@ def run_job(job: DreamJob) -> DreamResult:
                 image = _project(param, projections, job.generator)
             if not (torch.isfinite(score).all() and torch.isfinite(image).all()):
                 return DreamResult(last_good.cpu(), scores.cpu(), step - 1, frames, _divergence(job, step))
-            last_good.copy_(image)
+            last_good.copy_(image.detach())
             scores = score.detach()
             if job.save_every and step % job.save_every == 0:
                 frames.append(last_good.to("cpu", copy=True))
