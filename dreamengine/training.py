@@ -192,8 +192,9 @@ class _Trainer:
         for start in range(0, len(split.labels), self.settings.batch_size):
             images = split.inputs[start:start + self.settings.batch_size].to(self.device).float().div_(255)
             images = (images - self.model.mean) / self.model.std
-            features = net.forward_head(net.forward_features(images), pre_logits=True)
-            if start == 0 and not torch.allclose(self.head(features), net(images), atol=1e-4, rtol=1e-3):
+            unpooled = net.forward_features(images)
+            features = net.forward_head(unpooled, pre_logits=True)
+            if start == 0 and not torch.allclose(self.head(features), net.forward_head(unpooled), atol=1e-4, rtol=1e-3):
                 raise DreamError(f"{self.settings.model}'s classifier is not a function of its pooled features; "
                                  "train it without --freeze-backbone.")
             chunks.append(features)
