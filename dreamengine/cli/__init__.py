@@ -51,7 +51,7 @@ def get_host() -> PluginHost:
 
 def main() -> None:
     """Entry point of the ``dreamengine`` script."""
-    from . import demo_data, listing, run, train  # noqa: F401  (modules add their commands to the group)
+    from . import demo_data, listing, run, study, train  # noqa: F401  (modules add their commands to the group)
 
     try:
         get_host().hook.dreamengine_register_commands(cli=cli)
