@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+import torch
 from PIL import Image
 
 from chromium import Chromium, find_chromium
@@ -18,6 +19,15 @@ from dreamengine.errors import DreamError
 from dreamengine.imaging import read_manifest
 from dreamengine.study import blur_specs, find_checkpoints, plan_study, run_study
 from dreamengine.training import TrainSettings, train
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and far faster than on two when other work shares the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)
