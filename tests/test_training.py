@@ -9,6 +9,7 @@ from PIL import Image
 from dreamengine.checkpoint import read_checkpoint
 from dreamengine.cli import cli
 from dreamengine.demo_data import DEMO_CLASSES, write_demo_data
+from dreamengine.imaging import read_manifest
 from dreamengine.imagefolder import scan_dataset
 from dreamengine.training import TrainSettings, checkpoints_in, train
 
@@ -66,10 +67,13 @@ def test_train_writes_a_checkpoint_per_epoch_that_run_can_dream_with(runner, dem
     extra = payload["extra"]
     assert extra["epoch"] == 2 and 0 <= extra["val_accuracy"] <= 1 and extra["train_loss"] > 0
     assert extra["settings"]["freeze_backbone"] is False and extra["images"] == {"train": 16, "val": 4, "skipped": 0}
-    dream = invoke(runner, "run", "--checkpoint", out / "epoch-002.pt", "--class", "red-vertical", "--steps", "2",
-                   "-o", tmp_path / "d.png")
+    dream = invoke(runner, "run", "--preset", "report", "--checkpoint", out / "epoch-002.pt", "--class", "2",
+                   "--size", "16", "--steps", "2", "-o", tmp_path / "d.png")
     assert dream.exit_code == 0, dream.output
     assert "random weights" not in dream.output and Image.open(tmp_path / "d.png").size == (16, 16)
+    stored = read_manifest(tmp_path / "d.png")
+    assert stored["target"]["name"] == "red-vertical" and stored["config"]["preset"] == "report"
+    assert stored["config"]["reg"] == ["clamp", "blur:sigma=0.5", "flip"] and (tmp_path / "d-side.png").exists()
 
 
 def test_resuming_gives_the_same_weights_as_training_straight_through(host, demo, tmp_path):
