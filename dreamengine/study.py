@@ -154,7 +154,7 @@ def blur_specs(blur: str) -> list[str]:
 
 
 def _cell_config(base: RunConfig, task: Task, steps: int, path: Path) -> RunConfig:
-    reg = [spec for spec in base.reg if parse_spec_list(spec)[0].name != "blur"] if base.reg else []
+    reg = [spec for spec in base.reg if all(s.name != "blur" for s in parse_spec_list(spec))]
     reg += blur_specs(task.blur)
     return base.updated({"checkpoint": task.checkpoint.path, "classes": [task.target], "objective": task.objective,
                          "reg": reg, "seed": task.seed, "steps": steps, "output": str(path), "save_every": 0,
