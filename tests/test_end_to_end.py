@@ -61,13 +61,13 @@ def test_a_trained_model_dreams_each_class_in_its_own_colour_and_orientation(run
     host, checkpoints = run
     images = dreams(host, checkpoints / f"epoch-{EPOCHS:03d}.pt")
     margin = own_margin(images)
-    assert (margin > 0.2).all(), dict(zip(DEMO_CLASSES, margin.tolist()))
+    assert (margin > 0.2).all() and margin.mean() > 0.5, dict(zip(DEMO_CLASSES, margin.tolist()))
     names = list(DEMO_CLASSES)
     vertical, horizontal = (orientation(images[names.index(n)]) for n in ("red-vertical", "green-horizontal"))
-    assert vertical > horizontal + 0.2
+    assert vertical > horizontal + 0.1, (vertical, horizontal)
 
 
 def test_the_untrained_model_dreams_do_not_resemble_the_classes(run):
     host, checkpoints = run
     margin = own_margin(dreams(host, checkpoints / "epoch-000.pt"))
-    assert (margin <= 0).sum() >= 2 and margin.mean() < 0, margin.tolist()
+    assert (margin <= 0).sum() >= 2 and margin.mean() < 0, dict(zip(DEMO_CLASSES, margin.tolist()))
