@@ -27,8 +27,13 @@ CHECKPOINT_FORMAT = "dreamengine-checkpoint"
 _REQUIRED = ("architecture", "num_classes", "state_dict")
 
 
-def save_checkpoint(model: DreamModel, path: str | Path, *, architecture: str, extra: Mapping[str, Any] | None = None) -> Path:
-    """Save ``model``'s weights and metadata to ``path``."""
+def save_checkpoint(model: DreamModel, path: str | Path, *, architecture: str, extra: Mapping[str, Any] | None = None,
+                    training_state: Mapping[str, Any] | None = None) -> Path:
+    """Save ``model``'s weights and metadata to ``path``.
+
+    ``training_state`` (e.g. the optimizer's state dict) is kept under that key
+    so that training can resume; dreaming ignores it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -43,6 +48,8 @@ def save_checkpoint(model: DreamModel, path: str | Path, *, architecture: str, e
         "state_dict": model.net.state_dict(),
         "extra": dict(extra or {}),
     }
+    if training_state is not None:
+        payload["training_state"] = dict(training_state)
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(payload, tmp)
     tmp.replace(path)

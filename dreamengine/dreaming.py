@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,9 @@ def _load_model(host: PluginHost, config: RunConfig) -> DreamModel:
         return model
 
     if config.checkpoint:
-        return load_checkpoint_model(config.checkpoint, create)
+        with warnings.catch_warnings():  # the checkpoint's weights replace the random ones
+            warnings.filterwarnings("ignore", message=".*random weights.*")
+            return load_checkpoint_model(config.checkpoint, create)
     entry = host.registry.entries["models"].get(config.model)
     if entry is not None:
         return entry.target(pretrained=config.pretrained)

@@ -1,0 +1,5 @@
+"""``python -m dreamengine``: the command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,85 @@
+"""`dreamengine study`: dream a grid of checkpoints x steps x classes, write contact sheets and a gallery page."""
+
+from __future__ import annotations
+
+import warnings
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ..config import RunConfig
+from ..dreaming import apply_preset
+from ..errors import DreamError
+from ..gallery import write_gallery
+from ..sheets import write_sheets
+from ..study import REPORT_STEPS, find_checkpoints, plan_study, run_study
+from . import cli, console, err_console, get_host
+
+
+def _numbers(text: str | None, what: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise DreamError(f"{what} must be comma-separated whole numbers, as in 200,500,1000; got {text!r}.") from None
+
+
+@cli.command("study")
+@click.argument("checkpoints", nargs=-1, required=True)
+@click.option("--steps", default=",".join(map(str, REPORT_STEPS)), show_default=True,
+              help="Dream step counts, comma-separated (the columns).")
+@click.option("--epochs", help="Only these epochs of each run, comma-separated (the rows). [default: all]")
+@click.option("--class", "-c", "classes", multiple=True, help="Classes to dream (repeatable). [default: all]")
+@click.option("--objective", "objectives", multiple=True, help="Objective(s), e.g. logit, cross-entropy. [default: logit]")
+@click.option("--blur", "blurs", multiple=True, help="Blur setting(s): 0.5, a range 0.1-1.0, or none. [default: 0.5]")
+@click.option("--seed", "seeds", type=int, multiple=True, help="Seed(s). [default: 0]")
+@click.option("--preset", default="report", show_default=True, help="Base settings of every dream.")
+@click.option("--size", type=int, help="Dream size in pixels. [default: the preset's]")
+@click.option("--lr", type=float, help="Dream learning rate. [default: the preset's]")
+@click.option("--init", help="Initializer spec. [default: the preset's]")
+@click.option("--device", help="auto, cpu, cuda, cuda:N or mps. [default: auto]")
+@click.option("--output", "-o", default="study", show_default=True, help="Folder for cells, sheets and index.html.")
+@click.option("--title", default="dreamengine study", show_default=True, help="Title of the page.")
+def study_command(checkpoints, steps, epochs, classes, objectives, blurs, seeds, preset, output, title,
+                  **overrides) -> None:
+    """Dream every combination of CHECKPOINTS (files, or folders of epoch-NNN.pt) and step counts.
+
+    Writes a labelled contact sheet per grid and an offline page, OUTPUT/index.html.
+    Cells already made with the same settings are kept, so an interrupted
+    study resumes where it stopped.
+
+    \b
+    Examples:
+      dreamengine study checkpoints --steps 200,500,1000,2000
+      dreamengine study full fc-only --epochs 0,5,10 --objective logit --objective cross-entropy
+      dreamengine study full --blur 0.5 --blur 0.1-1.0 --seed 0 --seed 1 --size 64
+    """
+    host = get_host()
+    base = apply_preset(host, RunConfig(), preset) if preset else RunConfig()
+    base = base.updated({k: v for k, v in overrides.items() if v is not None}, "the command line")
+    found = find_checkpoints(checkpoints, _numbers(epochs, "--epochs"))
+    plan = plan_study(base, found, _numbers(steps, "--steps"), classes or None, objectives or ["logit"],
+                      blurs or ["0.5"], seeds or [0], output)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=err_console) as progress:
+        overall = progress.add_task("study", total=len(plan.tasks))
+        dreaming = progress.add_task("dream", total=max(plan.steps))
+
+        def on_task(task, number, total, done):
+            progress.update(overall, completed=number - 1)
+            progress.update(dreaming, completed=0, description=f"{task.target}, {task.checkpoint.run} epoch "
+                                                                f"{task.checkpoint.epoch}, {task.objective}"
+                                                                + (" (done)" if done else ""))
+
+        def on_step(step, scores):
+            progress.update(dreaming, completed=step)
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*random weights.*")
+            ran = run_study(host, plan, on_task=on_task, on_step=on_step)
+        progress.update(overall, completed=len(plan.tasks))
+    sheets = write_sheets(plan)
+    page = write_gallery(plan, title)
+    console.print(f"{len(plan.cells)} cells ({ran} of {len(plan.tasks)} dream runs made now, the rest were "
+                  f"already done); {len(sheets)} contact sheets; open {page}", highlight=False)

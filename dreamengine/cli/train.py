@@ -1,0 +1,82 @@
+"""`dreamengine train`: fine-tune a timm model on an image-folder dataset, a checkpoint per epoch."""
+
+from __future__ import annotations
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..training import EpochReport, TrainCallbacks, TrainSettings, train
+from . import cli, console, err_console, get_host
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+@cli.command("train")
+@click.argument("data_dir", type=click.Path(file_okay=False))
+@click.option("--model", "-m", default="efficientnet-lite0", show_default=True,
+              help="Registered model or any timm architecture.")
+@click.option("--pretrained/--no-pretrained", default=False, show_default=True,
+              help="Start from timm's pretrained weights (downloads them).")
+@click.option("--epochs", type=int, default=10, show_default=True, help="Train until this many epochs in all.")
+@click.option("--lr", type=float, default=0.01, show_default=True, help="SGD learning rate (momentum 0.9).")
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--size", type=int, default=128, show_default=True, help="Images are resized to SIZE x SIZE.")
+@click.option("--freeze-backbone", is_flag=True, help="Train only the classifier (the report's fc-only run).")
+@click.option("--val-fraction", type=float, default=0.2, show_default=True,
+              help="Validation share when DATA_DIR has no train/ and val/ folders.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights, split and shuffles.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--output", "-o", default="checkpoints", show_default=True, help="Folder for epoch-NNN.pt files.")
+@click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in --output.")
+def train_command(data_dir: str, **options) -> None:
+    """Fine-tune a classifier on DATA_DIR (one sub-folder per class; train/ + val/ if present).
+
+    Writes epoch-000.pt (the starting point) and one checkpoint per epoch, ready
+    for `dreamengine run --checkpoint` and `dreamengine study`.
+
+    \b
+    Examples:
+      dreamengine demo-data demo && dreamengine train demo --model resnet10t --size 64 --epochs 5
+      dreamengine train birds --model inception_v4 --pretrained --epochs 20 --output full
+      dreamengine train birds --model inception_v4 --pretrained --freeze-backbone --output fc-only
+    """
+    settings = TrainSettings(data=data_dir, **options)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=err_console) as progress:
+        tasks: dict[str, int] = {}
+
+        def on_image(done: int, total: int) -> None:
+            if "read" not in tasks:
+                tasks["read"] = progress.add_task("reading images", total=total, stats="")
+            progress.update(tasks["read"], completed=done, total=total)
+            if done == total:
+                del tasks["read"]
+
+        def on_batch(epoch: int, batch: int, batches: int, loss: float, accuracy: float) -> None:
+            key = f"epoch {epoch}"
+            if key not in tasks:
+                tasks[key] = progress.add_task(f"epoch {epoch}/{settings.epochs}", total=batches, stats="")
+            progress.update(tasks[key], completed=batch, stats=f"loss {loss:.4f}  acc {accuracy:.1%}")
+
+        def on_epoch(report: EpochReport) -> None:
+            key = f"epoch {report.epoch}"
+            if key in tasks:
+                progress.update(tasks[key], stats=f"loss {report.train_loss:.4f}  acc {_percent(report.train_accuracy)}"
+                                                  f"  val {_percent(report.val_accuracy)}")
+            else:
+                progress.console.print(f"epoch {report.epoch}: val accuracy {_percent(report.val_accuracy)}",
+                                       highlight=False)
+
+        def on_data(info: dict) -> None:
+            progress.console.print(f"{len(info['classes'])} classes, {info['train']} training and {info['val']} "
+                                   f"validation images ({info['split']})"
+                                   + (f"; skipped {info['skipped']} unreadable file(s)" if info["skipped"] else ""),
+                                   highlight=False)
+
+        reports = train(get_host(), settings, TrainCallbacks(on_data, on_image, on_batch, on_epoch))
+    if reports:
+        console.print(f"wrote {len(reports)} checkpoint(s); the last is {reports[-1].path}", highlight=False)
+    else:
+        console.print(f"nothing to do: {settings.output} already holds {settings.epochs} epoch(s)", highlight=False)

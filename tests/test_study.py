@@ -1,0 +1,218 @@
+"""`dreamengine study`: the grid, resuming, cells equal to plain runs, contact sheets and the page in Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+import torch
+from PIL import Image
+
+from chromium import Chromium, find_chromium
+from dreamengine.cli import cli
+from dreamengine.config import RunConfig
+from dreamengine.demo_data import write_demo_data
+from dreamengine.dreaming import apply_preset
+from dreamengine.errors import DreamError
+from dreamengine.imaging import read_manifest
+from dreamengine.study import blur_specs, find_checkpoints, plan_study, run_study
+from dreamengine.training import TrainSettings, train
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and far faster than on two when other work shares the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def builtins_only(monkeypatch):
+    monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
+    monkeypatch.setattr("dreamengine.cli._HOST", None)
+    monkeypatch.setattr("dreamengine.cli.console.width", 200)
+    from dreamengine.cli import run, study  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A training run of one epoch on tiny demo data: epoch-000.pt and epoch-001.pt."""
+    from dreamengine.plugins import load_plugins
+
+    root = tmp_path_factory.mktemp("study")
+    write_demo_data(root / "data", per_class=4, size=16)
+    train(load_plugins(entry_points=False, blocked=(), trace=False),
+          TrainSettings(data=str(root / "data"), model="test_resnet", size=16, batch_size=8, lr=0.05, epochs=1,
+                        device="cpu", output=str(root / "full")))
+    return root / "full"
+
+
+def _plan(host, checkpoints, output, **changes):
+    settings = dict(steps=[2, 4], classes=["red-vertical", "blue-discs"], objectives=["logit", "cross-entropy"],
+                    blurs=["0.5"], seeds=[0])
+    settings.update(changes)
+    base = apply_preset(host, RunConfig(), "report").updated({"size": 16, "device": "cpu"}, "test")
+    return plan_study(base, find_checkpoints([str(checkpoints)]), settings["steps"], settings["classes"],
+                      settings["objectives"], settings["blurs"], settings["seeds"], output)
+
+
+def test_a_study_resumes_without_recomputing_finished_cells(host, checkpoints, tmp_path):
+    plan = _plan(host, checkpoints, tmp_path)
+    assert len(plan.tasks) == 2 * 2 * 2 and len(plan.cells) == 16
+    assert run_study(host, plan) == 8
+    stamps = {cell.path: cell.path.stat().st_mtime_ns for cell in plan.cells}
+    assert run_study(host, plan) == 0
+    assert {cell.path: cell.path.stat().st_mtime_ns for cell in plan.cells} == stamps
+    lost = plan.cells[5]
+    lost.side_path.unlink()
+    assert run_study(host, plan) == 1 and lost.side_path.exists()
+    assert run_study(host, _plan(host, checkpoints, tmp_path, seeds=[1])) == 8  # other settings: other cells
+
+
+def test_an_interrupted_study_keeps_what_it_finished(host, checkpoints, tmp_path):
+    plan = _plan(host, checkpoints, tmp_path, classes=["red-vertical"], objectives=["logit"])
+
+    def interrupt(task, number, total, done):
+        if number == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_study(host, plan, on_task=interrupt)
+    assert [cell.is_done() for cell in plan.cells] == [True, True, False, False]
+    assert not list(tmp_path.rglob("*.tmp"))
+    assert run_study(host, plan) == 1
+
+
+def test_each_cell_is_what_dreamengine_run_makes_with_its_settings(runner, host, checkpoints, tmp_path):
+    plan = _plan(host, checkpoints, tmp_path / "study", classes=["blue-discs"], objectives=["cross-entropy"],
+                 steps=[2, 5])
+    run_study(host, plan)
+    for cell in plan.cells:
+        stored = read_manifest(cell.path)
+        assert stored["config"]["steps"] == cell.steps and stored["steps_done"] == cell.steps
+        assert stored["study"]["epoch"] == cell.task.checkpoint.epoch and stored["study"]["class"] == "blue-discs"
+        again = tmp_path / f"again-{cell.path.name}"
+        result = runner.invoke(cli, ["run", "--from", str(cell.path), "-o", str(again)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert Image.open(again).tobytes() == Image.open(cell.path).tobytes()
+        assert read_manifest(again)["score"] == stored["score"]
+
+
+def test_blur_settings():
+    assert blur_specs("0.5") == ["blur:sigma=0.5"]
+    assert blur_specs("0.1-1.0") == ["blur:sigma=0.1:sigma_max=1"]
+    assert blur_specs("none") == []
+    with pytest.raises(DreamError, match="not a sigma"):
+        blur_specs("strong")
+
+
+def test_the_command_writes_cells_sheets_and_page(runner, checkpoints, tmp_path):
+    out = tmp_path / "s"
+    args = ["study", str(checkpoints), "--steps", "1,3", "--size", "16", "--device", "cpu", "-c", "0",
+            "--blur", "0.5", "--blur", "none", "-o", str(out)]
+    result = runner.invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "8 cells (4 of 4 dream runs made now" in result.output
+    sheets = sorted(p.name for p in (out / "sheets").iterdir())
+    assert sheets == ["full_blue-discs_logit_blur-0-5_seed0.png", "full_blue-discs_logit_blur-none_seed0.png"]
+    sheet = Image.open(out / "sheets" / sheets[0])
+    assert sheet.width > 2 * 96 and sheet.height > 2 * 96
+    assert read_manifest(out / "sheets" / sheets[0])["study_sheet"]["epochs"] == [0, 1]
+    assert (out / "index.html").read_text().count('"raw": ') == 8
+    again = runner.invoke(cli, args, catch_exceptions=False)
+    assert "(0 of 4 dream runs made now" in again.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing-folder"], "does not exist"),
+    (["{ck}", "--steps", "a,b"], "whole numbers"),
+    (["{ck}", "--steps", "0"], ">= 1"),
+    (["{ck}", "--epochs", "7"], "no checkpoint matches"),
+    (["{ck}", "--blur", "big"], "not a sigma"),
+    (["{ck}", "--class", "purple"], "unknown class"),
+])
+def test_bad_study_input_gets_one_clear_line(runner, checkpoints, tmp_path, args, message):
+    args = [a.replace("{ck}", str(checkpoints)) for a in args]
+    result = runner.invoke(cli, ["study", *args, "-o", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    """Chromium on PATH; installed with apt-get when running as root where apt exists; otherwise skip."""
+    path = find_chromium()
+    if path:
+        return path
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("the page test needs Chromium: install Debian's chromium package (apt-get install chromium)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=900)
+    installed = subprocess.run(["apt-get", "install", "-y", "chromium"], env=env, capture_output=True, text=True,
+                               timeout=1800)
+    path = find_chromium()
+    if not path:
+        pytest.skip(f"Chromium could not be installed with apt-get: {installed.stderr.strip()[-300:]}")
+    return path
+
+
+@pytest.fixture
+def browser(chromium_path, tmp_path):
+    chromium = Chromium(chromium_path, str(tmp_path / "profile"))
+    yield chromium
+    chromium.close()
+
+
+SHOW_ALL = """
+(async () => {
+  const seen = [];
+  const selects = [...document.querySelectorAll("select")];
+  const combos = selects.reduce((acc, s) => acc.flatMap(c => [...s.options].map(o => [...c, [s, o.value]])), [[]]);
+  for (const combo of combos) {
+    for (const [select, value] of combo) select.value = value;
+    selects[0].dispatchEvent(new Event("change"));
+    const images = [...document.querySelectorAll("#grid img")];
+    await Promise.all(images.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
+    seen.push(images.map(i => ({src: i.getAttribute("src"), ok: i.complete && i.naturalWidth > 0, title: i.title})));
+  }
+  return seen;
+})()
+"""
+
+
+def test_the_page_shows_every_image_without_errors_in_chromium(host, checkpoints, tmp_path, browser):
+    from dreamengine.gallery import write_gallery
+    from dreamengine.sheets import write_sheets
+
+    plan = _plan(host, checkpoints, tmp_path / "study")
+    run_study(host, plan)
+    write_sheets(plan)
+    page = write_gallery(plan, "test study")
+    browser.open(page.resolve().as_uri())
+    grids = browser.evaluate(SHOW_ALL)
+    assert len(grids) == 4 and all(len(grid) == 2 * 2 for grid in grids)
+    shown = [image for grid in grids for image in grid]
+    assert all(image["ok"] for image in shown), [i["src"] for i in shown if not i["ok"]]
+    assert {image["src"] for image in shown} == {str(c.side_path.relative_to(plan.output)) for c in plan.cells}
+    assert all("objective: " in image["title"] and "steps: " in image["title"] for image in shown)
+    details = browser.evaluate('document.querySelector("#grid img").click(); '
+                               'document.getElementById("details").textContent')
+    assert "epoch 0, 2 steps" in details and "reg: clamp, flip, blur:sigma=0.5" in details
+    assert browser.problems() == []
+    assert browser.evaluate("document.body.dataset.failed") == "0"
+
+
+def test_the_page_check_catches_a_missing_image(host, checkpoints, tmp_path, browser):
+    from dreamengine.gallery import write_gallery
+
+    plan = _plan(host, checkpoints, tmp_path / "study", classes=["red-vertical"], objectives=["logit"])
+    run_study(host, plan)
+    plan.cells[0].side_path.unlink()
+    browser.open(write_gallery(plan).resolve().as_uri())
+    grids = browser.evaluate(SHOW_ALL)
+    assert [image["ok"] for image in grids[0]] == [False, True, True, True]
+    assert browser.problems() and int(browser.evaluate("document.body.dataset.failed")) >= 1

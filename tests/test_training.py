@@ -1,0 +1,164 @@
+"""`dreamengine demo-data` and `dreamengine train`: datasets, checkpoints, resuming, the fc-only path, refusals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from dreamengine.checkpoint import read_checkpoint
+from dreamengine.cli import cli
+from dreamengine.demo_data import DEMO_CLASSES, write_demo_data
+from dreamengine.imaging import read_manifest
+from dreamengine.imagefolder import scan_dataset
+from dreamengine.training import TrainSettings, checkpoints_in, train
+
+FAST = ["--model", "test_resnet", "--size", "16", "--batch-size", "8", "--lr", "0.05", "--device", "cpu"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and far faster than on two when other work shares the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def builtins_only(monkeypatch):
+    monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
+    monkeypatch.setattr("dreamengine.cli._HOST", None)
+    monkeypatch.setattr("dreamengine.cli.console.width", 200)
+    from dreamengine.cli import demo_data, run, train  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo") / "data"
+    write_demo_data(root, per_class=5, size=16, seed=1)
+    return root
+
+
+def invoke(runner, *args):
+    return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_demo_data_writes_train_and_val_folders_and_refuses_a_used_folder(runner, tmp_path):
+    result = invoke(runner, "demo-data", tmp_path / "d", "--per-class", "5", "--size", "16")
+    assert result.exit_code == 0, result.output
+    data = scan_dataset(tmp_path / "d")
+    assert data.classes == list(DEMO_CLASSES) and data.split == "train/ and val/ folders"
+    assert (len(data.train), len(data.val)) == (16, 4)
+    assert Image.open(data.train[0][0]).size == (16, 16)
+    again = runner.invoke(cli, ["demo-data", str(tmp_path / "d")])
+    assert again.exit_code == 1 and "not an empty folder" in again.output
+
+
+def test_train_writes_a_checkpoint_per_epoch_that_run_can_dream_with(runner, demo, tmp_path):
+    out = tmp_path / "ck"
+    result = invoke(runner, "train", demo, *FAST, "--epochs", "2", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "4 classes, 16 training and 4 validation images" in result.output
+    assert [p.name for p in checkpoints_in(out)] == ["epoch-000.pt", "epoch-001.pt", "epoch-002.pt"]
+    payload = read_checkpoint(out / "epoch-002.pt")
+    assert payload["architecture"] == "test_resnet" and payload["class_names"] == list(DEMO_CLASSES)
+    assert payload["input_size"] == [16, 16] and len(payload["mean"]) == 3
+    extra = payload["extra"]
+    assert extra["epoch"] == 2 and 0 <= extra["val_accuracy"] <= 1 and extra["train_loss"] > 0
+    assert extra["settings"]["freeze_backbone"] is False and extra["images"] == {"train": 16, "val": 4, "skipped": 0}
+    dream = invoke(runner, "run", "--preset", "report", "--checkpoint", out / "epoch-002.pt", "--class", "2",
+                   "--size", "16", "--steps", "2", "-o", tmp_path / "d.png")
+    assert dream.exit_code == 0, dream.output
+    assert "random weights" not in dream.output and Image.open(tmp_path / "d.png").size == (16, 16)
+    stored = read_manifest(tmp_path / "d.png")
+    assert stored["target"]["name"] == "red-vertical" and stored["config"]["preset"] == "report"
+    assert stored["config"]["reg"] == ["clamp", "blur:sigma=0.5", "flip"] and (tmp_path / "d-side.png").exists()
+
+
+def test_resuming_gives_the_same_weights_as_training_straight_through(host, demo, tmp_path):
+    settings = dict(data=str(demo), model="test_resnet", size=16, batch_size=8, lr=0.05, device="cpu")
+    train(host, TrainSettings(**settings, epochs=3, output=str(tmp_path / "straight")))
+    train(host, TrainSettings(**settings, epochs=1, output=str(tmp_path / "resumed")))
+    reports = train(host, TrainSettings(**settings, epochs=3, output=str(tmp_path / "resumed"), resume=True))
+    assert [r.epoch for r in reports] == [2, 3]
+    straight = read_checkpoint(tmp_path / "straight" / "epoch-003.pt")["state_dict"]
+    resumed = read_checkpoint(tmp_path / "resumed" / "epoch-003.pt")["state_dict"]
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_freeze_backbone_trains_only_the_classifier_from_features_computed_once(host, demo, tmp_path, monkeypatch):
+    import timm.models.resnet as resnet
+
+    calls = []
+    original = resnet.ResNet.forward_features
+    monkeypatch.setattr(resnet.ResNet, "forward_features", lambda self, x: calls.append(len(x)) or original(self, x))
+    train(host, TrainSettings(data=str(demo), model="test_resnet", size=16, batch_size=8, lr=0.1, epochs=3,
+                              freeze_backbone=True, device="cpu", output=str(tmp_path)))
+    assert sum(calls) == 16 + 4  # each training and validation image once, not once per epoch
+    first, last = (read_checkpoint(tmp_path / f"epoch-00{n}.pt")["state_dict"] for n in (0, 3))
+    changed = {k for k in first if not torch.equal(first[k], last[k])}
+    assert changed == {"fc.weight", "fc.bias"}
+
+
+def test_a_seeded_split_when_there_is_no_train_and_val(tmp_path, demo):
+    for name in DEMO_CLASSES:
+        (tmp_path / name).mkdir()
+        for path in sorted((demo / "train" / name).iterdir()):
+            (tmp_path / name / path.name).write_bytes(path.read_bytes())
+    first, again = scan_dataset(tmp_path, val_fraction=0.25, seed=3), scan_dataset(tmp_path, val_fraction=0.25, seed=3)
+    assert first.val == again.val and len(first.val) == 4 and len(first.train) == 12
+    assert sorted({label for _, label in first.val}) == [0, 1, 2, 3]
+
+
+def test_unreadable_images_are_skipped_and_counted(runner, demo, tmp_path):
+    data = tmp_path / "data"
+    for split in ("train", "val"):
+        for name in DEMO_CLASSES:
+            (data / split / name).mkdir(parents=True)
+            for path in (demo / split / name).iterdir():
+                (data / split / name / path.name).write_bytes(path.read_bytes())
+    (data / "train" / "red-vertical" / "broken.png").write_bytes(b"not a png")
+    result = invoke(runner, "train", data, *FAST, "--epochs", "1", "-o", tmp_path / "ck")
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 unreadable file" in result.output
+    assert read_checkpoint(tmp_path / "ck" / "epoch-001.pt")["extra"]["images"]["skipped"] == 1
+
+
+def _layout(root, files):
+    for relative, content in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    return root
+
+
+@pytest.mark.parametrize("files, message", [
+    ({}, "is empty"),
+    ({"a.png": b"x"}, "is not an image-folder dataset"),
+    ({"cat/.keep/": b""}, "has no images"),
+    ({"cat/a.png": b"x", "dog/b.png": b"y"}, "has no readable training images"),
+    ({"train/cat/a.png": b"x", "val/dog/b.png": b"y"}, "that the train/ folder lacks"),
+])
+def test_bad_datasets_are_refused_in_one_line(runner, tmp_path, files, message):
+    root = tmp_path / "data"
+    root.mkdir()
+    for relative, content in files.items():
+        if relative.endswith("/"):
+            (root / relative).mkdir(parents=True)
+        else:
+            _layout(root, {relative: content})
+    result = runner.invoke(cli, ["train", str(root), *FAST, "-o", str(tmp_path / "ck")])
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_existing_checkpoints_are_not_overwritten_without_resume(runner, demo, tmp_path):
+    assert invoke(runner, "train", demo, *FAST, "--epochs", "0", "-o", tmp_path).exit_code == 0
+    result = runner.invoke(cli, ["train", str(demo), *FAST, "--epochs", "1", "-o", str(tmp_path)])
+    assert result.exit_code == 1 and "pass --resume" in result.output
+    result = runner.invoke(cli, ["train", str(demo), *FAST, "--epochs", "1", "--freeze-backbone", "--resume",
+                                 "-o", str(tmp_path)])
+    assert result.exit_code == 1 and "freeze_backbone" in result.output
+    result = runner.invoke(cli, ["train", str(tmp_path / "missing"), *FAST])
+    assert result.exit_code == 1 and "does not exist" in result.output
