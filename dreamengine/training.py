@@ -289,5 +289,5 @@ def _resume(model: DreamModel, settings: TrainSettings) -> tuple[int, dict | Non
         if stored.get(key) != getattr(settings, key):
             raise DreamError(f"cannot resume from {str(found[-1])!r}: it was trained with {key} = "
                              f"{stored.get(key)!r}, this run asks for {getattr(settings, key)!r}.")
-    model.check_state_dict(payload["state_dict"], f"checkpoint {str(found[-1])!r}")
+    model.load_weights(payload["state_dict"], f"checkpoint {str(found[-1])!r}")
     return int(payload["extra"]["epoch"]), payload.get("training_state", {}).get("optimizer")
