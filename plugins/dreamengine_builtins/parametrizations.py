@@ -42,6 +42,7 @@ class Fourier(Parametrization):
         self._scale = frequencies.pow(-self.decay)
         self._size = (height, width)
         self._colour = _COLOUR.to(image.device) if self.decorrelate else torch.eye(3, device=image.device)
+        self._uncolour = torch.linalg.inv(self._colour)
         self.spectrum = torch.zeros(*image.shape[:2], height, width // 2 + 1, 2, device=image.device)
         with torch.no_grad():
             self.assign(image)
@@ -55,7 +56,7 @@ class Fourier(Parametrization):
 
     def assign(self, image):
         logits = torch.logit(image.clamp(_EPS, 1 - _EPS))
-        spatial = torch.einsum("bdhw,cd->bchw", logits, torch.linalg.inv(self._colour))
+        spatial = torch.einsum("bdhw,cd->bchw", logits, self._uncolour)
         spectrum = torch.fft.rfftn(spatial * _DAMPING, s=self._size, norm="ortho") / self._scale
         self.spectrum.copy_(torch.view_as_real(spectrum))
 

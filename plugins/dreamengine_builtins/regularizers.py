@@ -29,19 +29,25 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     """
     if sigma <= 0:
         return image
-    radius = max(1, math.ceil(3 * sigma))
-    radius = min(radius, image.shape[-1] - 1, image.shape[-2] - 1)
+    radius = min(max(1, math.ceil(3 * sigma)), image.shape[-1] - 1, image.shape[-2] - 1)
     if radius < 1:
         return image
-    x = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
-    kernel = torch.exp(-(x * x) / (2 * sigma * sigma))
-    kernel = kernel / kernel.sum()
-    channels = image.shape[1]
-    horizontal = kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1)
-    vertical = kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1)
-    out = F.conv2d(F.pad(image, (radius, radius, 0, 0), mode="reflect"), horizontal, groups=channels)
-    out = F.conv2d(F.pad(out, (0, 0, radius, radius), mode="reflect"), vertical, groups=channels)
+    weights = [math.exp(-(i * i) / (2 * sigma * sigma)) for i in range(-radius, radius + 1)]
+    weights = [w / sum(weights) for w in weights]
+    out = _blur_along(image, weights, radius, dim=-1)
+    out = _blur_along(out, weights, radius, dim=-2)
     return out.clamp(image.amin(), image.amax()) if out.numel() else out
+
+
+def _blur_along(image: torch.Tensor, weights: list[float], radius: int, dim: int) -> torch.Tensor:
+    # A sum of shifted slices: for small kernels, several times faster on the CPU than a depthwise conv2d.
+    padding = (radius, radius, 0, 0) if dim == -1 else (0, 0, radius, radius)
+    padded = F.pad(image, padding, mode="reflect")
+    size = image.shape[dim]
+    out = padded.narrow(dim, 0, size) * weights[0]
+    for offset, weight in enumerate(weights[1:], start=1):
+        out.add_(padded.narrow(dim, offset, size), alpha=weight)
+    return out
 
 
 class Clamp(Regularizer):
