@@ -25,7 +25,6 @@ from pathlib import Path
 import click
 
 from dreamengine.cli import cli
-from dreamengine.cli import demo_data, study, train  # noqa: F401  (registers the commands)
 
 QUICK = {"epochs": 3, "study_epochs": "0,3", "steps": "25,50,100"}
 

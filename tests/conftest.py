@@ -38,6 +38,28 @@ def make_tiny_model(num_classes: int = 4, names=None) -> DreamModel:
     return DreamModel(net, name="tiny", input_size=(16, 16), class_names=names).freeze()
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and far faster than on two when other work shares the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def fresh_cli(monkeypatch):
+    """The CLI loads its plugin host afresh (from the test's environment) and prints wide tables."""
+    monkeypatch.setattr("dreamengine.cli._HOST", None)
+    monkeypatch.setattr("dreamengine.cli.console.width", 200)
+
+
+@pytest.fixture
+def builtins_only_cli(monkeypatch, fresh_cli):
+    """The CLI with the built-in plugins only."""
+    monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
+
+
 @pytest.fixture
 def tiny_model():
     return make_tiny_model()

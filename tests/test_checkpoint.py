@@ -36,9 +36,7 @@ def test_a_checkpoint_round_trips_weights_and_metadata(checkpoint, resnet10t_qui
     assert stored["extra"] == {"epochs": 1}
 
 
-def test_run_with_a_checkpoint_uses_its_class_names(checkpoint, runner, tmp_path, monkeypatch):
-    monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
-    monkeypatch.setattr("dreamengine.cli._HOST", None)
+def test_run_with_a_checkpoint_uses_its_class_names(checkpoint, runner, tmp_path, builtins_only_cli):
     out = tmp_path / "dream.png"
     result = runner.invoke(cli, ["run", "--checkpoint", str(checkpoint), "--class", "Blue Circle", "--steps", "2",
                                  "-o", str(out)])

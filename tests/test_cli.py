@@ -13,11 +13,7 @@ from dreamengine.imaging import MANIFEST_KEY, read_manifest
 TINY = ["--model", "resnet10t", "--size", "32", "--steps", "3"]
 
 
-@pytest.fixture(autouse=True)
-def builtins_only(monkeypatch):
-    monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
-    monkeypatch.setattr("dreamengine.cli._HOST", None)
-    monkeypatch.setattr("dreamengine.cli.console.width", 200)
+pytestmark = pytest.mark.usefixtures("builtins_only_cli")
 
 
 def invoke(runner, *args):

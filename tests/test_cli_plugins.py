@@ -21,11 +21,8 @@ REGISTERS_BRACKETS = '''
 
 
 @pytest.fixture(autouse=True)
-def fresh_host(monkeypatch):
+def entry_points_on(monkeypatch, fresh_cli):
     monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "0")
-    monkeypatch.setattr("dreamengine.cli._HOST", None)
-    monkeypatch.setattr("dreamengine.cli.console.width", 200)
-    from dreamengine.cli import listing, run  # noqa: F401
 
 
 def invoke(runner, *args):

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 
 import pytest
-import torch
 from PIL import Image
 
 from chromium import Chromium, find_chromium
@@ -21,21 +20,7 @@ from dreamengine.study import blur_specs, find_checkpoints, plan_study, run_stud
 from dreamengine.training import TrainSettings, train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and far faster than on two when other work shares the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def builtins_only(monkeypatch):
-    monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
-    monkeypatch.setattr("dreamengine.cli._HOST", None)
-    monkeypatch.setattr("dreamengine.cli.console.width", 200)
-    from dreamengine.cli import run, study  # noqa: F401
+pytestmark = pytest.mark.usefixtures("one_thread", "builtins_only_cli")
 
 
 @pytest.fixture(scope="module")

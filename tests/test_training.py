@@ -16,21 +16,7 @@ from dreamengine.training import TrainSettings, checkpoints_in, train
 FAST = ["--model", "test_resnet", "--size", "16", "--batch-size", "8", "--lr", "0.05", "--device", "cpu"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and far faster than on two when other work shares the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def builtins_only(monkeypatch):
-    monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
-    monkeypatch.setattr("dreamengine.cli._HOST", None)
-    monkeypatch.setattr("dreamengine.cli.console.width", 200)
-    from dreamengine.cli import demo_data, run, train  # noqa: F401
+pytestmark = pytest.mark.usefixtures("one_thread", "builtins_only_cli")
 
 
 @pytest.fixture(scope="module")
