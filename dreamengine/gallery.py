@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from .imaging import _atomic_write, read_manifest
+from .imaging import write_atomic, read_manifest
 from .sheets import grids, sheet_path
 from .study import StudyPlan
 
@@ -50,7 +50,7 @@ def write_gallery(plan: StudyPlan, title: str = "dreamengine study") -> Path:
     """Write ``index.html`` into the study folder; returns its path."""
     data = json.dumps(gallery_data(plan), sort_keys=True).replace("</", "<\\/")
     page = _PAGE.replace("{{title}}", html.escape(title)).replace("{{data}}", data)
-    return _atomic_write(plan.output / "index.html", lambda handle: handle.write(page.encode("utf-8")))
+    return write_atomic(plan.output / "index.html", lambda handle: handle.write(page.encode("utf-8")))
 
 
 _PAGE = """<!DOCTYPE html>

@@ -16,7 +16,7 @@ from PIL import Image, PngImagePlugin, UnidentifiedImageError
 from .errors import DreamError
 
 __all__ = ["open_image", "load_image", "to_pil", "stretch", "side_by_side", "save_png", "read_manifest", "save_animation",
-           "MANIFEST_KEY"]
+           "write_atomic", "MANIFEST_KEY"]
 
 #: the PNG text chunk that holds a dream's run manifest (JSON).
 MANIFEST_KEY = "dreamengine"
@@ -72,7 +72,7 @@ def save_png(picture: Image.Image, path: str | os.PathLike, manifest: Mapping[st
     """Write ``picture`` to ``path`` atomically, with ``manifest`` as JSON in its metadata."""
     info = PngImagePlugin.PngInfo()
     info.add_text(MANIFEST_KEY, json.dumps(manifest, sort_keys=True))
-    return _atomic_write(Path(path), lambda f: picture.save(f, format="PNG", pnginfo=info))
+    return write_atomic(Path(path), lambda f: picture.save(f, format="PNG", pnginfo=info))
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
@@ -94,11 +94,16 @@ def save_animation(frames: Sequence[torch.Tensor], path: str | os.PathLike, *, d
     fmt = {".gif": "GIF", ".webp": "WEBP"}.get(path.suffix.lower())
     if fmt is None:
         raise DreamError(f"animations are written as .gif or .webp, not {path.suffix!r}.")
-    return _atomic_write(path, lambda f: pictures[0].save(
+    return write_atomic(path, lambda f: pictures[0].save(
         f, format=fmt, save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0, **({"lossless": True} if fmt == "WEBP" else {})))
 
 
-def _atomic_write(path: Path, write) -> Path:
+def write_atomic(path: Path, write) -> Path:
+    """Write a file through ``write(handle)`` into a temporary sibling, then rename it into place.
+
+    A reader never sees a half-written file, and an interrupted write leaves
+    the old file (if any) as it was. Errors become one-line :class:`DreamError`.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
