@@ -22,8 +22,8 @@ from .model import DreamModel
 from .options import parse_spec, parse_spec_list
 from .plugins import PluginHost
 
-__all__ = ["RunOutcome", "PreparedRun", "resolve_device", "load_model", "apply_preset", "build_components", "build_job", "prepare",
-           "execute", "dream"]
+__all__ = ["RunOutcome", "PreparedRun", "resolve_device", "load_model", "apply_preset", "build_components",
+           "build_job", "prepare", "run_through_hooks", "execute", "dream"]
 
 
 @dataclass
@@ -137,11 +137,10 @@ def _num_classes(model: DreamModel) -> int:
 
 @dataclass
 class PreparedRun:
-    """A run resolved and ready to start: the job, its model and the class index of each item."""
+    """A run resolved and ready to start: the job and the class index of each item."""
 
     config: RunConfig
     job: DreamJob
-    model: DreamModel
     indices: list[int]
 
 
@@ -150,21 +149,30 @@ def prepare(host: PluginHost, config: RunConfig) -> PreparedRun:
     device = resolve_device(config.device)
     model = load_model(host, config)
     job, indices = build_job(host, config, model, device)
-    return PreparedRun(config, job, job.model, indices)
+    return PreparedRun(config, job, indices)
 
 
 def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
     """Run a prepared job through the ``dreamengine_run_dream`` hook and write its files."""
     job, config = run.job, run.config
+    result = run_through_hooks(host, job)
+    names = [display_name(job.model.class_names, i) for i in run.indices]
+    paths = write_outputs(config, job.model, result, run.indices, names)
+    host.hook.dreamengine_run_end(config=config, result=result, paths=paths)
+    return RunOutcome(result, paths, names)
+
+
+def run_through_hooks(host: PluginHost, job: DreamJob) -> DreamResult:
+    """Run ``job`` with the ``dreamengine_run_dream`` hook, calling ``dreamengine_step_end`` observers if any.
+
+    A run that diverges before its first step has nothing to keep: that is an error.
+    """
     if host.hook.dreamengine_step_end.get_hookimpls():
         job.on_step = _with_step_hook(host, job, job.on_step)
     result = host.hook.dreamengine_run_dream(job=job)
     if result.diverged and result.steps_done == 0:
         raise DreamError(result.diverged)
-    names = [display_name(run.model.class_names, i) for i in run.indices]
-    paths = write_outputs(config, run.model, result, run.indices, names)
-    host.hook.dreamengine_run_end(config=config, result=result, paths=paths)
-    return RunOutcome(result, paths, names)
+    return result
 
 
 def dream(host: PluginHost, config: RunConfig, on_step: Callable[[int, torch.Tensor], None] | None = None) -> RunOutcome:

@@ -27,7 +27,7 @@ import torch
 from .checkpoint import read_checkpoint
 from .classes import display_name, resolve_class, slug
 from .config import RunConfig
-from .dreaming import build_job, load_model, manifest, resolve_device
+from .dreaming import build_job, load_model, manifest, resolve_device, run_through_hooks
 from .engine import DreamResult
 from .errors import DreamError
 from .imaging import read_manifest, save_png, side_by_side, to_pil
@@ -213,9 +213,7 @@ def dream_task(host: PluginHost, config: RunConfig, steps: Sequence[int],
             on_step(step, values)
 
     job.on_step = keep_scores
-    result = host.hook.dreamengine_run_dream(job=job)
-    if result.diverged and result.steps_done == 0:
-        raise DreamError(result.diverged)
+    result = run_through_hooks(host, job)
     outcome = {}
     for count in steps:
         done = min(count, result.steps_done)
