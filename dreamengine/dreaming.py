@@ -22,7 +22,7 @@ from .model import DreamModel
 from .options import parse_spec, parse_spec_list
 from .plugins import PluginHost
 
-__all__ = ["RunOutcome", "PreparedRun", "resolve_device", "load_model", "apply_preset", "build_components",
+__all__ = ["RunOutcome", "PreparedRun", "resolve_device", "load_architecture", "load_model", "apply_preset", "build_components",
            "build_job", "prepare", "run_through_hooks", "execute", "dream"]
 
 
@@ -65,21 +65,25 @@ def load_model(host: PluginHost, config: RunConfig) -> DreamModel:
         return _load_model(host, config)
 
 
-def _load_model(host: PluginHost, config: RunConfig) -> DreamModel:
-    def create(name: str, num_classes: int | None, pretrained: bool = False) -> DreamModel:
-        model = host.hook.dreamengine_load_model(name=name, pretrained=pretrained, num_classes=num_classes)
-        if model is None:
-            raise unknown_name("model", name, host.registry.names("models"))
-        return model
+def load_architecture(host: PluginHost, name: str, *, pretrained: bool = False,
+                      num_classes: int | None = None) -> DreamModel:
+    """A model by architecture name from the ``dreamengine_load_model`` hook (timm's loader runs last)."""
+    model = host.hook.dreamengine_load_model(name=name, pretrained=pretrained, num_classes=num_classes)
+    if model is None:
+        raise unknown_name("model", name, host.registry.names("models"))
+    return model
 
+
+def _load_model(host: PluginHost, config: RunConfig) -> DreamModel:
     if config.checkpoint:
         with warnings.catch_warnings():  # the checkpoint's weights replace the random ones
             warnings.filterwarnings("ignore", message=".*random weights.*")
-            return load_checkpoint_model(config.checkpoint, create)
+            return load_checkpoint_model(
+                config.checkpoint, lambda name, num_classes: load_architecture(host, name, num_classes=num_classes))
     entry = host.registry.entries["models"].get(config.model)
     if entry is not None:
         return entry.target(pretrained=config.pretrained)
-    return create(config.model, None, config.pretrained)
+    return load_architecture(host, config.model, pretrained=config.pretrained)
 
 
 def apply_preset(host: PluginHost, config: RunConfig, name: str) -> RunConfig:

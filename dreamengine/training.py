@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoint import read_checkpoint, save_checkpoint
-from .dreaming import resolve_device
-from .errors import DreamError, unknown_name
+from .dreaming import load_architecture, resolve_device
+from .errors import DreamError
 from .imagefolder import LoadedImages, load_images, scan_dataset
 from .model import DreamModel
 from .plugins import PluginHost
@@ -99,10 +99,7 @@ def create_model(host: PluginHost, name: str, pretrained: bool, num_classes: int
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*random weights.*")
         if entry is None:
-            model = host.hook.dreamengine_load_model(name=name, pretrained=pretrained, num_classes=num_classes)
-            if model is None:
-                raise unknown_name("model", name, host.registry.names("models"))
-            return model
+            return load_architecture(host, name, pretrained=pretrained, num_classes=num_classes)
         model = entry.target(pretrained=pretrained)
     if not hasattr(model.net, "reset_classifier"):
         raise DreamError(f"model {name!r} has no reset_classifier(), so it cannot get a {num_classes}-class head.")
