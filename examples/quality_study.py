@@ -1,0 +1,114 @@
+"""The quality study behind `dreamengine run`'s defaults (docs/quality.md).
+
+Dreams the same ImageNet bird classes under each named setting, one folder per
+setting, then scores every folder with `dreamengine evaluate` (judges other than
+the dreaming model) and draws a contact sheet (settings down, classes across).
+
+    python examples/quality_study.py dream  OUT [--setting NAME ...] [--device auto]
+    python examples/quality_study.py time   OUT [--setting NAME ...]   # seconds per single dream, here
+    python examples/quality_study.py sheet  OUT SHEET.png [--setting NAME ...]
+
+then `dreamengine evaluate OUT --json OUT/scores.json` for the table. Every
+setting is a set of `dreamengine run` options on top of the defaults, so any
+row can be repeated by hand: `dreamengine run --class flamingo <options>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import time
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from dreamengine.config import RunConfig
+from dreamengine.dreaming import dream
+from dreamengine.plugins import load_plugins
+
+#: Ten-plus ImageNet birds of different shapes and colours.
+BIRDS = ["flamingo", "goldfinch", "indigo bunting", "robin", "magpie", "bald eagle", "great grey owl",
+         "peacock", "macaw", "toucan", "pelican", "king penguin"]
+
+#: name -> `dreamengine run` options (on top of the defaults of this checkout).
+SETTINGS: dict[str, str] = {
+    "report": "--param pixel --init gray:value=128 --reg clamp,blur:sigma=0.5,flip --steps 500 --lr 0.01",
+    "pixel-jitter": "--param pixel --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8 --steps 200 --lr 0.05",
+    "fft": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8 --steps 200 --lr 0.05",
+}
+
+
+def config_for(setting: str, classes: list[str], output: Path, device: str) -> RunConfig:
+    """The RunConfig of ``setting`` dreaming ``classes`` in one batch into ``output``."""
+    settings: dict = {"classes": classes, "output": str(output), "device": device}
+    words = shlex.split(SETTINGS[setting])
+    for flag, value in zip(words[::2], words[1::2]):
+        key = flag.lstrip("-").replace("-", "_")
+        settings[key] = value.split(",") if key == "reg" else value
+    for key, kind in (("steps", int), ("lr", float), ("seed", int), ("size", int)):
+        if key in settings:
+            settings[key] = kind(settings[key])
+    return RunConfig().updated(settings, f"setting {setting!r}")
+
+
+def dream_all(out: Path, names: list[str], classes: list[str], device: str, batch: int) -> None:
+    host = load_plugins()
+    for name in names:
+        for start in range(0, len(classes), batch):
+            chunk = classes[start:start + batch]
+            began = time.perf_counter()
+            dream(host, config_for(name, chunk, out / name, device))
+            print(f"{name}: {len(chunk)} dreams in {time.perf_counter() - began:.1f} s", flush=True)
+
+
+def time_all(out: Path, names: list[str], klass: str) -> None:
+    host = load_plugins()
+    times = {}
+    for name in names:
+        began = time.perf_counter()
+        dream(host, config_for(name, [klass], out / "timing" / name, "cpu"))
+        times[name] = round(time.perf_counter() - began, 1)
+        print(f"{name}: {times[name]} s per dream", flush=True)
+    (out / "timing").mkdir(parents=True, exist_ok=True)
+    (out / "timing" / "seconds.json").write_text(json.dumps(times, indent=2))
+
+
+def sheet(out: Path, target: Path, names: list[str], classes: list[str], tile: int = 112) -> None:
+    """Settings down the side, classes across: one picture to check the numbers by eye."""
+    label, header = 110, 28
+    canvas = Image.new("RGB", (label + tile * len(classes), header + tile * len(names)), "white")
+    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default()
+    for column, klass in enumerate(classes):
+        draw.text((label + column * tile + 2, 4 + 12 * (column % 2)), klass[:18], fill="black", font=font)
+    for row, name in enumerate(names):
+        draw.text((4, header + row * tile + 4), name, fill="black", font=font)
+        for column, klass in enumerate(classes):
+            path = out / name / f"{klass.replace(' ', '-')}-seed0.png"
+            if path.exists():
+                picture = Image.open(path).convert("RGB").resize((tile, tile), Image.Resampling.LANCZOS)
+                canvas.paste(picture, (label + column * tile, header + row * tile))
+    canvas.save(target, optimize=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["dream", "time", "sheet"])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("target", type=Path, nargs="?", help="the sheet's file (sheet only)")
+    parser.add_argument("--setting", action="append", choices=sorted(SETTINGS))
+    parser.add_argument("--class", dest="classes", action="append")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch", type=int, default=len(BIRDS), help="classes dreamed in one batch")
+    args = parser.parse_args()
+    names, classes = args.setting or list(SETTINGS), args.classes or BIRDS
+    if args.action == "dream":
+        dream_all(args.out, names, classes, args.device, args.batch)
+    elif args.action == "time":
+        time_all(args.out, names, classes[0])
+    else:
+        sheet(args.out, args.target, names, classes)
+
+
+if __name__ == "__main__":
+    main()
