@@ -28,12 +28,12 @@ import torch.nn.functional as F
 
 from .config import RunConfig
 from .dreaming import load_model
-from .errors import DreamError
+from .errors import DreamError, unknown_name
 from .imaging import MANIFEST_KEY, open_image
 from .model import DreamModel
 from .plugins import PluginHost
 
-__all__ = ["DEFAULT_JUDGES", "DEFAULT_THUMB", "Dream", "Skipped", "Report", "collect_dreams", "choose_judges",
+__all__ = ["DEFAULT_JUDGES", "DEFAULT_THUMB", "GROUPINGS", "Dream", "Skipped", "Report", "collect_dreams", "choose_judges",
            "judge_views", "score_dreams", "summarise", "evaluate_folder"]
 
 #: Judges used when none are named (each only for dreams another model made).
@@ -55,6 +55,14 @@ class Dream:
     image: torch.Tensor  # (3, H, W) in [0, 1]
 
 
+#: How dreams are grouped in the summary: by folder (relative to the one evaluated), by target class, or all together.
+GROUPINGS: dict[str, Callable[[Dream], str]] = {
+    "folder": lambda dream: dream.group,
+    "class": lambda dream: dream.target_name,
+    "all": lambda dream: "all",
+}
+
+
 @dataclass(frozen=True)
 class Skipped:
     """A PNG that is not scored, and why."""
@@ -67,7 +75,8 @@ class Skipped:
 class Report:
     """Scores of a folder of dreams: per group and judge (``summary``) and per image (``images``).
 
-    ``summary[group][judge][view]`` holds ``top1``, ``top5`` and ``p_target``;
+    ``summary[group]["judges"][judge][view]`` holds ``top1``, ``top5`` and
+    ``p_target`` (and ``summary[group]["count"]`` the number of dreams);
     ``images[i]["judges"][judge][view]`` holds the target's ``rank`` (0 is
     top-1), ``p_target`` and the judge's own ``top1`` class name.
     """
@@ -88,7 +97,7 @@ class Report:
 def collect_dreams(folder: str | os.PathLike) -> tuple[list[Dream], list[Skipped]]:
     """Every dream PNG under ``folder`` (recursively, sorted), and the PNGs skipped with a reason.
 
-    A dream's group is its folder relative to ``folder`` (``.`` at the top).
+    A dream's ``group`` is its folder relative to ``folder`` (``.`` at the top).
     PNGs without dreamengine settings, unreadable ones and the wide
     ``*-side.png`` pictures are skipped.
     """
@@ -204,7 +213,7 @@ def summarise(items: Iterable[dict[str, Any]]) -> dict[str, float]:
 
 
 def evaluate_folder(host: PluginHost, folder: str | os.PathLike, judges: Sequence[str] | None = None, *,
-                    thumb: int = DEFAULT_THUMB, device: str = "cpu",
+                    thumb: int = DEFAULT_THUMB, group_by: str = "folder", device: str = "cpu",
                     on_judge: Callable[[str], None] | None = None) -> Report:
     """Score every dream under ``folder`` with each judge (loaded once); see :class:`Report`.
 
@@ -213,9 +222,12 @@ def evaluate_folder(host: PluginHost, folder: str | os.PathLike, judges: Sequenc
         folder: searched recursively; each sub-folder is a group.
         judges: model names; ``None`` for :data:`DEFAULT_JUDGES` minus the dreaming models.
         thumb: longer side of the thumbnail view in pixels; 0 for the full view only.
+        group_by: a key of :data:`GROUPINGS`: ``folder`` (each sub-folder a group), ``class`` or ``all``.
         device: where the judges run.
         on_judge: called with each judge's name before it is loaded and run.
     """
+    if group_by not in GROUPINGS:
+        raise unknown_name("grouping", group_by, GROUPINGS)
     if thumb < 0:
         raise DreamError(f"the thumbnail size must be 0 (off) or positive, got {thumb}.")
     dreams, skipped = collect_dreams(folder)
@@ -223,7 +235,7 @@ def evaluate_folder(host: PluginHost, folder: str | os.PathLike, judges: Sequenc
         raise DreamError(f"found no dreamengine dreams in {str(folder)!r} ({len(skipped)} other PNG(s)).")
     names = choose_judges(dreams, judges)
     report = Report(str(folder), names, {"full": None, **({"thumb": thumb} if thumb else {})}, skipped=skipped)
-    report.images = [{"path": d.path.relative_to(Path(folder)).as_posix(), "group": d.group, "model": d.model,
+    report.images = [{"path": d.path.relative_to(Path(folder)).as_posix(), "group": GROUPINGS[group_by](d), "model": d.model,
                       "target": {"index": d.target, "name": d.target_name}, "judges": {}} for d in dreams]
     for name in names:
         if on_judge:

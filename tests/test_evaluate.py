@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -103,6 +104,16 @@ def test_the_thumbnail_view_washes_out_fine_texture_but_keeps_colour(judge_host,
     assert report.views == {"full": None, "thumb": 8}
 
 
+def test_dreams_can_be_grouped_by_class_or_all_together(judge_host, study):
+    by_class = evaluate_folder(judge_host, study, ["colour-judge"], group_by="class")
+    assert {g: e["count"] for g, e in by_class.summary.items()} == {"red": 1, "green": 1, "blue": 1, "texture": 1}
+    together = evaluate_folder(judge_host, study, ["colour-judge"], group_by="all")
+    assert together.summary["all"]["count"] == 4
+    assert together.summary["all"]["judges"]["colour-judge"]["full"]["top1"] == pytest.approx(3 / 4)
+    with pytest.raises(Exception, match="unknown grouping 'folders'"):
+        evaluate_folder(judge_host, study, ["colour-judge"], group_by="folders")
+
+
 def test_thumb_zero_judges_the_full_view_only(judge_host, study):
     report = evaluate_folder(judge_host, study, ["colour-judge"], thumb=0)
     assert list(report.views) == ["full"]
@@ -139,9 +150,9 @@ def test_a_judge_that_made_the_dreams_is_refused(judge_host, study):
 def test_default_judges_leave_out_the_dreaming_model(study):
     dreams, _ = collect_dreams(study)
     assert choose_judges(dreams, None) == list(DEFAULT_JUDGES)
-    lite1 = [type(d)(**{**d.__dict__, "model": DEFAULT_JUDGES[0]}) for d in dreams]
+    lite1 = [dataclasses.replace(d, model=DEFAULT_JUDGES[0]) for d in dreams]
     assert choose_judges(lite1, None) == list(DEFAULT_JUDGES[1:])
-    both = [type(d)(**{**d.__dict__, "model": name}) for d, name in zip(dreams, DEFAULT_JUDGES)]
+    both = [dataclasses.replace(d, model=name) for d, name in zip(dreams, DEFAULT_JUDGES)]
     with pytest.raises(Exception, match="name another with --judge"):
         choose_judges(both, None)
 

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..dreaming import resolve_device
-from ..evaluation import DEFAULT_JUDGES, DEFAULT_THUMB, Report, evaluate_folder
+from ..evaluation import DEFAULT_JUDGES, DEFAULT_THUMB, GROUPINGS, Report, evaluate_folder
 from ..imaging import write_atomic
 from . import cli, console, err_console, get_host
 
@@ -22,11 +22,13 @@ from . import cli, console, err_console, get_host
                    "less any model that made the dreams]")
 @click.option("--thumb", type=int, default=DEFAULT_THUMB, show_default=True,
               help="Also judge each dream shrunk to THUMB pixels (longer side) and scaled back up; 0: off.")
+@click.option("--group-by", type=click.Choice(list(GROUPINGS)), default="folder", show_default=True,
+              help="Summary rows per sub-folder (a study's settings), per target class, or one for all.")
 @click.option("--per-image", is_flag=True, help="Also print one row per dream and judge.")
 @click.option("--json", "json_path", metavar="PATH", help="Write the report as JSON to PATH ('-': stdout only).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-def evaluate_command(folder: str, judges: tuple[str, ...], thumb: int, per_image: bool, json_path: str | None,
-                     device: str) -> None:
+def evaluate_command(folder: str, judges: tuple[str, ...], thumb: int, group_by: str, per_image: bool,
+                     json_path: str | None, device: str) -> None:
     """Score the dreams in FOLDER with judges: networks other than the one that dreamed.
 
     Each PNG knows its target class from its stored settings. For each judge,
@@ -39,7 +41,8 @@ def evaluate_command(folder: str, judges: tuple[str, ...], thumb: int, per_image
       dreamengine evaluate study --judge efficientnet-lite2 --per-image
       dreamengine evaluate study --json scores.json
     """
-    report = evaluate_folder(get_host(), folder, judges or None, thumb=thumb, device=str(resolve_device(device)),
+    report = evaluate_folder(get_host(), folder, judges or None, thumb=thumb, group_by=group_by,
+                             device=str(resolve_device(device)),
                              on_judge=lambda name: err_console.print(f"judging with {name}", highlight=False))
     for skipped in report.skipped:
         err_console.print(f"[yellow]skipped[/] {escape(str(skipped.path))}: {escape(skipped.reason)}",
