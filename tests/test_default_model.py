@@ -10,14 +10,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dreamengine_builtins.models import efficientnet_lite0
+from dreamengine_builtins.models import efficientnet_lite
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (a test extra) holds the photograph")
 
 
 @pytest.fixture(scope="module")
 def model():
-    return efficientnet_lite0().freeze()
+    return efficientnet_lite("efficientnet-lite0").freeze()
 
 
 def classify(model, photo):

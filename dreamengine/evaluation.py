@@ -1,0 +1,257 @@
+"""Judging dreams: does another ImageNet network see the target class, even in a thumbnail?
+
+A dream that fools only the network that made it is adversarial noise. A
+*judge* is any registered model other than the dreaming one; it scores each
+dream (resized, with antialiasing, to its own input size) in two views:
+
+* ``full``: the dream at the judge's input size;
+* ``thumb``: the dream shrunk to a thumbnail (``thumb`` pixels on its longer
+  side) and scaled back up, as a person sees it in a contact sheet. Fine
+  adversarial texture does not survive this; shapes and colours do.
+
+For each judge, view and group of dreams the report gives the top-1 and top-5
+recognition rates and the mean probability of the target class.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import RunConfig
+from .dreaming import load_model
+from .errors import DreamError, unknown_name
+from .imaging import MANIFEST_KEY, open_image
+from .model import DreamModel
+from .plugins import PluginHost
+
+__all__ = ["DEFAULT_JUDGES", "DEFAULT_THUMB", "GROUPINGS", "Dream", "Skipped", "Report", "collect_dreams", "choose_judges",
+           "judge_views", "score_dreams", "summarise", "evaluate_folder"]
+
+#: Judges used when none are named (each only for dreams another model made).
+DEFAULT_JUDGES = ("efficientnet-lite1", "efficientnet-lite2")
+#: Longer side, in pixels, of the thumbnail view.
+DEFAULT_THUMB = 64
+_BATCH = 16
+
+
+@dataclass(frozen=True)
+class Dream:
+    """One dream PNG: where it is, its group, its target and the model that dreamed it."""
+
+    path: Path
+    group: str
+    target: int
+    target_name: str
+    model: str
+    image: torch.Tensor  # (3, H, W) in [0, 1]
+
+
+#: How dreams are grouped in the summary: by folder (relative to the one evaluated), by target class, or all together.
+GROUPINGS: dict[str, Callable[[Dream], str]] = {
+    "folder": lambda dream: dream.group,
+    "class": lambda dream: dream.target_name,
+    "all": lambda dream: "all",
+}
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A PNG that is not scored, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass
+class Report:
+    """Scores of a folder of dreams: per group and judge (``summary``) and per image (``images``).
+
+    ``summary[group]["judges"][judge][view]`` holds ``top1``, ``top5`` and
+    ``p_target`` (and ``summary[group]["count"]`` the number of dreams);
+    ``images[i]["judges"][judge][view]`` holds the target's ``rank`` (0 is
+    top-1), ``p_target`` and the judge's own ``top1`` class name.
+    """
+
+    folder: str
+    judges: list[str]
+    views: dict[str, int | None]
+    summary: dict[str, dict[str, Any]] = field(default_factory=dict)
+    images: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready values."""
+        return {"folder": self.folder, "judges": self.judges, "views": self.views, "groups": self.summary,
+                "images": self.images, "skipped": [{"path": str(s.path), "reason": s.reason} for s in self.skipped]}
+
+
+def collect_dreams(folder: str | os.PathLike) -> tuple[list[Dream], list[Skipped]]:
+    """Every dream PNG under ``folder`` (recursively, sorted), and the PNGs skipped with a reason.
+
+    A dream's ``group`` is its folder relative to ``folder`` (``.`` at the top).
+    PNGs without dreamengine settings, unreadable ones and the wide
+    ``*-side.png`` pictures are skipped.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise DreamError(f"{str(root)!r} is not a folder of dreams.")
+    dreams, skipped = [], []
+    for path in sorted(root.rglob("*.png")):
+        try:
+            dreams.append(_read_dream(root, path))
+        except DreamError as error:
+            skipped.append(Skipped(path, str(error)))
+    return dreams, skipped
+
+
+def _read_dream(root: Path, path: Path) -> Dream:
+    picture = open_image(path)
+    text = getattr(picture, "text", {}).get(MANIFEST_KEY)
+    if text is None:
+        raise DreamError("not a dreamengine dream (no settings in its metadata)")
+    try:
+        manifest = json.loads(text)
+        target, model = manifest["target"], manifest["model"]["name"]
+        size = manifest["config"].get("size") or manifest["model"]["input_size"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise DreamError(f"its dreamengine settings are corrupt ({type(error).__name__}: {error})") from None
+    height, width = (size, size) if isinstance(size, int) else size
+    if picture.size != (width, height):
+        raise DreamError(f"{picture.width}x{picture.height}, not the dream's {width}x{height} "
+                         "(a side-by-side picture?)")
+    array = np.asarray(picture.convert("RGB"), dtype=np.float32) / 255
+    return Dream(path, path.parent.relative_to(root).as_posix(), int(target["index"]), str(target["name"]), str(model),
+                 torch.from_numpy(array.copy()).permute(2, 0, 1))
+
+
+def choose_judges(dreams: Sequence[Dream], judges: Sequence[str] | None) -> list[str]:
+    """The judges to use: those named, or :data:`DEFAULT_JUDGES` minus any model that made a dream.
+
+    A named judge that made one of the dreams is refused: a network recognises
+    its own dreams whether or not a person could.
+    """
+    dreamers = sorted({d.model for d in dreams})
+    if judges:
+        own = [j for j in judges if j in dreamers]
+        if own:
+            raise DreamError(f"judge {own[0]!r} made some of these dreams; judge them with another model "
+                             f"(they were made by {', '.join(dreamers)}).")
+        return list(dict.fromkeys(judges))
+    chosen = [j for j in DEFAULT_JUDGES if j not in dreamers]
+    if not chosen:
+        raise DreamError(f"every default judge ({', '.join(DEFAULT_JUDGES)}) made some of these dreams; "
+                         "name another with --judge.")
+    return chosen
+
+
+def judge_views(thumb: int) -> dict[str, Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]]:
+    """The views a judge scores, by name: each maps a ``(3, H, W)`` dream to a ``(3, *size)`` input."""
+    views = {"full": _resize}
+    if thumb:
+        views["thumb"] = lambda image, size: _resize(_resize(image, _thumb_size(image, thumb)), size)
+    return views
+
+
+def _thumb_size(image: torch.Tensor, thumb: int) -> tuple[int, int]:
+    height, width = image.shape[-2:]
+    scale = thumb / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    return F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0].clamp(0, 1)
+
+
+def score_dreams(judge: DreamModel, dreams: Sequence[Dream], thumb: int = DEFAULT_THUMB) -> dict[str, list[dict]]:
+    """Score every dream with ``judge`` in every view: per view, one ``{rank, p_target, top1}`` per dream."""
+    classes = _class_count(judge)
+    for dream in dreams:
+        if dream.target >= classes:
+            raise DreamError(f"judge {judge.name!r} has {classes} classes, but {str(dream.path)!r} targets class "
+                             f"{dream.target}; judge with a model of the same classes.")
+    judge = judge.freeze()
+    device = judge.mean.device
+    scores = {}
+    for view, make in judge_views(thumb).items():
+        probabilities = []
+        with torch.inference_mode():
+            for start in range(0, len(dreams), _BATCH):
+                batch = torch.stack([make(d.image, judge.input_size) for d in dreams[start:start + _BATCH]])
+                probabilities.append(judge(batch.to(device)).float().softmax(-1).cpu())
+        scores[view] = [_item(judge, p, d.target) for p, d in zip(torch.cat(probabilities), dreams)]
+    return scores
+
+
+def _class_count(model: DreamModel) -> int:
+    return int(getattr(model.net, "num_classes", None) or len(model.class_names))
+
+
+def _item(judge: DreamModel, probabilities: torch.Tensor, target: int) -> dict[str, Any]:
+    best = int(probabilities.argmax())
+    rank = int((probabilities > probabilities[target]).sum())
+    name = judge.class_names[best] if best < len(judge.class_names) else str(best)
+    return {"rank": rank, "p_target": round(float(probabilities[target]), 6), "top1": name}
+
+
+def summarise(items: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """Top-1 and top-5 rates and the mean target probability of per-dream scores."""
+    items = list(items)
+    count = max(len(items), 1)
+    return {"top1": sum(i["rank"] == 0 for i in items) / count, "top5": sum(i["rank"] < 5 for i in items) / count,
+            "p_target": sum(i["p_target"] for i in items) / count}
+
+
+def evaluate_folder(host: PluginHost, folder: str | os.PathLike, judges: Sequence[str] | None = None, *,
+                    thumb: int = DEFAULT_THUMB, group_by: str = "folder", device: str = "cpu",
+                    on_judge: Callable[[str], None] | None = None) -> Report:
+    """Score every dream under ``folder`` with each judge (loaded once); see :class:`Report`.
+
+    Args:
+        host: the plugin host whose registry names the judges.
+        folder: searched recursively; each sub-folder is a group.
+        judges: model names; ``None`` for :data:`DEFAULT_JUDGES` minus the dreaming models.
+        thumb: longer side of the thumbnail view in pixels; 0 for the full view only.
+        group_by: a key of :data:`GROUPINGS`: ``folder`` (each sub-folder a group), ``class`` or ``all``.
+        device: where the judges run.
+        on_judge: called with each judge's name before it is loaded and run.
+    """
+    if group_by not in GROUPINGS:
+        raise unknown_name("grouping", group_by, GROUPINGS)
+    if thumb < 0:
+        raise DreamError(f"the thumbnail size must be 0 (off) or positive, got {thumb}.")
+    dreams, skipped = collect_dreams(folder)
+    if not dreams:
+        raise DreamError(f"found no dreamengine dreams in {str(folder)!r} ({len(skipped)} other PNG(s)).")
+    names = choose_judges(dreams, judges)
+    report = Report(str(folder), names, {"full": None, **({"thumb": thumb} if thumb else {})}, skipped=skipped)
+    report.images = [{"path": d.path.relative_to(Path(folder)).as_posix(), "group": GROUPINGS[group_by](d), "model": d.model,
+                      "target": {"index": d.target, "name": d.target_name}, "judges": {}} for d in dreams]
+    for name in names:
+        if on_judge:
+            on_judge(name)
+        judge = load_model(host, RunConfig(model=name)).to(device)
+        for view, items in score_dreams(judge, dreams, thumb).items():
+            for image, item in zip(report.images, items):
+                image["judges"].setdefault(name, {})[view] = item
+    report.summary = _group_summary(report)
+    return report
+
+
+def _group_summary(report: Report) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[dict]] = {}
+    for image in report.images:
+        groups.setdefault(image["group"], []).append(image)
+    return {group: {"count": len(images), "judges": {
+        judge: {view: summarise(i["judges"][judge][view] for i in images) for view in report.views}
+        for judge in report.judges}} for group, images in sorted(groups.items())}

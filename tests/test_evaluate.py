@@ -1,0 +1,210 @@
+"""`dreamengine evaluate` and dreamengine.evaluation: judging dreams with another network."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from dreamengine import DreamModel, RunConfig, hookimpl
+from dreamengine.dreaming import dream
+from dreamengine.evaluation import DEFAULT_JUDGES, choose_judges, collect_dreams, evaluate_folder, summarise
+from dreamengine.imaging import save_png, to_pil
+from dreamengine.testing import make_host, tiny_model
+
+SIZE = 32
+
+
+class ColourNet(torch.nn.Module):
+    """Sees red, green, blue and fine 'texture' (mean difference between neighbouring pixels)."""
+
+    num_classes = 4
+
+    def forward(self, image):
+        colour = image.mean(dim=(2, 3))
+        texture = (image[..., 1:] - image[..., :-1]).abs().mean(dim=(1, 2, 3))
+        return 10 * torch.cat([colour, texture[:, None]], dim=1)
+
+
+def colour_judge(pretrained: bool = False) -> DreamModel:
+    """A judge that sees colours and fine texture, at 32x32."""
+    return DreamModel(ColourNet(), name="colour-judge", mean=(0, 0, 0), std=(1, 1, 1), input_size=(SIZE, SIZE),
+                      class_names=["red", "green", "blue", "texture"])
+
+
+def tiny_dreamer(pretrained: bool = False) -> DreamModel:
+    """The tiny model under the name its dreams record."""
+    model = tiny_model()
+    model.name = "tiny-dreamer"
+    return model
+
+
+class Judges:
+    """A temporary plugin with a dreaming model and a judge."""
+
+    @hookimpl
+    def dreamengine_register_models(self, register):
+        register("colour-judge", colour_judge)
+        register("tiny-dreamer", tiny_dreamer)
+
+
+@pytest.fixture
+def judge_host():
+    return make_host(Judges())
+
+
+def write_dream(path, image, target, name, model="tiny-dreamer"):
+    """A PNG with the parts of a dreamengine manifest that evaluate reads."""
+    manifest = {"config": {"size": image.shape[-1]}, "model": {"name": model, "input_size": [16, 16]},
+                "target": {"index": target, "name": name, "item": 0}}
+    save_png(to_pil(image), path, manifest)
+
+
+def solid(red, green, blue):
+    return torch.tensor([red, green, blue], dtype=torch.float32).view(3, 1, 1).expand(3, SIZE, SIZE).clone()
+
+
+def checkerboard():
+    rows, cols = torch.meshgrid(torch.arange(SIZE), torch.arange(SIZE), indexing="ij")
+    return ((rows + cols) % 2).float().expand(3, SIZE, SIZE).clone()
+
+
+@pytest.fixture
+def study(tmp_path):
+    """Two groups: clear colours (one dream mistargeted) and fine texture."""
+    write_dream(tmp_path / "colours" / "red.png", solid(1, 0, 0), 0, "red")
+    write_dream(tmp_path / "colours" / "green.png", solid(0, 1, 0), 1, "green")
+    write_dream(tmp_path / "colours" / "not-blue.png", solid(1, 0.2, 0), 2, "blue")
+    write_dream(tmp_path / "texture" / "checks.png", checkerboard(), 3, "texture")
+    return tmp_path
+
+
+def test_the_judge_scores_each_dream_against_its_own_target(judge_host, study):
+    report = evaluate_folder(judge_host, study, ["colour-judge"])
+    images = {image["path"]: image["judges"]["colour-judge"]["full"] for image in report.images}
+    assert images["colours/red.png"]["rank"] == 0 and images["colours/red.png"]["top1"] == "red"
+    assert images["colours/not-blue.png"]["rank"] > 0 and images["colours/not-blue.png"]["top1"] == "red"
+    assert images["colours/green.png"]["p_target"] > 0.9
+    colours = report.summary["colours"]["judges"]["colour-judge"]["full"]
+    assert colours["top1"] == pytest.approx(2 / 3) and colours["top5"] == 1.0
+    assert colours["p_target"] == pytest.approx(sum(images[f"colours/{n}.png"]["p_target"]
+                                                    for n in ("red", "green", "not-blue")) / 3)
+
+
+def test_the_thumbnail_view_washes_out_fine_texture_but_keeps_colour(judge_host, study):
+    report = evaluate_folder(judge_host, study, ["colour-judge"], thumb=8)
+    texture = report.summary["texture"]["judges"]["colour-judge"]
+    assert texture["full"]["top1"] == 1.0 and texture["thumb"]["top1"] == 0.0
+    assert texture["thumb"]["p_target"] < texture["full"]["p_target"] / 2
+    colours = report.summary["colours"]["judges"]["colour-judge"]
+    assert colours["thumb"]["top1"] == colours["full"]["top1"]
+    assert report.views == {"full": None, "thumb": 8}
+
+
+def test_dreams_can_be_grouped_by_class_or_all_together(judge_host, study):
+    by_class = evaluate_folder(judge_host, study, ["colour-judge"], group_by="class")
+    assert {g: e["count"] for g, e in by_class.summary.items()} == {"red": 1, "green": 1, "blue": 1, "texture": 1}
+    together = evaluate_folder(judge_host, study, ["colour-judge"], group_by="all")
+    assert together.summary["all"]["count"] == 4
+    assert together.summary["all"]["judges"]["colour-judge"]["full"]["top1"] == pytest.approx(3 / 4)
+    with pytest.raises(Exception, match="unknown grouping 'folders'"):
+        evaluate_folder(judge_host, study, ["colour-judge"], group_by="folders")
+
+
+def test_thumb_zero_judges_the_full_view_only(judge_host, study):
+    report = evaluate_folder(judge_host, study, ["colour-judge"], thumb=0)
+    assert list(report.views) == ["full"]
+    assert list(report.summary["colours"]["judges"]["colour-judge"]) == ["full"]
+
+
+def test_real_dreams_are_read_from_their_manifests(judge_host, tmp_path, one_thread):
+    config = RunConfig(model="tiny-dreamer", classes=["class0", "class2"], steps=1, param="pixel", size=20,
+                       output=str(tmp_path / "run"), side_by_side=True)
+    dream(judge_host, config)
+    dreams, skipped = collect_dreams(tmp_path)
+    assert sorted((d.target, d.model, d.group, tuple(d.image.shape)) for d in dreams) == [
+        (0, "tiny-dreamer", "run", (3, 20, 20)), (2, "tiny-dreamer", "run", (3, 20, 20))]
+    assert len(skipped) == 2 and all("side-by-side" in s.reason for s in skipped)
+    report = evaluate_folder(judge_host, tmp_path, ["colour-judge"])
+    assert report.summary["run"]["count"] == 2
+
+
+def test_foreign_and_corrupt_pngs_are_skipped_with_a_reason(judge_host, study):
+    Image.new("RGB", (8, 8)).save(study / "holiday.png")
+    (study / "broken.png").write_bytes(b"\x89PNG not really")
+    report = evaluate_folder(judge_host, study, ["colour-judge"])
+    reasons = {s.path.name: s.reason for s in report.skipped}
+    assert "not a dreamengine dream" in reasons["holiday.png"]
+    assert "not a readable image" in reasons["broken.png"]
+    assert sum(g["count"] for g in report.summary.values()) == 4
+
+
+def test_a_judge_that_made_the_dreams_is_refused(judge_host, study):
+    with pytest.raises(Exception, match="'tiny-dreamer' made some of these dreams"):
+        evaluate_folder(judge_host, study, ["colour-judge", "tiny-dreamer"])
+
+
+def test_default_judges_leave_out_the_dreaming_model(study):
+    dreams, _ = collect_dreams(study)
+    assert choose_judges(dreams, None) == list(DEFAULT_JUDGES)
+    lite1 = [dataclasses.replace(d, model=DEFAULT_JUDGES[0]) for d in dreams]
+    assert choose_judges(lite1, None) == list(DEFAULT_JUDGES[1:])
+    both = [dataclasses.replace(d, model=name) for d, name in zip(dreams, DEFAULT_JUDGES)]
+    with pytest.raises(Exception, match="name another with --judge"):
+        choose_judges(both, None)
+
+
+def test_a_folder_without_dreams_and_a_judge_with_too_few_classes_are_errors(judge_host, tmp_path):
+    with pytest.raises(Exception, match="found no dreamengine dreams"):
+        evaluate_folder(judge_host, tmp_path, ["colour-judge"])
+    write_dream(tmp_path / "far.png", solid(1, 0, 0), 7, "class 7")
+    with pytest.raises(Exception, match="has 4 classes"):
+        evaluate_folder(judge_host, tmp_path, ["colour-judge"])
+
+
+def test_summarise_counts_ranks():
+    items = [{"rank": 0, "p_target": 0.5}, {"rank": 4, "p_target": 0.1}, {"rank": 5, "p_target": 0.0}]
+    assert summarise(items) == {"top1": pytest.approx(1 / 3), "top5": pytest.approx(2 / 3),
+                                "p_target": pytest.approx(0.2)}
+
+
+@pytest.fixture
+def judge_cli(monkeypatch, fresh_cli, judge_host):
+    monkeypatch.setattr("dreamengine.cli._HOST", judge_host)
+
+
+def test_cli_prints_a_table_per_group_and_judge(runner, judge_cli, study):
+    from dreamengine.cli import cli
+
+    (study / "holiday.png").write_bytes(b"not a png")
+    result = runner.invoke(cli, ["evaluate", str(study), "--judge", "colour-judge", "--thumb", "8", "--per-image"])
+    assert result.exit_code == 0, result.output
+    assert "colours" in result.output and "texture" in result.output and "67%" in result.output
+    assert "thumb" in result.output and "not-blue.png" in result.output
+    assert "skipped" in result.output and "holiday.png" in result.output and "Traceback" not in result.output
+
+
+def test_cli_writes_json_with_groups_and_images(runner, judge_cli, study):
+    from dreamengine.cli import cli
+
+    result = runner.invoke(cli, ["evaluate", str(study), "-j", "colour-judge", "--json", "-"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) == {"folder", "judges", "views", "groups", "images", "skipped"}
+    assert report["groups"]["texture"]["judges"]["colour-judge"]["thumb"]["top1"] == 0.0
+    assert {image["path"] for image in report["images"]} == {
+        "colours/red.png", "colours/green.png", "colours/not-blue.png", "texture/checks.png"}
+    path = study / "scores.json"
+    result = runner.invoke(cli, ["evaluate", str(study), "-j", "colour-judge", "--json", str(path)])
+    assert result.exit_code == 0 and json.loads(path.read_text())["groups"] == report["groups"]
+
+
+def test_cli_refuses_the_dreaming_model_as_judge_in_one_line(runner, judge_cli, study):
+    from dreamengine.cli import cli
+
+    result = runner.invoke(cli, ["evaluate", str(study), "--judge", "tiny-dreamer"])
+    assert result.exit_code != 0 and "made some of these dreams" in result.output
+    assert "Traceback" not in result.output
