@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["DreamOutputs", "Objective", "Regularizer", "Initializer", "Parametrization"]
+__all__ = ["PHASES", "DreamOutputs", "Objective", "Regularizer", "Initializer", "Parametrization"]
+
+
+#: The phases of a :class:`Regularizer`, in the order a step runs them.
+PHASES = ("transform", "penalty", "gradient", "project")
 
 
 @dataclass
@@ -53,7 +57,7 @@ class Objective(_Component):
 
 
 class Regularizer(_Component):
-    """Shapes the dream; acts in up to three phases of each step.
+    """Shapes the dream; acts in up to four phases of each step.
 
     Override any of:
 
@@ -61,6 +65,9 @@ class Regularizer(_Component):
       autograd graph (jitter, flip): the gradient flows back through it, so the
       change is undone for the stored image.
     * :meth:`penalty` -- a per-item value subtracted from the objective.
+    * :meth:`gradient` -- on the gradient of the loss with respect to the
+      rendered image, before it flows back into the parametrization
+      (gradient normalisation, smoothing).
     * :meth:`project` -- on the stored image after the optimizer step, without
       gradients (clamp, blur).
 
@@ -76,13 +83,21 @@ class Regularizer(_Component):
         """Return a per-item penalty, shape ``(batch,)``, subtracted from the objective."""
         return image.new_zeros(image.shape[0])
 
+    def gradient(self, grad: torch.Tensor) -> torch.Tensor:
+        """Return the gradient the step uses instead of ``grad``, same shape.
+
+        ``grad`` is the gradient of the loss (minus the objective, plus the
+        penalties) with respect to the rendered image ``(batch, 3, H, W)``.
+        """
+        return grad
+
     def project(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Return the stored image after the optimizer step (called under ``no_grad``)."""
         return image
 
     def phases(self) -> set[str]:
         """The names of the phases this regularizer overrides."""
-        return {p for p in ("transform", "penalty", "project") if getattr(type(self), p) is not getattr(Regularizer, p)}
+        return {p for p in PHASES if getattr(type(self), p) is not getattr(Regularizer, p)}
 
 
 class Initializer(_Component):

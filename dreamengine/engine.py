@@ -1,8 +1,8 @@
 """The gradient-ascent loop: the default implementation of ``dreamengine_run_dream``.
 
 Everything is resolved before the loop starts; each step calls plain objects:
-transforms -> forward -> objective - penalties -> backward -> optimizer step ->
-projections. Only the image receives gradients (the model is frozen).
+transforms -> forward -> objective - penalties -> backward (through the
+gradient filters) -> optimizer step -> projections. Only the image receives gradients (the model is frozen).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .components import DreamOutputs, Objective, Parametrization, Regularizer
 from .hookspecs import hookimpl
 from .model import DreamModel
 
-__all__ = ["DreamJob", "DreamResult", "OPTIMIZERS", "PixelParametrization", "run_job"]
+__all__ = ["DreamJob", "DreamResult", "OPTIMIZERS", "PixelParametrization", "filter_gradient", "run_job"]
 
 #: Optimizers by name; each is called as ``factory([image], lr=lr)``.
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
@@ -88,6 +88,7 @@ def run_job(job: DreamJob) -> DreamResult:
     phases = [(r, r.phases()) for r in job.regularizers]
     transforms = [r for r, p in phases if "transform" in p]
     penalties = [r for r, p in phases if "penalty" in p]
+    gradients = [r for r, p in phases if "gradient" in p]
     projections = [r for r, p in phases if "project" in p]
     with torch.no_grad():
         last_good = param.image().detach().clone()
@@ -95,7 +96,7 @@ def run_job(job: DreamJob) -> DreamResult:
     frames = [last_good.to("cpu", copy=True)] if job.save_every else []
     with job.model.capture(job.objective.layers) as activations:
         for step in range(1, job.steps + 1):
-            view = param.image()
+            view = filter_gradient(param.image(), gradients)
             for regularizer in transforms:
                 view = regularizer.transform(view, job.generator)
             logits = job.model(view)
@@ -117,6 +118,21 @@ def run_job(job: DreamJob) -> DreamResult:
             if job.on_step is not None:
                 job.on_step(step, scores)
     return DreamResult(last_good.cpu(), scores.cpu(), job.steps, frames)
+
+
+def filter_gradient(image: torch.Tensor, regularizers: Sequence[Regularizer]) -> torch.Tensor:
+    """``image`` itself, but the gradient flowing back through it passes each regularizer's ``gradient`` phase."""
+    if not regularizers:
+        return image
+    image = image.view_as(image)  # a fresh non-leaf each step, so hooks never pile up on the parameter
+
+    def hook(grad: torch.Tensor) -> torch.Tensor:
+        for regularizer in regularizers:
+            grad = regularizer.gradient(grad)
+        return grad
+
+    image.register_hook(hook)
+    return image
 
 
 def _project(param: Parametrization, projections: Sequence[Regularizer], generator: torch.Generator) -> torch.Tensor:

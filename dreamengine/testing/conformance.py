@@ -167,11 +167,13 @@ def _check_initializer(entry: Entry, make: Callable[[], Initializer], device: to
 
 def _check_regularizer(entry: Entry, make: Callable[[], Regularizer], device: torch.device) -> None:
     phases = make().phases()
-    _require(bool(phases), "overrides none of transform, penalty and project")
+    _require(bool(phases), "overrides none of transform, penalty, gradient and project")
     if "transform" in phases:
         _check_transform(make, device)
     if "penalty" in phases:
         _check_penalty(make, device)
+    if "gradient" in phases:
+        _check_gradient(make, device)
     if "project" in phases:
         with torch.no_grad():
             out = _repeatable(lambda generator: make().project(_image(device), generator), "project")
@@ -199,6 +201,15 @@ def _check_penalty(make: Callable[[], Regularizer], device: torch.device) -> Non
     out.sum().backward()
     _require(image.grad is not None and bool(torch.isfinite(image.grad).all()),
              "penalty has a gradient that is not finite")
+
+
+def _check_gradient(make: Callable[[], Regularizer], device: torch.device) -> None:
+    grad = _image(device) - 0.5
+    out = make().gradient(grad.clone())
+    _check_tensor(out, "gradient", (_BATCH, 3, _HEIGHT, _WIDTH), device, unit_range=False)
+    _require(torch.equal(out, make().gradient(grad.clone())), "gradient differs for the same input")
+    zero = make().gradient(torch.zeros_like(grad))
+    _check_tensor(zero, "gradient of a zero gradient", (_BATCH, 3, _HEIGHT, _WIDTH), device, unit_range=False)
 
 
 def _check_objective(entry: Entry, make: Callable[[], Objective], device: torch.device) -> None:
