@@ -8,11 +8,16 @@ model's forward.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
-__all__ = ["PHASES", "DreamOutputs", "Objective", "Regularizer", "Initializer", "Parametrization"]
+if TYPE_CHECKING:
+    from .engine import DreamJob, DreamResult
+
+__all__ = ["PHASES", "DreamOutputs", "Objective", "Regularizer", "Initializer", "Parametrization", "Strategy"]
 
 
 #: The phases of a :class:`Regularizer`, in the order a step runs them.
@@ -127,3 +132,25 @@ class Parametrization(_Component):
     def assign(self, image: torch.Tensor) -> None:
         """Set the parameters so that :meth:`image` renders ``image`` (called under ``no_grad``)."""
         raise NotImplementedError
+
+
+class Strategy(_Component):
+    """How a job's steps are run: several loops at growing sizes (octaves), tile by tile (tiling), ...
+
+    A strategy changes how the loop runs, not what one step does. Strategies
+    given together nest, the first outermost: each receives the job and the
+    ``loop`` that runs the rest (the next strategy, and at the end the
+    ``dreamengine_run_dream`` hook).
+    """
+
+    def run(self, job: DreamJob, loop: Callable[[DreamJob], DreamResult]) -> DreamResult:
+        """Run ``job`` (calling ``loop`` on jobs of its own making, or not at all) and return the result.
+
+        The result's image has the job's size; ``job.on_step`` should see steps
+        counting up to :meth:`total_steps` of ``job.steps``.
+        """
+        raise NotImplementedError
+
+    def total_steps(self, steps: int) -> int:
+        """How many steps a job of ``steps`` steps takes under this strategy (for progress bars)."""
+        return steps

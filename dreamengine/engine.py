@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .components import DreamOutputs, Objective, Parametrization, Regularizer
+from .components import DreamOutputs, Objective, Parametrization, Regularizer, Strategy
 from .hookspecs import hookimpl
 from .model import DreamModel
 
-__all__ = ["DreamJob", "DreamResult", "OPTIMIZERS", "PixelParametrization", "filter_gradient", "run_job"]
+__all__ = ["DreamJob", "DreamResult", "OPTIMIZERS", "PixelParametrization", "divergence_message",
+           "filter_gradient", "run_job"]
 
 #: Optimizers by name; each is called as ``factory([image], lr=lr)``.
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
@@ -45,6 +46,9 @@ class DreamJob:
         save_every: keep a copy of the image every this many steps (0: never).
         on_step: called as ``on_step(step, scores)`` after every step.
         parametrization: how the optimised tensors become the image (``None``: plain pixels).
+        strategies: how the steps are run (octaves, tiling), outermost first;
+            applied by :func:`dreamengine.dreaming.run_through_hooks` around
+            the ``dreamengine_run_dream`` hook.
     """
 
     model: DreamModel
@@ -59,6 +63,7 @@ class DreamJob:
     save_every: int = 0
     on_step: StepCallback | None = None
     parametrization: Parametrization | None = None
+    strategies: Sequence[Strategy] = ()
 
 
 @dataclass
@@ -110,7 +115,7 @@ def run_job(job: DreamJob) -> DreamResult:
             with torch.no_grad():
                 image = _project(param, projections, job.generator)
             if not (torch.isfinite(score).all() and torch.isfinite(image).all()):
-                return DreamResult(last_good.cpu(), scores.cpu(), step - 1, frames, _divergence(job, step))
+                return DreamResult(last_good.cpu(), scores.cpu(), step - 1, frames, divergence_message(job, step))
             last_good.copy_(image.detach())
             scores = score.detach()
             if job.save_every and step % job.save_every == 0:
@@ -159,7 +164,8 @@ class PixelParametrization(Parametrization):
         self.pixels.copy_(image)
 
 
-def _divergence(job: DreamJob, step: int) -> str:
+def divergence_message(job: DreamJob, step: int) -> str:
+    """The message for a run of ``job`` whose objective or image stopped being finite at ``step``."""
     return (f"the dream diverged at step {step} (the objective or the image stopped being finite) "
             f"with {job.optimizer} at learning rate {job.lr:g}; try a lower learning rate, e.g. --lr {job.lr / 10:g}. "
             f"The last finite image (step {step - 1}) was kept.")

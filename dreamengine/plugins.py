@@ -38,6 +38,8 @@ BUILTIN_PLUGINS = (
     "dreamengine_builtins.gradients",
     "dreamengine_builtins.initializers",
     "dreamengine_builtins.parametrizations",
+    "dreamengine_builtins.octaves",
+    "dreamengine_builtins.tiling",
     "dreamengine_builtins.models",
     "dreamengine_builtins.presets",
 )

@@ -38,7 +38,7 @@ def test_unknown_name_suggests(host):
 
 
 def test_wildcard_find(host):
-    assert [e.name for e in host.registry.find("regularizers", "*l*")] == ["blur", "clamp", "flip"]
+    assert [e.name for e in host.registry.find("regularizers", "*l*")] == ["blur", "clamp", "flip", "gradblur", "l2", "roll", "scale"]
 
 
 class _Twice:

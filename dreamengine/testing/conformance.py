@@ -15,7 +15,7 @@ from ..components import DreamOutputs, Initializer, Objective, Parametrization, 
 from ..engine import DreamJob, run_job
 from ..errors import DreamError
 from ..options import ComponentSpec
-from ..registry import Entry, Registry
+from ..registry import Entry, Registry, singular
 from .models import tiny_model
 
 __all__ = ["Problem", "check_conformance", "assert_conformance"]
@@ -37,7 +37,7 @@ class Problem:
 
     def __str__(self) -> str:
         shown = ":".join([self.name, *(f"{k}={v}" for k, v in self.options.items())])
-        return f"{self.kind[:-1]} {shown!r}: {self.message}"
+        return f"{singular(self.kind)} {shown!r}: {self.message}"
 
 
 class _Violation(Exception):
