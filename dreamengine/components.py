@@ -16,6 +16,7 @@ import torch
 
 if TYPE_CHECKING:
     from .engine import DreamJob, DreamResult
+    from .model import DreamModel
 
 __all__ = ["PHASES", "DreamOutputs", "Objective", "Regularizer", "Initializer", "Parametrization", "Strategy"]
 
@@ -55,6 +56,9 @@ class Objective(_Component):
 
     #: dotted names of the modules whose outputs :meth:`__call__` reads.
     layers: tuple[str, ...] = ()
+
+    def prepare(self, model: DreamModel) -> None:
+        """Called once with the loaded model before the run: resolve class names (``model.class_index``), check layers."""
 
     def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
         """Return the value to maximise for each batch item, shape ``(batch,)``."""

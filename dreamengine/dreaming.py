@@ -18,6 +18,7 @@ from .classes import display_name, resolve_class, slug
 from .config import RunConfig
 from .engine import OPTIMIZERS, DreamJob, DreamResult
 from .errors import DreamError, unknown_name
+from .expressions import build_objective
 from .imaging import save_animation, save_png, side_by_side, to_pil
 from .model import DreamModel
 from .options import parse_spec, parse_spec_list
@@ -96,8 +97,9 @@ def apply_preset(host: PluginHost, config: RunConfig, name: str) -> RunConfig:
 def build_components(host: PluginHost, config: RunConfig) -> tuple:
     """Build the objective, regularizers, initializer, parametrization and strategies that ``config`` names."""
     regs, strategies = parse_spec_list(config.reg), parse_spec_list(config.strategy)
-    objective, init, param = (parse_spec(text) for text in (config.objective, config.init, config.param))
-    used = [spec.name for spec in (*regs, objective, init, param, *strategies)]
+    init, param = (parse_spec(text) for text in (config.init, config.param))
+    objective, penalties, terms = build_objective(host.registry, config.objective, config.options)
+    used = [*terms, *(spec.name for spec in (*regs, init, param, *strategies))]
     for name in config.options:
         if name not in used:
             raise DreamError(f"options were set for {name!r}, which this run does not use (it uses {', '.join(used)}).")
@@ -105,7 +107,7 @@ def build_components(host: PluginHost, config: RunConfig) -> tuple:
     def create(kind, spec):
         return host.registry.create(kind, spec, config.options.get(spec.name))
 
-    return (create("objectives", objective), [create("regularizers", spec) for spec in regs],
+    return (objective, [create("regularizers", spec) for spec in regs] + penalties,
             create("initializers", init), create("parametrizations", param),
             [create("strategies", spec) for spec in strategies])
 
@@ -119,6 +121,7 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
         raise DreamError("need steps >= 1, lr > 0 and save_every >= 0.")
     objective, regularizers, initializer, parametrization, strategies = build_components(host, config)
     indices = [resolve_class(c, model.class_names, _num_classes(model)) for c in config.classes]
+    objective.prepare(model)
     for layer in objective.layers:
         model.layer(layer)
     height, width = (config.size, config.size) if config.size else model.input_size

@@ -25,6 +25,8 @@ def test_every_builtin_component_conforms(photo):
             "blur": [{}, {"sigma": 0.1, "sigma_max": 1.0}],
             "gradient": [{}, {"angle": 90.0}],
             "fft": [{}, {"decay": 0.5, "decorrelate": False}],
+            "diversity": [{"layer": "relu2"}, {"layer": "conv1"}],
+            "logit": [{}, {"target": "class2"}, {"target": "3"}],
             "roll": [{}, {"pixels": 2}],
             "scale": [{}, {"min": 0.5, "max": 2.0}],
             "rotate": [{}, {"degrees": 180.0}],

@@ -24,7 +24,8 @@ from . import cli, console, err_console, get_host
 @click.option("--pretrained/--no-pretrained", default=None, help="Download timm's pretrained weights.")
 @click.option("--class", "-c", "classes", multiple=True,
               help="ImageNet (or checkpoint) class name or index; repeat to dream several in one batch. [default: flamingo]")
-@click.option("--objective", help="Objective spec, e.g. logit, cross-entropy, layer:layer=blocks.4:channel=7. [default: logit]")
+@click.option("--objective", help="Objective spec or expression, e.g. logit, layer:blocks.4:7, "
+                                   "\"logit:flamingo + 0.5*layer:blocks.5 - 0.01*tv\". [default: logit]")
 @click.option("--reg", multiple=True,
               help="Regularizer specs, comma-separated or repeated; 'none' for none. "
                    "[default: clamp,blur:sigma=0.5,flip,jitter:pixels=8]")

@@ -215,6 +215,7 @@ def _check_gradient(make: Callable[[], Regularizer], device: torch.device) -> No
 def _check_objective(entry: Entry, make: Callable[[], Objective], device: torch.device) -> None:
     model = tiny_model().to(device)
     objective = make()
+    objective.prepare(model)
     targets = torch.arange(_BATCH, device=device) % len(model.class_names)
     images = [_image(device, requires_grad=True) for _ in range(2)]
     values = []
@@ -254,12 +255,15 @@ def _check_parametrization(entry: Entry, make: Callable[[], Parametrization], de
 def _check_dream(entry: Entry, make: Callable[[], Any], device: torch.device) -> None:
     """Two real steps on :func:`tiny_model` with the component in its place."""
     component = make()
+    model = tiny_model().to(device)
+    if entry.kind == "objectives":
+        component.prepare(model)
     generator = torch.Generator().manual_seed(0)
     if entry.kind == "initializers":
         image = component(1, 16, 16, generator)
     else:
         image = torch.full((1, 3, 16, 16), 0.5)
-    job = DreamJob(model=tiny_model().to(device), regularizers=[component] if entry.kind == "regularizers" else [],
+    job = DreamJob(model=model, regularizers=[component] if entry.kind == "regularizers" else [],
                    objective=component if entry.kind == "objectives" else _TargetLogit(),
                    image=image.to(device), targets=torch.tensor([1], device=device), steps=2, lr=0.05,
                    optimizer="adam", generator=generator,
