@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .components import DreamOutputs, Initializer, Objective, Parametrization, Regularizer, Strategy
 from .config import RunConfig
-from .engine import OPTIMIZERS, DreamJob, DreamResult, PixelParametrization, divergence_message, filter_gradient
+from .engine import OPTIMIZERS, DreamJob, DreamResult, PixelParametrization, divergence_message
 from .errors import DreamError, unknown_name
 from .hookspecs import hookimpl
 from .imaging import load_image
@@ -34,7 +34,6 @@ __all__ = [
     "Strategy",
     "OPTIMIZERS",
     "divergence_message",
-    "filter_gradient",
     "hookimpl",
     "load_image",
     "unknown_name",

@@ -30,7 +30,9 @@ class Logit(Objective):
             self._index = model.class_index(self.target)
 
     def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
-        if self._index is not None:
+        if self.target is not None:
+            if self._index is None:
+                raise DreamError(f"logit:target={self.target} was not prepared with a model (call prepare(model)).")
             return outputs.logits[:, self._index]
         return outputs.logits.gather(1, outputs.targets[:, None])[:, 0]
 
