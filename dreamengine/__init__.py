@@ -6,9 +6,9 @@ built-in plugins import nothing else.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .components import DreamOutputs, Initializer, Objective, Parametrization, Regularizer
+from .components import DreamOutputs, Initializer, Objective, Parametrization, Regularizer, Strategy
 from .config import RunConfig
-from .engine import DreamJob, DreamResult, PixelParametrization
+from .engine import OPTIMIZERS, DreamJob, DreamResult, PixelParametrization, divergence_message
 from .errors import DreamError, unknown_name
 from .hookspecs import hookimpl
 from .imaging import load_image
@@ -31,6 +31,9 @@ __all__ = [
     "PixelParametrization",
     "Regularizer",
     "RunConfig",
+    "Strategy",
+    "OPTIMIZERS",
+    "divergence_message",
     "hookimpl",
     "load_image",
     "unknown_name",

@@ -8,11 +8,21 @@ model's forward.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
-__all__ = ["DreamOutputs", "Objective", "Regularizer", "Initializer", "Parametrization"]
+if TYPE_CHECKING:
+    from .engine import DreamJob, DreamResult
+    from .model import DreamModel
+
+__all__ = ["PHASES", "DreamOutputs", "Objective", "Regularizer", "Initializer", "Parametrization", "Strategy"]
+
+
+#: The phases of a :class:`Regularizer`, in the order a step runs them.
+PHASES = ("transform", "penalty", "gradient", "project")
 
 
 @dataclass
@@ -47,13 +57,16 @@ class Objective(_Component):
     #: dotted names of the modules whose outputs :meth:`__call__` reads.
     layers: tuple[str, ...] = ()
 
+    def prepare(self, model: DreamModel) -> None:
+        """Called once with the loaded model before the run: resolve class names (``model.class_index``), check layers."""
+
     def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
         """Return the value to maximise for each batch item, shape ``(batch,)``."""
         raise NotImplementedError
 
 
 class Regularizer(_Component):
-    """Shapes the dream; acts in up to three phases of each step.
+    """Shapes the dream; acts in up to four phases of each step.
 
     Override any of:
 
@@ -61,6 +74,9 @@ class Regularizer(_Component):
       autograd graph (jitter, flip): the gradient flows back through it, so the
       change is undone for the stored image.
     * :meth:`penalty` -- a per-item value subtracted from the objective.
+    * :meth:`gradient` -- on the gradient of the loss with respect to the
+      rendered image, before it flows back into the parametrization
+      (gradient normalisation, smoothing).
     * :meth:`project` -- on the stored image after the optimizer step, without
       gradients (clamp, blur).
 
@@ -76,13 +92,21 @@ class Regularizer(_Component):
         """Return a per-item penalty, shape ``(batch,)``, subtracted from the objective."""
         return image.new_zeros(image.shape[0])
 
+    def gradient(self, grad: torch.Tensor) -> torch.Tensor:
+        """Return the gradient the step uses instead of ``grad``, same shape.
+
+        ``grad`` is the gradient of the loss (minus the objective, plus the
+        penalties) with respect to the rendered image ``(batch, 3, H, W)``.
+        """
+        return grad
+
     def project(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Return the stored image after the optimizer step (called under ``no_grad``)."""
         return image
 
     def phases(self) -> set[str]:
         """The names of the phases this regularizer overrides."""
-        return {p for p in ("transform", "penalty", "project") if getattr(type(self), p) is not getattr(Regularizer, p)}
+        return {p for p in PHASES if getattr(type(self), p) is not getattr(Regularizer, p)}
 
 
 class Initializer(_Component):
@@ -112,3 +136,25 @@ class Parametrization(_Component):
     def assign(self, image: torch.Tensor) -> None:
         """Set the parameters so that :meth:`image` renders ``image`` (called under ``no_grad``)."""
         raise NotImplementedError
+
+
+class Strategy(_Component):
+    """How a job's steps are run: several loops at growing sizes (octaves), tile by tile (tiling), ...
+
+    A strategy changes how the loop runs, not what one step does. Strategies
+    given together nest, the first outermost: each receives the job and the
+    ``loop`` that runs the rest (the next strategy, and at the end the
+    ``dreamengine_run_dream`` hook).
+    """
+
+    def run(self, job: DreamJob, loop: Callable[[DreamJob], DreamResult]) -> DreamResult:
+        """Run ``job`` (calling ``loop`` on jobs of its own making, or not at all) and return the result.
+
+        The result's image has the job's size; ``job.on_step`` should see steps
+        counting up to :meth:`total_steps` of ``job.steps``.
+        """
+        raise NotImplementedError
+
+    def total_steps(self, steps: int) -> int:
+        """How many steps a job of ``steps`` steps takes under this strategy (for progress bars)."""
+        return steps

@@ -35,6 +35,7 @@ class RunConfig:
     reg: list[str] = _list("clamp", "blur:sigma=0.5", "flip", "jitter:pixels=8")
     init: str = "gray"
     param: str = "fft"
+    strategy: list[str] = field(default_factory=list)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     steps: int = 200
     lr: float = 0.05
@@ -72,15 +73,15 @@ _SCALAR_TYPES = {"steps": int, "seed": int, "save_every": int, "size": int, "lr"
 
 
 def _normalise(key: str, value: Any, source: str) -> Any:
-    kind = _SCALAR_TYPES.get(key, str if key not in ("classes", "reg", "options") else None)
+    kind = _SCALAR_TYPES.get(key, str if key not in ("classes", "reg", "strategy", "options") else None)
     if kind is not None and value is not None:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise DreamError(f"setting {key!r} in {source} must be {kind.__name__}, got {value!r}.")
         return value
-    if key in ("classes", "reg") and isinstance(value, (str, int)):
-        return [str(v) for v in str(value).split(",")] if key == "reg" else [str(value)]
+    if key in ("classes", "reg", "strategy") and isinstance(value, (str, int)):
+        return [str(v) for v in str(value).split(",")] if key != "classes" else [str(value)]
     if key == "classes":
         return [str(v) for v in value]
     if key == "options" and not (isinstance(value, Mapping) and all(isinstance(v, Mapping) for v in value.values())):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import platform
 import warnings
@@ -17,13 +18,14 @@ from .classes import display_name, resolve_class, slug
 from .config import RunConfig
 from .engine import OPTIMIZERS, DreamJob, DreamResult
 from .errors import DreamError, unknown_name
+from .expressions import build_objective
 from .imaging import save_animation, save_png, side_by_side, to_pil
 from .model import DreamModel
 from .options import parse_spec, parse_spec_list
 from .plugins import PluginHost
 
 __all__ = ["RunOutcome", "PreparedRun", "resolve_device", "load_architecture", "load_model", "apply_preset", "build_components",
-           "build_job", "prepare", "run_through_hooks", "execute", "dream"]
+           "build_job", "prepare", "run_through_hooks", "total_steps", "execute", "dream"]
 
 
 @dataclass
@@ -93,10 +95,11 @@ def apply_preset(host: PluginHost, config: RunConfig, name: str) -> RunConfig:
 
 
 def build_components(host: PluginHost, config: RunConfig) -> tuple:
-    """Build the objective, regularizers, initializer and parametrization that ``config`` names."""
-    regs = parse_spec_list(config.reg)
-    objective, init, param = (parse_spec(text) for text in (config.objective, config.init, config.param))
-    used = [spec.name for spec in (*regs, objective, init, param)]
+    """Build the objective, regularizers, initializer, parametrization and strategies that ``config`` names."""
+    regs, strategies = parse_spec_list(config.reg), parse_spec_list(config.strategy)
+    init, param = (parse_spec(text) for text in (config.init, config.param))
+    objective, penalties, terms = build_objective(host.registry, config.objective, config.options)
+    used = [*terms, *(spec.name for spec in (*regs, init, param, *strategies))]
     for name in config.options:
         if name not in used:
             raise DreamError(f"options were set for {name!r}, which this run does not use (it uses {', '.join(used)}).")
@@ -104,8 +107,9 @@ def build_components(host: PluginHost, config: RunConfig) -> tuple:
     def create(kind, spec):
         return host.registry.create(kind, spec, config.options.get(spec.name))
 
-    return (create("objectives", objective), [create("regularizers", spec) for spec in regs],
-            create("initializers", init), create("parametrizations", param))
+    return (objective, [create("regularizers", spec) for spec in regs] + penalties,
+            create("initializers", init), create("parametrizations", param),
+            [create("strategies", spec) for spec in strategies])
 
 
 def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
@@ -115,8 +119,9 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
         raise unknown_name("optimizer", config.optimizer, OPTIMIZERS)
     if config.steps < 1 or config.lr <= 0 or config.save_every < 0:
         raise DreamError("need steps >= 1, lr > 0 and save_every >= 0.")
-    objective, regularizers, initializer, parametrization = build_components(host, config)
+    objective, regularizers, initializer, parametrization, strategies = build_components(host, config)
     indices = [resolve_class(c, model.class_names, _num_classes(model)) for c in config.classes]
+    objective.prepare(model)
     for layer in objective.layers:
         model.layer(layer)
     height, width = (config.size, config.size) if config.size else model.input_size
@@ -128,7 +133,7 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
     job = DreamJob(model=model, objective=objective, regularizers=regularizers, image=image.to(device),
                    targets=torch.tensor(indices, device=device), steps=config.steps, lr=config.lr,
                    optimizer=config.optimizer, generator=generator, save_every=config.save_every,
-                   parametrization=parametrization)
+                   parametrization=parametrization, strategies=strategies)
     return job, indices
 
 
@@ -173,10 +178,25 @@ def run_through_hooks(host: PluginHost, job: DreamJob) -> DreamResult:
     """
     if host.hook.dreamengine_step_end.get_hookimpls():
         job.on_step = _with_step_hook(host, job, job.on_step)
-    result = host.hook.dreamengine_run_dream(job=job)
+    result = _nest(job.strategies, lambda inner: host.hook.dreamengine_run_dream(job=inner))(job)
     if result.diverged and result.steps_done == 0:
         raise DreamError(result.diverged)
     return result
+
+
+def _nest(strategies, loop: Callable[[DreamJob], DreamResult]) -> Callable[[DreamJob], DreamResult]:
+    """``loop`` wrapped in each strategy, the first outermost."""
+    for strategy in reversed(strategies):
+        loop = functools.partial(strategy.run, loop=loop)
+    return loop
+
+
+def total_steps(job: DreamJob) -> int:
+    """The steps ``job`` takes under its strategies (what a progress bar counts to)."""
+    steps = job.steps
+    for strategy in reversed(job.strategies):
+        steps = strategy.total_steps(steps)
+    return steps
 
 
 def dream(host: PluginHost, config: RunConfig, on_step: Callable[[int, torch.Tensor], None] | None = None) -> RunOutcome:

@@ -1,8 +1,8 @@
 """The gradient-ascent loop: the default implementation of ``dreamengine_run_dream``.
 
 Everything is resolved before the loop starts; each step calls plain objects:
-transforms -> forward -> objective - penalties -> backward -> optimizer step ->
-projections. Only the image receives gradients (the model is frozen).
+transforms -> forward -> objective - penalties -> backward (through the
+gradient filters) -> optimizer step -> projections. Only the image receives gradients (the model is frozen).
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .components import DreamOutputs, Objective, Parametrization, Regularizer
+from .components import DreamOutputs, Objective, Parametrization, Regularizer, Strategy
 from .hookspecs import hookimpl
 from .model import DreamModel
 
-__all__ = ["DreamJob", "DreamResult", "OPTIMIZERS", "PixelParametrization", "run_job"]
+__all__ = ["DreamJob", "DreamResult", "OPTIMIZERS", "PixelParametrization", "divergence_message",
+           "filter_gradient", "run_job"]
 
 #: Optimizers by name; each is called as ``factory([image], lr=lr)``.
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
@@ -45,6 +46,9 @@ class DreamJob:
         save_every: keep a copy of the image every this many steps (0: never).
         on_step: called as ``on_step(step, scores)`` after every step.
         parametrization: how the optimised tensors become the image (``None``: plain pixels).
+        strategies: how the steps are run (octaves, tiling), outermost first;
+            applied by :func:`dreamengine.dreaming.run_through_hooks` around
+            the ``dreamengine_run_dream`` hook.
     """
 
     model: DreamModel
@@ -59,6 +63,7 @@ class DreamJob:
     save_every: int = 0
     on_step: StepCallback | None = None
     parametrization: Parametrization | None = None
+    strategies: Sequence[Strategy] = ()
 
 
 @dataclass
@@ -88,6 +93,7 @@ def run_job(job: DreamJob) -> DreamResult:
     phases = [(r, r.phases()) for r in job.regularizers]
     transforms = [r for r, p in phases if "transform" in p]
     penalties = [r for r, p in phases if "penalty" in p]
+    gradients = [r for r, p in phases if "gradient" in p]
     projections = [r for r, p in phases if "project" in p]
     with torch.no_grad():
         last_good = param.image().detach().clone()
@@ -95,7 +101,7 @@ def run_job(job: DreamJob) -> DreamResult:
     frames = [last_good.to("cpu", copy=True)] if job.save_every else []
     with job.model.capture(job.objective.layers) as activations:
         for step in range(1, job.steps + 1):
-            view = param.image()
+            view = filter_gradient(param.image(), gradients)
             for regularizer in transforms:
                 view = regularizer.transform(view, job.generator)
             logits = job.model(view)
@@ -109,7 +115,7 @@ def run_job(job: DreamJob) -> DreamResult:
             with torch.no_grad():
                 image = _project(param, projections, job.generator)
             if not (torch.isfinite(score).all() and torch.isfinite(image).all()):
-                return DreamResult(last_good.cpu(), scores.cpu(), step - 1, frames, _divergence(job, step))
+                return DreamResult(last_good.cpu(), scores.cpu(), step - 1, frames, divergence_message(job, step))
             last_good.copy_(image.detach())
             scores = score.detach()
             if job.save_every and step % job.save_every == 0:
@@ -117,6 +123,21 @@ def run_job(job: DreamJob) -> DreamResult:
             if job.on_step is not None:
                 job.on_step(step, scores)
     return DreamResult(last_good.cpu(), scores.cpu(), job.steps, frames)
+
+
+def filter_gradient(image: torch.Tensor, regularizers: Sequence[Regularizer]) -> torch.Tensor:
+    """``image`` itself, but the gradient flowing back through it passes each regularizer's ``gradient`` phase."""
+    if not regularizers:
+        return image
+    image = image.view_as(image)  # a fresh non-leaf each step, so hooks never pile up on the parameter
+
+    def hook(grad: torch.Tensor) -> torch.Tensor:
+        for regularizer in regularizers:
+            grad = regularizer.gradient(grad)
+        return grad
+
+    image.register_hook(hook)
+    return image
 
 
 def _project(param: Parametrization, projections: Sequence[Regularizer], generator: torch.Generator) -> torch.Tensor:
@@ -143,7 +164,8 @@ class PixelParametrization(Parametrization):
         self.pixels.copy_(image)
 
 
-def _divergence(job: DreamJob, step: int) -> str:
+def divergence_message(job: DreamJob, step: int) -> str:
+    """The message for a run of ``job`` whose objective or image stopped being finite at ``step``."""
     return (f"the dream diverged at step {step} (the objective or the image stopped being finite) "
             f"with {job.optimizer} at learning rate {job.lr:g}; try a lower learning rate, e.g. --lr {job.lr / 10:g}. "
             f"The last finite image (step {step - 1}) was kept.")

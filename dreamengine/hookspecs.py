@@ -74,6 +74,18 @@ def dreamengine_register_parametrizations(register):
 
 
 @hookspec
+def dreamengine_register_strategies(register):
+    """Register strategies: how a job's steps are run (octaves, tiling), chosen with ``--strategy``.
+
+    Called once when the registry is built.
+
+    :param register: ``register(name, factory, *, summary=None)``; ``factory``
+        returns a :class:`dreamengine.Strategy`. Options work as for
+        objectives.
+    """
+
+
+@hookspec
 def dreamengine_register_models(register):
     """Register named models that ``--model NAME`` can load.
 

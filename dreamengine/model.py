@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
+from .classes import resolve_class
 from .errors import DreamError, unknown_name
 
 __all__ = ["DreamModel"]
@@ -77,6 +78,11 @@ class DreamModel(nn.Module):
         finally:
             for handle in handles:
                 handle.remove()
+
+    def class_index(self, name: str) -> int:
+        """The index of class ``name`` (a class name or synonym, case-insensitive, or an index)."""
+        num_classes = getattr(self.net, "num_classes", None) or len(self.class_names)
+        return resolve_class(name, self.class_names, int(num_classes))
 
     def load_weights(self, state_dict: dict[str, torch.Tensor], source: str) -> None:
         """Load ``state_dict`` into the network, or explain in one line why it does not fit."""

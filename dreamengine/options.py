@@ -4,11 +4,14 @@ A spec names a component and, optionally, its options::
 
     blur                      # defaults
     blur:sigma=0.8            # one option
+    blur:0.8                  # the same: positional values fill the options in order
+    layer:blocks.5:12         # layer=blocks.5, channel=12
     gradient:start=red:end=#0040ff:angle=45
     clamp,blur:sigma=0.5,flip # a list of specs, comma-separated
 
-Option values are text until :func:`coerce_options` parses them by the
-annotations of the component factory's keyword parameters.
+Positional values come before any ``key=value``. Option values are text until
+:func:`coerce_options` parses them by the annotations of the component
+factory's keyword parameters.
 """
 
 from __future__ import annotations
@@ -34,9 +37,23 @@ class ComponentSpec:
 
     name: str
     options: Mapping[str, Any]
+    positional: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return ":".join([self.name, *(f"{k}={v}" for k, v in self.options.items())])
+        return ":".join([self.name, *self.positional, *(f"{k}={v}" for k, v in self.options.items())])
+
+    def named_options(self, infos: Iterable[OptionInfo]) -> dict[str, Any]:
+        """The options by name: positional values fill ``infos`` in order, then the ``key=value`` ones."""
+        infos = list(infos)
+        if len(self.positional) > len(infos):
+            raise DreamError(f"{self.name!r} takes {len(infos)} option(s) "
+                             f"({', '.join(i.name for i in infos) or 'none'}), got {len(self.positional)} "
+                             f"positional value(s) in {str(self)!r}.")
+        named = {info.name: value for info, value in zip(infos, self.positional)}
+        twice = [key for key in self.options if key in named]
+        if twice:
+            raise DreamError(f"option {twice[0]!r} of {self.name!r} is given twice in {str(self)!r}.")
+        return {**named, **self.options}
 
 
 @dataclass(frozen=True)
@@ -62,11 +79,16 @@ def parse_spec(text: str) -> ComponentSpec:
     name, *pairs = text.strip().split(":")
     if not name:
         raise DreamError(f"malformed component spec {text!r}: it must start with a name, as in 'blur:sigma=0.5'.")
-    options = {}
+    options, positional = {}, []
     for pair in pairs:
+        if "=" not in pair and not options:
+            if not pair.strip():
+                raise DreamError(f"malformed component spec {text!r}: an empty option between ':'s.")
+            positional.append(pair.strip())
+            continue
         key, value = _split_pair(pair, text)
         options[key] = value
-    return ComponentSpec(name, options)
+    return ComponentSpec(name.strip(), options, tuple(positional))
 
 
 def parse_spec_list(texts: str | Iterable[str]) -> list[ComponentSpec]:
@@ -93,7 +115,8 @@ def parse_assignment(text: str) -> tuple[str, str, str]:
 def _split_pair(pair: str, context: str) -> tuple[str, str]:
     key, eq, value = pair.partition("=")
     if not eq or not key.strip():
-        raise DreamError(f"malformed option {pair!r} in {context!r}: write KEY=VALUE, as in 'blur:sigma=0.5'.")
+        raise DreamError(f"malformed option {pair!r} in {context!r}: write KEY=VALUE, as in 'blur:sigma=0.5' "
+                         "(values without a key come first).")
     return key.strip(), value.strip()
 
 

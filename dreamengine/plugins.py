@@ -33,8 +33,13 @@ BUILTIN_PLUGINS = (
     "dreamengine.engine",
     "dreamengine_builtins.objectives",
     "dreamengine_builtins.regularizers",
+    "dreamengine_builtins.transforms",
+    "dreamengine_builtins.penalties",
+    "dreamengine_builtins.gradients",
     "dreamengine_builtins.initializers",
     "dreamengine_builtins.parametrizations",
+    "dreamengine_builtins.octaves",
+    "dreamengine_builtins.tiling",
     "dreamengine_builtins.models",
     "dreamengine_builtins.presets",
 )

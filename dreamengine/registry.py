@@ -8,11 +8,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .components import Initializer, Objective, Parametrization, Regularizer
+from .components import Initializer, Objective, Parametrization, Regularizer, Strategy
 from .errors import DreamError, unknown_name
 from .options import ComponentSpec, OptionInfo, coerce_options, factory_options
 
-__all__ = ["Entry", "Registry", "KINDS", "call_one"]
+__all__ = ["Entry", "Registry", "KINDS", "call_one", "singular"]
 
 #: kind -> (registration hook, what the factory must return, or None for presets/models)
 KINDS: dict[str, tuple[str, type | None]] = {
@@ -20,6 +20,7 @@ KINDS: dict[str, tuple[str, type | None]] = {
     "regularizers": ("dreamengine_register_regularizers", Regularizer),
     "initializers": ("dreamengine_register_initializers", Initializer),
     "parametrizations": ("dreamengine_register_parametrizations", Parametrization),
+    "strategies": ("dreamengine_register_strategies", Strategy),
     "models": ("dreamengine_register_models", None),
     "presets": ("dreamengine_register_presets", None),
 }
@@ -38,7 +39,7 @@ class Entry:
 
     @property
     def singular(self) -> str:
-        return self.kind[:-1]
+        return singular(self.kind)
 
 
 @dataclass
@@ -79,15 +80,15 @@ class Registry:
     def add(self, kind: str, name: str, target: Any, *, plugin: str, summary: str | None = None) -> None:
         """Add one entry, refusing a name that another plugin already took."""
         if not isinstance(name, str) or not name or any(c in name for c in ":,= "):
-            raise DreamError(f"plugin {plugin!r} registered an invalid {kind[:-1]} name {name!r} "
+            raise DreamError(f"plugin {plugin!r} registered an invalid {singular(kind)} name {name!r} "
                              "(use letters, digits, '-', '_' or '.').")
         existing = self.entries[kind].get(name)
         if existing is not None:
-            raise DreamError(f"{kind[:-1]} name {name!r} is registered twice: by {self.describe(existing.plugin)} "
+            raise DreamError(f"{singular(kind)} name {name!r} is registered twice: by {self.describe(existing.plugin)} "
                              f"and by {self.describe(plugin)}. Uninstall or block one of them "
                              f"(DREAMENGINE_BLOCK_PLUGINS={plugin}).")
         if kind != "presets" and not callable(target):
-            raise DreamError(f"plugin {plugin!r} registered {kind[:-1]} {name!r} with a non-callable factory.")
+            raise DreamError(f"plugin {plugin!r} registered {singular(kind)} {name!r} with a non-callable factory.")
         if kind == "presets" and not isinstance(target, Mapping):
             raise DreamError(f"plugin {plugin!r} registered preset {name!r} with settings that are not a mapping.")
         options = tuple(factory_options(target)) if KINDS[kind][1] is not None else ()
@@ -103,7 +104,7 @@ class Registry:
         try:
             return self.entries[kind][name]
         except KeyError:
-            raise unknown_name(kind[:-1], name, self.entries[kind]) from None
+            raise unknown_name(singular(kind), name, self.entries[kind]) from None
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries[kind])
@@ -115,7 +116,7 @@ class Registry:
     def create(self, kind: str, spec: ComponentSpec, extra: Mapping[str, Any] | None = None) -> Any:
         """Build the component ``spec`` names, with its options and any ``extra`` ones (which win)."""
         entry = self.get(kind, spec.name)
-        options = coerce_options(spec.name, {**spec.options, **(extra or {})}, entry.options)
+        options = coerce_options(spec.name, {**spec.named_options(entry.options), **(extra or {})}, entry.options)
         try:
             component = entry.target(**options)
         except (ValueError, TypeError) as error:
@@ -125,6 +126,11 @@ class Registry:
             raise DreamError(f"plugin {entry.plugin!r}: {entry.singular} {spec.name!r} built a "
                              f"{type(component).__name__}, not an instance of {expected.__name__}.")
         return component
+
+
+def singular(kind: str) -> str:
+    """``strategies`` -> ``strategy``, ``objectives`` -> ``objective``."""
+    return kind[:-3] + "y" if kind.endswith("ies") else kind[:-1]
 
 
 def call_one(pm, hook_name: str, impl, **kwargs: Any) -> list[Any]:

@@ -25,6 +25,15 @@ def test_every_builtin_component_conforms(photo):
             "blur": [{}, {"sigma": 0.1, "sigma_max": 1.0}],
             "gradient": [{}, {"angle": 90.0}],
             "fft": [{}, {"decay": 0.5, "decorrelate": False}],
+            "diversity": [{"layer": "relu2"}, {"layer": "conv1"}],
+            "logit": [{}, {"target": "class2"}, {"target": "3"}],
+            "roll": [{}, {"pixels": 2}],
+            "scale": [{}, {"min": 0.5, "max": 2.0}],
+            "rotate": [{}, {"degrees": 180.0}],
+            "tv": [{}, {"weight": 0.0}],
+            "l2": [{}, {"weight": 3.0, "center": 0.0}],
+            "gradnorm": [{}, {"mode": "mean-abs"}],
+            "gradblur": [{}, {"sigma": 0.0}],
         })
 
 
@@ -82,6 +91,13 @@ class WidePenalty(Regularizer):
         return image.abs().mean()
 
 
+class UnguardedNorm(Regularizer):
+    """Divides the gradient by its norm with no floor: a zero gradient becomes NaN."""
+
+    def gradient(self, grad):
+        return grad / grad.norm()
+
+
 class Double(Initializer):
     """A float64 image."""
 
@@ -137,7 +153,8 @@ class BrokenPlugin:
     @hookimpl
     def dreamengine_register_regularizers(self, register):
         for name, factory in [("global-noise", GlobalNoise), ("brighten", Brighten), ("detached", Detached),
-                              ("shrink", Shrink), ("nothing", Nothing), ("wide-penalty", WidePenalty)]:
+                              ("shrink", Shrink), ("nothing", Nothing), ("wide-penalty", WidePenalty),
+                              ("unguarded-norm", UnguardedNorm)]:
             register(name, factory)
         register("nameless", Brighten, summary=" ")
 
@@ -170,8 +187,9 @@ def broken_problems():
     ("brighten", "project left [0, 1] (values from 0.5"),
     ("detached", "transform does not let a finite gradient through"),
     ("shrink", "project returned shape (2, 3, 16, 23), expected (2, 3, 17, 23)"),
-    ("nothing", "overrides none of transform, penalty and project"),
+    ("nothing", "overrides none of transform, penalty, gradient and project"),
     ("wide-penalty", "penalty returned shape (), expected (2,)"),
+    ("unguarded-norm", "gradient of a zero gradient returned values that are not finite"),
     ("nameless", "has no summary"),
     ("double", "returned dtype torch.float64"),
     ("transposed", "the initializer returned shape (2, 3, 23, 17), expected (2, 3, 17, 23)"),

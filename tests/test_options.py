@@ -20,10 +20,21 @@ def test_parse_spec_list_splits_commas_and_skips_none():
     assert parse_spec_list(["none"]) == [] and parse_spec_list("") == []
 
 
-@pytest.mark.parametrize("text", ["blur:sigma", ":sigma=1", "blur:=3"])
+@pytest.mark.parametrize("text", ["blur:sigma=1:2", ":sigma=1", "blur:=3", "blur::1"])
 def test_malformed_specs_are_explained(text):
     with pytest.raises(DreamError, match="malformed"):
         parse_spec(text)
+
+
+def test_positional_values_fill_the_options_in_order(host):
+    spec = parse_spec("layer:blocks.5:12")
+    assert spec.positional == ("blocks.5", "12") and str(spec) == "layer:blocks.5:12"
+    assert host.registry.create("objectives", spec).channel == 12
+    assert host.registry.create("regularizers", parse_spec("blur:0.1:every=2")).sigma == 0.1
+    with pytest.raises(DreamError, match="'flip' takes 1 option.*got 2 positional"):
+        host.registry.create("regularizers", parse_spec("flip:0.5:1"))
+    with pytest.raises(DreamError, match="option 'sigma' of 'blur' is given twice"):
+        host.registry.create("regularizers", parse_spec("blur:0.1:sigma=0.2"))
 
 
 def test_parse_assignment():

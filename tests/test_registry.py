@@ -10,12 +10,13 @@ from dreamengine.options import parse_spec
 from dreamengine.registry import Registry
 
 BUILTINS = {
-    "objectives": {"logit", "cross-entropy", "layer"},
-    "regularizers": {"clamp", "blur", "flip", "jitter"},
+    "objectives": {"logit", "cross-entropy", "layer", "diversity"},
+    "regularizers": {"clamp", "blur", "flip", "jitter", "roll", "scale", "rotate", "tv", "l2", "gradnorm", "gradblur"},
     "initializers": {"gray", "gradient", "photo", "noise"},
     "parametrizations": {"pixel", "fft"},
+    "strategies": {"octaves", "tile"},
     "models": {"efficientnet-lite0"},
-    "presets": {"report"},
+    "presets": {"report", "deepdream"},
 }
 
 
@@ -38,7 +39,7 @@ def test_unknown_name_suggests(host):
 
 
 def test_wildcard_find(host):
-    assert [e.name for e in host.registry.find("regularizers", "*l*")] == ["blur", "clamp", "flip"]
+    assert [e.name for e in host.registry.find("regularizers", "*l*")] == ["blur", "clamp", "flip", "gradblur", "l2", "roll", "scale"]
 
 
 class _Twice:

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import DreamError
-from ..registry import KINDS
+from ..registry import KINDS, singular
 from . import cli, console, get_host
 
 
@@ -16,7 +16,7 @@ def _kind(value: str | None) -> str | None:
     if value is None:
         return None
     for kind in KINDS:
-        if value in (kind, kind[:-1]):
+        if value in (kind, singular(kind)):
             return kind
     raise click.BadParameter(f"choose one of {', '.join(KINDS)}", param_hint="KIND")
 
@@ -25,7 +25,7 @@ def _kind(value: str | None) -> str | None:
 @click.argument("kind", required=False)
 @click.argument("pattern", default="*")
 def list_components(kind: str | None, pattern: str) -> None:
-    """List components: KIND is objectives, regularizers, initializers, parametrizations, models or presets.
+    """List components: KIND is objectives, regularizers, initializers, parametrizations, strategies, models or presets.
 
     PATTERN filters names with wildcards, e.g. `dreamengine list regularizers 'b*'`.
     """

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..config import RunConfig, load_toml
-from ..dreaming import apply_preset, execute, prepare
+from ..dreaming import apply_preset, execute, prepare, total_steps
 from ..engine import OPTIMIZERS
 from ..errors import DreamError
 from ..imaging import read_manifest
@@ -24,12 +24,16 @@ from . import cli, console, err_console, get_host
 @click.option("--pretrained/--no-pretrained", default=None, help="Download timm's pretrained weights.")
 @click.option("--class", "-c", "classes", multiple=True,
               help="ImageNet (or checkpoint) class name or index; repeat to dream several in one batch. [default: flamingo]")
-@click.option("--objective", help="Objective spec, e.g. logit, cross-entropy, layer:layer=blocks.4:channel=7. [default: logit]")
+@click.option("--objective", help="Objective spec or expression, e.g. logit, layer:blocks.4:7, "
+                                   "\"logit:flamingo + 0.5*layer:blocks.5 - 0.01*tv\". [default: logit]")
 @click.option("--reg", multiple=True,
               help="Regularizer specs, comma-separated or repeated; 'none' for none. "
                    "[default: clamp,blur:sigma=0.5,flip,jitter:pixels=8]")
 @click.option("--init", help="Initializer spec, e.g. gray, gradient:start=red:end=blue, photo:path=cat.jpg:blur=4. [default: gray]")
 @click.option("--param", help="Image parametrization: fft (Lucid's decorrelated Fourier basis) or pixel. [default: fft]")
+@click.option("--strategy", multiple=True,
+              help="How the steps run, e.g. octaves:count=4:scale=1.4 or tile:size=224; several nest, the first "
+                   "outermost. [default: one plain loop]")
 @click.option("--set", "-s", "assignments", multiple=True, metavar="COMPONENT.OPTION=VALUE",
               help="Set one option of a component, e.g. -s blur.sigma=0.8 (repeatable).")
 @click.option("--steps", type=int, help="Gradient steps. [default: 200]")
@@ -67,7 +71,7 @@ def run_command(config_file: str | None, from_png: str | None, preset: str | Non
     for warning in caught:
         err_console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
     with _progress() as progress:
-        task = progress.add_task(_describe(config), total=config.steps, score=float("nan"))
+        task = progress.add_task(_describe(config), total=total_steps(prepared.job), score=float("nan"))
         prepared.job.on_step = lambda step, scores: progress.update(task, completed=step, score=float(scores.mean()))
         outcome = execute(host, prepared)
     _report(outcome)
@@ -90,8 +94,9 @@ def resolve_config(host, config_file, from_png, preset, assignments, cli_setting
     if file_settings:
         config = config.updated(file_settings, f"config file {config_file!r}")
     given = {k: v for k, v in cli_settings.items() if v is not None and v != ()}
-    if "reg" in given:
-        given["reg"] = [part for text in given["reg"] for part in text.split(",") if part.strip()]
+    for key in ("reg", "strategy"):
+        if key in given:
+            given[key] = [part for text in given[key] for part in text.split(",") if part.strip()]
     options: dict[str, dict[str, str]] = {}
     for text in assignments:
         component, option, value = parse_assignment(text)

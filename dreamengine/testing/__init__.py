@@ -25,6 +25,8 @@ the option sets given in ``options``):
 * regularizers, for each phase they override: ``transform`` keeps batch and
   channels, dtype and device, is finite, keeps [0, 1] and lets the gradient
   through; ``penalty`` is a finite, differentiable ``(batch,)`` tensor;
+  ``gradient`` keeps the shape, dtype and device, is finite (also for a zero
+  gradient) and the same for the same input;
   ``project`` keeps the shape, dtype, device and [0, 1]; random phases repeat
   exactly under the same seed and never touch the global random state;
 * parametrizations: ``setup`` returns leaf tensors that require grad;

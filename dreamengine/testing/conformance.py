@@ -15,7 +15,7 @@ from ..components import DreamOutputs, Initializer, Objective, Parametrization, 
 from ..engine import DreamJob, run_job
 from ..errors import DreamError
 from ..options import ComponentSpec
-from ..registry import Entry, Registry
+from ..registry import Entry, Registry, singular
 from .models import tiny_model
 
 __all__ = ["Problem", "check_conformance", "assert_conformance"]
@@ -37,7 +37,7 @@ class Problem:
 
     def __str__(self) -> str:
         shown = ":".join([self.name, *(f"{k}={v}" for k, v in self.options.items())])
-        return f"{self.kind[:-1]} {shown!r}: {self.message}"
+        return f"{singular(self.kind)} {shown!r}: {self.message}"
 
 
 class _Violation(Exception):
@@ -167,11 +167,13 @@ def _check_initializer(entry: Entry, make: Callable[[], Initializer], device: to
 
 def _check_regularizer(entry: Entry, make: Callable[[], Regularizer], device: torch.device) -> None:
     phases = make().phases()
-    _require(bool(phases), "overrides none of transform, penalty and project")
+    _require(bool(phases), "overrides none of transform, penalty, gradient and project")
     if "transform" in phases:
         _check_transform(make, device)
     if "penalty" in phases:
         _check_penalty(make, device)
+    if "gradient" in phases:
+        _check_gradient(make, device)
     if "project" in phases:
         with torch.no_grad():
             out = _repeatable(lambda generator: make().project(_image(device), generator), "project")
@@ -201,9 +203,19 @@ def _check_penalty(make: Callable[[], Regularizer], device: torch.device) -> Non
              "penalty has a gradient that is not finite")
 
 
+def _check_gradient(make: Callable[[], Regularizer], device: torch.device) -> None:
+    grad = _image(device) - 0.5
+    out = make().gradient(grad.clone())
+    _check_tensor(out, "gradient", (_BATCH, 3, _HEIGHT, _WIDTH), device, unit_range=False)
+    _require(torch.equal(out, make().gradient(grad.clone())), "gradient differs for the same input")
+    zero = make().gradient(torch.zeros_like(grad))
+    _check_tensor(zero, "gradient of a zero gradient", (_BATCH, 3, _HEIGHT, _WIDTH), device, unit_range=False)
+
+
 def _check_objective(entry: Entry, make: Callable[[], Objective], device: torch.device) -> None:
     model = tiny_model().to(device)
     objective = make()
+    objective.prepare(model)
     targets = torch.arange(_BATCH, device=device) % len(model.class_names)
     images = [_image(device, requires_grad=True) for _ in range(2)]
     values = []
@@ -243,12 +255,15 @@ def _check_parametrization(entry: Entry, make: Callable[[], Parametrization], de
 def _check_dream(entry: Entry, make: Callable[[], Any], device: torch.device) -> None:
     """Two real steps on :func:`tiny_model` with the component in its place."""
     component = make()
+    model = tiny_model().to(device)
+    if entry.kind == "objectives":
+        component.prepare(model)
     generator = torch.Generator().manual_seed(0)
     if entry.kind == "initializers":
         image = component(1, 16, 16, generator)
     else:
         image = torch.full((1, 3, 16, 16), 0.5)
-    job = DreamJob(model=tiny_model().to(device), regularizers=[component] if entry.kind == "regularizers" else [],
+    job = DreamJob(model=model, regularizers=[component] if entry.kind == "regularizers" else [],
                    objective=component if entry.kind == "objectives" else _TargetLogit(),
                    image=image.to(device), targets=torch.tensor([1], device=device), steps=2, lr=0.05,
                    optimizer="adam", generator=generator,

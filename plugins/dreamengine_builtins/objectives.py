@@ -1,4 +1,4 @@
-"""Built-in objectives: class logit, cross-entropy, intermediate layer or channel."""
+"""Built-in objectives: class logit, cross-entropy, intermediate layer or channel, batch diversity."""
 
 from __future__ import annotations
 
@@ -7,17 +7,33 @@ import torch.nn.functional as F
 
 from dreamengine import DreamError, DreamOutputs, Objective, hookimpl
 
-__all__ = ["Logit", "CrossEntropy", "Layer"]
+__all__ = ["Logit", "CrossEntropy", "Layer", "gram_similarity", "Diversity"]
 
 
 class Logit(Objective):
     """Maximise the target class's pre-softmax activation (the report's final choice).
 
+    Args:
+        target: a class (name or index) for every batch item; unset, each
+            item's ``--class``. Useful in expressions: ``logit:flamingo + logit:goose``.
+
     Example:
         ``dreamengine run --objective logit --class flamingo``
     """
 
+    def __init__(self, target: str | None = None) -> None:
+        self.target = target
+        self._index: int | None = None
+
+    def prepare(self, model):
+        if self.target is not None:
+            self._index = model.class_index(self.target)
+
     def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
+        if self.target is not None:
+            if self._index is None:
+                raise DreamError(f"logit:target={self.target} was not prepared with a model (call prepare(model)).")
+            return outputs.logits[:, self._index]
         return outputs.logits.gather(1, outputs.targets[:, None])[:, 0]
 
 
@@ -55,9 +71,49 @@ class Layer(Objective):
         return activation[:, self.channel].flatten(1).mean(1)
 
 
+def gram_similarity(activation: torch.Tensor) -> torch.Tensor:
+    """Mean cosine similarity of each item's Gram matrix (feature style) to every other item's.
+
+    Args:
+        activation: ``(batch, channels, ...)`` features of one layer.
+
+    Returns:
+        ``(batch,)`` in [-1, 1]; 0 for a batch of one.
+    """
+    batch, channels = activation.shape[:2]
+    if batch < 2:
+        return activation.new_zeros(batch) * activation.flatten(1).sum(1)  # zero, but attached to the graph
+    features = activation.reshape(batch, channels, -1)
+    gram = features @ features.transpose(1, 2) / features.shape[-1]
+    unit = F.normalize(gram.flatten(1), dim=1)
+    similarity = unit @ unit.T
+    return (similarity.sum(1) - similarity.diagonal()) / (batch - 1)
+
+
+class Diversity(Objective):
+    """Make the batch's dreams unlike each other at a layer: minus their mean Gram-matrix similarity (Lucid).
+
+    A term for expressions over a batch of several items, e.g.
+    ``--objective "layer:blocks.4 + 0.5*diversity:blocks.4" -c 1 -c 1 -c 1 --init noise``.
+
+    Args:
+        layer: dotted module name whose features are compared.
+    """
+
+    def __init__(self, layer: str) -> None:
+        if not layer:
+            raise ValueError("layer must name a module, e.g. diversity:blocks.4")
+        self.layer = layer
+        self.layers = (layer,)
+
+    def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
+        return -gram_similarity(outputs.activations[self.layer])
+
+
 @hookimpl
 def dreamengine_register_objectives(register):
-    """Register ``logit``, ``cross-entropy`` and ``layer``."""
+    """Register ``logit``, ``cross-entropy``, ``layer`` and ``diversity``."""
     register("logit", Logit)
     register("cross-entropy", CrossEntropy)
     register("layer", Layer)
+    register("diversity", Diversity)

@@ -23,8 +23,26 @@ REPORT = {
 }
 
 
+#: Classic DeepDream: amplify what an intermediate layer of the default model sees in the user's photo,
+#: over four octaves, with pixel steps of normalised gradient (mean |g| = 1, as in the original notebook),
+#: a random roll each step, and clamping. The photo is the user's: ``--init photo:path=me.jpg``.
+DEEPDREAM = {
+    "model": "efficientnet-lite0",
+    "init": "photo",
+    "param": "pixel",
+    "objective": "layer:blocks.4",
+    "reg": ["roll", "gradnorm:mode=mean-abs", "clamp"],
+    "strategy": ["octaves:count=4:scale=1.4"],
+    "optimizer": "sgd",
+    "lr": 0.01,
+    "steps": 40,
+}
+
+
 @hookimpl
 def dreamengine_register_presets(register):
-    """Register ``report``, the seed report's dream setup (use with --checkpoint)."""
+    """Register ``report``, the seed report's dream setup (use with --checkpoint), and ``deepdream``."""
     register("report", REPORT, summary="The seed report's setup: inception_v4, 128x128, gray start, "
                                        "logit, clamp+blur 0.5+flip, raw|rescaled (use with --checkpoint).")
+    register("deepdream", DEEPDREAM, summary="Classic DeepDream of your photo (--init photo:path=FILE): "
+                                             "amplify layer blocks.4 over 4 octaves, normalised gradient, roll.")

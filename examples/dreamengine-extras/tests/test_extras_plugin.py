@@ -29,16 +29,16 @@ def host():
 
 def test_components_are_registered_beside_the_builtins(host):
     registry = host.registry
-    assert {e.name for e in registry.find("regularizers") if e.plugin == PLUGIN} == {"tv", "affine"}
-    assert [e.name for e in registry.find("objectives") if e.plugin == PLUGIN] == ["diversity"]
+    assert {e.name for e in registry.find("regularizers") if e.plugin == PLUGIN} == {"smooth", "affine"}
+    assert [e.name for e in registry.find("objectives") if e.plugin == PLUGIN] == ["diverse-logit"]
     assert {e.name for e in registry.find("initializers") if e.plugin == PLUGIN} == {"radial", "checkerboard"}
     assert "blur" in registry.names("regularizers")
 
 
 def test_every_component_passes_the_conformance_check(host):
     assert_conformance(host.registry, plugin=PLUGIN, options={
-        "diversity": [{"layer": "relu2"}, {"layer": "conv1", "weight": 1.0}],
-        "tv": [{}, {"squared": True}],
+        "diverse-logit": [{"layer": "relu2"}, {"layer": "conv1", "weight": 1.0}],
+        "smooth": [{}, {"squared": True}],
         "affine": [{}, {"degrees": 90.0, "scale": 0.5}],
         "checkerboard": [{}, {"size": 1}],
     })
@@ -83,18 +83,18 @@ def test_installed_the_cli_lists_the_plugin_and_its_components(tmp_path):
     assert plugins.returncode == 0, plugins.stderr
     assert "extras" in plugins.stdout and "dreamengine-extras" in plugins.stdout
     listing = dreamengine("list", "regularizers", cwd=tmp_path)
-    assert "tv" in listing.stdout and "affine" in listing.stdout and "degrees: float = 5.0" in listing.stdout
+    assert "smooth" in listing.stdout and "affine" in listing.stdout and "degrees: float = 5.0" in listing.stdout
 
 
 def test_installed_a_run_uses_the_plugins_components(tmp_path):
     out = tmp_path / "dream.png"
     run = dreamengine("run", "--model", "resnet10t", "--size", "32", "--steps", "2", "-c", "1", "-c", "2",
-                      "--reg", "clamp,tv:weight=5,affine:degrees=10", "--init", "radial:inner=pink",
-                      "--objective", "diversity:layer=layer1", "-o", str(out), cwd=tmp_path)
+                      "--reg", "clamp,smooth:weight=5,affine:degrees=10", "--init", "radial:inner=pink",
+                      "--objective", "diverse-logit:layer=layer1", "-o", str(out), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     written = sorted(tmp_path.glob("dream-*.png"))
     assert len(written) == 2
     config = json.loads(Image.open(written[0]).text["dreamengine"])["config"]
-    assert config["reg"] == ["clamp", "tv:weight=5", "affine:degrees=10"] and config["init"] == "radial:inner=pink"
+    assert config["reg"] == ["clamp", "smooth:weight=5", "affine:degrees=10"] and config["init"] == "radial:inner=pink"
     tv = dreamengine("tv", *map(str, written), cwd=tmp_path)
     assert tv.returncode == 0 and [line.split("  ")[1] for line in tv.stdout.splitlines()] == list(map(str, written))

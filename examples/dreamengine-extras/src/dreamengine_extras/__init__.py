@@ -2,9 +2,9 @@
 
 It adds, once installed (``pip install dreamengine-extras``):
 
-* regularizer ``tv`` -- a total-variation penalty: smoother dreams, less pixel noise;
+* regularizer ``smooth`` -- a total-variation penalty with a ``squared`` option (the built-in ``tv`` has none);
 * regularizer ``affine`` -- a random rotation and scaling before each forward pass;
-* objective ``diversity`` -- the target logit, minus how alike the batch items
+* objective ``diverse-logit`` -- the target logit, minus how alike the batch items
   look at a layer, so one batch dreams several different takes on a class;
 * initializers ``radial`` (a radial colour gradient) and ``checkerboard``;
 * command ``dreamengine tv IMAGE...`` -- the total variation of image files, to

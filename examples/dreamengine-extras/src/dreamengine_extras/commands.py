@@ -14,11 +14,11 @@ __all__ = ["tv_command"]
 
 @click.command("tv")
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--squared", is_flag=True, help="Squared neighbour differences (as tv:squared=true).")
+@click.option("--squared", is_flag=True, help="Squared neighbour differences (as smooth:squared=true).")
 def tv_command(images: tuple[str, ...], squared: bool) -> None:
     """Print the total variation of image files: lower is smoother.
 
-    One "VALUE  PATH" line per image. Compare dreams made with different `--reg tv:weight=...` settings, e.g.
+    One "VALUE  PATH" line per image. Compare dreams made with different `--reg smooth:weight=...` settings, e.g.
     `dreamengine tv dreams/*.png | sort -n`. (From dreamengine-extras.)
     """
     for path in images:

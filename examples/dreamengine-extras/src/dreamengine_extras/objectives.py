@@ -38,7 +38,7 @@ class Diversity(Objective):
     each comes out different (Lucid's diversity objective)::
 
         dreamengine run -c flamingo -c flamingo -c flamingo --init noise \\
-            --objective diversity:layer=blocks.3
+            --objective diverse-logit:layer=blocks.3
 
     Measured so on the default model (128x128, 30 steps, ``--param pixel``):
     the three dreams' mean Gram similarity at ``blocks.3`` is 0.24 with the default weight and

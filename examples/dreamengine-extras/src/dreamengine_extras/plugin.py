@@ -17,15 +17,15 @@ from .regularizers import RandomAffine, TotalVariation
 
 @hookimpl
 def dreamengine_register_regularizers(register):
-    """Register ``tv`` and ``affine``."""
-    register("tv", TotalVariation)
+    """Register ``smooth`` and ``affine``."""
+    register("smooth", TotalVariation)
     register("affine", RandomAffine)
 
 
 @hookimpl
 def dreamengine_register_objectives(register):
-    """Register ``diversity``."""
-    register("diversity", Diversity)
+    """Register ``diverse-logit``."""
+    register("diverse-logit", Diversity)
 
 
 @hookimpl

@@ -1,0 +1,103 @@
+"""Built-in random transforms for each step's forward pass: roll, scale and rotate.
+
+They act inside the autograd graph, so the stored image never changes: the
+step lands on the untransformed image, which is how the transform is "undone".
+Scale and rotate resample into a frame of the image's own size, so the
+network's input shape stays fixed from step to step (a changing shape makes
+the CPU's math library re-plan every step, about twice as slow).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from dreamengine import Regularizer, hookimpl
+
+__all__ = ["affine_resample", "Roll", "Scale", "Rotate"]
+
+
+def affine_resample(image: torch.Tensor, degrees: float = 0.0, factor: float = 1.0) -> torch.Tensor:
+    """Rotate by ``degrees`` (counter-clockwise) and zoom by ``factor`` about the centre, into the same frame.
+
+    Args:
+        image: ``(batch, channels, height, width)``.
+        degrees: rotation angle.
+        factor: zoom; above 1 enlarges the content (crops), below 1 shrinks it.
+
+    Returns:
+        A tensor of the input's shape, bilinearly resampled; pixels sampled from
+        outside are reflected back in, so every value lies within the input's
+        range. Differentiable w.r.t. ``image``.
+    """
+    if degrees == 0 and factor == 1:
+        return image
+    height, width = image.shape[-2:]
+    angle = math.radians(degrees)
+    cos, sin = math.cos(angle) / factor, math.sin(angle) / factor
+    # affine_grid works in [-1, 1] per axis; the aspect ratios keep the rotation rigid in pixel space.
+    theta = torch.tensor([[cos, -sin * height / width, 0.0], [sin * width / height, cos, 0.0]],
+                         dtype=image.dtype, device=image.device)
+    grid = F.affine_grid(theta.expand(image.shape[0], 2, 3), list(image.shape), align_corners=False)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def _uniform(generator: torch.Generator, low: float, high: float) -> float:
+    return low + (high - low) * torch.rand((), generator=generator).item()
+
+
+class Roll(Regularizer):
+    """Shift the image circularly by a random offset for each step (Lucid's roll; any offset unless ``pixels`` caps it).
+
+    Unlike ``jitter``, whose small shifts keep the picture in place, an uncapped
+    roll moves the image's wrap-around seam anywhere, so no spot of the dream
+    is always at the border of the network's view.
+    """
+
+    def __init__(self, pixels: int | None = None) -> None:
+        if pixels is not None and pixels < 0:
+            raise ValueError(f"pixels must be >= 0, got {pixels}")
+        self.pixels = pixels
+
+    def transform(self, image, generator):
+        height, width = image.shape[-2:]
+        limit_y = height - 1 if self.pixels is None else min(self.pixels, height - 1)
+        limit_x = width - 1 if self.pixels is None else min(self.pixels, width - 1)
+        dy = int(torch.randint(-limit_y, limit_y + 1, (), generator=generator))
+        dx = int(torch.randint(-limit_x, limit_x + 1, (), generator=generator))
+        return torch.roll(image, shifts=(dy, dx), dims=(-2, -1))
+
+
+class Scale(Regularizer):
+    """Zoom by a random factor in [min, max] for each step, resampled into the same frame."""
+
+    def __init__(self, min: float = 0.9, max: float = 1.1) -> None:
+        if not 0 < min <= max:
+            raise ValueError(f"need 0 < min <= max, got min={min}, max={max}")
+        self.min = min
+        self.max = max
+
+    def transform(self, image, generator):
+        return affine_resample(image, factor=_uniform(generator, self.min, self.max))
+
+
+class Rotate(Regularizer):
+    """Rotate by a random angle in [-degrees, degrees] for each step, resampled into the same frame."""
+
+    def __init__(self, degrees: float = 5.0) -> None:
+        if not 0 <= degrees <= 180:
+            raise ValueError(f"degrees must be in [0, 180], got {degrees}")
+        self.degrees = degrees
+
+    def transform(self, image, generator):
+        return affine_resample(image, degrees=_uniform(generator, -self.degrees, self.degrees))
+
+
+@hookimpl
+def dreamengine_register_regularizers(register):
+    """Register ``roll``, ``scale`` and ``rotate``."""
+    register("roll", Roll)
+    register("scale", Scale)
+    register("rotate", Rotate)

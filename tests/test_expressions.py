@@ -1,0 +1,125 @@
+"""Objective expressions: parsing (with hypothesis), building, clear errors, and dreaming with them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dreamengine import DreamError, DreamOutputs, RunConfig
+from dreamengine.dreaming import build_components
+from dreamengine.expressions import parse_expression
+from dreamengine.options import parse_spec
+from dreamengine.testing import make_host, tiny_model
+from dreamengine_builtins.objectives import gram_similarity
+
+names = st.sampled_from(["logit", "layer", "cross-entropy", "tv", "diversity", "l2"])
+values = st.from_regex(r"[a-z][a-z0-9.]{0,6}", fullmatch=True)
+specs = st.builds(lambda name, pos, kw: ":".join([name, *pos, *(f"k{i}={v}" for i, v in enumerate(kw))]),
+                  names, st.lists(values, max_size=2), st.lists(values, max_size=2))
+coefficients = st.floats(0.001, 1000, allow_nan=False).map(lambda x: float(f"{x:.4g}"))
+
+
+@given(st.lists(st.tuples(st.sampled_from([1.0, -1.0]), coefficients, specs), min_size=1, max_size=4))
+def test_an_expression_parses_into_its_terms(terms):
+    text = ""
+    for index, (sign, coefficient, spec) in enumerate(terms):
+        operator = ("- " if sign < 0 else "+ ") if index else ("-" if sign < 0 else "")
+        text += f" {operator}{coefficient!r}*{spec}"
+    parsed = parse_expression(text)
+    assert [t.coefficient for t in parsed] == [sign * c for sign, c, _ in terms]
+    assert [str(t.spec) for t in parsed] == [spec for _, _, spec in terms]
+
+
+@given(specs)
+def test_a_plain_spec_is_one_term_with_coefficient_one(spec):
+    (term,) = parse_expression(spec)
+    assert term.coefficient == 1.0 and term.spec == parse_spec(spec)
+
+
+def test_hyphens_in_names_and_values_are_not_operators():
+    terms = parse_expression("cross-entropy - 0.5*layer:layer=a-b + 2e-3*tv")
+    assert [(t.coefficient, str(t.spec)) for t in terms] == [(1.0, "cross-entropy"), (-0.5, "layer:layer=a-b"),
+                                                             (0.002, "tv")]
+
+
+@pytest.mark.parametrize("text, position, expected", [
+    ("logit + ", 9, "a term"),
+    ("logit + + tv", 9, "a term"),
+    ("0.5*", 5, "one component spec"),
+    ("logit - x*tv", 10, "a number before '*'"),
+    ("logit + 0.5*tv*2", 15, "one component spec"),
+])
+def test_malformed_expressions_name_the_position_and_what_was_expected(text, position, expected):
+    with pytest.raises(DreamError, match=rf"at position {position}: expected {expected}"):
+        parse_expression(text)
+
+
+def build(objective: str, **settings):
+    host = make_host()
+    config = RunConfig(objective=objective, **settings)
+    objective, regularizers, *_ = build_components(host, config)
+    objective.prepare(tiny_model())
+    return objective, regularizers
+
+
+def outputs_of(objective, image, targets=(1, 1)):
+    model = tiny_model()
+    with model.capture(objective.layers) as activations:
+        return objective(DreamOutputs(model(image), torch.tensor(targets), activations)), model
+
+
+def test_an_expression_is_the_weighted_sum_of_its_terms_and_penalties():
+    image = torch.rand((2, 3, 16, 16), generator=torch.Generator().manual_seed(0))
+    objective, regularizers = build("logit:class2 + 0.5*layer:relu2:3 - 0.25*tv")
+    value, model = outputs_of(objective, image)
+    with model.capture(["relu2"]) as activations:
+        logits = model(image)
+    expected = logits[:, 2] + 0.5 * activations["relu2"][:, 3].flatten(1).mean(1)
+    torch.testing.assert_close(value, expected)
+    (tv,) = [r for r in regularizers if "penalty" in r.phases()]
+    from dreamengine_builtins.penalties import total_variation
+    torch.testing.assert_close(tv.penalty(image), 0.25 * total_variation(image))
+
+
+def test_logit_of_a_named_class_resolves_against_the_model_and_errors_suggest():
+    objective, _ = build("logit:class3 + logit:0")
+    value, model = outputs_of(objective, torch.full((2, 3, 16, 16), 0.5))
+    logits = model(torch.full((2, 3, 16, 16), 0.5))
+    torch.testing.assert_close(value, logits[:, 3] + logits[:, 0])
+    with pytest.raises(DreamError, match="Did you mean 'class3'"):
+        build("logit:clas3 + tv")
+
+
+def test_options_by_name_reach_the_terms_and_unknown_terms_suggest():
+    objective, regularizers = build("layer:relu2 - tv", options={"tv": {"weight": 3.0}})
+    assert regularizers[-1].regularizer.weight == 3.0
+    with pytest.raises(DreamError, match="Did you mean 'logit'"):
+        build("logitt + tv")
+    with pytest.raises(DreamError, match="no objective term"):
+        build("- 0.1*tv")
+
+
+def test_diversity_is_minus_the_mean_gram_similarity_and_zero_for_one_item():
+    same = torch.rand((1, 4, 5, 5), generator=torch.Generator().manual_seed(0)).expand(3, 4, 5, 5)
+    torch.testing.assert_close(gram_similarity(same), torch.ones(3))
+    assert torch.equal(gram_similarity(same[:1]), torch.zeros(1))
+
+
+def test_dreaming_with_a_diversity_term_makes_the_batch_less_alike():
+    from dreamengine.dreaming import build_job
+    from dreamengine.engine import run_job
+
+    def similarity(objective):
+        config = RunConfig(size=16, steps=10, classes=["1", "1", "1"], init="noise", param="pixel", reg=["clamp"],
+                           objective=objective, lr=0.05)
+        model = tiny_model()
+        job, _ = build_job(make_host(), config, model, torch.device("cpu"))
+        image = run_job(job).image
+        with model.capture(["relu1"]) as activations:
+            model(image)
+        return float(gram_similarity(activations["relu1"]).mean())
+
+    plain, diverse = similarity("layer:relu1"), similarity("layer:relu1 + 20*diversity:relu1")
+    assert diverse < plain - 0.01

@@ -1,0 +1,158 @@
+"""Properties of the roll, scale, rotate, tv, l2, gradnorm and gradblur regularizers, checked with hypothesis."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dreamengine import DreamError, DreamJob, Objective
+from dreamengine.engine import run_job
+from dreamengine.testing import tiny_model
+from dreamengine_builtins.gradients import GradBlur, GradNorm
+from dreamengine_builtins.penalties import L2, TotalVariation, total_variation
+from dreamengine_builtins.transforms import Roll, Rotate, Scale, affine_resample
+
+
+
+@st.composite
+def images(draw, low=0.0, high=1.0):
+    shape = (draw(st.integers(1, 3)), 3, draw(st.integers(2, 24)), draw(st.integers(2, 24)))
+    return low + (high - low) * torch.rand(shape, generator=gen(draw(st.integers(0, 2**31 - 1))))
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@given(images(), st.integers(0, 1000))
+def test_roll_is_a_circular_shift_that_keeps_every_pixel(image, seed):
+    out = Roll().transform(image, gen(seed))
+    assert out.shape == image.shape
+    assert torch.equal(out.flatten(2).sort(-1).values, image.flatten(2).sort(-1).values)
+
+
+@given(images(), st.integers(0, 1000), st.integers(0, 3))
+def test_capped_roll_is_one_of_the_allowed_shifts(image, seed, pixels):
+    out = Roll(pixels=pixels).transform(image, gen(seed))
+    shifts = [(dy, dx) for dy in range(-pixels, pixels + 1) for dx in range(-pixels, pixels + 1)]
+    assert any(torch.equal(out, torch.roll(image, s, dims=(-2, -1))) for s in shifts)
+
+
+@given(images(), st.integers(0, 1000))
+def test_scale_and_rotate_keep_the_frame_and_the_range(image, seed):
+    for transform in (Scale(0.5, 2.0), Rotate(180.0)):
+        out = transform.transform(image, gen(seed))
+        assert out.shape == image.shape
+        assert out.min() >= image.min() - 1e-5 and out.max() <= image.max() + 1e-5
+
+
+@given(st.floats(0, 1), st.floats(-180, 180), st.floats(0.5, 2))
+def test_scale_and_rotate_leave_a_constant_image_constant(value, degrees, factor):
+    image = torch.full((1, 3, 9, 13), value)
+    torch.testing.assert_close(affine_resample(image, degrees, factor), image)
+
+
+def test_a_quarter_turn_of_a_square_image_is_rot90():
+    image = torch.rand((1, 3, 8, 8), generator=gen())
+    torch.testing.assert_close(affine_resample(image, 90.0), image.rot90(1, dims=(-2, -1)), atol=1e-5, rtol=0)
+
+
+@given(images(), st.floats(0, 100))
+def test_penalties_are_non_negative_per_item_and_scale_with_weight(image, weight):
+    for make in (TotalVariation, L2):
+        unit, weighted = make(1.0).penalty(image), make(weight).penalty(image)
+        assert unit.shape == (image.shape[0],) and (unit >= 0).all()
+        torch.testing.assert_close(weighted, weight * unit)
+
+
+@given(st.floats(0, 1), st.integers(1, 12), st.integers(1, 12))
+def test_tv_of_a_constant_image_is_zero_and_l2_of_mid_gray_is_zero(value, height, width):
+    image = torch.full((2, 3, height, width), value)
+    assert torch.equal(total_variation(image), torch.zeros(2))
+    assert L2(center=value).penalty(image).abs().max() < 1e-5
+
+
+def test_tv_penalises_noise_more_than_a_smooth_ramp():
+    ramp = torch.linspace(0, 1, 16).expand(1, 3, 16, 16)
+    assert total_variation(torch.rand((1, 3, 16, 16), generator=gen())) > 5 * total_variation(ramp)
+
+
+@given(images(low=-5, high=5))
+def test_gradnorm_gives_each_item_unit_std_or_unit_mean_abs(grad):
+    std = GradNorm("std").gradient(grad).flatten(1).std(1, correction=0)
+    mean_abs = GradNorm("mean-abs").gradient(grad).flatten(1).abs().mean(1)
+    nonzero = grad.flatten(1).std(1, correction=0) > 1e-3
+    torch.testing.assert_close(std[nonzero], torch.ones_like(std[nonzero]))
+    torch.testing.assert_close(mean_abs[nonzero], torch.ones_like(mean_abs[nonzero]))
+
+
+@given(st.integers(1, 3), st.integers(1, 9))
+def test_gradient_filters_keep_a_zero_gradient_zero_and_finite(batch, size):
+    zero = torch.zeros((batch, 3, size, size))
+    for regularizer in (GradNorm("std"), GradNorm("mean-abs"), GradBlur(1.0)):
+        assert torch.equal(regularizer.gradient(zero), zero)
+
+
+@given(images(low=-1, high=1), st.floats(0.1, 3))
+def test_gradblur_keeps_the_shape_and_lowers_the_variation(grad, sigma):
+    out = GradBlur(sigma).gradient(grad)
+    assert out.shape == grad.shape
+    assert (total_variation(out) <= total_variation(grad) + 1e-5).all()
+
+
+def test_unknown_gradnorm_mode_is_refused():
+    with pytest.raises(ValueError, match="mode must be one of std, mean-abs"):
+        GradNorm("max")
+
+
+class _Recorder(GradNorm):
+    def __init__(self):
+        super().__init__("std")
+        self.seen = []
+
+    def gradient(self, grad):
+        out = super().gradient(grad)
+        self.seen.append(out.flatten(1).std(1, correction=0))
+        return out
+
+
+@pytest.mark.parametrize("param", [None, "fft"])
+def test_the_engine_runs_the_gradient_phase_every_step_for_every_parametrization(param):
+    from dreamengine_builtins.parametrizations import Fourier, Pixel
+
+    recorder = _Recorder()
+    job = DreamJob(model=tiny_model(), objective=_Logit(), regularizers=[recorder], image=torch.full((1, 3, 16, 16), 0.5),
+                   targets=torch.tensor([1]), steps=3, lr=0.05, optimizer="adam", generator=gen(),
+                   parametrization=Fourier() if param else Pixel())
+    result = run_job(job)
+    assert result.steps_done == 3 and len(recorder.seen) == 3
+    torch.testing.assert_close(torch.stack(recorder.seen), torch.ones(3, 1))
+
+
+def test_the_gradient_phase_changes_the_step():
+    """With SGD the step is lr times the filtered gradient: normalised, the largest change is predictable."""
+    def step(regularizers):
+        job = DreamJob(model=tiny_model(), objective=_Logit(), regularizers=regularizers,
+                       image=torch.full((1, 3, 16, 16), 0.5), targets=torch.tensor([1]), steps=1, lr=0.01,
+                       optimizer="sgd", generator=gen())
+        return run_job(job).image - 0.5
+    plain, normalised = step([]), step([GradNorm("mean-abs")])
+    torch.testing.assert_close(normalised.abs().mean(), torch.tensor(0.01))
+    assert not torch.allclose(plain.abs().mean(), torch.tensor(0.01))
+
+
+class _Logit(Objective):
+    """The target logit."""
+
+    def __call__(self, outputs):
+        return outputs.logits.gather(1, outputs.targets[:, None])[:, 0]
+
+
+def test_bad_options_are_one_line_errors():
+    from dreamengine.testing import make_host
+    from dreamengine.options import parse_spec
+
+    with pytest.raises(DreamError, match="regularizer 'tv': weight must be"):
+        make_host().registry.create("regularizers", parse_spec("tv:weight=-1"))

@@ -1,0 +1,247 @@
+"""The octaves and tile strategies: shape bookkeeping, detail carried between scales, seams, bounded memory."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
+from torch import nn
+
+from dreamengine import DreamError, DreamJob, DreamModel, DreamResult, Objective, Regularizer, RunConfig, Strategy, hookimpl
+from dreamengine.dreaming import prepare, run_through_hooks, total_steps
+from dreamengine.engine import run_job
+from dreamengine.testing import make_host, tiny_model
+from dreamengine_builtins.octaves import Octaves, octave_sizes, split_steps
+from dreamengine_builtins.regularizers import Clamp
+from dreamengine_builtins.tiling import Tile, tile_origins
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+class TargetLogit(Objective):
+    """The target's logit."""
+
+    def __call__(self, outputs):
+        return outputs.logits.gather(1, outputs.targets[:, None])[:, 0]
+
+
+def job(model=None, size=(16, 16), batch=1, steps=4, optimizer="adam", lr=0.05, regularizers=(), **extra) -> DreamJob:
+    return DreamJob(model=model or tiny_model(), objective=TargetLogit(), regularizers=list(regularizers),
+                    image=torch.full((batch, 3, *size), 0.5), targets=torch.ones(batch, dtype=torch.long),
+                    steps=steps, lr=lr, optimizer=optimizer, generator=torch.Generator().manual_seed(0), **extra)
+
+
+def input_shapes(model: DreamModel) -> list[tuple[int, ...]]:
+    """Record the shape of every input the network sees."""
+    shapes = []
+    model.net.register_forward_pre_hook(lambda _module, args: shapes.append(tuple(args[0].shape)))
+    return shapes
+
+
+@given(st.integers(8, 300), st.integers(8, 300), st.integers(1, 6), st.floats(1, 2))
+def test_octave_sizes_grow_to_the_full_size(height, width, count, scale):
+    sizes = octave_sizes(height, width, count, scale)
+    assert len(sizes) == count and sizes[-1] == (height, width)
+    assert all(8 <= h <= height and 8 <= w <= width for h, w in sizes)
+    assert sizes == sorted(sizes)
+
+
+@given(st.integers(1, 500), st.integers(1, 8))
+def test_split_steps_shares_every_step_and_favours_the_last_octaves(steps, count):
+    shares = split_steps(steps, count)
+    assert sum(shares) == steps and shares == sorted(shares) and shares[-1] - shares[0] <= 1
+
+
+def test_octaves_dream_at_each_size_with_a_fixed_shape_and_end_at_the_full_size():
+    model = tiny_model()
+    shapes = input_shapes(model)
+    seen = []
+    octaves = Octaves(count=3, scale=2.0)
+    result = octaves.run(job(model, size=(24, 40), steps=7, on_step=lambda step, _: seen.append(step)), run_job)
+    assert result.image.shape == (1, 3, 24, 40) and result.steps_done == 7 and seen == list(range(1, 8))
+    assert shapes == [(1, 3, 8, 10)] * 2 + [(1, 3, 12, 20)] * 2 + [(1, 3, 24, 40)] * 3
+
+
+def test_octaves_carry_the_detail_up_to_the_next_scale():
+    """A fake loop that adds 0.1 to its start: after three octaves the detail is 0.3 everywhere."""
+    starts = []
+
+    def brighten(inner):
+        starts.append(inner.image.clone())
+        return DreamResult(inner.image + 0.1, torch.zeros(1), inner.steps)
+
+    result = Octaves(count=3, scale=1.5).run(job(size=(18, 27), steps=3), brighten)
+    assert [tuple(s.shape[-2:]) for s in starts] == [(8, 12), (12, 18), (18, 27)]
+    torch.testing.assert_close(starts[1], torch.full_like(starts[1], 0.6))
+    torch.testing.assert_close(result.image, torch.full((1, 3, 18, 27), 0.8))
+
+
+def test_per_octave_steps_count_in_the_progress_total():
+    assert Octaves(count=3, per_octave=True).total_steps(10) == 30 and Octaves(count=3).total_steps(10) == 10
+
+
+class MeanModel(nn.Module):
+    """Logits (-mean, mean) of the image: every pixel gets the same gradient, wherever it is."""
+
+    num_classes = 2
+
+    def forward(self, image):
+        mean = image.mean((1, 2, 3))
+        return torch.stack([-mean, mean], 1)
+
+
+def mean_model() -> DreamModel:
+    return DreamModel(MeanModel(), name="mean", mean=(0, 0, 0), std=(1, 1, 1), input_size=(16, 16),
+                      class_names=["dark", "bright"]).freeze()
+
+
+@given(st.integers(1, 40).map(lambda n: n + 8), st.integers(9, 48))
+def test_tile_origins_cover_every_pixel_with_tiles_inside(length, tile):
+    origins = tile_origins(length, tile)
+    covered = torch.zeros(length)
+    for start in origins:
+        assert 0 <= start and start + min(tile, length) <= length
+        covered[start:start + min(tile, length)] = 1
+    assert covered.all() and len(origins) == -(-length // min(tile, length))
+
+
+@pytest.mark.parametrize("size", [(40, 37), (16, 16), (9, 50)])
+def test_a_tiled_dream_on_a_constant_gradient_model_has_no_seams(size):
+    """Overlapping tiles and random shifts must not make some pixels move more than others (SGD shows it)."""
+    result = Tile(size=16).run(job(mean_model(), size=size, steps=3, optimizer="sgd", lr=50.0), run_job)
+    image = result.image
+    assert image.shape == (1, 3, *size) and result.steps_done == 3
+    assert float(image.min()) > 0.5 + 1e-3  # it did brighten
+    assert float(image.max() - image.min()) < 1e-5
+
+
+def test_tiling_keeps_one_fixed_tile_shape_per_forward_whatever_the_image_size():
+    model = tiny_model()
+    shapes = input_shapes(model)
+    result = Tile().run(job(model, size=(50, 33), batch=2, steps=2), run_job)
+    assert result.image.shape == (2, 3, 50, 33) and torch.isfinite(result.scores).all()
+    assert set(shapes) == {(2, 3, 16, 16)} and len(shapes) == 2 * 4 * 3
+
+
+class CountGraph(Regularizer):
+    """A transform that records how many elements reach the network per forward, and checks no bigger graph exists."""
+
+    def __init__(self):
+        self.largest = 0
+
+    def transform(self, image, generator):
+        self.largest = max(self.largest, image.numel())
+        return image
+
+
+def test_tiling_memory_stays_bounded_by_one_tile():
+    counter = CountGraph()
+    model = tiny_model()
+    Tile(size=16).run(job(model, size=(96, 96), steps=1, regularizers=[counter]), run_job)
+    assert counter.largest == 3 * 16 * 16
+
+
+def test_tiling_runs_every_phase_and_the_gradient_filters_on_the_full_gradient():
+    class Normalise(Regularizer):
+        """Record the gradient's shape."""
+
+        shapes = []
+
+        def gradient(self, grad):
+            self.shapes.append(tuple(grad.shape))
+            return grad / grad.abs().mean().clamp_min(1e-8)
+
+    result = Tile(size=16).run(job(size=(20, 30), steps=2, regularizers=[Normalise(), Clamp()]), run_job)
+    assert Normalise.shapes == [(1, 3, 20, 30)] * 2
+    assert result.image.min() >= 0 and result.image.max() <= 1
+
+
+def test_tiling_with_the_fft_parametrization():
+    from dreamengine_builtins.parametrizations import Fourier
+
+    result = Tile(size=16).run(job(size=(24, 24), steps=2, parametrization=Fourier()), run_job)
+    assert result.steps_done == 2 and not torch.equal(result.image, torch.full_like(result.image, 0.5))
+
+
+def test_tiling_repeats_exactly_with_the_same_seed():
+    first, second = (Tile(size=16).run(job(size=(20, 30), steps=2), run_job).image for _ in range(2))
+    assert torch.equal(first, second)
+
+
+def test_strategies_nest_through_the_hooks_first_outermost():
+    host = make_host()
+    model = tiny_model()
+    shapes = input_shapes(model)
+    nested = job(model, size=(32, 32), steps=4, strategies=[Octaves(count=2, scale=2.0), Tile(size=16)])
+    result = run_through_hooks(host, nested)
+    assert result.image.shape == (1, 3, 32, 32) and result.steps_done == 4 and total_steps(nested) == 4
+    assert shapes == [(1, 3, 16, 16)] * (2 + 2 * 4)
+
+
+class Watcher:
+    """A plugin whose run_dream wrapper counts the loops the strategies run."""
+
+    def __init__(self):
+        self.sizes = []
+
+    @hookimpl(wrapper=True)
+    def dreamengine_run_dream(self, job):
+        self.sizes.append(tuple(job.image.shape[-2:]))
+        return (yield)
+
+
+def test_each_octave_goes_through_the_run_dream_hook():
+    watcher = Watcher()
+    host = make_host(watcher)
+    run_through_hooks(host, job(size=(32, 32), steps=2, strategies=[Octaves(count=2, scale=2.0)]))
+    assert watcher.sizes == [(16, 16), (32, 32)]
+
+
+class Twice(Strategy):
+    """Run the loop twice, the second time from the first result."""
+
+    def total_steps(self, steps):
+        return 2 * steps
+
+    def run(self, job, loop):
+        first = loop(job)
+        return loop(dataclasses.replace(job, image=first.image.to(job.image.device)))
+
+
+class TwicePlugin:
+    @hookimpl
+    def dreamengine_register_strategies(self, register):
+        register("twice", Twice)
+
+
+def test_a_plugin_strategy_is_registered_listed_and_used_by_a_run(tmp_path, resnet10t_quiet):
+    host = make_host(TwicePlugin())
+    entry = host.registry.get("strategies", "twice")
+    assert entry.summary == "Run the loop twice, the second time from the first result."
+    config = RunConfig(model="resnet10t", size=16, steps=2, strategy=["twice"], output=str(tmp_path / "x.png"))
+    run = prepare(host, config)
+    assert total_steps(run.job) == 4 and isinstance(run.job.strategies[0], Twice)
+
+
+def test_an_unknown_strategy_suggests_the_closest():
+    with pytest.raises(DreamError, match="unknown strategy 'octave'.*Did you mean 'octaves'"):
+        make_host().registry.get("strategies", "octave")
+
+
+def test_the_cli_runs_octaves_and_tiles(runner, tmp_path, builtins_only_cli, resnet10t_quiet):
+    from dreamengine.cli import cli
+    from dreamengine.imaging import read_manifest
+
+    out = tmp_path / "tiled.png"
+    args = ["run", "--model", "resnet10t", "--size", "40", "--steps", "2", "--reg", "clamp", "-o", str(out)]
+    result = runner.invoke(cli, [*args, "--strategy", "octaves:count=2", "--strategy", "tile:size=32"],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert read_manifest(out)["config"]["strategy"] == ["octaves:count=2", "tile:size=32"]
+    assert Image.open(out).size == (40, 40)
+    result = runner.invoke(cli, [*args, "--strategy", "tile:size=4"])
+    assert result.exit_code == 1 and "size must be at least 8" in result.output
