@@ -34,32 +34,42 @@ BIRDS = ["flamingo", "goldfinch", "indigo bunting", "robin", "magpie", "bald eag
 #: name -> `dreamengine run` options (on top of the defaults of this checkout).
 SETTINGS: dict[str, str] = {
     "report": "--param pixel --init gray:value=128 --reg clamp,blur:sigma=0.5,flip --steps 500 --lr 0.01",
-    "pixel-jitter": "--param pixel --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8 --steps 200 --lr 0.05",
+    "pixel": "--param pixel --reg clamp,blur:sigma=0.5,flip --steps 200 --lr 0.05",
+    "pixel-octaves": "--param pixel --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,roll,gradnorm "
+                     "--strategy octaves:count=3:scale=1.4 --optimizer sgd --lr 0.02 --steps 200",
     "fft": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8 --steps 200 --lr 0.05",
+    "fft-noblur": "--param fft --reg clamp,flip,jitter:pixels=8 --steps 200 --lr 0.05",
+    "fft-transforms": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate --steps 200 --lr 0.05",
+    "fft-transforms-tv": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate,tv:weight=10 "
+                         "--steps 200 --lr 0.05",
+    "fft-octaves": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate "
+                   "--strategy octaves:count=3:scale=1.4 --steps 200 --lr 0.05",
+    "fft-transforms-400": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate --steps 400 --lr 0.05",
 }
 
 
-def config_for(setting: str, classes: list[str], output: Path, device: str) -> RunConfig:
+def config_for(setting: str, classes: list[str], output: Path, device: str, seed: int = 0) -> RunConfig:
     """The RunConfig of ``setting`` dreaming ``classes`` in one batch into ``output``."""
-    settings: dict = {"classes": classes, "output": str(output), "device": device}
+    settings: dict = {"classes": classes, "output": str(output), "device": device, "seed": seed}
     words = shlex.split(SETTINGS[setting])
     for flag, value in zip(words[::2], words[1::2]):
         key = flag.lstrip("-").replace("-", "_")
-        settings[key] = value.split(",") if key == "reg" else value
+        settings[key] = value
     for key, kind in (("steps", int), ("lr", float), ("seed", int), ("size", int)):
         if key in settings:
             settings[key] = kind(settings[key])
     return RunConfig().updated(settings, f"setting {setting!r}")
 
 
-def dream_all(out: Path, names: list[str], classes: list[str], device: str, batch: int) -> None:
+def dream_all(out: Path, names: list[str], classes: list[str], device: str, batch: int, seeds: list[int]) -> None:
     host = load_plugins()
     for name in names:
-        for start in range(0, len(classes), batch):
-            chunk = classes[start:start + batch]
-            began = time.perf_counter()
-            dream(host, config_for(name, chunk, out / name, device))
-            print(f"{name}: {len(chunk)} dreams in {time.perf_counter() - began:.1f} s", flush=True)
+        for seed in seeds:
+            for start in range(0, len(classes), batch):
+                chunk = classes[start:start + batch]
+                began = time.perf_counter()
+                dream(host, config_for(name, chunk, out / name, device, seed))
+                print(f"{name} seed {seed}: {len(chunk)} dreams in {time.perf_counter() - began:.1f} s", flush=True)
 
 
 def time_all(out: Path, names: list[str], klass: str) -> None:
@@ -99,11 +109,12 @@ def main() -> None:
     parser.add_argument("--setting", action="append", choices=sorted(SETTINGS))
     parser.add_argument("--class", dest="classes", action="append")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--seed", dest="seeds", type=int, action="append", help="repeat for several [default: 0]")
     parser.add_argument("--batch", type=int, default=len(BIRDS), help="classes dreamed in one batch")
     args = parser.parse_args()
     names, classes = args.setting or list(SETTINGS), args.classes or BIRDS
     if args.action == "dream":
-        dream_all(args.out, names, classes, args.device, args.batch)
+        dream_all(args.out, names, classes, args.device, args.batch, args.seeds or [0])
     elif args.action == "time":
         time_all(args.out, names, classes[0])
     else:
