@@ -61,12 +61,12 @@ def test_a_study_resumes_without_recomputing_finished_cells(host, checkpoints, t
 def test_an_interrupted_study_keeps_what_it_finished(host, checkpoints, tmp_path):
     plan = _plan(host, checkpoints, tmp_path, classes=["red-vertical"], objectives=["logit"])
 
-    def interrupt(task, number, total, done):
-        if number == 2:
+    def interrupt(task, number, total):
+        if number == 1:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_study(host, plan, on_task=interrupt)
+        run_study(host, plan, on_written=interrupt)
     assert [cell.is_done() for cell in plan.cells] == [True, True, False, False]
     assert not list(tmp_path.rglob("*.tmp"))
     assert run_study(host, plan) == 1
