@@ -1,0 +1,154 @@
+"""`dreamengine study --executor ray` on a real two-node Ray cluster on 127.0.0.1, with a worker killed mid-study."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from dreamengine.cli import cli
+from dreamengine.config import RunConfig
+from dreamengine.dreaming import apply_preset
+from dreamengine.imaging import read_manifest
+from dreamengine.study import find_checkpoints, plan_study, run_study
+
+ray = pytest.importorskip("ray", reason="the Ray executor's tests need Ray: pip install -e '.[test]'")
+
+from dreamengine.ray_executor import RayExecutor  # noqa: E402  (after the skip: it is only usable with Ray)
+
+pytestmark = pytest.mark.usefixtures("one_thread", "builtins_only_cli")
+
+#: the dream task's process title while a Ray worker runs it
+TASK_TITLE = b"ray::_dream_cells"
+#: a second node on the same machine: keep Ray's loopback address as given (Ray's CLI refuses a second node
+#: when cluster mode is off, which is how the head and every other process stay on 127.0.0.1)
+SECOND_NODE = ("import ray._private.ray_constants as c, ray._private.services as s; c.ENABLE_RAY_CLUSTER = True; "
+               "s.resolve_ip_for_localhost = lambda host: host; from ray.scripts.scripts import main; main()")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _our_processes(marker: bytes) -> list[int]:
+    """The processes of this test's cluster: those with its marker in their environment, and their descendants
+    (Ray's agents retitle themselves over their environment)."""
+    parents, ours = {}, set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit():
+                parents[int(entry.name)] = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+                if marker in (entry / "environ").read_bytes():
+                    ours.add(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    while True:
+        children = {pid for pid, parent in parents.items() if parent in ours} - ours
+        if not children:
+            return sorted(ours)
+        ours |= children
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A Ray head node and a second node, one CPU each, all on 127.0.0.1; killed afterwards, whatever happens."""
+    if not Path("/proc/self/environ").exists():
+        pytest.skip("the Ray cluster test finds its processes through /proc (Linux)")
+    marker = f"DREAMENGINE_TEST_CLUSTER={uuid.uuid4().hex}"
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+           marker.split("=")[0]: marker.split("=")[1]}
+    address = f"127.0.0.1:{_free_port()}"
+    common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
+    try:
+        subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={address[10:]}",
+                        "--include-dashboard=false", f"--temp-dir={tmp_path_factory.mktemp('ray')}", *common],
+                       env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run([sys.executable, "-c", SECOND_NODE, "start", f"--address={address}", *common],
+                       env=env, check=True, capture_output=True, timeout=120)
+        yield address, marker.encode()
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        for pid in _our_processes(marker.encode()):
+            os.kill(pid, signal.SIGKILL)
+
+
+class WorkerKiller(threading.Thread):
+    """Kills (SIGKILL) the first worker process of the cluster seen running a dream task."""
+
+    def __init__(self, marker: bytes) -> None:
+        super().__init__(daemon=True)
+        self.marker, self.killed, self.stop = marker, None, threading.Event()
+
+    def run(self) -> None:
+        while self.killed is None and not self.stop.wait(0.05):
+            for pid in _our_processes(self.marker):
+                try:
+                    running = Path(f"/proc/{pid}/cmdline").read_bytes().startswith(TASK_TITLE)
+                except OSError:
+                    continue
+                if running:
+                    os.kill(pid, signal.SIGKILL)
+                    self.killed = pid
+                    return
+
+
+def _plan(host, checkpoints, output):
+    base = apply_preset(host, RunConfig(), "report").updated({"size": 16, "device": "cpu"}, "test")
+    return plan_study(base, find_checkpoints([str(checkpoints)]), [30, 60], ["red-vertical", "blue-discs"],
+                      ["logit"], ["0.5"], [0], output)
+
+
+def _settings(path: Path) -> dict:
+    """A cell's manifest, but for where it was written."""
+    stored = read_manifest(path)
+    del stored["config"]["output"]
+    return stored
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_a_study_on_a_ray_cluster_survives_a_killed_worker_and_equals_the_local_one(host, checkpoints, cluster,
+                                                                                       tmp_path):
+    address, marker = cluster
+    local, remote = _plan(host, checkpoints, tmp_path / "local"), _plan(host, checkpoints, tmp_path / "ray")
+    assert run_study(host, local) == 4
+    killer = WorkerKiller(marker)
+    killer.start()
+    try:
+        assert run_study(host, remote, RayExecutor(address=address)) == 4
+    finally:
+        killer.stop.set()
+    assert killer.killed is not None, "no worker was seen running a task"
+    assert _files(remote.output) == _files(local.output) and len(_files(remote.output)) == 2 * len(remote.cells)
+    for mine, theirs in zip(remote.cells, local.cells):
+        assert mine.is_done()
+        for path, other in ((mine.path, theirs.path), (mine.side_path, theirs.side_path)):
+            assert Image.open(path).tobytes() == Image.open(other).tobytes()
+        assert _settings(mine.path) == _settings(theirs.path)
+    stamps = {path: path.stat().st_mtime_ns for path in remote.output.rglob("*.png")}
+    assert run_study(host, remote, RayExecutor(address=address)) == 0
+    assert {path: path.stat().st_mtime_ns for path in remote.output.rglob("*.png")} == stamps
+
+
+def test_the_command_runs_a_study_on_the_cluster_at_address(runner, checkpoints, cluster, tmp_path):
+    address, _ = cluster
+    args = ["study", str(checkpoints), "--steps", "1,2", "--size", "16", "--device", "cpu", "-c", "0",
+            "--executor", "ray", "--address", address, "-o", str(tmp_path)]
+    result = runner.invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "4 cells (2 of 2 dream runs made now" in result.output
+    assert (tmp_path / "index.html").is_file() and len(list((tmp_path / "cells").rglob("*-side.png"))) == 4
