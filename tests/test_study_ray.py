@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from dreamengine.cli import cli
 from dreamengine.config import RunConfig
 from dreamengine.dreaming import apply_preset
 from dreamengine.imaging import read_manifest
@@ -41,15 +40,15 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _our_processes(marker: bytes) -> list[int]:
+def _our_processes(marker: bytes | None = None) -> list[int]:
     """The processes of this test's cluster: those with its marker in their environment, and their descendants
-    (Ray's agents retitle themselves over their environment)."""
+    (Ray's agents retitle themselves over their environment); without a marker, this process and its descendants."""
     parents, ours = {}, set()
     for entry in Path("/proc").iterdir():
         try:
             if entry.name.isdigit():
                 parents[int(entry.name)] = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
-                if marker in (entry / "environ").read_bytes():
+                if int(entry.name) == os.getpid() if marker is None else marker in (entry / "environ").read_bytes():
                     ours.add(int(entry.name))
         except (OSError, ValueError, IndexError):
             continue
@@ -84,6 +83,33 @@ def cluster(tmp_path_factory):
             os.kill(pid, signal.SIGKILL)
 
 
+def _address(text: str) -> str:
+    """An address of /proc/net/tcp or tcp6 (32-bit words in little-endian hex) as text."""
+    data = b"".join(bytes.fromhex(text[i:i + 8])[::-1] for i in range(0, len(text), 8))
+    return socket.inet_ntop(socket.AF_INET if len(data) == 4 else socket.AF_INET6, data)
+
+
+def _listening_on(pids: list[int]) -> set[str]:
+    """The addresses that these processes' TCP sockets listen on."""
+    inodes = set()
+    for pid in pids:
+        try:
+            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        inodes |= {link[8:-1] for link in links if link.startswith("socket:[")}
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: listening
+                found.add(_address(fields[1].partition(":")[0]))
+    return found
+
+
+LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1"}
+
+
 class WorkerKiller(threading.Thread):
     """Kills (SIGKILL) the first worker process of the cluster seen running a dream task."""
 
@@ -104,10 +130,9 @@ class WorkerKiller(threading.Thread):
                     return
 
 
-def _plan(host, checkpoints, output):
+def _plan(host, checkpoints, output, steps=(30, 60), classes=("red-vertical", "blue-discs")):
     base = apply_preset(host, RunConfig(), "report").updated({"size": 16, "device": "cpu"}, "test")
-    return plan_study(base, find_checkpoints([str(checkpoints)]), [30, 60], ["red-vertical", "blue-discs"],
-                      ["logit"], ["0.5"], [0], output)
+    return plan_study(base, find_checkpoints([str(checkpoints)]), steps, classes, ["logit"], ["0.5"], [0], output)
 
 
 def _settings(path: Path) -> dict:
@@ -133,6 +158,7 @@ def test_a_study_on_a_ray_cluster_survives_a_killed_worker_and_equals_the_local_
     finally:
         killer.stop.set()
     assert killer.killed is not None, "no worker was seen running a task"
+    assert LOOPBACK >= _listening_on(_our_processes(marker)) != set()  # nothing listens beyond this machine
     assert _files(remote.output) == _files(local.output) and len(_files(remote.output)) == 2 * len(remote.cells)
     for mine, theirs in zip(remote.cells, local.cells):
         assert mine.is_done()
@@ -144,11 +170,14 @@ def test_a_study_on_a_ray_cluster_survives_a_killed_worker_and_equals_the_local_
     assert {path: path.stat().st_mtime_ns for path in remote.output.rglob("*.png")} == stamps
 
 
-def test_the_command_runs_a_study_on_the_cluster_at_address(runner, checkpoints, cluster, tmp_path):
-    address, _ = cluster
-    args = ["study", str(checkpoints), "--steps", "1,2", "--size", "16", "--device", "cpu", "-c", "0",
-            "--executor", "ray", "--address", address, "-o", str(tmp_path)]
-    result = runner.invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    assert "4 cells (2 of 2 dream runs made now" in result.output
-    assert (tmp_path / "index.html").is_file() and len(list((tmp_path / "cells").rglob("*-side.png"))) == 4
+def test_without_an_address_the_study_starts_a_ray_of_its_own_on_loopback(host, checkpoints, tmp_path):
+    plan = _plan(host, checkpoints, tmp_path, steps=[1, 2], classes=["red-vertical"])
+    listening = []
+
+    def check(task, number, total):  # while this process's own Ray runs
+        listening.append(_listening_on(_our_processes()))
+
+    assert run_study(host, plan, RayExecutor(workers=1), on_written=check) == 2
+    assert all(cell.is_done() for cell in plan.cells) and not list(tmp_path.rglob("*.tmp"))
+    assert len(listening) == 2 and LOOPBACK >= set().union(*listening) != set()
+    assert not ray.is_initialized()  # it stopped its Ray
