@@ -8,9 +8,12 @@ its way, with the same random draws), so a *task* -- one run that fills a row of
 step counts -- is the unit of work, and each cell it writes is byte-for-byte what
 ``dreamengine run`` makes with that cell's settings.
 
-Each cell is written atomically as a PNG carrying its manifest; re-running a
-study skips every task whose cells are already on disk with the same settings
-and checkpoint, so an interrupted study resumes and loses nothing.
+A task is rendered by a pure function (:func:`render_task`: settings in, PNG
+bytes out) wherever an executor runs it (:mod:`dreamengine.executors`); the
+driver, :func:`run_study`, writes each cell atomically as a PNG carrying its
+manifest. Re-running a study skips every task whose cells are already on disk
+with the same settings and checkpoint, so an interrupted study resumes and
+loses nothing.
 """
 
 from __future__ import annotations
@@ -251,7 +254,8 @@ def _encode(cell: Cell, result: DreamResult, model: DreamModel) -> CellOutput:
     index = resolve_class(cell.task.target, model.class_names, len(model.class_names))
     meta = manifest(cell.config, model, result, 0, index, cell.task.target)
     meta["study"] = cell.task.key()
-    return CellOutput(cell.steps, png_bytes(to_pil(result.image[0]), meta), png_bytes(side_by_side(result.image[0]), meta))
+    image = result.image[0]
+    return CellOutput(cell.steps, png_bytes(to_pil(image), meta), png_bytes(side_by_side(image), meta))
 
 
 def write_cell(cell: Cell, output: CellOutput) -> None:
