@@ -8,7 +8,7 @@ writes the same way and its workers need no shared filesystem.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Protocol
 
 import torch
@@ -17,16 +17,19 @@ from .errors import DreamError
 from .plugins import PluginHost
 from .study import Cell, CellOutput, Task, render_task
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "make_executor"]
+__all__ = ["EXECUTORS", "Finished", "Executor", "LocalExecutor", "make_executor"]
 
 #: the executors ``dreamengine study --executor`` offers
 EXECUTORS = ("local", "ray")
+
+#: what an executor's ``run`` returns: each task with its cells' outputs, as it finishes (closing it stops the rest)
+Finished = Generator[tuple[Task, list[CellOutput]], None, None]
 
 
 class Executor(Protocol):
     """Runs a study's tasks and yields each task with its cells' outputs, in the order they finish."""
 
-    def run(self, host: PluginHost, work: Mapping[Task, Sequence[Cell]]) -> Iterator[tuple[Task, list[CellOutput]]]:
+    def run(self, host: PluginHost, work: Mapping[Task, Sequence[Cell]]) -> Finished:
         """Render every task of ``work`` (all its cells, in order); yield ``(task, outputs)`` as each is done."""
 
 
@@ -45,7 +48,7 @@ class LocalExecutor:
     def __repr__(self) -> str:
         return "LocalExecutor()"
 
-    def run(self, host: PluginHost, work: Mapping[Task, Sequence[Cell]]) -> Iterator[tuple[Task, list[CellOutput]]]:
+    def run(self, host: PluginHost, work: Mapping[Task, Sequence[Cell]]) -> Finished:
         loaded = {}
         for task, cells in work.items():
             if self.on_start is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import torch
 
 from .dreaming import load_model
 from .errors import DreamError
+from .executors import Finished
 from .imaging import write_atomic
 from .plugins import PluginHost, load_plugins
 from .study import Cell, CellOutput, Task, render_task
@@ -59,7 +60,7 @@ class RayExecutor:
     def __repr__(self) -> str:
         return f"RayExecutor(address={self.address!r}, workers={self.workers!r})"
 
-    def run(self, host: PluginHost, work: Mapping[Task, Sequence[Cell]]) -> Iterator[tuple[Task, list[CellOutput]]]:
+    def run(self, host: PluginHost, work: Mapping[Task, Sequence[Cell]]) -> Finished:
         if not work:
             return
         ray = import_ray()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -277,10 +278,11 @@ def run_study(host: PluginHost, plan: StudyPlan, executor: Executor | None = Non
     todo = {task: [cell for cell in cells if not cell.is_done()] for task, cells in plan.tasks.items()}
     todo = {task: cells for task, cells in todo.items() if cells}
     work = {task: plan.tasks[task] for task in todo}
-    for number, (task, outputs) in enumerate((executor or LocalExecutor()).run(host, work), 1):
-        by_steps = {output.steps: output for output in outputs}
-        for cell in todo[task]:
-            write_cell(cell, by_steps[cell.steps])
-        if on_written is not None:
-            on_written(task, number, len(work))
+    with closing((executor or LocalExecutor()).run(host, work)) as finished:  # closed: no task left running
+        for number, (task, outputs) in enumerate(finished, 1):
+            by_steps = {output.steps: output for output in outputs}
+            for cell in todo[task]:
+                write_cell(cell, by_steps[cell.steps])
+            if on_written is not None:
+                on_written(task, number, len(work))
     return len(work)

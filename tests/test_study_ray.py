@@ -67,10 +67,11 @@ def cluster(tmp_path_factory):
     marker = f"DREAMENGINE_TEST_CLUSTER={uuid.uuid4().hex}"
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
            marker.split("=")[0]: marker.split("=")[1]}
-    address = f"127.0.0.1:{_free_port()}"
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
     common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
     try:
-        subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={address[10:]}",
+        subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={port}",
                         "--include-dashboard=false", f"--temp-dir={tmp_path_factory.mktemp('ray')}", *common],
                        env=env, check=True, capture_output=True, timeout=120)
         subprocess.run([sys.executable, "-c", SECOND_NODE, "start", f"--address={address}", *common],
@@ -118,7 +119,7 @@ class WorkerKiller(threading.Thread):
         self.marker, self.killed, self.stop = marker, None, threading.Event()
 
     def run(self) -> None:
-        while self.killed is None and not self.stop.wait(0.05):
+        while self.killed is None and not self.stop.wait(0.01):
             for pid in _our_processes(self.marker):
                 try:
                     running = Path(f"/proc/{pid}/cmdline").read_bytes().startswith(TASK_TITLE)
