@@ -87,12 +87,13 @@ class RayExecutor:
             _keep_loopback()
         try:
             if self.address is None:
-                ray.init(_node_ip_address="127.0.0.1", num_cpus=self.workers or os.cpu_count(),
+                ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=self.workers or os.cpu_count(),
                          include_dashboard=False, log_to_driver=False)
             else:
                 ray.init(address=self.address, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as error:
-            raise DreamError(f"cannot reach a Ray cluster at {self.address}: {str(error).splitlines()[0]}") from None
+            where = f"reach the Ray cluster at {self.address}" if self.address else "start Ray here"
+            raise DreamError(f"cannot {where}: {(str(error).strip().splitlines() or [type(error).__name__])[0]}") from None
         return True
 
     def _submit(self, ray: Any, work: Mapping[Task, Sequence[Cell]]) -> dict[Any, Task]:
