@@ -93,7 +93,8 @@ class RayExecutor:
                 ray.init(address=self.address, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as error:
             where = f"reach the Ray cluster at {self.address}" if self.address else "start Ray here"
-            raise DreamError(f"cannot {where}: {(str(error).strip().splitlines() or [type(error).__name__])[0]}") from None
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise DreamError(f"cannot {where}: {first}") from None
         return True
 
     def _submit(self, ray: Any, work: Mapping[Task, Sequence[Cell]]) -> dict[Any, Task]:
