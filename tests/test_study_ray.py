@@ -182,3 +182,44 @@ def test_without_an_address_the_study_starts_a_ray_of_its_own_on_loopback(host, 
     assert all(cell.is_done() for cell in plan.cells) and not list(tmp_path.rglob("*.tmp"))
     assert len(listening) == 2 and LOOPBACK >= set().union(*listening) != set()
     assert not ray.is_initialized()  # it stopped its Ray
+
+
+class FailingRay:
+    """Stands in for the ``ray`` module where a call fails the way Ray's does."""
+
+    exceptions = ray.exceptions
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def is_initialized(self) -> bool:
+        return False
+
+    def init(self, **settings) -> None:
+        raise self.error
+
+    def get(self, ref):
+        raise self.error
+
+
+def test_a_dream_error_on_a_worker_comes_back_as_itself(host, checkpoints, tmp_path):
+    from dreamengine.errors import DreamError
+    from dreamengine.ray_executor import _result
+
+    task = next(iter(_plan(host, checkpoints, tmp_path).tasks))
+    failure = ray.exceptions.RayTaskError("_dream_cells", "Traceback ...", DreamError("the learning rate is too high"))
+    with pytest.raises(DreamError, match="^the learning rate is too high$"):
+        _result(FailingRay(failure), None, task)
+    with pytest.raises(DreamError, match="Ray workers kept dying while dreaming red-vertical, full epoch 0"):
+        _result(FailingRay(ray.exceptions.WorkerCrashedError()), None, task)
+
+
+@pytest.mark.parametrize("address, message", [
+    ("10.0.0.5:6379", "cannot reach the Ray cluster at 10.0.0.5:6379: no cluster there"),
+    (None, "cannot start Ray here: no cluster there"),
+])
+def test_a_ray_that_cannot_be_reached_or_started_gets_one_line(address, message):
+    from dreamengine.errors import DreamError
+
+    with pytest.raises(DreamError, match=f"^{message}$"):
+        RayExecutor(address=address)._connect(FailingRay(ConnectionError("no cluster there\nmore detail")))
