@@ -59,29 +59,41 @@ def _our_processes(marker: bytes | None = None) -> list[int]:
         ours |= children
 
 
+def _ray_start(command: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    if done.returncode != 0:
+        pytest.fail(f"ray start failed ({done.returncode}): {(done.stdout + done.stderr)[-3000:]}")
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """A Ray head node and a second node, one CPU each, all on 127.0.0.1; killed afterwards, whatever happens."""
     if not Path("/proc/self/environ").exists():
         pytest.skip("the Ray cluster test finds its processes through /proc (Linux)")
     marker = f"DREAMENGINE_TEST_CLUSTER={uuid.uuid4().hex}"
+    # token authentication off in every process, this one too: a Ray started on this machine before (as
+    # `--executor ray` without --address does) leaves ~/.ray/auth_token, which switches it on for some of them only
+    saved_auth = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
            marker.split("=")[0]: marker.split("=")[1]}
     port = _free_port()
     address = f"127.0.0.1:{port}"
     common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
     try:
-        subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={port}",
-                        "--include-dashboard=false", f"--temp-dir={tmp_path_factory.mktemp('ray')}", *common],
-                       env=env, check=True, capture_output=True, timeout=120)
-        subprocess.run([sys.executable, "-c", SECOND_NODE, "start", f"--address={address}", *common],
-                       env=env, check=True, capture_output=True, timeout=120)
+        _ray_start([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={port}",
+                    "--include-dashboard=false", f"--temp-dir={tmp_path_factory.mktemp('ray')}", *common], env)
+        _ray_start([sys.executable, "-c", SECOND_NODE, "start", f"--address={address}", *common], env)
         yield address, marker.encode()
     finally:
         if ray.is_initialized():
             ray.shutdown()
         for pid in _our_processes(marker.encode()):
             os.kill(pid, signal.SIGKILL)
+        if saved_auth is None:
+            os.environ.pop("RAY_AUTH_MODE")
+        else:
+            os.environ["RAY_AUTH_MODE"] = saved_auth
 
 
 def _address(text: str) -> str:
