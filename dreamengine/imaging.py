@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -15,8 +16,8 @@ from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from .errors import DreamError
 
-__all__ = ["open_image", "load_image", "to_pil", "stretch", "side_by_side", "save_png", "read_manifest", "save_animation",
-           "write_atomic", "MANIFEST_KEY"]
+__all__ = ["open_image", "load_image", "to_pil", "stretch", "side_by_side", "png_bytes", "save_png", "read_manifest",
+           "save_animation", "write_atomic", "MANIFEST_KEY"]
 
 #: the PNG text chunk that holds a dream's run manifest (JSON).
 MANIFEST_KEY = "dreamengine"
@@ -68,11 +69,19 @@ def side_by_side(image: torch.Tensor, gap: int = 4) -> Image.Image:
     return canvas
 
 
-def save_png(picture: Image.Image, path: str | os.PathLike, manifest: Mapping[str, Any]) -> Path:
-    """Write ``picture`` to ``path`` atomically, with ``manifest`` as JSON in its metadata."""
+def png_bytes(picture: Image.Image, manifest: Mapping[str, Any]) -> bytes:
+    """``picture`` encoded as PNG, with ``manifest`` as JSON in its metadata."""
     info = PngImagePlugin.PngInfo()
     info.add_text(MANIFEST_KEY, json.dumps(manifest, sort_keys=True))
-    return write_atomic(Path(path), lambda f: picture.save(f, format="PNG", pnginfo=info))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def save_png(picture: Image.Image, path: str | os.PathLike, manifest: Mapping[str, Any]) -> Path:
+    """Write ``picture`` to ``path`` atomically, with ``manifest`` as JSON in its metadata."""
+    data = png_bytes(picture, manifest)
+    return write_atomic(Path(path), lambda f: f.write(data))
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:

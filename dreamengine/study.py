@@ -8,9 +8,12 @@ its way, with the same random draws), so a *task* -- one run that fills a row of
 step counts -- is the unit of work, and each cell it writes is byte-for-byte what
 ``dreamengine run`` makes with that cell's settings.
 
-Each cell is written atomically as a PNG carrying its manifest; re-running a
-study skips every task whose cells are already on disk with the same settings
-and checkpoint, so an interrupted study resumes and loses nothing.
+A task is rendered by a pure function (:func:`render_task`: settings in, PNG
+bytes out) wherever an executor runs it (:mod:`dreamengine.executors`); the
+driver, :func:`run_study`, writes each cell atomically as a PNG carrying its
+manifest. Re-running a study skips every task whose cells are already on disk
+with the same settings and checkpoint, so an interrupted study resumes and
+loses nothing.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -30,14 +34,17 @@ from .config import RunConfig
 from .dreaming import build_job, load_model, manifest, resolve_device, run_through_hooks
 from .engine import DreamResult
 from .errors import DreamError
-from .imaging import read_manifest, save_png, side_by_side, to_pil
+from .imaging import png_bytes, read_manifest, side_by_side, to_pil, write_atomic
 from .model import DreamModel
 from .options import parse_spec_list
 from .plugins import PluginHost
 from .training import checkpoints_in
 
+if TYPE_CHECKING:
+    from .executors import Executor
+
 __all__ = ["REPORT_STEPS", "Checkpoint", "Cell", "Task", "StudyPlan", "find_checkpoints", "blur_specs", "plan_study",
-           "dream_task", "run_study"]
+           "dream_task", "CellOutput", "render_task", "write_cell", "run_study"]
 
 #: the dream step counts the report compared
 REPORT_STEPS = (200, 500, 1000, 2000)
@@ -223,29 +230,59 @@ def dream_task(host: PluginHost, config: RunConfig, steps: Sequence[int],
     return outcome, model
 
 
-def run_study(host: PluginHost, plan: StudyPlan, *, on_task: Callable[[Task, int, int, bool], None] | None = None,
-              on_step: Callable[[int, torch.Tensor], None] | None = None) -> int:
-    """Dream every task of ``plan`` whose cells are not all done; returns how many tasks ran."""
-    ran, loaded = 0, {}
-    for number, (task, cells) in enumerate(plan.tasks.items(), 1):
-        todo = [cell for cell in cells if not cell.is_done()]
-        if on_task is not None:
-            on_task(task, number, len(plan.tasks), not todo)
-        if not todo:
-            continue
-        steps = [cell.steps for cell in cells]
-        results, model = dream_task(host, cells[0].config, steps, on_step, loaded.get(task.checkpoint))
-        loaded = {task.checkpoint: model}  # tasks come checkpoint by checkpoint: keep only the current model
-        for cell in todo:
-            _write_cell(cell, results[cell.steps], model)
-        ran += 1
-    return ran
+@dataclass(frozen=True)
+class CellOutput:
+    """What a task returns for one of its cells: the raw dream and the raw | rescaled picture, as PNG bytes."""
+
+    steps: int
+    png: bytes
+    side_png: bytes
 
 
-def _write_cell(cell: Cell, result: DreamResult, model: DreamModel) -> None:
-    """The cell's raw dream with its manifest, then its raw | rescaled picture (written last: it marks the cell done)."""
+def render_task(host: PluginHost, cells: Sequence[Cell], model: DreamModel | None = None,
+                on_step: Callable[[int, torch.Tensor], None] | None = None) -> tuple[list[CellOutput], DreamModel]:
+    """Dream one task's cells and encode them; writes nothing, so it can run anywhere.
+
+    ``cells`` share one task (see :class:`Task`); ``model``, if given, must be
+    the one their checkpoint holds. Returns each cell's PNG bytes (manifest
+    included) and the model.
+    """
+    results, model = dream_task(host, cells[0].config, [cell.steps for cell in cells], on_step, model)
+    return [_encode(cell, results[cell.steps], model) for cell in cells], model
+
+
+def _encode(cell: Cell, result: DreamResult, model: DreamModel) -> CellOutput:
     index = resolve_class(cell.task.target, model.class_names, len(model.class_names))
     meta = manifest(cell.config, model, result, 0, index, cell.task.target)
     meta["study"] = cell.task.key()
-    save_png(to_pil(result.image[0]), cell.path, meta)
-    save_png(side_by_side(result.image[0]), cell.side_path, meta)
+    image = result.image[0]
+    return CellOutput(cell.steps, png_bytes(to_pil(image), meta), png_bytes(side_by_side(image), meta))
+
+
+def write_cell(cell: Cell, output: CellOutput) -> None:
+    """Write a cell's files atomically, its raw | rescaled picture last: that marks the cell done."""
+    for path, data in ((cell.path, output.png), (cell.side_path, output.side_png)):
+        write_atomic(path, lambda handle, data=data: handle.write(data))
+
+
+def run_study(host: PluginHost, plan: StudyPlan, executor: Executor | None = None, *,
+              on_written: Callable[[Task, int, int], None] | None = None) -> int:
+    """Dream every task of ``plan`` whose cells are not all done, on ``executor`` (default: this process).
+
+    Each task's cells are written here, as soon as the task's result arrives,
+    whichever executor made them; ``on_written(task, number, total)`` follows.
+    Returns how many tasks ran.
+    """
+    from .executors import LocalExecutor  # the executors run this module's render_task
+
+    todo = {task: [cell for cell in cells if not cell.is_done()] for task, cells in plan.tasks.items()}
+    todo = {task: cells for task, cells in todo.items() if cells}
+    work = {task: plan.tasks[task] for task in todo}
+    with closing((executor or LocalExecutor()).run(host, work)) as finished:  # closed: no task left running
+        for number, (task, outputs) in enumerate(finished, 1):
+            by_steps = {output.steps: output for output in outputs}
+            for cell in todo[task]:
+                write_cell(cell, by_steps[cell.steps])
+            if on_written is not None:
+                on_written(task, number, len(work))
+    return len(work)

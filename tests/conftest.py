@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh plugin host without entry points, tiny models, a CLI runner."""
+"""Shared fixtures: a fresh plugin host without entry points, tiny models, a CLI runner, tiny checkpoints."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from click.testing import CliRunner
 from hypothesis import settings
 
 from dreamengine import DreamModel
+from dreamengine.demo_data import write_demo_data
 from dreamengine.plugins import load_plugins
+from dreamengine.training import TrainSettings, train
 
 # Timings on a shared 2-core machine vary: no per-example deadline, a modest number of examples.
 settings.register_profile("dreamengine", max_examples=40, deadline=None)
@@ -97,3 +99,14 @@ def fake_distribution(tmp_path, monkeypatch):
     yield install
     for name in [n for n in sys.modules if n.startswith("fake_")]:
         del sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A training run of one epoch on tiny demo data: epoch-000.pt and epoch-001.pt."""
+    root = tmp_path_factory.mktemp("study")
+    write_demo_data(root / "data", per_class=4, size=16)
+    train(load_plugins(entry_points=False, blocked=(), trace=False),
+          TrainSettings(data=str(root / "data"), model="test_resnet", size=16, batch_size=8, lr=0.05, epochs=1,
+                        device="cpu", output=str(root / "full")))
+    return root / "full"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 from PIL import Image
@@ -12,28 +13,13 @@ from PIL import Image
 from chromium import Chromium, find_chromium
 from dreamengine.cli import cli
 from dreamengine.config import RunConfig
-from dreamengine.demo_data import write_demo_data
 from dreamengine.dreaming import apply_preset
 from dreamengine.errors import DreamError
 from dreamengine.imaging import read_manifest
 from dreamengine.study import blur_specs, find_checkpoints, plan_study, run_study
-from dreamengine.training import TrainSettings, train
 
 
 pytestmark = pytest.mark.usefixtures("one_thread", "builtins_only_cli")
-
-
-@pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    """A training run of one epoch on tiny demo data: epoch-000.pt and epoch-001.pt."""
-    from dreamengine.plugins import load_plugins
-
-    root = tmp_path_factory.mktemp("study")
-    write_demo_data(root / "data", per_class=4, size=16)
-    train(load_plugins(entry_points=False, blocked=(), trace=False),
-          TrainSettings(data=str(root / "data"), model="test_resnet", size=16, batch_size=8, lr=0.05, epochs=1,
-                        device="cpu", output=str(root / "full")))
-    return root / "full"
 
 
 def _plan(host, checkpoints, output, **changes):
@@ -61,12 +47,12 @@ def test_a_study_resumes_without_recomputing_finished_cells(host, checkpoints, t
 def test_an_interrupted_study_keeps_what_it_finished(host, checkpoints, tmp_path):
     plan = _plan(host, checkpoints, tmp_path, classes=["red-vertical"], objectives=["logit"])
 
-    def interrupt(task, number, total, done):
-        if number == 2:
+    def interrupt(task, number, total):
+        if number == 1:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_study(host, plan, on_task=interrupt)
+        run_study(host, plan, on_written=interrupt)
     assert [cell.is_done() for cell in plan.cells] == [True, True, False, False]
     assert not list(tmp_path.rglob("*.tmp"))
     assert run_study(host, plan) == 1
@@ -123,6 +109,27 @@ def test_the_command_writes_cells_sheets_and_page(runner, checkpoints, tmp_path)
 def test_bad_study_input_gets_one_clear_line(runner, checkpoints, tmp_path, args, message):
     args = [a.replace("{ck}", str(checkpoints)) for a in args]
     result = runner.invoke(cli, ["study", *args, "-o", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_the_ray_executor_without_ray_says_how_to_install_it(runner, checkpoints, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # what a missing package looks like to import
+    result = runner.invoke(cli, ["study", str(checkpoints), "--steps", "1", "--size", "16", "-c", "0",
+                                 "--executor", "ray", "-o", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "pip install 'dreamengine[ray]'" in result.output and "Traceback" not in result.output
+    assert not list(tmp_path.rglob("*.png"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--address", "127.0.0.1:6379"], "are for --executor ray"),
+    (["--workers", "2"], "are for --executor ray"),
+    (["--executor", "ray", "--address", "127.0.0.1:6379", "--workers", "2"], "an --address has its own"),
+    (["--executor", "ray", "--workers", "0"], "at least 1"),
+])
+def test_executor_settings_that_do_not_fit_get_one_clear_line(runner, checkpoints, tmp_path, args, message):
+    result = runner.invoke(cli, ["study", str(checkpoints), "--steps", "1", "-c", "0", *args, "-o", str(tmp_path)])
     assert result.exit_code == 1, result.output
     assert message in result.output and "Traceback" not in result.output
 

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..config import RunConfig
 from ..dreaming import apply_preset
 from ..errors import DreamError
+from ..executors import EXECUTORS, make_executor
 from ..gallery import write_gallery
 from ..sheets import write_sheets
 from ..study import REPORT_STEPS, find_checkpoints, plan_study, run_study
@@ -41,19 +42,25 @@ def _numbers(text: str | None, what: str) -> list[int] | None:
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps. [default: auto]")
 @click.option("--output", "-o", default="study", show_default=True, help="Folder for cells, sheets and index.html.")
 @click.option("--title", default="dreamengine study", show_default=True, help="Title of the page.")
-def study_command(checkpoints, steps, epochs, classes, objectives, blurs, seeds, preset, output, title,
-                  **overrides) -> None:
+@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
+              help="Where the dreams run: this process, or a Ray cluster (pip install 'dreamengine[ray]').")
+@click.option("--address", help="Ray cluster to join, e.g. 10.0.0.5:6379. [default: start a Ray here, on 127.0.0.1]")
+@click.option("--workers", type=int, help="Worker processes of a Ray started here. [default: one per CPU]")
+def study_command(checkpoints, steps, epochs, classes, objectives, blurs, seeds, preset, output, title, executor,
+                  address, workers, **overrides) -> None:
     """Dream every combination of CHECKPOINTS (files, or folders of epoch-NNN.pt) and step counts.
 
     Writes a labelled contact sheet per grid and an offline page, OUTPUT/index.html.
     Cells already made with the same settings are kept, so an interrupted
-    study resumes where it stopped.
+    study resumes where it stopped. With --executor ray, each dream run is a
+    Ray task and this process writes the results as they come back.
 
     \b
     Examples:
       dreamengine study checkpoints --steps 200,500,1000,2000
       dreamengine study full fc-only --epochs 0,5,10 --objective logit --objective cross-entropy
       dreamengine study full --blur 0.5 --blur 0.1-1.0 --seed 0 --seed 1 --size 64
+      dreamengine study full --executor ray --address 10.0.0.5:6379
     """
     host = get_host()
     base = apply_preset(host, RunConfig(), preset) if preset else RunConfig()
@@ -63,21 +70,23 @@ def study_command(checkpoints, steps, epochs, classes, objectives, blurs, seeds,
                       blurs or ["0.5"], seeds or [0], output)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=err_console) as progress:
-        overall = progress.add_task("study", total=len(plan.tasks))
-        dreaming = progress.add_task("dream", total=max(plan.steps))
+        overall = progress.add_task(f"study ({executor})", total=len(plan.tasks))
+        dreaming = progress.add_task("dream", total=max(plan.steps), visible=executor == "local")
 
-        def on_task(task, number, total, done):
-            progress.update(overall, completed=number - 1)
+        def on_start(task):
             progress.update(dreaming, completed=0, description=f"{task.target}, {task.checkpoint.run} epoch "
-                                                                f"{task.checkpoint.epoch}, {task.objective}"
-                                                                + (" (done)" if done else ""))
+                                                               f"{task.checkpoint.epoch}, {task.objective}")
 
         def on_step(step, scores):
             progress.update(dreaming, completed=step)
 
+        def on_written(task, number, total):
+            progress.update(overall, completed=len(plan.tasks) - total + number)
+
+        runner = make_executor(executor, address=address, workers=workers, on_start=on_start, on_step=on_step)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*random weights.*")
-            ran = run_study(host, plan, on_task=on_task, on_step=on_step)
+            ran = run_study(host, plan, runner, on_written=on_written)
         progress.update(overall, completed=len(plan.tasks))
     sheets = write_sheets(plan)
     page = write_gallery(plan, title)
