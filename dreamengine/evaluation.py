@@ -33,8 +33,8 @@ from .imaging import MANIFEST_KEY, open_image
 from .model import DreamModel
 from .plugins import PluginHost
 
-__all__ = ["DEFAULT_JUDGES", "DEFAULT_THUMB", "GROUPINGS", "Dream", "Skipped", "Report", "collect_dreams", "choose_judges",
-           "judge_views", "score_dreams", "summarise", "evaluate_folder"]
+__all__ = ["DEFAULT_JUDGES", "DEFAULT_THUMB", "GROUPINGS", "Dream", "Skipped", "Report", "collect_dreams",
+           "choose_judges", "judge_views", "score_dreams", "summarise", "evaluate_folder"]
 
 #: Judges used when none are named (each only for dreams another model made).
 DEFAULT_JUDGES = ("efficientnet-lite1", "efficientnet-lite2")
@@ -235,8 +235,8 @@ def evaluate_folder(host: PluginHost, folder: str | os.PathLike, judges: Sequenc
         raise DreamError(f"found no dreamengine dreams in {str(folder)!r} ({len(skipped)} other PNG(s)).")
     names = choose_judges(dreams, judges)
     report = Report(str(folder), names, {"full": None, **({"thumb": thumb} if thumb else {})}, skipped=skipped)
-    report.images = [{"path": d.path.relative_to(Path(folder)).as_posix(), "group": GROUPINGS[group_by](d), "model": d.model,
-                      "target": {"index": d.target, "name": d.target_name}, "judges": {}} for d in dreams]
+    report.images = [{"path": d.path.relative_to(Path(folder)).as_posix(), "group": GROUPINGS[group_by](d),
+                      "model": d.model, "target": {"index": d.target, "name": d.target_name}, "judges": {}} for d in dreams]
     for name in names:
         if on_judge:
             on_judge(name)

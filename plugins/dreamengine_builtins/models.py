@@ -1,4 +1,4 @@
-"""Built-in models: offline EfficientNet-Lite0/1/2 with real ImageNet weights (Lite0 is the default) and any timm architecture."""
+"""Built-in models: offline EfficientNet-Lite0/1/2 with real ImageNet weights (Lite0 is the default), any timm one."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def efficientnet_lite(name: str = DEFAULT_MODEL, pretrained: bool = False) -> Dr
 
 @hookimpl
 def dreamengine_register_models(register):
-    """Register the offline models: the default ``efficientnet-lite0`` and the judges ``efficientnet-lite1`` and ``-lite2``."""
+    """Register the offline models: the default ``efficientnet-lite0``, the judges ``efficientnet-lite1`` and ``-lite2``."""
     for name, (architecture, _, role) in OFFLINE_MODELS.items():
         register(name, functools.partial(efficientnet_lite, name),
                  summary=f"{architecture} with real ImageNet weights, offline: {role}.")
