@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any
 
 from .errors import DreamError, unknown_name
 
-__all__ = ["RunConfig", "load_toml"]
+__all__ = ["RunConfig", "load_toml", "parse_size"]
 
 
 def _list(*items: str):
@@ -40,7 +41,7 @@ class RunConfig:
     steps: int = 200
     lr: float = 0.05
     optimizer: str = "adam"
-    size: int | None = None
+    size: int | str | None = None
     seed: int = 0
     device: str = "auto"
     output: str = "dreams"
@@ -68,11 +69,26 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
 
-_SCALAR_TYPES = {"steps": int, "seed": int, "save_every": int, "size": int, "lr": float,
+_SCALAR_TYPES = {"steps": int, "seed": int, "save_every": int, "lr": float,
                  "pretrained": bool, "side_by_side": bool}
 
 
+def parse_size(value: int | str | None) -> tuple[int, int] | None:
+    """``(height, width)`` of a size setting: ``N`` (square) or ``WIDTHxHEIGHT``; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    match = re.fullmatch(r"(\d+)(?:x(\d+))?", text)
+    if isinstance(value, bool) or not match:
+        raise DreamError(f"size must be N (square) or WIDTHxHEIGHT, as in 2048x1536; got {value!r}.")
+    width = int(match.group(1))
+    return (int(match.group(2) or width), width)
+
+
 def _normalise(key: str, value: Any, source: str) -> Any:
+    if key == "size":
+        parse_size(value)
+        return int(value) if value is not None and str(value).strip().isdigit() else value
     kind = _SCALAR_TYPES.get(key, str if key not in ("classes", "reg", "strategy", "options") else None)
     if kind is not None and value is not None:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):

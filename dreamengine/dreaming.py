@@ -15,7 +15,7 @@ import torch
 
 from .checkpoint import load_checkpoint_model
 from .classes import display_name, resolve_class, slug
-from .config import RunConfig
+from .config import RunConfig, parse_size
 from .engine import OPTIMIZERS, DreamJob, DreamResult
 from .errors import DreamError, unknown_name
 from .expressions import build_objective
@@ -124,7 +124,7 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
     objective.prepare(model)
     for layer in objective.layers:
         model.layer(layer)
-    height, width = (config.size, config.size) if config.size else model.input_size
+    height, width = parse_size(config.size) or model.input_size
     if height < 8 or width < 8:
         raise DreamError(f"the dream size must be at least 8 pixels, got {height}x{width}.")
     generator = torch.Generator().manual_seed(config.seed)

@@ -39,7 +39,7 @@ def dreamengine_register_objectives(register):
 
 @hookspec
 def dreamengine_register_regularizers(register):
-    """Register regularizers: transforms, penalties and projections of the image.
+    """Register regularizers: transforms, penalties, gradient filters and projections of the image.
 
     Called once when the registry is built.
 

@@ -181,3 +181,14 @@ def test_layer_objective_and_photo_start_from_the_cli(runner, tmp_path):
     assert red > green + 100  # it started from the red photo
     result = runner.invoke(cli, ["run", *TINY, "--objective", "layer:layer=layer2:channel=999"])
     assert result.exit_code == 1 and "999" in result.output
+
+
+def test_size_is_square_or_width_by_height(runner, tmp_path):
+    out = tmp_path / "wide.png"
+    result = invoke(runner, "run", "--model", "resnet10t", "--steps", "1", "--size", "40x24", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert Image.open(out).size == (40, 24) and read_manifest(out)["config"]["size"] == "40x24"
+    result = invoke(runner, "run", "--model", "resnet10t", "--steps", "1", "--size", "24", "-o", str(out))
+    assert Image.open(out).size == (24, 24) and read_manifest(out)["config"]["size"] == 24
+    result = runner.invoke(cli, ["run", "--size", "big"])
+    assert result.exit_code == 1 and "size must be N (square) or WIDTHxHEIGHT" in result.output

@@ -245,3 +245,12 @@ def test_the_cli_runs_octaves_and_tiles(runner, tmp_path, builtins_only_cli, res
     assert Image.open(out).size == (40, 40)
     result = runner.invoke(cli, [*args, "--strategy", "tile:size=4"])
     assert result.exit_code == 1 and "size must be at least 8" in result.output
+
+
+def test_octaves_with_the_fft_parametrization_set_up_afresh_at_each_size():
+    from dreamengine_builtins.parametrizations import Fourier
+
+    result = Octaves(count=2, scale=2.0).run(job(size=(24, 32), steps=4, parametrization=Fourier(), save_every=1),
+                                             run_job)
+    assert result.image.shape == (1, 3, 24, 32) and result.steps_done == 4
+    assert [tuple(f.shape) for f in result.frames] == [(1, 3, 24, 32)] * 6  # start + 2 steps, per octave

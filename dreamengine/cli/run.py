@@ -39,7 +39,8 @@ from . import cli, console, err_console, get_host
 @click.option("--steps", type=int, help="Gradient steps. [default: 200]")
 @click.option("--lr", type=float, help="Learning rate. [default: 0.05]")
 @click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), help="[default: adam]")
-@click.option("--size", type=int, help="Dream size in pixels (square). [default: the model's input size]")
+@click.option("--size", help="Dream size in pixels: N (square) or WIDTHxHEIGHT, e.g. 2048x1536. "
+                             "[default: the model's input size]")
 @click.option("--seed", type=int, help="Seed of every random draw; same seed, same bytes. [default: 0]")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps. [default: auto]")
 @click.option("--output", "-o", help="Output folder, or a .png file. [default: dreams]")
