@@ -7,8 +7,10 @@ the dreaming model) and draws a contact sheet (settings down, classes across).
     python examples/quality_study.py dream  OUT [--setting NAME ...] [--device auto]
     python examples/quality_study.py time   OUT [--setting NAME ...]   # seconds per single dream, here
     python examples/quality_study.py sheet  OUT SHEET.png [--setting NAME ...]
+    dreamengine evaluate OUT --json OUT/scores.json
+    python examples/quality_study.py table  OUT              # docs/quality.md's table, from the two files
 
-then `dreamengine evaluate OUT --json OUT/scores.json` for the table. Every
+Every
 setting is a set of `dreamengine run` options on top of the defaults, so any
 row can be repeated by hand: `dreamengine run --class flamingo <options>`.
 """
@@ -101,9 +103,32 @@ def sheet(out: Path, target: Path, names: list[str], classes: list[str], tile: i
     canvas.save(target, optimize=True)
 
 
+def table(out: Path) -> None:
+    """Print the markdown table: settings x judges (thumbnail and full size) x seconds per dream."""
+    groups = json.loads((out / "scores.json").read_text())["groups"]
+    seconds_file = out / "timing" / "seconds.json"
+    seconds = json.loads(seconds_file.read_text()) if seconds_file.exists() else {}
+    judges = sorted(next(iter(groups.values()))["judges"])
+    heads = [f"{j.removeprefix('efficientnet-')} {view} {what}" for j in judges
+             for view, what in (("thumb", "top-1"), ("thumb", "top-5"), ("full", "top-1"), ("full", "top-5"))]
+    print("| setting | dreams | " + " | ".join(heads) + " | s / dream |")
+    print("| --- | ---: |" + " ---: |" * (len(heads) + 1))
+    for name in sorted(groups, key=lambda g: -_rank_score(groups[g])):
+        scores = groups[name]["judges"]
+        cells = [f"{scores[j][view][key]:.0%}" for j in judges
+                 for view, key in (("thumb", "top1"), ("thumb", "top5"), ("full", "top1"), ("full", "top5"))]
+        print(f"| {name} | {groups[name]['count']} | " + " | ".join(cells) + f" | {seconds.get(name, '')} |")
+
+
+def _rank_score(group: dict) -> float:
+    """Order rows by the judges' mean thumbnail top-5, then top-1 (the discriminating views)."""
+    judged = group["judges"].values()
+    return sum(s["thumb"]["top5"] + s["thumb"]["top1"] / 10 for s in judged) / len(judged)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["dream", "time", "sheet"])
+    parser.add_argument("action", choices=["dream", "time", "sheet", "table"])
     parser.add_argument("out", type=Path)
     parser.add_argument("target", type=Path, nargs="?", help="the sheet's file (sheet only)")
     parser.add_argument("--setting", action="append", choices=sorted(SETTINGS))
@@ -117,8 +142,10 @@ def main() -> None:
         dream_all(args.out, names, classes, args.device, args.batch, args.seeds or [0])
     elif args.action == "time":
         time_all(args.out, names, classes[0])
-    else:
+    elif args.action == "sheet":
         sheet(args.out, args.target, names, classes)
+    else:
+        table(args.out)
 
 
 if __name__ == "__main__":
