@@ -47,6 +47,14 @@ SETTINGS: dict[str, str] = {
     "fft-octaves": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate "
                    "--strategy octaves:count=3:scale=1.4 --steps 200 --lr 0.05",
     "fft-transforms-400": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate --steps 400 --lr 0.05",
+    "fft-octaves-4": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate "
+                     "--strategy octaves:count=4:scale=1.4 --steps 200 --lr 0.05",
+    "fft-octaves-wide": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate "
+                        "--strategy octaves:count=3:scale=1.7 --steps 200 --lr 0.05",
+    "fft-octaves-tv": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate,tv:weight=10 "
+                      "--strategy octaves:count=3:scale=1.4 --steps 200 --lr 0.05",
+    "fft-octaves-300": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate "
+                       "--strategy octaves:count=3:scale=1.4 --steps 300 --lr 0.05",
 }
 
 
