@@ -93,7 +93,7 @@ def run_job(job: DreamJob) -> DreamResult:
         last_good = param.image().detach().clone()
     scores = torch.full((last_good.shape[0],), float("nan"), device=last_good.device)
     frames = [last_good.to("cpu", copy=True)] if job.save_every else []
-    with job.model.capture(job.objective.layers) as activations:
+    with job.model.capture(job.objective.layers, stop_early=not job.objective.needs_logits) as activations:
         for step in range(1, job.steps + 1):
             view = param.image()
             for regularizer in transforms:

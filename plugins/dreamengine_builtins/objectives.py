@@ -38,7 +38,11 @@ class Layer(Objective):
         layer: dotted module name, as listed by ``model.named_modules()`` (e.g. ``blocks.3``).
         channel: one channel to maximise (its mean activation); unset, the mean
             square of the whole layer (classic DeepDream).
+
+    It reads no logits, so the forward stops right after ``layer`` has run.
     """
+
+    needs_logits = False
 
     def __init__(self, layer: str, channel: int | None = None) -> None:
         self.layer = layer
