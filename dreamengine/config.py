@@ -42,6 +42,9 @@ class RunConfig:
     size: int | None = None
     seed: int = 0
     device: str = "auto"
+    channels_last: bool = False
+    compile: bool = False
+    precision: str = "fp32"
     output: str = "dreams"
     side_by_side: bool = False
     save_every: int = 0
@@ -68,7 +71,7 @@ class RunConfig:
 
 
 _SCALAR_TYPES = {"steps": int, "seed": int, "save_every": int, "size": int, "lr": float,
-                 "pretrained": bool, "side_by_side": bool}
+                 "pretrained": bool, "side_by_side": bool, "channels_last": bool, "compile": bool}
 
 
 def _normalise(key: str, value: Any, source: str) -> Any:
