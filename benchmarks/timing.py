@@ -36,15 +36,25 @@ def setup(device: str = "cpu", **settings):
     return host, config, model, job
 
 
+def _synchronize() -> None:
+    """Wait for queued GPU work, so that a case's time includes it."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        torch.mps.synchronize()
+
+
 def interleave(cases: dict[str, Callable[[], None]], rounds: int, units: dict[str, int]) -> dict[str, list[float]]:
     """Time each case once per round, cases alternating; seconds per unit (step, dream) of each case."""
     for case in cases.values():  # warm-up
         case()
+    _synchronize()
     times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(rounds):
         for name, case in cases.items():
             start = time.perf_counter()
             case()
+            _synchronize()
             times[name].append((time.perf_counter() - start) / units[name])
     return times
 

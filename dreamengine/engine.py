@@ -108,7 +108,7 @@ def run_job(job: DreamJob) -> DreamResult:
             optimizer.step()
             with torch.no_grad():
                 image = _project(param, projections, job.generator)
-            if not (torch.isfinite(score).all() and torch.isfinite(image).all()):
+            if not torch.isfinite(score.detach().sum() + image.sum()):  # one reduction and one sync: NaN/inf propagate
                 return DreamResult(last_good.cpu(), scores.cpu(), step - 1, _cpu(frames), _divergence(job, step))
             last_good.copy_(image.detach())
             scores = score.detach()
