@@ -14,10 +14,7 @@ import argparse
 import statistics
 
 import torch
-from timing import bare_steps, interleave, report, setup
-
-from dreamengine.dreaming import build_job
-from dreamengine.engine import run_job
+from timing import bare_steps, engine_case, interleave, report, setup
 
 
 def cases_for(model_name, size, batch, steps, device):
@@ -26,8 +23,8 @@ def cases_for(model_name, size, batch, steps, device):
         host, config, model, job = setup(device, model=model_name, size=size, classes=["flamingo"] * items,
                                          steps=steps)
         target = int(job.targets[0])
-        cases[f"bare   batch {items}"] = lambda job=job, target=target: bare_steps(job.model, job.image, target, steps)
-        cases[f"engine batch {items}"] = lambda h=host, c=config, m=model: run_job(build_job(h, c, m, job.image.device)[0])
+        cases[f"bare   batch {items}"] = lambda j=job, t=target: lambda: bare_steps(j.model, j.image, t, steps)
+        cases[f"engine batch {items}"] = engine_case(host, config, model, job.image.device)
         units[f"bare   batch {items}"] = units[f"engine batch {items}"] = steps * items
     return cases, units
 

@@ -13,6 +13,7 @@ full one for a layer in the first third of the network.
 from __future__ import annotations
 
 import argparse
+import functools
 
 import torch
 from timing import bare_steps, interleave, report, setup
@@ -31,10 +32,13 @@ def layer_steps(model, image, layer, steps, stop_early):
             captured[layer].pow(2).mean().backward()
 
 
-def engine_job(host, config, model, device, layer, stop_early):
-    job, _ = build_job(host, config.updated({"objective": f"layer:layer={layer}"}, "the benchmark"), model, device)
-    job.objective.needs_logits = not stop_early
-    return job
+def engine_case(host, config, model, device, layer, stop_early):
+    """Build a layer-objective job untimed (stopping early or not); time its run."""
+    def prepare():
+        job, _ = build_job(host, config.updated({"objective": f"layer:layer={layer}"}, "the benchmark"), model, device)
+        job.objective.needs_logits = not stop_early
+        return functools.partial(run_job, job)
+    return prepare
 
 
 def main() -> None:
@@ -54,11 +58,11 @@ def main() -> None:
           f"device {args.device}")
     for layer in args.layers.split(","):
         cases = {
-            "bare full forward+backward (logit)": lambda: bare_steps(job.model, job.image, target, args.steps),
-            "bare layer, full forward": lambda: layer_steps(job.model, job.image, layer, args.steps, False),
-            "bare layer, stopped forward": lambda: layer_steps(job.model, job.image, layer, args.steps, True),
-            "engine layer, full forward": lambda: run_job(engine_job(host, config, model, device, layer, False)),
-            "engine layer, stopped forward": lambda: run_job(engine_job(host, config, model, device, layer, True)),
+            "bare full forward+backward (logit)": lambda: lambda: bare_steps(job.model, job.image, target, args.steps),
+            "bare layer, full forward": lambda: lambda: layer_steps(job.model, job.image, layer, args.steps, False),
+            "bare layer, stopped forward": lambda: lambda: layer_steps(job.model, job.image, layer, args.steps, True),
+            "engine layer, full forward": engine_case(host, config, model, device, layer, False),
+            "engine layer, stopped forward": engine_case(host, config, model, device, layer, True),
         }
         times = interleave(cases, args.rounds, dict.fromkeys(cases, args.steps))
         print(f"layer {layer} (time relative to the bare full forward+backward; target <= 0.5 stopped):")

@@ -14,11 +14,9 @@ from __future__ import annotations
 import argparse
 
 import torch
-from timing import bare_steps, interleave, report, setup
+from timing import bare_steps, engine_case, interleave, report, setup
 
 from dreamengine.config import RunConfig
-from dreamengine.dreaming import build_job
-from dreamengine.engine import run_job
 
 
 def main() -> None:
@@ -35,8 +33,8 @@ def main() -> None:
     host, config, model, job = setup(args.device, model=args.model, size=args.size, classes=["flamingo"] * args.batch,
                                      steps=args.steps, reg=args.reg.split(","), param=args.param)
     target, device = int(job.targets[0]), job.image.device
-    cases = {"bare forward+backward": lambda: bare_steps(job.model, job.image, target, args.steps),
-             "engine step": lambda: run_job(build_job(host, config, model, device)[0])}
+    cases = {"bare forward+backward": lambda: lambda: bare_steps(job.model, job.image, target, args.steps),
+             "engine step": engine_case(host, config, model, device)}
     times = interleave(cases, args.rounds, dict.fromkeys(cases, args.steps))
     print(f"model {args.model}, size {args.size}, batch {args.batch}, param {args.param}, regularizers {args.reg}, "
           f"torch threads {torch.get_num_threads()}, device {args.device} (target: engine <= 1.05x bare)")

@@ -18,7 +18,7 @@ import argparse
 import time
 
 import torch
-from timing import bare_steps, interleave, report, setup
+from timing import bare_steps, engine_case, interleave, report, setup
 
 from dreamengine.dreaming import build_job
 from dreamengine.engine import run_job
@@ -45,13 +45,14 @@ def main() -> None:
         host, config, model, job = setup(args.device, steps=args.steps, **common, **settings)
         target, device = int(job.targets[0]), job.image.device
         jobs[name] = (host, config, model)
-        cases[f"{name}: bare"] = lambda j=job, t=target: bare_steps(j.model, j.image, t, args.steps)
-        cases[f"{name}: engine"] = lambda h=host, c=config, m=model, d=device: run_job(build_job(h, c, m, d)[0])
+        cases[f"{name}: bare"] = lambda j=job, t=target: lambda: bare_steps(j.model, j.image, t, args.steps)
+        cases[f"{name}: engine"] = engine_case(host, config, model, device)
     print(f"model {args.model}, size {args.size}, batch {args.batch}, torch threads {torch.get_num_threads()}, "
           f"device {args.device}")
     for name, case in cases.items():  # first calls: compile happens here
+        timed = case()
         start = time.perf_counter()
-        case()
+        timed()
         print(f"  first call of {name}: {time.perf_counter() - start:.1f} s")
     report(interleave(cases, args.rounds, dict.fromkeys(cases, args.steps)), "default: bare")
     if args.dream_steps:

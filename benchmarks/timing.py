@@ -6,6 +6,7 @@ steadiest figure; the median is printed beside it.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -14,9 +15,10 @@ import torch
 
 from dreamengine.config import RunConfig
 from dreamengine.dreaming import build_job, load_model
+from dreamengine.engine import run_job
 from dreamengine.plugins import load_plugins
 
-__all__ = ["bare_steps", "interleave", "report", "setup"]
+__all__ = ["bare_steps", "engine_case", "interleave", "report", "setup"]
 
 
 def bare_steps(model, image, target, steps):
@@ -44,19 +46,31 @@ def _synchronize() -> None:
         torch.mps.synchronize()
 
 
-def interleave(cases: dict[str, Callable[[], None]], rounds: int, units: dict[str, int]) -> dict[str, list[float]]:
-    """Time each case once per round, cases alternating; seconds per unit (step, dream) of each case."""
+def interleave(cases: dict[str, Callable[[], Callable[[], object]]], rounds: int,
+               units: dict[str, int]) -> dict[str, list[float]]:
+    """Time each case once per round, cases alternating; seconds per unit (step, dream) of each case.
+
+    A case is called untimed to prepare a round (build the job, say) and
+    returns the callable that is timed.
+    """
     for case in cases.values():  # warm-up
-        case()
+        case()()
     _synchronize()
     times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(rounds):
         for name, case in cases.items():
+            timed = case()
+            _synchronize()
             start = time.perf_counter()
-            case()
+            timed()
             _synchronize()
             times[name].append((time.perf_counter() - start) / units[name])
     return times
+
+
+def engine_case(host, config, model, device) -> Callable[[], Callable[[], object]]:
+    """A case that builds a fresh job untimed, then times :func:`run_job` on it."""
+    return lambda: functools.partial(run_job, build_job(host, config, model, device)[0])
 
 
 def report(times: dict[str, list[float]], base: str, unit: str = "step") -> None:
