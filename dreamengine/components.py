@@ -30,13 +30,15 @@ class DreamOutputs:
     """What an objective sees after one forward pass.
 
     Attributes:
-        logits: ``(batch, classes)`` pre-softmax outputs of the model.
+        logits: ``(batch, classes)`` pre-softmax outputs of the model; ``None``
+            when the objective does not need them (:attr:`Objective.needs_logits`)
+            and the forward stopped after its layers.
         targets: ``(batch,)`` class index each batch item dreams of.
         activations: outputs of the modules named in :attr:`Objective.layers`,
             keyed by dotted module name.
     """
 
-    logits: torch.Tensor
+    logits: torch.Tensor | None
     targets: torch.Tensor
     activations: dict[str, torch.Tensor] = field(default_factory=dict)
 
@@ -52,10 +54,15 @@ class Objective(_Component):
 
     Subclasses implement :meth:`__call__`. An objective that reads intermediate
     activations names the modules in :attr:`layers`; the engine captures them.
+    An objective that reads only those sets :attr:`needs_logits` to ``False``:
+    the forward then stops once the last of its layers has run (much faster
+    for an early layer) and ``outputs.logits`` is ``None``.
     """
 
     #: dotted names of the modules whose outputs :meth:`__call__` reads.
     layers: tuple[str, ...] = ()
+    #: whether :meth:`__call__` reads ``outputs.logits``; ``False`` lets the forward stop early.
+    needs_logits: bool = True
 
     def prepare(self, model: DreamModel) -> None:
         """Called once with the loaded model before the run: resolve class names (``model.class_index``), check layers."""

@@ -44,6 +44,9 @@ class RunConfig:
     size: int | str | None = None
     seed: int = 0
     device: str = "auto"
+    channels_last: bool = False
+    compile: bool = False
+    precision: str = "fp32"
     output: str = "dreams"
     side_by_side: bool = False
     save_every: int = 0
@@ -70,7 +73,7 @@ class RunConfig:
 
 
 _SCALAR_TYPES = {"steps": int, "seed": int, "save_every": int, "lr": float,
-                 "pretrained": bool, "side_by_side": bool}
+                 "pretrained": bool, "side_by_side": bool, "channels_last": bool, "compile": bool}
 
 
 def parse_size(value: int | str | None) -> tuple[int, int] | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from .acceleration import accelerate
 from .checkpoint import load_checkpoint_model
 from .classes import display_name, resolve_class, slug
 from .config import RunConfig, parse_size
@@ -129,7 +130,7 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
         raise DreamError(f"the dream size must be at least 8 pixels, got {height}x{width}.")
     generator = torch.Generator().manual_seed(config.seed)
     image = initializer(len(indices), height, width, generator)
-    model = model.freeze().to(device)
+    model = accelerate(model.freeze().to(device), config)
     job = DreamJob(model=model, objective=objective, regularizers=regularizers, image=image.to(device),
                    targets=torch.tensor(indices, device=device), steps=config.steps, lr=config.lr,
                    optimizer=config.optimizer, generator=generator, save_every=config.save_every,

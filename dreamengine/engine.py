@@ -98,8 +98,8 @@ def run_job(job: DreamJob) -> DreamResult:
     with torch.no_grad():
         last_good = param.image().detach().clone()
     scores = torch.full((last_good.shape[0],), float("nan"), device=last_good.device)
-    frames = [last_good.to("cpu", copy=True)] if job.save_every else []
-    with job.model.capture(job.objective.layers) as activations:
+    frames = [last_good.clone()] if job.save_every else []  # kept on the device until the loop ends
+    with job.model.capture(job.objective.layers, stop_early=not job.objective.needs_logits) as activations:
         for step in range(1, job.steps + 1):
             view = filter_gradient(param.image(), gradients)
             for regularizer in transforms:
@@ -114,15 +114,19 @@ def run_job(job: DreamJob) -> DreamResult:
             optimizer.step()
             with torch.no_grad():
                 image = _project(param, projections, job.generator)
-            if not (torch.isfinite(score).all() and torch.isfinite(image).all()):
-                return DreamResult(last_good.cpu(), scores.cpu(), step - 1, frames, divergence_message(job, step))
+            if not torch.isfinite(score.detach().sum() + image.sum()):  # one reduction and one sync: NaN/inf propagate
+                return DreamResult(last_good.cpu(), scores.cpu(), step - 1, _cpu(frames), divergence_message(job, step))
             last_good.copy_(image.detach())
             scores = score.detach()
             if job.save_every and step % job.save_every == 0:
-                frames.append(last_good.to("cpu", copy=True))
+                frames.append(last_good.clone())
             if job.on_step is not None:
                 job.on_step(step, scores)
-    return DreamResult(last_good.cpu(), scores.cpu(), job.steps, frames)
+    return DreamResult(last_good.cpu(), scores.cpu(), job.steps, _cpu(frames))
+
+
+def _cpu(frames: list[torch.Tensor]) -> list[torch.Tensor]:
+    return [frame.cpu() for frame in frames]
 
 
 def filter_gradient(image: torch.Tensor, regularizers: Sequence[Regularizer]) -> torch.Tensor:

@@ -87,6 +87,7 @@ class WeightedObjective(Objective):
     def __init__(self, parts: Sequence[tuple[float, Objective]]) -> None:
         self.parts = list(parts)
         self.layers = tuple(dict.fromkeys(layer for _, objective in self.parts for layer in objective.layers))
+        self.needs_logits = any(objective.needs_logits for _, objective in self.parts)
 
     def prepare(self, model):
         for _, objective in self.parts:

@@ -14,6 +14,10 @@ from .errors import DreamError, unknown_name
 __all__ = ["DreamModel"]
 
 
+class _ForwardDone(Exception):
+    """Raised by a capture hook once every layer an objective needs has run; ends the forward early."""
+
+
 class DreamModel(nn.Module):
     """A network ready to dream with.
 
@@ -26,7 +30,14 @@ class DreamModel(nn.Module):
         mean, std: per-channel normalisation the network was trained with.
         input_size: ``(height, width)`` the network was trained at.
         class_names: one name per output class (may be empty if unknown).
+
+    Attributes:
+        autocast: a dtype (``torch.bfloat16``) to run the network under
+            ``torch.autocast`` on the input's device; ``None`` (the default):
+            full float32. Logits and captured layer outputs are float32 either way.
     """
+
+    autocast: torch.dtype | None = None
 
     def __init__(
         self,
@@ -46,8 +57,15 @@ class DreamModel(nn.Module):
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.net((image - self.mean) / self.std)
+    def forward(self, image: torch.Tensor) -> torch.Tensor | None:
+        """The logits, or ``None`` if a :meth:`capture` with ``stop_early`` ended the forward."""
+        precision = (torch.autocast(image.device.type, dtype=self.autocast) if self.autocast is not None
+                     else contextlib.nullcontext())
+        try:
+            with precision:
+                return _float(self.net((image - self.mean) / self.std))
+        except _ForwardDone:
+            return None
 
     def freeze(self) -> DreamModel:
         """Put the model in eval mode with every parameter frozen; returns self."""
@@ -65,13 +83,23 @@ class DreamModel(nn.Module):
         return modules[name]
 
     @contextlib.contextmanager
-    def capture(self, names: Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
-        """Record the outputs of the named layers on every forward while active."""
+    def capture(self, names: Sequence[str], *, stop_early: bool = False) -> Iterator[dict[str, torch.Tensor]]:
+        """Record the outputs of the named layers on every forward while active.
+
+        With ``stop_early`` (and at least one name), each forward ends as soon
+        as every named layer has produced its output, whatever their order of
+        execution, and returns ``None`` instead of logits: the later layers
+        never run (a module called several times in one forward is then
+        captured at its first call; otherwise at its last).
+        """
         captured: dict[str, torch.Tensor] = {}
-        handles = []
+        wanted = set(names)
+        handles = [self.register_forward_pre_hook(lambda _module, _inputs: captured.clear())]
         for name in names:
             def keep(_module, _inputs, output, name=name):
-                captured[name] = output
+                captured[name] = _float(output)
+                if stop_early and wanted <= captured.keys():
+                    raise _ForwardDone
             handles.append(self.layer(name).register_forward_hook(keep))
         try:
             yield captured
@@ -102,3 +130,10 @@ class DreamModel(nn.Module):
                 parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
             raise DreamError(f"{source} does not fit the architecture {self.name!r}: " + "; ".join(parts) + ".")
         self.net.load_state_dict(state_dict)
+
+
+def _float(output):
+    """float32 view of a low-precision floating tensor (autocast), anything else unchanged."""
+    if isinstance(output, torch.Tensor) and output.is_floating_point() and output.dtype != torch.float32:
+        return output.float()
+    return output

@@ -43,6 +43,12 @@ from . import cli, console, err_console, get_host
                              "[default: the model's input size]")
 @click.option("--seed", type=int, help="Seed of every random draw; same seed, same bytes. [default: 0]")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps. [default: auto]")
+@click.option("--channels-last/--no-channels-last", default=None,
+              help="Run the model in channels-last memory format. [default: off]")
+@click.option("--compile/--no-compile", default=None,
+              help="torch.compile the model (slow first step; see docs/performance.md). [default: off]")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]),
+              help="bf16: run the model under bfloat16 autocast. [default: fp32]")
 @click.option("--output", "-o", help="Output folder, or a .png file. [default: dreams]")
 @click.option("--side-by-side/--no-side-by-side", default=None,
               help="Also write the report's raw | rescaled picture (*-side.png).")

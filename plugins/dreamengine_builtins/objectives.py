@@ -54,7 +54,11 @@ class Layer(Objective):
         layer: dotted module name, as listed by ``model.named_modules()`` (e.g. ``blocks.3``).
         channel: one channel to maximise (its mean activation); unset, the mean
             square of the whole layer (classic DeepDream).
+
+    It reads no logits, so the forward stops right after ``layer`` has run.
     """
+
+    needs_logits = False
 
     def __init__(self, layer: str, channel: int | None = None) -> None:
         self.layer = layer
@@ -99,6 +103,8 @@ class Diversity(Objective):
     Args:
         layer: dotted module name whose features are compared.
     """
+
+    needs_logits = False
 
     def __init__(self, layer: str) -> None:
         if not layer:

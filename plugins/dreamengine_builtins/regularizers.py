@@ -1,6 +1,8 @@
 """Built-in regularizers: clamp, Gaussian blur, random flip, random jitter.
 
 Each has a functional form (usable on any tensor) and a component class.
+Random draws are scalars taken on the generator's own device (the CPU), so a
+dream on a GPU never builds a tensor on one device to use it on another.
 """
 
 from __future__ import annotations
@@ -86,7 +88,8 @@ class Blur(Regularizer):
             return image
         sigma = self.sigma
         if self.sigma_max is not None:
-            sigma += (self.sigma_max - self.sigma) * torch.rand((), generator=generator).item()
+            draw = torch.rand((), generator=generator, device=generator.device).item()
+            sigma += (self.sigma_max - self.sigma) * draw
         return gaussian_blur(image, sigma)
 
 
@@ -99,7 +102,7 @@ class Flip(Regularizer):
         self.p = p
 
     def transform(self, image, generator):
-        if torch.rand((), generator=generator).item() < self.p:
+        if torch.rand((), generator=generator, device=generator.device).item() < self.p:
             return image.flip(-1)
         return image
 
@@ -119,7 +122,8 @@ class Jitter(Regularizer):
     def transform(self, image, generator):
         if self.pixels == 0:
             return image
-        dy, dx = torch.randint(-self.pixels, self.pixels + 1, (2,), generator=generator).tolist()
+        dy, dx = torch.randint(-self.pixels, self.pixels + 1, (2,), generator=generator,
+                               device=generator.device).tolist()
         return torch.roll(image, shifts=(dy, dx), dims=(-2, -1))
 
 

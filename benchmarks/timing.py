@@ -1,0 +1,82 @@
+"""Shared timing for the benchmarks: cases measured side by side, alternating round by round.
+
+Noise on a shared machine only ever adds time, so the fastest round is the
+steadiest figure; the median is printed beside it.
+"""
+
+from __future__ import annotations
+
+import functools
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from dreamengine.config import RunConfig
+from dreamengine.dreaming import build_job, load_model
+from dreamengine.engine import run_job
+from dreamengine.plugins import load_plugins
+
+__all__ = ["bare_steps", "engine_case", "interleave", "report", "setup"]
+
+
+def bare_steps(model, image, target, steps):
+    """The physical floor: forward, class logit, backward to the input; nothing else."""
+    image = image.clone().requires_grad_(True)
+    for _ in range(steps):
+        image.grad = None
+        model(image)[:, target].sum().backward()
+
+
+def setup(device: str = "cpu", **settings):
+    """The plugin host, the config, its model and a job built from them (default regularizers unless set)."""
+    host = load_plugins(entry_points=False)
+    config = RunConfig(device=device, **settings)
+    model = load_model(host, config)
+    job, _ = build_job(host, config, model, torch.device(device))
+    return host, config, model, job
+
+
+def _synchronize() -> None:
+    """Wait for queued GPU work, so that a case's time includes it."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        torch.mps.synchronize()
+
+
+def interleave(cases: dict[str, Callable[[], Callable[[], object]]], rounds: int,
+               units: dict[str, int]) -> dict[str, list[float]]:
+    """Time each case once per round, cases alternating; seconds per unit (step, dream) of each case.
+
+    A case is called untimed to prepare a round (build the job, say) and
+    returns the callable that is timed.
+    """
+    for case in cases.values():  # warm-up
+        case()()
+    _synchronize()
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, case in cases.items():
+            timed = case()
+            _synchronize()
+            start = time.perf_counter()
+            timed()
+            _synchronize()
+            times[name].append((time.perf_counter() - start) / units[name])
+    return times
+
+
+def engine_case(host, config, model, device) -> Callable[[], Callable[[], object]]:
+    """A case that builds a fresh job untimed, then times :func:`run_job` on it."""
+    return lambda: functools.partial(run_job, build_job(host, config, model, device)[0])
+
+
+def report(times: dict[str, list[float]], base: str, unit: str = "step") -> None:
+    """Print each case's fastest and median time, and its ratio to ``base`` (fastest rounds, medians)."""
+    fastest, median = min(times[base]), statistics.median(times[base])
+    width = max(map(len, times))
+    for name, values in times.items():
+        print(f"  {name:<{width}}  {min(values) * 1000:8.1f} ms/{unit} (median {statistics.median(values) * 1000:8.1f})"
+              f"  x{min(values) / fastest:6.3f} fastest, x{statistics.median(values) / median:6.3f} median")

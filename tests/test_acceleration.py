@@ -1,0 +1,67 @@
+"""The opt-in speed settings: channels-last, torch.compile and bfloat16 autocast."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dreamengine import DreamError
+from dreamengine.cli import cli
+from dreamengine.config import RunConfig
+from dreamengine.dreaming import build_job
+from dreamengine.engine import run_job
+from dreamengine.imaging import read_manifest
+
+CPU = torch.device("cpu")
+
+
+def dream(host, model, **settings):
+    config = RunConfig(classes=["red", "blue"], steps=4, **settings)
+    job, _ = build_job(host, config, model, CPU)
+    return job, run_job(job)
+
+
+def test_channels_last_changes_the_layout_not_the_dream(host, tiny_model):
+    _, plain = dream(host, tiny_model)
+    job, fast = dream(host, tiny_model, channels_last=True)
+    assert job.model.layer("0").weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(fast.image, plain.image, atol=1e-4, rtol=0)
+    dream(host, tiny_model, channels_last=False)
+    assert tiny_model.layer("0").weight.is_contiguous()
+
+
+def test_bf16_runs_the_model_in_bfloat16_and_keeps_float32_scores(host, tiny_model):
+    job, low = dream(host, tiny_model, precision="bf16")
+    assert job.model.autocast is torch.bfloat16
+    assert low.scores.dtype == torch.float32 and torch.isfinite(low.image).all()
+    with job.model.capture(["0"]) as captured:
+        job.model(torch.rand(1, 3, 16, 16))
+    assert captured["0"].dtype == torch.float32
+    _, full = dream(host, tiny_model, precision="fp32")
+    assert not torch.equal(low.image, full.image)
+    torch.testing.assert_close(low.image, full.image, atol=0.05, rtol=0)
+
+
+def test_compile_compiles_the_network_lazily(host, tiny_model, monkeypatch):
+    # A real compile takes about a minute on a CPU: check that it is asked for, not its result.
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: compiled.append(self))
+    dream(host, tiny_model, compile=True)
+    assert compiled == [tiny_model.net]
+
+
+def test_unknown_precision_is_one_clear_error(host, tiny_model):
+    with pytest.raises(DreamError, match="unknown precision 'fp8'; use fp32 or bf16"):
+        dream(host, tiny_model, precision="fp8")
+    with pytest.raises(DreamError, match="'compile' .* must be bool"):
+        RunConfig().updated({"compile": "yes"}, "a test")
+
+
+@pytest.mark.usefixtures("builtins_only_cli")
+def test_the_flags_reach_the_manifest(runner, tmp_path):
+    out = tmp_path / "dream.png"
+    result = runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "2", "--channels-last",
+                                 "--precision", "bf16", "--output", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    config = read_manifest(out)["config"]
+    assert config["channels_last"] is True and config["precision"] == "bf16" and config["compile"] is False
