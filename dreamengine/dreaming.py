@@ -39,7 +39,19 @@ class RunOutcome:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` picks cuda, then mps, then cpu; anything else must be available."""
+    """``auto`` picks cuda, then mps, then cpu; anything else must be available.
+
+    On CUDA it also asks cuDNN for its deterministic kernels (and no per-shape
+    benchmarking), so the same seed repeats as far as the ops allow.
+    """
+    device = _named_device(name)
+    if device.type == "cuda":
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    return device
+
+
+def _named_device(name: str) -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

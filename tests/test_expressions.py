@@ -123,3 +123,15 @@ def test_dreaming_with_a_diversity_term_makes_the_batch_less_alike():
 
     plain, diverse = similarity("layer:relu1"), similarity("layer:relu1 + 20*diversity:relu1")
     assert diverse < plain - 0.01
+
+
+@pytest.mark.parametrize("text, needs_logits", [
+    ("layer:relu1 + 0.5*diversity:relu2", False),
+    ("layer:relu1 - 0.1*tv", False),
+    ("logit:class2 + 0.5*layer:relu2", True),
+])
+def test_an_expression_lets_the_forward_stop_early_only_when_no_term_needs_logits(text, needs_logits):
+    objective, _ = build(text)
+    assert objective.needs_logits is needs_logits
+    assert objective.layers == tuple(dict.fromkeys(
+        layer for _, part in objective.parts for layer in part.layers))
