@@ -33,12 +33,12 @@ class RunConfig:
     pretrained: bool = False
     classes: list[str] = _list("flamingo")
     objective: str = "logit"
-    reg: list[str] = _list("clamp", "blur:sigma=0.5", "flip", "jitter:pixels=8")
+    reg: list[str] = _list("clamp", "blur:sigma=0.5", "flip", "jitter:pixels=8", "scale", "rotate")
     init: str = "gray"
     param: str = "fft"
-    strategy: list[str] = field(default_factory=list)
+    strategy: list[str] = _list("octaves:count=3:scale=1.4")
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    steps: int = 200
+    steps: int = 300
     lr: float = 0.05
     optimizer: str = "adam"
     size: int | str | None = None

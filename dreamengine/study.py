@@ -205,10 +205,19 @@ def dream_task(host: PluginHost, config: RunConfig, steps: Sequence[int],
     """Dream ``config`` for ``max(steps)`` steps; return the result after each count in ``steps``, and the model.
 
     A pure function of ``config`` and ``steps``: each result equals that of a
-    separate run of ``config`` with that many steps. ``model``, if given, must
+    separate run of ``config`` with that many steps (with a strategy such as
+    octaves, which shares the steps out among its stages, each count is its own run). ``model``, if given, must
     be the one ``config`` names (it saves loading it again).
     """
-    config = config.updated({"steps": max(steps), "save_every": math.gcd(*steps)}, "the study")
+    if config.strategy and len(set(steps)) > 1:
+        # a strategy (octaves) shares the steps out among its stages: a long run does not pass through a short one
+        outcome: dict[int, DreamResult] = {}
+        for count in steps:
+            single, model = dream_task(host, config, [count], on_step, model)
+            outcome.update(single)
+        return outcome, model
+    snapshots = len(set(steps)) > 1
+    config = config.updated({"steps": max(steps), "save_every": math.gcd(*steps) if snapshots else 0}, "the study")
     model = model or load_model(host, config)
     job, _ = build_job(host, config, model, resolve_device(config.device))
     scores: dict[int, torch.Tensor] = {}
@@ -224,7 +233,7 @@ def dream_task(host: PluginHost, config: RunConfig, steps: Sequence[int],
     outcome = {}
     for count in steps:
         done = min(count, result.steps_done)
-        frame = result.frames[done // job.save_every] if done % job.save_every == 0 else result.image
+        frame = result.frames[done // job.save_every] if snapshots and done % job.save_every == 0 else result.image
         outcome[count] = DreamResult(frame, scores.get(count, result.scores), done, [],
                                      result.diverged if done < count else None)
     return outcome, model

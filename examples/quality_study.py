@@ -112,26 +112,27 @@ def sheet(out: Path, target: Path, names: list[str], classes: list[str], tile: i
 
 
 def table(out: Path) -> None:
-    """Print the markdown table: settings x judges (thumbnail and full size) x seconds per dream."""
+    """Print the markdown table: settings x judges (thumbnail and full size) x seconds per dream, best first."""
     groups = json.loads((out / "scores.json").read_text())["groups"]
     seconds_file = out / "timing" / "seconds.json"
     seconds = json.loads(seconds_file.read_text()) if seconds_file.exists() else {}
     judges = sorted(next(iter(groups.values()))["judges"])
-    heads = [f"{j.removeprefix('efficientnet-')} {view} {what}" for j in judges
-             for view, what in (("thumb", "top-1"), ("thumb", "top-5"), ("full", "top-1"), ("full", "top-5"))]
+    columns = (("thumb", "top1", "thumb top-1"), ("thumb", "top5", "thumb top-5"), ("thumb", "p_target", "thumb p"),
+               ("full", "top1", "full top-1"), ("full", "p_target", "full p"))
+    heads = [f"{j.removeprefix('efficientnet-')} {head}" for j in judges for _, _, head in columns]
     print("| setting | dreams | " + " | ".join(heads) + " | s / dream |")
     print("| --- | ---: |" + " ---: |" * (len(heads) + 1))
     for name in sorted(groups, key=lambda g: -_rank_score(groups[g])):
         scores = groups[name]["judges"]
-        cells = [f"{scores[j][view][key]:.0%}" for j in judges
-                 for view, key in (("thumb", "top1"), ("thumb", "top5"), ("full", "top1"), ("full", "top5"))]
+        cells = [f"{value:.0%}" if key != "p_target" else f"{value:.2f}"
+                 for j in judges for view, key, _ in columns for value in [scores[j][view][key]]]
         print(f"| {name} | {groups[name]['count']} | " + " | ".join(cells) + f" | {seconds.get(name, '')} |")
 
 
 def _rank_score(group: dict) -> float:
-    """Order rows by the judges' mean thumbnail top-5, then top-1 (the discriminating views)."""
+    """Order rows by the judges' mean thumbnail p(target), the most discriminating figure."""
     judged = group["judges"].values()
-    return sum(s["thumb"]["top5"] + s["thumb"]["top1"] / 10 for s in judged) / len(judged)
+    return sum(s["thumb"]["p_target"] for s in judged) / len(judged)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ class TinyModels:
 
 
 def config(tmp_path, **settings) -> RunConfig:
-    base = {"model": "tiny-net", "classes": ["class1", "class2"], "size": 16, "steps": 3, "reg": ["clamp"],
+    base = {"model": "tiny-net", "classes": ["class1", "class2"], "size": 16, "steps": 3, "reg": ["clamp"], "strategy": [],
             "device": "cpu", "output": str(tmp_path)}
     return RunConfig(**{**base, **settings})
 

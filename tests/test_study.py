@@ -22,11 +22,12 @@ from dreamengine.study import blur_specs, find_checkpoints, plan_study, run_stud
 pytestmark = pytest.mark.usefixtures("one_thread", "builtins_only_cli")
 
 
-def _plan(host, checkpoints, output, **changes):
+def _plan(host, checkpoints, output, strategy=(), **changes):
     settings = dict(steps=[2, 4], classes=["red-vertical", "blue-discs"], objectives=["logit", "cross-entropy"],
                     blurs=["0.5"], seeds=[0])
     settings.update(changes)
-    base = apply_preset(host, RunConfig(), "report").updated({"size": 16, "device": "cpu"}, "test")
+    base = apply_preset(host, RunConfig(), "report").updated({"size": 16, "device": "cpu", "strategy": list(strategy)},
+                                                             "test")
     return plan_study(base, find_checkpoints([str(checkpoints)]), settings["steps"], settings["classes"],
                       settings["objectives"], settings["blurs"], settings["seeds"], output)
 
@@ -58,8 +59,9 @@ def test_an_interrupted_study_keeps_what_it_finished(host, checkpoints, tmp_path
     assert run_study(host, plan) == 1
 
 
-def test_each_cell_is_what_dreamengine_run_makes_with_its_settings(runner, host, checkpoints, tmp_path):
-    plan = _plan(host, checkpoints, tmp_path / "study", classes=["blue-discs"], objectives=["cross-entropy"],
+@pytest.mark.parametrize("strategy", [(), ("octaves:count=2:scale=1.5",)])
+def test_each_cell_is_what_dreamengine_run_makes_with_its_settings(runner, host, checkpoints, tmp_path, strategy):
+    plan = _plan(host, checkpoints, tmp_path / "study", strategy, classes=["blue-discs"], objectives=["cross-entropy"],
                  steps=[2, 5])
     run_study(host, plan)
     for cell in plan.cells:

@@ -14,7 +14,7 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
-from dreamengine import DreamResult, Strategy, hookimpl
+from dreamengine import DreamResult, Strategy, divergence_message, hookimpl
 
 __all__ = ["resize", "octave_sizes", "split_steps", "Octaves"]
 
@@ -74,12 +74,15 @@ class Octaves(Strategy):
             base = resize(start, size)
             image = (base + resize(detail, size)).clamp(0, 1)
             result = loop(dataclasses.replace(job, image=image, steps=octave_steps, on_step=_offset(job.on_step, done)))
-            frames += [resize(frame, start.shape[-2:]) for frame in result.frames]
+            later = result.frames[1:] if frames else result.frames  # an octave's start is the last one's end, upscaled
+            frames += [resize(frame, start.shape[-2:]) for frame in later]
+            if result.diverged:  # name the step counted over all octaves, as the user asked for them
+                diverged = divergence_message(job, done + result.steps_done + 1)
+                return DreamResult(resize(result.image, start.shape[-2:]), result.scores, done + result.steps_done,
+                                   frames, diverged)
             done += result.steps_done
             detail = result.image.to(start.device) - base
-            if result.diverged:
-                break
-        return DreamResult(resize(result.image, start.shape[-2:]), result.scores, done, frames, result.diverged)
+        return DreamResult(resize(result.image, start.shape[-2:]), result.scores, done, frames)
 
 
 def _offset(on_step, done: int):

@@ -16,6 +16,7 @@ REPORT = {
     "param": "pixel",
     "objective": "logit",
     "reg": ["clamp", "blur:sigma=0.5", "flip"],
+    "strategy": [],
     "steps": 500,
     "optimizer": "adam",
     "lr": 0.01,
