@@ -254,3 +254,17 @@ def test_octaves_with_the_fft_parametrization_set_up_afresh_at_each_size():
                                              run_job)
     assert result.image.shape == (1, 3, 24, 32) and result.steps_done == 4
     assert [tuple(f.shape) for f in result.frames] == [(1, 3, 24, 32)] * 5  # the start, then every step of both octaves
+
+
+def test_the_default_dream_uses_octaves_and_none_turns_them_off():
+    from dreamengine.cli.run import resolve_config
+    host = make_host()
+    assert [type(s).__name__ for s in _strategies(host, resolve_config(host, None, None, None, (), {}))] == ["Octaves"]
+    plain = resolve_config(host, None, None, None, (), {"strategy": ("none",)})
+    assert plain.strategy == ["none"] and _strategies(host, plain) == []
+    assert _strategies(host, resolve_config(host, None, None, "report", (), {})) == []
+
+
+def _strategies(host, config):
+    from dreamengine.dreaming import build_components
+    return build_components(host, config)[-1]

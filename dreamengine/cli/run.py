@@ -28,15 +28,15 @@ from . import cli, console, err_console, get_host
                                    "\"logit:flamingo + 0.5*layer:blocks.5 - 0.01*tv\". [default: logit]")
 @click.option("--reg", multiple=True,
               help="Regularizer specs, comma-separated or repeated; 'none' for none. "
-                   "[default: clamp,blur:sigma=0.5,flip,jitter:pixels=8]")
+                   "[default: clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate]")
 @click.option("--init", help="Initializer spec, e.g. gray, gradient:start=red:end=blue, photo:path=cat.jpg:blur=4. [default: gray]")
 @click.option("--param", help="Image parametrization: fft (Lucid's decorrelated Fourier basis) or pixel. [default: fft]")
 @click.option("--strategy", multiple=True,
               help="How the steps run, e.g. octaves:count=4:scale=1.4 or tile:size=224; several nest, the first "
-                   "outermost. [default: one plain loop]")
+                   "outermost; 'none' for one plain loop. [default: octaves:count=3:scale=1.4]")
 @click.option("--set", "-s", "assignments", multiple=True, metavar="COMPONENT.OPTION=VALUE",
               help="Set one option of a component, e.g. -s blur.sigma=0.8 (repeatable).")
-@click.option("--steps", type=int, help="Gradient steps. [default: 200]")
+@click.option("--steps", type=int, help="Gradient steps (shared out among octaves). [default: 300]")
 @click.option("--lr", type=float, help="Learning rate. [default: 0.05]")
 @click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), help="[default: adam]")
 @click.option("--size", help="Dream size in pixels: N (square) or WIDTHxHEIGHT, e.g. 2048x1536. "
