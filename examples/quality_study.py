@@ -55,6 +55,9 @@ SETTINGS: dict[str, str] = {
                       "--strategy octaves:count=3:scale=1.4 --steps 200 --lr 0.05",
     "fft-octaves-300": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate "
                        "--strategy octaves:count=3:scale=1.4 --steps 300 --lr 0.05",
+    # the defaults chosen from the above (fft-octaves-300), in float32 and under bfloat16 autocast
+    "default": "",
+    "default-bf16": "--precision bf16",
 }
 
 
