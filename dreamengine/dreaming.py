@@ -15,7 +15,7 @@ import torch
 
 from .acceleration import accelerate
 from .checkpoint import load_checkpoint_model
-from .classes import display_name, resolve_class, slug
+from .classes import display_name, slug
 from .config import RunConfig, parse_size
 from .engine import OPTIMIZERS, DreamJob, DreamResult
 from .errors import DreamError, unknown_name
@@ -133,7 +133,7 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
     if config.steps < 1 or config.lr <= 0 or config.save_every < 0:
         raise DreamError("need steps >= 1, lr > 0 and save_every >= 0.")
     objective, regularizers, initializer, parametrization, strategies = build_components(host, config)
-    indices = [resolve_class(c, model.class_names, _num_classes(model)) for c in config.classes]
+    indices = [model.class_index(c) for c in config.classes]
     objective.prepare(model)
     for layer in objective.layers:
         model.layer(layer)
@@ -148,13 +148,6 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
                    optimizer=config.optimizer, generator=generator, save_every=config.save_every,
                    parametrization=parametrization, strategies=strategies)
     return job, indices
-
-
-def _num_classes(model: DreamModel) -> int:
-    classes = getattr(model.net, "num_classes", None) or len(model.class_names)
-    if not classes:
-        raise DreamError(f"cannot tell how many classes model {model.name!r} has.")
-    return int(classes)
 
 
 @dataclass

@@ -107,10 +107,17 @@ class DreamModel(nn.Module):
             for handle in handles:
                 handle.remove()
 
+    @property
+    def num_classes(self) -> int:
+        """How many classes the network tells apart (from the network, else from its class names)."""
+        classes = getattr(self.net, "num_classes", None) or len(self.class_names)
+        if not classes:
+            raise DreamError(f"cannot tell how many classes model {self.name!r} has.")
+        return int(classes)
+
     def class_index(self, name: str) -> int:
         """The index of class ``name`` (a class name or synonym, case-insensitive, or an index)."""
-        num_classes = getattr(self.net, "num_classes", None) or len(self.class_names)
-        return resolve_class(name, self.class_names, int(num_classes))
+        return resolve_class(name, self.class_names, self.num_classes)
 
     def load_weights(self, state_dict: dict[str, torch.Tensor], source: str) -> None:
         """Load ``state_dict`` into the network, or explain in one line why it does not fit."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from dreamengine import DreamJob, Objective
@@ -96,3 +97,15 @@ def test_on_step_sees_every_step(tiny_model):
     seen = []
     run_job(job_for(tiny_model, steps=4, on_step=lambda step, scores: seen.append((step, scores.shape))))
     assert seen == [(1, (1,)), (2, (1,)), (3, (1,)), (4, (1,))]
+
+
+def test_class_index_resolves_names_and_explains_a_model_without_classes():
+    from torch import nn
+
+    from dreamengine import DreamError, DreamModel
+    from dreamengine.testing import tiny_model
+    model = tiny_model()
+    assert model.class_index("class2") == 2 and model.class_index("1") == 1
+    nameless = DreamModel(nn.Conv2d(3, 4, 1), name="conv-only")
+    with pytest.raises(DreamError, match="cannot tell how many classes model 'conv-only' has"):
+        nameless.class_index("0")
