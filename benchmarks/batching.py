@@ -10,11 +10,10 @@ time per dream; above 1 means batching pays).
 
 from __future__ import annotations
 
-import argparse
 import statistics
 
 import torch
-from timing import bare_steps, engine_case, interleave, report, setup
+from timing import arguments, bare_steps, engine_case, interleave, report, setup
 
 
 def cases_for(model_name, size, batch, steps, device):
@@ -30,13 +29,9 @@ def cases_for(model_name, size, batch, steps, device):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="efficientnet-lite0")
+    parser = arguments(__doc__.splitlines()[0], steps=2, rounds=5)
     parser.add_argument("--sizes", default="128,224")
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=2, help="steps per timed round")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     print(f"model {args.model}, torch threads {torch.get_num_threads()}, device {args.device}")
     for size in map(int, args.sizes.split(",")):

@@ -12,11 +12,10 @@ full one for a layer in the first third of the network.
 
 from __future__ import annotations
 
-import argparse
 import functools
 
 import torch
-from timing import bare_steps, interleave, report, setup
+from timing import arguments, bare_steps, interleave, report, setup
 
 from dreamengine.dreaming import build_job
 from dreamengine.engine import run_job
@@ -42,14 +41,10 @@ def engine_case(host, config, model, device, layer, stop_early):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="efficientnet-lite0")
+    parser = arguments(__doc__.splitlines()[0], steps=5, rounds=8)
     parser.add_argument("--layers", default="blocks.1,blocks.2")
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=5, help="steps per timed round")
-    parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     host, config, model, job = setup(args.device, model=args.model, size=args.size, classes=["flamingo"] * args.batch,
                                      steps=args.steps)

@@ -11,24 +11,19 @@ the ratio of medians. Target: at most 1.05x with the default regularizers
 
 from __future__ import annotations
 
-import argparse
 
 import torch
-from timing import bare_steps, engine_case, interleave, report, setup
+from timing import arguments, bare_steps, engine_case, interleave, report, setup
 
 from dreamengine.config import RunConfig
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="efficientnet-lite0")
+    parser = arguments(__doc__.splitlines()[0], steps=5, rounds=12)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=5, help="steps per timed round")
-    parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--reg", default=",".join(RunConfig().reg))
     parser.add_argument("--param", default=RunConfig().param, help="image parametrization (fft or pixel)")
-    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     host, config, model, job = setup(args.device, model=args.model, size=args.size, classes=["flamingo"] * args.batch,
                                      steps=args.steps, reg=args.reg.split(","), param=args.param)

@@ -14,11 +14,10 @@ separately; on a CPU it takes about a minute).
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
-from timing import bare_steps, engine_case, interleave, report, setup
+from timing import arguments, bare_steps, engine_case, interleave, report, setup
 
 from dreamengine.dreaming import build_job
 from dreamengine.engine import run_job
@@ -28,15 +27,11 @@ VARIANTS = {"default": {}, "channels-last": {"channels_last": True}, "bf16": {"p
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="efficientnet-lite0")
+    parser = arguments(__doc__.splitlines()[0], steps=3, rounds=6)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=3, help="steps per timed round")
-    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--dream-steps", type=int, default=50, help="steps of the dream each variant makes (0: none)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
-    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     variants = {**VARIANTS, **({"compile": {"compile": True}} if args.compile else {})}
     common = {"model": args.model, "size": args.size, "classes": ["flamingo"] * args.batch}

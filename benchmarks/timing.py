@@ -6,6 +6,7 @@ steadiest figure; the median is printed beside it.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import statistics
 import time
@@ -18,7 +19,17 @@ from dreamengine.dreaming import build_job, load_model
 from dreamengine.engine import run_job
 from dreamengine.plugins import load_plugins
 
-__all__ = ["bare_steps", "engine_case", "interleave", "report", "setup"]
+__all__ = ["arguments", "bare_steps", "engine_case", "interleave", "report", "setup"]
+
+
+def arguments(description: str, steps: int, rounds: int) -> argparse.ArgumentParser:
+    """A parser with the options every benchmark takes: --model, --steps, --rounds, --device."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--model", default="efficientnet-lite0")
+    parser.add_argument("--steps", type=int, default=steps, help="steps per timed round")
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--device", default="cpu")
+    return parser
 
 
 def bare_steps(model, image, target, steps):
