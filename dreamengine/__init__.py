@@ -8,7 +8,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .components import DreamOutputs, Initializer, Objective, Parametrization, Regularizer, Strategy
 from .config import RunConfig
-from .engine import OPTIMIZERS, DreamJob, DreamResult, PixelParametrization, divergence_message
+from .engine import (OPTIMIZERS, DreamJob, DreamResult, PixelParametrization, divergence_message, regularizers_by_phase,
+                     run_steps)
 from .errors import DreamError, unknown_name
 from .hookspecs import hookimpl
 from .imaging import load_image
@@ -34,6 +35,8 @@ __all__ = [
     "Strategy",
     "OPTIMIZERS",
     "divergence_message",
+    "regularizers_by_phase",
+    "run_steps",
     "hookimpl",
     "load_image",
     "unknown_name",

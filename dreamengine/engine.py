@@ -17,7 +17,7 @@ from .hookspecs import hookimpl
 from .model import DreamModel
 
 __all__ = ["DreamJob", "DreamResult", "OPTIMIZERS", "PixelParametrization", "divergence_message",
-           "filter_gradient", "run_job"]
+           "filter_gradient", "regularizers_by_phase", "run_job", "run_steps"]
 
 #: Optimizers by name; each is called as ``factory([image], lr=lr)``.
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
@@ -90,38 +90,59 @@ def run_job(job: DreamJob) -> DreamResult:
     """Run the gradient-ascent loop of ``job`` and return its result."""
     param = job.parametrization or PixelParametrization()
     optimizer = OPTIMIZERS[job.optimizer](param.setup(job.image.detach()), lr=job.lr)
-    phases = [(r, r.phases()) for r in job.regularizers]
-    transforms = [r for r, p in phases if "transform" in p]
-    penalties = [r for r, p in phases if "penalty" in p]
-    gradients = [r for r, p in phases if "gradient" in p]
-    projections = [r for r, p in phases if "project" in p]
+    phases = regularizers_by_phase(job.regularizers)
+
+    def step(activations: dict[str, torch.Tensor]) -> torch.Tensor:
+        view = filter_gradient(param.image(), phases["gradient"])
+        for regularizer in phases["transform"]:
+            view = regularizer.transform(view, job.generator)
+        score = job.objective(DreamOutputs(job.model(view), job.targets, activations))
+        objective = score
+        for regularizer in phases["penalty"]:
+            objective = objective - regularizer.penalty(view)
+        optimizer.zero_grad(set_to_none=True)
+        (-objective.sum()).backward()
+        optimizer.step()
+        return score.detach()
+
+    return run_steps(job, param, step)
+
+
+def regularizers_by_phase(regularizers: Sequence[Regularizer]) -> dict[str, list[Regularizer]]:
+    """The regularizers acting in each phase (``transform``, ``penalty``, ``gradient``, ``project``), in order."""
+    phases = [(r, r.phases()) for r in regularizers]
+    return {phase: [r for r, p in phases if phase in p] for phase in ("transform", "penalty", "gradient", "project")}
+
+
+def run_steps(job: DreamJob, param: Parametrization, step: Callable[[dict[str, torch.Tensor]], torch.Tensor]
+              ) -> DreamResult:
+    """The bookkeeping every dream loop shares, around ``job.steps`` calls of ``step``.
+
+    ``step(activations)`` makes one optimizer step on ``param`` and returns each
+    item's objective; after it come the projections, the divergence check
+    (keeping the last finite image), the frames and ``job.on_step``. The
+    objective's layers are captured (the forward stopped early when it needs no
+    logits).
+    """
+    projections = regularizers_by_phase(job.regularizers)["project"]
     with torch.no_grad():
         last_good = param.image().detach().clone()
     scores = torch.full((last_good.shape[0],), float("nan"), device=last_good.device)
     frames = [last_good.clone()] if job.save_every else []  # kept on the device until the loop ends
     with job.model.capture(job.objective.layers, stop_early=not job.objective.needs_logits) as activations:
-        for step in range(1, job.steps + 1):
-            view = filter_gradient(param.image(), gradients)
-            for regularizer in transforms:
-                view = regularizer.transform(view, job.generator)
-            logits = job.model(view)
-            score = job.objective(DreamOutputs(logits, job.targets, activations))
-            objective = score
-            for regularizer in penalties:
-                objective = objective - regularizer.penalty(view)
-            optimizer.zero_grad(set_to_none=True)
-            (-objective.sum()).backward()
-            optimizer.step()
+        for number in range(1, job.steps + 1):
+            score = step(activations)
             with torch.no_grad():
                 image = _project(param, projections, job.generator)
-            if not torch.isfinite(score.detach().sum() + image.sum()):  # one reduction and one sync: NaN/inf propagate
-                return DreamResult(last_good.cpu(), scores.cpu(), step - 1, _cpu(frames), divergence_message(job, step))
+            if not torch.isfinite(score.sum() + image.sum()):  # one reduction and one sync: NaN/inf propagate
+                return DreamResult(last_good.cpu(), scores.cpu(), number - 1, _cpu(frames),
+                                   divergence_message(job, number))
             last_good.copy_(image.detach())
-            scores = score.detach()
-            if job.save_every and step % job.save_every == 0:
+            scores = score
+            if job.save_every and number % job.save_every == 0:
                 frames.append(last_good.clone())
             if job.on_step is not None:
-                job.on_step(step, scores)
+                job.on_step(number, scores)
     return DreamResult(last_good.cpu(), scores.cpu(), job.steps, _cpu(frames))
 
 

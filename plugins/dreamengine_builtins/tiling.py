@@ -16,8 +16,8 @@ import math
 
 import torch
 
-from dreamengine import (OPTIMIZERS, DreamJob, DreamOutputs, DreamResult, PixelParametrization, Strategy,
-                         divergence_message, hookimpl)
+from dreamengine import (OPTIMIZERS, DreamJob, DreamOutputs, DreamResult, PixelParametrization, Strategy, hookimpl,
+                         regularizers_by_phase, run_steps)
 
 __all__ = ["tile_origins", "Tile"]
 
@@ -58,30 +58,10 @@ class _TiledLoop:
         self.origins = [(y, x) for y in tile_origins(height, tile_h) for x in tile_origins(width, tile_w)]
         self.param = job.parametrization or PixelParametrization()
         self.optimizer = OPTIMIZERS[job.optimizer](self.param.setup(job.image.detach()), lr=job.lr)
-        phases = [(r, r.phases()) for r in job.regularizers]
-        self.by_phase = {phase: [r for r, p in phases if phase in p]
-                         for phase in ("transform", "penalty", "gradient", "project")}
+        self.by_phase = regularizers_by_phase(job.regularizers)
 
     def run(self) -> DreamResult:
-        job = self.job
-        with torch.no_grad():
-            last_good = self.param.image().detach().clone()
-        scores = torch.full((last_good.shape[0],), float("nan"), device=last_good.device)
-        frames = [last_good.to("cpu", copy=True)] if job.save_every else []
-        with job.model.capture(job.objective.layers) as activations:
-            for step in range(1, job.steps + 1):
-                score = self.step(activations)
-                with torch.no_grad():
-                    image = self.project()
-                if not (torch.isfinite(score).all() and torch.isfinite(image).all()):
-                    return DreamResult(last_good.cpu(), scores.cpu(), step - 1, frames, divergence_message(job, step))
-                last_good.copy_(image)
-                scores = score
-                if job.save_every and step % job.save_every == 0:
-                    frames.append(last_good.to("cpu", copy=True))
-                if job.on_step is not None:
-                    job.on_step(step, scores)
-        return DreamResult(last_good.cpu(), scores.cpu(), job.steps, frames)
+        return run_steps(self.job, self.param, self.step)
 
     def step(self, activations: dict[str, torch.Tensor]) -> torch.Tensor:
         """One optimizer step over all tiles; returns the mean objective of each item over the tiles."""
@@ -120,14 +100,6 @@ class _TiledLoop:
             objective = objective - regularizer.penalty(view)
         (-objective.sum()).backward()
         return leaf.grad, score.detach()
-
-    def project(self) -> torch.Tensor:
-        image = self.param.image()
-        if self.by_phase["project"]:
-            for regularizer in self.by_phase["project"]:
-                image = regularizer.project(image, self.job.generator)
-            self.param.assign(image)
-        return image.detach()
 
 
 @hookimpl
