@@ -14,6 +14,7 @@ from .errors import DreamError, unknown_name
 from .hookspecs import hookimpl
 from .imaging import load_image
 from .model import DreamModel
+from .warping import Warp, compose_transforms, resample
 
 try:
     __version__ = version("dreamengine")
@@ -33,9 +34,12 @@ __all__ = [
     "Regularizer",
     "RunConfig",
     "Strategy",
+    "Warp",
     "OPTIMIZERS",
     "divergence_message",
     "regularizers_by_phase",
+    "compose_transforms",
+    "resample",
     "run_steps",
     "hookimpl",
     "load_image",

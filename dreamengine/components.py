@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from .warping import Warp, resample
+
 if TYPE_CHECKING:
     from .engine import DreamJob, DreamResult
     from .model import DreamModel
@@ -80,6 +82,9 @@ class Regularizer(_Component):
     * :meth:`transform` -- on the image before the forward pass, inside the
       autograd graph (jitter, flip): the gradient flows back through it, so the
       change is undone for the stored image.
+    * :meth:`warp` -- instead of :meth:`transform`, for a geometric transform
+      (zoom, rotation): return the step's affine map, and the engine resamples
+      a run of consecutive warps once (:func:`dreamengine.compose_transforms`).
     * :meth:`penalty` -- a per-item value subtracted from the objective.
     * :meth:`gradient` -- on the gradient of the loss with respect to the
       rendered image, before it flows back into the parametrization
@@ -92,8 +97,33 @@ class Regularizer(_Component):
     """
 
     def transform(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Return a differentiable transform of ``image`` for this step's forward pass."""
-        return image
+        """Return a differentiable transform of ``image`` for this step's forward pass.
+
+        By default: ``image`` resampled through :meth:`warp` (unchanged when it
+        is not overridden).
+        """
+        warp = self.warp(generator, *image.shape[-2:])
+        return image if warp is None else resample(image, warp)
+
+    def warp(self, generator: torch.Generator, height: int, width: int) -> Warp | None:
+        """Return this step's transform as an affine map of an image of ``height`` x ``width``, or ``None``.
+
+        Override this instead of :meth:`transform` for a geometric transform:
+        the map's rows ``((a, b, c), (d, e, f))`` say that the output pixel at
+        ``(x, y)`` reads the input at ``(a*x + b*y + c, d*x + e*y + f)``, in
+        coordinates normalised to [-1, 1] across each axis
+        (:data:`dreamengine.warping.Warp`). Consecutive warping regularizers
+        are composed and resampled once (bilinear, borders reflected), which is
+        faster and less blurry than one resample each. Draw from
+        ``generator`` in the same order every step, so a seed repeats a run.
+        A class that overrides both ``warp`` and ``transform`` must keep them
+        equivalent: a run of warps uses ``warp``.
+        """
+        return None
+
+    def warps(self) -> bool:
+        """Whether this regularizer's transform is its :meth:`warp` (it overrides ``warp``)."""
+        return type(self).warp is not Regularizer.warp
 
     def penalty(self, image: torch.Tensor) -> torch.Tensor:
         """Return a per-item penalty, shape ``(batch,)``, subtracted from the objective."""
@@ -113,7 +143,8 @@ class Regularizer(_Component):
 
     def phases(self) -> set[str]:
         """The names of the phases this regularizer overrides."""
-        return {p for p in PHASES if getattr(type(self), p) is not getattr(Regularizer, p)}
+        phases = {p for p in PHASES if getattr(type(self), p) is not getattr(Regularizer, p)}
+        return phases | {"transform"} if self.warps() else phases
 
 
 class Initializer(_Component):

@@ -15,6 +15,7 @@ import torch
 from .components import DreamOutputs, Objective, Parametrization, Regularizer, Strategy
 from .hookspecs import hookimpl
 from .model import DreamModel
+from .warping import compose_transforms
 
 __all__ = ["DreamJob", "DreamResult", "OPTIMIZERS", "PixelParametrization", "divergence_message",
            "filter_gradient", "regularizers_by_phase", "run_job", "run_steps"]
@@ -91,11 +92,10 @@ def run_job(job: DreamJob) -> DreamResult:
     param = job.parametrization or PixelParametrization()
     optimizer = OPTIMIZERS[job.optimizer](param.setup(job.image.detach()), lr=job.lr)
     phases = regularizers_by_phase(job.regularizers)
+    transform = compose_transforms(phases["transform"])
 
     def step(activations: dict[str, torch.Tensor]) -> torch.Tensor:
-        view = filter_gradient(param.image(), phases["gradient"])
-        for regularizer in phases["transform"]:
-            view = regularizer.transform(view, job.generator)
+        view = transform(filter_gradient(param.image(), phases["gradient"]), job.generator)
         score = job.objective(DreamOutputs(job.model(view), job.targets, activations))
         objective = score
         for regularizer in phases["penalty"]:

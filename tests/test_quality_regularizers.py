@@ -12,7 +12,8 @@ from dreamengine.engine import run_job
 from dreamengine.testing import tiny_model
 from dreamengine_builtins.gradients import GradBlur, GradNorm
 from dreamengine_builtins.penalties import L2, TotalVariation, total_variation
-from dreamengine_builtins.transforms import Roll, Rotate, Scale, affine_resample
+from dreamengine.warping import compose, resample
+from dreamengine_builtins.transforms import Roll, Rotate, Scale, rotation, zoom
 
 
 
@@ -51,12 +52,12 @@ def test_scale_and_rotate_keep_the_frame_and_the_range(image, seed):
 @given(st.floats(0, 1), st.floats(-180, 180), st.floats(0.5, 2))
 def test_scale_and_rotate_leave_a_constant_image_constant(value, degrees, factor):
     image = torch.full((1, 3, 9, 13), value)
-    torch.testing.assert_close(affine_resample(image, degrees, factor), image)
+    torch.testing.assert_close(resample(image, compose(rotation(degrees, 9, 13), zoom(factor))), image)
 
 
 def test_a_quarter_turn_of_a_square_image_is_rot90():
     image = torch.rand((1, 3, 8, 8), generator=gen())
-    torch.testing.assert_close(affine_resample(image, 90.0), image.rot90(1, dims=(-2, -1)), atol=1e-5, rtol=0)
+    torch.testing.assert_close(resample(image, rotation(90.0, 8, 8)), image.rot90(1, dims=(-2, -1)), atol=1e-5, rtol=0)
 
 
 @given(images(), st.floats(0, 100))

@@ -16,8 +16,8 @@ import math
 
 import torch
 
-from dreamengine import (OPTIMIZERS, DreamJob, DreamOutputs, DreamResult, PixelParametrization, Strategy, hookimpl,
-                         regularizers_by_phase, run_steps)
+from dreamengine import (OPTIMIZERS, DreamJob, DreamOutputs, DreamResult, PixelParametrization, Strategy,
+                         compose_transforms, hookimpl, regularizers_by_phase, run_steps)
 
 __all__ = ["tile_origins", "Tile"]
 
@@ -59,6 +59,7 @@ class _TiledLoop:
         self.param = job.parametrization or PixelParametrization()
         self.optimizer = OPTIMIZERS[job.optimizer](self.param.setup(job.image.detach()), lr=job.lr)
         self.by_phase = regularizers_by_phase(job.regularizers)
+        self.transform = compose_transforms(self.by_phase["transform"])
 
     def run(self) -> DreamResult:
         return run_steps(self.job, self.param, self.step)
@@ -91,9 +92,7 @@ class _TiledLoop:
         """Gradient of the loss w.r.t. one tile (a detached copy: its graph is freed on return) and its score."""
         job = self.job
         leaf = tile.clone().requires_grad_(True)
-        view = leaf
-        for regularizer in self.by_phase["transform"]:
-            view = regularizer.transform(view, job.generator)
+        view = self.transform(leaf, job.generator)
         score = job.objective(DreamOutputs(job.model(view), job.targets, activations))
         objective = score
         for regularizer in self.by_phase["penalty"]:

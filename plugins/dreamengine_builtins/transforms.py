@@ -2,9 +2,11 @@
 
 They act inside the autograd graph, so the stored image never changes: the
 step lands on the untransformed image, which is how the transform is "undone".
-Scale and rotate resample into a frame of the image's own size, so the
-network's input shape stays fixed from step to step (a changing shape makes
-the CPU's math library re-plan every step, about twice as slow).
+Scale and rotate are warps (:meth:`dreamengine.Regularizer.warp`): they
+resample into a frame of the image's own size, so the network's input shape
+stays fixed from step to step (a changing shape makes the CPU's math library
+re-plan every step, about twice as slow), and side by side they are resampled
+once, together.
 """
 
 from __future__ import annotations
@@ -12,36 +14,23 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
-from dreamengine import Regularizer, hookimpl
+from dreamengine import Regularizer, Warp, hookimpl
 
-__all__ = ["affine_resample", "Roll", "Scale", "Rotate"]
+__all__ = ["rotation", "zoom", "Roll", "Scale", "Rotate"]
 
 
-def affine_resample(image: torch.Tensor, degrees: float = 0.0, factor: float = 1.0) -> torch.Tensor:
-    """Rotate by ``degrees`` (counter-clockwise) and zoom by ``factor`` about the centre, into the same frame.
+def zoom(factor: float) -> Warp:
+    """The warp that zooms by ``factor`` about the centre: above 1 enlarges the content (crops), below 1 shrinks it."""
+    return ((1.0 / factor, 0.0, 0.0), (0.0, 1.0 / factor, 0.0))
 
-    Args:
-        image: ``(batch, channels, height, width)``.
-        degrees: rotation angle.
-        factor: zoom; above 1 enlarges the content (crops), below 1 shrinks it.
 
-    Returns:
-        A tensor of the input's shape, bilinearly resampled; pixels sampled from
-        outside are reflected back in, so every value lies within the input's
-        range. Differentiable w.r.t. ``image``.
-    """
-    if degrees == 0 and factor == 1:
-        return image
-    height, width = image.shape[-2:]
+def rotation(degrees: float, height: int, width: int) -> Warp:
+    """The warp that rotates an image of ``height`` x ``width`` by ``degrees`` (counter-clockwise) about the centre."""
     angle = math.radians(degrees)
-    cos, sin = math.cos(angle) / factor, math.sin(angle) / factor
-    # affine_grid works in [-1, 1] per axis; the aspect ratios keep the rotation rigid in pixel space.
-    theta = torch.tensor([[cos, -sin * height / width, 0.0], [sin * width / height, cos, 0.0]],
-                         dtype=image.dtype, device=image.device)
-    grid = F.affine_grid(theta.expand(image.shape[0], 2, 3), list(image.shape), align_corners=False)
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    cos, sin = math.cos(angle), math.sin(angle)
+    # Coordinates are normalised per axis; the aspect ratios keep the rotation rigid in pixel space.
+    return ((cos, -sin * height / width, 0.0), (sin * width / height, cos, 0.0))
 
 
 def _uniform(generator: torch.Generator, low: float, high: float) -> float:
@@ -79,8 +68,8 @@ class Scale(Regularizer):
         self.min = min
         self.max = max
 
-    def transform(self, image, generator):
-        return affine_resample(image, factor=_uniform(generator, self.min, self.max))
+    def warp(self, generator, height, width):
+        return zoom(_uniform(generator, self.min, self.max))
 
 
 class Rotate(Regularizer):
@@ -91,8 +80,8 @@ class Rotate(Regularizer):
             raise ValueError(f"degrees must be in [0, 180], got {degrees}")
         self.degrees = degrees
 
-    def transform(self, image, generator):
-        return affine_resample(image, degrees=_uniform(generator, -self.degrees, self.degrees))
+    def warp(self, generator, height, width):
+        return rotation(_uniform(generator, -self.degrees, self.degrees), height, width)
 
 
 @hookimpl
