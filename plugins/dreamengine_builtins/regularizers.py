@@ -36,16 +36,17 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
         return image
     weights = [math.exp(-(i * i) / (2 * sigma * sigma)) for i in range(-radius, radius + 1)]
     weights = [w / sum(weights) for w in weights]
-    out = _blur_along(image, weights, radius, dim=-1)
-    out = _blur_along(out, weights, radius, dim=-2)
-    return out.clamp(image.amin(), image.amax()) if out.numel() else out
+    # Padding both axes at once and blurring the padded rows too gives the same result as padding
+    # each axis before its pass, at half the cost (a reflect pad is the slowest part of a small blur).
+    padded = F.pad(image, (radius, radius, radius, radius), mode="reflect")
+    out = _blur_along(_blur_along(padded, weights, dim=-1), weights, dim=-2)
+    return out.clamp(*torch.aminmax(image)) if out.numel() else out
 
 
-def _blur_along(image: torch.Tensor, weights: list[float], radius: int, dim: int) -> torch.Tensor:
-    # A sum of shifted slices: for small kernels, several times faster on the CPU than a depthwise conv2d.
-    padding = (radius, radius, 0, 0) if dim == -1 else (0, 0, radius, radius)
-    padded = F.pad(image, padding, mode="reflect")
-    size = image.shape[dim]
+def _blur_along(padded: torch.Tensor, weights: list[float], dim: int) -> torch.Tensor:
+    """Convolve along ``dim`` with ``weights`` (odd length), dropping the padding: a sum of shifted slices,
+    for small kernels several times faster on the CPU than a depthwise conv2d."""
+    size = padded.shape[dim] - len(weights) + 1
     out = padded.narrow(dim, 0, size) * weights[0]
     for offset, weight in enumerate(weights[1:], start=1):
         out.add_(padded.narrow(dim, offset, size), alpha=weight)
