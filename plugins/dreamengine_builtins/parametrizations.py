@@ -52,13 +52,19 @@ class Fourier(Parametrization):
     def image(self):
         spectrum = torch.view_as_complex(self.spectrum) * self._scale
         spatial = torch.fft.irfftn(spectrum, s=self._size, norm="ortho") / _DAMPING
-        return torch.sigmoid(torch.einsum("bchw,dc->bdhw", spatial, self._colour))
+        return torch.sigmoid(_mix(self._colour, spatial))
 
     def assign(self, image):
         logits = torch.logit(image.clamp(_EPS, 1 - _EPS))
-        spatial = torch.einsum("bdhw,cd->bchw", logits, self._uncolour)
+        spatial = _mix(self._uncolour, logits)
         spectrum = torch.fft.rfftn(spatial * _DAMPING, s=self._size, norm="ortho") / self._scale
         self.spectrum.copy_(torch.view_as_real(spectrum))
+
+
+def _mix(matrix: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """Mix the channels of ``image`` ``(batch, 3, H, W)`` by ``matrix`` (output channel ``d`` = sum over ``c`` of
+    ``matrix[d, c] * image[:, c]``); a matmul over the flattened pixels, faster than ``einsum``'s batched one."""
+    return (matrix @ image.flatten(2)).view_as(image)
 
 
 @hookimpl
