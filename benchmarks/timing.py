@@ -1,7 +1,10 @@
 """Shared timing for the benchmarks: cases measured side by side, alternating round by round.
 
 Noise on a shared machine only ever adds time, so the fastest round is the
-steadiest figure; the median is printed beside it.
+steadiest figure; the median is printed beside it. On a machine whose speed
+drifts from second to second (a shared virtual machine), the steadiest ratio is
+the paired one: each round's time over the base case's time in the same round
+(taken moments apart, in alternating order), median over the rounds.
 """
 
 from __future__ import annotations
@@ -68,8 +71,9 @@ def interleave(cases: dict[str, Callable[[], Callable[[], object]]], rounds: int
         case()()
     _synchronize()
     times: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, case in cases.items():
+    for number in range(rounds):
+        order = list(cases.items())
+        for name, case in order if number % 2 == 0 else reversed(order):  # alternate who goes first
             timed = case()
             _synchronize()
             start = time.perf_counter()
@@ -85,9 +89,11 @@ def engine_case(host, config, model, device) -> Callable[[], Callable[[], object
 
 
 def report(times: dict[str, list[float]], base: str, unit: str = "step") -> None:
-    """Print each case's fastest and median time, and its ratio to ``base`` (fastest rounds, medians)."""
+    """Print each case's fastest and median time, and its ratio to ``base``: fastest rounds, medians, and paired."""
     fastest, median = min(times[base]), statistics.median(times[base])
     width = max(map(len, times))
     for name, values in times.items():
+        paired = statistics.median(value / other for value, other in zip(values, times[base], strict=True))
         print(f"  {name:<{width}}  {min(values) * 1000:8.1f} ms/{unit} (median {statistics.median(values) * 1000:8.1f})"
-              f"  x{min(values) / fastest:6.3f} fastest, x{statistics.median(values) / median:6.3f} median")
+              f"  x{min(values) / fastest:6.3f} fastest, x{statistics.median(values) / median:6.3f} median,"
+              f" x{paired:6.3f} paired")
