@@ -20,11 +20,23 @@ from .warping import compose_transforms
 __all__ = ["DreamJob", "DreamResult", "OPTIMIZERS", "PixelParametrization", "divergence_message",
            "filter_gradient", "regularizers_by_phase", "run_job", "run_steps"]
 
+def _fused(optimizer: type[torch.optim.Optimizer]) -> Callable[..., torch.optim.Optimizer]:
+    """``optimizer`` with its one fused kernel per step where this torch and device have it, else its default."""
+    def make(params, lr: float) -> torch.optim.Optimizer:
+        params = list(params)
+        try:
+            return optimizer(params, lr=lr, fused=True)
+        except (RuntimeError, ValueError):  # an older torch, or a device without the fused kernel
+            return optimizer(params, lr=lr)
+    make.__doc__ = f"{optimizer.__name__}, fused where supported."
+    return make
+
+
 #: Optimizers by name; each is called as ``factory([image], lr=lr)``.
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
-    "adam": torch.optim.Adam,
-    "sgd": torch.optim.SGD,
-    "adamw": torch.optim.AdamW,
+    "adam": _fused(torch.optim.Adam),
+    "sgd": _fused(torch.optim.SGD),
+    "adamw": _fused(torch.optim.AdamW),
 }
 
 StepCallback = Callable[[int, torch.Tensor], None]
