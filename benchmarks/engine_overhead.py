@@ -1,39 +1,99 @@
 """Engine overhead: time per step of the dream loop against a bare frozen forward+backward.
 
-Both are measured side by side in one run, alternating in short rounds, on the
-same model, size and batch. Printed: the ratio of the fastest rounds (noise on
-a shared machine only ever adds time, so minima are the steadiest figure) and
-the ratio of medians. Target: at most 1.05x with the default regularizers
-(clamp, blur, flip, jitter) on.
+The two alternate step by step in one run: after every engine step (through
+the loop's own ``on_step`` callback) one bare step of the same model, size and
+batch is timed, so each pair sees the same state of the machine. Printed:
+fastest and median step of each, and the paired ratio (median over the steps
+of engine step / the bare step beside it), the steadiest figure on a machine
+whose speed drifts. The per-dream set-up (optimizer, Fourier transform of the
+start image) is not a step and is not counted. Target: at most 1.05x with the
+default regularizers.
 
-    python benchmarks/engine_overhead.py [--model efficientnet-lite0] [--size 224] [--batch 1] [--param fft]
+``--breakdown`` measures the default settings built up one part at a time
+(pixels and no regularizer, then the fft parametrization, the projections,
+flip and jitter, scale and rotate), each against its own bare steps.
+
+    python benchmarks/engine_overhead.py [--model efficientnet-lite0] [--size 224] [--batch 1] [--param fft] [--breakdown]
 """
 
 from __future__ import annotations
 
+import statistics
+import time
 
 import torch
-from timing import arguments, bare_steps, engine_case, interleave, report, setup
+from timing import arguments, bare_steps, setup
 
 from dreamengine.config import RunConfig
+from dreamengine.engine import run_job
+
+
+def paired_steps(device: str, steps: int, **settings) -> tuple[list[float], list[float]]:
+    """Seconds of each engine step and of the bare step timed right after it (the first pair dropped: warm-up)."""
+    _, _, model, job = setup(device, steps=steps + 1, **settings)
+    image, target = job.image.clone(), int(job.targets[0])
+    engine, bare = [], []
+    clock = {"start": None}
+
+    def on_step(number, scores):
+        _synchronize(device)
+        if clock["start"] is not None:
+            engine.append(time.perf_counter() - clock["start"])
+        start = time.perf_counter()
+        bare_steps(job.model, image, target, 1)
+        _synchronize(device)
+        bare.append(time.perf_counter() - start)
+        clock["start"] = time.perf_counter()
+
+    bare_steps(job.model, image, target, 2)  # warm-up
+    job.on_step = on_step
+    run_job(job)
+    return engine, bare[1:]
+
+
+def _synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    elif device == "mps":
+        torch.mps.synchronize()
+
+
+def print_pairs(label: str, engine: list[float], bare: list[float]) -> None:
+    paired = statistics.median(e / b for e, b in zip(engine, bare, strict=True))
+    print(f"  {label:<44} engine {min(engine) * 1000:6.1f} ms (median {statistics.median(engine) * 1000:6.1f}), "
+          f"bare {min(bare) * 1000:6.1f} ms (median {statistics.median(bare) * 1000:6.1f}): x{paired:.3f} paired, "
+          f"x{min(engine) / min(bare):.3f} fastest, x{statistics.median(engine) / statistics.median(bare):.3f} median")
+
+
+def breakdown(param: str) -> list[tuple[str, str, list[str]]]:
+    """The default settings built up one part at a time: (label, parametrization, regularizers)."""
+    regs = RunConfig().reg
+    projections = [r for r in regs if r.split(":")[0] in ("clamp", "blur")]
+    exact = [r for r in regs if r.split(":")[0] in ("flip", "jitter")]
+    warps = [r for r in regs if r.split(":")[0] in ("scale", "rotate")]
+    return [("pixel, no regularizer", "pixel", []),
+            (f"{param}, no regularizer", param, []),
+            (f"{param} + {','.join(projections)}", param, projections),
+            (f"  + {','.join(exact)}", param, projections + exact),
+            (f"  + {','.join(warps)} (the defaults)", param, projections + exact + warps)]
 
 
 def main() -> None:
-    parser = arguments(__doc__.splitlines()[0], steps=5, rounds=12)
+    parser = arguments(__doc__.splitlines()[0], steps=200, rounds=1)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--reg", default=",".join(RunConfig().reg))
     parser.add_argument("--param", default=RunConfig().param, help="image parametrization (fft or pixel)")
+    parser.add_argument("--breakdown", action="store_true", help="measure the defaults built up part by part")
     args = parser.parse_args()
-    host, config, model, job = setup(args.device, model=args.model, size=args.size, classes=["flamingo"] * args.batch,
-                                     steps=args.steps, reg=args.reg.split(","), param=args.param)
-    target, device = int(job.targets[0]), job.image.device
-    cases = {"bare forward+backward": lambda: lambda: bare_steps(job.model, job.image, target, args.steps),
-             "engine step": engine_case(host, config, model, device)}
-    times = interleave(cases, args.rounds, dict.fromkeys(cases, args.steps))
-    print(f"model {args.model}, size {args.size}, batch {args.batch}, param {args.param}, regularizers {args.reg}, "
+    common = dict(model=args.model, size=args.size, classes=["flamingo"] * args.batch)
+    cases = (breakdown(args.param) if args.breakdown else
+             [(f"{args.param}, {args.reg or 'no regularizer'}", args.param, [r for r in args.reg.split(",") if r])])
+    print(f"model {args.model}, size {args.size}, batch {args.batch}, {args.steps} steps each, "
           f"torch threads {torch.get_num_threads()}, device {args.device} (target: engine <= 1.05x bare)")
-    report(times, "bare forward+backward")
+    for _ in range(args.rounds):
+        for label, param, reg in cases:
+            print_pairs(label, *paired_steps(args.device, args.steps, param=param, reg=reg, **common))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from .warping import compose_transforms
 __all__ = ["DreamJob", "DreamResult", "OPTIMIZERS", "PixelParametrization", "divergence_message",
            "filter_gradient", "regularizers_by_phase", "run_job", "run_steps"]
 
+
 def _fused(optimizer: type[torch.optim.Optimizer]) -> Callable[..., torch.optim.Optimizer]:
     """``optimizer`` with its one fused kernel per step where this torch and device have it, else its default."""
     def make(params, lr: float) -> torch.optim.Optimizer:
