@@ -12,7 +12,8 @@ __all__ = ["Pixel", "Fourier"]
 _COLOUR_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
 _COLOUR = _COLOUR_SQRT / _COLOUR_SQRT.norm(dim=0).max()
 _EPS = 1e-4
-# Lucid divides the rendered image by 4 so that early steps do not saturate the sigmoid.
+# Lucid divides the inverse FFT by 4 so that early steps do not saturate the sigmoid
+# (folded here into the spectrum's weights).
 _DAMPING = 4.0
 
 
