@@ -22,7 +22,7 @@ import statistics
 import time
 
 import torch
-from timing import arguments, bare_steps, setup
+from timing import arguments, bare_steps, setup, synchronize
 
 from dreamengine.config import RunConfig
 from dreamengine.engine import run_job
@@ -36,12 +36,12 @@ def paired_steps(device: str, steps: int, **settings) -> tuple[list[float], list
     clock = {"start": None}
 
     def on_step(number, scores):
-        _synchronize(device)
+        synchronize()
         if clock["start"] is not None:
             engine.append(time.perf_counter() - clock["start"])
         start = time.perf_counter()
         bare_steps(job.model, image, target, 1)
-        _synchronize(device)
+        synchronize()
         bare.append(time.perf_counter() - start)
         clock["start"] = time.perf_counter()
 
@@ -49,13 +49,6 @@ def paired_steps(device: str, steps: int, **settings) -> tuple[list[float], list
     job.on_step = on_step
     run_job(job)
     return engine, bare[1:]
-
-
-def _synchronize(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    elif device == "mps":
-        torch.mps.synchronize()
 
 
 def print_pairs(label: str, engine: list[float], bare: list[float]) -> None:

@@ -22,7 +22,7 @@ from dreamengine.dreaming import build_job, load_model
 from dreamengine.engine import run_job
 from dreamengine.plugins import load_plugins
 
-__all__ = ["arguments", "bare_steps", "engine_case", "interleave", "report", "setup"]
+__all__ = ["arguments", "bare_steps", "engine_case", "interleave", "report", "setup", "synchronize"]
 
 
 def arguments(description: str, steps: int, rounds: int) -> argparse.ArgumentParser:
@@ -52,7 +52,7 @@ def setup(device: str = "cpu", **settings):
     return host, config, model, job
 
 
-def _synchronize() -> None:
+def synchronize() -> None:
     """Wait for queued GPU work, so that a case's time includes it."""
     if torch.cuda.is_available():
         torch.cuda.synchronize()
@@ -69,16 +69,16 @@ def interleave(cases: dict[str, Callable[[], Callable[[], object]]], rounds: int
     """
     for case in cases.values():  # warm-up
         case()()
-    _synchronize()
+    synchronize()
     times: dict[str, list[float]] = {name: [] for name in cases}
     for number in range(rounds):
         order = list(cases.items())
         for name, case in order if number % 2 == 0 else reversed(order):  # alternate who goes first
             timed = case()
-            _synchronize()
+            synchronize()
             start = time.perf_counter()
             timed()
-            _synchronize()
+            synchronize()
             times[name].append((time.perf_counter() - start) / units[name])
     return times
 
