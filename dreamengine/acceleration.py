@@ -1,7 +1,8 @@
-"""Opt-in speed settings of a run: channels-last memory format, torch.compile and bfloat16 autocast.
+"""Speed settings of a run: batch norms folded (on by default), and the opt-in channels-last memory format,
+torch.compile and bfloat16 autocast.
 
-Each is off by default; docs/performance.md has the measurements behind that
-choice and the command that repeats them.
+docs/performance.md has the measurements behind each default and the command
+that repeats them.
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat1
 
 
 def accelerate(model: DreamModel, config: RunConfig) -> DreamModel:
-    """Apply ``config``'s channels-last, compile and precision settings to ``model`` in place; returns it.
+    """Apply ``config``'s norm folding, channels-last, compile and precision settings to ``model`` in place; returns it.
 
-    The model must already be on its device. Compiling happens lazily, on the
+    The model must already be frozen and on its device. Compiling happens lazily, on the
     first forward (inside the dream loop, with the objective's capture hooks
     in place).
     """
     if config.precision not in PRECISIONS:
         raise DreamError(f"unknown precision {config.precision!r}; use {' or '.join(PRECISIONS)}.")
     model.autocast = PRECISIONS[config.precision]
+    model.fold_norms() if config.fold_norms else model.unfold_norms()
     model.to(memory_format=torch.channels_last if config.channels_last else torch.contiguous_format)
     if config.compile:
         model.net.compile()

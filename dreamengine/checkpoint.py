@@ -36,6 +36,8 @@ def save_checkpoint(model: DreamModel, path: str | Path, *, architecture: str, e
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with model.unfolded():  # the network as built, whatever a dream folded
+        weights = model.net.state_dict()
     payload = {
         "format": CHECKPOINT_FORMAT,
         "version": 1,
@@ -45,7 +47,7 @@ def save_checkpoint(model: DreamModel, path: str | Path, *, architecture: str, e
         "input_size": list(model.input_size),
         "mean": model.mean.flatten().tolist(),
         "std": model.std.flatten().tolist(),
-        "state_dict": model.net.state_dict(),
+        "state_dict": weights,
         "extra": dict(extra or {}),
     }
     if training_state is not None:

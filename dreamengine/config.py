@@ -44,6 +44,7 @@ class RunConfig:
     size: int | str | None = None
     seed: int = 0
     device: str = "auto"
+    fold_norms: bool = True
     channels_last: bool = False
     compile: bool = False
     precision: str = "fp32"
@@ -73,7 +74,7 @@ class RunConfig:
 
 
 _SCALAR_TYPES = {"steps": int, "seed": int, "save_every": int, "lr": float,
-                 "pretrained": bool, "side_by_side": bool, "channels_last": bool, "compile": bool}
+                 "pretrained": bool, "side_by_side": bool, "fold_norms": bool, "channels_last": bool, "compile": bool}
 
 
 def parse_size(value: int | str | None) -> tuple[int, int] | None:

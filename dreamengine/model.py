@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 import torch
 from torch import nn
 
 from .classes import resolve_class
 from .errors import DreamError, unknown_name
+from .folding import FoldedPair, fold_norms
 
 __all__ = ["DreamModel"]
 
@@ -56,6 +57,8 @@ class DreamModel(nn.Module):
         self.class_names = list(class_names)
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+        self._folded: list[FoldedPair] | None = None
+        self._folding = nn.ModuleList()  # both versions of each folded pair, so that .to() moves them all
 
     def forward(self, image: torch.Tensor) -> torch.Tensor | None:
         """The logits, or ``None`` if a :meth:`capture` with ``stop_early`` ended the forward."""
@@ -72,6 +75,50 @@ class DreamModel(nn.Module):
         self.eval()
         for parameter in self.parameters():
             parameter.requires_grad_(False)
+        return self
+
+    def train(self, mode: bool = True) -> DreamModel:
+        """Set training mode (``mode=True`` first unfolds the batch norms for good: training needs them)."""
+        if mode:
+            self.unfold_norms()
+        return super().train(mode)
+
+    def fold_norms(self) -> DreamModel:
+        """Fold each batch norm into the convolution that feeds it, where that is safe; returns self.
+
+        The same network, faster (see :mod:`dreamengine.folding`); for a frozen
+        model in eval mode, and done once. Every layer keeps its name; a
+        :meth:`capture` of a folded convolution sees its original output, and
+        :meth:`train`, :meth:`load_weights` and checkpoints see the original
+        network.
+        """
+        if self.training:
+            raise DreamError("fold_norms() needs a model in eval mode (call freeze() first).")
+        if self._folded is None:
+            example = torch.rand(1, 3, *self.input_size, generator=torch.Generator().manual_seed(0))
+            example = example.to(self.mean.device)
+            self._folded = fold_norms(self.net, (example - self.mean) / self.std)
+            self._folding = nn.ModuleList(m for pair in self._folded for m in (*pair.original, *pair.folded))
+        return self
+
+    @contextlib.contextmanager
+    def unfolded(self, layers: Collection[str] | None = None) -> Iterator[None]:
+        """While active, the folded convolutions named in ``layers`` (all if ``None``) run unfolded, with their norms."""
+        pairs = [pair for pair in self._folded or () if pair.is_folded and (layers is None or pair.path in layers)]
+        for pair in pairs:
+            pair.use(folded=False)
+        try:
+            yield
+        finally:
+            for pair in pairs:
+                pair.use(folded=True)
+
+    def unfold_norms(self) -> DreamModel:
+        """Undo :meth:`fold_norms` (if done): the network as built again; returns self."""
+        for pair in self._folded or ():
+            pair.use(folded=False)
+        self._folded = None
+        self._folding = nn.ModuleList()
         return self
 
     def layer(self, name: str) -> nn.Module:
@@ -94,18 +141,19 @@ class DreamModel(nn.Module):
         """
         captured: dict[str, torch.Tensor] = {}
         wanted = set(names)
-        handles = [self.register_forward_pre_hook(lambda _module, _inputs: captured.clear())]
-        for name in names:
-            def keep(_module, _inputs, output, name=name):
-                captured[name] = _float(output)
-                if stop_early and wanted <= captured.keys():
-                    raise _ForwardDone
-            handles.append(self.layer(name).register_forward_hook(keep))
-        try:
-            yield captured
-        finally:
-            for handle in handles:
-                handle.remove()
+        with self.unfolded(wanted):  # a folded convolution's output would include its norm
+            handles = [self.register_forward_pre_hook(lambda _module, _inputs: captured.clear())]
+            for name in names:
+                def keep(_module, _inputs, output, name=name):
+                    captured[name] = _float(output)
+                    if stop_early and wanted <= captured.keys():
+                        raise _ForwardDone
+                handles.append(self.layer(name).register_forward_hook(keep))
+            try:
+                yield captured
+            finally:
+                for handle in handles:
+                    handle.remove()
 
     @property
     def num_classes(self) -> int:
@@ -121,6 +169,7 @@ class DreamModel(nn.Module):
 
     def load_weights(self, state_dict: dict[str, torch.Tensor], source: str) -> None:
         """Load ``state_dict`` into the network, or explain in one line why it does not fit."""
+        self.unfold_norms()
         own = self.net.state_dict()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]

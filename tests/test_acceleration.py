@@ -1,4 +1,4 @@
-"""The opt-in speed settings: channels-last, torch.compile and bfloat16 autocast."""
+"""The speed settings: norm folding (on by default), and the opt-in channels-last, torch.compile and bfloat16."""
 
 from __future__ import annotations
 
@@ -61,7 +61,8 @@ def test_unknown_precision_is_one_clear_error(host, tiny_model):
 def test_the_flags_reach_the_manifest(runner, tmp_path):
     out = tmp_path / "dream.png"
     result = runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "2", "--channels-last",
-                                 "--precision", "bf16", "--output", str(out)], catch_exceptions=False)
+                                 "--precision", "bf16", "--no-fold-norms", "--output", str(out)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     config = read_manifest(out)["config"]
     assert config["channels_last"] is True and config["precision"] == "bf16" and config["compile"] is False
+    assert config["fold_norms"] is False

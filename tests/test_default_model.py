@@ -39,3 +39,16 @@ def test_the_default_model_has_its_config(model):
     assert model.name == "efficientnet-lite0" and model.input_size == (224, 224)
     assert model.mean.flatten().tolist() == [0.5, 0.5, 0.5] == model.std.flatten().tolist()
     assert len(model.class_names) == 1000 and model.class_names[130] == "flamingo"
+
+
+def test_the_default_model_folds_every_batch_norm_and_still_sees_the_cat(model):
+    from dreamengine.folding import NormRemainder
+
+    before = classify(model, skimage_data.chelsea())
+    try:
+        model.fold_norms()
+        folded = [name for name, module in model.net.named_modules() if isinstance(module, NormRemainder)]
+        assert len(folded) == 49  # every convolution of EfficientNet-Lite0 has its norm
+        torch.testing.assert_close(classify(model, skimage_data.chelsea()), before, rtol=1e-3, atol=1e-5)
+    finally:
+        model.unfold_norms()

@@ -43,6 +43,8 @@ from . import cli, console, err_console, get_host
                              "[default: the model's input size]")
 @click.option("--seed", type=int, help="Seed of every random draw; same seed, same bytes. [default: 0]")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps. [default: auto]")
+@click.option("--fold-norms/--no-fold-norms", default=None,
+              help="Fold each batch norm into the convolution before it: the same network, faster. [default: on]")
 @click.option("--channels-last/--no-channels-last", default=None,
               help="Run the model in channels-last memory format. [default: off]")
 @click.option("--compile/--no-compile", default=None,
