@@ -1,13 +1,14 @@
 """Engine overhead: time per step of the dream loop against a bare frozen forward+backward.
 
-The two alternate step by step in one run: after every engine step (through
-the loop's own ``on_step`` callback) one bare step of the same model, size and
-batch is timed, so each pair sees the same state of the machine. Printed:
-fastest and median step of each, and the paired ratio (median over the steps
-of engine step / the bare step beside it), the steadiest figure on a machine
-whose speed drifts. The per-dream set-up (optimizer, Fourier transform of the
-start image) is not a step and is not counted. Target: at most 1.05x with the
-default regularizers.
+They alternate step by step in one run: after every engine step (through the
+loop's own ``on_step`` callback) two bare steps of the same model, size and
+batch are timed, one of the network as built and one with its batch norms
+folded (as the engine runs it by default), in alternating order, so each
+triple sees the same state of the machine. Printed: fastest and median step of
+each, and the paired ratios (median over the steps of engine step / the bare
+step beside it), the steadiest figure on a machine whose speed drifts. The
+per-dream set-up (optimizer, Fourier transform of the start image) is not a
+step and is not counted. Target: at most 1.05x with the default regularizers.
 
 ``--breakdown`` measures the default settings built up one part at a time
 (pixels and no regularizer, then the fft parametrization, the projections,
@@ -28,34 +29,40 @@ from dreamengine.config import RunConfig
 from dreamengine.engine import run_job
 
 
-def paired_steps(device: str, steps: int, **settings) -> tuple[list[float], list[float]]:
-    """Seconds of each engine step and of the bare step timed right after it (the first pair dropped: warm-up)."""
+def paired_steps(device: str, steps: int, **settings) -> dict[str, list[float]]:
+    """Seconds of each engine step and of the two bare steps timed right after it (the first dropped: warm-up)."""
     _, _, model, job = setup(device, steps=steps + 1, **settings)
     image, target = job.image.clone(), int(job.targets[0])
-    engine, bare = [], []
+    times: dict[str, list[float]] = {"engine": [], "as built": [], "folded": []}
     clock = {"start": None}
 
     def on_step(number, scores):
         synchronize()
         if clock["start"] is not None:
-            engine.append(time.perf_counter() - clock["start"])
-        start = time.perf_counter()
-        bare_steps(job.model, image, target, 1)
-        synchronize()
-        bare.append(time.perf_counter() - start)
+            times["engine"].append(time.perf_counter() - clock["start"])
+        for folded in (False, True) if number % 2 else (True, False):
+            start = time.perf_counter()
+            bare_steps(job.model, image, target, 1, folded=folded)
+            synchronize()
+            times["folded" if folded else "as built"].append(time.perf_counter() - start)
         clock["start"] = time.perf_counter()
 
-    bare_steps(job.model, image, target, 2)  # warm-up
+    for folded in (False, True):  # warm-up
+        bare_steps(job.model, image, target, 2, folded=folded)
     job.on_step = on_step
     run_job(job)
-    return engine, bare[1:]
+    return {name: values[-steps:] for name, values in times.items()}
 
 
-def print_pairs(label: str, engine: list[float], bare: list[float]) -> None:
-    paired = statistics.median(e / b for e, b in zip(engine, bare, strict=True))
-    print(f"  {label:<44} engine {min(engine) * 1000:6.1f} ms (median {statistics.median(engine) * 1000:6.1f}), "
-          f"bare {min(bare) * 1000:6.1f} ms (median {statistics.median(bare) * 1000:6.1f}): x{paired:.3f} paired, "
-          f"x{min(engine) / min(bare):.3f} fastest, x{statistics.median(engine) / statistics.median(bare):.3f} median")
+def print_pairs(label: str, times: dict[str, list[float]]) -> None:
+    engine = times["engine"]
+    print(f"  {label}: engine {min(engine) * 1000:.1f} ms (median {statistics.median(engine) * 1000:.1f})")
+    for name in ("as built", "folded"):
+        bare = times[name]
+        paired = statistics.median(e / b for e, b in zip(engine, bare, strict=True))
+        print(f"    bare, network {name:<9} {min(bare) * 1000:6.1f} ms (median {statistics.median(bare) * 1000:6.1f}):"
+              f" engine x{paired:.3f} paired, x{min(engine) / min(bare):.3f} fastest,"
+              f" x{statistics.median(engine) / statistics.median(bare):.3f} median")
 
 
 def breakdown(param: str) -> list[tuple[str, str, list[str]]]:
@@ -67,8 +74,8 @@ def breakdown(param: str) -> list[tuple[str, str, list[str]]]:
     return [("pixel, no regularizer", "pixel", []),
             (f"{param}, no regularizer", param, []),
             (f"{param} + {','.join(projections)}", param, projections),
-            (f"  + {','.join(exact)}", param, projections + exact),
-            (f"  + {','.join(warps)} (the defaults)", param, projections + exact + warps)]
+            (f"+ {','.join(exact)}", param, projections + exact),
+            (f"+ {','.join(warps)} (the defaults)", param, projections + exact + warps)]
 
 
 def main() -> None:
@@ -86,7 +93,7 @@ def main() -> None:
           f"torch threads {torch.get_num_threads()}, device {args.device} (target: engine <= 1.05x bare)")
     for _ in range(args.rounds):
         for label, param, reg in cases:
-            print_pairs(label, *paired_steps(args.device, args.steps, param=param, reg=reg, **common))
+            print_pairs(label, paired_steps(args.device, args.steps, param=param, reg=reg, **common))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""The opt-in speed settings against the default: channels-last, bfloat16 autocast, torch.compile.
+"""The speed settings against the default: norms unfolded (--no-fold-norms), and the opt-in channels-last,
+bfloat16 autocast and torch.compile.
 
-Each variant gets its own copy of the model; the bare forward+backward and the
-engine step of every variant alternate round by round, so all figures come
+Each variant gets its own copy of the model; the bare forward+backward (of the
+network as built: batch norms unfolded) and the engine step of every variant
+alternate round by round, so all figures come
 from one run on one machine. Then a short dream is made with each variant and
 re-scored by the float32 model (target logit and probability), to show what
 bfloat16 does to the dream itself.
@@ -22,8 +24,8 @@ from timing import arguments, bare_steps, engine_case, interleave, report, setup
 from dreamengine.dreaming import build_job
 from dreamengine.engine import run_job
 
-VARIANTS = {"default": {}, "channels-last": {"channels_last": True}, "bf16": {"precision": "bf16"},
-            "channels-last + bf16": {"channels_last": True, "precision": "bf16"}}
+VARIANTS = {"default": {}, "norms unfolded": {"fold_norms": False}, "channels-last": {"channels_last": True},
+            "bf16": {"precision": "bf16"}, "channels-last + bf16": {"channels_last": True, "precision": "bf16"}}
 
 
 def main() -> None:

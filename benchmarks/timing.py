@@ -10,6 +10,7 @@ the paired one: each round's time over the base case's time in the same round
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import statistics
 import time
@@ -35,12 +36,17 @@ def arguments(description: str, steps: int, rounds: int) -> argparse.ArgumentPar
     return parser
 
 
-def bare_steps(model, image, target, steps):
-    """The physical floor: forward, class logit, backward to the input; nothing else."""
+def bare_steps(model, image, target, steps, folded=False):
+    """The physical floor: forward, class logit, backward to the input; nothing else.
+
+    The network as built (as timm makes it), unless ``folded``: then with the
+    batch norms folded, as a dream runs it by default.
+    """
     image = image.clone().requires_grad_(True)
-    for _ in range(steps):
-        image.grad = None
-        model(image)[:, target].sum().backward()
+    with contextlib.nullcontext() if folded else model.unfolded():
+        for _ in range(steps):
+            image.grad = None
+            model(image)[:, target].sum().backward()
 
 
 def setup(device: str = "cpu", **settings):
