@@ -71,12 +71,12 @@ class FoldedPair:
         setattr(self.parent, self.norm_name, norm)
 
 
-def fold_norms(net: nn.Module, example: torch.Tensor) -> list[FoldedPair]:
+def fold_norms(net: nn.Module, example: torch.Tensor, name: str = "the model") -> list[FoldedPair]:
     """Fold every batch norm of ``net`` (in eval mode) into the convolution that feeds it, where that is safe.
 
     ``example`` is an input the network accepts; it runs the checking forwards.
-    Returns the folded pairs (already in place); an empty list if nothing
-    could be folded safely.
+    Returns the folded pairs (already in place); an empty list (and a warning
+    naming ``name``) if the folded network's output differed.
     """
     candidates = _candidates(net)
     if not candidates:
@@ -89,8 +89,8 @@ def fold_norms(net: nn.Module, example: torch.Tensor) -> list[FoldedPair]:
         if pairs and not _close(net(example), expected):
             for pair in pairs:
                 pair.use(folded=False)
-            warnings.warn("the batch norms could not be folded into their convolutions without changing the "
-                          "network's output; it runs unfolded.", stacklevel=2)
+            warnings.warn(f"the batch norms of {name} could not be folded into their convolutions without "
+                          "changing its output; it runs unfolded (--no-fold-norms skips the attempt).", stacklevel=2)
             return []
     return pairs
 

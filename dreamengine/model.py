@@ -97,7 +97,7 @@ class DreamModel(nn.Module):
         if self._folded is None:
             example = torch.rand(1, 3, *self.input_size, generator=torch.Generator().manual_seed(0))
             example = example.to(self.mean.device)
-            self._folded = fold_norms(self.net, (example - self.mean) / self.std)
+            self._folded = fold_norms(self.net, (example - self.mean) / self.std, f"model {self.name!r}")
             self._folding = nn.ModuleList(m for pair in self._folded for m in (*pair.original, *pair.folded))
         return self
 
