@@ -63,6 +63,8 @@ def print_pairs(label: str, times: dict[str, list[float]]) -> None:
         print(f"    bare, network {name:<9} {min(bare) * 1000:6.1f} ms (median {statistics.median(bare) * 1000:6.1f}):"
               f" engine x{paired:.3f} paired, x{min(engine) / min(bare):.3f} fastest,"
               f" x{statistics.median(engine) / statistics.median(bare):.3f} median")
+    folding = statistics.median(f / b for f, b in zip(times["folded"], times["as built"], strict=True))
+    print(f"    folding the norms: bare step x{folding:.3f} paired")
 
 
 def breakdown(param: str) -> list[tuple[str, str, list[str]]]:

@@ -5,7 +5,7 @@ peak RSS (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``) and wall time are
 printed. Unless the command names ``--output``/``-o``, the files go to a
 temporary folder that is removed afterwards.
 
-    python benchmarks/peak_memory.py -- run                        # the default dream (200 steps, 224x224)
+    python benchmarks/peak_memory.py -- run                        # the default dream (300 steps, 224x224)
     python benchmarks/peak_memory.py -- run --steps 20 --size 512  # any other run, or another command
 """
 

@@ -9,6 +9,7 @@ re-scored by the float32 model (target logit and probability), to show what
 bfloat16 does to the dream itself.
 
     python benchmarks/speed_options.py [--model efficientnet-lite0] [--size 224] [--compile] [--dream-steps 50]
+        [--variants default,channels-last]
 
 ``--compile`` adds the torch.compile variant (its cold compile time is printed
 separately; on a CPU it takes about a minute).
@@ -34,8 +35,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--dream-steps", type=int, default=50, help="steps of the dream each variant makes (0: none)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--variants", help=f"comma-separated subset of: {', '.join(VARIANTS)} (default: all)")
     args = parser.parse_args()
-    variants = {**VARIANTS, **({"compile": {"compile": True}} if args.compile else {})}
+    chosen = args.variants.split(",") if args.variants else list(VARIANTS)
+    unknown = [name for name in chosen if name not in VARIANTS]
+    if unknown or "default" not in chosen:
+        parser.error(f"--variants: need 'default' and names from {', '.join(VARIANTS)}; got {args.variants!r}")
+    variants = {**{name: VARIANTS[name] for name in chosen}, **({"compile": {"compile": True}} if args.compile else {})}
     common = {"model": args.model, "size": args.size, "classes": ["flamingo"] * args.batch}
     cases, jobs = {}, {}
     for name, settings in variants.items():

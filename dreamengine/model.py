@@ -95,8 +95,8 @@ class DreamModel(nn.Module):
         if self.training:
             raise DreamError("fold_norms() needs a model in eval mode (call freeze() first).")
         if self._folded is None:
-            example = torch.rand(1, 3, *self.input_size, generator=torch.Generator().manual_seed(0))
-            example = example.to(self.mean.device)
+            example = torch.rand(1, 3, *self.input_size, generator=torch.Generator().manual_seed(0), device="cpu")
+            example = example.to(self.mean.device)  # drawn on the CPU, so it is the same input on every device
             self._folded = fold_norms(self.net, (example - self.mean) / self.std, f"model {self.name!r}")
             self._folding = nn.ModuleList(m for pair in self._folded for m in (*pair.original, *pair.folded))
         return self

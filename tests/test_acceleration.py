@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+from PIL import Image
 
 from dreamengine import DreamError
 from dreamengine.cli import cli
 from dreamengine.config import RunConfig
 from dreamengine.dreaming import build_job
 from dreamengine.engine import run_job
-from dreamengine.imaging import read_manifest
+from dreamengine.imaging import read_manifest, save_png
 
 CPU = torch.device("cpu")
 
@@ -66,3 +67,17 @@ def test_the_flags_reach_the_manifest(runner, tmp_path):
     config = read_manifest(out)["config"]
     assert config["channels_last"] is True and config["precision"] == "bf16" and config["compile"] is False
     assert config["fold_norms"] is False
+
+
+@pytest.mark.usefixtures("builtins_only_cli", "resnet10t_quiet")
+def test_a_dream_made_before_norm_folding_is_repeated_unfolded(runner, tmp_path):
+    made, old, again = tmp_path / "made.png", tmp_path / "old.png", tmp_path / "again.png"
+    common = ["--model", "resnet10t", "--size", "32", "--steps", "3"]
+    assert runner.invoke(cli, ["run", *common, "--no-fold-norms", "-o", str(made)]).exit_code == 0
+    manifest = read_manifest(made)
+    del manifest["config"]["fold_norms"]  # as an earlier release wrote it
+    save_png(Image.open(made), old, manifest)
+    result = runner.invoke(cli, ["run", "--from", str(old), "-o", str(again)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert read_manifest(again)["config"]["fold_norms"] is False
+    assert Image.open(again).tobytes() == Image.open(made).tobytes()

@@ -95,6 +95,7 @@ def resolve_config(host, config_file, from_png, preset, assignments, cli_setting
         stored = read_manifest(from_png).get("config")
         if not isinstance(stored, dict):
             raise DreamError(f"{from_png!r} holds no run settings.")
+        stored = {"fold_norms": False, **stored}  # made before norms were folded: repeat it as it was made
         config = config.updated(stored, f"the settings stored in {from_png!r}")
     file_settings = load_toml(config_file) if config_file else {}
     preset = preset or file_settings.get("preset")
