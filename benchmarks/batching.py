@@ -1,7 +1,7 @@
 """Several dreams in one batch or one after another: time per dream at batch 8 and batch 1.
 
-For each size, the bare forward+backward and the engine step (default
-settings) at batch 1 and batch 8 alternate round by round. Printed: ms per
+For each size, the bare forward+backward (of the network as built) and the
+engine step (default settings) at batch 1 and batch 8 alternate round by round. Printed: ms per
 dream per step and the gain of batching (batch-1 time per dream over batch-8
 time per dream; above 1 means batching pays).
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 
 import torch
-from timing import arguments, bare_steps, engine_case, interleave, report, setup
+from timing import arguments, as_built, bare_steps, engine_case, interleave, report, setup
 
 
 def cases_for(model_name, size, batch, steps, device):
@@ -22,7 +22,8 @@ def cases_for(model_name, size, batch, steps, device):
         host, config, model, job = setup(device, model=model_name, size=size, classes=["flamingo"] * items,
                                          steps=steps)
         target = int(job.targets[0])
-        cases[f"bare   batch {items}"] = lambda j=job, t=target: lambda: bare_steps(j.model, j.image, t, steps)
+        network = as_built(host, config)
+        cases[f"bare   batch {items}"] = lambda n=network, j=job, t=target: lambda: bare_steps(n, j.image, t, steps)
         cases[f"engine batch {items}"] = engine_case(host, config, model, job.image.device)
         units[f"bare   batch {items}"] = units[f"engine batch {items}"] = steps * items
     return cases, units

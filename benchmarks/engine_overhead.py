@@ -2,9 +2,10 @@
 
 They alternate step by step in one run: after every engine step (through the
 loop's own ``on_step`` callback) two bare steps of the same model, size and
-batch are timed, one of the network as built and one with its batch norms
-folded (as the engine runs it by default), in alternating order, so each
-triple sees the same state of the machine. Printed: fastest and median step of
+batch are timed, in alternating order, so each triple sees the same state of
+the machine: one of the network as built (as timm makes it), and one of the
+engine's own network (by default its batch norms folded and, on the CPU,
+channels-last). Printed: fastest and median step of
 each, and the paired ratios (median over the steps of engine step / the bare
 step beside it), the steadiest figure on a machine whose speed drifts. The
 per-dream set-up (optimizer, Fourier transform of the start image) is not a
@@ -23,7 +24,7 @@ import statistics
 import time
 
 import torch
-from timing import arguments, bare_steps, setup, synchronize
+from timing import arguments, as_built, bare_steps, setup, synchronize
 
 from dreamengine.config import RunConfig
 from dreamengine.engine import run_job
@@ -31,24 +32,25 @@ from dreamengine.engine import run_job
 
 def paired_steps(device: str, steps: int, **settings) -> dict[str, list[float]]:
     """Seconds of each engine step and of the two bare steps timed right after it (the first dropped: warm-up)."""
-    _, _, model, job = setup(device, steps=steps + 1, **settings)
+    host, config, model, job = setup(device, steps=steps + 1, **settings)
+    networks = {"as built": as_built(host, config), "engine's": model}
     image, target = job.image.clone(), int(job.targets[0])
-    times: dict[str, list[float]] = {"engine": [], "as built": [], "folded": []}
+    times: dict[str, list[float]] = {"engine": [], **{name: [] for name in networks}}
     clock = {"start": None}
 
     def on_step(number, scores):
         synchronize()
         if clock["start"] is not None:
             times["engine"].append(time.perf_counter() - clock["start"])
-        for folded in (False, True) if number % 2 else (True, False):
+        for name, network in networks.items() if number % 2 else reversed(networks.items()):
             start = time.perf_counter()
-            bare_steps(job.model, image, target, 1, folded=folded)
+            bare_steps(network, image, target, 1)
             synchronize()
-            times["folded" if folded else "as built"].append(time.perf_counter() - start)
+            times[name].append(time.perf_counter() - start)
         clock["start"] = time.perf_counter()
 
-    for folded in (False, True):  # warm-up
-        bare_steps(job.model, image, target, 2, folded=folded)
+    for network in networks.values():  # warm-up
+        bare_steps(network, image, target, 2)
     job.on_step = on_step
     run_job(job)
     return {name: values[-steps:] for name, values in times.items()}
@@ -57,14 +59,14 @@ def paired_steps(device: str, steps: int, **settings) -> dict[str, list[float]]:
 def print_pairs(label: str, times: dict[str, list[float]]) -> None:
     engine = times["engine"]
     print(f"  {label}: engine {min(engine) * 1000:.1f} ms (median {statistics.median(engine) * 1000:.1f})")
-    for name in ("as built", "folded"):
+    for name in ("as built", "engine's"):
         bare = times[name]
         paired = statistics.median(e / b for e, b in zip(engine, bare, strict=True))
         print(f"    bare, network {name:<9} {min(bare) * 1000:6.1f} ms (median {statistics.median(bare) * 1000:6.1f}):"
               f" engine x{paired:.3f} paired, x{min(engine) / min(bare):.3f} fastest,"
               f" x{statistics.median(engine) / statistics.median(bare):.3f} median")
-    folding = statistics.median(f / b for f, b in zip(times["folded"], times["as built"], strict=True))
-    print(f"    folding the norms: bare step x{folding:.3f} paired")
+    prepared = statistics.median(f / b for f, b in zip(times["engine's"], times["as built"], strict=True))
+    print(f"    the engine's network: bare step x{prepared:.3f} paired of the network as built")
 
 
 def breakdown(param: str) -> list[tuple[str, str, list[str]]]:

@@ -10,7 +10,6 @@ the paired one: each round's time over the base case's time in the same round
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import statistics
 import time
@@ -23,7 +22,7 @@ from dreamengine.dreaming import build_job, load_model
 from dreamengine.engine import run_job
 from dreamengine.plugins import load_plugins
 
-__all__ = ["arguments", "bare_steps", "engine_case", "interleave", "report", "setup", "synchronize"]
+__all__ = ["arguments", "as_built", "bare_steps", "engine_case", "interleave", "report", "setup", "synchronize"]
 
 
 def arguments(description: str, steps: int, rounds: int) -> argparse.ArgumentParser:
@@ -36,26 +35,35 @@ def arguments(description: str, steps: int, rounds: int) -> argparse.ArgumentPar
     return parser
 
 
-def bare_steps(model, image, target, steps, folded=False):
-    """The physical floor: forward, class logit, backward to the input; nothing else.
-
-    The network as built (as timm makes it), unless ``folded``: then with the
-    batch norms folded, as a dream runs it by default.
-    """
+def bare_steps(model, image, target, steps):
+    """The physical floor: forward, class logit, backward to the input; nothing else."""
     image = image.clone().requires_grad_(True)
-    with contextlib.nullcontext() if folded else model.unfolded():
-        for _ in range(steps):
-            image.grad = None
-            model(image)[:, target].sum().backward()
+    for _ in range(steps):
+        image.grad = None
+        model(image)[:, target].sum().backward()
 
 
 def setup(device: str = "cpu", **settings):
-    """The plugin host, the config, its model and a job built from them (default regularizers unless set)."""
+    """The plugin host, the config, its model and a job built from them (default regularizers unless set).
+
+    The model is the engine's: frozen, on ``device``, and prepared as the
+    config says (by default its batch norms folded and, on the CPU,
+    channels-last); ``job.model`` is the same object.
+    """
     host = load_plugins(entry_points=False)
     config = RunConfig(device=device, **settings)
     model = load_model(host, config)
     job, _ = build_job(host, config, model, torch.device(device))
     return host, config, model, job
+
+
+def as_built(host, config):
+    """The config's network as built (as timm makes it): frozen and on the config's device, nothing else.
+
+    The floor every benchmark measures against: no norm folded, the default
+    memory format.
+    """
+    return load_model(host, config).freeze().to(config.device)
 
 
 def synchronize() -> None:

@@ -45,7 +45,7 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"
     fold_norms: bool = True
-    channels_last: bool = False
+    channels_last: bool | None = None  # None: on for the CPU, off elsewhere (measured)
     compile: bool = False
     precision: str = "fp32"
     output: str = "dreams"

@@ -1,4 +1,5 @@
-"""The speed settings: norm folding (on by default), and the opt-in channels-last, torch.compile and bfloat16."""
+"""The speed settings: norm folding (on by default), channels-last (on by default on the CPU), and the opt-in
+torch.compile and bfloat16."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import torch
 from PIL import Image
 
 from dreamengine import DreamError
+from dreamengine.acceleration import uses_channels_last
 from dreamengine.cli import cli
 from dreamengine.config import RunConfig
 from dreamengine.dreaming import build_job
@@ -29,6 +31,16 @@ def test_channels_last_changes_the_layout_not_the_dream(host, tiny_model):
     torch.testing.assert_close(fast.image, plain.image, atol=1e-4, rtol=0)
     dream(host, tiny_model, channels_last=False)
     assert tiny_model.layer("0").weight.is_contiguous()
+
+
+def test_channels_last_is_on_by_default_on_the_cpu_only(host, tiny_model):
+    job, _ = dream(host, tiny_model)
+    assert job.model.layer("0").weight.is_contiguous(memory_format=torch.channels_last)
+    assert RunConfig().channels_last is None  # unset: chosen by the device
+    assert uses_channels_last(RunConfig(), torch.device("cpu"))
+    assert not uses_channels_last(RunConfig(), torch.device("cuda"))
+    assert not uses_channels_last(RunConfig(channels_last=False), torch.device("cpu"))
+    assert uses_channels_last(RunConfig(channels_last=True), torch.device("cuda"))
 
 
 def test_bf16_runs_the_model_in_bfloat16_and_keeps_float32_scores(host, tiny_model):

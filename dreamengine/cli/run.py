@@ -46,7 +46,7 @@ from . import cli, console, err_console, get_host
 @click.option("--fold-norms/--no-fold-norms", default=None,
               help="Fold each batch norm into the convolution before it: the same network, faster. [default: on]")
 @click.option("--channels-last/--no-channels-last", default=None,
-              help="Run the model in channels-last memory format. [default: off]")
+              help="Run the model in channels-last memory format. [default: on for the CPU, off on GPUs]")
 @click.option("--compile/--no-compile", default=None,
               help="torch.compile the model (slow first step; see docs/performance.md). [default: off]")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]),
