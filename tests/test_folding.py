@@ -83,26 +83,25 @@ def test_unfolded_restores_the_network_as_built_and_nests():
     assert isinstance(model.layer("bn2"), NormRemainder)
 
 
-class SharedOutput(nn.Module):
-    """A convolution whose output feeds its norm and also a sum: folding would change the sum."""
+class ConvAndNorm(nn.Module):
+    """A 1x1 convolution registered just before a batch norm; the subclasses use them in other ways."""
 
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(16, 16, 1)
         self.bn = nn.BatchNorm2d(16)
+
+
+class SharedOutput(ConvAndNorm):
+    """The convolution's output feeds its norm and also a sum: folding would change the sum."""
 
     def forward(self, x):
         y = self.conv(x)
         return self.bn(y) + y
 
 
-class NormFirst(nn.Module):
-    """A convolution registered before its norm, but the norm runs first, on the input."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(16, 16, 1)
-        self.bn = nn.BatchNorm2d(16)
+class NormFirst(ConvAndNorm):
+    """The norm runs first, on the input, though the convolution is registered before it."""
 
     def forward(self, x):
         return self.conv(self.bn(x))
