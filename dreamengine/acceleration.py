@@ -29,7 +29,10 @@ def accelerate(model: DreamModel, config: RunConfig) -> DreamModel:
     if config.precision not in PRECISIONS:
         raise DreamError(f"unknown precision {config.precision!r}; use {' or '.join(PRECISIONS)}.")
     model.autocast = PRECISIONS[config.precision]
-    model.fold_norms() if config.fold_norms else model.unfold_norms()
+    if config.fold_norms:
+        model.fold_norms()
+    else:
+        model.unfold_norms()
     layout = torch.channels_last if uses_channels_last(config, model.mean.device) else torch.contiguous_format
     model.to(memory_format=layout)
     if config.compile:
