@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .acceleration import accelerate
 from .config import RunConfig
 from .dreaming import load_model
 from .errors import DreamError, unknown_name
@@ -180,7 +181,7 @@ def score_dreams(judge: DreamModel, dreams: Sequence[Dream], thumb: int = DEFAUL
         if dream.target >= classes:
             raise DreamError(f"judge {judge.name!r} has {classes} classes, but {str(dream.path)!r} targets class "
                              f"{dream.target}; judge with a model of the same classes.")
-    judge = judge.freeze()
+    judge = accelerate(judge.freeze(), RunConfig())  # the default speed settings: norms folded, channels-last on CPU
     device = judge.mean.device
     scores = {}
     for view, make in judge_views(thumb).items():

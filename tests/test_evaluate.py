@@ -11,7 +11,9 @@ from PIL import Image
 
 from dreamengine import DreamModel, RunConfig, hookimpl
 from dreamengine.dreaming import dream
-from dreamengine.evaluation import DEFAULT_JUDGES, choose_judges, collect_dreams, evaluate_folder, summarise
+from dreamengine.evaluation import (DEFAULT_JUDGES, choose_judges, collect_dreams, evaluate_folder, score_dreams,
+                                   summarise)
+from dreamengine.folding import NormRemainder
 from dreamengine.imaging import save_png, to_pil
 from dreamengine.testing import make_host, tiny_model
 
@@ -208,3 +210,26 @@ def test_cli_refuses_the_dreaming_model_as_judge_in_one_line(runner, judge_cli, 
     result = runner.invoke(cli, ["evaluate", str(study), "--judge", "tiny-dreamer"])
     assert result.exit_code != 0 and "made some of these dreams" in result.output
     assert "Traceback" not in result.output
+
+
+def normed_judge() -> DreamModel:
+    """A judge with a convolution and a batch norm whose statistics are far from the identity."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                                  torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 4))
+        net[1].running_mean.uniform_(-1, 1)
+        net[1].running_var.uniform_(0.2, 3)
+    return DreamModel(net, name="normed-judge", input_size=(SIZE, SIZE), class_names=["red", "green", "blue", "grey"])
+
+
+def test_a_judge_runs_folded_and_scores_as_the_network_as_built(study):
+    dreams, _ = collect_dreams(study)
+    judge = normed_judge()
+    folded = score_dreams(judge, dreams)
+    assert isinstance(judge.layer("1"), NormRemainder)  # the norm was folded into the convolution
+    with judge.unfolded():
+        as_built = score_dreams(judge, dreams)
+    for view in as_built:
+        assert [item["p_target"] for item in folded[view]] == pytest.approx(
+            [item["p_target"] for item in as_built[view]], abs=1e-5)
