@@ -175,13 +175,16 @@ def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def score_dreams(judge: DreamModel, dreams: Sequence[Dream], thumb: int = DEFAULT_THUMB) -> dict[str, list[dict]]:
-    """Score every dream with ``judge`` in every view: per view, one ``{rank, p_target, top1}`` per dream."""
+    """Score every dream with ``judge`` in every view: per view, one ``{rank, p_target, top1}`` per dream.
+
+    The judge is frozen and prepared as a dream's network is (norms folded, channels-last on the CPU), in place.
+    """
     classes = _class_count(judge)
     for dream in dreams:
         if dream.target >= classes:
             raise DreamError(f"judge {judge.name!r} has {classes} classes, but {str(dream.path)!r} targets class "
                              f"{dream.target}; judge with a model of the same classes.")
-    judge = accelerate(judge.freeze(), RunConfig())  # the default speed settings: norms folded, channels-last on CPU
+    judge = accelerate(judge.freeze(), RunConfig())
     device = judge.mean.device
     scores = {}
     for view, make in judge_views(thumb).items():
