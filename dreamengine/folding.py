@@ -3,7 +3,7 @@
 In a frozen model a batch norm (eval mode) is a fixed per-channel affine map.
 Folded into the weights and bias of the convolution before it, it costs
 nothing: for EfficientNet-Lite0 on the CPU the forward + backward to the input
-takes about 0.84x the time (docs/performance.md).
+takes about 0.8x the time (0.73-0.87x measured; docs/performance.md).
 
 A pair is folded only when it is safe: the norm directly follows the
 convolution among its parent's children, in a checking forward every call of
