@@ -144,8 +144,12 @@ def _simple_type(hint: Any, name: str, factory: Callable) -> tuple[type, bool]:
     raise TypeError(f"option {name!r} of {factory!r} must be annotated bool, int, float or str (optionally | None)")
 
 
-def coerce_options(component: str, options: Mapping[str, Any], infos: Iterable[OptionInfo]) -> dict[str, Any]:
-    """Check ``options`` against a component's options and convert text values to their types."""
+def coerce_options(component: str, options: Mapping[str, Any], infos: Iterable[OptionInfo],
+                   kind: str = "") -> dict[str, Any]:
+    """Check ``options`` against a component's options and convert text values to their types.
+
+    ``kind`` (``"initializer"``, ...) names what the component is in the error for a missing option.
+    """
     by_name = {info.name: info for info in infos}
     result = {}
     for key, value in options.items():
@@ -157,7 +161,7 @@ def coerce_options(component: str, options: Mapping[str, Any], infos: Iterable[O
         result[key] = _coerce(component, by_name[key], value)
     missing = [i.name for i in by_name.values() if i.required and i.name not in result]
     if missing:
-        raise DreamError(f"{component!r} needs option(s) {', '.join(missing)}, as in '{component}:{missing[0]}=...'.")
+        raise DreamError(f"{kind + ' ' if kind else ''}{component!r} needs option(s) {', '.join(missing)}, as in '{component}:{missing[0]}=...'.")
     return result
 
 

@@ -116,7 +116,8 @@ class Registry:
     def create(self, kind: str, spec: ComponentSpec, extra: Mapping[str, Any] | None = None) -> Any:
         """Build the component ``spec`` names, with its options and any ``extra`` ones (which win)."""
         entry = self.get(kind, spec.name)
-        options = coerce_options(spec.name, {**spec.named_options(entry.options), **(extra or {})}, entry.options)
+        options = coerce_options(spec.name, {**spec.named_options(entry.options), **(extra or {})}, entry.options,
+                                 kind=entry.singular)
         try:
             component = entry.target(**options)
         except (ValueError, TypeError) as error:

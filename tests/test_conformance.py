@@ -40,7 +40,7 @@ def test_every_builtin_component_conforms(photo):
 def test_a_component_that_needs_options_is_reported_not_skipped():
     problems = check_conformance(make_host().registry, kinds=["initializers"])
     assert [str(p) for p in problems] == [
-        "initializer 'photo': cannot be built: 'photo' needs option(s) path, as in 'photo:path=...'. "
+        "initializer 'photo': cannot be built: initializer 'photo' needs option(s) path, as in 'photo:path=...'. "
         "Give the check its options: options={'photo': {...}}."]
 
 
