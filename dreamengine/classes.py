@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from .errors import DreamError, unknown_name
 
-__all__ = ["resolve_class", "display_name", "slug"]
+__all__ = ["resolve_class", "display_name", "name_for", "slug"]
 
 
 def _synonyms(description: str) -> list[str]:
@@ -21,13 +21,29 @@ def display_name(class_names: Sequence[str], index: int) -> str:
     return f"class-{index}"
 
 
+def name_for(class_names: Sequence[str], index: int) -> str:
+    """What to call class ``index`` so that :func:`resolve_class` finds it again: its
+    :func:`display_name` where that is unambiguous, else the index itself."""
+    name = display_name(class_names, index)
+    try:
+        return name if resolve_class(name, class_names, max(len(class_names), index + 1)) == index else str(index)
+    except DreamError:
+        return str(index)
+
+
 def slug(text: str) -> str:
     """A file-name-safe form of a class name."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "class"
 
 
 def resolve_class(text: str, class_names: Sequence[str], num_classes: int) -> int:
-    """Return the index for ``text``: an integer index, or a name/synonym matched case-insensitively."""
+    """Return the index for ``text``: an integer index, or a name/synonym matched case-insensitively.
+
+    A name that several classes share (ImageNet has two ``crane``s and three
+    classes called ``panda`` or ``... panda``) resolves to the class whose
+    whole description it is, else to the one class it is the first name of;
+    otherwise it is an error that lists the candidates by index.
+    """
     text = str(text).strip()
     if re.fullmatch(r"-?\d+", text):
         index = int(text)
@@ -37,8 +53,15 @@ def resolve_class(text: str, class_names: Sequence[str], num_classes: int) -> in
     if not class_names:
         raise DreamError(f"this model has no class names; give --class as an index from 0 to {num_classes - 1}.")
     wanted = text.lower()
-    for index, description in enumerate(class_names):
-        if wanted == description.lower() or wanted in _synonyms(description):
-            return index
-    choices = {synonym for description in class_names for synonym in _synonyms(description)}
-    raise unknown_name("class", text, choices, show=0)
+    matches = [index for index, description in enumerate(class_names)
+               if wanted == description.strip().lower() or wanted in _synonyms(description)]
+    for preferred in ([i for i in matches if class_names[i].strip().lower() == wanted],
+                      [i for i in matches if _synonyms(class_names[i])[0] == wanted], matches):
+        if len(preferred) == 1:
+            return preferred[0]
+    if matches:
+        listed = "; ".join(f"{i} ({class_names[i].strip()})" for i in matches)
+        raise DreamError(f"class name {text!r} is ambiguous: it names classes {listed}. Give the index instead, "
+                         f"e.g. {matches[0]}.")
+    owner = {synonym: index for index, description in enumerate(class_names) for synonym in _synonyms(description)}
+    raise unknown_name("class", text, owner, show=0, meaning=owner.get)

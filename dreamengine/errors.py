@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 
 __all__ = ["DreamError", "unknown_name"]
 
@@ -12,14 +12,18 @@ class DreamError(Exception):
     """A problem the user can fix; the CLI prints it as one line and exits non-zero."""
 
 
-def unknown_name(what: str, name: str, choices: Iterable[str], *, show: int = 12) -> DreamError:
+def unknown_name(what: str, name: str, choices: Iterable[str], *, show: int = 12,
+                 meaning: Callable[[str], Hashable] | None = None) -> DreamError:
     """Build the error for a name that is not among ``choices``, suggesting the closest.
 
     ``show`` caps how many choices are listed (0: none, for long lists).
+    ``meaning`` maps each choice to what it names: of several choices that name
+    the same thing (synonyms), only the closest is suggested.
     """
     choices = sorted(set(choices))
     message = f"unknown {what} {name!r}."
-    close = _containing(name, choices) or difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
+    close = _containing(name, choices) or difflib.get_close_matches(name, choices, n=max(1, len(choices)), cutoff=0.6)
+    close = _one_per_meaning(close, meaning)[:3] if meaning else close[:3]
     if close:
         message += " Did you mean " + " or ".join(repr(c) for c in close) + "?"
     if choices and show:
@@ -28,11 +32,22 @@ def unknown_name(what: str, name: str, choices: Iterable[str], *, show: int = 12
     return DreamError(message)
 
 
-def _containing(name: str, choices: list[str], limit: int = 3) -> list[str]:
+def _one_per_meaning(choices: list[str], meaning: Callable[[str], Hashable]) -> list[str]:
+    """``choices`` in order, without those that name the same thing as an earlier one."""
+    seen: set[Hashable] = set()
+    kept = []
+    for choice in choices:
+        if meaning(choice) not in seen:
+            seen.add(meaning(choice))
+            kept.append(choice)
+    return kept
+
+
+def _containing(name: str, choices: list[str]) -> list[str]:
     """Choices that contain ``name`` as a whole word (``cat`` -> ``tabby cat``), shortest first."""
     words = _words(name)
     hits = [c for c in choices if c.lower() != name.lower() and _has_words(_words(c), words)]
-    return sorted(hits, key=len)[:limit]
+    return sorted(hits, key=len)
 
 
 def _words(text: str) -> list[str]:

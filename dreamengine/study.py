@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .checkpoint import read_checkpoint
-from .classes import display_name, resolve_class, slug
+from .classes import name_for, resolve_class, slug
 from .config import RunConfig
 from .dreaming import build_job, load_model, manifest, resolve_device, run_through_hooks
 from .engine import DreamResult
@@ -180,7 +180,7 @@ def plan_study(base: RunConfig, checkpoints: list[Checkpoint], steps: Sequence[i
     names = list(payload.get("class_names") or [])
     indices = [resolve_class(c, names, int(payload["num_classes"])) for c in classes] if classes else \
         list(range(int(payload["num_classes"])))
-    targets = [display_name(names, i) for i in indices]
+    targets = [name_for(names, i) for i in indices]
     plan = StudyPlan(output, sorted(set(steps)), checkpoints)
     for checkpoint in checkpoints:
         for target in targets:

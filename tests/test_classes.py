@@ -1,0 +1,56 @@
+"""Class names: what the user types, resolved to one class or refused with the candidates."""
+
+import pytest
+
+from dreamengine import DreamError
+from dreamengine.classes import name_for, resolve_class
+
+# Shaped like ImageNet's descriptions: synonyms separated by commas, and names that several classes share.
+NAMES = [
+    "crane",                                     # 0: the bird
+    "lesser panda, red panda, panda, bear cat, cat bear",
+    "giant panda, panda, panda bear",
+    "tabby, tabby cat",
+    "tiger cat",
+    "bathtub, bathing tub, bath, tub",
+    "tub, vat",
+    "crane",                                     # 7: the machine
+    "",                                          # 8: unnamed
+]
+
+
+def resolve(text):
+    return resolve_class(text, NAMES, len(NAMES))
+
+
+def test_a_name_or_synonym_resolves_case_insensitively():
+    assert resolve("Tabby") == 3 and resolve("tabby cat") == 3 and resolve("giant panda") == 2
+    assert resolve("tabby, tabby cat") == 3  # the whole description
+    assert resolve("4") == 4
+
+
+def test_a_shared_name_goes_to_the_one_class_it_is_the_first_name_of():
+    assert resolve("tub") == 6
+
+
+@pytest.mark.parametrize("text, candidates", [("panda", "1 (lesser panda, red panda, panda, bear cat, cat bear); "
+                                                        "2 (giant panda, panda, panda bear)"),
+                                               ("crane", "0 (crane); 7 (crane)")])
+def test_an_ambiguous_name_is_refused_with_the_candidates_by_index(text, candidates):
+    with pytest.raises(DreamError) as error:
+        resolve(text)
+    assert str(error.value) == (f"class name {text!r} is ambiguous: it names classes {candidates}. "
+                                f"Give the index instead, e.g. {candidates.split()[0]}.")
+
+
+def test_suggestions_name_each_class_once():
+    with pytest.raises(DreamError) as error:
+        resolve("cat")
+    # 'bear cat' and 'cat bear' are the same class: only the closer is suggested.
+    assert str(error.value) == "unknown class 'cat'. Did you mean 'bear cat' or 'tabby cat' or 'tiger cat'?"
+
+
+def test_name_for_is_a_name_that_resolves_back_to_the_same_class():
+    assert [name_for(NAMES, i) for i in range(len(NAMES))] == [
+        "0", "lesser panda", "giant panda", "tabby", "tiger cat", "bathtub", "tub", "7", "8"]
+    assert all(resolve(name_for(NAMES, i)) == i for i in range(len(NAMES)))
