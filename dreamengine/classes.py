@@ -39,10 +39,10 @@ def slug(text: str) -> str:
 def resolve_class(text: str, class_names: Sequence[str], num_classes: int) -> int:
     """Return the index for ``text``: an integer index, or a name/synonym matched case-insensitively.
 
-    A name that several classes share (ImageNet has two ``crane``s and three
-    classes called ``panda`` or ``... panda``) resolves to the class whose
-    whole description it is, else to the one class it is the first name of;
-    otherwise it is an error that lists the candidates by index.
+    A name that several classes share (ImageNet has two ``crane``s, and
+    ``panda`` is a synonym of both the red and the giant panda) resolves to the
+    class whose whole description it is, else to the one class it is the first
+    name of; otherwise it is an error that lists the candidates by index.
     """
     text = str(text).strip()
     if re.fullmatch(r"-?\d+", text):
