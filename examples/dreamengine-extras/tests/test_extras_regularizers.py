@@ -7,6 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dreamengine import compose_transforms, resample
+from dreamengine.warping import compose
 from dreamengine_extras.regularizers import RandomAffine, TotalVariation, rotate_scale, total_variation
 
 settings.register_profile("extras", max_examples=40, deadline=None)
@@ -94,6 +96,19 @@ def test_affine_draws_a_new_angle_every_step():
     affine, generator = RandomAffine(degrees=30, scale=0.2), gen(3)
     first, second = affine.transform(image, generator), affine.transform(image, generator)
     assert not torch.equal(first, second)
+
+
+def test_affine_is_a_warp_that_the_engine_composes_with_its_neighbours():
+    image = torch.rand(1, 3, 12, 16, generator=gen())
+    first, second = RandomAffine(degrees=30, scale=0.2), RandomAffine(degrees=10, scale=0.1)
+    assert first.warps() and first.phases() == {"transform"}
+    draws = gen(4)
+    warp = compose(first.warp(draws, 12, 16), second.warp(draws, 12, 16))
+    # One resample through the composed map, drawn in the same order: not two resamples in a row.
+    assert torch.equal(compose_transforms([first, second])(image, gen(4)), resample(image, warp))
+    one_by_one = gen(4)
+    twice = second.transform(first.transform(image, one_by_one), one_by_one)  # same draws, interpolated twice
+    assert not torch.allclose(twice, resample(image, warp))
 
 
 def test_affine_is_differentiable():

@@ -8,10 +8,9 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
-from dreamengine import Regularizer
+from dreamengine import Regularizer, Warp, resample
 
-__all__ = ["total_variation", "rotate_scale", "TotalVariation", "RandomAffine"]
+__all__ = ["total_variation", "rotate_scale", "rotate_scale_warp", "TotalVariation", "RandomAffine"]
 
 
 def total_variation(image: torch.Tensor, *, squared: bool = False) -> torch.Tensor:
@@ -34,6 +33,15 @@ def total_variation(image: torch.Tensor, *, squared: bool = False) -> torch.Tens
     return total
 
 
+def rotate_scale_warp(degrees: float, factor: float, height: int, width: int) -> Warp:
+    """The affine map that rotates an image of ``height`` x ``width`` by ``degrees`` (counter-clockwise) and
+    scales it by ``factor``, both about the centre, as a :data:`dreamengine.Warp`."""
+    angle = math.radians(degrees)
+    cos, sin = math.cos(angle) / factor, math.sin(angle) / factor
+    # The rotation happens in pixel space; warps work in [-1, 1] per axis, hence the aspect ratios.
+    return ((cos, -sin * height / width, 0.0), (sin * width / height, cos, 0.0))
+
+
 def rotate_scale(image: torch.Tensor, degrees: float, factor: float) -> torch.Tensor:
     """Rotate by ``degrees`` (counter-clockwise) and scale by ``factor`` about the centre.
 
@@ -41,14 +49,7 @@ def rotate_scale(image: torch.Tensor, degrees: float, factor: float) -> torch.Te
     reflected back in, so every output value lies within the input's range.
     Differentiable w.r.t. ``image``.
     """
-    height, width = image.shape[-2:]
-    angle = math.radians(degrees)
-    cos, sin = math.cos(angle) / factor, math.sin(angle) / factor
-    # The rotation happens in pixel space; affine_grid works in [-1, 1] per axis, hence the aspect ratios.
-    theta = torch.tensor([[cos, -sin * height / width, 0.0], [sin * width / height, cos, 0.0]],
-                         dtype=image.dtype, device=image.device)
-    grid = F.affine_grid(theta.expand(image.shape[0], 2, 3), list(image.shape), align_corners=False)
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    return resample(image, rotate_scale_warp(degrees, factor, *image.shape[-2:]))
 
 
 class TotalVariation(Regularizer):
@@ -77,6 +78,9 @@ class RandomAffine(Regularizer):
     Like ``jitter``, the change lives inside the autograd graph: the dream must
     look like its class from slightly different angles and distances, which
     makes its features sturdier, and the stored image is never resampled.
+    It is a warp (it defines ``warp``, not ``transform``): next to other warps,
+    such as the built-in ``scale`` and ``rotate``, the engine composes the maps
+    and resamples the image once.
     """
 
     def __init__(self, degrees: float = 5.0, scale: float = 0.1) -> None:
@@ -87,8 +91,8 @@ class RandomAffine(Regularizer):
         self.degrees = degrees
         self.scale = scale
 
-    def transform(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def warp(self, generator: torch.Generator, height: int, width: int) -> Warp | None:
         if self.degrees == 0 and self.scale == 0:
-            return image
+            return None
         angle, zoom = (2 * torch.rand(2, generator=generator) - 1).tolist()
-        return rotate_scale(image, angle * self.degrees, 1 + zoom * self.scale)
+        return rotate_scale_warp(angle * self.degrees, 1 + zoom * self.scale, height, width)
