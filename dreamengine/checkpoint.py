@@ -12,6 +12,7 @@ values, so it loads with ``torch.load(..., weights_only=True)``::
 from __future__ import annotations
 
 import pickle
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -66,8 +67,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DreamError(f"{str(path)!r} is not a loadable checkpoint ({first}).") from None
+        raise _unloadable(path, error) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise DreamError(f"{str(path)!r} is not a dreamengine checkpoint (no 'format': '{CHECKPOINT_FORMAT}'); "
                          "save one with dreamengine train or dreamengine.checkpoint.save_checkpoint.")
@@ -75,6 +75,27 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if missing:
         raise DreamError(f"checkpoint {str(path)!r} lacks {', '.join(missing)}.")
     return payload
+
+
+def _unloadable(path: Path, error: Exception) -> DreamError:
+    """The error for a checkpoint file that ``torch.load`` refused, saying which of three things it is."""
+    text = str(error).strip()
+    if not _saved_by_torch(path):
+        return DreamError(f"{str(path)!r} is not a loadable checkpoint: it is not a complete file saved with "
+                          "torch.save (a different kind of file, or a truncated download?).")
+    if text.startswith("Weights only load failed"):
+        lines = [line for line in text.splitlines()[1:] if line.strip() and not line.startswith(("Please", "Check"))]
+        reason = lines[0].strip() if lines else "it holds Python objects other than tensors and plain values"
+        return DreamError(f"{str(path)!r} is not a loadable checkpoint: dreamengine loads checkpoints with "
+                          f"weights_only=True and never runs code from them, and this one needs more ({reason}).")
+    first = text.splitlines()[0] if text else type(error).__name__
+    return DreamError(f"{str(path)!r} is not a loadable checkpoint ({first}).")
+
+
+def _saved_by_torch(path: Path) -> bool:
+    """Whether ``path`` looks like ``torch.save``'s output: a zip archive, or a pickle (torch's legacy format)."""
+    with path.open("rb") as file:
+        return zipfile.is_zipfile(file) or file.read(1) == b"\x80"
 
 
 def load_checkpoint_model(path: str | Path, create: Callable[[str, int], DreamModel]) -> DreamModel:

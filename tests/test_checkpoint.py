@@ -73,13 +73,13 @@ def test_a_checkpoint_never_executes_code(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     bad = tmp_path / "evil.pt"
     torch.save({"format": "dreamengine-checkpoint", "payload": Exploit()}, bad)
-    with pytest.raises(DreamError, match="not a loadable checkpoint"):
+    with pytest.raises(DreamError, match=r"weights_only=True and never runs code .*posix.system"):
         read_checkpoint(bad)
     assert not (tmp_path / "pwned.txt").exists()
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"garbage", "not a loadable checkpoint"),
+    (b"garbage", "not a complete file saved with torch.save"),
     (None, "does not exist"),
 ])
 def test_unreadable_checkpoints_are_explained(tmp_path, content, message):
@@ -95,3 +95,11 @@ def test_a_plain_state_dict_is_not_mistaken_for_a_checkpoint(tmp_path):
     torch.save({"fc.weight": torch.zeros(2, 2)}, path)
     with pytest.raises(DreamError, match="not a dreamengine checkpoint"):
         read_checkpoint(path)
+
+
+def test_a_truncated_checkpoint_is_called_incomplete(tmp_path):
+    whole, cut = tmp_path / "whole.pt", tmp_path / "cut.pt"
+    torch.save({"w": torch.zeros(10_000)}, whole)
+    cut.write_bytes(whole.read_bytes()[:20_000])
+    with pytest.raises(DreamError, match="not a complete file saved with torch.save"):
+        read_checkpoint(cut)
