@@ -10,7 +10,7 @@ from .components import DreamOutputs, Initializer, Objective, Parametrization, R
 from .config import RunConfig
 from .engine import (OPTIMIZERS, DreamJob, DreamResult, PixelParametrization, divergence_message, regularizers_by_phase,
                      run_steps)
-from .errors import DreamError, unknown_name
+from .errors import DreamError, DreamInterrupted, unknown_name
 from .hookspecs import hookimpl
 from .imaging import load_image
 from .model import DreamModel
@@ -23,6 +23,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "DreamError",
+    "DreamInterrupted",
     "DreamJob",
     "DreamModel",
     "DreamOutputs",

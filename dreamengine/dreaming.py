@@ -7,18 +7,19 @@ import importlib.metadata
 import platform
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from .acceleration import accelerate
 from .checkpoint import load_checkpoint_model
 from .classes import display_name, slug
 from .config import RunConfig, parse_size
 from .engine import OPTIMIZERS, DreamJob, DreamResult
-from .errors import DreamError, unknown_name
+from .errors import DreamError, DreamInterrupted, unknown_name
 from .expressions import build_objective
 from .imaging import save_animation, save_png, side_by_side, to_pil
 from .model import DreamModel
@@ -168,13 +169,48 @@ def prepare(host: PluginHost, config: RunConfig) -> PreparedRun:
 
 
 def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
-    """Run a prepared job through the ``dreamengine_run_dream`` hook and write its files."""
+    """Run a prepared job through the ``dreamengine_run_dream`` hook and write its files.
+
+    Interrupted (Ctrl-C) after some steps, it writes the dream so far, at the
+    asked size and marked as interrupted, and re-raises the
+    :class:`~dreamengine.DreamInterrupted` with its ``paths``.
+    """
     job, config = run.job, run.config
-    result = run_through_hooks(host, job)
     names = [display_name(job.model.class_names, i) for i in run.indices]
+    counter = _StepCounter(job.on_step)
+    job.on_step = counter
+    try:
+        result = run_through_hooks(host, job)
+    except DreamInterrupted as stop:
+        stop.result = _as_asked(stop.result, job, counter.last)
+        if stop.result.steps_done:
+            stop.paths = write_outputs(config, job.model, stop.result, run.indices, names)
+        raise
     paths = write_outputs(config, job.model, result, run.indices, names)
     host.hook.dreamengine_run_end(config=config, result=result, paths=paths)
     return RunOutcome(result, paths, names)
+
+
+class _StepCounter:
+    """An ``on_step`` callback that remembers the last step reported and passes it on."""
+
+    def __init__(self, on_step: Callable[[int, torch.Tensor], None] | None) -> None:
+        self.on_step = on_step
+        self.last = 0
+
+    def __call__(self, step: int, scores: torch.Tensor) -> None:
+        self.last = step
+        if self.on_step is not None:
+            self.on_step(step, scores)
+
+
+def _as_asked(partial: DreamResult, job: DreamJob, steps_done: int) -> DreamResult:
+    """An interrupted strategy's inner result as the whole job's: resized to the job's size, its steps counted
+    over the whole run (as the progress showed them), without the inner loop's frames."""
+    image = partial.image
+    if image.shape[-2:] != job.image.shape[-2:]:
+        image = F.interpolate(image, size=tuple(job.image.shape[-2:]), mode="bilinear", align_corners=False)
+    return replace(partial, image=image, steps_done=steps_done, frames=[], interrupted=True)
 
 
 def run_through_hooks(host: PluginHost, job: DreamJob) -> DreamResult:
@@ -255,6 +291,7 @@ def manifest(config: RunConfig, model: DreamModel, result: DreamResult, item: in
         "score": float(result.scores[item]),
         "steps_done": result.steps_done,
         "diverged": result.diverged,
+        **({"interrupted": True} if result.interrupted else {}),
         "versions": _versions(),
     }
 

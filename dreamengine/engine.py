@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .components import DreamOutputs, Objective, Parametrization, Regularizer, Strategy
+from .errors import DreamInterrupted
 from .hookspecs import hookimpl
 from .model import DreamModel
 from .warping import compose_transforms
@@ -91,6 +92,7 @@ class DreamResult:
         steps_done: steps completed (fewer than asked if the run diverged).
         frames: snapshots taken every ``save_every`` steps, the start image first.
         diverged: a message if the loss or the image stopped being finite.
+        interrupted: the user stopped the run (Ctrl-C) after ``steps_done`` steps.
     """
 
     image: torch.Tensor
@@ -98,6 +100,7 @@ class DreamResult:
     steps_done: int
     frames: list[torch.Tensor] = field(default_factory=list)
     diverged: str | None = None
+    interrupted: bool = False
 
 
 def run_job(job: DreamJob) -> DreamResult:
@@ -135,27 +138,35 @@ def run_steps(job: DreamJob, param: Parametrization, step: Callable[[dict[str, t
     item's objective; after it come the projections, the divergence check
     (keeping the last finite image), the frames and ``job.on_step``. The
     objective's layers are captured (the forward stopped early when it needs no
-    logits).
+    logits). A ``KeyboardInterrupt`` (Ctrl-C) becomes
+    :class:`~dreamengine.DreamInterrupted`, carrying the last finished step's image.
     """
     projections = regularizers_by_phase(job.regularizers)["project"]
     with torch.no_grad():
         last_good = param.image().detach().clone()
     scores = torch.full((last_good.shape[0],), float("nan"), device=last_good.device)
     frames = [last_good.clone()] if job.save_every else []  # kept on the device until the loop ends
-    with job.model.capture(job.objective.layers, stop_early=not job.objective.needs_logits) as activations:
-        for number in range(1, job.steps + 1):
-            score = step(activations)
-            with torch.no_grad():
-                image = _project(param, projections, job.generator)
-            if not torch.isfinite(score.sum() + image.sum()):  # one reduction and one sync: NaN/inf propagate
-                return DreamResult(last_good.cpu(), scores.cpu(), number - 1, _cpu(frames),
-                                   divergence_message(job, number))
-            last_good.copy_(image.detach())
-            scores = score
-            if job.save_every and number % job.save_every == 0:
-                frames.append(last_good.clone())
-            if job.on_step is not None:
-                job.on_step(number, scores)
+    done = 0
+    try:
+        with job.model.capture(job.objective.layers, stop_early=not job.objective.needs_logits) as activations:
+            for number in range(1, job.steps + 1):
+                score = step(activations)
+                with torch.no_grad():
+                    image = _project(param, projections, job.generator)
+                if not torch.isfinite(score.sum() + image.sum()):  # one reduction and one sync: NaN/inf propagate
+                    return DreamResult(last_good.cpu(), scores.cpu(), number - 1, _cpu(frames),
+                                       divergence_message(job, number))
+                last_good.copy_(image.detach())
+                scores, done = score, number
+                if job.save_every and number % job.save_every == 0:
+                    frames.append(last_good.clone())
+                if job.on_step is not None:
+                    job.on_step(number, scores)
+    except KeyboardInterrupt as interrupt:
+        if isinstance(interrupt, DreamInterrupted):
+            raise
+        raise DreamInterrupted(DreamResult(last_good.cpu(), scores.cpu(), done, _cpu(frames),
+                                           interrupted=True)) from None
     return DreamResult(last_good.cpu(), scores.cpu(), job.steps, _cpu(frames))
 
 

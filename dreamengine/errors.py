@@ -5,11 +5,26 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Hashable, Iterable
 
-__all__ = ["DreamError", "unknown_name"]
+__all__ = ["DreamError", "DreamInterrupted", "unknown_name"]
 
 
 class DreamError(Exception):
     """A problem the user can fix; the CLI prints it as one line and exits non-zero."""
+
+
+class DreamInterrupted(KeyboardInterrupt):
+    """A dream stopped by the user (Ctrl-C), carrying what it had made so far.
+
+    It is a ``KeyboardInterrupt``, so code that knows nothing of it stops as
+    before. Attributes: ``result``, the :class:`~dreamengine.DreamResult` of
+    the steps finished (``interrupted`` set); ``paths``, the files written from
+    it (empty until :func:`dreamengine.dreaming.execute` writes them).
+    """
+
+    def __init__(self, result) -> None:
+        super().__init__(f"interrupted after {result.steps_done} steps")
+        self.result = result
+        self.paths: list = []
 
 
 def unknown_name(what: str, name: str, choices: Iterable[str], *, show: int = 12,

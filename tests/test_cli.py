@@ -147,6 +147,46 @@ def test_divergence_is_reported_and_the_last_finite_image_kept(runner, tmp_path,
     assert stored["steps_done"] == 2 and "diverged" in stored["diverged"]
 
 
+INTERRUPTS = '''
+    from dreamengine import Objective, hookimpl
+
+    class Interrupted(Objective):
+        """Ctrl-C during the first step."""
+        def __call__(self, outputs):
+            raise KeyboardInterrupt
+
+    @hookimpl
+    def dreamengine_register_objectives(register):
+        register("interrupted", Interrupted)
+
+    @hookimpl
+    def dreamengine_step_end(job, step, scores):
+        if step == 5:  # Ctrl-C during the fifth step's progress report: in the second octave of three
+            raise KeyboardInterrupt
+'''
+
+
+def test_ctrl_c_keeps_the_dream_so_far_at_the_asked_size(runner, tmp_path, fake_distribution, monkeypatch):
+    fake_distribution("dreamengine-interrupts", "fake_interrupts", INTERRUPTS)
+    monkeypatch.delenv("DREAMENGINE_NO_ENTRYPOINTS")
+    out = tmp_path / "stopped.png"
+    result = runner.invoke(cli, ["run", *TINY, "--steps", "9", "--strategy", "octaves:count=3", "--side-by-side",
+                                 "-o", str(out)])
+    assert result.exit_code == 130, result.output
+    assert "Interrupted after step 5 of 9: kept the dream so far" in result.output and "Traceback" not in result.output
+    stored = read_manifest(out)
+    assert stored["steps_done"] == 5 and stored["interrupted"] is True and stored["diverged"] is None
+    assert Image.open(out).size == (32, 32) and out.with_name("stopped-side.png").exists()
+
+
+def test_ctrl_c_before_the_first_step_writes_nothing(runner, tmp_path, fake_distribution, monkeypatch):
+    fake_distribution("dreamengine-interrupts", "fake_interrupts", INTERRUPTS)
+    monkeypatch.delenv("DREAMENGINE_NO_ENTRYPOINTS")
+    result = runner.invoke(cli, ["run", *TINY, "--objective", "interrupted", "-o", str(tmp_path / "none.png")])
+    assert result.exit_code == 130 and "nothing written" in result.output
+    assert not list(tmp_path.glob("*.png"))
+
+
 def test_list_shows_components_with_options(runner):
     result = invoke(runner, "list", "regularizers")
     assert result.exit_code == 0

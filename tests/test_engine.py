@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dreamengine import DreamJob, Objective
+from dreamengine import DreamInterrupted, DreamJob, Objective
 from dreamengine.engine import run_job
 from dreamengine_builtins.objectives import CrossEntropy, Layer, Logit
 from dreamengine_builtins.regularizers import Blur, Clamp, Flip, Jitter
@@ -109,3 +109,16 @@ def test_class_index_resolves_names_and_explains_a_model_without_classes():
     nameless = DreamModel(nn.Conv2d(3, 4, 1), name="conv-only")
     with pytest.raises(DreamError, match="cannot tell how many classes model 'conv-only' has"):
         nameless.class_index("0")
+
+
+def test_ctrl_c_keeps_the_last_finished_step(tiny_model):
+    def stop_at_step_3(step, scores):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(DreamInterrupted) as stop:
+        run_job(job_for(tiny_model, regularizers=[Jitter(2), Clamp()], on_step=stop_at_step_3))
+    three_steps = run_job(job_for(tiny_model, regularizers=[Jitter(2), Clamp()], steps=3))
+    partial = stop.value.result
+    assert isinstance(stop.value, KeyboardInterrupt) and partial.interrupted and partial.steps_done == 3
+    assert torch.equal(partial.image, three_steps.image) and torch.equal(partial.scores, three_steps.scores)

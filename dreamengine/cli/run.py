@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any
 
@@ -12,7 +13,7 @@ from rich.table import Table
 from ..config import RunConfig, load_toml
 from ..dreaming import apply_preset, execute, prepare, total_steps
 from ..engine import OPTIMIZERS
-from ..errors import DreamError
+from ..errors import DreamError, DreamInterrupted
 from ..imaging import read_manifest
 from ..options import parse_assignment
 from . import cli, console, err_console, get_host
@@ -79,10 +80,15 @@ def run_command(config_file: str | None, from_png: str | None, preset: str | Non
         prepared = prepare(host, config)
     for warning in caught:
         err_console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
-    with _progress() as progress:
-        task = progress.add_task(_describe(config), total=total_steps(prepared.job), score=float("nan"))
-        prepared.job.on_step = lambda step, scores: progress.update(task, completed=step, score=float(scores.mean()))
-        outcome = execute(host, prepared)
+    total = total_steps(prepared.job)
+    try:
+        with _progress() as progress:
+            task = progress.add_task(_describe(config), total=total, score=float("nan"))
+            prepared.job.on_step = lambda step, scores: progress.update(task, completed=step, score=float(scores.mean()))
+            outcome = execute(host, prepared)
+    except DreamInterrupted as stop:
+        _report_interrupted(stop, total)
+        sys.exit(130)  # the shell's code for a run stopped by Ctrl-C
     _report(outcome)
     if outcome.result.diverged:
         raise DreamError(outcome.result.diverged)
@@ -125,6 +131,15 @@ def _progress() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("objective {task.fields[score]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn(),
                     console=err_console, transient=False)
+
+
+def _report_interrupted(stop: DreamInterrupted, total: int) -> None:
+    done = stop.result.steps_done
+    if not stop.paths:
+        err_console.print("Interrupted before the first step finished: nothing written.", highlight=False)
+        return
+    err_console.print(f"Interrupted after step {done} of {total}: kept the dream so far "
+                      f"(marked interrupted in its settings): {', '.join(str(p) for p in stop.paths)}", highlight=False)
 
 
 def _report(outcome) -> None:
