@@ -192,6 +192,7 @@ def test_list_shows_components_with_options(runner):
     assert result.exit_code == 0
     for text in ("blur", "sigma: float = 0.5", "dreamengine_builtins.regularizers", "jitter"):
         assert text in result.output
+    assert "of up to pixels" in result.output and "``" not in result.output  # docstring literals, rendered
     assert "flamingo" not in result.output
     assert "report" in invoke(runner, "list", "presets").output
     assert "efficientnet-lite0" in invoke(runner, "list", "models").output

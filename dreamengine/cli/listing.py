@@ -40,11 +40,22 @@ def list_components(kind: str | None, pattern: str) -> None:
             row = [entry.name, entry.plugin]
             if name not in ("models", "presets"):
                 row.append("\n".join(option.describe() for option in entry.options) or "-")
-            table.add_row(*(Text(cell) for cell in (*row, entry.summary)))
+            table.add_row(*(Text(cell) for cell in row), _summary(entry.summary))
         console.print(table)
         if name == "models":
             console.print("Any timm architecture name also works with --model "
                           "(random weights unless --pretrained or --checkpoint).")
+
+
+def _summary(text: str) -> Text:
+    """A docstring's summary line for the terminal: its ``literals`` in bold, without the backticks."""
+    parts = text.split("``")
+    if len(parts) % 2 == 0:  # an unpaired ``: show it as written
+        return Text(text)
+    rendered = Text()
+    for number, part in enumerate(parts):
+        rendered.append(part, style="bold" if number % 2 else "")
+    return rendered
 
 
 @cli.command("plugins")
