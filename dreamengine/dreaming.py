@@ -182,7 +182,7 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
     try:
         result = run_through_hooks(host, job)
     except DreamInterrupted as stop:
-        stop.result = _as_asked(stop.result, job, counter.last)
+        stop.result = _as_asked(stop.result, job, counter.last or stop.result.steps_done)
         if stop.result.steps_done:
             stop.paths = write_outputs(config, job.model, stop.result, run.indices, names)
         raise

@@ -89,7 +89,7 @@ class DreamResult:
         image: the final images ``(batch, 3, H, W)`` on the CPU, in [0, 1] unless
             the regularizers allowed otherwise.
         scores: the objective of each item at the last finite step.
-        steps_done: steps completed (fewer than asked if the run diverged).
+        steps_done: steps completed (fewer than asked if the run diverged or was interrupted).
         frames: snapshots taken every ``save_every`` steps, the start image first.
         diverged: a message if the loss or the image stopped being finite.
         interrupted: the user stopped the run (Ctrl-C) after ``steps_done`` steps.
