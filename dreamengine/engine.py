@@ -162,9 +162,7 @@ def run_steps(job: DreamJob, param: Parametrization, step: Callable[[dict[str, t
                     frames.append(last_good.clone())
                 if job.on_step is not None:
                     job.on_step(number, scores)
-    except KeyboardInterrupt as interrupt:
-        if isinstance(interrupt, DreamInterrupted):
-            raise
+    except KeyboardInterrupt:
         raise DreamInterrupted(DreamResult(last_good.cpu(), scores.cpu(), done, _cpu(frames),
                                            interrupted=True)) from None
     return DreamResult(last_good.cpu(), scores.cpu(), job.steps, _cpu(frames))
