@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -10,8 +11,10 @@ from .errors import DreamError, unknown_name
 __all__ = ["resolve_class", "display_name", "name_for", "slug"]
 
 
-def _synonyms(description: str) -> list[str]:
-    return [part.strip().lower() for part in description.split(",") if part.strip()]
+@functools.lru_cache(maxsize=4096)
+def _synonyms(description: str) -> tuple[str, ...]:
+    """The lower-cased names in a class description (``"tabby, tabby cat"``); cached, as every lookup reads them all."""
+    return tuple(part.strip().lower() for part in description.split(",") if part.strip())
 
 
 def display_name(class_names: Sequence[str], index: int) -> str:
