@@ -72,6 +72,15 @@ def test_blur_keeps_a_constant_image(value, sigma, height, width):
     assert torch.equal(gaussian_blur(image, sigma), image)
 
 
+@given(st.floats(0, 1), st.floats(0.05, 3), images())
+def test_blur_treats_each_batch_item_alone(value, sigma, others):
+    """A constant item stays constant beside any other: batched dreams do not leak into each other."""
+    constant = torch.full((1, 3, *others.shape[-2:]), value)
+    out = gaussian_blur(torch.cat((constant, others)), sigma)
+    assert torch.equal(out[:1], constant)
+    assert torch.equal(out[1:], gaussian_blur(others, sigma))
+
+
 @given(images(low=-2, high=2), st.floats(0.05, 3))
 def test_blur_stays_within_the_input_range_and_smooths(image, sigma):
     out = gaussian_blur(image, sigma)

@@ -26,8 +26,8 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
 
     Returns:
         The blurred image, same shape and dtype. Edges are reflected, so a
-        constant image stays constant and every output lies within the input's
-        range.
+        constant image stays constant and every output lies within its item's
+        range in the input.
     """
     if sigma <= 0:
         return image
@@ -40,7 +40,10 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     # each axis before its pass, at half the cost (a reflect pad is the slowest part of a small blur).
     padded = F.pad(image, (radius, radius, radius, radius), mode="reflect")
     out = _blur_along(_blur_along(padded, weights, dim=-1), weights, dim=-2)
-    return out.clamp(*torch.aminmax(image)) if out.numel() else out
+    if not out.numel():
+        return out
+    items = tuple(range(1, image.dim()))  # each item's own range: batched dreams stay independent
+    return out.clamp(image.amin(items, keepdim=True), image.amax(items, keepdim=True))
 
 
 def _blur_along(padded: torch.Tensor, weights: list[float], dim: int) -> torch.Tensor:
