@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import json
 import platform
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from .config import RunConfig, parse_size
 from .engine import OPTIMIZERS, DreamJob, DreamResult
 from .errors import DreamError, DreamInterrupted, unknown_name
 from .expressions import build_objective
-from .imaging import save_animation, save_png, side_by_side, to_pil
+from .imaging import read_manifest, save_animation, save_png, side_by_side, to_pil
 from .model import DreamModel
 from .options import parse_spec, parse_spec_list
 from .plugins import PluginHost
@@ -272,6 +273,8 @@ def write_outputs(config: RunConfig, model: DreamModel, result: DreamResult, ind
         repeat = names[:item].count(name)  # the same class dreamed twice in a batch gets "-2", "-3", ...
         path = output_path(config, f"{name} {repeat + 1}" if repeat else name, len(indices))
         meta = manifest(config, model, result, item, index, name)
+        if Path(config.output).suffix.lower() != ".png":  # a file named by the user is theirs to overwrite
+            path = _beside_other_dreams(path, meta)
         paths.append(save_png(to_pil(result.image[item]), path, meta))
         if config.side_by_side:
             paths.append(save_png(side_by_side(result.image[item]), path.with_name(f"{path.stem}-side.png"), meta))
@@ -279,6 +282,26 @@ def write_outputs(config: RunConfig, model: DreamModel, result: DreamResult, ind
             frames = [frame[item] for frame in result.frames]
             paths.append(save_animation(frames, path.with_suffix(f".{config.animation}")))
     return paths
+
+
+def _beside_other_dreams(path: Path, meta: Mapping[str, Any]) -> Path:
+    """``path``, unless it holds another dream (other settings or class) or a file that is not a dream: then the
+    first of ``STEM-2.png``, ``STEM-3.png``, ... that does not. A dream made again with the same settings
+    replaces itself (the same bytes, or the finished dream in place of an interrupted one)."""
+    candidate, number = path, 1
+    while candidate.exists() and not _same_dream(candidate, meta):
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate
+
+
+def _same_dream(path: Path, meta: Mapping[str, Any]) -> bool:
+    try:
+        stored = read_manifest(path)
+    except DreamError:
+        return False
+    made = json.loads(json.dumps({"config": meta["config"], "target": meta["target"]}))  # as stored: lists, not tuples
+    return stored.get("config") == made["config"] and stored.get("target") == made["target"]
 
 
 def manifest(config: RunConfig, model: DreamModel, result: DreamResult, item: int, index: int,

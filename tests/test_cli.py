@@ -51,6 +51,22 @@ def test_several_classes_in_one_batch_are_saved_separately(runner, tmp_path):
     assert names == ["flamingo-seed0.png", "goldfish-seed0.png", "great-grey-owl-seed0.png"]
 
 
+def test_a_dream_with_other_settings_never_overwrites_another(runner, tmp_path):
+    invoke(runner, "run", *TINY, "-o", str(tmp_path))
+    first = (tmp_path / "flamingo-seed0.png").read_bytes()
+    invoke(runner, "run", *TINY, "-o", str(tmp_path))  # the same settings: the same dream, in place
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flamingo-seed0.png"]
+    result = invoke(runner, "run", *TINY, "--lr", "0.1", "--side-by-side", "-o", str(tmp_path))
+    assert "flamingo-seed0-2.png" in result.output
+    assert (tmp_path / "flamingo-seed0.png").read_bytes() == first
+    assert read_manifest(tmp_path / "flamingo-seed0-2.png")["config"]["lr"] == 0.1
+    assert (tmp_path / "flamingo-seed0-2-side.png").exists()
+    (tmp_path / "toucan-seed0.png").write_bytes(b"a file of the user's, not a dream")
+    invoke(runner, "run", *TINY, "-c", "toucan", "-o", str(tmp_path))
+    assert (tmp_path / "toucan-seed0.png").read_bytes() == b"a file of the user's, not a dream"
+    assert read_manifest(tmp_path / "toucan-seed0-2.png")["target"]["name"] == "toucan"
+
+
 def test_side_by_side_and_animation(runner, tmp_path):
     result = invoke(runner, "run", *TINY, "--side-by-side", "--save-every", "1", "--animation", "webp",
                     "-o", str(tmp_path))
