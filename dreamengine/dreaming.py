@@ -285,23 +285,26 @@ def write_outputs(config: RunConfig, model: DreamModel, result: DreamResult, ind
 
 
 def _beside_other_dreams(path: Path, meta: Mapping[str, Any]) -> Path:
-    """``path``, unless it holds another dream (other settings or class) or a file that is not a dream: then the
-    first of ``STEM-2.png``, ``STEM-3.png``, ... that does not. A dream made again with the same settings
-    replaces itself (the same bytes, or the finished dream in place of an interrupted one)."""
+    """``path``, unless it holds another dream (other settings or class), a file that is not a dream, or the
+    finished dream of an interrupted one: then the first of ``STEM-2.png``, ``STEM-3.png``, ... that does not.
+    A dream made again with the same settings replaces itself (the same bytes, or the finished dream in place
+    of an interrupted one)."""
     candidate, number = path, 1
-    while candidate.exists() and not _same_dream(candidate, meta):
+    while candidate.exists() and not _replaceable(candidate, meta):
         number += 1
         candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
     return candidate
 
 
-def _same_dream(path: Path, meta: Mapping[str, Any]) -> bool:
+def _replaceable(path: Path, meta: Mapping[str, Any]) -> bool:
+    """Whether the file at ``path`` is this dream made before, and no more finished than ``meta``'s."""
     try:
         stored = read_manifest(path)
     except DreamError:
         return False
     made = json.loads(json.dumps({"config": meta["config"], "target": meta["target"]}))  # as stored: lists, not tuples
-    return stored.get("config") == made["config"] and stored.get("target") == made["target"]
+    same = stored.get("config") == made["config"] and stored.get("target") == made["target"]
+    return same and (stored.get("interrupted", False) or not meta.get("interrupted", False))
 
 
 def manifest(config: RunConfig, model: DreamModel, result: DreamResult, item: int, index: int,

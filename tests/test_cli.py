@@ -195,6 +195,22 @@ def test_ctrl_c_keeps_the_dream_so_far_at_the_asked_size(runner, tmp_path, fake_
     assert Image.open(out).size == (32, 32) and out.with_name("stopped-side.png").exists()
 
 
+def test_ctrl_c_never_replaces_the_finished_dream_of_the_same_settings(runner, tmp_path, fake_distribution,
+                                                                       monkeypatch):
+    invoke(runner, "run", *TINY, "--steps", "9", "-o", str(tmp_path))
+    finished = (tmp_path / "flamingo-seed0.png").read_bytes()
+    fake_distribution("dreamengine-interrupts", "fake_interrupts", INTERRUPTS)
+    monkeypatch.delenv("DREAMENGINE_NO_ENTRYPOINTS")
+    monkeypatch.setattr("dreamengine.cli._HOST", None)
+    assert runner.invoke(cli, ["run", *TINY, "--steps", "9", "-o", str(tmp_path)]).exit_code == 130
+    assert (tmp_path / "flamingo-seed0.png").read_bytes() == finished
+    assert read_manifest(tmp_path / "flamingo-seed0-2.png")["interrupted"] is True
+    monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
+    monkeypatch.setattr("dreamengine.cli._HOST", None)
+    invoke(runner, "run", *TINY, "--steps", "9", "-o", str(tmp_path))  # finished again: the same dream, in place
+    assert (tmp_path / "flamingo-seed0.png").read_bytes() == finished
+
+
 def test_ctrl_c_before_the_first_step_writes_nothing(runner, tmp_path, fake_distribution, monkeypatch):
     fake_distribution("dreamengine-interrupts", "fake_interrupts", INTERRUPTS)
     monkeypatch.delenv("DREAMENGINE_NO_ENTRYPOINTS")
