@@ -65,6 +65,9 @@ class Objective(_Component):
     layers: tuple[str, ...] = ()
     #: whether :meth:`__call__` reads ``outputs.logits``; ``False`` lets the forward stop early.
     needs_logits: bool = True
+    #: whether :meth:`__call__` compares the batch's items with each other (diversity): items of one class
+    #: that start from the same image then get the same gradients and stay the same, and a run warns of it.
+    compares_items: bool = False
 
     def prepare(self, model: DreamModel) -> None:
         """Called once with the loaded model before the run: resolve class names (``model.class_index``), check layers."""

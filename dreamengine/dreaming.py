@@ -144,6 +144,10 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
         raise DreamError(f"the dream size must be at least 8 pixels, got {height}x{width}.")
     generator = torch.Generator().manual_seed(config.seed)
     image = initializer(len(indices), height, width, generator)
+    if objective.compares_items and len(set(indices)) < len(indices) and bool((image == image[:1]).all()):
+        warnings.warn(f"the objective compares the batch's dreams with each other, but dreams of the same class "
+                      f"start from the same image (--init {config.init}): they get the same gradients and stay "
+                      "the same. Start them apart, e.g. --init noise.", stacklevel=2)
     model = accelerate(model.freeze().to(device), config)
     job = DreamJob(model=model, objective=objective, regularizers=regularizers, image=image.to(device),
                    targets=torch.tensor(indices, device=device), steps=config.steps, lr=config.lr,

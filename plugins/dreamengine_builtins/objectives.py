@@ -105,6 +105,7 @@ class Diversity(Objective):
     """
 
     needs_logits = False
+    compares_items = True
 
     def __init__(self, layer: str) -> None:
         if not layer:

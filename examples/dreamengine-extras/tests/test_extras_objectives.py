@@ -50,6 +50,10 @@ def test_dreaming_with_diversity_makes_the_batch_less_alike():
     assert dream(Diversity(layer="relu1", weight=50.0), steps=30) < alike - 0.01
 
 
+def test_diversity_says_it_compares_items_so_identical_starts_are_warned_of():
+    assert Diversity(layer="relu1").compares_items
+
+
 @pytest.mark.parametrize("options", [{"layer": ""}, {"layer": "a", "weight": -1.0},
                                      {"layer": "a", "weight": float("nan")}])
 def test_invalid_options_are_refused(options):

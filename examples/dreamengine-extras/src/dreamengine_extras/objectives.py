@@ -50,6 +50,8 @@ class Diversity(Objective):
         weight: how much likeness between items counts against the logit.
     """
 
+    compares_items = True  # the engine warns when items of one class start alike: they would stay alike
+
     def __init__(self, layer: str, weight: float = 10.0) -> None:
         if not layer:
             raise ValueError("layer must name a module, e.g. layer=blocks.3")
