@@ -27,10 +27,11 @@ import torch
 import torch.nn.functional as F
 
 from .acceleration import accelerate
-from .config import RunConfig
+from .classes import display_name
+from .config import RunConfig, parse_size
 from .dreaming import load_model
 from .errors import DreamError, unknown_name
-from .imaging import MANIFEST_KEY, open_image
+from .imaging import MANIFEST_KEY, SIDE_BY_SIDE_GAP, open_image
 from .model import DreamModel
 from .plugins import PluginHost
 
@@ -66,10 +67,16 @@ GROUPINGS: dict[str, Callable[[Dream], str]] = {
 
 @dataclass(frozen=True)
 class Skipped:
-    """A PNG that is not scored, and why."""
+    """A PNG that is not scored, and why; ``companion`` if dreamengine writes it beside its dreams (a side-by-side
+    picture, a study's contact sheet), which is no surprise."""
 
     path: Path
     reason: str
+    companion: bool = False
+
+
+class _Companion(DreamError):
+    """A picture dreamengine writes beside dreams, not a dream."""
 
 
 @dataclass
@@ -110,7 +117,7 @@ def collect_dreams(folder: str | os.PathLike) -> tuple[list[Dream], list[Skipped
         try:
             dreams.append(_read_dream(root, path))
         except DreamError as error:
-            skipped.append(Skipped(path, str(error)))
+            skipped.append(Skipped(path, str(error), companion=isinstance(error, _Companion)))
     return dreams, skipped
 
 
@@ -121,14 +128,16 @@ def _read_dream(root: Path, path: Path) -> Dream:
         raise DreamError("not a dreamengine dream (no settings in its metadata)")
     try:
         manifest = json.loads(text)
+        if "study_sheet" in manifest:
+            raise _Companion("a study's contact sheet")
         target, model = manifest["target"], manifest["model"]["name"]
-        size = manifest["config"].get("size") or manifest["model"]["input_size"]
+        height, width = parse_size(manifest["config"].get("size")) or manifest["model"]["input_size"]
     except (ValueError, KeyError, TypeError) as error:
         raise DreamError(f"its dreamengine settings are corrupt ({type(error).__name__}: {error})") from None
-    height, width = (size, size) if isinstance(size, int) else size
+    if path.stem.endswith("-side") and picture.size == (2 * width + SIDE_BY_SIDE_GAP, height):
+        raise _Companion("a side-by-side picture")
     if picture.size != (width, height):
-        raise DreamError(f"{picture.width}x{picture.height}, not the dream's {width}x{height} "
-                         "(a side-by-side picture?)")
+        raise DreamError(f"{picture.width}x{picture.height}, not the dream's {width}x{height} (resized since?)")
     array = np.asarray(picture.convert("RGB"), dtype=np.float32) / 255
     return Dream(path, path.parent.relative_to(root).as_posix(), int(target["index"]), str(target["name"]), str(model),
                  torch.from_numpy(array.copy()).permute(2, 0, 1))
@@ -179,11 +188,7 @@ def score_dreams(judge: DreamModel, dreams: Sequence[Dream], thumb: int = DEFAUL
 
     The judge is frozen and prepared as a dream's network is (norms folded, channels-last on the CPU), in place.
     """
-    classes = _class_count(judge)
-    for dream in dreams:
-        if dream.target >= classes:
-            raise DreamError(f"judge {judge.name!r} has {classes} classes, but {str(dream.path)!r} targets class "
-                             f"{dream.target}; judge with a model of the same classes.")
+    _check_classes(judge, dreams)
     judge = accelerate(judge.freeze(), RunConfig())
     device = judge.mean.device
     scores = {}
@@ -195,6 +200,20 @@ def score_dreams(judge: DreamModel, dreams: Sequence[Dream], thumb: int = DEFAUL
                 probabilities.append(judge(batch.to(device)).float().softmax(-1).cpu())
         scores[view] = [_item(judge, p, d.target) for p, d in zip(torch.cat(probabilities), dreams)]
     return scores
+
+
+def _check_classes(judge: DreamModel, dreams: Sequence[Dream]) -> None:
+    """Refuse dreams whose target the judge does not know by the same index and name."""
+    classes = _class_count(judge)
+    for dream in dreams:
+        if dream.target >= classes:
+            raise DreamError(f"judge {judge.name!r} has {classes} classes, but {str(dream.path)!r} targets class "
+                             f"{dream.target}; judge with a model of the same classes.")
+        known_as = display_name(judge.class_names, dream.target)
+        if known_as.lower() != dream.target_name.lower():
+            raise DreamError(f"judge {judge.name!r} does not know the class of {str(dream.path)!r}: it targets "
+                             f"{dream.target_name!r} (class {dream.target} of {dream.model!r}), which is "
+                             f"{known_as!r} to the judge. Judge with a model of the same classes (--judge NAME).")
 
 
 def _class_count(model: DreamModel) -> int:

@@ -60,7 +60,11 @@ def stretch(image: torch.Tensor, low: float = 0.5, high: float = 99.5) -> torch.
     return ((image - lo) / (hi - lo)).clamp(0, 1)
 
 
-def side_by_side(image: torch.Tensor, gap: int = 4) -> Image.Image:
+#: Pixels of white between the two halves of a side-by-side picture.
+SIDE_BY_SIDE_GAP = 4
+
+
+def side_by_side(image: torch.Tensor, gap: int = SIDE_BY_SIDE_GAP) -> Image.Image:
     """The report's layout: the raw dream on the left, the stretched one on the right."""
     raw, rescaled = to_pil(image), to_pil(stretch(image))
     canvas = Image.new("RGB", (raw.width * 2 + gap, raw.height), "white")

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .checkpoint import read_checkpoint
-from .classes import name_for, resolve_class, slug
+from .classes import display_name, name_for, resolve_class, slug
 from .config import RunConfig
 from .dreaming import build_job, load_model, manifest, resolve_device, run_through_hooks
 from .engine import DreamResult
@@ -262,7 +262,7 @@ def render_task(host: PluginHost, cells: Sequence[Cell], model: DreamModel | Non
 
 def _encode(cell: Cell, result: DreamResult, model: DreamModel) -> CellOutput:
     index = resolve_class(cell.task.target, model.class_names, len(model.class_names))
-    meta = manifest(cell.config, model, result, 0, index, cell.task.target)
+    meta = manifest(cell.config, model, result, 0, index, display_name(model.class_names, index))
     meta["study"] = cell.task.key()
     image = result.image[0]
     return CellOutput(cell.steps, png_bytes(to_pil(image), meta), png_bytes(side_by_side(image), meta))

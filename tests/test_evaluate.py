@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dreamengine import DreamModel, RunConfig, hookimpl
+from dreamengine import DreamError, DreamModel, RunConfig, hookimpl
 from dreamengine.dreaming import dream
 from dreamengine.evaluation import (DEFAULT_JUDGES, choose_judges, collect_dreams, evaluate_folder, score_dreams,
                                    summarise)
@@ -41,6 +41,7 @@ def tiny_dreamer(pretrained: bool = False) -> DreamModel:
     """The tiny model under the name its dreams record."""
     model = tiny_model()
     model.name = "tiny-dreamer"
+    model.class_names = ["red", "green", "blue", "texture"]  # the judge's classes, so it can judge these dreams
     return model
 
 
@@ -123,13 +124,13 @@ def test_thumb_zero_judges_the_full_view_only(judge_host, study):
 
 
 def test_real_dreams_are_read_from_their_manifests(judge_host, tmp_path, one_thread):
-    config = RunConfig(model="tiny-dreamer", classes=["class0", "class2"], steps=1, param="pixel", size=20,
+    config = RunConfig(model="tiny-dreamer", classes=["red", "blue"], steps=1, param="pixel", size=20,
                        output=str(tmp_path / "run"), side_by_side=True)
     dream(judge_host, config)
     dreams, skipped = collect_dreams(tmp_path)
     assert sorted((d.target, d.model, d.group, tuple(d.image.shape)) for d in dreams) == [
         (0, "tiny-dreamer", "run", (3, 20, 20)), (2, "tiny-dreamer", "run", (3, 20, 20))]
-    assert len(skipped) == 2 and all("side-by-side" in s.reason for s in skipped)
+    assert [(s.reason, s.companion) for s in skipped] == [("a side-by-side picture", True)] * 2
     report = evaluate_folder(judge_host, tmp_path, ["colour-judge"])
     assert report.summary["run"]["count"] == 2
 
@@ -137,11 +138,25 @@ def test_real_dreams_are_read_from_their_manifests(judge_host, tmp_path, one_thr
 def test_foreign_and_corrupt_pngs_are_skipped_with_a_reason(judge_host, study):
     Image.new("RGB", (8, 8)).save(study / "holiday.png")
     (study / "broken.png").write_bytes(b"\x89PNG not really")
+    save_png(to_pil(solid(1, 0, 0)), study / "sheet.png", {"study_sheet": {"class": "red"}})
     report = evaluate_folder(judge_host, study, ["colour-judge"])
-    reasons = {s.path.name: s.reason for s in report.skipped}
-    assert "not a dreamengine dream" in reasons["holiday.png"]
-    assert "not a readable image" in reasons["broken.png"]
+    reasons = {s.path.name: (s.reason, s.companion) for s in report.skipped}
+    assert "not a dreamengine dream" in reasons["holiday.png"][0]
+    assert "not a readable image" in reasons["broken.png"][0]
+    assert reasons["sheet.png"] == ("a study's contact sheet", True)
+    assert not any(companion for name, (_, companion) in reasons.items() if name != "sheet.png")
     assert sum(g["count"] for g in report.summary.values()) == 4
+
+
+def test_dreams_of_classes_the_judge_does_not_know_are_refused(judge_host, study):
+    # A fine-tuned checkpoint's class 2 is not the judge's class 2: scoring it there would be a silent lie.
+    write_dream(study / "birds" / "wren.png", solid(0, 0, 1), 2, "wren")
+    with pytest.raises(DreamError) as error:
+        evaluate_folder(judge_host, study, ["colour-judge"])
+    assert str(error.value) == (
+        f"judge 'colour-judge' does not know the class of {str(study / 'birds' / 'wren.png')!r}: it targets 'wren' "
+        "(class 2 of 'tiny-dreamer'), which is 'blue' to the judge. Judge with a model of the same classes "
+        "(--judge NAME).")
 
 
 def test_a_judge_that_made_the_dreams_is_refused(judge_host, study):
@@ -220,7 +235,7 @@ def normed_judge() -> DreamModel:
                                   torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 4))
         net[1].running_mean.uniform_(-1, 1)
         net[1].running_var.uniform_(0.2, 3)
-    return DreamModel(net, name="normed-judge", input_size=(SIZE, SIZE), class_names=["red", "green", "blue", "grey"])
+    return DreamModel(net, name="normed-judge", input_size=(SIZE, SIZE), class_names=["red", "green", "blue", "texture"])
 
 
 def test_a_judge_runs_folded_and_scores_as_the_network_as_built(study):

@@ -45,8 +45,12 @@ def evaluate_command(folder: str, judges: tuple[str, ...], thumb: int, group_by:
                              device=str(resolve_device(device)),
                              on_judge=lambda name: err_console.print(f"judging with {name}", highlight=False))
     for skipped in report.skipped:
-        err_console.print(f"[yellow]skipped[/] {escape(str(skipped.path))}: {escape(skipped.reason)}",
-                          highlight=False)
+        if not skipped.companion:
+            err_console.print(f"[yellow]skipped[/] {escape(str(skipped.path))}: {escape(skipped.reason)}",
+                              highlight=False)
+    companions = sum(skipped.companion for skipped in report.skipped)
+    if companions:
+        err_console.print(f"left out {companions} side-by-side picture(s) and contact sheet(s)", highlight=False)
     if json_path == "-":
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
