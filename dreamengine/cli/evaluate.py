@@ -38,8 +38,8 @@ def evaluate_command(folder: str, judges: tuple[str, ...], thumb: int, group_by:
     \b
     Examples:
       dreamengine evaluate dreams
-      dreamengine evaluate study --judge efficientnet-lite2 --per-image
-      dreamengine evaluate study --json scores.json
+      dreamengine evaluate dreams --judge efficientnet-lite2 --per-image
+      dreamengine evaluate dreams --json scores.json
     """
     report = evaluate_folder(get_host(), folder, judges or None, thumb=thumb, group_by=group_by,
                              device=str(resolve_device(device)),
