@@ -11,6 +11,10 @@ from .errors import DreamError, unknown_name
 __all__ = ["resolve_class", "display_name", "name_for", "slug"]
 
 
+#: Models with at most this many classes have them all listed when a class name is unknown.
+_LISTED = 30
+
+
 @functools.lru_cache(maxsize=4096)
 def _synonyms(description: str) -> tuple[str, ...]:
     """The lower-cased names in a class description (``"tabby, tabby cat"``); cached, as every lookup reads them all."""
@@ -67,4 +71,5 @@ def resolve_class(text: str, class_names: Sequence[str], num_classes: int) -> in
         raise DreamError(f"class name {text!r} is ambiguous: it names classes {listed}. Give the index instead, "
                          f"e.g. {matches[0]}.")
     owner = {synonym: index for index, description in enumerate(class_names) for synonym in _synonyms(description)}
-    raise unknown_name("class", text, owner, show=0, meaning=owner.get)
+    listed = len(owner) if len(class_names) <= _LISTED else 0  # a fine-tuned model's few classes, not ImageNet's
+    raise unknown_name("class", text, owner, show=listed, meaning=owner.get)

@@ -54,3 +54,13 @@ def test_name_for_is_a_name_that_resolves_back_to_the_same_class():
     assert [name_for(NAMES, i) for i in range(len(NAMES))] == [
         "0", "lesser panda", "giant panda", "tabby", "tiger cat", "bathtub", "tub", "7", "8"]
     assert all(resolve(name_for(NAMES, i)) == i for i in range(len(NAMES)))
+
+
+def test_a_model_with_few_classes_lists_them_all_for_an_unknown_name():
+    few = ["blue-discs", "green-horizontal", "red-vertical"]
+    with pytest.raises(DreamError) as error:
+        resolve_class("flamingo", few, 3)
+    assert str(error.value) == "unknown class 'flamingo'. Available: blue-discs, green-horizontal, red-vertical."
+    with pytest.raises(DreamError) as error:
+        resolve_class("flamingo", [f"class {i}" for i in range(31)], 31)
+    assert "Available" not in str(error.value)  # a long list is not printed
