@@ -235,6 +235,10 @@ def test_plugins_lists_builtins_with_hooks(runner):
     result = invoke(runner, "plugins")
     assert result.exit_code == 0
     assert "dreamengine_builtins.objectives" in result.output and "dreamengine_register_objectives" in result.output
+    presets = invoke(runner, "plugins", "--hook", "register_presets").output
+    assert "dreamengine_builtins.presets" in presets and "dreamengine_builtins.objectives" not in presets
+    unknown = runner.invoke(cli, ["plugins", "--hook", "step_ends"])
+    assert unknown.exit_code == 1 and "unknown hook 'step_ends'. Did you mean" in unknown.output
 
 
 def test_manifest_is_plain_json_in_the_png(runner, tmp_path):

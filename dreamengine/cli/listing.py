@@ -7,7 +7,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import DreamError
+from .. import hookspecs
+from ..errors import DreamError, unknown_name
 from ..registry import KINDS, singular
 from . import cli, console, get_host
 
@@ -47,6 +48,15 @@ def list_components(kind: str | None, pattern: str) -> None:
                           "(random weights unless --pretrained or --checkpoint).")
 
 
+def _hook_name(name: str) -> str:
+    """The hook ``name`` means (the ``dreamengine_`` prefix may be left out), or an error suggesting one."""
+    hooks = {n.removeprefix("dreamengine_"): n for n in dir(hookspecs) if n.startswith("dreamengine_")}
+    short = name.removeprefix("dreamengine_")
+    if short in hooks:
+        return hooks[short]
+    raise unknown_name("hook", name, hooks)
+
+
 def _summary(text: str) -> Text:
     """A docstring's summary line for the terminal: its ``literals`` in bold, without the backticks."""
     parts = text.split("``")
@@ -59,13 +69,15 @@ def _summary(text: str) -> Text:
 
 
 @cli.command("plugins")
-@click.option("--hook", help="Only plugins implementing this hook.")
+@click.option("--hook", help="Only plugins implementing this hook, e.g. dreamengine_step_end (or step_end).")
 def list_plugins(hook: str | None) -> None:
     """List the loaded plugins: name, distribution, version and hooks, then any problems.
 
     Works even when plugins clash, to show which ones.
     """
     host = get_host()
+    if hook is not None:
+        hook = _hook_name(hook)
     table = Table(title="Plugins", title_justify="left")
     for column in ("name", "distribution", "version", "hooks"):
         table.add_column(column, overflow="fold")
