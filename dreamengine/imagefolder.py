@@ -16,6 +16,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from .errors import DreamError
+from .imaging import as_rgb
 
 __all__ = ["ImageFolder", "LoadedImages", "scan_dataset", "load_images"]
 
@@ -103,7 +104,7 @@ def _seeded_split(items: list[Item], classes: int, val_fraction: float, seed: in
 def _decode(path: Path, size: int) -> np.ndarray | None:
     try:
         with Image.open(path) as picture:
-            picture = picture.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+            picture = as_rgb(picture).resize((size, size), Image.Resampling.BILINEAR)
             return np.asarray(picture, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return None

@@ -16,7 +16,7 @@ from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from .errors import DreamError
 
-__all__ = ["open_image", "load_image", "to_pil", "stretch", "side_by_side", "png_bytes", "save_png", "read_manifest",
+__all__ = ["open_image", "load_image", "as_rgb", "to_pil", "stretch", "side_by_side", "png_bytes", "save_png", "read_manifest",
            "save_animation", "write_atomic", "MANIFEST_KEY"]
 
 #: the PNG text chunk that holds a dream's run manifest (JSON).
@@ -37,8 +37,19 @@ def open_image(path: str | os.PathLike) -> Image.Image:
 
 
 def load_image(path: str | os.PathLike) -> Image.Image:
-    """Open an image file as RGB, with a clear error for a missing or unreadable file."""
-    return open_image(path).convert("RGB")
+    """Open an image file as RGB (see :func:`as_rgb`), with a clear error for a missing or unreadable file."""
+    return as_rgb(open_image(path))
+
+
+def as_rgb(picture: Image.Image) -> Image.Image:
+    """``picture`` as 8-bit RGB, as it looks: 16-bit grayscale scaled to 8 bits (Pillow would clip it to
+    white), and transparent pixels shown over white (instead of whatever colour they hide)."""
+    if picture.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
+        levels = np.asarray(picture, dtype=np.float64) / 257  # 0..65535 -> 0..255
+        picture = Image.fromarray(levels.round().clip(0, 255).astype(np.uint8), "L")
+    if picture.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in picture.info:
+        picture = Image.alpha_composite(Image.new("RGBA", picture.size, "white"), picture.convert("RGBA"))
+    return picture.convert("RGB")
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:

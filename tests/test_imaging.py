@@ -1,0 +1,32 @@
+"""Reading pictures as they look: 16-bit grayscale and transparency."""
+
+import numpy as np
+from PIL import Image
+
+from dreamengine.imagefolder import load_images
+from dreamengine.imaging import load_image
+
+
+def pixel(path):
+    return tuple(int(v) for v in np.asarray(load_image(path))[0, 0])
+
+
+def test_16_bit_grayscale_is_scaled_to_8_bits_not_clipped_to_white(tmp_path):
+    Image.fromarray(np.full((4, 4), 3000, dtype=np.uint16)).save(tmp_path / "dark.png")
+    assert Image.open(tmp_path / "dark.png").mode.startswith("I")
+    assert pixel(tmp_path / "dark.png") == (12, 12, 12)  # 3000 / 65535 of full scale
+
+
+def test_transparent_pixels_show_over_white(tmp_path):
+    Image.new("RGBA", (4, 4), (255, 0, 0, 0)).save(tmp_path / "clear.png")
+    Image.new("RGBA", (4, 4), (255, 0, 0, 128)).save(tmp_path / "half.png")
+    Image.new("RGBA", (4, 4), (0, 0, 255, 255)).save(tmp_path / "solid.png")
+    assert pixel(tmp_path / "clear.png") == (255, 255, 255)
+    assert pixel(tmp_path / "half.png") == (255, 127, 127)
+    assert pixel(tmp_path / "solid.png") == (0, 0, 255)
+
+
+def test_training_images_are_read_the_same_way(tmp_path):
+    Image.new("LA", (4, 4), (0, 0)).save(tmp_path / "clear.png")
+    loaded = load_images([(tmp_path / "clear.png", 0)], size=4)
+    assert loaded.images[0, :, 0, 0].tolist() == [255, 255, 255]
