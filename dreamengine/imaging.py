@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import DreamError
 
@@ -42,8 +42,10 @@ def load_image(path: str | os.PathLike) -> Image.Image:
 
 
 def as_rgb(picture: Image.Image) -> Image.Image:
-    """``picture`` as 8-bit RGB, as it looks: 16-bit grayscale scaled to 8 bits (Pillow would clip it to
-    white), and transparent pixels shown over white (instead of whatever colour they hide)."""
+    """``picture`` as 8-bit RGB, as it looks: turned upright as its EXIF orientation says (a phone's
+    portrait photo), 16-bit grayscale scaled to 8 bits (Pillow would clip it to white), and transparent
+    pixels shown over white (instead of whatever colour they hide)."""
+    picture = ImageOps.exif_transpose(picture)
     if picture.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
         levels = np.asarray(picture, dtype=np.float64) / 257  # 0..65535 -> 0..255
         picture = Image.fromarray(levels.round().clip(0, 255).astype(np.uint8), "L")

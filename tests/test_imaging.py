@@ -30,3 +30,14 @@ def test_training_images_are_read_the_same_way(tmp_path):
     Image.new("LA", (4, 4), (0, 0)).save(tmp_path / "clear.png")
     loaded = load_images([(tmp_path / "clear.png", 0)], size=4)
     assert loaded.images[0, :, 0, 0].tolist() == [255, 255, 255]
+
+
+def test_a_photo_is_turned_upright_as_its_exif_orientation_says(tmp_path):
+    picture = Image.new("RGB", (8, 4), "blue")
+    picture.paste((255, 0, 0), (0, 0, 2, 4))  # a red left edge, as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to view
+    picture.save(tmp_path / "portrait.jpg", exif=exif, quality=100)
+    upright = np.asarray(load_image(tmp_path / "portrait.jpg"))
+    assert upright.shape == (8, 4, 3)  # portrait, as a viewer shows it
+    assert upright[0, 1, 0] > 200 and upright[-1, 1, 0] < 50  # the red edge is now on top
