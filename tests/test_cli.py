@@ -269,3 +269,17 @@ def test_size_is_square_or_width_by_height(runner, tmp_path):
     assert Image.open(out).size == (24, 24) and read_manifest(out)["config"]["size"] == 24
     result = runner.invoke(cli, ["run", "--size", "big"])
     assert result.exit_code == 1 and "size must be N (square) or WIDTHxHEIGHT" in result.output
+
+
+def test_from_a_dream_made_elsewhere_explains_its_relative_checkpoint(runner, tmp_path, checkpoints, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ck.pt").write_bytes((checkpoints / "epoch-001.pt").read_bytes())
+    assert invoke(runner, "run", "--checkpoint", "ck.pt", "--size", "16", "--steps", "1", "-c", "0",
+                  "-o", "made.png").exit_code == 0
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = runner.invoke(cli, ["run", "--from", "../made.png", "-o", "again.png"])
+    assert result.exit_code == 1 and "relative to where the dream was made" in result.output
+    result = runner.invoke(cli, ["run", "--from", "../made.png", "--checkpoint", "../ck.pt", "-o", "again.png"])
+    assert result.exit_code == 0, result.output
+    assert Image.open("again.png").tobytes() == Image.open("../made.png").tobytes()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 import click
@@ -119,7 +120,18 @@ def resolve_config(host, config_file, from_png, preset, assignments, cli_setting
         options.setdefault(component, {})[option] = value
     if options:
         given["options"] = options
-    return config.updated(given, "the command line")
+    config = config.updated(given, "the command line")
+    if from_png:
+        _check_stored_checkpoint(from_png, stored.get("checkpoint"), config.checkpoint)
+    return config
+
+
+def _check_stored_checkpoint(from_png: str, stored: str | None, used: str | None) -> None:
+    """A stored checkpoint path that is missing here is explained: it is relative to where the dream was made."""
+    if stored and used == stored and not Path(stored).exists():
+        raise DreamError(f"{from_png!r} was dreamed with checkpoint {stored!r}, which is not there from this folder "
+                         "(a relative path is relative to where the dream was made): run from that folder, or "
+                         "give --checkpoint PATH.")
 
 
 def _describe(config: RunConfig) -> str:
