@@ -95,8 +95,12 @@ def _load_model(host: PluginHost, config: RunConfig) -> DreamModel:
     if config.checkpoint:
         with warnings.catch_warnings():  # the checkpoint's weights replace the random ones
             warnings.filterwarnings("ignore", message=".*random weights.*")
-            return load_checkpoint_model(
+            model = load_checkpoint_model(
                 config.checkpoint, lambda name, num_classes: load_architecture(host, name, num_classes=num_classes))
+        if config.model not in (RunConfig.model, model.name):
+            warnings.warn(f"model {config.model!r} is not used: checkpoint {config.checkpoint!r} holds its own "
+                          f"network ({model.name}).", stacklevel=2)
+        return model
     entry = host.registry.entries["models"].get(config.model)
     if entry is not None:
         return entry.target(pretrained=config.pretrained)

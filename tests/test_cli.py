@@ -283,3 +283,13 @@ def test_from_a_dream_made_elsewhere_explains_its_relative_checkpoint(runner, tm
     result = runner.invoke(cli, ["run", "--from", "../made.png", "--checkpoint", "../ck.pt", "-o", "again.png"])
     assert result.exit_code == 0, result.output
     assert Image.open("again.png").tobytes() == Image.open("../made.png").tobytes()
+
+
+def test_a_model_named_beside_a_checkpoint_is_said_to_be_unused(runner, checkpoints):
+    checkpoint = str(checkpoints / "epoch-001.pt")
+    result = runner.invoke(cli, ["run", "--checkpoint", checkpoint, "--model", "efficientnet-lite2", "--size", "16",
+                                 "--steps", "1", "-c", "0", "-o", str(checkpoints.parent / "unused.png")])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())  # as one line, however the terminal wrapped it
+    assert "warning: model 'efficientnet-lite2' is not used: checkpoint" in output
+    assert "holds its own network (test_resnet)" in output
