@@ -284,6 +284,13 @@ def test_from_a_dream_made_elsewhere_explains_its_relative_checkpoint(runner, tm
     assert result.exit_code == 0, result.output
     assert Image.open("again.png").tobytes() == Image.open("../made.png").tobytes()
 
+    Image.new("RGB", (16, 16), "orange").save(tmp_path / "start.png")
+    monkeypatch.chdir(tmp_path)
+    assert invoke(runner, "run", *TINY, "--init", "photo:path=start.png", "-o", "photo.png").exit_code == 0
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = runner.invoke(cli, ["run", "--from", "../photo.png", "-o", "again.png"])
+    assert result.exit_code == 1 and "dreamed with start image 'start.png'" in " ".join(result.output.split())
+
 
 def test_a_model_named_beside_a_checkpoint_is_said_to_be_unused(runner, checkpoints):
     checkpoint = str(checkpoints / "epoch-001.pt")

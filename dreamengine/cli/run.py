@@ -16,7 +16,7 @@ from ..dreaming import apply_preset, execute, prepare, total_steps
 from ..engine import OPTIMIZERS
 from ..errors import DreamError, DreamInterrupted
 from ..imaging import read_manifest
-from ..options import parse_assignment
+from ..options import parse_assignment, parse_spec
 from . import cli, console, err_console, get_host
 
 
@@ -122,16 +122,24 @@ def resolve_config(host, config_file, from_png, preset, assignments, cli_setting
         given["options"] = options
     config = config.updated(given, "the command line")
     if from_png:
-        _check_stored_checkpoint(from_png, stored.get("checkpoint"), config.checkpoint)
+        _check_stored_paths(from_png, stored, config)
     return config
 
 
-def _check_stored_checkpoint(from_png: str, stored: str | None, used: str | None) -> None:
-    """A stored checkpoint path that is missing here is explained: it is relative to where the dream was made."""
-    if stored and used == stored and not Path(stored).exists():
-        raise DreamError(f"{from_png!r} was dreamed with checkpoint {stored!r}, which is not there from this folder "
-                         "(a relative path is relative to where the dream was made): run from that folder, or "
-                         "give --checkpoint PATH.")
+def _check_stored_paths(from_png: str, stored: dict[str, Any], config: RunConfig) -> None:
+    """A stored file (the checkpoint, the start photo) missing from here is explained: a relative path in a
+    dream's settings is relative to where the dream was made."""
+    files = []
+    if stored.get("checkpoint") and config.checkpoint == stored["checkpoint"]:
+        files.append(("checkpoint", config.checkpoint, "--checkpoint PATH"))
+    init = parse_spec(config.init)
+    if config.init == stored.get("init") and "path" in init.options:
+        files.append(("start image", init.options["path"], f"--init {init.name}:path=PATH"))
+    for what, path, option in files:
+        if not Path(str(path)).exists():
+            raise DreamError(f"{from_png!r} was dreamed with {what} {str(path)!r}, which is not there from this "
+                             "folder (a relative path is relative to where the dream was made): run from that "
+                             f"folder, or give {option}.")
 
 
 def _describe(config: RunConfig) -> str:
