@@ -106,7 +106,7 @@ def _decode(path: Path, size: int) -> np.ndarray | None:
         with Image.open(path) as picture:
             picture = as_rgb(picture).resize((size, size), Image.Resampling.BILINEAR)
             return np.asarray(picture, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return None
 
 

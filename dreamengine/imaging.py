@@ -32,6 +32,8 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         picture = Image.open(path)
         picture.load()
         return picture
+    except Image.DecompressionBombError as error:
+        raise DreamError(f"{str(path)!r} is too large to read safely ({error}).") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise DreamError(f"{str(path)!r} is not a readable image ({error}).") from None
 

@@ -1,8 +1,10 @@
 """Reading pictures as they look: 16-bit grayscale and transparency."""
 
 import numpy as np
+import pytest
 from PIL import Image
 
+from dreamengine import DreamError
 from dreamengine.imagefolder import load_images
 from dreamengine.imaging import load_image
 
@@ -41,3 +43,11 @@ def test_a_photo_is_turned_upright_as_its_exif_orientation_says(tmp_path):
     upright = np.asarray(load_image(tmp_path / "portrait.jpg"))
     assert upright.shape == (8, 4, 3)  # portrait, as a viewer shows it
     assert upright[0, 1, 0] > 200 and upright[-1, 1, 0] < 50  # the red edge is now on top
+
+
+def test_a_decompression_bomb_is_refused_in_one_line_and_skipped_in_training(tmp_path, monkeypatch):
+    Image.new("RGB", (20, 20)).save(tmp_path / "huge.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 400 pixels is then over Pillow's hard limit (2x)
+    with pytest.raises(DreamError, match="'.*huge.png' is too large to read safely"):
+        load_image(tmp_path / "huge.png")
+    assert load_images([(tmp_path / "huge.png", 0)], size=4).skipped == [tmp_path / "huge.png"]
