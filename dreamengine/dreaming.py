@@ -95,12 +95,8 @@ def _load_model(host: PluginHost, config: RunConfig) -> DreamModel:
     if config.checkpoint:
         with warnings.catch_warnings():  # the checkpoint's weights replace the random ones
             warnings.filterwarnings("ignore", message=".*random weights.*")
-            model = load_checkpoint_model(
+            return load_checkpoint_model(
                 config.checkpoint, lambda name, num_classes: load_architecture(host, name, num_classes=num_classes))
-        if config.model not in (RunConfig.model, model.name):
-            warnings.warn(f"model {config.model!r} is not used: checkpoint {config.checkpoint!r} holds its own "
-                          f"network ({model.name}).", stacklevel=2)
-        return model
     entry = host.registry.entries["models"].get(config.model)
     if entry is not None:
         return entry.target(pretrained=config.pretrained)
@@ -146,6 +142,7 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
     height, width = parse_size(config.size) or model.input_size
     if height < 8 or width < 8:
         raise DreamError(f"the dream size must be at least 8 pixels, got {height}x{width}.")
+    _warn_if_whole_image_is_huge(config, model, height * width * len(indices))
     generator = torch.Generator().manual_seed(config.seed)
     image = initializer(len(indices), height, width, generator)
     if objective.compares_items and len(set(indices)) < len(indices) and bool((image == image[:1]).all()):
@@ -158,6 +155,21 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
                    optimizer=config.optimizer, generator=generator, save_every=config.save_every,
                    parametrization=parametrization, strategies=strategies)
     return job, indices
+
+
+#: Above this many times the network's input pixels (per batch), an untiled dream is warned about its memory.
+_HUGE = 25
+
+
+def _warn_if_whole_image_is_huge(config: RunConfig, model: DreamModel, pixels: int) -> None:
+    """Warn before a dream far above the network's input runs it on every pixel at once (memory grows with them)."""
+    net_height, net_width = model.input_size
+    times = pixels / (net_height * net_width)
+    if times > _HUGE and "tile" not in [parse_spec(text).name for text in config.strategy]:
+        warnings.warn(f"this dream runs the network on {times:.0f}x the pixels of its {net_height}x{net_width} "
+                      "input at once, and memory grows with them (the default model took 2 GiB for one "
+                      "1024x1024 dream on the CPU); --strategy tile dreams it tile by tile in bounded memory.",
+                      stacklevel=3)
 
 
 @dataclass

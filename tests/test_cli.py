@@ -298,5 +298,5 @@ def test_a_model_named_beside_a_checkpoint_is_said_to_be_unused(runner, checkpoi
                                  "--steps", "1", "-c", "0", "-o", str(checkpoints.parent / "unused.png")])
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())  # as one line, however the terminal wrapped it
-    assert "warning: model 'efficientnet-lite2' is not used: checkpoint" in output
+    assert "warning: --model efficientnet-lite2 is not used: checkpoint" in output
     assert "holds its own network (test_resnet)" in output

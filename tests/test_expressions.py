@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 import torch
 from hypothesis import given
@@ -137,22 +135,3 @@ def test_an_expression_lets_the_forward_stop_early_only_when_no_term_needs_logit
     assert objective.needs_logits is needs_logits
     assert objective.layers == tuple(dict.fromkeys(
         layer for _, part in objective.parts for layer in part.layers))
-
-
-@pytest.mark.parametrize("classes, init, objective, warned", [
-    (["1", "1"], "gray", "logit + 10*diversity:relu1", True),   # would stay two identical dreams
-    (["1", "1"], "noise", "logit + 10*diversity:relu1", False),  # start apart: the term has a gradient
-    (["1", "2"], "gray", "logit + 10*diversity:relu1", False),  # the classes pull them apart
-    (["1", "1"], "gray", "logit", False),                       # no term compares the items
-])
-def test_a_diversity_term_over_identical_starts_is_warned_of(classes, init, objective, warned):
-    from dreamengine.dreaming import build_job
-
-    config = RunConfig(size=16, steps=1, classes=classes, init=init, objective=objective)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        build_job(make_host(), config, tiny_model(), torch.device("cpu"))
-    messages = [str(w.message) for w in caught if "compares the batch's dreams" in str(w.message)]
-    assert messages == ([f"the objective compares the batch's dreams with each other, but dreams of the same class "
-                         f"start from the same image (--init {init}): they get the same gradients and stay the same. "
-                         "Start them apart, e.g. --init noise."] if warned else [])

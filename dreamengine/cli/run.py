@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
 
 from ..config import RunConfig, load_toml
@@ -81,6 +82,7 @@ def run_command(config_file: str | None, from_png: str | None, preset: str | Non
         prepared = prepare(host, config)
     for warning in caught:
         err_console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+    _warn_unused_model(config, cli_settings.get("model"), prepared.job.model.name)
     total = total_steps(prepared.job)
     try:
         with _progress() as progress:
@@ -93,6 +95,13 @@ def run_command(config_file: str | None, from_png: str | None, preset: str | Non
     _report(outcome)
     if outcome.result.diverged:
         raise DreamError(outcome.result.diverged)
+
+
+def _warn_unused_model(config: RunConfig, typed: str | None, used: str) -> None:
+    """A ``--model`` typed beside a ``--checkpoint`` that holds another network is said to be unused."""
+    if config.checkpoint and typed and typed != used:
+        err_console.print(f"[yellow]warning:[/] --model {escape(typed)} is not used: checkpoint "
+                          f"{escape(repr(config.checkpoint))} holds its own network ({escape(used)}).", highlight=False)
 
 
 def resolve_config(host, config_file, from_png, preset, assignments, cli_settings) -> RunConfig:
