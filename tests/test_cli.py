@@ -113,6 +113,7 @@ def test_preset_applies_and_options_override_it(runner, tmp_path):
     (["--objective", "layer:layer=layer9"], "unknown layer"),
     (["--init", "photo:path=missing.jpg"], "does not exist"),
     (["--model", "resnet10"], "Did you mean"),
+    (["--model", "nosuchnet"], "unknown model 'nosuchnet'. Use a registered model (efficientnet-lite0, "),
     (["-s", "blur.sigma=1", "--reg", "clamp"], "does not use"),
     (["--optimizer", "adagrad"], "Invalid value"),
 ])

