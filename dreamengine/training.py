@@ -108,7 +108,8 @@ def create_model(host: PluginHost, name: str, pretrained: bool, num_classes: int
 
 
 def train(host: PluginHost, settings: TrainSettings, callbacks: TrainCallbacks | None = None) -> list[EpochReport]:
-    """Fine-tune ``settings.model`` on ``settings.data``; returns a report per epoch run now."""
+    """Fine-tune ``settings.model`` on ``settings.data``; returns a report per checkpoint written now (on a fresh
+    start the first is epoch 0, the untrained starting point)."""
     callbacks = callbacks or TrainCallbacks()
     _check(settings)
     device = resolve_device(settings.device)
@@ -129,11 +130,12 @@ def train(host: PluginHost, settings: TrainSettings, callbacks: TrainCallbacks |
         trainer.optimizer.load_state_dict(optimizer_state)
     meta = {"dataset": data.root.name, "split": data.split, "images": {
         "train": len(train_set.labels), "val": len(val_set.labels), "skipped": len(train_set.skipped) + len(val_set.skipped)}}
+    reports = []
     if start == 0:
         report = EpochReport(0, None, None, trainer.accuracy(trainer.val), 0.0, Path())
         report.path = trainer.save(report, meta)
+        reports.append(report)
         _call(callbacks.on_epoch, report)
-    reports = []
     for epoch in range(start + 1, settings.epochs + 1):
         report = trainer.epoch(epoch, callbacks.on_batch)
         report.path = trainer.save(report, meta)

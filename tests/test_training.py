@@ -47,6 +47,7 @@ def test_train_writes_a_checkpoint_per_epoch_that_run_can_dream_with(runner, dem
     assert result.exit_code == 0, result.output
     assert "4 classes, 16 training and 4 validation images" in result.output
     assert [p.name for p in checkpoints_in(out)] == ["epoch-000.pt", "epoch-001.pt", "epoch-002.pt"]
+    assert f"wrote 3 checkpoint(s) (epochs 0-2); the last is {out / 'epoch-002.pt'}" in " ".join(result.output.split())
     payload = read_checkpoint(out / "epoch-002.pt")
     assert payload["architecture"] == "test_resnet" and payload["class_names"] == list(DEMO_CLASSES)
     assert payload["input_size"] == [16, 16] and len(payload["mean"]) == 3
@@ -140,7 +141,8 @@ def test_bad_datasets_are_refused_in_one_line(runner, tmp_path, files, message):
 
 
 def test_existing_checkpoints_are_not_overwritten_without_resume(runner, demo, tmp_path):
-    assert invoke(runner, "train", demo, *FAST, "--epochs", "0", "-o", tmp_path).exit_code == 0
+    result = invoke(runner, "train", demo, *FAST, "--epochs", "0", "-o", tmp_path)
+    assert result.exit_code == 0 and "wrote 1 checkpoint(s) (epoch 0)" in result.output  # the untrained start
     result = runner.invoke(cli, ["train", str(demo), *FAST, "--epochs", "1", "-o", str(tmp_path)])
     assert result.exit_code == 1 and "pass --resume" in result.output
     result = runner.invoke(cli, ["train", str(demo), *FAST, "--epochs", "1", "--freeze-backbone", "--resume",

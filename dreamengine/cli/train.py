@@ -77,6 +77,7 @@ def train_command(data_dir: str, **options) -> None:
 
         reports = train(get_host(), settings, TrainCallbacks(on_data, on_image, on_batch, on_epoch))
     if reports:
-        console.print(f"wrote {len(reports)} checkpoint(s); the last is {reports[-1].path}", highlight=False)
+        epochs = f"epoch {reports[0].epoch}" if len(reports) == 1 else f"epochs {reports[0].epoch}-{reports[-1].epoch}"
+        console.print(f"wrote {len(reports)} checkpoint(s) ({epochs}); the last is {reports[-1].path}", highlight=False)
     else:
         console.print(f"nothing to do: {settings.output} already holds {settings.epochs} epoch(s)", highlight=False)
