@@ -183,10 +183,12 @@ def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0].clamp(0, 1)
 
 
-def score_dreams(judge: DreamModel, dreams: Sequence[Dream], thumb: int = DEFAULT_THUMB) -> dict[str, list[dict]]:
+def score_dreams(judge: DreamModel, dreams: Sequence[Dream], thumb: int = DEFAULT_THUMB,
+                 on_batch: Callable[[int], None] | None = None) -> dict[str, list[dict]]:
     """Score every dream with ``judge`` in every view: per view, one ``{rank, p_target, top1}`` per dream.
 
     The judge is frozen and prepared as a dream's network is (norms folded, channels-last on the CPU), in place.
+    ``on_batch`` is called with the number of dreams in each batch once it is scored.
     """
     _check_classes(judge, dreams)
     judge = accelerate(judge.freeze(), RunConfig())
@@ -198,6 +200,8 @@ def score_dreams(judge: DreamModel, dreams: Sequence[Dream], thumb: int = DEFAUL
             for start in range(0, len(dreams), _BATCH):
                 batch = torch.stack([make(d.image, judge.input_size) for d in dreams[start:start + _BATCH]])
                 probabilities.append(judge(batch.to(device)).float().softmax(-1).cpu())
+                if on_batch:
+                    on_batch(len(batch))
         scores[view] = [_item(judge, p, d.target) for p, d in zip(torch.cat(probabilities), dreams)]
     return scores
 
@@ -237,7 +241,7 @@ def summarise(items: Iterable[dict[str, Any]]) -> dict[str, float]:
 
 def evaluate_folder(host: PluginHost, folder: str | os.PathLike, judges: Sequence[str] | None = None, *,
                     thumb: int = DEFAULT_THUMB, group_by: str = "folder", device: str = "cpu",
-                    on_judge: Callable[[str], None] | None = None) -> Report:
+                    on_scored: Callable[[str, int, int], None] | None = None) -> Report:
     """Score every dream under ``folder`` with each judge (loaded once); see :class:`Report`.
 
     Args:
@@ -247,7 +251,8 @@ def evaluate_folder(host: PluginHost, folder: str | os.PathLike, judges: Sequenc
         thumb: longer side of the thumbnail view in pixels; 0 for the full view only.
         group_by: a key of :data:`GROUPINGS`: ``folder`` (each sub-folder a group), ``class`` or ``all``.
         device: where the judges run.
-        on_judge: called with each judge's name before it is loaded and run.
+        on_scored: called as ``on_scored(judge, done, total)``: with ``done`` 0 before each judge is
+            loaded, then after each batch; ``total`` counts every dream in every view.
     """
     if group_by not in GROUPINGS:
         raise unknown_name("grouping", group_by, GROUPINGS)
@@ -260,11 +265,19 @@ def evaluate_folder(host: PluginHost, folder: str | os.PathLike, judges: Sequenc
     report = Report(str(folder), names, {"full": None, **({"thumb": thumb} if thumb else {})}, skipped=skipped)
     report.images = [{"path": d.path.relative_to(Path(folder)).as_posix(), "group": GROUPINGS[group_by](d),
                       "model": d.model, "target": {"index": d.target, "name": d.target_name}, "judges": {}} for d in dreams]
+    total = len(dreams) * len(report.views)
     for name in names:
-        if on_judge:
-            on_judge(name)
+        done = 0
+
+        def scored(count: int) -> None:  # used within this iteration only, so ``name`` is this judge's
+            nonlocal done
+            done += count
+            if on_scored:
+                on_scored(name, done, total)
+
+        scored(0)
         judge = load_model(host, RunConfig(model=name)).to(device)
-        for view, items in score_dreams(judge, dreams, thumb).items():
+        for view, items in score_dreams(judge, dreams, thumb, on_batch=scored).items():
             for image, item in zip(report.images, items):
                 image["judges"].setdefault(name, {})[view] = item
     report.summary = _group_summary(report)

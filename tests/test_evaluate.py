@@ -248,3 +248,10 @@ def test_a_judge_runs_folded_and_scores_as_the_network_as_built(study):
     for view in as_built:
         assert [item["p_target"] for item in folded[view]] == pytest.approx(
             [item["p_target"] for item in as_built[view]], abs=1e-5)
+
+
+def test_progress_is_reported_per_judge_over_every_dream_and_view(judge_host, study):
+    seen = []
+    evaluate_folder(judge_host, study, ["colour-judge"], thumb=8, on_scored=lambda *args: seen.append(args))
+    assert seen[0] == ("colour-judge", 0, 8) and seen[-1] == ("colour-judge", 8, 8)  # 4 dreams x 2 views
+    assert [done for _, done, _ in seen] == sorted(done for _, done, _ in seen)

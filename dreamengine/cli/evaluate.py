@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..dreaming import resolve_device
@@ -41,9 +42,17 @@ def evaluate_command(folder: str, judges: tuple[str, ...], thumb: int, group_by:
       dreamengine evaluate dreams --judge efficientnet-lite2 --per-image
       dreamengine evaluate dreams --json scores.json
     """
-    report = evaluate_folder(get_host(), folder, judges or None, thumb=thumb, group_by=group_by,
-                             device=str(resolve_device(device)),
-                             on_judge=lambda name: err_console.print(f"judging with {name}", highlight=False))
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def on_scored(judge: str, done: int, total: int) -> None:
+            if judge not in tasks:
+                tasks[judge] = progress.add_task(f"judging with {judge}", total=total)
+            progress.update(tasks[judge], completed=done)
+
+        report = evaluate_folder(get_host(), folder, judges or None, thumb=thumb, group_by=group_by,
+                                 device=str(resolve_device(device)), on_scored=on_scored)
     for skipped in report.skipped:
         if not skipped.companion:
             err_console.print(f"[yellow]skipped[/] {escape(str(skipped.path))}: {escape(skipped.reason)}",
