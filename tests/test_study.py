@@ -83,6 +83,34 @@ def test_blur_settings():
         blur_specs("strong")
 
 
+INTERRUPTS_THE_SECOND_RUN = '''
+    from dreamengine import hookimpl
+
+    calls = []
+
+    @hookimpl
+    def dreamengine_step_end(job, step, scores):
+        calls.append(step)
+        if len(calls) == 5:  # the second dream run's second step (each run takes 3 steps)
+            raise KeyboardInterrupt
+'''
+
+
+def test_ctrl_c_keeps_the_finished_runs_and_says_how_to_resume(runner, checkpoints, tmp_path, fake_distribution,
+                                                              monkeypatch):
+    fake_distribution("dreamengine-interrupts", "fake_study_interrupts", INTERRUPTS_THE_SECOND_RUN)
+    monkeypatch.delenv("DREAMENGINE_NO_ENTRYPOINTS")
+    args = ["study", str(checkpoints), "--steps", "1,3", "--size", "16", "--device", "cpu", "-c", "0",
+            "-o", str(tmp_path / "s")]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 130 and "Traceback" not in result.output
+    assert "Interrupted: 1 of 2 dream runs are done and kept in" in " ".join(result.output.split())
+    monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
+    monkeypatch.setattr("dreamengine.cli._HOST", None)
+    again = runner.invoke(cli, args, catch_exceptions=False)
+    assert "(1 of 2 dream runs made now" in " ".join(again.output.split())
+
+
 def test_the_command_writes_cells_sheets_and_page(runner, checkpoints, tmp_path):
     out = tmp_path / "s"
     args = ["study", str(checkpoints), "--steps", "1,3", "--size", "16", "--device", "cpu", "-c", "0",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import click
@@ -84,9 +85,16 @@ def study_command(checkpoints, steps, epochs, classes, objectives, blurs, seeds,
             progress.update(overall, completed=len(plan.tasks) - total + number)
 
         runner = make_executor(executor, address=address, workers=workers, on_start=on_start, on_step=on_step)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*random weights.*")
-            ran = run_study(host, plan, runner, on_written=on_written)
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*random weights.*")
+                ran = run_study(host, plan, runner, on_written=on_written)
+        except KeyboardInterrupt:
+            kept = int(next(task.completed for task in progress.tasks if task.id == overall))
+            progress.console.print(f"Interrupted: {kept} of {len(plan.tasks)} dream runs are done and kept in "
+                                   f"{output}; run the same command again to make the rest (nothing done is made "
+                                   "again).", highlight=False)
+            sys.exit(130)  # the shell's code for a run stopped by Ctrl-C
         progress.update(overall, completed=len(plan.tasks))
     sheets = write_sheets(plan)
     page = write_gallery(plan, title)
