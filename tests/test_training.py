@@ -150,3 +150,23 @@ def test_existing_checkpoints_are_not_overwritten_without_resume(runner, demo, t
     assert result.exit_code == 1 and "freeze_backbone" in result.output
     result = runner.invoke(cli, ["train", str(tmp_path / "missing"), *FAST])
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_ctrl_c_keeps_the_saved_epochs_and_says_how_to_resume(runner, demo, tmp_path, monkeypatch):
+    from dreamengine.training import _Trainer
+
+    epoch = _Trainer.epoch
+
+    def stopped_in_epoch_2(self, number, on_batch):
+        if number == 2:
+            raise KeyboardInterrupt
+        return epoch(self, number, on_batch)
+
+    monkeypatch.setattr(_Trainer, "epoch", stopped_in_epoch_2)
+    result = runner.invoke(cli, ["train", str(demo), *FAST, "--epochs", "3", "-o", str(tmp_path)])
+    assert result.exit_code == 130 and "Traceback" not in result.output
+    said = " ".join(result.output.split())  # a long path may wrap anywhere: check the words around it
+    assert "Interrupted: epoch 1 is the last saved, in" in said and "run the same command with --resume" in said
+    monkeypatch.setattr(_Trainer, "epoch", epoch)
+    resumed = invoke(runner, "train", demo, *FAST, "--epochs", "3", "--resume", "-o", tmp_path)
+    assert resumed.exit_code == 0 and [p.name for p in checkpoints_in(tmp_path)][-1] == "epoch-003.pt"

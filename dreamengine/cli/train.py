@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -60,7 +62,10 @@ def train_command(data_dir: str, **options) -> None:
                 tasks[key] = progress.add_task(f"epoch {epoch}/{settings.epochs}", total=batches, stats="")
             progress.update(tasks[key], completed=batch, stats=f"loss {loss:.4f}  acc {accuracy:.1%}")
 
+        saved: list[EpochReport] = []
+
         def on_epoch(report: EpochReport) -> None:
+            saved.append(report)
             key = f"epoch {report.epoch}"
             if key in tasks:
                 progress.update(tasks[key], stats=f"loss {report.train_loss:.4f}  acc {_percent(report.train_accuracy)}"
@@ -75,7 +80,13 @@ def train_command(data_dir: str, **options) -> None:
                                    + (f"; skipped {info['skipped']} unreadable file(s)" if info["skipped"] else ""),
                                    highlight=False)
 
-        reports = train(get_host(), settings, TrainCallbacks(on_data, on_image, on_batch, on_epoch))
+        try:
+            reports = train(get_host(), settings, TrainCallbacks(on_data, on_image, on_batch, on_epoch))
+        except KeyboardInterrupt:
+            kept = f"epoch {saved[-1].epoch} is the last saved, in {saved[-1].path}" if saved else "no epoch was saved"
+            progress.console.print(f"Interrupted: {kept}; run the same command with --resume to carry on.",
+                                   highlight=False)
+            sys.exit(130)  # the shell's code for a run stopped by Ctrl-C
     if reports:
         epochs = f"epoch {reports[0].epoch}" if len(reports) == 1 else f"epochs {reports[0].epoch}-{reports[-1].epoch}"
         console.print(f"wrote {len(reports)} checkpoint(s) ({epochs}); the last is {reports[-1].path}", highlight=False)
