@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -13,7 +14,7 @@ from ..errors import DreamError
 from ..plugins import PluginHost, load_plugins
 from ..registry import call_one
 
-__all__ = ["cli", "main", "get_host", "add_plugin_commands", "console", "err_console"]
+__all__ = ["cli", "main", "get_host", "add_plugin_commands", "console", "err_console", "stop_interrupted"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -58,6 +59,13 @@ def get_host() -> PluginHost:
         for failure in _HOST.failures:
             _warn(f"plugin {failure.name!r} ({failure.distribution}) {failure.message}")
     return _HOST
+
+
+def stop_interrupted(message: str, on: Console = err_console) -> NoReturn:
+    """After Ctrl-C: say what was kept (``on`` a live display's console, to print above it) and exit with 130,
+    the shell's code for a command stopped that way."""
+    on.print(message, highlight=False)
+    sys.exit(130)
 
 
 def _warn(message: str) -> None:

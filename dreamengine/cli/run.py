@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from ..engine import OPTIMIZERS
 from ..errors import DreamError, DreamInterrupted
 from ..imaging import read_manifest
 from ..options import parse_assignment, parse_spec
-from . import cli, console, err_console, get_host
+from . import cli, console, err_console, get_host, stop_interrupted
 
 
 @cli.command("run")
@@ -90,8 +89,7 @@ def run_command(config_file: str | None, from_png: str | None, preset: str | Non
             prepared.job.on_step = lambda step, scores: progress.update(task, completed=step, score=float(scores.mean()))
             outcome = execute(host, prepared)
     except DreamInterrupted as stop:
-        _report_interrupted(stop, total)
-        sys.exit(130)  # the shell's code for a run stopped by Ctrl-C
+        stop_interrupted(_interrupted_message(stop, total))
     _report(outcome)
     if outcome.result.diverged:
         raise DreamError(outcome.result.diverged)
@@ -162,13 +160,11 @@ def _progress() -> Progress:
                     console=err_console, transient=False)
 
 
-def _report_interrupted(stop: DreamInterrupted, total: int) -> None:
-    done = stop.result.steps_done
+def _interrupted_message(stop: DreamInterrupted, total: int) -> str:
     if not stop.paths:
-        err_console.print("Interrupted before the first step finished: nothing written.", highlight=False)
-        return
-    err_console.print(f"Interrupted after step {done} of {total}: kept the dream so far "
-                      f"(marked interrupted in its settings): {', '.join(str(p) for p in stop.paths)}", highlight=False)
+        return "Interrupted before the first step finished: nothing written."
+    return (f"Interrupted after step {stop.result.steps_done} of {total}: kept the dream so far "
+            f"(marked interrupted in its settings): {', '.join(str(p) for p in stop.paths)}")
 
 
 def _report(outcome) -> None:

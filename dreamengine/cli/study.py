@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
 
 import click
@@ -15,7 +14,7 @@ from ..executors import EXECUTORS, make_executor
 from ..gallery import write_gallery
 from ..sheets import write_sheets
 from ..study import REPORT_STEPS, find_checkpoints, plan_study, run_study
-from . import cli, console, err_console, get_host
+from . import cli, console, err_console, get_host, stop_interrupted
 
 
 def _numbers(text: str | None, what: str) -> list[int] | None:
@@ -91,10 +90,9 @@ def study_command(checkpoints, steps, epochs, classes, objectives, blurs, seeds,
                 ran = run_study(host, plan, runner, on_written=on_written)
         except KeyboardInterrupt:
             kept = int(next(task.completed for task in progress.tasks if task.id == overall))
-            progress.console.print(f"Interrupted: {kept} of {len(plan.tasks)} dream runs are done and kept in "
-                                   f"{output}; run the same command again to make the rest (nothing done is made "
-                                   "again).", highlight=False)
-            sys.exit(130)  # the shell's code for a run stopped by Ctrl-C
+            stop_interrupted(f"Interrupted: {kept} of {len(plan.tasks)} dream runs are done and kept in {output}; "
+                             "run the same command again to make the rest (nothing done is made again).",
+                             on=progress.console)
         progress.update(overall, completed=len(plan.tasks))
     sheets = write_sheets(plan)
     page = write_gallery(plan, title)

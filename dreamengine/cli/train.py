@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..training import EpochReport, TrainCallbacks, TrainSettings, train
-from . import cli, console, err_console, get_host
+from . import cli, console, err_console, get_host, stop_interrupted
 
 
 def _percent(value: float | None) -> str:
@@ -84,9 +82,8 @@ def train_command(data_dir: str, **options) -> None:
             reports = train(get_host(), settings, TrainCallbacks(on_data, on_image, on_batch, on_epoch))
         except KeyboardInterrupt:
             kept = f"epoch {saved[-1].epoch} is the last saved, in {saved[-1].path}" if saved else "no epoch was saved"
-            progress.console.print(f"Interrupted: {kept}; run the same command with --resume to carry on.",
-                                   highlight=False)
-            sys.exit(130)  # the shell's code for a run stopped by Ctrl-C
+            stop_interrupted(f"Interrupted: {kept}; run the same command with --resume to carry on.",
+                             on=progress.console)
     if reports:
         epochs = f"epoch {reports[0].epoch}" if len(reports) == 1 else f"epochs {reports[0].epoch}-{reports[-1].epoch}"
         console.print(f"wrote {len(reports)} checkpoint(s) ({epochs}); the last is {reports[-1].path}", highlight=False)
