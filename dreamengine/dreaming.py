@@ -280,9 +280,14 @@ def _with_step_hook(host: PluginHost, job: DreamJob, on_step):
 def output_path(config: RunConfig, name: str, count: int) -> Path:
     """Where the dream of class ``name`` goes: into the output folder, or the given .png file."""
     out = Path(config.output)
-    if out.suffix.lower() == ".png":
+    if _names_a_file(config):
         return out if count == 1 else out.with_name(f"{out.stem}-{slug(name)}.png")
     return out / f"{slug(name)}-seed{config.seed}.png"
+
+
+def _names_a_file(config: RunConfig) -> bool:
+    """Whether ``--output`` names a .png file rather than a folder."""
+    return Path(config.output).suffix.lower() == ".png"
 
 
 def write_outputs(config: RunConfig, model: DreamModel, result: DreamResult, indices: list[int],
@@ -293,7 +298,7 @@ def write_outputs(config: RunConfig, model: DreamModel, result: DreamResult, ind
         repeat = names[:item].count(name)  # the same class dreamed twice in a batch gets "-2", "-3", ...
         path = output_path(config, f"{name} {repeat + 1}" if repeat else name, len(indices))
         meta = manifest(config, model, result, item, index, name)
-        if Path(config.output).suffix.lower() != ".png":  # a file named by the user is theirs to overwrite
+        if not _names_a_file(config):  # a file named by the user is theirs to overwrite
             path = _beside_other_dreams(path, meta)
         paths.append(save_png(to_pil(result.image[item]), path, meta))
         if config.side_by_side:
