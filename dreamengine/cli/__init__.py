@@ -14,7 +14,7 @@ from ..errors import DreamError
 from ..plugins import PluginHost, load_plugins
 from ..registry import call_one
 
-__all__ = ["cli", "main", "get_host", "add_plugin_commands", "console", "err_console", "stop_interrupted"]
+__all__ = ["cli", "main", "get_host", "add_plugin_commands", "console", "err_console", "stop_interrupted", "warn"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -57,7 +57,7 @@ def get_host() -> PluginHost:
     if _HOST is None:
         _HOST = load_plugins()
         for failure in _HOST.failures:
-            _warn(f"plugin {failure.name!r} ({failure.distribution}) {failure.message}")
+            warn(f"plugin {failure.name!r} ({failure.distribution}) {failure.message}")
     return _HOST
 
 
@@ -68,7 +68,8 @@ def stop_interrupted(message: str, on: Console = err_console) -> NoReturn:
     sys.exit(130)
 
 
-def _warn(message: str) -> None:
+def warn(message: str) -> None:
+    """Print ``message`` as one yellow warning line on standard error."""
     err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
@@ -86,12 +87,12 @@ def add_plugin_commands(host: PluginHost, group: click.Group) -> None:
             call_one(host.pm, "dreamengine_register_commands", impl, cli=group)
         except Exception as error:
             group.commands = before
-            _warn(f"{who} could not add its commands ({type(error).__name__}: {error}); {block}.")
+            warn(f"{who} could not add its commands ({type(error).__name__}: {error}); {block}.")
             continue
         replaced = sorted(name for name, command in before.items() if group.commands.get(name) is not command)
         if replaced:
             group.commands = before
-            _warn(f"{who} tried to replace the command(s) {', '.join(replaced)}, so none of its commands "
+            warn(f"{who} tried to replace the command(s) {', '.join(replaced)}, so none of its commands "
                   f"were added; {block}.")
 
 

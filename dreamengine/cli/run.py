@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.markup import escape
 from rich.table import Table
 
 from ..config import RunConfig, load_toml
@@ -17,7 +16,7 @@ from ..engine import OPTIMIZERS
 from ..errors import DreamError, DreamInterrupted
 from ..imaging import read_manifest
 from ..options import parse_assignment, parse_spec
-from . import cli, console, err_console, get_host, stop_interrupted
+from . import cli, console, err_console, get_host, stop_interrupted, warn
 
 
 @cli.command("run")
@@ -80,7 +79,7 @@ def run_command(config_file: str | None, from_png: str | None, preset: str | Non
         warnings.simplefilter("always")
         prepared = prepare(host, config)
     for warning in caught:
-        err_console.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+        warn(str(warning.message))
     _warn_unused_model(config, cli_settings.get("model"), prepared.job.model.name)
     total = total_steps(prepared.job)
     try:
@@ -98,8 +97,7 @@ def run_command(config_file: str | None, from_png: str | None, preset: str | Non
 def _warn_unused_model(config: RunConfig, typed: str | None, used: str) -> None:
     """A ``--model`` typed beside a ``--checkpoint`` that holds another network is said to be unused."""
     if config.checkpoint and typed and typed != used:
-        err_console.print(f"[yellow]warning:[/] --model {escape(typed)} is not used: checkpoint "
-                          f"{escape(repr(config.checkpoint))} holds its own network ({escape(used)}).", highlight=False)
+        warn(f"--model {typed} is not used: checkpoint {config.checkpoint!r} holds its own network ({used}).")
 
 
 def resolve_config(host, config_file, from_png, preset, assignments, cli_settings) -> RunConfig:
