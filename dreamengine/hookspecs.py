@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pluggy
 
-__all__ = ["hookspec", "hookimpl", "PROJECT_NAME"]
+__all__ = ["hookspec", "hookimpl", "hook_names", "PROJECT_NAME"]
 
 PROJECT_NAME = "dreamengine"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -173,3 +173,8 @@ def dreamengine_run_end(config, result, paths):
     :param dreamengine.DreamResult result: images, scores and frames.
     :param list[pathlib.Path] paths: the files written.
     """
+
+
+def hook_names() -> list[str]:
+    """The name of every hook specified above, sorted."""
+    return sorted(name for name in globals() if name.startswith(f"{PROJECT_NAME}_"))

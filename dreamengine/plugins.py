@@ -144,7 +144,7 @@ def _register(host: PluginHost, plugin: object, name: str, dist: str, *, builtin
     unknown = [caller.name for caller in pm.get_hookcallers(plugin) or () if caller.spec is None]
     if unknown:
         pm.unregister(plugin)
-        hooks = [n for n in dir(hookspecs) if n.startswith("dreamengine_")]
+        hooks = hookspecs.hook_names()
         reason = str(unknown_name("hook", unknown[0], hooks, show=0))
         message = f"implements a hook that does not exist: {reason}"
         if builtin:

@@ -50,7 +50,7 @@ def list_components(kind: str | None, pattern: str) -> None:
 
 def _hook_name(name: str) -> str:
     """The hook ``name`` means (the ``dreamengine_`` prefix may be left out), or an error suggesting one."""
-    hooks = {n.removeprefix("dreamengine_"): n for n in dir(hookspecs) if n.startswith("dreamengine_")}
+    hooks = {n.removeprefix("dreamengine_"): n for n in hookspecs.hook_names()}
     short = name.removeprefix("dreamengine_")
     if short in hooks:
         return hooks[short]
