@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from .acceleration import accelerate
 from .checkpoint import load_checkpoint_model
 from .classes import display_name, slug
+from .components import Objective
 from .config import RunConfig, parse_size
 from .engine import OPTIMIZERS, DreamJob, DreamResult
 from .errors import DreamError, DreamInterrupted, unknown_name
@@ -145,16 +146,27 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
     _warn_if_whole_image_is_huge(config, model, height * width * len(indices))
     generator = torch.Generator().manual_seed(config.seed)
     image = initializer(len(indices), height, width, generator)
-    if objective.compares_items and len(set(indices)) < len(indices) and bool((image == image[:1]).all()):
-        warnings.warn(f"the objective compares the batch's dreams with each other, but dreams of the same class "
-                      f"start from the same image (--init {config.init}): they get the same gradients and stay "
-                      "the same. Start them apart, e.g. --init noise.", stacklevel=2)
+    _warn_if_copies_stay_alike(config, objective, indices, image)
     model = accelerate(model.freeze().to(device), config)
     job = DreamJob(model=model, objective=objective, regularizers=regularizers, image=image.to(device),
                    targets=torch.tensor(indices, device=device), steps=config.steps, lr=config.lr,
                    optimizer=config.optimizer, generator=generator, save_every=config.save_every,
                    parametrization=parametrization, strategies=strategies)
     return job, indices
+
+
+def _warn_if_copies_stay_alike(config: RunConfig, objective: Objective, indices: list[int],
+                              image: torch.Tensor) -> None:
+    """Warn when a class is dreamed more than once from the same start: its copies would come out identical."""
+    if len(set(indices)) == len(indices) or not bool((image == image[:1]).all()):
+        return
+    why = ("the objective compares the batch's dreams with each other, but dreams of the same class start from "
+           f"the same image (--init {config.init}): they get the same gradients and stay the same."
+           if objective.compares_items else
+           f"a class is dreamed more than once, but its copies start from the same image (--init {config.init}) "
+           "and share every random draw, so they come out identical.")
+    warnings.warn(f"{why} Start them apart, e.g. --init noise, or dream the copies with other --seed values.",
+                  stacklevel=3)
 
 
 #: Above this many times the network's input pixels (per batch), an untiled dream is warned about its memory.

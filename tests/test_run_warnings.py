@@ -8,25 +8,40 @@ import pytest
 import torch
 
 from dreamengine import RunConfig
-from dreamengine.dreaming import build_job
+from dreamengine.dreaming import build_job, run_through_hooks
 from dreamengine.testing import make_host, tiny_model
 
 
-@pytest.mark.parametrize("classes, init, objective, warned", [
-    (["1", "1"], "gray", "logit + 10*diversity:relu1", True),   # would stay two identical dreams
-    (["1", "1"], "noise", "logit + 10*diversity:relu1", False),  # start apart: the term has a gradient
-    (["1", "2"], "gray", "logit + 10*diversity:relu1", False),  # the classes pull them apart
-    (["1", "1"], "gray", "logit", False),                       # no term compares the items
+COMPARED = ("the objective compares the batch's dreams with each other, but dreams of the same class start from "
+            "the same image (--init gray): they get the same gradients and stay the same.")
+COPIES = ("a class is dreamed more than once, but its copies start from the same image (--init gray) and share "
+          "every random draw, so they come out identical.")
+
+
+@pytest.mark.parametrize("classes, init, objective, why", [
+    (["1", "1"], "gray", "logit + 10*diversity:relu1", COMPARED),  # would stay two identical dreams
+    (["1", "1"], "gray", "logit", COPIES),                         # two identical dreams for the price of two
+    (["1", "1"], "noise", "logit + 10*diversity:relu1", None),     # start apart: the term has a gradient
+    (["1", "1"], "noise", "logit", None),                          # start apart: two variations
+    (["1", "2"], "gray", "logit + 10*diversity:relu1", None),      # the classes pull them apart
 ])
-def test_a_diversity_term_over_identical_starts_is_warned_of(classes, init, objective, warned):
+def test_copies_of_a_class_from_the_same_start_are_warned_of(classes, init, objective, why):
     config = RunConfig(size=16, steps=1, classes=classes, init=init, objective=objective)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         build_job(make_host(), config, tiny_model(), torch.device("cpu"))
-    messages = [str(w.message) for w in caught if "compares the batch's dreams" in str(w.message)]
-    assert messages == ([f"the objective compares the batch's dreams with each other, but dreams of the same class "
-                         f"start from the same image (--init {init}): they get the same gradients and stay the same. "
-                         "Start them apart, e.g. --init noise."] if warned else [])
+    messages = [str(w.message) for w in caught if "Start them apart" in str(w.message)]
+    assert messages == ([f"{why} Start them apart, e.g. --init noise, or dream the copies with other --seed "
+                         "values."] if why else [])
+
+
+def test_copies_of_a_class_from_the_same_start_do_come_out_identical():
+    """What the warning says: without it, two copies from one start are one dream paid for twice."""
+    config = RunConfig(size=16, steps=3, classes=["1", "1"], init="gray", reg=["jitter:pixels=2", "flip"])
+    host = make_host()
+    job, _ = build_job(host, config, tiny_model(), torch.device("cpu"))
+    image = run_through_hooks(host, job).image
+    assert torch.equal(image[0], image[1])
 
 
 @pytest.mark.parametrize("size, strategy, warned", [(100, [], True), (100, ["tile"], False), (64, [], False)])
