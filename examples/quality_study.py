@@ -26,7 +26,9 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from dreamengine.config import RunConfig
-from dreamengine.dreaming import dream
+from dreamengine.dreaming import dream, output_path
+from dreamengine.errors import DreamError
+from dreamengine.imaging import read_manifest
 from dreamengine.plugins import load_plugins
 
 #: Ten-plus ImageNet birds of different shapes and colours.
@@ -75,14 +77,28 @@ def config_for(setting: str, classes: list[str], output: Path, device: str, seed
 
 
 def dream_all(out: Path, names: list[str], classes: list[str], device: str, batch: int, seeds: list[int]) -> None:
+    """Dream ``classes`` under each setting and seed, ``batch`` at a time; dreams already made are kept, so a
+    re-run (with any --batch) only makes the missing ones and never writes a second copy."""
     host = load_plugins()
     for name in names:
         for seed in seeds:
-            for start in range(0, len(classes), batch):
-                chunk = classes[start:start + batch]
+            todo = [klass for klass in classes if not finished(out / name, klass, seed)]
+            if len(todo) < len(classes):
+                print(f"{name} seed {seed}: kept {len(classes) - len(todo)} dreams already made", flush=True)
+            for start in range(0, len(todo), batch):
+                chunk = todo[start:start + batch]
                 began = time.perf_counter()
                 dream(host, config_for(name, chunk, out / name, device, seed))
                 print(f"{name} seed {seed}: {len(chunk)} dreams in {time.perf_counter() - began:.1f} s", flush=True)
+
+
+def finished(folder: Path, klass: str, seed: int) -> bool:
+    """Whether ``folder`` holds the finished (not interrupted) dream of ``klass`` at ``seed``."""
+    path = output_path(RunConfig(output=str(folder), seed=seed), klass, 1)
+    try:
+        return not read_manifest(path).get("interrupted", False)
+    except DreamError:  # missing, or not a dream
+        return False
 
 
 def time_all(out: Path, names: list[str], klass: str) -> None:
