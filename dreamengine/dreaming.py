@@ -133,8 +133,11 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
     """Resolve every component of ``config`` and return the job with its class indices."""
     if config.optimizer not in OPTIMIZERS:
         raise unknown_name("optimizer", config.optimizer, OPTIMIZERS)
-    if config.steps < 1 or config.lr <= 0 or config.save_every < 0:
-        raise DreamError("need steps >= 1, lr > 0 and save_every >= 0.")
+    for option, value, ok, rule in (("--steps", config.steps, config.steps >= 1, "at least 1"),
+                                    ("--lr", config.lr, config.lr > 0, "above 0"),
+                                    ("--save-every", config.save_every, config.save_every >= 0, "0 (off) or more")):
+        if not ok:
+            raise DreamError(f"{option} must be {rule}, got {value}.")
     objective, regularizers, initializer, parametrization, strategies = build_components(host, config)
     indices = [model.class_index(c) for c in config.classes]
     objective.prepare(model)
@@ -195,6 +198,7 @@ class PreparedRun:
 
 def prepare(host: PluginHost, config: RunConfig) -> PreparedRun:
     """Load the model and build every component; the slow, failure-prone part before the loop."""
+    check_output(config)
     device = resolve_device(config.device)
     model = load_model(host, config)
     job, indices = build_job(host, config, model, device)
@@ -295,6 +299,26 @@ def output_path(config: RunConfig, name: str, count: int) -> Path:
     if _names_a_file(config):
         return out if count == 1 else out.with_name(f"{out.stem}-{slug(name)}.png")
     return out / f"{slug(name)}-seed{config.seed}.png"
+
+
+#: Picture suffixes that ``--output`` might be given by mistake: dreams are written as PNG.
+_OTHER_PICTURES = {".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def check_output(config: RunConfig) -> None:
+    """Refuse, before any work, an ``--output`` that the dream could not be written to."""
+    out = Path(config.output)
+    if out.suffix.lower() in _OTHER_PICTURES:
+        raise DreamError(f"--output {str(out)!r} names a {out.suffix} file, but dreams are written as PNG, with "
+                         "their settings inside: name a .png file or a folder (an animation, --save-every, "
+                         "is written beside each PNG).")
+    folder = out.parent if _names_a_file(config) else out
+    if _names_a_file(config) and out.is_dir():
+        raise DreamError(f"--output {str(out)!r} is a folder, but a name ending in .png names the dream's file: "
+                         "name another .png file, or a folder.")
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise DreamError(f"cannot write into {str(folder)!r}: {str(existing)!r} is a file, not a folder.")
 
 
 def _names_a_file(config: RunConfig) -> bool:

@@ -116,6 +116,10 @@ def test_preset_applies_and_options_override_it(runner, tmp_path):
     (["--model", "nosuchnet"], "unknown model 'nosuchnet'. Use a registered model (efficientnet-lite0, "),
     (["-s", "blur.sigma=1", "--reg", "clamp"], "does not use"),
     (["--optimizer", "adagrad"], "Invalid value"),
+    (["--steps", "0"], "--steps must be at least 1, got 0."),
+    (["--lr", "-0.5"], "--lr must be above 0, got -0.5."),
+    (["--save-every", "-1"], "--save-every must be 0 (off) or more, got -1."),
+    (["--reg", "blur:sigma=-1"], "need 0 <= sigma <= sigma_max, got sigma=-1.0, sigma_max=None"),
 ])
 def test_bad_input_gets_one_clear_line(runner, args, message):
     result = runner.invoke(cli, ["run", *TINY, *args])
@@ -151,6 +155,22 @@ EXPLODES = '''
     def dreamengine_register_objectives(register):
         register("explode", Explode)
 '''
+
+
+@pytest.mark.parametrize("output, message", [
+    ("x.gif", "--output 'x.gif' names a .gif file, but dreams are written as PNG"),
+    ("taken", "cannot write into 'taken': 'taken' is a file, not a folder."),
+    ("taken/sub/d.png", "cannot write into 'taken/sub': 'taken' is a file, not a folder."),
+    ("folder.png", "--output 'folder.png' is a folder, but a name ending in .png names the dream's file"),
+])
+def test_an_output_that_cannot_be_written_is_refused_before_the_dream(runner, tmp_path, monkeypatch, output,
+                                                                     message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken").write_text("not a folder")
+    (tmp_path / "folder.png").mkdir()
+    monkeypatch.setattr("dreamengine.dreaming.load_model", lambda *a: pytest.fail("the model was loaded"))
+    result = runner.invoke(cli, ["run", *TINY, "-o", output])
+    assert result.exit_code == 1 and message in " ".join(result.output.split())
 
 
 def test_divergence_is_reported_and_the_last_finite_image_kept(runner, tmp_path, fake_distribution, monkeypatch):

@@ -39,7 +39,8 @@ def test_copies_of_a_class_from_the_same_start_do_come_out_identical():
     """What the warning says: without it, two copies from one start are one dream paid for twice."""
     config = RunConfig(size=16, steps=3, classes=["1", "1"], init="gray", reg=["jitter:pixels=2", "flip"])
     host = make_host()
-    job, _ = build_job(host, config, tiny_model(), torch.device("cpu"))
+    with pytest.warns(UserWarning, match="they come out identical"):
+        job, _ = build_job(host, config, tiny_model(), torch.device("cpu"))
     image = run_through_hooks(host, job).image
     assert torch.equal(image[0], image[1])
 

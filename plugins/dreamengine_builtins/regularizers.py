@@ -78,9 +78,9 @@ class Blur(Regularizer):
 
     def __init__(self, sigma: float = 0.5, sigma_max: float | None = None, every: int = 1) -> None:
         if sigma < 0 or (sigma_max is not None and sigma_max < sigma):
-            raise ValueError("need 0 <= sigma <= sigma_max")
+            raise ValueError(f"need 0 <= sigma <= sigma_max, got sigma={sigma}, sigma_max={sigma_max}")
         if every < 1:
-            raise ValueError("every must be at least 1")
+            raise ValueError(f"every must be at least 1, got {every}")
         self.sigma = sigma
         self.sigma_max = sigma_max
         self.every = every
