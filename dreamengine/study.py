@@ -130,7 +130,7 @@ def _sha256(path: Path) -> str:
 
 def find_checkpoints(paths: Sequence[str], epochs: Sequence[int] | None = None) -> list[Checkpoint]:
     """Checkpoints from files and folders (a folder: its ``epoch-NNN.pt`` files; its name is the run's)."""
-    found = []
+    found, seen = [], set()
     for text in paths:
         path = Path(text)
         files = checkpoints_in(path) if path.is_dir() else [path]
@@ -139,11 +139,13 @@ def find_checkpoints(paths: Sequence[str], epochs: Sequence[int] | None = None) 
         for file in files:
             extra = read_checkpoint(file).get("extra", {})
             epoch = int(extra.get("epoch", len(found)))
+            seen.add(epoch)
             if epochs is None or epoch in epochs:
                 found.append(Checkpoint(file.parent.name or "run", epoch, str(file), extra.get("val_accuracy"),
                                         _sha256(file)))
     if not found:
-        raise DreamError("no checkpoint matches: check the paths and --epochs.")
+        raise DreamError(f"no checkpoint is at --epochs {','.join(map(str, epochs or []))}: the checkpoints given "
+                         f"are at epochs {', '.join(map(str, sorted(seen)))}.")
     return found
 
 

@@ -108,7 +108,7 @@ def test_ctrl_c_keeps_the_finished_runs_and_says_how_to_resume(runner, checkpoin
     monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
     monkeypatch.setattr("dreamengine.cli._HOST", None)
     again = runner.invoke(cli, args, catch_exceptions=False)
-    assert "(1 of 2 dream runs made now" in " ".join(again.output.split())
+    assert "(1 of 2 dream runs made now, 1 already done)" in " ".join(again.output.split())
 
 
 def test_the_command_writes_cells_sheets_and_page(runner, checkpoints, tmp_path):
@@ -117,7 +117,7 @@ def test_the_command_writes_cells_sheets_and_page(runner, checkpoints, tmp_path)
             "--blur", "0.5", "--blur", "none", "-o", str(out)]
     result = runner.invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "8 cells (4 of 4 dream runs made now" in result.output
+    assert "8 cells (all 4 dream runs made now)" in result.output
     sheets = sorted(p.name for p in (out / "sheets").iterdir())
     assert sheets == ["full_blue-discs_logit_blur-0-5_seed0.png", "full_blue-discs_logit_blur-none_seed0.png"]
     sheet = Image.open(out / "sheets" / sheets[0])
@@ -125,14 +125,14 @@ def test_the_command_writes_cells_sheets_and_page(runner, checkpoints, tmp_path)
     assert read_manifest(out / "sheets" / sheets[0])["study_sheet"]["epochs"] == [0, 1]
     assert (out / "index.html").read_text().count('"raw": ') == 8
     again = runner.invoke(cli, args, catch_exceptions=False)
-    assert "(0 of 4 dream runs made now" in again.output
+    assert "(all 4 dream runs were already done)" in again.output
 
 
 @pytest.mark.parametrize("args, message", [
     (["missing-folder"], "does not exist"),
     (["{ck}", "--steps", "a,b"], "whole numbers"),
     (["{ck}", "--steps", "0"], ">= 1"),
-    (["{ck}", "--epochs", "7"], "no checkpoint matches"),
+    (["{ck}", "--epochs", "7,9"], "no checkpoint is at --epochs 7,9: the checkpoints given are at epochs 0, 1."),
     (["{ck}", "--blur", "big"], "not a sigma"),
     (["{ck}", "--class", "purple"], "unknown class"),
 ])

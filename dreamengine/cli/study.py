@@ -96,5 +96,14 @@ def study_command(checkpoints, steps, epochs, classes, objectives, blurs, seeds,
         progress.update(overall, completed=len(plan.tasks))
     sheets = write_sheets(plan)
     page = write_gallery(plan, title)
-    console.print(f"{len(plan.cells)} cells ({ran} of {len(plan.tasks)} dream runs made now, the rest were "
-                  f"already done); {len(sheets)} contact sheets; open {page}", highlight=False)
+    console.print(f"{len(plan.cells)} cells ({_made(ran, len(plan.tasks))}); {len(sheets)} contact sheets; "
+                  f"open {page}", highlight=False)
+
+
+def _made(ran: int, total: int) -> str:
+    """How many of the study's dream runs this command made, and how many were done before."""
+    if ran == total:
+        return f"all {total} dream runs made now"
+    if ran == 0:
+        return f"all {total} dream runs were already done"
+    return f"{ran} of {total} dream runs made now, {total - ran} already done"
