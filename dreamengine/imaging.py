@@ -130,7 +130,9 @@ def write_atomic(path: Path, write) -> Path:
     """Write a file through ``write(handle)`` into a temporary sibling, then rename it into place.
 
     A reader never sees a half-written file, and an interrupted write leaves
-    the old file (if any) as it was. Errors become one-line :class:`DreamError`.
+    the old file (if any) as it was. The file gets the permissions of any new
+    file (``0o666`` less the umask), not the temporary file's owner-only ones.
+    Errors become one-line :class:`DreamError`.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,6 +142,7 @@ def write_atomic(path: Path, write) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
@@ -147,3 +150,10 @@ def write_atomic(path: Path, write) -> Path:
             raise DreamError(f"cannot write {str(path)!r}: {error.strerror or error}.") from None
         raise
     return path
+
+
+def _umask() -> int:
+    """This process's umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -1,4 +1,7 @@
-"""Reading pictures as they look: 16-bit grayscale and transparency."""
+"""Reading pictures as they look (16-bit grayscale, transparency, EXIF, huge files), and writing them in place."""
+
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -6,7 +9,7 @@ from PIL import Image
 
 from dreamengine import DreamError
 from dreamengine.imagefolder import load_images
-from dreamengine.imaging import load_image
+from dreamengine.imaging import load_image, write_atomic
 
 
 def pixel(path):
@@ -51,3 +54,16 @@ def test_a_decompression_bomb_is_refused_in_one_line_and_skipped_in_training(tmp
     with pytest.raises(DreamError, match="'.*huge.png' is too large to read safely"):
         load_image(tmp_path / "huge.png")
     assert load_images([(tmp_path / "huge.png", 0)], size=4).skipped == [tmp_path / "huge.png"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_files_written_in_place_get_the_permissions_of_any_new_file(tmp_path, umask):
+    """Not the owner-only mode of the temporary file they are written through (a shared gallery stays readable)."""
+    before = os.umask(umask)
+    try:
+        path = write_atomic(tmp_path / "index.html", lambda handle: handle.write(b"<html>"))
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    assert path.read_bytes() == b"<html>" and [p.name for p in tmp_path.iterdir()] == ["index.html"]
