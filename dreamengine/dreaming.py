@@ -21,7 +21,7 @@ from .classes import display_name, slug
 from .components import Objective
 from .config import RunConfig, parse_size
 from .engine import OPTIMIZERS, DreamJob, DreamResult
-from .errors import DreamError, DreamInterrupted, unknown_name
+from .errors import DreamError, DreamInterrupted, check_options, unknown_name
 from .expressions import build_objective
 from .imaging import read_manifest, save_animation, save_png, side_by_side, to_pil
 from .model import DreamModel
@@ -133,11 +133,9 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
     """Resolve every component of ``config`` and return the job with its class indices."""
     if config.optimizer not in OPTIMIZERS:
         raise unknown_name("optimizer", config.optimizer, OPTIMIZERS)
-    for option, value, ok, rule in (("--steps", config.steps, config.steps >= 1, "at least 1"),
-                                    ("--lr", config.lr, config.lr > 0, "above 0"),
-                                    ("--save-every", config.save_every, config.save_every >= 0, "0 (off) or more")):
-        if not ok:
-            raise DreamError(f"{option} must be {rule}, got {value}.")
+    check_options(("--steps", config.steps, config.steps >= 1, "at least 1"),
+                  ("--lr", config.lr, config.lr > 0, "above 0"),
+                  ("--save-every", config.save_every, config.save_every >= 0, "0 (off) or more"))
     objective, regularizers, initializer, parametrization, strategies = build_components(host, config)
     indices = [model.class_index(c) for c in config.classes]
     objective.prepare(model)

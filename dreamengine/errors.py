@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Hashable, Iterable
 
-__all__ = ["DreamError", "DreamInterrupted", "unknown_name"]
+__all__ = ["DreamError", "DreamInterrupted", "check_options", "unknown_name"]
 
 
 class DreamError(Exception):
@@ -25,6 +25,14 @@ class DreamInterrupted(KeyboardInterrupt):
         super().__init__(f"interrupted after {result.steps_done} steps")
         self.result = result
         self.paths: list = []
+
+
+def check_options(*rules: tuple[str, object, bool, str]) -> None:
+    """Raise a :class:`DreamError` for the first rule ``(option, value, holds, what it must be)`` that does not
+    hold, e.g. ``--steps must be at least 1, got 0.``"""
+    for option, value, holds, must_be in rules:
+        if not holds:
+            raise DreamError(f"{option} must be {must_be}, got {value}.")
 
 
 def unknown_name(what: str, name: str, choices: Iterable[str], *, show: int = 12,

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from .checkpoint import read_checkpoint, save_checkpoint
 from .dreaming import load_architecture, resolve_device
-from .errors import DreamError
+from .errors import DreamError, check_options
 from .imagefolder import LoadedImages, load_images, scan_dataset
 from .model import DreamModel
 from .plugins import PluginHost
@@ -114,16 +114,21 @@ def train(host: PluginHost, settings: TrainSettings, callbacks: TrainCallbacks |
     _check(settings)
     device = resolve_device(settings.device)
     data = scan_dataset(settings.data, val_fraction=settings.val_fraction, seed=settings.seed)
-    train_set = _load(load_images(data.train, settings.size, callbacks.on_image), data.classes, "training")
-    val_set = _load(load_images(data.val, settings.size, callbacks.on_image), data.classes, None)
-    if callbacks.on_data:
-        callbacks.on_data({"classes": data.classes, "split": data.split, "train": len(train_set.labels),
-                           "val": len(val_set.labels), "skipped": len(train_set.skipped) + len(val_set.skipped)})
+    if len(data.classes) < 2:
+        raise DreamError(f"a classifier needs at least 2 classes, but {str(data.root)!r} has one sub-folder "
+                         f"({data.classes[0]!r}): add a folder of images for each other class.")
+    # The model and the checkpoints come before the images: a wrong --model or --resume fails in a second,
+    # not after minutes of reading a large dataset.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
         model = create_model(host, settings.model, settings.pretrained, len(data.classes))
     model.class_names, model.input_size = list(data.classes), (settings.size, settings.size)
     start, optimizer_state = _resume(model, settings) if settings.resume else (_fresh_start(settings), None)
+    train_set = _load(load_images(data.train, settings.size, callbacks.on_image), data.classes, "training")
+    val_set = _load(load_images(data.val, settings.size, callbacks.on_image), data.classes, None)
+    if callbacks.on_data:
+        callbacks.on_data({"classes": data.classes, "split": data.split, "train": len(train_set.labels),
+                           "val": len(val_set.labels), "skipped": len(train_set.skipped) + len(val_set.skipped)})
     model.to(device)
     trainer = _Trainer(model, settings, device, train_set, val_set)
     if optimizer_state:
@@ -150,8 +155,11 @@ def _call(callback, *args) -> None:
 
 
 def _check(settings: TrainSettings) -> None:
-    if settings.epochs < 0 or settings.lr <= 0 or settings.batch_size < 1 or settings.size < 8:
-        raise DreamError("need --epochs >= 0, --lr > 0, --batch-size >= 1 and --size >= 8.")
+    """Refuse settings no training can run with, naming the option and its value."""
+    check_options(("--epochs", settings.epochs, settings.epochs >= 0, "0 or more"),
+                  ("--lr", settings.lr, settings.lr > 0, "above 0"),
+                  ("--batch-size", settings.batch_size, settings.batch_size >= 1, "at least 1"),
+                  ("--size", settings.size, settings.size >= 8, "at least 8"))
 
 
 def _load(loaded: LoadedImages, classes: list[str], split: str | None) -> _Split:

@@ -126,6 +126,7 @@ def _layout(root, files):
     ({"cat/.keep/": b""}, "has no images"),
     ({"cat/a.png": b"x", "dog/b.png": b"y"}, "has no readable training images"),
     ({"train/cat/a.png": b"x", "val/dog/b.png": b"y"}, "that the train/ folder lacks"),
+    ({"cat/a.png": b"x", "cat/b.png": b"y"}, "a classifier needs at least 2 classes, but"),
 ])
 def test_bad_datasets_are_refused_in_one_line(runner, tmp_path, files, message):
     root = tmp_path / "data"
@@ -138,6 +139,26 @@ def test_bad_datasets_are_refused_in_one_line(runner, tmp_path, files, message):
     result = runner.invoke(cli, ["train", str(root), *FAST, "-o", str(tmp_path / "ck")])
     assert result.exit_code == 1, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "-1"], "--epochs must be 0 or more, got -1."),
+    (["--lr", "0"], "--lr must be above 0, got 0.0."),
+    (["--batch-size", "0"], "--batch-size must be at least 1, got 0."),
+    (["--size", "4"], "--size must be at least 8, got 4."),
+])
+def test_bad_training_settings_name_the_option_and_its_value(runner, demo, tmp_path, args, message):
+    result = runner.invoke(cli, ["train", str(demo), *FAST, *args, "-o", str(tmp_path)])
+    assert result.exit_code == 1 and message in result.output
+
+
+def test_a_wrong_model_or_resume_fails_before_the_images_are_read(runner, demo, tmp_path, monkeypatch):
+    invoke(runner, "train", demo, *FAST, "--epochs", "0", "-o", tmp_path / "ck")
+    monkeypatch.setattr("dreamengine.training.load_images", lambda *a: pytest.fail("the images were read"))
+    unknown = runner.invoke(cli, ["train", str(demo), *FAST, "--model", "nosuchnet", "-o", str(tmp_path / "new")])
+    assert unknown.exit_code == 1 and "unknown model 'nosuchnet'" in unknown.output
+    resized = runner.invoke(cli, ["train", str(demo), *FAST, "--size", "24", "--resume", "-o", str(tmp_path / "ck")])
+    assert resized.exit_code == 1 and "it was trained with size = 16" in " ".join(resized.output.split())
 
 
 def test_existing_checkpoints_are_not_overwritten_without_resume(runner, demo, tmp_path):
