@@ -137,7 +137,7 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
                   ("--lr", config.lr, config.lr > 0, "above 0"),
                   ("--save-every", config.save_every, config.save_every >= 0, "0 (off) or more"))
     objective, regularizers, initializer, parametrization, strategies = build_components(host, config)
-    indices = [model.class_index(c) for c in config.classes]
+    indices = _class_indices(config, model)
     objective.prepare(model)
     for layer in objective.layers:
         model.layer(layer)
@@ -154,6 +154,17 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
                    optimizer=config.optimizer, generator=generator, save_every=config.save_every,
                    parametrization=parametrization, strategies=strategies)
     return job, indices
+
+
+def _class_indices(config: RunConfig, model: DreamModel) -> list[int]:
+    """The model's index of each class to dream; an unknown default class says how to name another."""
+    try:
+        return [model.class_index(name) for name in config.classes]
+    except DreamError as error:
+        if config.classes != RunConfig().classes:
+            raise
+        raise DreamError(f"{error} {config.classes[0]!r} is only the default class: name one of this model's "
+                         "classes with -c.") from None
 
 
 def _warn_if_copies_stay_alike(config: RunConfig, objective: Objective, indices: list[int],

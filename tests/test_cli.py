@@ -313,6 +313,15 @@ def test_from_a_dream_made_elsewhere_explains_its_relative_checkpoint(runner, tm
     assert result.exit_code == 1 and "dreamed with start image 'start.png'" in " ".join(result.output.split())
 
 
+def test_a_checkpoint_without_the_default_class_says_to_name_one(runner, checkpoints):
+    result = runner.invoke(cli, ["run", "--checkpoint", str(checkpoints / "epoch-001.pt"), "--steps", "1"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "unknown class 'flamingo'. Available: blue-discs" in said
+    assert "'flamingo' is only the default class: name one of this model's classes with -c." in said
+    named = runner.invoke(cli, ["run", "--checkpoint", str(checkpoints / "epoch-001.pt"), "-c", "flamingoo"])
+    assert named.exit_code == 1 and "default class" not in named.output
+
+
 def test_a_model_named_beside_a_checkpoint_is_said_to_be_unused(runner, checkpoints):
     checkpoint = str(checkpoints / "epoch-001.pt")
     result = runner.invoke(cli, ["run", "--checkpoint", checkpoint, "--model", "efficientnet-lite2", "--size", "16",
