@@ -144,7 +144,7 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
     height, width = parse_size(config.size) or model.input_size
     if height < 8 or width < 8:
         raise DreamError(f"the dream size must be at least 8 pixels, got {height}x{width}.")
-    _warn_if_whole_image_is_huge(config, model, height * width * len(indices))
+    _warn_if_huge(config, model, height, width, len(indices))
     generator = torch.Generator().manual_seed(config.seed)
     image = initializer(len(indices), height, width, generator)
     _warn_if_copies_stay_alike(config, objective, indices, image)
@@ -185,15 +185,22 @@ def _warn_if_copies_stay_alike(config: RunConfig, objective: Objective, indices:
 _HUGE = 25
 
 
-def _warn_if_whole_image_is_huge(config: RunConfig, model: DreamModel, pixels: int) -> None:
-    """Warn before a dream far above the network's input runs it on every pixel at once (memory grows with them)."""
+def _warn_if_huge(config: RunConfig, model: DreamModel, height: int, width: int, count: int) -> None:
+    """Warn before a run puts far more pixels through the network at once than its input (memory grows with
+    them), with the way out that fits: tiles for a large image, fewer classes per run for a large batch."""
     net_height, net_width = model.input_size
-    times = pixels / (net_height * net_width)
-    if times > _HUGE and "tile" not in [parse_spec(text).name for text in config.strategy]:
-        warnings.warn(f"this dream runs the network on {times:.0f}x the pixels of its {net_height}x{net_width} "
-                      "input at once, and memory grows with them (the default model took 2 GiB for one "
-                      "1024x1024 dream on the CPU); --strategy tile dreams it tile by tile in bounded memory.",
-                      stacklevel=3)
+    tiled = "tile" in [parse_spec(text).name for text in config.strategy]
+    each = 1.0 if tiled else height * width / (net_height * net_width)  # a tile is about the network's input
+    if each * count <= _HUGE:
+        return
+    ways = []
+    if not tiled and each > 1:
+        ways.append("--strategy tile dreams each image tile by tile in bounded memory")
+    if count > 1:
+        ways.append(f"all {count} classes are dreamed at once, so fewer per run hold less")
+    warnings.warn(f"this dream runs the network on {each * count:.0f}x the pixels of its {net_height}x{net_width} "
+                  "input at once, and memory grows with them (the default model took 2 GiB for one 1024x1024 "
+                  f"dream on the CPU); {'; '.join(ways)}.", stacklevel=3)
 
 
 @dataclass
