@@ -44,7 +44,8 @@ def slug(text: str) -> str:
 
 
 def resolve_class(text: str, class_names: Sequence[str], num_classes: int) -> int:
-    """Return the index for ``text``: an integer index, or a name/synonym matched case-insensitively.
+    """Return the index for ``text``: a class's whole name, an integer index, or a name/synonym matched
+    case-insensitively.
 
     A name that several classes share (ImageNet has two ``crane``s, and
     ``panda`` is a synonym of both the red and the giant panda) resolves to the
@@ -52,6 +53,10 @@ def resolve_class(text: str, class_names: Sequence[str], num_classes: int) -> in
     name of; otherwise it is an error that lists the candidates by index.
     """
     text = str(text).strip()
+    wanted = text.lower()
+    whole = [i for i, description in enumerate(class_names) if description.strip().lower() == wanted]
+    if len(whole) == 1:  # before indices: a class named "10" (a dataset's numbered folders) is that class
+        return whole[0]
     if re.fullmatch(r"-?\d+", text):
         index = int(text)
         if not 0 <= index < num_classes:
@@ -59,13 +64,11 @@ def resolve_class(text: str, class_names: Sequence[str], num_classes: int) -> in
         return index
     if not class_names:
         raise DreamError(f"this model has no class names; give --class as an index from 0 to {num_classes - 1}.")
-    wanted = text.lower()
-    matches = [index for index, description in enumerate(class_names)
-               if wanted == description.strip().lower() or wanted in _synonyms(description)]
-    for preferred in ([i for i in matches if class_names[i].strip().lower() == wanted],
-                      [i for i in matches if _synonyms(class_names[i])[0] == wanted], matches):
+    matches = [index for index, description in enumerate(class_names) if wanted in _synonyms(description)]
+    for preferred in ([i for i in matches if _synonyms(class_names[i])[0] == wanted], matches):
         if len(preferred) == 1:
             return preferred[0]
+    matches = sorted(set(matches) | set(whole))
     if matches:
         listed = "; ".join(f"{i} ({class_names[i].strip()})" for i in matches)
         raise DreamError(f"class name {text!r} is ambiguous: it names classes {listed}. Give the index instead, "

@@ -29,6 +29,14 @@ def test_a_name_or_synonym_resolves_case_insensitively():
     assert resolve("4") == 4
 
 
+def test_a_dataset_of_numbered_folders_resolves_a_number_to_its_folder_not_its_position():
+    """Class folders sort as text (0, 1, 10, 100, 101, 2, ...): -c 10 is the folder named 10, not position 10."""
+    numbered = sorted(str(n) for n in range(120))
+    assert numbered[:4] == ["0", "1", "10", "100"]
+    assert [numbered[resolve_class(t, numbered, 120)] for t in ("10", "2", "119", "0")] == ["10", "2", "119", "0"]
+    assert resolve_class("5", ["cat", "dog", "5"], 3) == 2 and resolve_class("1", ["cat", "dog", "5"], 3) == 1
+
+
 def test_a_shared_name_goes_to_the_one_class_it_is_the_first_name_of():
     assert resolve("tub") == 6
 
