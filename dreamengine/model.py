@@ -126,7 +126,8 @@ class DreamModel(nn.Module):
         modules = dict(self.net.named_modules())
         modules.pop("", None)
         if name not in modules:
-            raise unknown_name(f"layer of {self.name}", name, modules)
+            error = unknown_name(f"layer of {self.name}", name, modules)
+            raise DreamError(f"{error} `dreamengine layers` lists them with their outputs.")
         return modules[name]
 
     @contextlib.contextmanager

@@ -110,7 +110,7 @@ def test_preset_applies_and_options_override_it(runner, tmp_path):
     (["--objective", "logit + 0.5*"], "at position 13: expected one component spec"),
     (["--objective", "logit + flip"], "regularizer without a penalty"),
     (["--reg", "blur:sigma=abc"], "must be float"),
-    (["--objective", "layer:layer=layer9"], "unknown layer"),
+    (["--objective", "layer:layer=layer9"], "(67 in all). `dreamengine layers` lists them with their outputs."),
     (["--init", "photo:path=missing.jpg"], "does not exist"),
     (["--model", "resnet10"], "Did you mean"),
     (["--model", "nosuchnet"], "unknown model 'nosuchnet'. Use a registered model (efficientnet-lite0, "),

@@ -1,0 +1,55 @@
+"""`dreamengine layers`: the layers of a model that the ``layer`` objective can dream, as a rich table."""
+
+from __future__ import annotations
+
+import warnings
+
+import click
+from rich.table import Table
+
+from ..config import RunConfig
+from ..dreaming import load_model
+from ..layers import model_layers
+from . import cli, console, err_console, get_host
+
+
+@cli.command("layers")
+@click.argument("pattern", required=False)
+@click.option("--model", "-m", default=RunConfig.model, show_default=True,
+              help="Registered model or any timm architecture.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint's network instead.")
+@click.option("--levels", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Without PATTERN, list names of at most this many dotted parts (blocks.4 has two).")
+def layers_command(pattern: str | None, model: str, checkpoint: str | None, levels: int) -> None:
+    """List the layers of a model to dream with --objective layer:NAME[:CHANNEL].
+
+    Each row gives the layer's output for one image at the model's input size
+    (channels x height x width) and its cost: the share of a full forward's
+    work done when its output is ready. A dream of the layer runs only that
+    share of the network (and its backward), so early layers dream fast; they
+    dream textures, deep ones parts and objects. PATTERN (shell wildcards)
+    lists layers at any nesting level.
+
+    \b
+    Examples:
+      dreamengine layers
+      dreamengine layers 'blocks.4.*'
+      dreamengine layers --model resnet50 --levels 1
+      dreamengine layers --checkpoint checkpoints/epoch-010.pt
+    """
+    with warnings.catch_warnings(), err_console.status(f"loading {checkpoint or model}"):
+        warnings.filterwarnings("ignore", message=".*random weights.*")  # the layers do not depend on them
+        loaded = load_model(get_host(), RunConfig(model=model, checkpoint=checkpoint))
+        layers = model_layers(loaded, pattern, levels)
+    height, width = loaded.input_size
+    table = Table(title=f"Layers of {loaded.name} at {height}x{width}", title_justify="left")
+    for column, justify in (("layer", "left"), ("module", "left"), ("output", "right"), ("cost", "right")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for layer in layers:
+        table.add_row(layer.name, layer.kind, " x ".join(map(str, layer.shape)) if layer.shape else "-",
+                      f"{layer.cost:.0%}" if layer.cost is not None else "not run")
+    console.print(table)
+    if not layers:
+        raise click.ClickException(f"no layer of {loaded.name} matches {pattern!r}.")
+    console.print("Dream one with --objective layer:NAME, or one channel of it with layer:NAME:CHANNEL.",
+                  highlight=False)
