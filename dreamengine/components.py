@@ -157,6 +157,15 @@ class Initializer(_Component):
         """Return a float32 image ``(batch, 3, height, width)`` in [0, 1] on the CPU."""
         raise NotImplementedError
 
+    def aspect(self) -> float | None:
+        """The width / height ratio the dream should keep (a photo's), or ``None`` (the default) for any.
+
+        With a ratio, a dream whose size is one number ``N`` (or not given: the
+        model's input size) is made with ``N`` as its longer side and this
+        ratio, instead of square; an explicit ``WIDTHxHEIGHT`` is kept as given.
+        """
+        return None
+
 
 class Parametrization(_Component):
     """How the tensors the optimizer changes become the image.

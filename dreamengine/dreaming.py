@@ -141,7 +141,7 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
     objective.prepare(model)
     for layer in objective.layers:
         model.layer(layer)
-    height, width = parse_size(config.size) or model.input_size
+    height, width = dream_size(config.size, model.input_size, initializer.aspect())
     if height < 8 or width < 8:
         raise DreamError(f"the dream size must be at least 8 pixels, got {height}x{width}.")
     _warn_if_huge(config, model, height, width, len(indices))
@@ -154,6 +154,16 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
                    optimizer=config.optimizer, generator=generator, save_every=config.save_every,
                    parametrization=parametrization, strategies=strategies)
     return job, indices
+
+
+def dream_size(size: int | str | None, input_size: tuple[int, int], aspect: float | None) -> tuple[int, int]:
+    """``(height, width)`` of a dream: ``WIDTHxHEIGHT`` as given; else ``N`` (default: the model's input size)
+    square, or, for a start with an ``aspect`` (width / height, a photo's), as its longer side."""
+    given = parse_size(size)
+    if aspect is None or (size is not None and "x" in str(size).lower()):
+        return given or input_size
+    side = given[0] if given else max(input_size)
+    return (side, max(1, round(side * aspect))) if aspect < 1 else (max(1, round(side / aspect)), side)
 
 
 def _class_indices(config: RunConfig, model: DreamModel) -> list[int]:

@@ -40,8 +40,8 @@ from . import cli, console, err_console, get_host, stop_interrupted, warn
 @click.option("--steps", type=int, help="Gradient steps (shared out among octaves). [default: 300]")
 @click.option("--lr", type=float, help="Learning rate. [default: 0.05]")
 @click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), help="[default: adam]")
-@click.option("--size", help="Dream size in pixels: N (square) or WIDTHxHEIGHT, e.g. 2048x1536. "
-                             "[default: the model's input size]")
+@click.option("--size", help="Dream size in pixels: N (square; from a photo, the longer side of its shape) or "
+                             "WIDTHxHEIGHT, e.g. 2048x1536. [default: the model's input size]")
 @click.option("--seed", type=int, help="Seed of every random draw; same seed, same bytes. [default: 0]")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps. [default: auto]")
 @click.option("--fold-norms/--no-fold-norms", default=None,

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import torch
-from PIL import ImageColor
+from PIL import Image, ImageColor, ImageOps
 
 from dreamengine import Initializer, hookimpl, load_image
 
@@ -55,16 +55,32 @@ class Gradient(Initializer):
 
 
 class Photo(Initializer):
-    """A photo from a file, resized to the dream's size and optionally blurred (``blur`` = sigma in pixels)."""
+    """A photo from a file, resized to the dream's size and optionally blurred (``blur`` = sigma in pixels).
+
+    The dream keeps the photo's shape: ``--size N`` (default: the model's
+    input size) is its longer side. An explicit ``WIDTHxHEIGHT`` of another
+    shape crops the photo about its centre, never stretches it.
+    """
 
     def __init__(self, path: str, blur: float = 0.0) -> None:
         if blur < 0:
             raise ValueError(f"blur must be >= 0, got {blur}")
         self.path = path
         self.blur = blur
+        self._picture: Image.Image | None = None
+
+    def aspect(self):
+        width, height = self._load().size
+        return width / height
+
+    def _load(self) -> Image.Image:
+        """The photo, upright and RGB, read once."""
+        if self._picture is None:
+            self._picture = load_image(self.path)
+        return self._picture
 
     def __call__(self, batch, height, width, generator):
-        picture = load_image(self.path).resize((width, height), resample=3)  # bicubic
+        picture = ImageOps.fit(self._load(), (width, height), method=Image.Resampling.BICUBIC)
         array = np.asarray(picture, dtype=np.float32) / 255
         image = torch.from_numpy(array.copy()).permute(2, 0, 1)[None]
         image = gaussian_blur(image, self.blur).clamp(0, 1)

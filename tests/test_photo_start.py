@@ -1,0 +1,55 @@
+"""A dream from a photo keeps the photo's shape: never stretched, --size N its longer side."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dreamengine.cli import cli
+from dreamengine.dreaming import dream_size
+from dreamengine_builtins.initializers import Photo
+
+pytestmark = pytest.mark.usefixtures("builtins_only_cli")
+
+
+@pytest.mark.parametrize("size, aspect, expected", [
+    (None, None, (224, 224)),     # no photo: the model's input size, as before
+    (64, None, (64, 64)),
+    ("64x32", None, (32, 64)),
+    (None, 1.5, (149, 224)),      # a 3:2 photo: the input size is its longer side
+    (100, 0.5, (100, 50)),        # a portrait photo
+    ("100", 1.0, (100, 100)),
+    ("90x30", 1.5, (30, 90)),     # WIDTHxHEIGHT is kept as given
+])
+def test_the_dream_size_follows_the_photos_shape_unless_given_in_full(size, aspect, expected):
+    assert dream_size(size, (224, 224), aspect) == expected
+
+
+def _stripes(path):
+    """60x30: green, then red in the middle 30 columns, then blue."""
+    picture = np.zeros((30, 60, 3), np.uint8)
+    picture[:, :15] = (0, 255, 0)
+    picture[:, 15:45] = (255, 0, 0)
+    picture[:, 45:] = (0, 0, 255)
+    Image.fromarray(picture).save(path)
+    return path
+
+
+def test_a_photo_of_another_shape_is_cropped_about_its_centre_never_stretched(tmp_path):
+    photo = Photo(str(_stripes(tmp_path / "stripes.png")))
+    assert photo.aspect() == 2.0
+    square = photo(1, 20, 20, torch.Generator())[0]
+    assert square.shape == (3, 20, 20)
+    assert torch.allclose(square.mean(dim=(1, 2)), torch.tensor([1.0, 0.0, 0.0]), atol=0.02)  # only the red middle
+    kept = photo(2, 15, 30, torch.Generator())
+    assert kept.shape == (2, 3, 15, 30) and kept[0, 1, :, :5].mean() > 0.9 and kept[0, 2, :, -5:].mean() > 0.9
+
+
+def test_run_from_a_photo_writes_a_dream_of_its_shape(runner, tmp_path):
+    out = tmp_path / "dream.png"
+    result = runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1", "--strategy", "none",
+                                 "--init", f"photo:path={_stripes(tmp_path / 's.png')}", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert Image.open(out).size == (32, 16)
