@@ -2,7 +2,9 @@
 
 A dream that fools only the network that made it is adversarial noise. A
 *judge* is any registered model other than the dreaming one; it scores each
-dream (resized, with antialiasing, to its own input size) in two views:
+dream (scaled, with antialiasing, to cover its own input size, and cropped about
+the centre where the shapes differ: a photo-shaped dream is not stretched) in
+two views:
 
 * ``full``: the dream at the judge's input size;
 * ``thumb``: the dream shrunk to a thumbnail (``thumb`` pixels on its longer
@@ -165,10 +167,19 @@ def choose_judges(dreams: Sequence[Dream], judges: Sequence[str] | None) -> list
 
 def judge_views(thumb: int) -> dict[str, Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]]:
     """The views a judge scores, by name: each maps a ``(3, H, W)`` dream to a ``(3, *size)`` input."""
-    views = {"full": _resize}
+    views = {"full": _cover}
     if thumb:
-        views["thumb"] = lambda image, size: _resize(_resize(image, _thumb_size(image, thumb)), size)
+        views["thumb"] = lambda image, size: _cover(_resize(image, _thumb_size(image, thumb)), size)
     return views
+
+
+def _cover(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``image`` scaled to cover ``size`` and cropped about its centre: of another shape, it is not stretched."""
+    height, width = image.shape[-2:]
+    scale = max(size[0] / height, size[1] / width)
+    scaled = _resize(image, (max(size[0], round(height * scale)), max(size[1], round(width * scale))))
+    top, left = (scaled.shape[-2] - size[0]) // 2, (scaled.shape[-1] - size[1]) // 2
+    return scaled[..., top:top + size[0], left:left + size[1]]
 
 
 def _thumb_size(image: torch.Tensor, thumb: int) -> tuple[int, int]:

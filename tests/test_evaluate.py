@@ -11,8 +11,8 @@ from PIL import Image
 
 from dreamengine import DreamError, DreamModel, RunConfig, hookimpl
 from dreamengine.dreaming import dream
-from dreamengine.evaluation import (DEFAULT_JUDGES, choose_judges, collect_dreams, evaluate_folder, score_dreams,
-                                   summarise)
+from dreamengine.evaluation import (DEFAULT_JUDGES, choose_judges, collect_dreams, evaluate_folder, judge_views,
+                                   score_dreams, summarise)
 from dreamengine.folding import NormRemainder
 from dreamengine.imaging import save_png, to_pil
 from dreamengine.testing import make_host, tiny_model
@@ -105,6 +105,19 @@ def test_the_thumbnail_view_washes_out_fine_texture_but_keeps_colour(judge_host,
     colours = report.summary["colours"]["judges"]["colour-judge"]
     assert colours["thumb"]["top1"] == colours["full"]["top1"]
     assert report.views == {"full": None, "thumb": 8}
+
+
+@pytest.mark.parametrize("view", ["full", "thumb"])
+def test_a_dream_of_another_shape_is_cropped_about_its_centre_for_the_judge_not_stretched(view):
+    wide = torch.zeros(3, 16, 32)
+    wide[2] = 1.0  # blue sides
+    wide[:, :, 8:24] = torch.tensor([1.0, 0.0, 0.0]).view(3, 1, 1)  # a red square in the middle
+    seen = judge_views(thumb=8)[view](wide, (8, 8))
+    assert seen.shape == (3, 8, 8)
+    red, _, blue = seen.mean(dim=(1, 2))
+    assert red > 0.85 and blue < 0.15  # stretched, half of it would be blue (the thumbnail blurs the edges a little)
+    square = torch.rand(3, 16, 16)
+    assert torch.equal(judge_views(thumb=0)["full"](square, (16, 16)), square)
 
 
 def test_dreams_can_be_grouped_by_class_or_all_together(judge_host, study):
