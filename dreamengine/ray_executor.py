@@ -2,10 +2,11 @@
 
 Each task (one dream run filling a row of step counts) is a Ray task asking for
 ``num_cpus`` and, where the cluster has GPUs and the study's device is not
-``cpu``, one GPU. Each checkpoint's bytes are put in Ray's object store once and
-shipped to the workers with the tasks, and the cells' PNG bytes come back to
-the driver, which writes them as they arrive: workers need dreamengine (and
-the study's plugins) installed, but no shared filesystem. A worker that dies
+``cpu``, one GPU. The bytes of each checkpoint and of a start photo (``--init
+photo:path=FILE``) are put in Ray's object store once and shipped to the
+workers with the tasks, and the cells' PNG bytes come back to the driver, which
+writes them as they arrive: workers need dreamengine (and the study's plugins)
+installed, but no shared filesystem. A worker that dies
 mid-task is replaced and the task retried (``max_retries``).
 
 Without an address, dreamengine starts a Ray of its own on this machine, bound
@@ -16,6 +17,7 @@ Ray is an optional extra: ``pip install 'dreamengine[ray]'``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -24,10 +26,12 @@ from typing import Any
 
 import torch
 
+from .config import RunConfig
 from .dreaming import load_model
 from .errors import DreamError
 from .executors import Finished
 from .imaging import write_atomic
+from .options import parse_spec
 from .plugins import PluginHost, load_plugins
 from .study import Cell, CellOutput, Task, render_task
 
@@ -106,13 +110,19 @@ class RayExecutor:
         remote = ray.remote(_dream_cells).options(num_cpus=self.cpus_per_task, num_gpus=gpus,
                                                   max_retries=self.max_retries)
         plugins = tuple((name, os.environ.get(name)) for name in PLUGIN_ENVIRONMENT)
-        checkpoints: dict[str, Any] = {}
+        shipped: dict[Path, Any] = {}  # each file the tasks read, put in the object store once
+
+        def ship(path: Path) -> Any:
+            if path not in shipped:
+                shipped[path] = ray.put(_read(path))
+            return shipped[path]
+
         pending = {}
         for task, cells in work.items():
-            sha = task.checkpoint.sha256
-            if sha not in checkpoints:
-                checkpoints[sha] = ray.put(Path(task.checkpoint.path).read_bytes())
-            pending[remote.remote(plugins, list(cells), checkpoints[sha], self.cpus_per_task)] = task
+            photo = _start_photo(cells[0].config)
+            pending[remote.remote(plugins, list(cells), ship(Path(task.checkpoint.path)),
+                                  None if photo is None else ship(photo), photo and photo.suffix,
+                                  self.cpus_per_task)] = task
         return pending
 
 
@@ -139,14 +149,35 @@ def _result(ray: Any, ref: Any, task: Task) -> list[CellOutput]:
 
 
 def _dream_cells(plugins: tuple[tuple[str, str | None], ...], cells: list[Cell], checkpoint: bytes,
-                 threads: float) -> list[CellOutput]:
-    """The Ray task: one task's cells, from the checkpoint's bytes (not its path, which is the driver's)."""
+                 photo: bytes | None, photo_suffix: str | None, threads: float) -> list[CellOutput]:
+    """The Ray task: one task's cells, from the bytes of its checkpoint and start photo (not their paths, which
+    are the driver's); the manifests keep the driver's paths."""
     torch.set_num_threads(max(1, int(threads)))
     host = _host(plugins)
-    local = _local_checkpoint(checkpoint, cells[0].task.checkpoint.sha256)
-    model = load_model(host, cells[0].config.updated({"checkpoint": str(local)}, "the Ray worker"))
-    outputs, _ = render_task(host, cells, model)
+    local: dict[str, Any] = {"checkpoint": str(_local_copy(checkpoint, ".pt"))}
+    if photo is not None:
+        local["options"] = {"photo": {"path": str(_local_copy(photo, photo_suffix or ""))}}
+    config = cells[0].config.updated(local, "the Ray worker")
+    outputs, _ = render_task(host, cells, load_model(host, config), config=config)
     return outputs
+
+
+def _start_photo(config: RunConfig) -> Path | None:
+    """The file a ``photo`` start reads (``--init photo:path=FILE``, or ``photo.path`` in the options), if any."""
+    spec = parse_spec(config.init)
+    if spec.name != "photo":
+        return None
+    path = (config.options.get("photo", {}).get("path") or spec.options.get("path")
+            or next(iter(spec.positional), None))
+    return None if path is None else Path(path)
+
+
+def _read(path: Path) -> bytes:
+    """A file's bytes, to ship to the workers, or a one-line error."""
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise DreamError(f"cannot read {str(path)!r} to send it to the Ray workers: {error.strerror or error}.") from None
 
 
 @functools.lru_cache(maxsize=4)
@@ -160,9 +191,9 @@ def _host(plugins: tuple[tuple[str, str | None], ...]) -> PluginHost:
     return load_plugins()
 
 
-def _local_checkpoint(data: bytes, sha256: str) -> Path:
-    """The checkpoint's bytes as a file in this worker's temporary folder (named by its SHA-256, written once)."""
-    path = Path(tempfile.gettempdir()) / "dreamengine-checkpoints" / f"{sha256}.pt"
+def _local_copy(data: bytes, suffix: str) -> Path:
+    """``data`` as a file in this worker's temporary folder, named by its SHA-256 (written once)."""
+    path = Path(tempfile.gettempdir()) / "dreamengine-files" / f"{hashlib.sha256(data).hexdigest()}{suffix}"
     if not path.is_file():
         write_atomic(path, lambda handle: handle.write(data))
     return path

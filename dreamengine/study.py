@@ -251,14 +251,17 @@ class CellOutput:
 
 
 def render_task(host: PluginHost, cells: Sequence[Cell], model: DreamModel | None = None,
-                on_step: Callable[[int, torch.Tensor], None] | None = None) -> tuple[list[CellOutput], DreamModel]:
+                on_step: Callable[[int, torch.Tensor], None] | None = None,
+                config: RunConfig | None = None) -> tuple[list[CellOutput], DreamModel]:
     """Dream one task's cells and encode them; writes nothing, so it can run anywhere.
 
     ``cells`` share one task (see :class:`Task`); ``model``, if given, must be
-    the one their checkpoint holds. Returns each cell's PNG bytes (manifest
-    included) and the model.
+    the one their checkpoint holds; ``config``, if given, is dreamed instead
+    of the cells' own settings (a Ray worker's, naming its copies of the
+    driver's files), which the manifests keep. Returns each cell's PNG bytes
+    (manifest included) and the model.
     """
-    results, model = dream_task(host, cells[0].config, [cell.steps for cell in cells], on_step, model)
+    results, model = dream_task(host, config or cells[0].config, [cell.steps for cell in cells], on_step, model)
     return [_encode(cell, results[cell.steps], model) for cell in cells], model
 
 

@@ -17,7 +17,7 @@ from PIL import Image
 from dreamengine.config import RunConfig
 from dreamengine.dreaming import apply_preset
 from dreamengine.imaging import read_manifest
-from dreamengine.study import find_checkpoints, plan_study, run_study
+from dreamengine.study import find_checkpoints, plan_study, render_task, run_study
 
 ray = pytest.importorskip("ray", reason="the Ray executor's tests need Ray: pip install -e '.[test]'")
 
@@ -193,6 +193,58 @@ def test_without_an_address_the_study_starts_a_ray_of_its_own_on_loopback(host, 
     assert all(cell.is_done() for cell in plan.cells) and not list(tmp_path.rglob("*.tmp"))
     assert len(listening) == 2 and LOOPBACK >= set().union(*listening) != set()
     assert not ray.is_initialized()  # it stopped its Ray
+
+
+def _photo(path: Path) -> Path:
+    Image.new("RGB", (24, 16), (200, 40, 40)).save(path)
+    return path
+
+
+def test_a_photo_start_travels_with_the_task_and_the_manifest_keeps_its_path(host, checkpoints, tmp_path):
+    photo = _photo(tmp_path / "start.png")
+    plans = [plan_study(apply_preset(host, RunConfig(), "report").updated(
+        {"size": 16, "device": "cpu", "init": f"photo:path={photo}"}, "test"),
+        find_checkpoints([str(checkpoints / "epoch-001.pt")]),
+        [1], ["red-vertical"], ["logit"], ["0.5"], [0], tmp_path / name) for name in ("local", "ray")]
+    assert run_study(host, plans[0]) == 1 and run_study(host, plans[1], RayExecutor(workers=1)) == 1
+    (local,), (remote,) = plans[0].cells, plans[1].cells
+    assert Image.open(remote.path).size == (16, 11)  # dreamed from the photo, in its shape
+    assert Image.open(remote.path).tobytes() == Image.open(local.path).tobytes()
+    assert _settings(remote.path) == _settings(local.path) and f"path={photo}" in _settings(remote.path)["config"]["init"]
+
+
+def test_a_worker_dreams_from_the_shipped_bytes_not_the_drivers_files(host, checkpoints, tmp_path):
+    """As on a machine without the driver's files: the checkpoint and the photo are gone from their paths."""
+    from dreamengine.ray_executor import _dream_cells, _start_photo
+
+    photo = _photo(tmp_path / "start.png")
+    base = apply_preset(host, RunConfig(), "report").updated({"size": 16, "device": "cpu", "init": f"photo:{photo}"},
+                                                             "test")
+    plan = plan_study(base, find_checkpoints([str(checkpoints / "epoch-001.pt")]), [1], ["red-vertical"], ["logit"],
+                      ["0.5"], [0], tmp_path / "study")
+    (task, cells), = plan.tasks.items()
+    assert _start_photo(cells[0].config) == photo
+    shipped = (Path(task.checkpoint.path).read_bytes(), photo.read_bytes())
+    expected = render_task(host, cells)[0][0].png
+    photo.unlink()
+    moved = tmp_path / "elsewhere.pt"
+    Path(task.checkpoint.path).rename(moved)
+    try:
+        (output,) = _dream_cells((), list(cells), shipped[0], shipped[1], ".png", 1)
+    finally:
+        moved.rename(task.checkpoint.path)
+    assert output.png == expected
+
+
+@pytest.mark.parametrize("init, options, expected", [
+    ("gray", {}, None), ("photo:path=a.jpg:blur=2", {}, "a.jpg"), ("photo:b.jpg", {}, "b.jpg"),
+    ("photo:path=a.jpg", {"photo": {"path": "c.jpg"}}, "c.jpg"),
+])
+def test_the_start_photo_is_found_in_the_spec_or_the_options(init, options, expected):
+    from dreamengine.ray_executor import _start_photo
+
+    found = _start_photo(RunConfig(init=init, options=options))
+    assert found == (None if expected is None else Path(expected))
 
 
 class FailingRay:
