@@ -119,6 +119,16 @@ class Constant(Objective):
         return torch.ones(outputs.logits.shape[0])
 
 
+class Flat(Initializer):
+    """A gray start whose aspect is no ratio."""
+
+    def __call__(self, batch, height, width, generator):
+        return torch.full((batch, 3, height, width), 0.5)
+
+    def aspect(self):
+        return 0.0
+
+
 class Summed(Objective):
     """One number for the whole batch instead of one per item."""
 
@@ -162,6 +172,7 @@ class BrokenPlugin:
     def dreamengine_register_initializers(self, register):
         register("double", Double)
         register("transposed", Transposed)
+        register("flat", Flat)
 
     @hookimpl
     def dreamengine_register_objectives(self, register):
@@ -193,6 +204,7 @@ def broken_problems():
     ("nameless", "has no summary"),
     ("double", "returned dtype torch.float64"),
     ("transposed", "the initializer returned shape (2, 3, 23, 17), expected (2, 3, 17, 23)"),
+    ("flat", "aspect() returned 0.0, expected None or a width / height ratio above 0"),
     ("constant", "the objective is not differentiable"),
     ("summed", "the objective returned shape (), expected (2,)"),
     ("unknown", "unknown layer of tiny 'blocks.9'"),

@@ -21,7 +21,8 @@ The invariants, for every registered component (with its default options, or
 the option sets given in ``options``):
 
 * initializers: a float32 ``(batch, 3, H, W)`` tensor on the CPU, finite, in
-  [0, 1], the same for the same seed whatever the global random state;
+  [0, 1], the same for the same seed whatever the global random state; an
+  ``aspect()`` of ``None`` or a ratio above 0;
 * regularizers, for each phase they override: ``transform`` keeps batch and
   channels, dtype and device, is finite, keeps [0, 1] and lets the gradient
   through; ``penalty`` is a finite, differentiable ``(batch,)`` tensor;

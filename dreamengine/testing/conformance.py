@@ -5,6 +5,7 @@ See :mod:`dreamengine.testing` for the list of invariants.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -163,6 +164,9 @@ def _has_gradient(tensor: torch.Tensor) -> bool:
 def _check_initializer(entry: Entry, make: Callable[[], Initializer], device: torch.device) -> None:
     out = _repeatable(lambda generator: make()(_BATCH, _HEIGHT, _WIDTH, generator), "the image")
     _check_tensor(out, "the initializer", (_BATCH, 3, _HEIGHT, _WIDTH), torch.device("cpu"), unit_range=True)
+    aspect = make().aspect()
+    _require(aspect is None or (isinstance(aspect, (int, float)) and math.isfinite(aspect) and aspect > 0),
+             f"aspect() returned {aspect!r}, expected None or a width / height ratio above 0")
 
 
 def _check_regularizer(entry: Entry, make: Callable[[], Regularizer], device: torch.device) -> None:
