@@ -401,6 +401,7 @@ def manifest(config: RunConfig, model: DreamModel, result: DreamResult, item: in
         "config": config.to_dict(),
         "target": {"index": index, "name": name, "item": item},
         "model": {"name": model.name, "input_size": list(model.input_size)},
+        "size": [result.image.shape[-1], result.image.shape[-2]],  # width, height: a photo's shape, say
         "score": float(result.scores[item]),
         "steps_done": result.steps_done,
         "diverged": result.diverged,

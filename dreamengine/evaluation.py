@@ -133,7 +133,7 @@ def _read_dream(root: Path, path: Path) -> Dream:
         if "study_sheet" in manifest:
             raise _Companion("a study's contact sheet")
         target, model = manifest["target"], manifest["model"]["name"]
-        height, width = parse_size(manifest["config"].get("size")) or manifest["model"]["input_size"]
+        width, height = manifest.get("size") or _asked_size(manifest)
     except (ValueError, KeyError, TypeError) as error:
         raise DreamError(f"its dreamengine settings are corrupt ({type(error).__name__}: {error})") from None
     if path.stem.endswith("-side") and picture.size == (2 * width + SIDE_BY_SIDE_GAP, height):
@@ -143,6 +143,12 @@ def _read_dream(root: Path, path: Path) -> Dream:
     array = np.asarray(picture.convert("RGB"), dtype=np.float32) / 255
     return Dream(path, path.parent.relative_to(root).as_posix(), int(target["index"]), str(target["name"]), str(model),
                  torch.from_numpy(array.copy()).permute(2, 0, 1))
+
+
+def _asked_size(manifest: dict[str, Any]) -> tuple[int, int]:
+    """``(width, height)`` of a dream whose settings do not store its size (made before they did): as asked."""
+    height, width = parse_size(manifest["config"].get("size")) or manifest["model"]["input_size"]
+    return width, height
 
 
 def choose_judges(dreams: Sequence[Dream], judges: Sequence[str] | None) -> list[str]:

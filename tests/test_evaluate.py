@@ -148,6 +148,16 @@ def test_real_dreams_are_read_from_their_manifests(judge_host, tmp_path, one_thr
     assert report.summary["run"]["count"] == 2
 
 
+def test_a_dream_of_a_photos_shape_is_read_at_its_own_size(judge_host, tmp_path, one_thread):
+    Image.new("RGB", (30, 20), (220, 30, 30)).save(tmp_path / "photo.png")
+    config = RunConfig(model="tiny-dreamer", classes=["red"], steps=1, param="pixel", size=21, side_by_side=True,
+                       init=f"photo:path={tmp_path / 'photo.png'}", output=str(tmp_path / "run"))
+    dream(judge_host, config)
+    dreams, skipped = collect_dreams(tmp_path / "run")
+    assert [tuple(d.image.shape) for d in dreams] == [(3, 14, 21)]  # 21 on the photo's longer side
+    assert [(s.reason, s.companion) for s in skipped] == [("a side-by-side picture", True)]
+
+
 def test_foreign_and_corrupt_pngs_are_skipped_with_a_reason(judge_host, study):
     Image.new("RGB", (8, 8)).save(study / "holiday.png")
     (study / "broken.png").write_bytes(b"\x89PNG not really")
