@@ -68,6 +68,10 @@ class Objective(_Component):
     #: whether :meth:`__call__` compares the batch's items with each other (diversity): items of one class
     #: that start from the same image then get the same gradients and stay the same, and a run warns of it.
     compares_items: bool = False
+    #: whether :meth:`__call__` reads ``outputs.targets``, each item's ``--class``. An objective that does not
+    #: (a layer, a class of its own) does not dream those classes: its dreams are named after it, and their
+    #: settings name no target class (``dreamengine evaluate`` leaves them out).
+    uses_classes: bool = True
 
     def prepare(self, model: DreamModel) -> None:
         """Called once with the loaded model before the run: resolve class names (``model.class_index``), check layers."""

@@ -7,7 +7,7 @@ import importlib.metadata
 import json
 import platform
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -179,14 +179,21 @@ def _class_indices(config: RunConfig, model: DreamModel) -> list[int]:
 
 def _warn_if_copies_stay_alike(config: RunConfig, objective: Objective, indices: list[int],
                               image: torch.Tensor) -> None:
-    """Warn when a class is dreamed more than once from the same start: its copies would come out identical."""
-    if len(set(indices)) == len(indices) or not bool((image == image[:1]).all()):
+    """Warn when the batch holds copies of one dream (a class given twice, or several items of an objective that
+    reads no class) that start from the same image: they would come out identical."""
+    copies = len(set(indices)) < len(indices) if objective.uses_classes else len(indices) > 1
+    if not copies or not bool((image == image[:1]).all()):
         return
-    why = ("the objective compares the batch's dreams with each other, but dreams of the same class start from "
-           f"the same image (--init {config.init}): they get the same gradients and stay the same."
-           if objective.compares_items else
-           f"a class is dreamed more than once, but its copies start from the same image (--init {config.init}) "
-           "and share every random draw, so they come out identical.")
+    start = f"the same image (--init {config.init})"
+    if objective.compares_items:
+        why = (f"the objective compares the batch's dreams with each other, but dreams of the same class start "
+               f"from {start}: they get the same gradients and stay the same.")
+    elif objective.uses_classes:
+        why = (f"a class is dreamed more than once, but its copies start from {start} and share every random "
+               "draw, so they come out identical.")
+    else:
+        why = (f"the objective reads no --class, so the batch's {len(indices)} dreams are copies of one: they "
+               f"start from {start} and share every random draw, so they come out identical.")
     warnings.warn(f"{why} Start them apart, e.g. --init noise, or dream the copies with other --seed values.",
                   stacklevel=3)
 
@@ -239,7 +246,8 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
     :class:`~dreamengine.DreamInterrupted` with its ``paths``.
     """
     job, config = run.job, run.config
-    names = [display_name(job.model.class_names, i) for i in run.indices]
+    targets: list[int | None] = list(run.indices) if job.objective.uses_classes else [None] * len(run.indices)
+    names = [config.objective if i is None else display_name(job.model.class_names, i) for i in targets]
     counter = _StepCounter(job.on_step)
     job.on_step = counter
     try:
@@ -247,9 +255,9 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
     except DreamInterrupted as stop:
         stop.result = _as_asked(stop.result, job, counter.last or stop.result.steps_done)
         if stop.result.steps_done:
-            stop.paths = write_outputs(config, job.model, stop.result, run.indices, names)
+            stop.paths = write_outputs(config, job.model, stop.result, targets, names)
         raise
-    paths = write_outputs(config, job.model, result, run.indices, names)
+    paths = write_outputs(config, job.model, result, targets, names)
     host.hook.dreamengine_run_end(config=config, result=result, paths=paths)
     return RunOutcome(result, paths, names)
 
@@ -352,9 +360,10 @@ def _names_a_file(config: RunConfig) -> bool:
     return Path(config.output).suffix.lower() == ".png"
 
 
-def write_outputs(config: RunConfig, model: DreamModel, result: DreamResult, indices: list[int],
+def write_outputs(config: RunConfig, model: DreamModel, result: DreamResult, indices: Sequence[int | None],
                   names: list[str]) -> list[Path]:
-    """Write each dream (and its side-by-side and animation, if asked), every PNG with its manifest."""
+    """Write each dream (and its side-by-side and animation, if asked), every PNG with its manifest; ``indices``
+    holds each item's target class (``None``: dreamed toward no class) and ``names`` what to call it."""
     paths = []
     for item, (index, name) in enumerate(zip(indices, names)):
         repeat = names[:item].count(name)  # the same class dreamed twice in a batch gets "-2", "-3", ...
@@ -394,12 +403,13 @@ def _replaceable(path: Path, meta: Mapping[str, Any]) -> bool:
     return same and (stored.get("interrupted", False) or not meta.get("interrupted", False))
 
 
-def manifest(config: RunConfig, model: DreamModel, result: DreamResult, item: int, index: int,
+def manifest(config: RunConfig, model: DreamModel, result: DreamResult, item: int, index: int | None,
              name: str) -> dict[str, Any]:
-    """Everything needed to know and repeat how a dream was made (no times: same run, same bytes)."""
+    """Everything needed to know and repeat how a dream was made (no times: same run, same bytes); a dream
+    toward no class (``index`` ``None``: its objective reads no ``--class``) has no target."""
     return {
         "config": config.to_dict(),
-        "target": {"index": index, "name": name, "item": item},
+        "target": None if index is None else {"index": index, "name": name, "item": item},
         "model": {"name": model.name, "input_size": list(model.input_size)},
         "size": [result.image.shape[-1], result.image.shape[-2]],  # width, height: a photo's shape, say
         "score": float(result.scores[item]),

@@ -140,6 +140,9 @@ def _read_dream(root: Path, path: Path) -> Dream:
         raise _Companion("a side-by-side picture")
     if picture.size != (width, height):
         raise DreamError(f"{picture.width}x{picture.height}, not the dream's {width}x{height} (resized since?)")
+    if target is None:
+        raise DreamError(f"dreamed toward no class (its objective, {manifest['config'].get('objective')!r}, reads "
+                         "no --class): there is no target to judge")
     array = np.asarray(picture.convert("RGB"), dtype=np.float32) / 255
     return Dream(path, path.parent.relative_to(root).as_posix(), int(target["index"]), str(target["name"]), str(model),
                  torch.from_numpy(array.copy()).permute(2, 0, 1))
@@ -277,7 +280,9 @@ def evaluate_folder(host: PluginHost, folder: str | os.PathLike, judges: Sequenc
         raise DreamError(f"the thumbnail size must be 0 (off) or positive, got {thumb}.")
     dreams, skipped = collect_dreams(folder)
     if not dreams:
-        raise DreamError(f"found no dreamengine dreams in {str(folder)!r} ({len(skipped)} other PNG(s)).")
+        reasons = [f"{s.path.name}: {s.reason}" for s in skipped if not s.companion][:1]
+        raise DreamError(f"found no dreams to judge in {str(folder)!r} ({len(skipped)} other PNG(s)"
+                         + (f", e.g. {reasons[0]}" if reasons else "") + ").")
     names = choose_judges(dreams, judges)
     report = Report(str(folder), names, {"full": None, **({"thumb": thumb} if thumb else {})}, skipped=skipped)
     report.images = [{"path": d.path.relative_to(Path(folder)).as_posix(), "group": GROUPINGS[group_by](d),

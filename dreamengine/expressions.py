@@ -89,6 +89,7 @@ class WeightedObjective(Objective):
         self.layers = tuple(dict.fromkeys(layer for _, objective in self.parts for layer in objective.layers))
         self.needs_logits = any(objective.needs_logits for _, objective in self.parts)
         self.compares_items = any(objective.compares_items for _, objective in self.parts)
+        self.uses_classes = any(objective.uses_classes for _, objective in self.parts)
 
     def prepare(self, model):
         for _, objective in self.parts:

@@ -34,6 +34,7 @@ from .config import RunConfig
 from .dreaming import build_job, load_model, manifest, resolve_device, run_through_hooks
 from .engine import DreamResult
 from .errors import DreamError
+from .expressions import build_objective
 from .imaging import png_bytes, read_manifest, side_by_side, to_pil, write_atomic
 from .model import DreamModel
 from .options import parse_spec_list
@@ -262,12 +263,15 @@ def render_task(host: PluginHost, cells: Sequence[Cell], model: DreamModel | Non
     (manifest included) and the model.
     """
     results, model = dream_task(host, config or cells[0].config, [cell.steps for cell in cells], on_step, model)
-    return [_encode(cell, results[cell.steps], model) for cell in cells], model
+    settings = cells[0].config
+    classes = build_objective(host.registry, settings.objective, settings.options)[0].uses_classes
+    return [_encode(cell, results[cell.steps], model, classes) for cell in cells], model
 
 
-def _encode(cell: Cell, result: DreamResult, model: DreamModel) -> CellOutput:
+def _encode(cell: Cell, result: DreamResult, model: DreamModel, classes: bool) -> CellOutput:
+    """A cell's PNGs; ``classes``: whether its objective dreams the cell's class (else it has no target)."""
     index = resolve_class(cell.task.target, model.class_names, len(model.class_names))
-    meta = manifest(cell.config, model, result, 0, index, display_name(model.class_names, index))
+    meta = manifest(cell.config, model, result, 0, index if classes else None, display_name(model.class_names, index))
     meta["study"] = cell.task.key()
     image = result.image[0]
     return CellOutput(cell.steps, png_bytes(to_pil(image), meta), png_bytes(side_by_side(image), meta))

@@ -281,6 +281,16 @@ def test_layer_objective_and_photo_start_from_the_cli(runner, tmp_path):
     assert result.exit_code == 1 and "999" in result.output
 
 
+@pytest.mark.parametrize("objective, name", [("logit:toucan", "logit-toucan"), ("layer:layer2", "layer-layer2")])
+def test_a_dream_toward_no_class_is_named_after_its_objective_not_the_default_class(runner, tmp_path, objective,
+                                                                                      name):
+    result = invoke(runner, "run", *TINY, "--objective", objective, "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in tmp_path.iterdir()] == [f"{name}-seed0.png"]  # not flamingo-seed0.png
+    assert read_manifest(tmp_path / f"{name}-seed0.png")["target"] is None
+    assert f"dreaming {objective}" in result.output and "│ dream " in result.output.replace("┃", "│")
+
+
 def test_size_is_square_or_width_by_height(runner, tmp_path):
     out = tmp_path / "wide.png"
     result = invoke(runner, "run", "--model", "resnet10t", "--steps", "1", "--size", "40x24", "-o", str(out))

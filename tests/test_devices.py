@@ -32,7 +32,7 @@ def job(host, model, **settings):
 
 
 @pytest.mark.parametrize("settings", [{"param": "fft"}, {"param": "pixel", "optimizer": "sgd"},
-                                      {"objective": "layer:layer=2", "save_every": 1}])
+                                      {"objective": "layer:layer=2", "save_every": 1, "init": "noise"}])
 def test_the_loop_makes_no_tensor_off_the_jobs_device(host, tiny_model, settings):
     dream = job(host, tiny_model, **settings)
     with torch.device("meta"):

@@ -14,7 +14,7 @@ from dreamengine.dreaming import dream
 from dreamengine.evaluation import (DEFAULT_JUDGES, choose_judges, collect_dreams, evaluate_folder, judge_views,
                                    score_dreams, summarise)
 from dreamengine.folding import NormRemainder
-from dreamengine.imaging import save_png, to_pil
+from dreamengine.imaging import read_manifest, save_png, to_pil
 from dreamengine.testing import make_host, tiny_model
 
 SIZE = 32
@@ -158,6 +158,18 @@ def test_a_dream_of_a_photos_shape_is_read_at_its_own_size(judge_host, tmp_path,
     assert [(s.reason, s.companion) for s in skipped] == [("a side-by-side picture", True)]
 
 
+def test_dreams_toward_no_class_are_left_out_with_the_reason(judge_host, tmp_path, one_thread):
+    config = RunConfig(model="tiny-dreamer", classes=["red"], steps=1, param="pixel", size=20,
+                       objective="layer:conv1", output=str(tmp_path / "layer"))
+    dream(judge_host, config)
+    (path,) = (tmp_path / "layer").glob("*.png")
+    assert path.name == "layer-conv1-seed0.png" and read_manifest(path)["target"] is None
+    with pytest.raises(DreamError) as error:
+        evaluate_folder(judge_host, tmp_path / "layer", ["colour-judge"])
+    assert str(error.value).endswith("(1 other PNG(s), e.g. layer-conv1-seed0.png: dreamed toward no class (its "
+                                     "objective, 'layer:conv1', reads no --class): there is no target to judge).")
+
+
 def test_foreign_and_corrupt_pngs_are_skipped_with_a_reason(judge_host, study):
     Image.new("RGB", (8, 8)).save(study / "holiday.png")
     (study / "broken.png").write_bytes(b"\x89PNG not really")
@@ -198,7 +210,7 @@ def test_default_judges_leave_out_the_dreaming_model(study):
 
 
 def test_a_folder_without_dreams_and_a_judge_with_too_few_classes_are_errors(judge_host, tmp_path):
-    with pytest.raises(Exception, match="found no dreamengine dreams"):
+    with pytest.raises(Exception, match=r"found no dreams to judge in '.*' \(0 other PNG\(s\)\)\.$"):
         evaluate_folder(judge_host, tmp_path, ["colour-judge"])
     write_dream(tmp_path / "far.png", solid(1, 0, 0), 7, "class 7")
     with pytest.raises(Exception, match="has 4 classes"):

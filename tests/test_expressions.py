@@ -135,3 +135,13 @@ def test_an_expression_lets_the_forward_stop_early_only_when_no_term_needs_logit
     assert objective.needs_logits is needs_logits
     assert objective.layers == tuple(dict.fromkeys(
         layer for _, part in objective.parts for layer in part.layers))
+
+
+@pytest.mark.parametrize("objective, uses_classes", [
+    ("logit", True), ("cross-entropy", True), ("logit:class2", False), ("layer:conv1", False),
+    ("logit + 0.5*layer:conv1", True), ("logit:class2 + 0.5*layer:conv1 - 0.01*tv", False),
+    ("layer:conv1 + 0.5*diversity:conv1", False),
+])
+def test_an_objective_says_whether_it_dreams_each_items_class(objective, uses_classes):
+    built = build_components(make_host(), RunConfig(objective=objective))[0]
+    assert built.uses_classes is uses_classes

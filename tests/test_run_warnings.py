@@ -14,6 +14,8 @@ from dreamengine.testing import make_host, tiny_model
 
 COMPARED = ("the objective compares the batch's dreams with each other, but dreams of the same class start from "
             "the same image (--init gray): they get the same gradients and stay the same.")
+NO_CLASS = ("the objective reads no --class, so the batch's 2 dreams are copies of one: they start from the same "
+            "image (--init gray) and share every random draw, so they come out identical.")
 COPIES = ("a class is dreamed more than once, but its copies start from the same image (--init gray) and share "
           "every random draw, so they come out identical.")
 
@@ -24,6 +26,8 @@ COPIES = ("a class is dreamed more than once, but its copies start from the same
     (["1", "1"], "noise", "logit + 10*diversity:relu1", None),     # start apart: the term has a gradient
     (["1", "1"], "noise", "logit", None),                          # start apart: two variations
     (["1", "2"], "gray", "logit + 10*diversity:relu1", None),      # the classes pull them apart
+    (["1", "2"], "gray", "layer:relu1", NO_CLASS),                 # the objective ignores the classes
+    (["1", "2"], "noise", "layer:relu1", None),
 ])
 def test_copies_of_a_class_from_the_same_start_are_warned_of(classes, init, objective, why):
     config = RunConfig(size=16, steps=1, classes=classes, init=init, objective=objective)

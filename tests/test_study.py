@@ -128,6 +128,18 @@ def test_the_command_writes_cells_sheets_and_page(runner, checkpoints, tmp_path)
     assert "(all 4 dream runs were already done)" in again.output
 
 
+@pytest.mark.parametrize("objective, target", [("logit", {"index": 0, "name": "blue-discs", "item": 0}),
+                                               ("layer:layer1", None)])
+def test_a_cells_settings_name_its_class_only_if_its_objective_dreams_it(runner, checkpoints, tmp_path, objective,
+                                                                         target):
+    out = tmp_path / "s"
+    result = runner.invoke(cli, ["study", str(checkpoints / "epoch-001.pt"), "--steps", "1", "--size", "16",
+                                 "--device", "cpu", "-c", "0", "--objective", objective, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    (cell,) = [p for p in (out / "cells").rglob("*.png") if not p.stem.endswith("-side")]
+    assert read_manifest(cell)["target"] == target
+
+
 @pytest.mark.parametrize("args, message", [
     (["missing-folder"], "does not exist"),
     (["{ck}", "--steps", "a,b"], "whole numbers"),

@@ -10,6 +10,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..components import Objective
 from ..config import RunConfig, load_toml
 from ..dreaming import apply_preset, execute, prepare, total_steps
 from ..engine import OPTIMIZERS
@@ -84,12 +85,12 @@ def run_command(config_file: str | None, from_png: str | None, preset: str | Non
     total = total_steps(prepared.job)
     try:
         with _progress() as progress:
-            task = progress.add_task(_describe(config), total=total, score=float("nan"))
+            task = progress.add_task(_describe(config, prepared.job.objective), total=total, score=float("nan"))
             prepared.job.on_step = lambda step, scores: progress.update(task, completed=step, score=float(scores.mean()))
             outcome = execute(host, prepared)
     except DreamInterrupted as stop:
         stop_interrupted(_interrupted_message(stop, total))
-    _report(outcome)
+    _report(outcome, prepared.job.objective.uses_classes)
     if outcome.result.diverged:
         raise DreamError(outcome.result.diverged)
 
@@ -147,7 +148,10 @@ def _check_stored_paths(from_png: str, stored: dict[str, Any], config: RunConfig
                              f"folder, or give {option}.")
 
 
-def _describe(config: RunConfig) -> str:
+def _describe(config: RunConfig, objective: Objective) -> str:
+    """What the progress bar says is being dreamed: the classes, or an objective that reads none."""
+    if not objective.uses_classes:
+        return f"dreaming {config.objective}"
     classes = ", ".join(config.classes[:3]) + (", ..." if len(config.classes) > 3 else "")
     return f"dreaming {classes}"
 
@@ -165,9 +169,9 @@ def _interrupted_message(stop: DreamInterrupted, total: int) -> str:
             f"(marked interrupted in its settings): {', '.join(str(p) for p in stop.paths)}")
 
 
-def _report(outcome) -> None:
+def _report(outcome, of_classes: bool) -> None:
     table = Table(title_justify="left")
-    for column in ("class", "objective", "file"):
+    for column in ("class" if of_classes else "dream", "objective", "file"):
         table.add_column(column)
     dreams = [p for p in outcome.paths if p.suffix == ".png" and not p.stem.endswith("-side")]
     for name, score, path in zip(outcome.targets, outcome.result.scores.tolist(), dreams):

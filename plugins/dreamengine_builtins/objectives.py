@@ -25,6 +25,11 @@ class Logit(Objective):
         self.target = target
         self._index: int | None = None
 
+    @property
+    def uses_classes(self) -> bool:
+        """Each item's ``--class`` is dreamed unless ``target`` names one class for all."""
+        return self.target is None
+
     def prepare(self, model):
         if self.target is not None:
             self._index = model.class_index(self.target)
@@ -59,6 +64,7 @@ class Layer(Objective):
     """
 
     needs_logits = False
+    uses_classes = False
 
     def __init__(self, layer: str, channel: int | None = None) -> None:
         self.layer = layer
@@ -106,6 +112,7 @@ class Diversity(Objective):
 
     needs_logits = False
     compares_items = True
+    uses_classes = False
 
     def __init__(self, layer: str) -> None:
         if not layer:
