@@ -327,12 +327,18 @@ def _with_step_hook(host: PluginHost, job: DreamJob, on_step):
     return step_end
 
 
+#: The longest part of a file name a dream's name makes (a long objective expression would pass the file system's
+#: limit); names cut to the same part are told apart as any two dreams are, by ``-2``, ``-3``.
+_NAME_PART = 80
+
+
 def output_path(config: RunConfig, name: str, count: int) -> Path:
-    """Where the dream of class ``name`` goes: into the output folder, or the given .png file."""
-    out = Path(config.output)
+    """Where the dream called ``name`` (its class, or its objective) goes: into the output folder, or the given
+    .png file."""
+    out, part = Path(config.output), slug(name)[:_NAME_PART].rstrip("-")
     if _names_a_file(config):
-        return out if count == 1 else out.with_name(f"{out.stem}-{slug(name)}.png")
-    return out / f"{slug(name)}-seed{config.seed}.png"
+        return out if count == 1 else out.with_name(f"{out.stem}-{part}.png")
+    return out / f"{part}-seed{config.seed}.png"
 
 
 #: Picture suffixes that ``--output`` might be given by mistake: dreams are written as PNG.

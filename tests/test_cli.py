@@ -291,6 +291,15 @@ def test_a_dream_toward_no_class_is_named_after_its_objective_not_the_default_cl
     assert f"dreaming {objective}" in result.output and "│ dream " in result.output.replace("┃", "│")
 
 
+def test_a_long_objective_makes_a_file_name_of_bounded_length(runner, tmp_path):
+    objective = " + ".join(f"0.1*layer:layer{1 + i % 4}" for i in range(40))
+    result = invoke(runner, "run", *TINY, "--objective", objective, "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    (path,) = tmp_path.iterdir()
+    assert path.name == "0-1-layer-layer1-0-1-layer-layer2-0-1-layer-layer3-0-1-layer-layer4-0-1-layer-la-seed0.png"
+    assert len(path.stem) == 80 + len("-seed0")
+
+
 def test_size_is_square_or_width_by_height(runner, tmp_path):
     out = tmp_path / "wide.png"
     result = invoke(runner, "run", "--model", "resnet10t", "--steps", "1", "--size", "40x24", "-o", str(out))
