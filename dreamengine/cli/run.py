@@ -150,10 +150,9 @@ def _check_stored_paths(from_png: str, stored: dict[str, Any], config: RunConfig
 
 def _describe(config: RunConfig, objective: Objective) -> str:
     """What the progress bar says is being dreamed: the classes, or an objective that reads none."""
-    if not objective.uses_classes:
-        return f"dreaming {config.objective}"
-    classes = ", ".join(config.classes[:3]) + (", ..." if len(config.classes) > 3 else "")
-    return f"dreaming {classes}"
+    what = config.objective if not objective.uses_classes else ", ".join(config.classes[:3]) + (
+        ", ..." if len(config.classes) > 3 else "")
+    return f"dreaming {what if len(what) <= 32 else what[:31] + '…'}"  # room left for the bar on 80 columns
 
 
 def _progress() -> Progress:
@@ -170,12 +169,14 @@ def _interrupted_message(stop: DreamInterrupted, total: int) -> str:
 
 
 def _report(outcome, of_classes: bool) -> None:
+    """A row per dream: its class (or, for an objective that reads none, its number), objective value and file."""
     table = Table(title_justify="left")
-    for column in ("class" if of_classes else "dream", "objective", "file"):
-        table.add_column(column)
+    table.add_column("class" if of_classes else "dream")
+    table.add_column("objective")
+    table.add_column("file", overflow="fold")  # a path is never cut short
     dreams = [p for p in outcome.paths if p.suffix == ".png" and not p.stem.endswith("-side")]
-    for name, score, path in zip(outcome.targets, outcome.result.scores.tolist(), dreams):
-        table.add_row(name, f"{score:.3f}", str(path))
+    for number, (name, score, path) in enumerate(zip(outcome.targets, outcome.result.scores.tolist(), dreams), 1):
+        table.add_row(name if of_classes else str(number), f"{score:.3f}", str(path))
     console.print(table)
     extra = [p for p in outcome.paths if p not in dreams]
     for path in extra:
