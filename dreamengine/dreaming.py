@@ -137,7 +137,7 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
                   ("--lr", config.lr, config.lr > 0, "above 0"),
                   ("--save-every", config.save_every, config.save_every >= 0, "0 (off) or more"))
     objective, regularizers, initializer, parametrization, strategies = build_components(host, config)
-    indices = _class_indices(config, model)
+    indices = _class_indices(config, model, objective)
     objective.prepare(model)
     for layer in objective.layers:
         model.layer(layer)
@@ -166,8 +166,11 @@ def dream_size(size: int | str | None, input_size: tuple[int, int], aspect: floa
     return (side, max(1, round(side * aspect))) if aspect < 1 else (max(1, round(side / aspect)), side)
 
 
-def _class_indices(config: RunConfig, model: DreamModel) -> list[int]:
-    """The model's index of each class to dream; an unknown default class says how to name another."""
+def _class_indices(config: RunConfig, model: DreamModel, objective: Objective) -> list[int]:
+    """The model's index of each class to dream; an unknown default class says how to name another. An objective
+    that reads no class needs none: each ``--class`` is then one more item of the batch."""
+    if not objective.uses_classes:
+        return [0] * len(config.classes)
     try:
         return [model.class_index(name) for name in config.classes]
     except DreamError as error:

@@ -341,6 +341,13 @@ def test_a_checkpoint_without_the_default_class_says_to_name_one(runner, checkpo
     assert named.exit_code == 1 and "default class" not in named.output
 
 
+def test_an_objective_that_reads_no_class_needs_none_of_the_models(runner, checkpoints, tmp_path):
+    result = runner.invoke(cli, ["run", "--checkpoint", str(checkpoints / "epoch-001.pt"), "--objective",
+                                 "layer:layer1", "--steps", "1", "-o", str(tmp_path)])  # the default class: flamingo
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["layer-layer1-seed0.png"]
+
+
 def test_a_model_named_beside_a_checkpoint_is_said_to_be_unused(runner, checkpoints):
     checkpoint = str(checkpoints / "epoch-001.pt")
     result = runner.invoke(cli, ["run", "--checkpoint", checkpoint, "--model", "efficientnet-lite2", "--size", "16",
