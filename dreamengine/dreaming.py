@@ -156,6 +156,17 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
     return job, indices
 
 
+def start_photo(config: RunConfig) -> Path | None:
+    """The file a ``photo`` start reads (``--init photo:path=FILE`` or ``photo:FILE``, or ``-s photo.path=FILE``),
+    if the run starts from one."""
+    spec = parse_spec(config.init)
+    if spec.name != "photo":
+        return None
+    path = (config.options.get("photo", {}).get("path") or spec.options.get("path")
+            or next(iter(spec.positional), None))
+    return None if path is None else Path(str(path))
+
+
 def dream_size(size: int | str | None, input_size: tuple[int, int], aspect: float | None) -> tuple[int, int]:
     """``(height, width)`` of a dream: ``WIDTHxHEIGHT`` as given; else ``N`` (default: the model's input size)
     square, or, for a start with an ``aspect`` (width / height, a photo's), as its longer side."""

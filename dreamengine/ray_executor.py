@@ -26,12 +26,10 @@ from typing import Any
 
 import torch
 
-from .config import RunConfig
-from .dreaming import load_model
+from .dreaming import load_model, start_photo
 from .errors import DreamError
 from .executors import Finished
 from .imaging import write_atomic
-from .options import parse_spec
 from .plugins import PluginHost, load_plugins
 from .study import Cell, CellOutput, Task, render_task
 
@@ -119,7 +117,7 @@ class RayExecutor:
 
         pending = {}
         for task, cells in work.items():
-            photo = _start_photo(cells[0].config)
+            photo = start_photo(cells[0].config)
             pending[remote.remote(plugins, list(cells), ship(Path(task.checkpoint.path)),
                                   None if photo is None else ship(photo), photo and photo.suffix,
                                   self.cpus_per_task)] = task
@@ -160,16 +158,6 @@ def _dream_cells(plugins: tuple[tuple[str, str | None], ...], cells: list[Cell],
     config = cells[0].config.updated(local, "the Ray worker")
     outputs, _ = render_task(host, cells, load_model(host, config), config=config)
     return outputs
-
-
-def _start_photo(config: RunConfig) -> Path | None:
-    """The file a ``photo`` start reads (``--init photo:path=FILE``, or ``photo.path`` in the options), if any."""
-    spec = parse_spec(config.init)
-    if spec.name != "photo":
-        return None
-    path = (config.options.get("photo", {}).get("path") or spec.options.get("path")
-            or next(iter(spec.positional), None))
-    return None if path is None else Path(path)
 
 
 def _read(path: Path) -> bytes:

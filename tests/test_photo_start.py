@@ -1,14 +1,17 @@
-"""A dream from a photo keeps the photo's shape: never stretched, --size N its longer side."""
+"""A dream from a photo keeps the photo's shape (never stretched, --size N its longer side); where the photo is."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from dreamengine import RunConfig
 from dreamengine.cli import cli
-from dreamengine.dreaming import dream_size
+from dreamengine.dreaming import dream_size, start_photo
 from dreamengine_builtins.initializers import Photo
 
 pytestmark = pytest.mark.usefixtures("builtins_only_cli")
@@ -53,3 +56,12 @@ def test_run_from_a_photo_writes_a_dream_of_its_shape(runner, tmp_path):
                                  "--init", f"photo:path={_stripes(tmp_path / 's.png')}", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert Image.open(out).size == (32, 16)
+
+
+@pytest.mark.parametrize("init, options, expected", [
+    ("gray", {}, None), ("photo:path=a.jpg:blur=2", {}, "a.jpg"), ("photo:b.jpg", {}, "b.jpg"),
+    ("photo:path=a.jpg", {"photo": {"path": "c.jpg"}}, "c.jpg"),
+])
+def test_the_start_photo_is_found_in_the_spec_or_the_options(init, options, expected):
+    found = start_photo(RunConfig(init=init, options=options))
+    assert found == (None if expected is None else Path(expected))

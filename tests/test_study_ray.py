@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from dreamengine.config import RunConfig
-from dreamengine.dreaming import apply_preset
+from dreamengine.dreaming import apply_preset, start_photo
 from dreamengine.imaging import read_manifest
 from dreamengine.study import find_checkpoints, plan_study, render_task, run_study
 
@@ -215,7 +215,7 @@ def test_a_photo_start_travels_with_the_task_and_the_manifest_keeps_its_path(hos
 
 def test_a_worker_dreams_from_the_shipped_bytes_not_the_drivers_files(host, checkpoints, tmp_path):
     """As on a machine without the driver's files: the checkpoint and the photo are gone from their paths."""
-    from dreamengine.ray_executor import _dream_cells, _start_photo
+    from dreamengine.ray_executor import _dream_cells
 
     photo = _photo(tmp_path / "start.png")
     base = apply_preset(host, RunConfig(), "report").updated({"size": 16, "device": "cpu", "init": f"photo:{photo}"},
@@ -223,7 +223,7 @@ def test_a_worker_dreams_from_the_shipped_bytes_not_the_drivers_files(host, chec
     plan = plan_study(base, find_checkpoints([str(checkpoints / "epoch-001.pt")]), [1], ["red-vertical"], ["logit"],
                       ["0.5"], [0], tmp_path / "study")
     (task, cells), = plan.tasks.items()
-    assert _start_photo(cells[0].config) == photo
+    assert start_photo(cells[0].config) == photo
     shipped = (Path(task.checkpoint.path).read_bytes(), photo.read_bytes())
     expected = render_task(host, cells)[0][0].png
     photo.unlink()
@@ -234,17 +234,6 @@ def test_a_worker_dreams_from_the_shipped_bytes_not_the_drivers_files(host, chec
     finally:
         moved.rename(task.checkpoint.path)
     assert output.png == expected
-
-
-@pytest.mark.parametrize("init, options, expected", [
-    ("gray", {}, None), ("photo:path=a.jpg:blur=2", {}, "a.jpg"), ("photo:b.jpg", {}, "b.jpg"),
-    ("photo:path=a.jpg", {"photo": {"path": "c.jpg"}}, "c.jpg"),
-])
-def test_the_start_photo_is_found_in_the_spec_or_the_options(init, options, expected):
-    from dreamengine.ray_executor import _start_photo
-
-    found = _start_photo(RunConfig(init=init, options=options))
-    assert found == (None if expected is None else Path(expected))
 
 
 class FailingRay:

@@ -12,11 +12,11 @@ from rich.table import Table
 
 from ..components import Objective
 from ..config import RunConfig, load_toml
-from ..dreaming import apply_preset, execute, prepare, total_steps
+from ..dreaming import apply_preset, execute, prepare, start_photo, total_steps
 from ..engine import OPTIMIZERS
 from ..errors import DreamError, DreamInterrupted
 from ..imaging import read_manifest
-from ..options import parse_assignment, parse_spec
+from ..options import parse_assignment
 from . import cli, console, err_console, get_host, stop_interrupted, warn
 
 
@@ -138,9 +138,9 @@ def _check_stored_paths(from_png: str, stored: dict[str, Any], config: RunConfig
     files = []
     if stored.get("checkpoint") and config.checkpoint == stored["checkpoint"]:
         files.append(("checkpoint", config.checkpoint, "--checkpoint PATH"))
-    init = parse_spec(config.init)
-    if config.init == stored.get("init") and "path" in init.options:
-        files.append(("start image", init.options["path"], f"--init {init.name}:path=PATH"))
+    photo = start_photo(config)
+    if config.init == stored.get("init") and photo is not None:
+        files.append(("start image", photo, "--init photo:path=PATH"))
     for what, path, option in files:
         if not Path(str(path)).exists():
             raise DreamError(f"{from_png!r} was dreamed with {what} {str(path)!r}, which is not there from this "
