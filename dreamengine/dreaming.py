@@ -261,7 +261,7 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
     """
     job, config = run.job, run.config
     targets: list[int | None] = list(run.indices) if job.objective.uses_classes else [None] * len(run.indices)
-    names = [config.objective if i is None else display_name(job.model.class_names, i) for i in targets]
+    names = [_unclassed_name(config) if i is None else display_name(job.model.class_names, i) for i in targets]
     counter = _StepCounter(job.on_step)
     job.on_step = counter
     try:
@@ -274,6 +274,12 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
     paths = write_outputs(config, job.model, result, targets, names)
     host.hook.dreamengine_run_end(config=config, result=result, paths=paths)
     return RunOutcome(result, paths, names)
+
+
+def _unclassed_name(config: RunConfig) -> str:
+    """What to call a dream toward no class: its objective, after the photo it starts from (``cat layer:blocks.4``)."""
+    photo = start_photo(config)
+    return config.objective if photo is None else f"{photo.stem} {config.objective}"
 
 
 class _StepCounter:

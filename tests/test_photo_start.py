@@ -58,6 +58,15 @@ def test_run_from_a_photo_writes_a_dream_of_its_shape(runner, tmp_path):
     assert Image.open(out).size == (32, 16)
 
 
+def test_a_photos_dream_toward_no_class_is_named_after_the_photo_and_the_objective(runner, tmp_path):
+    photo = _stripes(tmp_path / "holiday.png")
+    result = runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1", "--strategy", "none",
+                                 "--init", f"photo:path={photo}", "--objective", "layer:layer2",
+                                 "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["holiday-layer-layer2-seed0.png"]
+
+
 @pytest.mark.parametrize("init, options, expected", [
     ("gray", {}, None), ("photo:path=a.jpg:blur=2", {}, "a.jpg"), ("photo:b.jpg", {}, "b.jpg"),
     ("photo:path=a.jpg", {"photo": {"path": "c.jpg"}}, "c.jpg"),
