@@ -108,18 +108,19 @@ class RayExecutor:
         remote = ray.remote(_dream_cells).options(num_cpus=self.cpus_per_task, num_gpus=gpus,
                                                   max_retries=self.max_retries)
         plugins = tuple((name, os.environ.get(name)) for name in PLUGIN_ENVIRONMENT)
-        shipped: dict[Path, Any] = {}  # each file the tasks read, put in the object store once
+        shipped: dict[Path, tuple[Any, str]] = {}  # each file the tasks read: in the object store once, and its name
 
-        def ship(path: Path) -> Any:
+        def ship(path: Path) -> tuple[Any, str]:
             if path not in shipped:
-                shipped[path] = ray.put(_read(path))
+                data = _read(path)
+                shipped[path] = ray.put(data), f"{hashlib.sha256(data).hexdigest()}{path.suffix}"
             return shipped[path]
 
         pending = {}
         for task, cells in work.items():
             photo = start_photo(cells[0].config)
-            pending[remote.remote(plugins, list(cells), ship(Path(task.checkpoint.path)),
-                                  None if photo is None else ship(photo), photo and photo.suffix,
+            photo_ref, photo_name = ship(photo) if photo is not None else (None, None)
+            pending[remote.remote(plugins, list(cells), ship(Path(task.checkpoint.path))[0], photo_ref, photo_name,
                                   self.cpus_per_task)] = task
         return pending
 
@@ -147,14 +148,14 @@ def _result(ray: Any, ref: Any, task: Task) -> list[CellOutput]:
 
 
 def _dream_cells(plugins: tuple[tuple[str, str | None], ...], cells: list[Cell], checkpoint: bytes,
-                 photo: bytes | None, photo_suffix: str | None, threads: float) -> list[CellOutput]:
+                 photo: bytes | None, photo_name: str | None, threads: float) -> list[CellOutput]:
     """The Ray task: one task's cells, from the bytes of its checkpoint and start photo (not their paths, which
-    are the driver's); the manifests keep the driver's paths."""
+    are the driver's; ``photo_name``: the photo's SHA-256 and suffix); the manifests keep the driver's paths."""
     torch.set_num_threads(max(1, int(threads)))
     host = _host(plugins)
-    local: dict[str, Any] = {"checkpoint": str(_local_copy(checkpoint, ".pt"))}
-    if photo is not None:
-        local["options"] = {"photo": {"path": str(_local_copy(photo, photo_suffix or ""))}}
+    local: dict[str, Any] = {"checkpoint": str(_local_copy(checkpoint, f"{cells[0].task.checkpoint.sha256}.pt"))}
+    if photo is not None and photo_name is not None:
+        local["options"] = {"photo": {"path": str(_local_copy(photo, photo_name))}}
     config = cells[0].config.updated(local, "the Ray worker")
     outputs, _ = render_task(host, cells, load_model(host, config), config=config)
     return outputs
@@ -165,7 +166,8 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as error:
-        raise DreamError(f"cannot read {str(path)!r} to send it to the Ray workers: {error.strerror or error}.") from None
+        raise DreamError(f"cannot read {str(path)!r} to send it to the Ray workers: "
+                         f"{error.strerror or error}.") from None
 
 
 @functools.lru_cache(maxsize=4)
@@ -179,9 +181,10 @@ def _host(plugins: tuple[tuple[str, str | None], ...]) -> PluginHost:
     return load_plugins()
 
 
-def _local_copy(data: bytes, suffix: str) -> Path:
-    """``data`` as a file in this worker's temporary folder, named by its SHA-256 (written once)."""
-    path = Path(tempfile.gettempdir()) / "dreamengine-files" / f"{hashlib.sha256(data).hexdigest()}{suffix}"
+def _local_copy(data: bytes, name: str) -> Path:
+    """``data`` as the file ``name`` (its SHA-256, so equal bytes share it) in this worker's temporary folder,
+    written once."""
+    path = Path(tempfile.gettempdir()) / "dreamengine-files" / name
     if not path.is_file():
         write_atomic(path, lambda handle: handle.write(data))
     return path

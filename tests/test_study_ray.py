@@ -230,7 +230,7 @@ def test_a_worker_dreams_from_the_shipped_bytes_not_the_drivers_files(host, chec
     moved = tmp_path / "elsewhere.pt"
     Path(task.checkpoint.path).rename(moved)
     try:
-        (output,) = _dream_cells((), list(cells), shipped[0], shipped[1], ".png", 1)
+        (output,) = _dream_cells((), list(cells), shipped[0], shipped[1], "start-photo-sha.png", 1)
     finally:
         moved.rename(task.checkpoint.path)
     assert output.png == expected
