@@ -235,6 +235,8 @@ def test_cli_prints_a_table_per_group_and_judge(runner, judge_cli, study):
     result = runner.invoke(cli, ["evaluate", str(study), "--judge", "colour-judge", "--thumb", "8", "--per-image"])
     assert result.exit_code == 0, result.output
     assert "colours" in result.output and "texture" in result.output and "67%" in result.output
+    said = " ".join(result.output.split())  # the title, with a long folder, wraps
+    assert "as colour-judge sees them" in said and "p(target)" in result.output  # whole on 80 columns
     assert "thumb" in result.output and "not-blue.png" in result.output
     assert "skipped" in result.output and "holiday.png" in result.output and "Traceback" not in result.output
 

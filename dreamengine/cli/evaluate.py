@@ -63,7 +63,8 @@ def evaluate_command(folder: str, judges: tuple[str, ...], thumb: int, group_by:
     if json_path == "-":
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
-    console.print(_summary_table(report))
+    for judge in report.judges:
+        console.print(_summary_table(report, judge))
     if per_image:
         console.print(_image_table(report))
     if json_path:
@@ -78,17 +79,16 @@ def _view_columns(table: Table, report: Report, names: tuple[str, ...]) -> None:
             table.add_column(f"{view}\n{name}", justify="right")
 
 
-def _summary_table(report: Report) -> Table:
-    table = Table(title=f"Dreams in {escape(report.folder)} as the judges see them", title_justify="left")
-    for column in ("group", "dreams", "judge"):
-        table.add_column(column, justify="right" if column == "dreams" else "left")
+def _summary_table(report: Report, judge: str) -> Table:
+    """One judge's scores, a row per group (a table per judge keeps its name whole on a narrow terminal)."""
+    table = Table(title=f"Dreams in {escape(report.folder)} as {escape(judge)} sees them", title_justify="left")
+    for column in ("group", "dreams"):
+        table.add_column(column, justify="right" if column == "dreams" else "left", overflow="fold")
     _view_columns(table, report, ("top-1", "top-5", "p(target)"))
     for group, entry in report.summary.items():
-        for judge in report.judges:
-            cells = [f"{entry['judges'][judge][view][key]:{fmt}}" for view in report.views
-                     for key, fmt in (("top1", ".0%"), ("top5", ".0%"), ("p_target", ".3f"))]
-            table.add_row(escape(group), str(entry["count"]), escape(judge), *cells)
-        table.add_section()
+        cells = [f"{entry['judges'][judge][view][key]:{fmt}}" for view in report.views
+                 for key, fmt in (("top1", ".0%"), ("top5", ".0%"), ("p_target", ".3f"))]
+        table.add_row(escape(group), str(entry["count"]), *cells)
     return table
 
 
