@@ -260,8 +260,11 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
     :class:`~dreamengine.DreamInterrupted` with its ``paths``.
     """
     job, config = run.job, run.config
-    targets: list[int | None] = list(run.indices) if job.objective.uses_classes else [None] * len(run.indices)
-    names = [_unclassed_name(config) if i is None else display_name(job.model.class_names, i) for i in targets]
+    if job.objective.uses_classes:
+        targets: list[int | None] = list(run.indices)
+        names = [display_name(job.model.class_names, i) for i in run.indices]
+    else:
+        targets, names = [None] * len(run.indices), [_unclassed_name(config)] * len(run.indices)
     counter = _StepCounter(job.on_step)
     job.on_step = counter
     try:
@@ -372,8 +375,9 @@ def check_output(config: RunConfig) -> None:
         raise DreamError(f"--output {str(out)!r} names a {out.suffix} file, but dreams are written as PNG, with "
                          "their settings inside: name a .png file or a folder (an animation, --save-every, "
                          "is written beside each PNG).")
-    folder = out.parent if _names_a_file(config) else out
-    if _names_a_file(config) and out.is_dir():
+    names_a_file = _names_a_file(config)
+    folder = out.parent if names_a_file else out
+    if names_a_file and out.is_dir():
         raise DreamError(f"--output {str(out)!r} is a folder, but a name ending in .png names the dream's file: "
                          "name another .png file, or a folder.")
     existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
