@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import re
 from collections.abc import Sequence
 
 from .errors import DreamError, unknown_name
 
-__all__ = ["resolve_class", "display_name", "name_for", "slug"]
+__all__ = ["resolve_class", "display_name", "find_classes", "name_for", "slug"]
 
 
 #: Models with at most this many classes have them all listed when a class name is unknown.
@@ -74,5 +75,32 @@ def resolve_class(text: str, class_names: Sequence[str], num_classes: int) -> in
         raise DreamError(f"class name {text!r} is ambiguous: it names classes {listed}. Give the index instead, "
                          f"e.g. {matches[0]}.")
     owner = {synonym: index for index, description in enumerate(class_names) for synonym in _synonyms(description)}
-    listed = len(owner) if len(class_names) <= _LISTED else 0  # a fine-tuned model's few classes, not ImageNet's
-    raise unknown_name("class", text, owner, show=listed, meaning=owner.get)
+    if len(class_names) <= _LISTED:  # a fine-tuned model's few classes: all listed
+        raise unknown_name("class", text, owner, show=len(owner), meaning=owner.get)
+    error = unknown_name("class", text, owner, show=0, meaning=owner.get)
+    raise DreamError(f"{error} `dreamengine classes WORD` finds classes by name.")
+
+
+def find_classes(class_names: Sequence[str], pattern: str | None = None) -> list[int]:
+    """The indices of the classes ``pattern`` picks, in order: all of them without one.
+
+    An integer picks the class ``--class`` would (its index, unless a class
+    is named so: a dataset's numbered folders); shell wildcards (``*owl``) match any one of a
+    class's names, or its whole description; any other text is looked for
+    at the start of a word of the description (``owl`` finds ``great grey
+    owl``, not ``bowl``). Case is ignored.
+    """
+    indices = range(len(class_names))
+    if pattern is None:
+        return list(indices)
+    wanted = pattern.strip().lower()
+    if re.fullmatch(r"\d+", wanted):  # as --class reads it: a class named so (numbered folders), else the index
+        try:
+            return [resolve_class(wanted, class_names, len(class_names))]
+        except DreamError:
+            return []
+    if any(character in wanted for character in "*?["):
+        return [i for i in indices if any(fnmatch.fnmatchcase(name, wanted)
+                                          for name in (*_synonyms(class_names[i]), class_names[i].strip().lower()))]
+    word = re.compile(rf"\b{re.escape(wanted)}")
+    return [i for i in indices if word.search(class_names[i].lower())]

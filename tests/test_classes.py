@@ -1,9 +1,11 @@
 """Class names: what the user types, resolved to one class or refused with the candidates."""
 
 import pytest
+import torch
 
-from dreamengine import DreamError
-from dreamengine.classes import name_for, resolve_class
+from dreamengine import DreamError, DreamModel
+from dreamengine.cli import cli
+from dreamengine.classes import find_classes, name_for, resolve_class
 
 # Shaped like ImageNet's descriptions: synonyms separated by commas, and names that several classes share.
 NAMES = [
@@ -64,11 +66,65 @@ def test_name_for_is_a_name_that_resolves_back_to_the_same_class():
     assert all(resolve(name_for(NAMES, i)) == i for i in range(len(NAMES)))
 
 
-def test_a_model_with_few_classes_lists_them_all_for_an_unknown_name():
+def test_a_model_with_few_classes_lists_them_all_for_an_unknown_name_and_one_with_many_names_the_command():
     few = ["blue-discs", "green-horizontal", "red-vertical"]
     with pytest.raises(DreamError) as error:
         resolve_class("flamingo", few, 3)
     assert str(error.value) == "unknown class 'flamingo'. Available: blue-discs, green-horizontal, red-vertical."
     with pytest.raises(DreamError) as error:
         resolve_class("flamingo", [f"class {i}" for i in range(31)], 31)
-    assert "Available" not in str(error.value)  # a long list is not printed
+    assert "Available" not in str(error.value)  # a long list is not printed: the command that searches it is named
+    assert str(error.value).endswith("`dreamengine classes WORD` finds classes by name.")
+
+
+def test_find_classes_by_the_start_of_a_word_by_wildcards_or_by_index():
+    assert find_classes(NAMES) == list(range(len(NAMES)))
+    assert find_classes(NAMES, "cat") == [1, 3, 4]  # "bear cat", "tabby cat", "tiger cat"
+    assert find_classes(NAMES, "at") == []  # inside a word: "bathtub" and "cat" are not found
+    assert find_classes(NAMES, "PANDA") == [1, 2]
+    assert find_classes(NAMES, "tub*") == [5, 6]  # one of the names starts so: "tub", not "bathtub"
+    assert find_classes(NAMES, "*tub") == [5, 6]
+    assert find_classes(NAMES, "t?bby") == [3]
+    assert find_classes(NAMES, "tub, vat") == [6]  # the whole description
+    assert find_classes(NAMES, "7") == [7] and find_classes(NAMES, "9") == []
+
+
+def test_find_classes_reads_a_number_as_class_does_in_a_dataset_of_numbered_folders():
+    folders = [str(n) for n in sorted(range(12), key=str)]  # 0, 1, 10, 11, 2, ...
+    assert find_classes(folders, "10") == [folders.index("10")] == [2]
+
+
+def _rows(output):
+    return [[cell.strip() for cell in line.split("│")[1:4]] for line in output.splitlines() if line.startswith("│")]
+
+
+@pytest.mark.usefixtures("builtins_only_cli")
+def test_the_command_lists_imagenet_classes_with_the_name_that_class_takes(runner):
+    result = runner.invoke(cli, ["classes", "owl"])  # not bowl, howler or prairie fowl
+    assert result.exit_code == 0, result.output
+    assert _rows(result.output) == [["24", "great grey owl", "great grey owl, great gray owl, Strix nebulosa"]]
+    assert "Classes of efficientnet-lite0: 1 of 1000" in result.output
+    cranes = runner.invoke(cli, ["classes", "crane"])
+    assert _rows(cranes.output) == [["134", "134", "crane"], ["517", "517", "crane"]]  # a shared name: the index
+    everything = runner.invoke(cli, ["classes"])
+    assert len(_rows(everything.output)) == 1000 and _rows(everything.output)[130][1] == "flamingo"
+
+
+@pytest.mark.usefixtures("builtins_only_cli")
+def test_the_command_lists_a_checkpoints_classes_and_refuses_a_pattern_that_matches_none(runner, checkpoints):
+    checkpoint = str(checkpoints / "epoch-001.pt")
+    result = runner.invoke(cli, ["classes", "--checkpoint", checkpoint])
+    assert result.exit_code == 0, result.output
+    assert [row[1] for row in _rows(result.output)] == ["blue-discs", "green-horizontal", "red-vertical",
+                                                       "yellow-checks"]
+    missing = runner.invoke(cli, ["classes", "--checkpoint", checkpoint, "owl"])
+    assert missing.exit_code == 1 and "no class of test_resnet matches 'owl' (it has 4" in missing.output
+
+
+@pytest.mark.usefixtures("builtins_only_cli")
+def test_a_model_without_class_names_says_to_give_an_index(runner, monkeypatch):
+    net = torch.nn.Linear(3, 5)
+    net.num_classes = 5
+    monkeypatch.setattr("dreamengine.cli.classes.load_model", lambda host, config: DreamModel(net, name="nameless"))
+    result = runner.invoke(cli, ["classes"])
+    assert result.exit_code == 1 and "nameless has no class names: give --class as an index from 0 to 4." in result.output

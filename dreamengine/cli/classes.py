@@ -1,0 +1,52 @@
+"""`dreamengine classes`: the classes a model can dream with ``--class``, as a rich table."""
+
+from __future__ import annotations
+
+import warnings
+
+import click
+from rich.table import Table
+
+from ..classes import find_classes, name_for
+from ..config import RunConfig
+from ..dreaming import load_model
+from . import cli, console, err_console, get_host
+
+
+@cli.command("classes")
+@click.argument("pattern", required=False)
+@click.option("--model", "-m", default=RunConfig.model, show_default=True,
+              help="Registered model or any timm architecture.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint's classes instead.")
+def classes_command(pattern: str | None, model: str, checkpoint: str | None) -> None:
+    """List the classes a model can dream with --class: index, name, and the other names it is known by.
+
+    PATTERN picks classes: the start of a word in their names (owl), shell
+    wildcards matching one of their names ('*owl'), or an index.
+
+    \b
+    Examples:
+      dreamengine classes owl
+      dreamengine classes 'grey*'
+      dreamengine classes --checkpoint checkpoints/epoch-010.pt
+    """
+    with warnings.catch_warnings(), err_console.status(f"loading {checkpoint or model}"):
+        warnings.filterwarnings("ignore", message=".*random weights.*")  # the class names do not depend on them
+        loaded = load_model(get_host(), RunConfig(model=model, checkpoint=checkpoint))
+    names = loaded.class_names
+    if not names:
+        raise click.ClickException(f"{loaded.name} has no class names: give --class as an index from 0 to "
+                                   f"{loaded.num_classes - 1}.")
+    indices = find_classes(names, pattern)
+    if not indices:
+        raise click.ClickException(f"no class of {loaded.name} matches {pattern!r} "
+                                   f"(it has {len(names)}; run without a pattern to list them all).")
+    title = f"Classes of {loaded.name}" + (f": {len(indices)} of {len(names)}" if pattern is not None else "")
+    table = Table(title=title, title_justify="left", min_width=len(title))
+    for column, justify in (("index", "right"), ("--class", "left"), ("known as", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for index in indices:
+        table.add_row(str(index), name_for(names, index), names[index].strip())
+    console.print(table, highlight=False)
+    console.print("Dream one with --class NAME (or its index); repeat --class to dream several in one batch.",
+                  highlight=False)
