@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import json
+import os
 import platform
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +24,7 @@ from .config import RunConfig, parse_size
 from .engine import OPTIMIZERS, DreamJob, DreamResult
 from .errors import DreamError, DreamInterrupted, check_options, unknown_name
 from .expressions import build_objective
-from .imaging import read_manifest, save_animation, save_png, side_by_side, to_pil
+from .imaging import png_bytes, read_manifest, save_animation, save_png, side_by_side, to_pil, write_atomic
 from .model import DreamModel
 from .options import parse_spec, parse_spec_list
 from .plugins import PluginHost
@@ -399,9 +400,11 @@ def write_outputs(config: RunConfig, model: DreamModel, result: DreamResult, ind
         repeat = names[:item].count(name)  # the same class dreamed twice in a batch gets "-2", "-3", ...
         path = output_path(config, f"{name} {repeat + 1}" if repeat else name, len(indices))
         meta = manifest(config, model, result, item, index, name)
-        if not _names_a_file(config):  # a file named by the user is theirs to overwrite
-            path = _beside_other_dreams(path, meta)
-        paths.append(save_png(to_pil(result.image[item]), path, meta))
+        if _names_a_file(config):  # a file named by the user is theirs to overwrite
+            path = save_png(to_pil(result.image[item]), path, meta)
+        else:
+            path = _save_beside_other_dreams(png_bytes(to_pil(result.image[item]), meta), path, meta)
+        paths.append(path)
         if config.side_by_side:
             paths.append(save_png(side_by_side(result.image[item]), path.with_name(f"{path.stem}-side.png"), meta))
         if config.save_every and result.frames:
@@ -410,16 +413,22 @@ def write_outputs(config: RunConfig, model: DreamModel, result: DreamResult, ind
     return paths
 
 
-def _beside_other_dreams(path: Path, meta: Mapping[str, Any]) -> Path:
-    """``path``, unless it holds another dream (other settings or class), a file that is not a dream, or the
-    finished dream of an interrupted one: then the first of ``STEM-2.png``, ``STEM-3.png``, ... that does not.
-    A dream made again with the same settings replaces itself (the same bytes, or the finished dream in place
-    of an interrupted one)."""
+def _save_beside_other_dreams(data: bytes, path: Path, meta: Mapping[str, Any]) -> Path:
+    """Write the PNG ``data`` of the dream ``meta`` describes at ``path``, unless that holds another dream (other
+    settings or class), a file that is not a dream, or the finished dream of an interrupted one: then at the first
+    of ``STEM-2.png``, ``STEM-3.png``, ... that does not. A dream made again with the same settings replaces itself
+    (the same bytes, or the finished dream in place of an interrupted one). A free name is taken in one step, so
+    that runs finishing together into one folder keep both dreams."""
     candidate, number = path, 1
-    while candidate.exists() and not _replaceable(candidate, meta):
+    while True:
+        taken = os.path.lexists(candidate)  # a dangling link too is in the way
+        if not taken or _replaceable(candidate, meta):
+            try:
+                return write_atomic(candidate, lambda handle: handle.write(data), replace=taken)
+            except FileExistsError:  # another run took the name just now: judge its file
+                continue
         number += 1
         candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
-    return candidate
 
 
 def _replaceable(path: Path, meta: Mapping[str, Any]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -126,13 +127,16 @@ def save_animation(frames: Sequence[torch.Tensor], path: str | os.PathLike, *, d
         f, format=fmt, save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0, **({"lossless": True} if fmt == "WEBP" else {})))
 
 
-def write_atomic(path: Path, write) -> Path:
-    """Write a file through ``write(handle)`` into a temporary sibling, then rename it into place.
+def write_atomic(path: Path, write, *, replace: bool = True) -> Path:
+    """Write a file through ``write(handle)`` into a temporary sibling, then move it into place.
 
     A reader never sees a half-written file, and an interrupted write leaves
     the old file (if any) as it was. The file gets the permissions of any new
     file (``0o666`` less the umask), not the temporary file's owner-only ones.
-    Errors become one-line :class:`DreamError`.
+    With ``replace=False`` the file takes ``path`` only while nothing is there:
+    if another process's file got there first, that file is kept and
+    :class:`FileExistsError` is raised. Other errors become one-line
+    :class:`DreamError`.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,13 +147,28 @@ def write_atomic(path: Path, write) -> Path:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        (os.replace if replace else _move_if_free)(tmp, path)
     except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(error, OSError):
+        if isinstance(error, OSError) and not isinstance(error, FileExistsError):
             raise DreamError(f"cannot write {str(path)!r}: {error.strerror or error}.") from None
         raise
     return path
+
+
+def _move_if_free(source: str, path: Path) -> None:
+    """Move ``source`` to ``path`` unless something is there (:class:`FileExistsError`), in one step: a hard
+    link cannot replace a file. On a file system without hard links, the check and the move are two steps."""
+    try:
+        os.link(source, path)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links here (some network and FAT file systems)
+        if path.exists():
+            raise FileExistsError(errno.EEXIST, "file exists", str(path)) from None
+        os.replace(source, path)
+    else:
+        os.unlink(source)
 
 
 def _umask() -> int:

@@ -356,3 +356,33 @@ def test_a_model_named_beside_a_checkpoint_is_said_to_be_unused(runner, checkpoi
     output = " ".join(result.output.split())  # as one line, however the terminal wrapped it
     assert "warning: --model efficientnet-lite2 is not used: checkpoint" in output
     assert "holds its own network (test_resnet)" in output
+
+
+def test_a_run_finishing_as_another_writes_its_dream_never_replaces_that_dream(runner, tmp_path, monkeypatch):
+    """Two runs into one folder, with other settings: the name the second picked is taken by the first just before
+    the second writes (the first run is played by writing a file there at that moment). Both dreams are kept."""
+    from dreamengine import dreaming
+
+    invoke(runner, "run", *TINY, "--lr", "0.2", "-o", str(tmp_path / "other"))
+    other = (tmp_path / "other" / "flamingo-seed0.png").read_bytes()
+    write, raced = dreaming.write_atomic, []
+
+    def racing(path, *args, replace=True):
+        if not replace and not raced:  # the name was free when judged
+            raced.append(path)
+            path.write_bytes(other)
+        return write(path, *args, replace=replace)
+
+    monkeypatch.setattr(dreaming, "write_atomic", racing)
+    result = invoke(runner, "run", *TINY, "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert raced == [tmp_path / "flamingo-seed0.png"] and (tmp_path / "flamingo-seed0.png").read_bytes() == other
+    assert read_manifest(tmp_path / "flamingo-seed0-2.png")["config"]["lr"] != 0.2
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["flamingo-seed0-2.png", "flamingo-seed0.png"]
+
+
+def test_a_dangling_link_where_a_dream_would_go_is_stepped_around(runner, tmp_path):
+    (tmp_path / "flamingo-seed0.png").symlink_to(tmp_path / "gone.png")
+    result = invoke(runner, "run", *TINY, "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "flamingo-seed0.png").is_symlink() and read_manifest(tmp_path / "flamingo-seed0-2.png")

@@ -67,3 +67,17 @@ def test_files_written_in_place_get_the_permissions_of_any_new_file(tmp_path, um
         os.umask(before)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
     assert path.read_bytes() == b"<html>" and [p.name for p in tmp_path.iterdir()] == ["index.html"]
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_a_file_written_only_where_none_is_keeps_the_file_there_and_leaves_no_temporary(tmp_path, monkeypatch,
+                                                                                        hard_links):
+    if not hard_links:  # a file system without them (some network and FAT ones)
+        monkeypatch.setattr(os, "link", lambda *args: (_ for _ in ()).throw(PermissionError("no hard links")))
+    path = write_atomic(tmp_path / "dream.png", lambda handle: handle.write(b"first"), replace=False)
+    assert path.read_bytes() == b"first"
+    with pytest.raises(FileExistsError):
+        write_atomic(path, lambda handle: handle.write(b"second"), replace=False)
+    assert path.read_bytes() == b"first" and [p.name for p in tmp_path.iterdir()] == ["dream.png"]
+    write_atomic(path, lambda handle: handle.write(b"third"))  # replace=True, the default
+    assert path.read_bytes() == b"third" and [p.name for p in tmp_path.iterdir()] == ["dream.png"]
