@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dreamengine import DreamInterrupted, DreamJob, Objective
+from dreamengine import DreamError, DreamInterrupted, DreamJob, DreamOutputs, Objective
 from dreamengine.engine import run_job
-from dreamengine_builtins.objectives import CrossEntropy, Layer, Logit
+from dreamengine_builtins.objectives import CrossEntropy, Layer, Logit, Neuron
 from dreamengine_builtins.regularizers import Blur, Clamp, Flip, Jitter
 
 
@@ -66,6 +66,35 @@ def test_layer_objective_reads_captured_activations(tiny_model):
         before = float(seen["2"][:, 5].mean())
     assert after > before
     assert not tiny_model.net[2]._forward_hooks  # hooks removed after the run
+
+
+def test_a_neuron_is_one_channel_at_one_position_given_as_a_share_of_the_feature_map():
+    activation = torch.randn(2, 4, 5, 6)
+    outputs = DreamOutputs(None, torch.tensor([0, 0]), {"l": activation})
+    assert torch.equal(Neuron("l", 1)(outputs), activation[:, 1, 2, 3])  # the centre
+    assert torch.equal(Neuron("l", 3, x=0, y=0)(outputs), activation[:, 3, 0, 0])
+    assert torch.equal(Neuron("l", 0, x=1, y=1)(outputs), activation[:, 0, 4, 5])  # right, bottom
+    assert torch.equal(Neuron("l", 2, x=0.5, y=0.2)(outputs), activation[:, 2, 1, 3])
+    with pytest.raises(DreamError, match="has 4 channels"):
+        Neuron("l", 4)(outputs)
+    with pytest.raises(DreamError, match="no feature map"):
+        Neuron("l", 1)(DreamOutputs(None, torch.tensor([0]), {"l": torch.randn(1, 4)}))
+    with pytest.raises(ValueError, match="from 0 to 1"):
+        Neuron("l", 1, x=1.5)
+
+
+def test_a_neuron_dream_changes_only_the_pixels_the_neuron_sees(tiny_model):
+    """The tiny model's layer "2" (3x3 after 3x3 stride 2) sees the 3x3 input pixels at the top left for its
+    neuron at (0, 0): without transforms, nothing else moves."""
+    job = job_for(tiny_model, objective=Neuron(layer="2", channel=5, x=0, y=0), regularizers=[Clamp()])
+    result = run_job(job)
+    moved = (result.image != job.image).any(dim=1)[0]
+    assert moved[:3, :3].any() and not moved[3:].any() and not moved[:, 3:].any()
+    with tiny_model.capture(["2"]) as seen:
+        tiny_model(result.image)
+        after = float(seen["2"][0, 5, 0, 0])
+        tiny_model(job.image)
+        assert after > float(seen["2"][0, 5, 0, 0])
 
 
 class Explodes(Objective):

@@ -1,4 +1,4 @@
-"""Built-in objectives: class logit, cross-entropy, intermediate layer or channel, batch diversity."""
+"""Built-in objectives: class logit, cross-entropy, intermediate layer, channel or neuron, batch diversity."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from dreamengine import DreamError, DreamOutputs, Objective, hookimpl
 
-__all__ = ["Logit", "CrossEntropy", "Layer", "gram_similarity", "Diversity"]
+__all__ = ["Logit", "CrossEntropy", "Layer", "Neuron", "gram_similarity", "Diversity"]
 
 
 class Logit(Objective):
@@ -75,10 +75,52 @@ class Layer(Objective):
         activation = outputs.activations[self.layer]
         if self.channel is None:
             return activation.pow(2).flatten(1).mean(1)
-        if not -activation.shape[1] <= self.channel < activation.shape[1]:
-            raise DreamError(f"layer {self.layer!r} has {activation.shape[1]} channels "
-                             f"(0-{activation.shape[1] - 1}); there is no channel {self.channel}.")
-        return activation[:, self.channel].flatten(1).mean(1)
+        return _one_channel(activation, self.layer, self.channel).flatten(1).mean(1)
+
+
+class Neuron(Objective):
+    """Maximise one neuron: one channel of an intermediate module at one position of its feature map.
+
+    Where ``layer:NAME:CHANNEL`` dreams the channel's pattern across the whole
+    image, a neuron sees only its receptive field, so the dream shows what one
+    unit responds to, around the position it looks at.
+
+    Args:
+        layer: dotted module name with a ``(batch, channels, height, width)`` output (e.g. ``blocks.4``).
+        channel: the channel.
+        x, y: the position as a share of the feature map's width and height, from 0 (left, top) to 1
+            (right, bottom); 0.5, 0.5 is its centre. A share, not a pixel, so that it stays in place
+            at every size, octaves included.
+
+    Example:
+        ``dreamengine run --objective neuron:blocks.4:12:x=0.25``
+    """
+
+    needs_logits = False
+    uses_classes = False
+
+    def __init__(self, layer: str, channel: int, x: float = 0.5, y: float = 0.5) -> None:
+        for name, share in (("x", x), ("y", y)):
+            if not 0 <= share <= 1:
+                raise ValueError(f"{name} is a share of the feature map's size, from 0 to 1; got {share}")
+        self.layer, self.channel, self.x, self.y = layer, channel, x, y
+        self.layers = (layer,)
+
+    def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
+        plane = _one_channel(outputs.activations[self.layer], self.layer, self.channel)
+        if plane.dim() != 3:
+            raise DreamError(f"layer {self.layer!r} has no feature map (its output is {tuple(plane.shape[1:])} per "
+                             "channel): a neuron needs a (channels, height, width) output; use layer:NAME:CHANNEL.")
+        height, width = plane.shape[1:]
+        return plane[:, min(int(self.y * height), height - 1), min(int(self.x * width), width - 1)]
+
+
+def _one_channel(activation: torch.Tensor, layer: str, channel: int) -> torch.Tensor:
+    """``activation[:, channel]`` of the module ``layer``, or an error that says how many channels it has."""
+    if not -activation.shape[1] <= channel < activation.shape[1]:
+        raise DreamError(f"layer {layer!r} has {activation.shape[1]} channels "
+                         f"(0-{activation.shape[1] - 1}); there is no channel {channel}.")
+    return activation[:, channel]
 
 
 def gram_similarity(activation: torch.Tensor) -> torch.Tensor:
@@ -126,8 +168,9 @@ class Diversity(Objective):
 
 @hookimpl
 def dreamengine_register_objectives(register):
-    """Register ``logit``, ``cross-entropy``, ``layer`` and ``diversity``."""
+    """Register ``logit``, ``cross-entropy``, ``layer``, ``neuron`` and ``diversity``."""
     register("logit", Logit)
     register("cross-entropy", CrossEntropy)
     register("layer", Layer)
+    register("neuron", Neuron)
     register("diversity", Diversity)
