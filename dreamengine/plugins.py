@@ -40,6 +40,7 @@ BUILTIN_PLUGINS = (
     "dreamengine_builtins.parametrizations",
     "dreamengine_builtins.octaves",
     "dreamengine_builtins.tiling",
+    "dreamengine_builtins.zoom",
     "dreamengine_builtins.models",
     "dreamengine_builtins.presets",
 )

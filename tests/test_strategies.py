@@ -1,4 +1,5 @@
-"""The octaves and tile strategies: shape bookkeeping, detail carried between scales, seams, bounded memory."""
+"""The octaves, tile and zoom strategies: shape bookkeeping, detail carried between scales, seams, bounded memory,
+zooming in frame by frame."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from hypothesis import strategies as st
 from PIL import Image
 from torch import nn
 
-from dreamengine import DreamError, DreamJob, DreamModel, DreamResult, Objective, Regularizer, RunConfig, Strategy, hookimpl
+from dreamengine import (DreamError, DreamJob, DreamModel, DreamResult, Objective, Regularizer, RunConfig, Strategy, hookimpl,
+                         resample)
 from dreamengine.dreaming import prepare, run_through_hooks, total_steps
 from dreamengine.engine import run_job
 from dreamengine.testing import make_host, tiny_model
 from dreamengine_builtins.octaves import Octaves, octave_sizes, split_steps
 from dreamengine_builtins.regularizers import Clamp
 from dreamengine_builtins.tiling import Tile, tile_origins
+from dreamengine_builtins.zoom import Zoom
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -268,3 +271,62 @@ def test_the_default_dream_uses_octaves_and_none_turns_them_off():
 def _strategies(host, config):
     from dreamengine.dreaming import build_components
     return build_components(host, config)[-1]
+
+
+def test_zoom_starts_each_frame_from_the_last_dream_zoomed_into_its_centre():
+    """A fake loop that paints its start's top left corner white: every later frame starts from that, zoomed in."""
+    starts = []
+
+    def painted(image):
+        image = image.clone()
+        image[..., :2, :2] = 1.0
+        return image
+
+    def paint(inner):
+        starts.append(inner.image.clone())
+        frames = [inner.image.clone(), painted(inner.image)] if inner.save_every else []
+        return DreamResult(painted(inner.image), torch.zeros(1), inner.steps, frames)
+
+    result = Zoom(frames=3, scale=1.25).run(job(size=(20, 20), steps=7, save_every=1), paint)
+    assert [s.shape for s in starts] == [(1, 3, 20, 20)] * 3 and result.steps_done == 7
+    for before, after in zip(starts, starts[1:]):
+        torch.testing.assert_close(after, resample(painted(before), ((0.8, 0.0, 0.0), (0.0, 0.8, 0.0))))
+    assert 0.5 < starts[1][0, 0, 0, 0] < 1 and starts[1][0, 0, 10, 10] == 0.5  # the corner came closer, the centre stayed
+    assert len(result.frames) == 4 and torch.equal(result.frames[0], starts[0])  # the start, then each frame's end
+    assert all(torch.equal(frame, painted(start)) for frame, start in zip(result.frames[1:], starts))
+    assert torch.equal(result.image, painted(starts[-1]))
+
+
+def test_zoom_shares_the_steps_counts_them_over_the_whole_run_and_dreams_for_real():
+    seen = []
+    result = Zoom(frames=3).run(job(steps=7, save_every=1, on_step=lambda step, _: seen.append(step)), run_job)
+    assert seen == list(range(1, 8)) and result.steps_done == 7 and len(result.frames) == 8
+    assert Zoom(frames=3).total_steps(7) == 7
+
+
+def test_a_zoom_that_diverges_stops_and_names_the_step_counted_over_the_whole_run():
+    def diverges_in_frame_two(inner):
+        if inner.image.max() > 0.5:  # the second frame starts from the first one's brighter end
+            return DreamResult(inner.image, torch.zeros(1), 1, [], "diverged")
+        return DreamResult(inner.image + 0.1, torch.zeros(1), inner.steps)
+
+    result = Zoom(frames=3).run(job(steps=9), diverges_in_frame_two)
+    assert result.steps_done == 4 and "diverged at step 5" in result.diverged
+
+
+@pytest.mark.parametrize(("options", "message"), [({"frames": 0}, "frames must be at least 1"),
+                                                  ({"scale": 0.9}, "scale must be at least 1")])
+def test_zoom_refuses_settings_that_do_not_zoom(options, message):
+    with pytest.raises(ValueError, match=message):
+        Zoom(**options)
+
+
+def test_the_cli_writes_a_zoom_as_an_animation_of_one_picture_per_frame(runner, tmp_path, builtins_only_cli,
+                                                                        resnet10t_quiet):
+    from dreamengine.cli import cli
+
+    args = ["run", "--model", "resnet10t", "--size", "32", "--strategy", "zoom:frames=3:scale=1.1", "--steps", "6",
+            "--save-every", "2", "-o", str(tmp_path / "zoom.png")]
+    result = runner.invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "zoom.gif").n_frames == 4  # the start, then the end of each frame

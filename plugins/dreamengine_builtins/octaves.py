@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from dreamengine import DreamResult, Strategy, divergence_message, hookimpl
 
-__all__ = ["resize", "octave_sizes", "split_steps", "Octaves"]
+__all__ = ["resize", "octave_sizes", "split_steps", "counted_from", "Octaves"]
 
 
 def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -73,7 +73,8 @@ class Octaves(Strategy):
                 continue
             base = resize(start, size)
             image = (base + resize(detail, size)).clamp(0, 1)
-            result = loop(dataclasses.replace(job, image=image, steps=octave_steps, on_step=_offset(job.on_step, done)))
+            on_step = counted_from(done, job.on_step)
+            result = loop(dataclasses.replace(job, image=image, steps=octave_steps, on_step=on_step))
             later = result.frames[1:] if frames else result.frames  # an octave's start is the last one's end, upscaled
             frames += [resize(frame, start.shape[-2:]) for frame in later]
             if result.diverged:  # name the step counted over all octaves, as the user asked for them
@@ -85,7 +86,8 @@ class Octaves(Strategy):
         return DreamResult(resize(result.image, start.shape[-2:]), result.scores, done, frames)
 
 
-def _offset(on_step, done: int):
+def counted_from(done: int, on_step):
+    """``on_step`` for a stage that starts after ``done`` steps: it sees the steps counted over the whole run."""
     if on_step is None:
         return None
     return lambda step, scores: on_step(done + step, scores)

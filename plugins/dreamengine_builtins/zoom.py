@@ -1,0 +1,63 @@
+"""The ``zoom`` strategy: the classic DeepDream zoom, dreaming ever further into the image.
+
+Frame 1 dreams the start image; every later frame zooms into the centre of
+the last one's dream by ``scale`` (a bilinear resample, the size unchanged)
+and dreams on from there, so the network keeps painting what it sees into the
+detail the zoom brings close. ``--steps`` is shared out among the frames; with
+``--save-every`` set to one frame's steps, the animation written beside the
+dream has one picture per frame: the zoom as a film.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from dreamengine import DreamResult, Strategy, divergence_message, hookimpl, resample
+
+from .octaves import counted_from, split_steps
+
+__all__ = ["Zoom"]
+
+
+class Zoom(Strategy):
+    """Dream ``frames`` times, each time zoomed into the centre of the last dream by ``scale`` (DeepDream's zoom).
+
+    Args:
+        frames: how many dreams, the first from the start image.
+        scale: how much each frame zooms into the last (1.05: 5% closer).
+
+    Example:
+        ``dreamengine run --preset deepdream --init photo:path=me.jpg --strategy zoom:frames=30 --steps 300
+        --save-every 10`` writes the zoom as an animation of 30 pictures beside the last.
+    """
+
+    def __init__(self, frames: int = 30, scale: float = 1.05) -> None:
+        if frames < 1:
+            raise ValueError(f"frames must be at least 1, got {frames}")
+        if scale < 1:
+            raise ValueError(f"scale must be at least 1 (1 does not zoom), got {scale}")
+        self.frames = frames
+        self.scale = scale
+
+    def run(self, job, loop):
+        closer = ((1 / self.scale, 0.0, 0.0), (0.0, 1 / self.scale, 0.0))
+        image, done, frames, result = job.image, 0, [], None
+        for frame_steps in split_steps(job.steps, self.frames):
+            if frame_steps == 0:
+                continue
+            if result is not None:
+                image = resample(result.image.to(job.image.device), closer)
+            on_step = counted_from(done, job.on_step)
+            result = loop(dataclasses.replace(job, image=image, steps=frame_steps, on_step=on_step))
+            frames += result.frames[1:] if frames else result.frames  # a frame's start is the last one's end, zoomed
+            if result.diverged:  # name the step counted over all frames, as the user asked for them
+                return DreamResult(result.image, result.scores, done + result.steps_done, frames,
+                                   divergence_message(job, done + result.steps_done + 1))
+            done += result.steps_done
+        return DreamResult(result.image, result.scores, done, frames)
+
+
+@hookimpl
+def dreamengine_register_strategies(register):
+    """Register ``zoom``."""
+    register("zoom", Zoom)
