@@ -90,7 +90,8 @@ class DreamResult:
             the regularizers allowed otherwise.
         scores: the objective of each item at the last finite step.
         steps_done: steps completed (fewer than asked if the run diverged or was interrupted).
-        frames: snapshots taken every ``save_every`` steps, the start image first.
+        frames: snapshots of the dream as it grew, the start image first: every ``save_every`` steps (none
+            when it is 0), or the pictures a strategy makes of it (``zoom``: the end of each frame).
         diverged: a message if the loss or the image stopped being finite.
         interrupted: the user stopped the run (Ctrl-C) after ``steps_done`` steps.
     """

@@ -295,6 +295,9 @@ def test_zoom_starts_each_frame_from_the_last_dream_zoomed_into_its_centre():
     assert len(result.frames) == 4 and torch.equal(result.frames[0], starts[0])  # the start, then each frame's end
     assert all(torch.equal(frame, painted(start)) for frame, start in zip(result.frames[1:], starts))
     assert torch.equal(result.image, painted(starts[-1]))
+    without_snapshots = Zoom(frames=3, scale=1.25).run(job(size=(20, 20), steps=7), paint)
+    assert len(without_snapshots.frames) == 4  # the film all the same: the start, then each frame's end
+    assert all(torch.equal(a, b) for a, b in zip(without_snapshots.frames, result.frames))
 
 
 def test_zoom_shares_the_steps_counts_them_over_the_whole_run_and_dreams_for_real():
@@ -321,12 +324,13 @@ def test_zoom_refuses_settings_that_do_not_zoom(options, message):
         Zoom(**options)
 
 
-def test_the_cli_writes_a_zoom_as_an_animation_of_one_picture_per_frame(runner, tmp_path, builtins_only_cli,
+def test_the_cli_writes_a_zoom_as_an_animation_of_one_picture_per_frame_or_per_save_every_steps(runner, tmp_path, builtins_only_cli,
                                                                         resnet10t_quiet):
     from dreamengine.cli import cli
 
-    args = ["run", "--model", "resnet10t", "--size", "32", "--strategy", "zoom:frames=3:scale=1.1", "--steps", "6",
-            "--save-every", "2", "-o", str(tmp_path / "zoom.png")]
-    result = runner.invoke(cli, args, catch_exceptions=False)
+    args = ["run", "--model", "resnet10t", "--size", "32", "--strategy", "zoom:frames=3:scale=1.1", "--steps", "6"]
+    result = runner.invoke(cli, [*args, "-o", str(tmp_path / "zoom.png")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert Image.open(tmp_path / "zoom.gif").n_frames == 4  # the start, then the end of each frame
+    result = runner.invoke(cli, [*args, "--save-every", "1", "-o", str(tmp_path / "steps.png")])
+    assert Image.open(tmp_path / "steps.gif").n_frames == 7  # the start, then every step

@@ -56,7 +56,8 @@ from . import cli, console, err_console, get_host, stop_interrupted, warn
 @click.option("--output", "-o", help="Output folder, or a .png file. [default: dreams]")
 @click.option("--side-by-side/--no-side-by-side", default=None,
               help="Also write the report's raw | rescaled picture (*-side.png).")
-@click.option("--save-every", type=int, help="Also write an animation with a frame every K steps.")
+@click.option("--save-every", type=int,
+              help="Also write an animation with a frame every K steps (a zoom strategy writes its frames without it).")
 @click.option("--animation", type=click.Choice(["gif", "webp"]), help="Animation format. [default: gif]")
 @click.option("--preset", help="Apply a preset first (see `dreamengine list presets`).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of settings.")

@@ -3,9 +3,10 @@
 Frame 1 dreams the start image; every later frame zooms into the centre of
 the last one's dream by ``scale`` (a bilinear resample, the size unchanged)
 and dreams on from there, so the network keeps painting what it sees into the
-detail the zoom brings close. ``--steps`` is shared out among the frames; with
-``--save-every`` set to one frame's steps, the animation written beside the
-dream has one picture per frame: the zoom as a film.
+detail the zoom brings close. ``--steps`` is shared out among the frames. The
+animation written beside the dream (the last frame) is the zoom as a film: one
+picture per frame, the start first, or with ``--save-every`` a picture every
+that many steps of each frame.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ class Zoom(Strategy):
         scale: how much each frame zooms into the last (1.05: 5% closer).
 
     Example:
-        ``dreamengine run --preset deepdream --init photo:path=me.jpg --strategy zoom:frames=30 --steps 300
-        --save-every 10`` writes the zoom as an animation of 30 pictures beside the last.
+        ``dreamengine run --preset deepdream --init photo:path=me.jpg --strategy zoom:frames=30 --steps 300``
+        writes the last frame, and beside it the zoom as an animation of 31 pictures (the photo first).
     """
 
     def __init__(self, frames: int = 30, scale: float = 1.05) -> None:
@@ -41,7 +42,8 @@ class Zoom(Strategy):
 
     def run(self, job, loop):
         closer = ((1 / self.scale, 0.0, 0.0), (0.0, 1 / self.scale, 0.0))
-        image, done, frames, result = job.image, 0, [], None
+        image, done, result = job.image, 0, None
+        frames = [] if job.save_every else [job.image.cpu()]  # with --save-every, the loops' own snapshots
         for frame_steps in split_steps(job.steps, self.frames):
             if frame_steps == 0:
                 continue
@@ -49,7 +51,10 @@ class Zoom(Strategy):
                 image = resample(result.image.to(job.image.device), closer)
             on_step = counted_from(done, job.on_step)
             result = loop(dataclasses.replace(job, image=image, steps=frame_steps, on_step=on_step))
-            frames += result.frames[1:] if frames else result.frames  # a frame's start is the last one's end, zoomed
+            if job.save_every:
+                frames += result.frames[1:] if frames else result.frames  # a frame starts where the last one ended
+            else:
+                frames.append(result.image)
             if result.diverged:  # name the step counted over all frames, as the user asked for them
                 return DreamResult(result.image, result.scores, done + result.steps_done, frames,
                                    divergence_message(job, done + result.steps_done + 1))
