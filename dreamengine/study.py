@@ -31,13 +31,14 @@ import torch
 from .checkpoint import read_checkpoint
 from .classes import display_name, name_for, resolve_class, slug
 from .config import RunConfig
-from .dreaming import build_job, load_model, manifest, resolve_device, run_through_hooks
+from .dreaming import build_job, load_model, resolve_device, run_through_hooks
 from .engine import DreamResult
 from .errors import DreamError
 from .expressions import build_objective
 from .imaging import png_bytes, read_manifest, side_by_side, to_pil, write_atomic
 from .model import DreamModel
 from .options import parse_spec_list
+from .outputs import manifest
 from .plugins import PluginHost
 from .training import checkpoints_in
 

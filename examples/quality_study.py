@@ -26,7 +26,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from dreamengine.config import RunConfig
-from dreamengine.dreaming import dream, output_path
+from dreamengine.dreaming import dream
+from dreamengine.outputs import output_path
 from dreamengine.errors import DreamError
 from dreamengine.imaging import read_manifest
 from dreamengine.plugins import load_plugins

@@ -361,11 +361,11 @@ def test_a_model_named_beside_a_checkpoint_is_said_to_be_unused(runner, checkpoi
 def test_a_run_finishing_as_another_writes_its_dream_never_replaces_that_dream(runner, tmp_path, monkeypatch):
     """Two runs into one folder, with other settings: the name the second picked is taken by the first just before
     the second writes (the first run is played by writing a file there at that moment). Both dreams are kept."""
-    from dreamengine import dreaming
+    from dreamengine import outputs
 
     invoke(runner, "run", *TINY, "--lr", "0.2", "-o", str(tmp_path / "other"))
     other = (tmp_path / "other" / "flamingo-seed0.png").read_bytes()
-    write, raced = dreaming.write_atomic, []
+    write, raced = outputs.write_atomic, []
 
     def racing(path, *args, replace=True):
         if not replace and not raced:  # the name was free when judged
@@ -373,7 +373,7 @@ def test_a_run_finishing_as_another_writes_its_dream_never_replaces_that_dream(r
             path.write_bytes(other)
         return write(path, *args, replace=replace)
 
-    monkeypatch.setattr(dreaming, "write_atomic", racing)
+    monkeypatch.setattr(outputs, "write_atomic", racing)
     result = invoke(runner, "run", *TINY, "-o", str(tmp_path))
     assert result.exit_code == 0, result.output
     assert raced == [tmp_path / "flamingo-seed0.png"] and (tmp_path / "flamingo-seed0.png").read_bytes() == other
