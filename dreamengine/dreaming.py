@@ -18,13 +18,14 @@ from .components import Objective
 from .config import RunConfig, parse_size
 from .engine import OPTIMIZERS, DreamJob, DreamResult
 from .errors import DreamError, DreamInterrupted, check_options, unknown_name
-from .expressions import build_objective
+from .expressions import PerItemObjective, build_objective
 from .model import DreamModel
 from .options import parse_spec, parse_spec_list
 from .outputs import check_output, write_outputs
 from .plugins import PluginHost
 
-__all__ = ["RunOutcome", "PreparedRun", "resolve_device", "load_architecture", "load_model", "apply_preset", "build_components",
+__all__ = ["RunOutcome", "PreparedRun", "Item", "run_items", "resolve_device", "load_architecture", "load_model",
+           "apply_preset", "build_components",
            "build_job", "prepare", "run_through_hooks", "total_steps", "execute", "dream"]
 
 
@@ -173,13 +174,35 @@ def dream_size(size: int | str | None, input_size: tuple[int, int], aspect: floa
     return (side, max(1, round(side * aspect))) if aspect < 1 else (max(1, round(side / aspect)), side)
 
 
+@dataclass(frozen=True)
+class Item:
+    """One dream of a run's batch: the class it is given (as typed), and its objective with its text."""
+
+    class_name: str
+    objective: Objective
+    objective_text: str
+
+
+def run_items(config: RunConfig, objective: Objective) -> list[Item]:
+    """The dreams of a run: one per ``--class``, or, for objectives dreamed side by side (``a; b``), one per
+    objective, with one ``--class`` for them all or one each."""
+    if not isinstance(objective, PerItemObjective):
+        return [Item(name, objective, config.objective) for name in config.classes]
+    count, classes = len(objective.objectives), list(config.classes)
+    if len(classes) == 1:
+        classes *= count
+    elif len(classes) != count:
+        raise DreamError(f"--objective gives {count} objectives, one per dream (separated by ';'), but "
+                         f"{len(classes)} classes were given: give one --class for them all, or {count}, one each.")
+    return [Item(*parts) for parts in zip(classes, objective.objectives, objective.texts)]
+
+
 def _class_indices(config: RunConfig, model: DreamModel, objective: Objective) -> list[int]:
-    """The model's index of each class to dream; an unknown default class says how to name another. An objective
-    that reads no class needs none: each ``--class`` is then one more item of the batch."""
-    if not objective.uses_classes:
-        return [0] * len(config.classes)
+    """The model's index of each dream's class; an unknown default class says how to name another. An objective
+    that reads no class needs none: its dreams get index 0."""
+    items = run_items(config, objective)
     try:
-        return [model.class_index(name) for name in config.classes]
+        return [model.class_index(item.class_name) if item.objective.uses_classes else 0 for item in items]
     except DreamError as error:
         if config.classes != RunConfig().classes:
             raise
@@ -191,6 +214,8 @@ def _warn_if_copies_stay_alike(config: RunConfig, objective: Objective, indices:
                               image: torch.Tensor) -> None:
     """Warn when the batch holds copies of one dream (a class given twice, or several items of an objective that
     reads no class) that start from the same image: they would come out identical."""
+    if isinstance(objective, PerItemObjective):  # each dream its own objective
+        return
     copies = len(set(indices)) < len(indices) if objective.uses_classes else len(indices) > 1
     if not copies or not bool((image == image[:1]).all()):
         return
@@ -256,11 +281,10 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
     :class:`~dreamengine.DreamInterrupted` with its ``paths``.
     """
     job, config = run.job, run.config
-    if job.objective.uses_classes:
-        targets: list[int | None] = list(run.indices)
-        names = [display_name(job.model.class_names, i) for i in run.indices]
-    else:
-        targets, names = [None] * len(run.indices), [_unclassed_name(config)] * len(run.indices)
+    items = run_items(config, job.objective)
+    targets = [index if item.objective.uses_classes else None for index, item in zip(run.indices, items)]
+    names = [display_name(job.model.class_names, index) if index is not None
+             else _unclassed_name(config, item.objective_text) for index, item in zip(targets, items)]
     counter = _StepCounter(job.on_step)
     job.on_step = counter
     try:
@@ -275,10 +299,10 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
     return RunOutcome(result, paths, names)
 
 
-def _unclassed_name(config: RunConfig) -> str:
+def _unclassed_name(config: RunConfig, objective: str) -> str:
     """What to call a dream toward no class: its objective, after the photo it starts from (``cat layer:blocks.4``)."""
     photo = start_photo(config)
-    return config.objective if photo is None else f"{photo.stem} {config.objective}"
+    return objective if photo is None else f"{photo.stem} {objective}"
 
 
 class _StepCounter:

@@ -4,12 +4,16 @@
 
     logit:flamingo + 0.5*layer:blocks.5:12 - 0.01*tv
     layer:blocks.4 + 0.5*diversity:blocks.4
+    layer:blocks.4:0; layer:blocks.4:1; layer:blocks.4:2
 
 Each term is ``[COEFFICIENT*]SPEC``, a component spec naming an objective or a
 regularizer with a penalty phase (``tv``, ``l2``). Terms are joined by ``+``,
 or by ``-`` with a space before it (names such as ``cross-entropy`` contain
 ``-``). The sum of the objectives is maximised; a penalty term adds its
 coefficient times the penalty, so ``- 0.01*tv`` is the usual sign.
+
+``;`` separates objectives dreamed side by side, one per item of the batch:
+three channels of a layer in one run, above.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from .components import DreamOutputs, Objective, Regularizer
 from .errors import DreamError
 from .options import ComponentSpec, parse_spec
 
-__all__ = ["Term", "parse_expression", "WeightedObjective", "WeightedPenalty", "build_objective"]
+__all__ = ["Term", "parse_expression", "WeightedObjective", "WeightedPenalty", "PerItemObjective", "build_objective"]
 
 _COEFFICIENT = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*\*\s*")
 
@@ -114,13 +118,57 @@ class WeightedPenalty(Regularizer):
         return -self.coefficient * self.regularizer.penalty(image)
 
 
+class PerItemObjective(Objective):
+    """Objectives dreamed side by side: batch item ``i`` maximises ``objectives[i]`` (``a; b; c``).
+
+    Attributes:
+        objectives: one per batch item.
+        texts: each one as it was typed (what its dream is named after).
+    """
+
+    def __init__(self, objectives: Sequence[Objective], texts: Sequence[str]) -> None:
+        self.objectives, self.texts = list(objectives), list(texts)
+        self.layers = tuple(dict.fromkeys(layer for objective in self.objectives for layer in objective.layers))
+        self.needs_logits = any(objective.needs_logits for objective in self.objectives)
+        self.compares_items = any(objective.compares_items for objective in self.objectives)
+        self.uses_classes = any(objective.uses_classes for objective in self.objectives)
+
+    def prepare(self, model):
+        for objective in self.objectives:
+            objective.prepare(model)
+
+    def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
+        if len(outputs.targets) != len(self.objectives):
+            raise DreamError(f"{len(self.objectives)} objectives (one per dream) met a batch of "
+                             f"{len(outputs.targets)} dreams.")
+        return torch.stack([objective(outputs)[item] for item, objective in enumerate(self.objectives)])
+
+
 def build_objective(registry, text: str, options: Mapping[str, Mapping[str, Any]]
                     ) -> tuple[Objective, list[Regularizer], list[str]]:
-    """Build the objective ``text`` names: one spec, or an expression.
+    """Build the objective ``text`` names: one spec, an expression, or several of them separated by ``;``, one
+    per batch item (a :class:`PerItemObjective`).
 
     Returns the objective, the penalty terms as regularizers, and the names of
     the components used (``options`` holds extra options by component name).
     """
+    texts = [part.strip() for part in text.split(";")]
+    if len(texts) == 1:
+        return _build_expression(registry, text, options)
+    if not all(texts):
+        raise DreamError(f"malformed objective {text!r}: an empty objective between ';'s (';' separates the "
+                         "objectives of the batch's dreams, one each).")
+    built = [_build_expression(registry, part, options) for part in texts]
+    if any(penalties for _, penalties, _ in built):
+        raise DreamError(f"objective {text!r}: the objectives of the batch's dreams (separated by ';') take no "
+                         "penalty terms; add one for them all to --reg, after the other regularizers: ...,tv:weight=0.01.")
+    names = list(dict.fromkeys(name for _, _, used in built for name in used))
+    return PerItemObjective([objective for objective, _, _ in built], texts), [], names
+
+
+def _build_expression(registry, text: str, options: Mapping[str, Mapping[str, Any]]
+                      ) -> tuple[Objective, list[Regularizer], list[str]]:
+    """:func:`build_objective` of one spec or expression."""
     terms = parse_expression(text)
     if len(terms) == 1 and terms[0].coefficient == 1.0:
         spec = terms[0].spec

@@ -179,6 +179,11 @@ def plan_study(base: RunConfig, checkpoints: list[Checkpoint], steps: Sequence[i
         raise DreamError("a study needs dream step counts >= 1, e.g. --steps 200,500,1000,2000.")
     for blur in blurs:
         blur_specs(blur)
+    for objective in objectives:
+        if ";" in objective:
+            raise DreamError(f"--objective {objective!r} names one objective per dream (separated by ';'), but "
+                             "a study's cell is one dream: give each objective its own --objective, and the study "
+                             "compares them.")
     output = Path(output)
     payload = read_checkpoint(checkpoints[0].path)
     names = list(payload.get("class_names") or [])

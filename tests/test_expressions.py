@@ -145,3 +145,47 @@ def test_an_expression_lets_the_forward_stop_early_only_when_no_term_needs_logit
 def test_an_objective_says_whether_it_dreams_each_items_class(objective, uses_classes):
     built = build_components(make_host(), RunConfig(objective=objective))[0]
     assert built.uses_classes is uses_classes
+
+
+def test_objectives_separated_by_semicolons_are_one_per_dream_of_the_batch():
+    image = torch.rand((3, 3, 16, 16), generator=torch.Generator().manual_seed(0))
+    objective, regularizers = build("layer:relu2:3; logit:class2 + layer:relu1 ;logit")
+    assert objective.texts == ["layer:relu2:3", "logit:class2 + layer:relu1", "logit"]
+    assert objective.layers == ("relu2", "relu1") and objective.needs_logits and objective.uses_classes
+    value, model = outputs_of(objective, image, targets=(0, 0, 1))
+    with model.capture(["relu1", "relu2"]) as activations:
+        logits = model(image)
+    expected = torch.stack([activations["relu2"][0, 3].mean(),
+                            logits[1, 2] + activations["relu1"][1].pow(2).mean(), logits[2, 1]])
+    torch.testing.assert_close(value, expected)
+    assert not build("layer:relu2:0; layer:relu2:1")[0].uses_classes
+
+
+@pytest.mark.parametrize("text, message", [
+    ("logit;; layer:relu1", "an empty objective between ';'s"),
+    ("logit; layer:relu1 - 0.1*tv", "take no penalty terms; add one for them all to --reg"),
+    ("logit; layr:relu1", "Did you mean 'layer'"),
+])
+def test_a_list_of_objectives_refuses_empty_places_penalties_and_unknown_names(text, message):
+    with pytest.raises(DreamError, match=message):
+        build(text)
+
+
+def test_a_list_of_objectives_dreams_one_file_each_with_one_class_for_all_or_one_each(runner, tmp_path,
+                                                                                     builtins_only_cli):
+    from dreamengine.cli import cli
+    from dreamengine.imaging import read_manifest
+
+    args = ["run", "--model", "resnet10t", "--size", "32", "--steps", "2", "--strategy", "none", "-o", str(tmp_path)]
+    result = runner.invoke(cli, [*args, "--objective", "layer:layer2:0; layer:layer2:1; logit", "-c", "toucan"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["layer-layer2-0-seed0.png", "layer-layer2-1-seed0.png",
+                                                             "toucan-seed0.png"]
+    assert read_manifest(tmp_path / "layer-layer2-1-seed0.png")["target"] is None
+    assert read_manifest(tmp_path / "toucan-seed0.png")["target"] == {"index": 96, "name": "toucan", "item": 2}
+    assert "│ layer:layer2:1 │" in result.output  # the table names each dream
+    paired = runner.invoke(cli, [*args, "--objective", "logit; cross-entropy", "-c", "goose", "-c", "robin"])
+    assert paired.exit_code == 0, paired.output
+    assert (tmp_path / "goose-seed0.png").exists() and (tmp_path / "robin-seed0.png").exists()
+    wrong = runner.invoke(cli, [*args, "--objective", "logit; cross-entropy", "-c", "goose", "-c", "robin", "-c", "1"])
+    assert wrong.exit_code == 1 and "give one --class for them all, or 2, one each" in wrong.output

@@ -147,6 +147,7 @@ def test_a_cells_settings_name_its_class_only_if_its_objective_dreams_it(runner,
     (["{ck}", "--epochs", "7,9"], "no checkpoint is at --epochs 7,9: the checkpoints given are at epochs 0, 1."),
     (["{ck}", "--blur", "big"], "not a sigma"),
     (["{ck}", "--class", "purple"], "unknown class"),
+    (["{ck}", "--objective", "logit; cross-entropy"], "a study's cell is one dream: give each objective its own"),
 ])
 def test_bad_study_input_gets_one_clear_line(runner, checkpoints, tmp_path, args, message):
     args = [a.replace("{ck}", str(checkpoints)) for a in args]

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..components import Objective
 from ..config import RunConfig, load_toml
-from ..dreaming import apply_preset, execute, prepare, start_photo, total_steps
+from ..dreaming import apply_preset, execute, prepare, run_items, start_photo, total_steps
 from ..engine import OPTIMIZERS
 from ..errors import DreamError, DreamInterrupted
 from ..imaging import read_manifest
@@ -27,7 +27,8 @@ from . import cli, console, err_console, get_host, stop_interrupted, warn
 @click.option("--class", "-c", "classes", multiple=True,
               help="ImageNet (or checkpoint) class name or index; repeat to dream several in one batch. [default: flamingo]")
 @click.option("--objective", help="Objective spec or expression, e.g. logit, layer:blocks.4:7, "
-                                   "\"logit:flamingo + 0.5*layer:blocks.5 - 0.01*tv\". [default: logit]")
+                                   "\"logit:flamingo + 0.5*layer:blocks.5 - 0.01*tv\"; several separated by ';' "
+                                   "are dreamed side by side, one each. [default: logit]")
 @click.option("--reg", multiple=True,
               help="Regularizer specs, comma-separated or repeated; 'none' for none. "
                    "[default: clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate]")
@@ -91,7 +92,7 @@ def run_command(config_file: str | None, from_png: str | None, preset: str | Non
             outcome = execute(host, prepared)
     except DreamInterrupted as stop:
         stop_interrupted(_interrupted_message(stop, total))
-    _report(outcome, prepared.job.objective.uses_classes)
+    _report(outcome, all(item.objective.uses_classes for item in run_items(config, prepared.job.objective)))
     if outcome.result.diverged:
         raise DreamError(outcome.result.diverged)
 
@@ -151,8 +152,10 @@ def _check_stored_paths(from_png: str, stored: dict[str, Any], config: RunConfig
 
 def _describe(config: RunConfig, objective: Objective) -> str:
     """What the progress bar says is being dreamed: the classes, or an objective that reads none."""
-    what = config.objective if not objective.uses_classes else ", ".join(config.classes[:3]) + (
-        ", ..." if len(config.classes) > 3 else "")
+    if objective.uses_classes and ";" not in config.objective:
+        what = ", ".join(config.classes[:3]) + (", ..." if len(config.classes) > 3 else "")
+    else:  # an objective that reads no class, or one objective per dream
+        what = config.objective
     return f"dreaming {what if len(what) <= 32 else what[:31] + '…'}"  # room left for the bar on 80 columns
 
 
@@ -170,14 +173,16 @@ def _interrupted_message(stop: DreamInterrupted, total: int) -> str:
 
 
 def _report(outcome, of_classes: bool) -> None:
-    """A row per dream: its class (or, for an objective that reads none, its number), objective value and file."""
+    """A row per dream: its class (or what it is named after, or where several share that, its number),
+    objective value and file."""
     table = Table(title_justify="left")
     table.add_column("class" if of_classes else "dream")
     table.add_column("objective")
     table.add_column("file", overflow="fold")  # a path is never cut short
     dreams = [p for p in outcome.paths if p.suffix == ".png" and not p.stem.endswith("-side")]
+    named = of_classes or len(set(outcome.targets)) == len(outcome.targets)
     for number, (name, score, path) in enumerate(zip(outcome.targets, outcome.result.scores.tolist(), dreams), 1):
-        table.add_row(name if of_classes else str(number), f"{score:.3f}", str(path))
+        table.add_row(name if named else str(number), f"{score:.3f}", str(path))
     console.print(table)
     extra = [p for p in outcome.paths if p not in dreams]
     for path in extra:
