@@ -285,6 +285,7 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
     targets = [index if item.objective.uses_classes else None for index, item in zip(run.indices, items)]
     names = [display_name(job.model.class_names, index) if index is not None
              else _unclassed_name(config, item.objective_text) for index, item in zip(targets, items)]
+    parts = [item.objective_text for item in items] if isinstance(job.objective, PerItemObjective) else None
     counter = _StepCounter(job.on_step)
     job.on_step = counter
     try:
@@ -292,9 +293,9 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
     except DreamInterrupted as stop:
         stop.result = _as_asked(stop.result, job, counter.last or stop.result.steps_done)
         if stop.result.steps_done:
-            stop.paths = write_outputs(config, job.model, stop.result, targets, names)
+            stop.paths = write_outputs(config, job.model, stop.result, targets, names, parts)
         raise
-    paths = write_outputs(config, job.model, result, targets, names)
+    paths = write_outputs(config, job.model, result, targets, names, parts)
     host.hook.dreamengine_run_end(config=config, result=result, paths=paths)
     return RunOutcome(result, paths, names)
 

@@ -62,14 +62,15 @@ def _names_a_file(config: RunConfig) -> bool:
 
 
 def write_outputs(config: RunConfig, model: DreamModel, result: DreamResult, indices: Sequence[int | None],
-                  names: list[str]) -> list[Path]:
+                  names: list[str], parts: Sequence[str] | None = None) -> list[Path]:
     """Write each dream (and its side-by-side and animation, if asked), every PNG with its manifest; ``indices``
-    holds each item's target class (``None``: dreamed toward no class) and ``names`` what to call it."""
+    holds each item's target class (``None``: dreamed toward no class), ``names`` what to call it, and ``parts``,
+    for objectives dreamed side by side, each item's own objective."""
     paths = []
     for item, (index, name) in enumerate(zip(indices, names)):
         repeat = names[:item].count(name)  # the same class dreamed twice in a batch gets "-2", "-3", ...
         path = output_path(config, f"{name} {repeat + 1}" if repeat else name, len(indices))
-        meta = manifest(config, model, result, item, index, name)
+        meta = manifest(config, model, result, item, index, name, parts[item] if parts else None)
         if _names_a_file(config):  # a file named by the user is theirs to overwrite
             path = save_png(to_pil(result.image[item]), path, meta)
         else:
@@ -113,12 +114,14 @@ def _replaceable(path: Path, meta: Mapping[str, Any]) -> bool:
 
 
 def manifest(config: RunConfig, model: DreamModel, result: DreamResult, item: int, index: int | None,
-             name: str) -> dict[str, Any]:
+             name: str, part: str | None = None) -> dict[str, Any]:
     """Everything needed to know and repeat how a dream was made (no times: same run, same bytes); a dream
-    toward no class (``index`` ``None``: its objective reads no ``--class``) has no target."""
+    toward no class (``index`` ``None``: its objective reads no ``--class``) has no target, and one of
+    objectives dreamed side by side says which ``part`` of them it dreamed."""
     return {
         "config": config.to_dict(),
         "target": None if index is None else {"index": index, "name": name, "item": item},
+        **({"part": {"item": item, "objective": part}} if part is not None else {}),
         "model": {"name": model.name, "input_size": list(model.input_size)},
         "size": [result.image.shape[-1], result.image.shape[-2]],  # width, height: a photo's shape, say
         "score": float(result.scores[item]),

@@ -181,8 +181,11 @@ def test_a_list_of_objectives_dreams_one_file_each_with_one_class_for_all_or_one
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.glob("*.png")) == ["layer-layer2-0-seed0.png", "layer-layer2-1-seed0.png",
                                                              "toucan-seed0.png"]
-    assert read_manifest(tmp_path / "layer-layer2-1-seed0.png")["target"] is None
-    assert read_manifest(tmp_path / "toucan-seed0.png")["target"] == {"index": 96, "name": "toucan", "item": 2}
+    one = read_manifest(tmp_path / "layer-layer2-1-seed0.png")
+    assert one["target"] is None and one["part"] == {"item": 1, "objective": "layer:layer2:1"}
+    toucan = read_manifest(tmp_path / "toucan-seed0.png")
+    assert toucan["target"] == {"index": 96, "name": "toucan", "item": 2}
+    assert toucan["part"] == {"item": 2, "objective": "logit"}
     assert "│ layer:layer2:1 │" in result.output  # the table names each dream
     paired = runner.invoke(cli, [*args, "--objective", "logit; cross-entropy", "-c", "goose", "-c", "robin"])
     assert paired.exit_code == 0, paired.output
