@@ -288,7 +288,7 @@ def test_zoom_starts_each_frame_from_the_last_dream_zoomed_into_its_centre():
         return DreamResult(painted(inner.image), torch.zeros(1), inner.steps, frames)
 
     result = Zoom(frames=3, scale=1.25).run(job(size=(20, 20), steps=7, save_every=1), paint)
-    assert [s.shape for s in starts] == [(1, 3, 20, 20)] * 3 and result.steps_done == 7
+    assert [s.shape for s in starts] == [(1, 3, 20, 20)] * 3 and result.steps_done == 21
     for before, after in zip(starts, starts[1:]):
         torch.testing.assert_close(after, resample(painted(before), ((0.8, 0.0, 0.0), (0.0, 0.8, 0.0))))
     assert 0.5 < starts[1][0, 0, 0, 0] < 1 and starts[1][0, 0, 10, 10] == 0.5  # the corner came closer, the centre stayed
@@ -300,11 +300,11 @@ def test_zoom_starts_each_frame_from_the_last_dream_zoomed_into_its_centre():
     assert all(torch.equal(a, b) for a, b in zip(without_snapshots.frames, result.frames))
 
 
-def test_zoom_shares_the_steps_counts_them_over_the_whole_run_and_dreams_for_real():
+def test_each_zoom_frame_dreams_the_steps_counted_over_the_whole_run_for_real():
     seen = []
-    result = Zoom(frames=3).run(job(steps=7, save_every=1, on_step=lambda step, _: seen.append(step)), run_job)
-    assert seen == list(range(1, 8)) and result.steps_done == 7 and len(result.frames) == 8
-    assert Zoom(frames=3).total_steps(7) == 7
+    result = Zoom(frames=3).run(job(steps=2, save_every=1, on_step=lambda step, _: seen.append(step)), run_job)
+    assert seen == list(range(1, 7)) and result.steps_done == 6 and len(result.frames) == 7
+    assert Zoom(frames=3).total_steps(2) == 6
 
 
 def test_a_zoom_that_diverges_stops_and_names_the_step_counted_over_the_whole_run():
@@ -314,7 +314,7 @@ def test_a_zoom_that_diverges_stops_and_names_the_step_counted_over_the_whole_ru
         return DreamResult(inner.image + 0.1, torch.zeros(1), inner.steps)
 
     result = Zoom(frames=3).run(job(steps=9), diverges_in_frame_two)
-    assert result.steps_done == 4 and "diverged at step 5" in result.diverged
+    assert result.steps_done == 10 and "diverged at step 11" in result.diverged
 
 
 @pytest.mark.parametrize(("options", "message"), [({"frames": 0}, "frames must be at least 1"),
@@ -328,7 +328,7 @@ def test_the_cli_writes_a_zoom_as_an_animation_of_one_picture_per_frame_or_per_s
                                                                         resnet10t_quiet):
     from dreamengine.cli import cli
 
-    args = ["run", "--model", "resnet10t", "--size", "32", "--strategy", "zoom:frames=3:scale=1.1", "--steps", "6"]
+    args = ["run", "--model", "resnet10t", "--size", "32", "--strategy", "zoom:frames=3:scale=1.1", "--steps", "2"]
     result = runner.invoke(cli, [*args, "-o", str(tmp_path / "zoom.png")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert Image.open(tmp_path / "zoom.gif").n_frames == 4  # the start, then the end of each frame

@@ -3,7 +3,7 @@
 Frame 1 dreams the start image; every later frame zooms into the centre of
 the last one's dream by ``scale`` (a bilinear resample, the size unchanged)
 and dreams on from there, so the network keeps painting what it sees into the
-detail the zoom brings close. ``--steps`` is shared out among the frames. The
+detail the zoom brings close. Each frame is a dream of ``--steps`` steps. The
 animation written beside the dream (the last frame) is the zoom as a film: one
 picture per frame, the start first, or with ``--save-every`` a picture every
 that many steps of each frame.
@@ -15,7 +15,7 @@ import dataclasses
 
 from dreamengine import DreamResult, Strategy, divergence_message, hookimpl, resample
 
-from .octaves import counted_from, split_steps
+from .octaves import counted_from
 
 __all__ = ["Zoom"]
 
@@ -27,9 +27,11 @@ class Zoom(Strategy):
         frames: how many dreams, the first from the start image.
         scale: how much each frame zooms into the last (1.05: 5% closer).
 
+    Each frame is a dream of ``--steps`` steps, so a zoom takes ``frames`` times the steps of one dream.
+
     Example:
-        ``dreamengine run --preset deepdream --init photo:path=me.jpg --strategy zoom:frames=30 --steps 300``
-        writes the last frame, and beside it the zoom as an animation of 31 pictures (the photo first).
+        ``dreamengine run --preset deepdream --init photo:path=me.jpg --strategy zoom:frames=30`` writes the
+        last frame, and beside it the zoom as an animation of 31 pictures (the photo first).
     """
 
     def __init__(self, frames: int = 30, scale: float = 1.05) -> None:
@@ -40,17 +42,18 @@ class Zoom(Strategy):
         self.frames = frames
         self.scale = scale
 
+    def total_steps(self, steps):
+        return steps * self.frames
+
     def run(self, job, loop):
         closer = ((1 / self.scale, 0.0, 0.0), (0.0, 1 / self.scale, 0.0))
         image, done, result = job.image, 0, None
         frames = [] if job.save_every else [job.image.cpu()]  # with --save-every, the loops' own snapshots
-        for frame_steps in split_steps(job.steps, self.frames):
-            if frame_steps == 0:
-                continue
+        for _ in range(self.frames):
             if result is not None:
                 image = resample(result.image.to(job.image.device), closer)
             on_step = counted_from(done, job.on_step)
-            result = loop(dataclasses.replace(job, image=image, steps=frame_steps, on_step=on_step))
+            result = loop(dataclasses.replace(job, image=image, on_step=on_step))
             if job.save_every:
                 frames += result.frames[1:] if frames else result.frames  # a frame starts where the last one ended
             else:
