@@ -51,5 +51,5 @@ def layers_command(pattern: str | None, model: str, checkpoint: str | None, leve
     console.print(table)
     if not layers:
         raise click.ClickException(f"no layer of {loaded.name} matches {pattern!r}.")
-    console.print("Dream one with --objective layer:NAME, or one channel of it with layer:NAME:CHANNEL.",
-                  highlight=False)
+    console.print("Dream one with --objective layer:NAME, one channel of it with layer:NAME:CHANNEL, or that "
+                  "channel at the centre of the feature map with neuron:NAME:CHANNEL.", highlight=False)
