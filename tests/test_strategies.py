@@ -300,6 +300,21 @@ def test_zoom_starts_each_frame_from_the_last_dream_zoomed_into_its_centre():
     assert all(torch.equal(a, b) for a, b in zip(without_snapshots.frames, result.frames))
 
 
+def test_a_zoom_that_turns_starts_each_frame_from_the_last_dream_turned():
+    """A quarter turn without zooming, on a square image, maps pixel centres onto pixel centres: it is rot90."""
+    starts = []
+
+    def keep(inner):
+        starts.append(inner.image.clone())
+        return DreamResult(inner.image, torch.zeros(1), inner.steps)
+
+    first = torch.rand((1, 3, 12, 12), generator=torch.Generator().manual_seed(0))
+    Zoom(frames=2, scale=1.0, rotate=90.0).run(dataclasses.replace(job(size=(12, 12)), image=first), keep)
+    torch.testing.assert_close(starts[1], torch.rot90(first, 1, dims=(-2, -1)), atol=1e-5, rtol=0)
+    (a, b, _), (d, e, _) = Zoom(scale=2.0, rotate=90.0).closer(10, 20)
+    assert (round(a, 9), round(b, 9), round(d, 9), round(e, 9)) == (0.0, -0.25, 1.0, 0.0)  # aspect kept, half-way
+
+
 def test_each_zoom_frame_dreams_the_steps_counted_over_the_whole_run_for_real():
     seen = []
     result = Zoom(frames=3).run(job(steps=2, save_every=1, on_step=lambda step, _: seen.append(step)), run_job)
