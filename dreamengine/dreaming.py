@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from .acceleration import accelerate
+from .batch import class_indices, run_items, warn_if_copies_stay_alike, warn_if_huge
 from .checkpoint import load_checkpoint_model
 from .classes import display_name
-from .components import Objective
 from .config import RunConfig, parse_size
 from .engine import OPTIMIZERS, DreamJob, DreamResult
 from .errors import DreamError, DreamInterrupted, check_options, unknown_name
@@ -24,7 +24,7 @@ from .options import parse_spec, parse_spec_list
 from .outputs import check_output, write_outputs
 from .plugins import PluginHost
 
-__all__ = ["RunOutcome", "PreparedRun", "Item", "run_items", "resolve_device", "load_architecture", "load_model",
+__all__ = ["RunOutcome", "PreparedRun", "resolve_device", "load_architecture", "load_model",
            "apply_preset", "build_components",
            "build_job", "prepare", "run_through_hooks", "total_steps", "execute", "dream"]
 
@@ -134,17 +134,17 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
                   ("--lr", config.lr, config.lr > 0, "above 0"),
                   ("--save-every", config.save_every, config.save_every >= 0, "0 (off) or more"))
     objective, regularizers, initializer, parametrization, strategies = build_components(host, config)
-    indices = _class_indices(config, model, objective)
+    indices = class_indices(config, model, objective)
     objective.prepare(model)
     for layer in objective.layers:
         model.layer(layer)
     height, width = dream_size(config.size, model.input_size, initializer.aspect())
     if height < 8 or width < 8:
         raise DreamError(f"the dream size must be at least 8 pixels, got {height}x{width}.")
-    _warn_if_huge(config, model, height, width, len(indices))
+    warn_if_huge(config, model, height, width, len(indices))
     generator = torch.Generator().manual_seed(config.seed)
     image = initializer(len(indices), height, width, generator)
-    _warn_if_copies_stay_alike(config, objective, indices, image)
+    warn_if_copies_stay_alike(config, objective, indices, image)
     model = accelerate(model.freeze().to(device), config)
     job = DreamJob(model=model, objective=objective, regularizers=regularizers, image=image.to(device),
                    targets=torch.tensor(indices, device=device), steps=config.steps, lr=config.lr,
@@ -172,87 +172,6 @@ def dream_size(size: int | str | None, input_size: tuple[int, int], aspect: floa
         return given or input_size
     side = given[0] if given else max(input_size)
     return (side, max(1, round(side * aspect))) if aspect < 1 else (max(1, round(side / aspect)), side)
-
-
-@dataclass(frozen=True)
-class Item:
-    """One dream of a run's batch: the class it is given (as typed), and its objective with its text."""
-
-    class_name: str
-    objective: Objective
-    objective_text: str
-
-
-def run_items(config: RunConfig, objective: Objective) -> list[Item]:
-    """The dreams of a run: one per ``--class``, or, for objectives dreamed side by side (``a; b``), one per
-    objective, with one ``--class`` for them all or one each."""
-    if not isinstance(objective, PerItemObjective):
-        return [Item(name, objective, config.objective) for name in config.classes]
-    count, classes = len(objective.objectives), list(config.classes)
-    if len(classes) == 1:
-        classes *= count
-    elif len(classes) != count:
-        raise DreamError(f"--objective gives {count} objectives, one per dream (separated by ';'), but "
-                         f"{len(classes)} classes were given: give one --class for them all, or {count}, one each.")
-    return [Item(*parts) for parts in zip(classes, objective.objectives, objective.texts)]
-
-
-def _class_indices(config: RunConfig, model: DreamModel, objective: Objective) -> list[int]:
-    """The model's index of each dream's class; an unknown default class says how to name another. An objective
-    that reads no class needs none: its dreams get index 0."""
-    items = run_items(config, objective)
-    try:
-        return [model.class_index(item.class_name) if item.objective.uses_classes else 0 for item in items]
-    except DreamError as error:
-        if config.classes != RunConfig().classes:
-            raise
-        raise DreamError(f"{error} {config.classes[0]!r} is only the default class: name one of this model's "
-                         "classes with -c.") from None
-
-
-def _warn_if_copies_stay_alike(config: RunConfig, objective: Objective, indices: list[int],
-                              image: torch.Tensor) -> None:
-    """Warn when the batch holds copies of one dream (a class given twice, or several items of an objective that
-    reads no class) that start from the same image: they would come out identical."""
-    if isinstance(objective, PerItemObjective):  # each dream its own objective
-        return
-    copies = len(set(indices)) < len(indices) if objective.uses_classes else len(indices) > 1
-    if not copies or not bool((image == image[:1]).all()):
-        return
-    start = f"the same image (--init {config.init})"
-    if objective.compares_items:
-        why = (f"the objective compares the batch's dreams with each other, but dreams of the same class start "
-               f"from {start}: they get the same gradients and stay the same.")
-    elif objective.uses_classes:
-        why = (f"a class is dreamed more than once, but its copies start from {start} and share every random "
-               "draw, so they come out identical.")
-    else:
-        why = (f"the objective reads no --class, so the batch's {len(indices)} dreams are copies of one: they "
-               f"start from {start} and share every random draw, so they come out identical.")
-    warnings.warn(f"{why} Start them apart, e.g. --init noise, or dream the copies with other --seed values.",
-                  stacklevel=3)
-
-
-#: Above this many times the network's input pixels (per batch), an untiled dream is warned about its memory.
-_HUGE = 25
-
-
-def _warn_if_huge(config: RunConfig, model: DreamModel, height: int, width: int, count: int) -> None:
-    """Warn before a run puts far more pixels through the network at once than its input (memory grows with
-    them), with the way out that fits: tiles for a large image, fewer classes per run for a large batch."""
-    net_height, net_width = model.input_size
-    tiled = "tile" in [parse_spec(text).name for text in config.strategy]
-    each = 1.0 if tiled else height * width / (net_height * net_width)  # a tile is about the network's input
-    if each * count <= _HUGE:
-        return
-    ways = []
-    if not tiled and each > 1:
-        ways.append("--strategy tile dreams each image tile by tile in bounded memory")
-    if count > 1:
-        ways.append(f"all {count} classes are dreamed at once, so fewer per run hold less")
-    warnings.warn(f"this dream runs the network on {each * count:.0f}x the pixels of its {net_height}x{net_width} "
-                  "input at once, and memory grows with them (the default model took 2 GiB for one 1024x1024 "
-                  f"dream on the CPU); {'; '.join(ways)}.", stacklevel=3)
 
 
 @dataclass

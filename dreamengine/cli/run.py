@@ -12,7 +12,8 @@ from rich.table import Table
 
 from ..components import Objective
 from ..config import RunConfig, load_toml
-from ..dreaming import apply_preset, execute, prepare, run_items, start_photo, total_steps
+from ..batch import run_items
+from ..dreaming import apply_preset, execute, prepare, start_photo, total_steps
 from ..engine import OPTIMIZERS
 from ..errors import DreamError, DreamInterrupted
 from ..imaging import read_manifest
