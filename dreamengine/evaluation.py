@@ -35,6 +35,7 @@ from .dreaming import load_model
 from .errors import DreamError, unknown_name
 from .imaging import MANIFEST_KEY, SIDE_BY_SIDE_GAP, open_image
 from .model import DreamModel
+from .montage import MONTAGE_KEY
 from .plugins import PluginHost
 
 __all__ = ["DEFAULT_JUDGES", "DEFAULT_THUMB", "GROUPINGS", "Dream", "Skipped", "Report", "collect_dreams",
@@ -132,6 +133,8 @@ def _read_dream(root: Path, path: Path) -> Dream:
         manifest = json.loads(text)
         if "study_sheet" in manifest:
             raise _Companion("a study's contact sheet")
+        if MONTAGE_KEY in manifest:
+            raise _Companion("a montage of dreams")
         target, model = manifest["target"], manifest["model"]["name"]
         width, height = manifest.get("size") or _asked_size(manifest)
     except (ValueError, KeyError, TypeError) as error:

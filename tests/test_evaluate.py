@@ -174,12 +174,14 @@ def test_foreign_and_corrupt_pngs_are_skipped_with_a_reason(judge_host, study):
     Image.new("RGB", (8, 8)).save(study / "holiday.png")
     (study / "broken.png").write_bytes(b"\x89PNG not really")
     save_png(to_pil(solid(1, 0, 0)), study / "sheet.png", {"study_sheet": {"class": "red"}})
+    save_png(to_pil(solid(1, 0, 0)), study / "montage.png", {"montage": {"labels": ["red"]}})
     report = evaluate_folder(judge_host, study, ["colour-judge"])
     reasons = {s.path.name: (s.reason, s.companion) for s in report.skipped}
     assert "not a dreamengine dream" in reasons["holiday.png"][0]
     assert "not a readable image" in reasons["broken.png"][0]
     assert reasons["sheet.png"] == ("a study's contact sheet", True)
-    assert not any(companion for name, (_, companion) in reasons.items() if name != "sheet.png")
+    assert reasons["montage.png"] == ("a montage of dreams", True)
+    assert not any(companion for name, (_, companion) in reasons.items() if name not in ("sheet.png", "montage.png"))
     assert sum(g["count"] for g in report.summary.values()) == 4
 
 

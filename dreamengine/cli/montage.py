@@ -1,0 +1,54 @@
+"""`dreamengine montage`: dreams in one labelled grid, written as a PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import DreamError
+from ..imaging import open_image, read_manifest, save_png
+from ..montage import MONTAGE_KEY, left_out, montage
+from . import cli, console
+
+
+@cli.command("montage")
+@click.argument("pictures", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", default="montage.png", show_default=True, type=click.Path(path_type=Path),
+              help="The PNG to write (a montage there before is replaced, any other file kept).")
+@click.option("--columns", type=int, help="Pictures across.  [default: about square]")
+def montage_command(pictures: tuple[Path, ...], output: Path, columns: int | None) -> None:
+    """Put dreams (or any pictures) in one labelled grid: the channels of a layer, the classes of a run, ...
+
+    Each picture is labelled with what it dreamed, from the settings it
+    carries (the part of objectives dreamed side by side, its class, or its
+    objective), or with its file's name. Montages and side-by-side pictures
+    among PICTURES (as dreams/*.png finds them) are left out.
+
+    \b
+    Examples:
+      dreamengine run --objective "$(seq -f 'layer:blocks.4:%g' -s '; ' 0 15)" -o atlas
+      dreamengine montage atlas/layer-blocks-4-*-seed0.png -o atlas.png --columns 8
+    """
+    if output.suffix.lower() != ".png":
+        raise DreamError(f"--output {str(output)!r}: a montage is written as a .png file.")
+    if output.exists() and not _is_montage(output):
+        raise DreamError(f"{str(output)!r} is there and is not a montage: name another file with -o.")
+    kept = []
+    for path in pictures:
+        picture = open_image(path)
+        why = left_out(path, picture)
+        if why is None:
+            kept.append((path, picture))
+        else:
+            console.print(f"left out {path}: {why}", highlight=False)
+    sheet, labels = montage(kept, columns)
+    save_png(sheet, output, {MONTAGE_KEY: {"pictures": [str(path) for path, _ in kept], "labels": labels}})
+    console.print(f"wrote {output} ({len(kept)} pictures, {sheet.width}x{sheet.height})", highlight=False)
+
+
+def _is_montage(path: Path) -> bool:
+    try:
+        return MONTAGE_KEY in read_manifest(path)
+    except DreamError:
+        return False
