@@ -66,3 +66,14 @@ def test_other_pictures_and_labels_that_repeat_are_labelled_with_their_files_nam
     assert label(*pictures[0]) == "a" and left_out(*pictures[0]) is None
     sheet, labels = montage(pictures)
     assert labels == ["a", "b"] and sheet.size == (2 * (100 + 6) + 6, 200 + 16 + 6 + 6)  # 10x20 enlarged 10 times
+
+
+def test_pictures_are_ordered_by_name_with_numbers_as_numbers_unless_kept_as_given(runner, tmp_path):
+    names = ["c10", "c2", "c1"]
+    for name in names:
+        Image.new("RGB", (8, 8), "green").save(tmp_path / f"{name}.png")
+    files = [str(tmp_path / f"{name}.png") for name in names]
+    runner.invoke(cli, ["montage", *files, "-o", str(tmp_path / "m.png")])
+    assert read_manifest(tmp_path / "m.png")["montage"]["labels"] == ["c1", "c2", "c10"]
+    runner.invoke(cli, ["montage", *files, "--as-given", "-o", str(tmp_path / "m.png")])
+    assert read_manifest(tmp_path / "m.png")["montage"]["labels"] == names

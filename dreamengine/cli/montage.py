@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -17,13 +18,17 @@ from . import cli, console
 @click.option("-o", "--output", default="montage.png", show_default=True, type=click.Path(path_type=Path),
               help="The PNG to write (a montage there before is replaced, any other file kept).")
 @click.option("--columns", type=int, help="Pictures across.  [default: about square]")
-def montage_command(pictures: tuple[Path, ...], output: Path, columns: int | None) -> None:
+@click.option("--as-given", is_flag=True,
+              help="Keep the pictures in the order given, not by their names with numbers as numbers.")
+def montage_command(pictures: tuple[Path, ...], output: Path, columns: int | None, as_given: bool) -> None:
     """Put dreams (or any pictures) in one labelled grid: the channels of a layer, the classes of a run, ...
 
     Each picture is labelled with what it dreamed, from the settings it
     carries (the part of objectives dreamed side by side, its class, or its
-    objective), or with its file's name. Montages and side-by-side pictures
-    among PICTURES (as dreams/*.png finds them) are left out.
+    objective), or with its file's name. They are ordered by their file names,
+    numbers as numbers (channel 2 before channel 10). Montages and
+    side-by-side pictures among PICTURES (as dreams/*.png finds them) are left
+    out.
 
     \b
     Examples:
@@ -35,7 +40,7 @@ def montage_command(pictures: tuple[Path, ...], output: Path, columns: int | Non
     if output.exists() and not _is_montage(output):
         raise DreamError(f"{str(output)!r} is there and is not a montage: name another file with -o.")
     kept = []
-    for path in pictures:
+    for path in pictures if as_given else sorted(pictures, key=_natural):
         picture = open_image(path)
         why = left_out(path, picture)
         if why is None:
@@ -45,6 +50,11 @@ def montage_command(pictures: tuple[Path, ...], output: Path, columns: int | Non
     sheet, labels = montage(kept, columns)
     save_png(sheet, output, {MONTAGE_KEY: {"pictures": [str(path) for path, _ in kept], "labels": labels}})
     console.print(f"wrote {output} ({len(kept)} pictures, {sheet.width}x{sheet.height})", highlight=False)
+
+
+def _natural(path: Path) -> list:
+    """A sort key that puts ``layer-blocks-4-2`` before ``layer-blocks-4-10``, as a shell's ``*`` does not."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", str(path))]
 
 
 def _is_montage(path: Path) -> bool:
