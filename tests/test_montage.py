@@ -37,7 +37,7 @@ def test_a_montage_puts_each_dream_in_its_cell_over_what_it_dreamed(runner, drea
     assert stored["labels"] == ["layer:layer2:0", "layer:layer2:1", "toucan (logit)"]
     assert [p.rsplit("/", 1)[-1] for p in stored["pictures"]] == ["layer-layer2-0-seed0.png", "layer-layer2-1-seed0.png",
                                                                   "toucan-seed0.png"]
-    again = runner.invoke(cli, ["montage", *map(str, files), str(out), "-o", str(out), "--columns", "3"])
+    again = runner.invoke(cli, ["montage", str(dreams), str(out), "-o", str(out), "--columns", "3"])  # a folder
     assert again.exit_code == 0 and "a montage" in again.output  # the last montage is left out, and replaced
     assert Image.open(out).size == (3 * (96 + 6) + 6, 96 + 16 + 6 + 6)
 
@@ -51,6 +51,9 @@ def test_a_montage_never_replaces_another_file_and_refuses_bad_columns(runner, d
     result = runner.invoke(cli, ["montage", str(dreams / "toucan-seed0.png"), "--columns", "0",
                                  "-o", str(tmp_path / "m.png")])
     assert result.exit_code == 1 and "--columns must be at least 1, got 0." in result.output
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(cli, ["montage", str(tmp_path / "empty"), "-o", str(tmp_path / "m.png")])
+    assert result.exit_code == 1 and "holds no PNG files" in result.output
 
 
 def test_other_pictures_and_labels_that_repeat_are_labelled_with_their_files_names(dreams, tmp_path):

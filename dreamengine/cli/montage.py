@@ -14,14 +14,14 @@ from . import cli, console
 
 
 @cli.command("montage")
-@click.argument("pictures", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("pictures", nargs=-1, required=True, type=click.Path(path_type=Path))  # files or folders
 @click.option("-o", "--output", default="montage.png", show_default=True, type=click.Path(path_type=Path),
               help="The PNG to write (a montage there before is replaced, any other file kept).")
 @click.option("--columns", type=int, help="Pictures across.  [default: about square]")
 @click.option("--as-given", is_flag=True,
               help="Keep the pictures in the order given, not by their names with numbers as numbers.")
 def montage_command(pictures: tuple[Path, ...], output: Path, columns: int | None, as_given: bool) -> None:
-    """Put dreams (or any pictures) in one labelled grid: the channels of a layer, the classes of a run, ...
+    """Put dreams (or any pictures; a folder gives its PNGs) in one labelled grid: the channels of a layer, ...
 
     Each picture is labelled with what it dreamed, from the settings it
     carries (the part of objectives dreamed side by side, its class, or its
@@ -33,14 +33,15 @@ def montage_command(pictures: tuple[Path, ...], output: Path, columns: int | Non
     \b
     Examples:
       dreamengine run --objective "$(seq -f 'layer:blocks.4:%g' -s '; ' 0 15)" -o atlas
-      dreamengine montage atlas/layer-blocks-4-*-seed0.png -o atlas.png --columns 8
+      dreamengine montage atlas -o atlas.png --columns 8
     """
     if output.suffix.lower() != ".png":
         raise DreamError(f"--output {str(output)!r}: a montage is written as a .png file.")
     if output.exists() and not _is_montage(output):
         raise DreamError(f"{str(output)!r} is there and is not a montage: name another file with -o.")
+    files = [file for path in pictures for file in _pictures_in(path)]
     kept = []
-    for path in pictures if as_given else sorted(pictures, key=_natural):
+    for path in files if as_given else sorted(files, key=_natural):
         picture = open_image(path)
         why = left_out(path, picture)
         if why is None:
@@ -50,6 +51,16 @@ def montage_command(pictures: tuple[Path, ...], output: Path, columns: int | Non
     sheet, labels = montage(kept, columns)
     save_png(sheet, output, {MONTAGE_KEY: {"pictures": [str(path) for path, _ in kept], "labels": labels}})
     console.print(f"wrote {output} ({len(kept)} pictures, {sheet.width}x{sheet.height})", highlight=False)
+
+
+def _pictures_in(path: Path) -> list[Path]:
+    """``path`` itself, or the PNG files in a folder (not in its sub-folders)."""
+    if not path.is_dir():
+        return [path]
+    found = sorted(path.glob("*.png"))
+    if not found:
+        raise DreamError(f"folder {str(path)!r} holds no PNG files.")
+    return found
 
 
 def _natural(path: Path) -> list:
