@@ -29,7 +29,8 @@ from .components import DreamOutputs, Objective, Regularizer
 from .errors import DreamError
 from .options import ComponentSpec, parse_spec
 
-__all__ = ["Term", "parse_expression", "WeightedObjective", "WeightedPenalty", "PerItemObjective", "build_objective"]
+__all__ = ["Term", "parse_expression", "objective_parts", "WeightedObjective", "WeightedPenalty", "PerItemObjective",
+           "build_objective"]
 
 _COEFFICIENT = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*\*\s*")
 
@@ -144,6 +145,11 @@ class PerItemObjective(Objective):
         return torch.stack([objective(outputs)[item] for item, objective in enumerate(self.objectives)])
 
 
+def objective_parts(text: str) -> list[str]:
+    """The objectives ``text`` dreams side by side, one per batch item (``a; b; c``): one part for most."""
+    return [part.strip() for part in text.split(";")]
+
+
 def build_objective(registry, text: str, options: Mapping[str, Mapping[str, Any]]
                     ) -> tuple[Objective, list[Regularizer], list[str]]:
     """Build the objective ``text`` names: one spec, an expression, or several of them separated by ``;``, one
@@ -152,7 +158,7 @@ def build_objective(registry, text: str, options: Mapping[str, Mapping[str, Any]
     Returns the objective, the penalty terms as regularizers, and the names of
     the components used (``options`` holds extra options by component name).
     """
-    texts = [part.strip() for part in text.split(";")]
+    texts = objective_parts(text)
     if len(texts) == 1:
         return _build_expression(registry, text, options)
     if not all(texts):

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .errors import DreamError
 from .imaging import MANIFEST_KEY, as_rgb
 
-__all__ = ["MONTAGE_KEY", "label", "left_out", "montage"]
+__all__ = ["MONTAGE_KEY", "is_montage", "label", "left_out", "montage"]
 
 #: The key of a montage's own settings: it is not a dream, and ``evaluate`` leaves it out.
 MONTAGE_KEY = "montage"
@@ -45,13 +45,17 @@ def label(path: Path, picture: Image.Image) -> str:
         return path.stem
 
 
+def is_montage(picture: Image.Image) -> bool:
+    """Whether ``picture`` is a montage written by :func:`montage` (through ``dreamengine montage``)."""
+    return MONTAGE_KEY in _settings(picture)
+
+
 def left_out(path: Path, picture: Image.Image) -> str | None:
     """Why a picture does not belong in a montage of dreams: it is a montage itself (``*.png`` finds the last
     one), or a dream's side-by-side picture; ``None`` if it belongs."""
-    settings = _settings(picture)
-    if MONTAGE_KEY in settings:
+    if is_montage(picture):
         return "a montage"
-    if path.stem.endswith("-side") and "config" in settings:
+    if path.stem.endswith("-side") and "config" in _settings(picture):
         return "a side-by-side picture"
     return None
 

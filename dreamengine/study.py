@@ -34,7 +34,7 @@ from .config import RunConfig
 from .dreaming import build_job, load_model, resolve_device, run_through_hooks
 from .engine import DreamResult
 from .errors import DreamError
-from .expressions import build_objective
+from .expressions import build_objective, objective_parts
 from .imaging import png_bytes, read_manifest, side_by_side, to_pil, write_atomic
 from .model import DreamModel
 from .options import parse_spec_list
@@ -180,7 +180,7 @@ def plan_study(base: RunConfig, checkpoints: list[Checkpoint], steps: Sequence[i
     for blur in blurs:
         blur_specs(blur)
     for objective in objectives:
-        if ";" in objective:
+        if len(objective_parts(objective)) > 1:
             raise DreamError(f"--objective {objective!r} names one objective per dream (separated by ';'), but "
                              "a study's cell is one dream: give each objective its own --objective, and the study "
                              "compares them.")

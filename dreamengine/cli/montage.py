@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from ..errors import DreamError
-from ..imaging import open_image, read_manifest, save_png
-from ..montage import MONTAGE_KEY, left_out, montage
+from ..imaging import open_image, save_png
+from ..montage import MONTAGE_KEY, is_montage, left_out, montage
 from . import cli, console
 
 
@@ -70,6 +70,6 @@ def _natural(path: Path) -> list:
 
 def _is_montage(path: Path) -> bool:
     try:
-        return MONTAGE_KEY in read_manifest(path)
-    except DreamError:
+        return is_montage(open_image(path))
+    except DreamError:  # not a readable picture: not a montage
         return False

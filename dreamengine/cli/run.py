@@ -10,12 +10,13 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..batch import run_items
 from ..components import Objective
 from ..config import RunConfig, load_toml
-from ..batch import run_items
 from ..dreaming import apply_preset, execute, prepare, start_photo, total_steps
 from ..engine import OPTIMIZERS
 from ..errors import DreamError, DreamInterrupted
+from ..expressions import PerItemObjective
 from ..imaging import read_manifest
 from ..options import parse_assignment
 from . import cli, console, err_console, get_host, stop_interrupted, warn
@@ -153,7 +154,7 @@ def _check_stored_paths(from_png: str, stored: dict[str, Any], config: RunConfig
 
 def _describe(config: RunConfig, objective: Objective) -> str:
     """What the progress bar says is being dreamed: the classes, or an objective that reads none."""
-    if objective.uses_classes and ";" not in config.objective:
+    if objective.uses_classes and not isinstance(objective, PerItemObjective):
         what = ", ".join(config.classes[:3]) + (", ..." if len(config.classes) > 3 else "")
     else:  # an objective that reads no class, or one objective per dream
         what = config.objective
