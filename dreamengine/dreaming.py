@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -220,8 +221,10 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
 
 
 def _unclassed_name(config: RunConfig, objective: str) -> str:
-    """What to call a dream toward no class: its objective, after the photo it starts from (``cat layer:blocks.4``)."""
+    """What to call a dream toward no class: its objective, after the photo it starts from (``cat layer:blocks.4``);
+    a file the objective reads is named without its folders (``guide:blocks.4:path=flowers.jpg``)."""
     photo = start_photo(config)
+    objective = re.sub(r"[^\s:=,;+*()]*[/\\]", "", objective)
     return objective if photo is None else f"{photo.stem} {objective}"
 
 

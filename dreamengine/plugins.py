@@ -32,6 +32,7 @@ ENTRY_POINT_GROUP = "dreamengine"
 BUILTIN_PLUGINS = (
     "dreamengine.engine",
     "dreamengine_builtins.objectives",
+    "dreamengine_builtins.guide",
     "dreamengine_builtins.regularizers",
     "dreamengine_builtins.transforms",
     "dreamengine_builtins.penalties",

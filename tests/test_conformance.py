@@ -23,6 +23,7 @@ def test_every_builtin_component_conforms(photo):
             "photo": [{"path": photo}, {"path": photo, "blur": 2.0}],
             "layer": [{"layer": "relu2"}, {"layer": "conv1", "channel": 3}],
             "neuron": [{"layer": "relu2", "channel": 1}, {"layer": "conv1", "channel": 3, "x": 0.0, "y": 1.0}],
+            "guide": [{"layer": "relu2", "path": photo}, {"layer": "conv1", "path": photo}],
             "blur": [{}, {"sigma": 0.1, "sigma_max": 1.0}],
             "gradient": [{}, {"angle": 90.0}],
             "fft": [{}, {"decay": 0.5, "decorrelate": False}],
