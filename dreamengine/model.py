@@ -156,6 +156,15 @@ class DreamModel(nn.Module):
                 for handle in handles:
                     handle.remove()
 
+    def layer_output(self, name: str, image: torch.Tensor) -> torch.Tensor:
+        """The output of layer ``name`` for ``image`` (RGB in [0, 1]), in eval mode, without gradients, the
+        forward stopped there: what a component needs to know of a layer before the run (a guide's features,
+        a layer's channel count)."""
+        self.eval()
+        with torch.no_grad(), self.capture([name], stop_early=True) as seen:
+            self(image.to(self.mean.device))
+        return seen[name]
+
     @property
     def num_classes(self) -> int:
         """How many classes the network tells apart (from the network, else from its class names)."""

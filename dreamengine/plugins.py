@@ -33,6 +33,7 @@ BUILTIN_PLUGINS = (
     "dreamengine.engine",
     "dreamengine_builtins.objectives",
     "dreamengine_builtins.guide",
+    "dreamengine_builtins.direction",
     "dreamengine_builtins.regularizers",
     "dreamengine_builtins.transforms",
     "dreamengine_builtins.penalties",

@@ -17,13 +17,22 @@ def photo(tmp_path):
     return str(path)
 
 
-def test_every_builtin_component_conforms(photo):
+@pytest.fixture
+def direction(tmp_path):
+    path = tmp_path / "direction.pt"
+    torch.save(torch.linspace(-1, 1, 16), path)  # one weight for each of relu2's 16 channels
+    return str(path)
+
+
+def test_every_builtin_component_conforms(photo, direction):
     with plugin_host() as host:
         assert_conformance(host.registry, options={
             "photo": [{"path": photo}, {"path": photo, "blur": 2.0}],
             "layer": [{"layer": "relu2"}, {"layer": "conv1", "channel": 3}],
             "neuron": [{"layer": "relu2", "channel": 1}, {"layer": "conv1", "channel": 3, "x": 0.0, "y": 1.0}],
             "guide": [{"layer": "relu2", "path": photo}, {"layer": "conv1", "path": photo}],
+            "direction": [{"layer": "relu2", "path": direction},
+                          {"layer": "relu2", "path": direction, "cossim_pow": 2.0}],
             "blur": [{}, {"sigma": 0.1, "sigma_max": 1.0}],
             "gradient": [{}, {"angle": 90.0}],
             "fft": [{}, {"decay": 0.5, "decorrelate": False}],

@@ -85,3 +85,16 @@ def test_the_stop_waits_for_the_last_layer_in_execution_order_not_name_order():
         assert set(captured) == {"late", "early"}
     assert head[0] == 0
     assert dream(model, Both(), steps=2).steps_done == 2
+
+
+def test_layer_output_runs_the_forward_only_as_far_as_the_layer_in_eval_mode():
+    model = DreamModel(OutOfOrder(), name="out-of-order", input_size=(8, 8)).freeze()
+    late, head = calls(model.net.late), calls(model.net.head)
+    model.train(True)
+    image = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    output = model.layer_output("late", image)
+    assert not model.training and not output.requires_grad
+    assert late == [1] and head == [0]
+    with torch.no_grad():
+        expected = model.net.late(model.net.early((image - model.mean) / model.std))
+    assert torch.equal(output, expected)

@@ -59,10 +59,7 @@ class Guide(Objective):
     def prepare(self, model):
         picture = ImageOps.contain(load_image(self.path), tuple(reversed(model.input_size)))
         image = torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255).permute(2, 0, 1)[None]
-        model.eval()
-        with torch.no_grad(), model.capture([self.layer], stop_early=True) as seen:
-            model(image.to(model.mean.device))
-        self._guide = _feature_map(seen[self.layer], self.layer)[0]
+        self._guide = _feature_map(model.layer_output(self.layer, image), self.layer)[0]
 
     def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
         if self._guide is None:

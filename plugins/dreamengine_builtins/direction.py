@@ -1,0 +1,107 @@
+"""Built-in objective ``direction``: a direction in a layer's channel space, read from a file (Lucid's direction)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dreamengine import DreamError, DreamOutputs, Objective, hookimpl
+
+__all__ = ["Direction", "read_vector"]
+
+#: Lucid's floor on the cosine similarity before its power, and its epsilon against zero lengths.
+_COSSIM_FLOOR, _EPS = 0.1, 1e-4
+
+
+def read_vector(path: str | Path) -> torch.Tensor:
+    """Read one vector of channel weights: a tensor saved with ``torch.save`` (``.pt``, ``.pth``), a NumPy array
+    (``.npy``), or numbers separated by spaces, commas or new lines (any other file, e.g. ``.txt``).
+
+    Returns:
+        a float32 vector; a file that does not hold one finite, non-zero vector is a :class:`DreamError`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DreamError(f"direction file {str(path)!r} does not exist.")
+    try:
+        values = _load(path)
+    except Exception as error:  # each format fails in its own way; the message says which file and why
+        raise DreamError(f"cannot read a direction from {str(path)!r} ({type(error).__name__}: {error}).") from None
+    if not isinstance(values, torch.Tensor) or values.dim() != 1 or values.is_complex() or not len(values):
+        shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
+        raise DreamError(f"{str(path)!r} must hold one vector of channel weights; it holds {shape}.")
+    values = values.float()
+    if not torch.isfinite(values).all() or not values.any():
+        raise DreamError(f"the direction in {str(path)!r} must be finite and not all zeros.")
+    return values
+
+
+def _load(path: Path) -> object:
+    if path.suffix in (".pt", ".pth"):
+        return torch.load(path, map_location="cpu", weights_only=True)
+    if path.suffix == ".npy":
+        return torch.from_numpy(np.load(path, allow_pickle=False))
+    return torch.from_numpy(np.array(path.read_text().replace(",", " ").split(), dtype=np.float64))
+
+
+class Direction(Objective):
+    """Maximise a direction in a layer's channel space: the dot product of each position's features with a vector.
+
+    A channel is a direction with a single weight; a direction mixes channels,
+    as one found by a probe, a concept vector or a factorisation does. The
+    value is the mean over positions of the dot product; with ``cossim_pow``
+    above 0 each product is weighted by its cosine similarity (floored at 0.1)
+    to that power, which favours features that point the same way over ones
+    that are merely large (Lucid's ``direction``).
+
+    Args:
+        layer: dotted module name (e.g. ``blocks.4``).
+        path: the vector, one weight per channel of ``layer``: ``.pt`` (``torch.save``), ``.npy``, or a text
+            file of numbers.
+        cossim_pow: the power of the cosine similarity; 0 (the default) is the plain dot product.
+
+    Example:
+        ``python -c "import torch; torch.save(torch.randn(80), 'dir.pt')"`` then
+        ``dreamengine run --objective direction:blocks.4:path=dir.pt``
+    """
+
+    needs_logits = False
+    uses_classes = False
+
+    def __init__(self, layer: str, path: str, cossim_pow: float = 0.0) -> None:
+        if cossim_pow < 0:
+            raise ValueError(f"cossim_pow must be >= 0, got {cossim_pow}")
+        self.layer, self.path, self.cossim_pow = layer, path, cossim_pow
+        self.layers = (layer,)
+        self._vector: torch.Tensor | None = None
+
+    def prepare(self, model):
+        self._vector = read_vector(self.path)
+        self._check_length(model.layer_output(self.layer, torch.full((1, 3, *model.input_size), 0.5)))
+
+    def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
+        if self._vector is None:
+            raise DreamError(f"direction:{self.layer} was not prepared (call prepare(model)).")
+        activation = outputs.activations[self.layer]
+        self._check_length(activation)
+        if self._vector.device != activation.device:  # read before the model moved to its device: moved once
+            self._vector = self._vector.to(activation.device)
+        vector = self._vector.view(1, -1, *[1] * (activation.dim() - 2))
+        dot = (activation * vector).sum(1)
+        if self.cossim_pow:
+            cossim = dot / (_EPS + activation.norm(dim=1)) / (_EPS + self._vector.norm())
+            dot = dot * cossim.clamp_min(_COSSIM_FLOOR) ** self.cossim_pow
+        return dot.reshape(len(dot), -1).mean(1)
+
+    def _check_length(self, activation: torch.Tensor) -> None:
+        if activation.dim() < 2 or activation.shape[1] != len(self._vector):
+            raise DreamError(f"the direction in {self.path!r} has {len(self._vector)} weights, but layer "
+                             f"{self.layer!r} has {activation.shape[1] if activation.dim() > 1 else 1} channels.")
+
+
+@hookimpl
+def dreamengine_register_objectives(register):
+    """Register ``direction``."""
+    register("direction", Direction)
