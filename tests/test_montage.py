@@ -54,6 +54,8 @@ def test_a_montage_never_replaces_another_file_and_refuses_bad_columns(runner, d
     (tmp_path / "empty").mkdir()
     result = runner.invoke(cli, ["montage", str(tmp_path / "empty"), "-o", str(tmp_path / "m.png")])
     assert result.exit_code == 1 and "holds no PNG files" in result.output
+    result = runner.invoke(cli, ["montage", str(tmp_path / "nosuch"), "-o", str(tmp_path / "m.png")])
+    assert result.exit_code == 2 and "Path '" in result.output and "nosuch' does not exist" in result.output
 
 
 def test_other_pictures_and_labels_that_repeat_are_labelled_with_their_files_names(dreams, tmp_path):

@@ -14,7 +14,7 @@ from . import cli, console
 
 
 @cli.command("montage")
-@click.argument("pictures", nargs=-1, required=True, type=click.Path(path_type=Path))  # files or folders
+@click.argument("pictures", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))  # files or folders
 @click.option("-o", "--output", default="montage.png", show_default=True, type=click.Path(path_type=Path),
               help="The PNG to write (a montage there before is replaced, any other file kept).")
 @click.option("--columns", type=int, help="Pictures across.  [default: about square]")
