@@ -17,8 +17,8 @@ from ..dreaming import apply_preset, execute, prepare, start_photo, total_steps
 from ..engine import OPTIMIZERS
 from ..errors import DreamError, DreamInterrupted
 from ..expressions import PerItemObjective
-from ..imaging import read_manifest
 from ..options import parse_assignment
+from ..recipe import stored_settings
 from . import cli, console, err_console, get_host, stop_interrupted, warn
 
 
@@ -109,10 +109,7 @@ def resolve_config(host, config_file, from_png, preset, assignments, cli_setting
     """Defaults <- stored PNG settings <- preset <- config file <- command-line options."""
     config = RunConfig()
     if from_png:
-        stored = read_manifest(from_png).get("config")
-        if not isinstance(stored, dict):
-            raise DreamError(f"{from_png!r} holds no run settings.")
-        stored = {"fold_norms": False, **stored}  # made before norms were folded: repeat it as it was made
+        stored = stored_settings(from_png)
         config = config.updated(stored, f"the settings stored in {from_png!r}")
     file_settings = load_toml(config_file) if config_file else {}
     preset = preset or file_settings.get("preset")

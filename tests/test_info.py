@@ -1,0 +1,67 @@
+"""`dreamengine info` and the recipe it prints: the command line that makes a dream again."""
+
+from __future__ import annotations
+
+import shlex
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dreamengine.cli import cli
+from dreamengine.config import RunConfig
+from dreamengine.imaging import read_manifest
+from dreamengine.recipe import command_line
+
+pytestmark = pytest.mark.usefixtures("builtins_only_cli")
+
+
+def test_the_defaults_need_no_arguments_and_each_kind_of_setting_is_written_as_run_takes_it():
+    assert command_line(RunConfig()) == []
+    config = RunConfig().updated({
+        "classes": ["toucan", "great grey owl"], "reg": [], "strategy": ["tile:size=64", "octaves"],
+        "options": {"fft": {"decorrelate": False}}, "fold_norms": False, "side_by_side": True, "size": "64x32",
+        "output": "elsewhere", "lr": 0.1}, "a test")
+    assert command_line(config) == ["-c", "toucan", "-c", "great grey owl", "--reg", "none",
+                                    "--strategy", "tile:size=64,octaves", "-s", "fft.decorrelate=false",
+                                    "--lr", "0.1", "--size", "64x32", "--no-fold-norms", "--side-by-side"]
+
+
+def test_a_known_preset_is_named_and_only_what_differs_from_it_is_written():
+    preset = {"steps": 40, "lr": 0.01, "param": "pixel"}
+    config = RunConfig().updated({**preset, "preset": "mine"}, "a preset").updated({"lr": 0.05, "seed": 3}, "cli")
+    assert command_line(config, preset) == ["--preset", "mine", "--lr", "0.05", "--seed", "3"]
+    assert command_line(config) == ["--param", "pixel", "--steps", "40", "--seed", "3"]  # preset unknown here
+
+
+def test_info_shows_the_dream_and_its_command_line_makes_the_same_picture(runner, tmp_path):
+    first = tmp_path / "first"
+    settings = ["--model", "resnet10t", "--size", "40x32", "--steps", "4", "-c", "toucan", "-c", "7",
+                "--reg", "clamp,jitter:pixels=2,flip", "-s", "flip.p=0.7", "--strategy", "none", "--seed", "5",
+                "--lr", "0.1", "--optimizer", "sgd", "--param", "pixel"]
+    assert runner.invoke(cli, ["run", *settings, "-o", str(first)]).exit_code == 0
+    dream, other = sorted(first.iterdir(), key=lambda path: "toucan" not in path.name)
+    result = runner.invoke(cli, ["info", str(dream), str(other)])
+    assert result.exit_code == 0, result.output
+    assert "toucan" in result.output and "40x32, 4 of 4 steps" in result.output and "torch" in result.output
+    again = [line for line in result.output.splitlines() if line.startswith("dreamengine run ")]
+    assert len(again) == 2 and again[0] == again[1]  # one run made both
+    args = shlex.split(again[0])[2:]
+    assert "-o" not in args
+    second = tmp_path / "second"
+    assert runner.invoke(cli, ["run", *args, "-o", str(second)]).exit_code == 0
+    assert np.array_equal(np.asarray(Image.open(second / dream.name)), np.asarray(Image.open(dream)))
+    made, remade = read_manifest(dream)["config"], read_manifest(second / dream.name)["config"]
+    assert {**made, "output": None} == {**remade, "output": None}
+
+
+def test_info_on_a_picture_that_is_not_a_dream_says_so_and_goes_on(runner, tmp_path):
+    photo = tmp_path / "holiday.png"
+    Image.new("RGB", (8, 8), "red").save(photo)
+    dream = tmp_path / "d.png"
+    assert runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1", "-o", str(dream)]
+                         ).exit_code == 0
+    result = runner.invoke(cli, ["info", str(photo), str(dream)])
+    assert result.exit_code == 1
+    assert "holiday.png' carries no dreamengine settings" in result.output
+    assert "dreamengine run --model resnet10t --steps 1 --size 32" in result.output
