@@ -74,7 +74,9 @@ class Objective(_Component):
     uses_classes: bool = True
 
     def prepare(self, model: DreamModel) -> None:
-        """Called once with the loaded model before the run: resolve class names (``model.class_index``), check layers."""
+        """Called once before the loop with the model the loop runs (frozen, on its device, with the run's speed
+        settings): resolve class names (``model.class_index``), compute what the objective needs from the network
+        (``model.layer_output``)."""
 
     def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
         """Return the value to maximise for each batch item, shape ``(batch,)``."""

@@ -136,7 +136,6 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
                   ("--save-every", config.save_every, config.save_every >= 0, "0 (off) or more"))
     objective, regularizers, initializer, parametrization, strategies = build_components(host, config)
     indices = class_indices(config, model, objective)
-    objective.prepare(model)
     for layer in objective.layers:
         model.layer(layer)
     height, width = dream_size(config.size, model.input_size, initializer.aspect())
@@ -147,6 +146,8 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
     image = initializer(len(indices), height, width, generator)
     warn_if_copies_stay_alike(config, objective, indices, image)
     model = accelerate(model.freeze().to(device), config)
+    objective.prepare(model)  # on the network the loop runs, so that what it computes (a guide's features)
+    # is the same in every run of these settings, whether the model is fresh or shared with earlier runs (a study)
     job = DreamJob(model=model, objective=objective, regularizers=regularizers, image=image.to(device),
                    targets=torch.tensor(indices, device=device), steps=config.steps, lr=config.lr,
                    optimizer=config.optimizer, generator=generator, save_every=config.save_every,

@@ -8,6 +8,8 @@ from PIL import Image
 
 from dreamengine import DreamError, DreamJob, DreamOutputs
 from dreamengine.cli import cli
+from dreamengine.config import RunConfig
+from dreamengine.dreaming import build_job, load_model
 from dreamengine.engine import run_job
 from dreamengine.imaging import read_manifest
 from dreamengine_builtins import guide as guide_module
@@ -101,3 +103,13 @@ def test_a_guided_dream_from_the_cli_is_named_after_its_guide_and_a_bad_guide_is
     bad.write_bytes(b"not a picture")
     result = runner.invoke(cli, [*args, "--objective", f"guide:layer2:path={bad}"])
     assert result.exit_code == 1 and "not a readable image" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.usefixtures("resnet10t_quiet")
+def test_a_guided_dream_is_the_same_on_a_fresh_model_and_on_one_that_dreamed_before(host, stripes):
+    """A study's cells share a model, whose norms the first cell folds: the guide's features must not see that."""
+    config = RunConfig(model="resnet10t", size=32, steps=3, objective=f"guide:layer2:path={stripes}", reg=["clamp"],
+                       strategy=[])
+    model = load_model(host, config)
+    first, again = (run_job(build_job(host, config, model, torch.device("cpu"))[0]).image for _ in range(2))
+    assert torch.equal(first, again)
