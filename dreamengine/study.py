@@ -13,20 +13,24 @@ bytes out) wherever an executor runs it (:mod:`dreamengine.executors`); the
 driver, :func:`run_study`, writes each cell atomically as a PNG carrying its
 manifest. Re-running a study skips every task whose cells are already on disk
 with the same settings and checkpoint, so an interrupted study resumes and
-loses nothing.
+loses nothing. An objective that reads no class (``layer:blocks.4``) dreams the
+same picture for every class: it is dreamed once and written for each.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from PIL import Image
 
 from .checkpoint import read_checkpoint
 from .classes import display_name, name_for, resolve_class, slug
@@ -35,7 +39,7 @@ from .dreaming import build_job, load_model, resolve_device, run_through_hooks
 from .engine import DreamResult
 from .errors import DreamError
 from .expressions import build_objective, objective_parts
-from .imaging import png_bytes, read_manifest, side_by_side, to_pil, write_atomic
+from .imaging import MANIFEST_KEY, png_bytes, read_manifest, side_by_side, to_pil, write_atomic
 from .model import DreamModel
 from .options import parse_spec_list
 from .outputs import manifest
@@ -46,7 +50,7 @@ if TYPE_CHECKING:
     from .executors import Executor
 
 __all__ = ["REPORT_STEPS", "Checkpoint", "Cell", "Task", "StudyPlan", "find_checkpoints", "blur_specs", "plan_study",
-           "dream_task", "CellOutput", "render_task", "write_cell", "run_study"]
+           "dream_task", "CellOutput", "render_task", "write_cell", "run_study", "same_dreams"]
 
 #: the dream step counts the report compared
 REPORT_STEPS = (200, 500, 1000, 2000)
@@ -295,18 +299,46 @@ def run_study(host: PluginHost, plan: StudyPlan, executor: Executor | None = Non
 
     Each task's cells are written here, as soon as the task's result arrives,
     whichever executor made them; ``on_written(task, number, total)`` follows.
-    Returns how many tasks ran.
+    A dream whose objective reads no class is made once and written for every
+    class (:func:`same_dreams`). Returns how many tasks were written.
     """
     from .executors import LocalExecutor  # the executors run this module's render_task
 
     todo = {task: [cell for cell in cells if not cell.is_done()] for task, cells in plan.tasks.items()}
     todo = {task: cells for task, cells in todo.items() if cells}
-    work = {task: plan.tasks[task] for task in todo}
+    shared = same_dreams(host, {task: plan.tasks[task] for task in todo})
+    work = {task: plan.tasks[task] for task in shared}
+    written = 0
     with closing((executor or LocalExecutor()).run(host, work)) as finished:  # closed: no task left running
-        for number, (task, outputs) in enumerate(finished, 1):
+        for task, outputs in finished:
             by_steps = {output.steps: output for output in outputs}
-            for cell in todo[task]:
-                write_cell(cell, by_steps[cell.steps])
-            if on_written is not None:
-                on_written(task, number, len(work))
-    return len(work)
+            for member in shared[task]:
+                for cell in todo[member]:
+                    output = by_steps[cell.steps]
+                    write_cell(cell, output if member == task else _restamped(output, cell))
+                written += 1
+                if on_written is not None:
+                    on_written(member, written, len(todo))
+    return written
+
+
+def same_dreams(host: PluginHost, tasks: Mapping[Task, Sequence[Cell]]) -> dict[Task, list[Task]]:
+    """The tasks to dream, each with the tasks its dream is written for: itself and, when its objective reads no
+    class (``layer:blocks.4``), the same task of every other class, whose dream is the same picture."""
+    groups: dict[Task, list[Task]] = {}
+    for task, cells in tasks.items():
+        settings = cells[0].config
+        reads_class = build_objective(host.registry, settings.objective, settings.options)[0].uses_classes
+        groups.setdefault(task if reads_class else replace(task, target=""), []).append(task)
+    return {members[0]: members for members in groups.values()}
+
+
+def _restamped(output: CellOutput, cell: Cell) -> CellOutput:
+    """``output``, another class's cell of the same dream, with ``cell``'s settings in its manifests: what a run
+    with ``cell``'s settings writes, since the dream does not depend on the class."""
+    def restamp(data: bytes) -> bytes:
+        picture = Image.open(io.BytesIO(data))
+        meta = {**json.loads(picture.text[MANIFEST_KEY]), "config": cell.config.to_dict(), "study": cell.task.key()}
+        return png_bytes(picture, meta)
+
+    return CellOutput(output.steps, restamp(output.png), restamp(output.side_png))

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -73,6 +74,31 @@ def test_each_cell_is_what_dreamengine_run_makes_with_its_settings(runner, host,
         assert result.exit_code == 0, result.output
         assert Image.open(again).tobytes() == Image.open(cell.path).tobytes()
         assert read_manifest(again)["score"] == stored["score"]
+
+
+def test_an_objective_that_reads_no_class_is_dreamed_once_and_written_for_every_class(runner, host, checkpoints,
+                                                                                       tmp_path, monkeypatch):
+    from dreamengine import executors
+
+    dreamed = []
+    render = executors.render_task
+    monkeypatch.setattr(executors, "render_task", lambda host, cells, *a: dreamed.append(cells[0].task) or
+                        render(host, cells, *a))
+    plan = _plan(host, checkpoints, tmp_path / "study", objectives=["layer:layer1", "logit"])
+    assert run_study(host, plan) == len(plan.tasks) == 8  # 2 epochs x 2 classes x 2 objectives: all written
+    assert sorted(task.objective for task in dreamed) == ["layer:layer1"] * 2 + ["logit"] * 4  # one per epoch
+    assert run_study(host, plan) == 0 and all(cell.is_done() for cell in plan.cells)
+    for cell in plan.cells:
+        if cell.task.objective == "layer:layer1" and cell.task.target == "blue-discs":
+            twin = next(c for c in plan.cells if c.task == replace(cell.task, target="red-vertical")
+                        and c.steps == cell.steps)
+            assert Image.open(cell.path).tobytes() == Image.open(twin.path).tobytes()
+            stored = read_manifest(cell.path)
+            assert stored["config"]["classes"] == ["blue-discs"] and stored["study"]["class"] == "blue-discs"
+            assert stored["target"] is None and stored["score"] == read_manifest(twin.path)["score"]
+            again = tmp_path / f"again-{cell.path.name}"
+            assert runner.invoke(cli, ["run", "--from", str(cell.path), "-o", str(again)]).exit_code == 0
+            assert Image.open(again).tobytes() == Image.open(cell.path).tobytes()
 
 
 def test_blur_settings():

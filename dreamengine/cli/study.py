@@ -13,7 +13,8 @@ from ..errors import DreamError
 from ..executors import EXECUTORS, make_executor
 from ..gallery import write_gallery
 from ..sheets import write_sheets
-from ..study import REPORT_STEPS, find_checkpoints, plan_study, run_study
+from ..plugins import PluginHost
+from ..study import REPORT_STEPS, StudyPlan, find_checkpoints, plan_study, run_study, same_dreams
 from . import cli, console, err_console, get_host, stop_interrupted
 
 
@@ -98,6 +99,16 @@ def study_command(checkpoints, steps, epochs, classes, objectives, blurs, seeds,
     page = write_gallery(plan, title)
     console.print(f"{len(plan.cells)} cells ({_made(ran, len(plan.tasks))}); {len(sheets)} contact sheets; "
                   f"open {page}", highlight=False)
+    _say_shared(host, plan)
+
+
+def _say_shared(host: PluginHost, plan: StudyPlan) -> None:
+    """Name the objectives that read no class, whose dreams were made once and written for every class."""
+    shared = [members for members in same_dreams(host, plan.tasks).values() if len(members) > 1]
+    for objective in dict.fromkeys(members[0].objective for members in shared):
+        classes = len({task.target for members in shared for task in members if task.objective == objective})
+        console.print(f"{objective} reads no class: each of its dreams is the same for the {classes} classes, "
+                      "so the study dreams it once and writes it for each.", highlight=False)
 
 
 def _made(ran: int, total: int) -> str:
