@@ -1,13 +1,15 @@
-"""The direction objective: a vector in a layer's channel space, read from a file."""
+"""Directions: the objective (a vector in a layer's channel space, read from a file) and the command that makes one."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from dreamengine import DreamError, DreamJob, DreamOutputs
 from dreamengine.cli import cli
+from dreamengine.directions import example_files, mean_features, save_direction
 from dreamengine.engine import run_job
 from dreamengine_builtins.direction import Direction, read_vector
 from dreamengine_builtins.objectives import Layer
@@ -109,3 +111,67 @@ def test_a_direction_from_the_cli(runner, tmp_path):
     result = runner.invoke(cli, [*args, "--objective", f"direction:layer3:path={tmp_path / 'dir.npy'}"])
     assert result.exit_code == 1 and "has 128 weights, but layer 'layer3' has 256 channels" in result.output
     assert "dreaming" not in result.output  # refused before the run starts
+
+
+@pytest.fixture
+def examples(tmp_path):
+    """Two folders of 16x16 pictures, red ones and green ones, and a file in one that is not a picture."""
+    for name, colour in (("red", (220, 20, 20)), ("green", (20, 200, 20))):
+        folder = tmp_path / name
+        folder.mkdir()
+        for shade in range(3):
+            Image.new("RGB", (24, 16), tuple(max(0, c - 30 * shade) for c in colour)).save(folder / f"{shade}.png")
+    (tmp_path / "red" / "notes.png").write_text("not a picture")
+    return tmp_path
+
+
+def test_mean_features_average_over_pictures_and_positions_and_skip_what_is_unreadable(tiny_model, examples):
+    files = example_files([examples / "red"])
+    assert [f.name for f in files] == ["0.png", "1.png", "2.png", "notes.png"]
+    found = mean_features(tiny_model, "3", files)
+    assert found.count == 3 and [f.name for f in found.skipped] == ["notes.png"]
+    expected = torch.stack([
+        tiny_model.layer_output("3", torch.tensor(c, dtype=torch.float32)[None, :, None, None].expand(1, 3, 16, 16)
+                                / 255).mean((2, 3))[0]
+        for c in ((220, 20, 20), (190, 0, 0), (160, 0, 0))]).mean(0)  # each cropped to 16x16: one colour still
+    assert torch.allclose(found.mean, expected, atol=1e-6)
+
+
+def test_a_folder_without_pictures_and_files_none_of_which_is_a_picture_are_errors(tiny_model, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DreamError, match="holds no pictures"):
+        example_files([tmp_path / "empty"])
+    (tmp_path / "a.txt").write_text("words")
+    with pytest.raises(DreamError, match="none of the 1 files is a readable picture"):
+        mean_features(tiny_model, "3", [tmp_path / "a.txt"])
+
+
+def test_save_direction_replaces_a_direction_but_never_another_file(tmp_path):
+    path = tmp_path / "d.pt"
+    save_direction(torch.ones(3), path)
+    save_direction(torch.arange(4.0), path)
+    assert torch.equal(read_vector(path), torch.arange(4.0))
+    other = tmp_path / "weights.pt"
+    torch.save({"state": torch.ones(2)}, other)
+    with pytest.raises(DreamError, match="is there and is not a direction"):
+        save_direction(torch.ones(3), other)
+    assert isinstance(torch.load(other, weights_only=True), dict)
+
+
+@pytest.mark.usefixtures("builtins_only_cli", "resnet10t_quiet")
+def test_the_direction_command_writes_what_sets_two_groups_apart_and_run_dreams_it(runner, examples, tmp_path):
+    out = tmp_path / "red-vs-green.pt"
+    result = runner.invoke(cli, ["direction", "layer1", "--toward", str(examples / "red"), "--away",
+                                 str(examples / "green"), "--model", "resnet10t", "-o", str(out)],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "3 pictures toward and 3 pictures away" in result.output and "skipped 1 files" in result.output
+    assert "random weights" in result.output  # a direction of a network that learned nothing is said to be so
+    assert f"--objective direction:layer1:path={out}" in result.output
+    vector = read_vector(out)
+    assert len(vector) == 64  # resnet10t's layer1
+    result = runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "2", "-o",
+                                 str(tmp_path / "dreams"), "--objective", f"direction:layer1:path={out}"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["direction", "nosuch", "--toward", str(examples / "red"), "--model", "resnet10t"])
+    assert result.exit_code == 1 and "unknown layer" in result.output

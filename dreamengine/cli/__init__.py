@@ -115,4 +115,4 @@ def _leading_options(args: list[str]) -> list[str]:
 
 
 # Each command module adds its command to ``cli`` when imported.
-from . import classes, demo_data, evaluate, info, layers, listing, montage, run, study, train  # noqa: E402,F401
+from . import classes, demo_data, direction, evaluate, info, layers, listing, montage, run, study, train  # noqa: E402,F401

@@ -1,0 +1,89 @@
+"""Directions in a layer's channel space, from example pictures: what sets some pictures apart from others.
+
+A direction is the mean feature (over pictures and positions) of the pictures
+it points toward, minus that of the pictures it points away from; the
+``direction`` objective then dreams it (``direction:LAYER:path=FILE.pt``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import ImageOps
+
+from .errors import DreamError
+from .imaging import load_image, write_atomic
+from .model import DreamModel
+
+__all__ = ["IMAGE_SUFFIXES", "Features", "example_files", "mean_features", "save_direction"]
+
+#: the files a folder of examples gives: pictures Pillow reads, by their suffix.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+@dataclass
+class Features:
+    """The mean feature of some pictures at a layer, how many pictures it is the mean of, and the files skipped."""
+
+    mean: torch.Tensor
+    count: int
+    skipped: list[Path] = field(default_factory=list)
+
+
+def example_files(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """The files given, and the pictures in the folders given (and their sub-folders), each folder's sorted."""
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise DreamError(f"folder {str(path)!r} holds no pictures ({', '.join(IMAGE_SUFFIXES)}).")
+            files += found
+        else:
+            files.append(path)
+    return files
+
+
+def mean_features(model: DreamModel, layer: str, files: Sequence[Path],
+                  on_picture: Callable[[int, int], None] | None = None) -> Features:
+    """The mean over ``files`` and over positions of ``layer``'s output, each picture shown at the model's input
+    size (cropped about its centre to the model's shape); files that are not readable pictures are skipped."""
+    height, width = model.input_size
+    total, count, skipped = None, 0, []
+    for number, file in enumerate(files, 1):
+        try:
+            picture = ImageOps.fit(load_image(file), (width, height))
+        except DreamError:
+            skipped.append(file)
+        else:
+            image = torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255).permute(2, 0, 1)[None]
+            output = model.layer_output(layer, image)
+            mean = output.flatten(2).mean(2)[0] if output.dim() > 2 else output[0]
+            total, count = (mean if total is None else total + mean), count + 1
+        if on_picture is not None:
+            on_picture(number, len(files))
+    if total is None:
+        raise DreamError(f"none of the {len(files)} files is a readable picture (e.g. {str(files[0])!r}).")
+    return Features(total / count, count, skipped)
+
+
+def save_direction(vector: torch.Tensor, path: str | os.PathLike) -> Path:
+    """Write ``vector`` with ``torch.save``, atomically; a file there that is not a direction (one vector) is
+    kept, and is an error."""
+    path = Path(path)
+    if path.exists() and not _holds_a_vector(path):
+        raise DreamError(f"{str(path)!r} is there and is not a direction: name another file with -o.")
+    return write_atomic(path, lambda handle: torch.save(vector.detach().cpu().float(), handle))
+
+
+def _holds_a_vector(path: Path) -> bool:
+    try:
+        value = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # not a torch file at all: not a direction
+        return False
+    return isinstance(value, torch.Tensor) and value.dim() == 1
