@@ -68,8 +68,8 @@ def direction_command(layer: str, toward: tuple[Path, ...], away: tuple[Path, ..
 
 def _report(layer: str, features: dict[str, Features], vector, output: Path) -> None:
     counts = " and ".join(f"{found.count} picture{'s' * (found.count != 1)} {name}" for name, found in features.items())
-    console.print(f"wrote {output}: {len(vector)} channel weights of {layer} ({counts}), length {float(vector.norm()):.4g}",
-                  highlight=False)
+    console.print(f"wrote {output}: {len(vector)} channel weights of {layer} ({counts}), "
+                  f"length {float(vector.norm()):.4g}", highlight=False)
     table = Table(title=f"The channels it weighs most (of {len(vector)})", title_justify="left")
     for column in ("channel", "weight", *(f"mean {name}" for name in features)):
         table.add_column(column, justify="right")
