@@ -69,8 +69,7 @@ def test_a_guided_dream_grows_toward_its_guide_not_toward_another(tiny_model, tm
         guide.prepare(tiny_model)
         job = DreamJob(model=tiny_model, objective=guide, regularizers=[Clamp()],
                        image=torch.full((1, 3, 16, 16), 0.5), targets=torch.tensor([0]), steps=30, lr=0.05,
-                       optimizer="adam",
-                       generator=torch.Generator().manual_seed(0))
+                       optimizer="adam", generator=torch.Generator().manual_seed(0))
         dreams[name] = run_job(job).image
 
     def score(guide, image):
