@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .components import DreamOutputs, Initializer, Objective, Parametrization, Regularizer, Strategy
 from .config import RunConfig
+from .directions import read_vector
 from .engine import (OPTIMIZERS, DreamJob, DreamResult, PixelParametrization, divergence_message, regularizers_by_phase,
                      run_steps)
 from .errors import DreamError, DreamInterrupted, unknown_name
@@ -44,6 +45,7 @@ __all__ = [
     "run_steps",
     "hookimpl",
     "load_image",
+    "read_vector",
     "unknown_name",
     "__version__",
 ]

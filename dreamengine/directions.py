@@ -20,7 +20,7 @@ from .errors import DreamError
 from .imaging import load_image, write_atomic
 from .model import DreamModel
 
-__all__ = ["IMAGE_SUFFIXES", "Features", "example_files", "mean_features", "save_direction"]
+__all__ = ["IMAGE_SUFFIXES", "Features", "example_files", "mean_features", "read_vector", "save_direction"]
 
 #: the files a folder of examples gives: pictures Pillow reads, by their suffix.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -72,18 +72,49 @@ def mean_features(model: DreamModel, layer: str, files: Sequence[Path],
     return Features(total / count, count, skipped)
 
 
+def read_vector(path: str | Path) -> torch.Tensor:
+    """Read one vector of channel weights: a tensor saved with ``torch.save`` (``.pt``, ``.pth``), a NumPy array
+    (``.npy``), or numbers separated by spaces, commas or new lines (any other file, e.g. ``.txt``).
+
+    Returns:
+        a float32 vector; a file that does not hold one finite, non-zero vector is a :class:`DreamError`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DreamError(f"direction file {str(path)!r} does not exist.")
+    try:
+        values = _load(path)
+    except Exception as error:  # each format fails in its own way; the message says which file and why
+        raise DreamError(f"cannot read a direction from {str(path)!r} ({type(error).__name__}: {error}).") from None
+    if not isinstance(values, torch.Tensor) or values.dim() != 1 or values.is_complex() or not len(values):
+        shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
+        raise DreamError(f"{str(path)!r} must hold one vector of channel weights; it holds {shape}.")
+    values = values.float()
+    if not torch.isfinite(values).all() or not values.any():
+        raise DreamError(f"the direction in {str(path)!r} must be finite and not all zeros.")
+    return values
+
+
+def _load(path: Path) -> object:
+    if path.suffix in (".pt", ".pth"):
+        return torch.load(path, map_location="cpu", weights_only=True)
+    if path.suffix == ".npy":
+        return torch.from_numpy(np.load(path, allow_pickle=False))
+    return torch.from_numpy(np.array(path.read_text().replace(",", " ").split(), dtype=np.float64))
+
+
 def save_direction(vector: torch.Tensor, path: str | os.PathLike) -> Path:
     """Write ``vector`` with ``torch.save``, atomically; a file there that is not a direction (one vector) is
     kept, and is an error."""
     path = Path(path)
-    if path.exists() and not _holds_a_vector(path):
+    if path.exists() and not _is_direction(path):
         raise DreamError(f"{str(path)!r} is there and is not a direction: name another file with -o.")
     return write_atomic(path, lambda handle: torch.save(vector.detach().cpu().float(), handle))
 
 
-def _holds_a_vector(path: Path) -> bool:
+def _is_direction(path: Path) -> bool:
     try:
-        value = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # not a torch file at all: not a direction
+        read_vector(path)
+    except DreamError:
         return False
-    return isinstance(value, torch.Tensor) and value.dim() == 1
+    return True

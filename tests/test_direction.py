@@ -9,9 +9,9 @@ from PIL import Image
 
 from dreamengine import DreamError, DreamJob, DreamOutputs
 from dreamengine.cli import cli
-from dreamengine.directions import example_files, mean_features, save_direction
+from dreamengine.directions import example_files, mean_features, read_vector, save_direction
 from dreamengine.engine import run_job
-from dreamengine_builtins.direction import Direction, read_vector
+from dreamengine_builtins.direction import Direction
 from dreamengine_builtins.objectives import Layer
 from dreamengine_builtins.regularizers import Clamp, Jitter
 

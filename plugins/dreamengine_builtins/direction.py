@@ -2,48 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import torch
 
-from dreamengine import DreamError, DreamOutputs, Objective, hookimpl
+from dreamengine import DreamError, DreamOutputs, Objective, hookimpl, read_vector
 
-__all__ = ["Direction", "read_vector"]
+__all__ = ["Direction"]
 
 #: Lucid's floor on the cosine similarity before its power, and its epsilon against zero lengths.
 _COSSIM_FLOOR, _EPS = 0.1, 1e-4
-
-
-def read_vector(path: str | Path) -> torch.Tensor:
-    """Read one vector of channel weights: a tensor saved with ``torch.save`` (``.pt``, ``.pth``), a NumPy array
-    (``.npy``), or numbers separated by spaces, commas or new lines (any other file, e.g. ``.txt``).
-
-    Returns:
-        a float32 vector; a file that does not hold one finite, non-zero vector is a :class:`DreamError`.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DreamError(f"direction file {str(path)!r} does not exist.")
-    try:
-        values = _load(path)
-    except Exception as error:  # each format fails in its own way; the message says which file and why
-        raise DreamError(f"cannot read a direction from {str(path)!r} ({type(error).__name__}: {error}).") from None
-    if not isinstance(values, torch.Tensor) or values.dim() != 1 or values.is_complex() or not len(values):
-        shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
-        raise DreamError(f"{str(path)!r} must hold one vector of channel weights; it holds {shape}.")
-    values = values.float()
-    if not torch.isfinite(values).all() or not values.any():
-        raise DreamError(f"the direction in {str(path)!r} must be finite and not all zeros.")
-    return values
-
-
-def _load(path: Path) -> object:
-    if path.suffix in (".pt", ".pth"):
-        return torch.load(path, map_location="cpu", weights_only=True)
-    if path.suffix == ".npy":
-        return torch.from_numpy(np.load(path, allow_pickle=False))
-    return torch.from_numpy(np.array(path.read_text().replace(",", " ").split(), dtype=np.float64))
 
 
 class Direction(Objective):
