@@ -65,3 +65,13 @@ def test_info_on_a_picture_that_is_not_a_dream_says_so_and_goes_on(runner, tmp_p
     assert result.exit_code == 1
     assert "holiday.png' carries no dreamengine settings" in result.output
     assert "dreamengine run --model resnet10t --steps 1 --size 32" in result.output
+
+
+def test_info_on_a_montage_names_its_pictures(runner, tmp_path):
+    dream = tmp_path / "d.png"
+    assert runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1", "-o", str(dream)]
+                         ).exit_code == 0
+    sheet = tmp_path / "m.png"
+    assert runner.invoke(cli, ["montage", str(dream), "-o", str(sheet)]).exit_code == 0
+    result = runner.invoke(cli, ["info", str(sheet)])
+    assert result.exit_code == 1 and "is a montage of 1 picture, not one dream: give their files" in result.output

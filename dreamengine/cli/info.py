@@ -13,7 +13,7 @@ from rich.table import Table
 from ..config import RunConfig
 from ..errors import DreamError
 from ..imaging import open_image, read_manifest
-from ..montage import label
+from ..montage import MONTAGE_KEY, label
 from ..recipe import command_line, stored_config
 from . import cli, console, err_console, get_host
 
@@ -51,6 +51,7 @@ def _summary(path: Path) -> tuple[Table, str]:
     """A two-column table of one dream (what it shows, its model, size and steps, versions), and the command
     line that makes it again."""
     manifest = read_manifest(path)
+    _refuse_collections(path, manifest)
     config = stored_config(path)
     table = Table(title=str(path), title_justify="left", show_header=False, box=None, padding=(0, 2, 0, 0))
     table.add_column(style="bold", no_wrap=True)
@@ -58,6 +59,18 @@ def _summary(path: Path) -> tuple[Table, str]:
     for name, value in _rows(path, manifest):
         table.add_row(name, escape(value))
     return table, shlex.join(["dreamengine", "run", *command_line(config, _preset(config))])
+
+
+def _refuse_collections(path: Path, manifest: dict[str, Any]) -> None:
+    """A montage or a study's contact sheet shows many dreams: say so, and where they are."""
+    if MONTAGE_KEY in manifest:
+        pictures = manifest[MONTAGE_KEY].get("pictures") or []
+        raise DreamError(f"{str(path)!r} is a montage of {len(pictures)} picture{'s' * (len(pictures) != 1)}, not "
+                         "one dream: give their files "
+                         f"({', '.join(pictures[:2])}{', ...' if len(pictures) > 2 else ''}).")
+    if "study_sheet" in manifest:
+        raise DreamError(f"{str(path)!r} is a study's contact sheet, not one dream: its dreams are in the "
+                         "study's cells/ folder.")
 
 
 def _preset(config: RunConfig) -> dict[str, Any] | None:
