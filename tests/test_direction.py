@@ -175,3 +175,10 @@ def test_the_direction_command_writes_what_sets_two_groups_apart_and_run_dreams_
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["direction", "nosuch", "--toward", str(examples / "red"), "--model", "resnet10t"])
     assert result.exit_code == 1 and "unknown layer" in result.output
+
+
+@pytest.mark.usefixtures("builtins_only_cli", "resnet10t_quiet")
+def test_pictures_toward_and_away_that_look_alike_give_no_direction(runner, examples):
+    result = runner.invoke(cli, ["direction", "layer1", "--toward", str(examples / "red"), "--away",
+                                 str(examples / "red"), "--model", "resnet10t"])
+    assert result.exit_code == 1 and "have the same mean features: there is no direction" in result.output

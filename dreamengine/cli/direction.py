@@ -12,6 +12,7 @@ from rich.table import Table
 from ..config import RunConfig
 from ..directions import Features, example_files, mean_features, save_direction
 from ..dreaming import load_model
+from ..errors import DreamError
 from . import cli, console, err_console, get_host, warn
 
 _SHOWN = 8  # channels listed: those the direction weighs most, either way
@@ -61,7 +62,7 @@ def direction_command(layer: str, toward: tuple[Path, ...], away: tuple[Path, ..
                  + ", ".join(map(str, found.skipped[:3])) + (", ..." if len(found.skipped) > 3 else ""))
     vector = features["toward"].mean - (features["away"].mean if "away" in features else 0)
     if not vector.any():
-        raise click.ClickException("the --toward and --away pictures have the same mean features: no direction.")
+        raise DreamError("the --toward and --away pictures have the same mean features: there is no direction.")
     save_direction(vector, output)
     _report(layer, features, vector, output)
 
