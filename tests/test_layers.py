@@ -65,6 +65,9 @@ def test_the_command_lists_layers_that_the_layer_objective_accepts(runner, tmp_p
     assert [row[2] for row in rows] == ["64 x 44 x 44", "128 x 22 x 22", "256 x 11 x 11", "512 x 6 x 6"]
     costs = [int(row[3].rstrip("%")) for row in rows]
     assert costs == sorted(costs) and costs[0] < 60 and costs[-1] == 100
+    hint = " ".join(result.output.split())
+    assert all(objective in hint for objective in ("layer:NAME", "neuron:NAME:CHANNEL", "guide:NAME:path=PICTURE",
+                                                   "direction:NAME:path=FILE", "`dreamengine direction`"))
     dreamed = runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1",
                                   "--objective", "layer:layer2", "-o", str(tmp_path / "d.png"), "--strategy", "none"])
     assert dreamed.exit_code == 0, dreamed.output
