@@ -13,7 +13,7 @@ from .engine import (OPTIMIZERS, DreamJob, DreamResult, PixelParametrization, di
                      run_steps)
 from .errors import DreamError, DreamInterrupted, unknown_name
 from .hookspecs import hookimpl
-from .imaging import load_image
+from .imaging import load_image, to_tensor
 from .model import DreamModel
 from .warping import Warp, compose_transforms, resample
 
@@ -46,6 +46,7 @@ __all__ = [
     "hookimpl",
     "load_image",
     "read_vector",
+    "to_tensor",
     "unknown_name",
     "__version__",
 ]

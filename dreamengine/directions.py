@@ -17,7 +17,7 @@ import torch
 from PIL import ImageOps
 
 from .errors import DreamError
-from .imaging import load_image, write_atomic
+from .imaging import load_image, to_tensor, write_atomic
 from .model import DreamModel
 
 __all__ = ["IMAGE_SUFFIXES", "Features", "example_files", "mean_features", "read_vector", "save_direction"]
@@ -61,8 +61,7 @@ def mean_features(model: DreamModel, layer: str, files: Sequence[Path],
         except DreamError:
             skipped.append(file)
         else:
-            image = torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255).permute(2, 0, 1)[None]
-            output = model.layer_output(layer, image)
+            output = model.layer_output(layer, to_tensor(picture)[None])
             mean = output.flatten(2).mean(2)[0] if output.dim() > 2 else output[0]
             total, count = (mean if total is None else total + mean), count + 1
         if on_picture is not None:

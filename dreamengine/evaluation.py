@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -33,7 +32,7 @@ from .classes import display_name
 from .config import RunConfig, parse_size
 from .dreaming import load_model
 from .errors import DreamError, unknown_name
-from .imaging import MANIFEST_KEY, SIDE_BY_SIDE_GAP, open_image
+from .imaging import MANIFEST_KEY, SIDE_BY_SIDE_GAP, open_image, to_tensor
 from .model import DreamModel
 from .montage import MONTAGE_KEY
 from .plugins import PluginHost
@@ -146,9 +145,8 @@ def _read_dream(root: Path, path: Path) -> Dream:
     if target is None:
         raise DreamError(f"dreamed toward no class (its objective, {manifest['config'].get('objective')!r}, reads "
                          "no --class): there is no target to judge")
-    array = np.asarray(picture.convert("RGB"), dtype=np.float32) / 255
     return Dream(path, path.parent.relative_to(root).as_posix(), int(target["index"]), str(target["name"]), str(model),
-                 torch.from_numpy(array.copy()).permute(2, 0, 1))
+                 to_tensor(picture.convert("RGB")))
 
 
 def _asked_size(manifest: dict[str, Any]) -> tuple[int, int]:

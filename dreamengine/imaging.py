@@ -17,7 +17,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import DreamError
 
-__all__ = ["open_image", "load_image", "as_rgb", "to_pil", "stretch", "side_by_side", "png_bytes", "save_png", "read_manifest",
+__all__ = ["open_image", "load_image", "as_rgb", "to_tensor", "to_pil", "stretch", "side_by_side", "png_bytes", "save_png", "read_manifest",
            "save_animation", "write_atomic", "MANIFEST_KEY"]
 
 #: the PNG text chunk that holds a dream's run manifest (JSON).
@@ -55,6 +55,11 @@ def as_rgb(picture: Image.Image) -> Image.Image:
     if picture.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in picture.info:
         picture = Image.alpha_composite(Image.new("RGBA", picture.size, "white"), picture.convert("RGBA"))
     return picture.convert("RGB")
+
+
+def to_tensor(picture: Image.Image) -> torch.Tensor:
+    """Convert an RGB picture to a ``(3, H, W)`` float32 image in [0, 1]: the inverse of :func:`to_pil`."""
+    return torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255).permute(2, 0, 1)
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:

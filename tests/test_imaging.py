@@ -1,15 +1,16 @@
-"""Reading pictures as they look (16-bit grayscale, transparency, EXIF, huge files), and writing them in place."""
+"""Reading pictures as they look (16-bit grayscale, transparency, EXIF, huge files), converting, writing."""
 
 import os
 import stat
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from dreamengine import DreamError
 from dreamengine.imagefolder import load_images
-from dreamengine.imaging import load_image, write_atomic
+from dreamengine.imaging import load_image, to_pil, to_tensor, write_atomic
 
 
 def pixel(path):
@@ -81,3 +82,11 @@ def test_a_file_written_only_where_none_is_keeps_the_file_there_and_leaves_no_te
     assert path.read_bytes() == b"first" and [p.name for p in tmp_path.iterdir()] == ["dream.png"]
     write_atomic(path, lambda handle: handle.write(b"third"))  # replace=True, the default
     assert path.read_bytes() == b"third" and [p.name for p in tmp_path.iterdir()] == ["dream.png"]
+
+
+def test_to_tensor_is_the_inverse_of_to_pil():
+    pixels = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    picture = Image.fromarray(pixels, "RGB")
+    image = to_tensor(picture)
+    assert image.shape == (3, 5, 7) and image.dtype == torch.float32 and 0 <= image.min() <= image.max() <= 1
+    assert np.array_equal(np.asarray(to_pil(image)), pixels)

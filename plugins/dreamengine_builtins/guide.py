@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from PIL import ImageOps
 
-from dreamengine import DreamError, DreamOutputs, Objective, hookimpl, load_image
+from dreamengine import DreamError, DreamOutputs, Objective, hookimpl, load_image, to_tensor
 
 __all__ = ["Guide", "best_matches"]
 
@@ -58,14 +57,13 @@ class Guide(Objective):
 
     def prepare(self, model):
         picture = ImageOps.contain(load_image(self.path), tuple(reversed(model.input_size)))
-        image = torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255).permute(2, 0, 1)[None]
-        self._guide = _feature_map(model.layer_output(self.layer, image), self.layer)[0]
+        self._guide = _feature_map(model.layer_output(self.layer, to_tensor(picture)[None]), self.layer)[0]
 
     def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
         if self._guide is None:
             raise DreamError(f"guide:{self.layer} was not prepared with a model (call prepare(model)).")
         dream = _feature_map(outputs.activations[self.layer], self.layer)
-        if self._guide.device != dream.device:  # prepared before the model moved to its device: moved once
+        if self._guide.device != dream.device:  # prepared with the model elsewhere (moved since): moved once
             self._guide = self._guide.to(dream.device)
         matched = self._guide[:, best_matches(dream, self._guide)].transpose(0, 1)  # (batch, channels, positions)
         return (dream * matched).sum(1).mean(1)

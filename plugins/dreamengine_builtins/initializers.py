@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from PIL import Image, ImageColor, ImageOps
 
-from dreamengine import Initializer, hookimpl, load_image
+from dreamengine import Initializer, hookimpl, load_image, to_tensor
 
 from .regularizers import gaussian_blur
 
@@ -81,9 +80,7 @@ class Photo(Initializer):
 
     def __call__(self, batch, height, width, generator):
         picture = ImageOps.fit(self._load(), (width, height), method=Image.Resampling.BICUBIC)
-        array = np.asarray(picture, dtype=np.float32) / 255
-        image = torch.from_numpy(array.copy()).permute(2, 0, 1)[None]
-        image = gaussian_blur(image, self.blur).clamp(0, 1)
+        image = gaussian_blur(to_tensor(picture)[None], self.blur).clamp(0, 1)
         return image.expand(batch, 3, height, width).clone()
 
 
