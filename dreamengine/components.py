@@ -101,9 +101,18 @@ class Regularizer(_Component):
     * :meth:`project` -- on the stored image after the optimizer step, without
       gradients (clamp, blur).
 
-    Every random draw must use the ``generator`` passed in, so that a seed
-    repeats a run exactly.
+    :meth:`begin` sees the image each loop starts from (a run, each octave,
+    each zoom frame), before its first step: what a projection needs to keep
+    of it (a mask keeps the start where it is dark). Every random draw must
+    use the ``generator`` passed in, so that a seed repeats a run exactly.
     """
+
+    def begin(self, image: torch.Tensor) -> None:
+        """Called under ``no_grad`` with the image ``(batch, 3, H, W)`` a loop starts from, before its first step.
+
+        A loop is a run, or each stage of a strategy (an octave at its size, a
+        zoom's frame). By default nothing is kept.
+        """
 
     def transform(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Return a differentiable transform of ``image`` for this step's forward pass.

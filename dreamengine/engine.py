@@ -135,6 +135,7 @@ def run_steps(job: DreamJob, param: Parametrization, step: Callable[[dict[str, t
               ) -> DreamResult:
     """The bookkeeping every dream loop shares, around ``job.steps`` calls of ``step``.
 
+    Each regularizer first sees the start image (:meth:`~dreamengine.Regularizer.begin`).
     ``step(activations)`` makes one optimizer step on ``param`` and returns each
     item's objective; after it come the projections, the divergence check
     (keeping the last finite image), the frames and ``job.on_step``. The
@@ -145,6 +146,8 @@ def run_steps(job: DreamJob, param: Parametrization, step: Callable[[dict[str, t
     projections = regularizers_by_phase(job.regularizers)["project"]
     with torch.no_grad():
         last_good = param.image().detach().clone()
+        for regularizer in job.regularizers:
+            regularizer.begin(last_good)
     scores = torch.full((last_good.shape[0],), float("nan"), device=last_good.device)
     frames = [last_good.clone()] if job.save_every else []  # kept on the device until the loop ends
     done = 0

@@ -38,6 +38,7 @@ BUILTIN_PLUGINS = (
     "dreamengine_builtins.transforms",
     "dreamengine_builtins.penalties",
     "dreamengine_builtins.gradients",
+    "dreamengine_builtins.mask",
     "dreamengine_builtins.initializers",
     "dreamengine_builtins.parametrizations",
     "dreamengine_builtins.octaves",

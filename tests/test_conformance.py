@@ -45,6 +45,7 @@ def test_every_builtin_component_conforms(photo, direction):
             "l2": [{}, {"weight": 3.0, "center": 0.0}],
             "gradnorm": [{}, {"mode": "mean-abs"}],
             "gradblur": [{}, {"sigma": 0.0}],
+            "mask": [{"path": photo}, {"path": photo, "invert": True}],
         })
 
 

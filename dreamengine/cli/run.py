@@ -32,13 +32,14 @@ from . import cli, console, err_console, get_host, stop_interrupted, warn
                                    "\"logit:flamingo + 0.5*layer:blocks.5 - 0.01*tv\"; several separated by ';' "
                                    "are dreamed side by side, one each. [default: logit]")
 @click.option("--reg", multiple=True,
-              help="Regularizer specs, comma-separated or repeated; 'none' for none. "
+              help="Regularizer specs, comma-separated or repeated; 'none' for none; +SPEC adds one to the "
+                   "default's (or the preset's). "
                    "[default: clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate]")
 @click.option("--init", help="Initializer spec, e.g. gray, gradient:start=red:end=blue, photo:path=cat.jpg:blur=4. [default: gray]")
 @click.option("--param", help="Image parametrization: fft (Lucid's decorrelated Fourier basis) or pixel. [default: fft]")
 @click.option("--strategy", multiple=True,
               help="How the steps run, e.g. octaves:count=4:scale=1.4 or tile:size=224; several nest, the first "
-                   "outermost; 'none' for one plain loop. [default: octaves:count=3:scale=1.4]")
+                   "outermost; 'none' for one plain loop; +SPEC adds one inside the default's. [default: octaves:count=3:scale=1.4]")
 @click.option("--set", "-s", "assignments", multiple=True, metavar="COMPONENT.OPTION=VALUE",
               help="Set one option of a component, e.g. -s blur.sigma=0.8 (repeatable).")
 @click.option("--steps", type=int, help="Gradient steps (shared out among octaves). [default: 300]")
@@ -120,7 +121,8 @@ def resolve_config(host, config_file, from_png, preset, assignments, cli_setting
     given = {k: v for k, v in cli_settings.items() if v is not None and v != ()}
     for key in ("reg", "strategy"):
         if key in given:
-            given[key] = [part for text in given[key] for part in text.split(",") if part.strip()]
+            parts = [part.strip() for text in given[key] for part in text.split(",") if part.strip()]
+            given[key] = _with_additions(getattr(config, key), parts)
     options: dict[str, dict[str, str]] = {}
     for text in assignments:
         component, option, value = parse_assignment(text)
@@ -147,6 +149,14 @@ def _check_stored_paths(from_png: str, stored: dict[str, Any], config: RunConfig
             raise DreamError(f"{from_png!r} was dreamed with {what} {str(path)!r}, which is not there from this "
                              "folder (a relative path is relative to where the dream was made): run from that "
                              f"folder, or give {option}.")
+
+
+def _with_additions(earlier: list[str], parts: list[str]) -> list[str]:
+    """The specs of ``--reg`` or ``--strategy``: those given, or, where every one starts with ``+``, the ones from
+    the defaults, preset, config file or dream (``--from``) with them added at the end."""
+    added = [part[1:].strip() for part in parts if part.startswith("+")]
+    given = [part for part in parts if not part.startswith("+")]
+    return (given or list(earlier)) + added
 
 
 def _describe(config: RunConfig, objective: Objective) -> str:

@@ -172,6 +172,7 @@ def _check_initializer(entry: Entry, make: Callable[[], Initializer], device: to
 def _check_regularizer(entry: Entry, make: Callable[[], Regularizer], device: torch.device) -> None:
     phases = make().phases()
     _require(bool(phases), "overrides none of transform, penalty, gradient and project")
+    make = _begun(make, device)
     if "transform" in phases:
         _check_transform(make, device)
     if "penalty" in phases:
@@ -182,6 +183,17 @@ def _check_regularizer(entry: Entry, make: Callable[[], Regularizer], device: to
         with torch.no_grad():
             out = _repeatable(lambda generator: make().project(_image(device), generator), "project")
         _check_tensor(out, "project", (_BATCH, 3, _HEIGHT, _WIDTH), device, unit_range=True)
+
+
+def _begun(make: Callable[[], Regularizer], device: torch.device) -> Callable[[], Regularizer]:
+    """``make``, each regularizer it makes shown a start image, as every loop shows them before its first step."""
+    def begun() -> Regularizer:
+        regularizer = make()
+        with torch.no_grad():
+            regularizer.begin(_image(device, seed=1))
+        return regularizer
+
+    return begun
 
 
 def _check_transform(make: Callable[[], Regularizer], device: torch.device) -> None:
