@@ -25,7 +25,8 @@ class RunConfig:
 
     Component specs use the CLI syntax (``"blur:sigma=0.5"``); ``options`` holds
     extra options by component name (``{"blur": {"sigma": 0.5}}``) and wins over
-    options written in the specs.
+    options written in the specs. In :meth:`updated`, ``reg`` and ``strategy``
+    specs that start with ``+`` are added to the list there was.
     """
 
     model: str = "efficientnet-lite0"
@@ -68,6 +69,8 @@ class RunConfig:
             if key not in known:
                 raise unknown_name(f"setting in {source}", key, known)
             changes[key] = _normalise(key, value, source)
+            if key in ("reg", "strategy"):
+                changes[key] = _with_additions(getattr(self, key), changes[key])
         if "options" in changes:
             changes["options"] = _merge_options(self.options, changes["options"])
         return dataclasses.replace(self, **changes)
@@ -107,6 +110,14 @@ def _normalise(key: str, value: Any, source: str) -> Any:
     if key == "options" and not (isinstance(value, Mapping) and all(isinstance(v, Mapping) for v in value.values())):
         raise DreamError(f"'options' in {source} must be a table of tables, as in [options.blur] sigma = 0.5.")
     return value
+
+
+def _with_additions(earlier: list[str], specs: list[str]) -> list[str]:
+    """A new ``reg`` or ``strategy`` list: ``specs``, or, for those that start with ``+``, ``earlier`` with them
+    added at the end (``+mask:path=sky.png`` adds a mask to the default regularizers or a preset's)."""
+    added = [spec.strip()[1:].strip() for spec in specs if spec.strip().startswith("+")]
+    given = [spec for spec in specs if not spec.strip().startswith("+")]
+    return (given or list(earlier)) + added
 
 
 def _merge_options(old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, Any]]):

@@ -101,6 +101,14 @@ def test_every_loop_shows_the_regularizers_its_start_first_each_octave_too(tiny_
     assert starts.sizes == [(8, 8), (16, 16), (32, 32)]
 
 
+def test_specs_that_start_with_plus_are_added_to_the_list_there_was_wherever_they_come_from():
+    preset = RunConfig().updated({"reg": ["roll", "clamp"]}, "a preset")
+    assert preset.updated({"reg": ["+mask:path=m.png"]}, "a file").reg == ["roll", "clamp", "mask:path=m.png"]
+    assert preset.updated({"reg": "+mask:path=m.png,+tv"}, "a file").reg == ["roll", "clamp", "mask:path=m.png", "tv"]
+    assert preset.updated({"reg": ["flip", "+tv"]}, "cli").reg == ["flip", "tv"]  # a list without + replaces
+    assert RunConfig().updated({"strategy": ["+tile"]}, "cli").strategy == [*RunConfig().strategy, "tile"]
+
+
 @pytest.mark.usefixtures("builtins_only_cli")
 def test_plus_adds_a_mask_to_the_default_regularizers_and_the_dark_part_keeps_the_photo(runner, tmp_path):
     photo = tmp_path / "photo.png"

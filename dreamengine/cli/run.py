@@ -121,8 +121,7 @@ def resolve_config(host, config_file, from_png, preset, assignments, cli_setting
     given = {k: v for k, v in cli_settings.items() if v is not None and v != ()}
     for key in ("reg", "strategy"):
         if key in given:
-            parts = [part.strip() for text in given[key] for part in text.split(",") if part.strip()]
-            given[key] = _with_additions(getattr(config, key), parts)
+            given[key] = [part for text in given[key] for part in text.split(",") if part.strip()]
     options: dict[str, dict[str, str]] = {}
     for text in assignments:
         component, option, value = parse_assignment(text)
@@ -149,14 +148,6 @@ def _check_stored_paths(from_png: str, stored: dict[str, Any], config: RunConfig
             raise DreamError(f"{from_png!r} was dreamed with {what} {str(path)!r}, which is not there from this "
                              "folder (a relative path is relative to where the dream was made): run from that "
                              f"folder, or give {option}.")
-
-
-def _with_additions(earlier: list[str], parts: list[str]) -> list[str]:
-    """The specs of ``--reg`` or ``--strategy``: those given, or, where every one starts with ``+``, the ones from
-    the defaults, preset, config file or dream (``--from``) with them added at the end."""
-    added = [part[1:].strip() for part in parts if part.startswith("+")]
-    given = [part for part in parts if not part.startswith("+")]
-    return (given or list(earlier)) + added
 
 
 def _describe(config: RunConfig, objective: Objective) -> str:
