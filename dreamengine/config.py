@@ -117,7 +117,7 @@ def _with_additions(earlier: list[str], specs: list[str]) -> list[str]:
     added at the end (``+mask:path=sky.png`` adds a mask to the default regularizers or a preset's)."""
     added = [spec.strip()[1:].strip() for spec in specs if spec.strip().startswith("+")]
     given = [spec for spec in specs if not spec.strip().startswith("+")]
-    return (given or list(earlier)) + added
+    return (given if given or not added else list(earlier)) + added
 
 
 def _merge_options(old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, Any]]):

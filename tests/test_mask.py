@@ -106,6 +106,7 @@ def test_specs_that_start_with_plus_are_added_to_the_list_there_was_wherever_the
     assert preset.updated({"reg": ["+mask:path=m.png"]}, "a file").reg == ["roll", "clamp", "mask:path=m.png"]
     assert preset.updated({"reg": "+mask:path=m.png,+tv"}, "a file").reg == ["roll", "clamp", "mask:path=m.png", "tv"]
     assert preset.updated({"reg": ["flip", "+tv"]}, "cli").reg == ["flip", "tv"]  # a list without + replaces
+    assert preset.updated({"reg": []}, "a file").reg == []  # an empty list is no regularizer, as 'none' is
     assert RunConfig().updated({"strategy": ["+tile"]}, "cli").strategy == [*RunConfig().strategy, "tile"]
 
 
