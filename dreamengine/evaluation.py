@@ -35,6 +35,7 @@ from .errors import DreamError, unknown_name
 from .imaging import MANIFEST_KEY, SIDE_BY_SIDE_GAP, open_image, to_tensor
 from .model import DreamModel
 from .montage import MONTAGE_KEY
+from .sheets import SHEET_KEY
 from .plugins import PluginHost
 
 __all__ = ["DEFAULT_JUDGES", "DEFAULT_THUMB", "GROUPINGS", "Dream", "Skipped", "Report", "collect_dreams",
@@ -130,7 +131,7 @@ def _read_dream(root: Path, path: Path) -> Dream:
         raise DreamError("not a dreamengine dream (no settings in its metadata)")
     try:
         manifest = json.loads(text)
-        if "study_sheet" in manifest:
+        if SHEET_KEY in manifest:
             raise _Companion("a study's contact sheet")
         if MONTAGE_KEY in manifest:
             raise _Companion("a montage of dreams")

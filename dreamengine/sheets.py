@@ -10,7 +10,10 @@ from .classes import slug
 from .imaging import load_image, save_png
 from .study import StudyPlan
 
-__all__ = ["grids", "sheet_path", "write_sheets"]
+__all__ = ["SHEET_KEY", "grids", "sheet_path", "write_sheets"]
+
+#: The key of a contact sheet's own settings: it is not a dream, and ``evaluate`` and ``info`` say so.
+SHEET_KEY = "study_sheet"
 
 _LABEL_WIDTH, _HEADER, _GAP, _MIN_HEIGHT = 150, 44, 6, 96
 
@@ -60,7 +63,7 @@ def write_sheets(plan: StudyPlan) -> list[Path]:
     paths = []
     for grid, cells in grids(plan).items():
         run, target, objective, blur, seed = grid
-        meta = {"study_sheet": {"run": run, "class": target, "objective": objective, "blur": blur, "seed": seed,
+        meta = {SHEET_KEY: {"run": run, "class": target, "objective": objective, "blur": blur, "seed": seed,
                                 "steps": plan.steps, "epochs": sorted({c.task.checkpoint.epoch for c in cells})}}
         paths.append(save_png(_render(plan, grid, cells), sheet_path(plan, grid), meta))
     return paths

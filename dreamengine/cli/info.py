@@ -15,6 +15,7 @@ from ..errors import DreamError
 from ..imaging import open_image, read_manifest
 from ..montage import MONTAGE_KEY, label
 from ..recipe import command_line, stored_config
+from ..sheets import SHEET_KEY
 from . import cli, console, err_console, get_host
 
 
@@ -68,7 +69,7 @@ def _refuse_collections(path: Path, manifest: dict[str, Any]) -> None:
         raise DreamError(f"{str(path)!r} is a montage of {len(pictures)} picture{'s' * (len(pictures) != 1)}, not "
                          "one dream: give their files "
                          f"({', '.join(pictures[:2])}{', ...' if len(pictures) > 2 else ''}).")
-    if "study_sheet" in manifest:
+    if SHEET_KEY in manifest:
         raise DreamError(f"{str(path)!r} is a study's contact sheet, not one dream: its dreams are in the "
                          "study's cells/ folder.")
 
