@@ -125,3 +125,13 @@ def test_plus_adds_a_mask_to_the_default_regularizers_and_the_dark_part_keeps_th
     assert read_manifest(out)["config"]["reg"] == [*RunConfig().reg, f"mask:path={tmp_path / 'mask.png'}"]
     dream, start = np.asarray(Image.open(out)), np.asarray(Image.open(photo))
     assert np.array_equal(dream[:, 16:], start[:, 16:]) and not np.array_equal(dream[:, :16], start[:, :16])
+
+
+@pytest.mark.usefixtures("builtins_only_cli")
+def test_a_missing_or_unreadable_mask_is_one_line_before_the_run_starts(runner, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_text("not a picture")
+    for path, message in ((tmp_path / "nope.png", "does not exist"), (bad, "not a readable image")):
+        result = runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1",
+                                     "--reg", f"+mask:path={path}", "-o", str(tmp_path / "d.png")])
+        assert result.exit_code == 1 and message in result.output and "dreaming" not in result.output

@@ -28,13 +28,11 @@ class Mask(Regularizer):
 
     def __init__(self, path: str, invert: bool = False) -> None:
         self.path, self.invert = path, invert
-        self._mask: Image.Image | None = None
+        self._mask = ImageOps.grayscale(load_image(path))  # read now: a missing mask fails before the model loads
         self._start: torch.Tensor | None = None
         self._weight: torch.Tensor | None = None
 
     def begin(self, image):
-        if self._mask is None:
-            self._mask = ImageOps.grayscale(load_image(self.path))
         height, width = image.shape[-2:]
         weight = to_tensor(ImageOps.fit(self._mask, (width, height), method=Image.Resampling.BILINEAR).convert("RGB"))
         weight = weight[:1][None].to(image.device)  # (1, 1, height, width): one weight a pixel, for every item
