@@ -34,6 +34,7 @@ BUILTIN_PLUGINS = (
     "dreamengine_builtins.objectives",
     "dreamengine_builtins.guide",
     "dreamengine_builtins.direction",
+    "dreamengine_builtins.style",
     "dreamengine_builtins.regularizers",
     "dreamengine_builtins.transforms",
     "dreamengine_builtins.penalties",

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from dreamengine import DreamError, DreamOutputs, Objective, hookimpl
 
-__all__ = ["Logit", "CrossEntropy", "Layer", "Neuron", "gram_similarity", "Diversity"]
+__all__ = ["Logit", "CrossEntropy", "Layer", "Neuron", "gram_matrix", "gram_similarity", "Diversity"]
 
 
 class Logit(Objective):
@@ -123,6 +123,19 @@ def _one_channel(activation: torch.Tensor, layer: str, channel: int) -> torch.Te
     return activation[:, channel]
 
 
+def gram_matrix(activation: torch.Tensor) -> torch.Tensor:
+    """Each item's Gram matrix: how strongly each pair of channels is active together, wherever (its style).
+
+    Args:
+        activation: ``(batch, channels, ...)`` features of one layer.
+
+    Returns:
+        ``(batch, channels, channels)``: the channels' products, averaged over positions.
+    """
+    features = activation.reshape(*activation.shape[:2], -1)
+    return features @ features.transpose(1, 2) / features.shape[-1]
+
+
 def gram_similarity(activation: torch.Tensor) -> torch.Tensor:
     """Mean cosine similarity of each item's Gram matrix (feature style) to every other item's.
 
@@ -132,12 +145,10 @@ def gram_similarity(activation: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(batch,)`` in [-1, 1]; 0 for a batch of one.
     """
-    batch, channels = activation.shape[:2]
+    batch = activation.shape[0]
     if batch < 2:
         return activation.new_zeros(batch) * activation.flatten(1).sum(1)  # zero, but attached to the graph
-    features = activation.reshape(batch, channels, -1)
-    gram = features @ features.transpose(1, 2) / features.shape[-1]
-    unit = F.normalize(gram.flatten(1), dim=1)
+    unit = F.normalize(gram_matrix(activation).flatten(1), dim=1)
     similarity = unit @ unit.T
     return (similarity.sum(1) - similarity.diagonal()) / (batch - 1)
 
