@@ -32,9 +32,8 @@ ENTRY_POINT_GROUP = "dreamengine"
 BUILTIN_PLUGINS = (
     "dreamengine.engine",
     "dreamengine_builtins.objectives",
-    "dreamengine_builtins.guide",
+    "dreamengine_builtins.pictures",
     "dreamengine_builtins.direction",
-    "dreamengine_builtins.style",
     "dreamengine_builtins.regularizers",
     "dreamengine_builtins.transforms",
     "dreamengine_builtins.penalties",

@@ -12,8 +12,8 @@ from dreamengine.config import RunConfig
 from dreamengine.dreaming import build_job, load_model
 from dreamengine.engine import run_job
 from dreamengine.imaging import read_manifest
-from dreamengine_builtins import guide as guide_module
-from dreamengine_builtins.guide import Guide, best_matches
+from dreamengine_builtins import pictures
+from dreamengine_builtins.pictures import Guide, best_matches
 from dreamengine_builtins.regularizers import Clamp
 
 
@@ -33,19 +33,19 @@ def test_best_matches_is_the_argmax_of_every_dot_product_in_chunks_or_not(monkey
     dream, guide = torch.randn(2, 5, 30, generator=generator), torch.randn(5, 7, generator=generator)
     expected = torch.einsum("bcn,cm->bnm", dream, guide).argmax(2)
     assert torch.equal(best_matches(dream, guide), expected)
-    monkeypatch.setattr(guide_module, "_CHUNK", 4)
+    monkeypatch.setattr(pictures, "_CHUNK", 4)
     assert torch.equal(best_matches(dream, guide), expected)
 
 
 def test_the_gradient_at_each_position_is_the_guide_feature_that_matches_it_best():
     """As in Google's notebook: the gradient of the dream's features is the guide's best match at each position."""
     guide = Guide("l", "unused.png")
-    guide._guide = torch.randn(6, 9, generator=torch.Generator().manual_seed(1))
+    guide._kept = torch.randn(6, 9, generator=torch.Generator().manual_seed(1))
     activation = torch.randn(2, 6, 3, 4, generator=torch.Generator().manual_seed(2), requires_grad=True)
     score = guide(DreamOutputs(None, torch.tensor([0, 0]), {"l": activation}))
     score.sum().backward()
-    best = torch.einsum("bcn,cm->bnm", activation.detach().flatten(2), guide._guide).argmax(2)
-    expected = guide._guide[:, best].transpose(0, 1).reshape(2, 6, 3, 4) / 12  # the mean over 12 positions
+    best = torch.einsum("bcn,cm->bnm", activation.detach().flatten(2), guide._kept).argmax(2)
+    expected = guide._kept[:, best].transpose(0, 1).reshape(2, 6, 3, 4) / 12  # the mean over 12 positions
     assert score.shape == (2,)
     assert torch.allclose(activation.grad, expected)
 
@@ -55,8 +55,8 @@ def test_prepare_shows_the_guide_to_the_model_at_its_input_size_keeping_its_shap
     guide.prepare(tiny_model)
     with tiny_model.capture(["1"]) as seen:
         tiny_model(torch.tensor([1.0, 0.0, 0.0])[None, :, None, None].expand(1, 3, 8, 16))
-    assert guide._guide.shape == (8, 8 * 16)  # 32x16 shown at 16x8, the features of every position
-    assert not torch.equal(guide._guide, seen["1"].flatten(2)[0])  # the stripes, not a red picture
+    assert guide._kept.shape == (8, 8 * 16)  # 32x16 shown at 16x8, the features of every position
+    assert not torch.equal(guide._kept, seen["1"].flatten(2)[0])  # the stripes, not a red picture
 
 
 def test_a_guided_dream_grows_toward_its_guide_not_toward_another(tiny_model, tmp_path, stripes):
@@ -86,7 +86,7 @@ def test_a_guide_needs_a_feature_map_and_a_readable_picture(tiny_model, tmp_path
         Guide("5", str(stripes)).prepare(tiny_model)  # the flattened features
     with pytest.raises(DreamError, match="does not exist"):
         Guide("1", str(tmp_path / "missing.png")).prepare(tiny_model)
-    with pytest.raises(DreamError, match="was not prepared"):
+    with pytest.raises(DreamError, match="was not shown to a model"):
         Guide("1", str(stripes))(DreamOutputs(None, torch.tensor([0]), {"1": torch.ones(1, 8, 4, 4)}))
 
 

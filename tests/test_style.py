@@ -13,12 +13,12 @@ from dreamengine import DreamError, DreamJob, DreamOutputs
 from dreamengine.engine import run_job
 from dreamengine_builtins.objectives import gram_matrix
 from dreamengine_builtins.regularizers import Clamp
-from dreamengine_builtins.style import Style
+from dreamengine_builtins.pictures import Style
 
 
 def with_gram(gram):
     style = Style("l", "unused.png")
-    style._gram = gram
+    style._kept = gram
     return style
 
 
@@ -82,5 +82,5 @@ def test_a_style_dream_grows_toward_its_own_picture_not_toward_another(tiny_mode
 def test_a_style_needs_a_readable_picture_and_to_be_prepared(tiny_model, tmp_path):
     with pytest.raises(DreamError, match="does not exist"):
         Style("1", str(tmp_path / "missing.png")).prepare(tiny_model)
-    with pytest.raises(DreamError, match="was not prepared"):
+    with pytest.raises(DreamError, match="was not shown to a model"):
         Style("1", "x.png")(outputs(torch.ones(1, 8, 4, 4)))
