@@ -67,7 +67,8 @@ def test_the_command_lists_layers_that_the_layer_objective_accepts(runner, tmp_p
     assert costs == sorted(costs) and costs[0] < 60 and costs[-1] == 100
     hint = " ".join(result.output.split())
     assert all(objective in hint for objective in ("layer:NAME", "neuron:NAME:CHANNEL", "guide:NAME:path=PICTURE",
-                                                   "direction:NAME:path=FILE", "`dreamengine direction`"))
+                                                   "style:NAME:path=PICTURE", "direction:NAME:path=FILE",
+                                                   "`dreamengine direction`"))
     dreamed = runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1",
                                   "--objective", "layer:layer2", "-o", str(tmp_path / "d.png"), "--strategy", "none"])
     assert dreamed.exit_code == 0, dreamed.output

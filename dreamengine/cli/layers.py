@@ -53,5 +53,6 @@ def layers_command(pattern: str | None, model: str, checkpoint: str | None, leve
         raise click.ClickException(f"no layer of {loaded.name} matches {pattern!r}.")
     console.print("Dream one with --objective layer:NAME, one channel of it with layer:NAME:CHANNEL, or that "
                   "channel at the centre of the feature map with neuron:NAME:CHANNEL; guide:NAME:path=PICTURE "
-                  "dreams toward a picture there, and direction:NAME:path=FILE toward a mix of its channels "
+                  "dreams toward a picture there, style:NAME:path=PICTURE toward its texture, and "
+                  "direction:NAME:path=FILE toward a mix of its channels "
                   "(`dreamengine direction` makes one from example pictures).", highlight=False)
