@@ -2,9 +2,9 @@
 
 Each task (one dream run filling a row of step counts) is a Ray task asking for
 ``num_cpus`` and, where the cluster has GPUs and the study's device is not
-``cpu``, one GPU. The bytes of each checkpoint and of a start photo (``--init
-photo:path=FILE``) are put in Ray's object store once and shipped to the
-workers with the tasks, and the cells' PNG bytes come back to the driver, which
+``cpu``, one GPU. The bytes of each checkpoint and of every other file the
+dreams read (a start photo, a guide's picture, a mask: :mod:`dreamengine.inputs`)
+are put in Ray's object store once and shipped to the workers with the tasks, and the cells' PNG bytes come back to the driver, which
 writes them as they arrive: workers need dreamengine (and the study's plugins)
 installed, but no shared filesystem. A worker that dies
 mid-task is replaced and the task retried (``max_retries``).
@@ -26,10 +26,11 @@ from typing import Any
 
 import torch
 
-from .dreaming import load_model, start_photo
+from .dreaming import load_model
 from .errors import DreamError
 from .executors import Finished
 from .imaging import write_atomic
+from .inputs import files_read, reading_from
 from .plugins import PluginHost, load_plugins
 from .study import Cell, CellOutput, Task, render_task
 
@@ -70,7 +71,7 @@ class RayExecutor:
         connected_here = self._connect(ray)
         pending: dict[Any, Task] = {}
         try:
-            pending = self._submit(ray, work)
+            pending = self._submit(ray, host, work)
             while pending:
                 (ready,), _ = ray.wait(list(pending), num_returns=1)
                 task = pending.pop(ready)
@@ -100,7 +101,7 @@ class RayExecutor:
             raise DreamError(f"cannot {where}: {first}") from None
         return True
 
-    def _submit(self, ray: Any, work: Mapping[Task, Sequence[Cell]]) -> dict[Any, Task]:
+    def _submit(self, ray: Any, host: PluginHost, work: Mapping[Task, Sequence[Cell]]) -> dict[Any, Task]:
         gpus = self.gpus_per_task
         if gpus is None:
             device = next(iter(work.values()))[0].config.device
@@ -118,10 +119,10 @@ class RayExecutor:
 
         pending = {}
         for task, cells in work.items():
-            photo = start_photo(cells[0].config)
-            photo_ref, photo_name = ship(photo) if photo is not None else (None, None)
-            pending[remote.remote(plugins, list(cells), ship(Path(task.checkpoint.path))[0], photo_ref, photo_name,
-                                  self.cpus_per_task)] = task
+            files = {text: ship(Path(text)) for text in files_read(host.registry, cells[0].config)}
+            names = [(text, name) for text, (_, name) in files.items()]
+            pending[remote.remote(plugins, list(cells), ship(Path(task.checkpoint.path))[0], names, self.cpus_per_task,
+                                  *(ref for ref, _ in files.values()))] = task
         return pending
 
 
@@ -148,15 +149,15 @@ def _result(ray: Any, ref: Any, task: Task) -> list[CellOutput]:
 
 
 def _dream_cells(plugins: tuple[tuple[str, str | None], ...], cells: list[Cell], checkpoint: bytes,
-                 photo: bytes | None, photo_name: str | None, threads: float) -> list[CellOutput]:
-    """The Ray task: one task's cells, from the bytes of its checkpoint and start photo (not their paths, which
-    are the driver's; ``photo_name``: the photo's SHA-256 and suffix); the manifests keep the driver's paths."""
+                 files: list[tuple[str, str]], threads: float, *contents: bytes) -> list[CellOutput]:
+    """The Ray task: one task's cells, from the bytes of its checkpoint and of the other files it reads (not
+    their paths, which are the driver's): ``files`` holds each file's text in the settings and its local name
+    (its SHA-256 and suffix), ``contents`` their bytes, in order. The manifests keep the driver's paths."""
     torch.set_num_threads(max(1, int(threads)))
     host = _host(plugins)
-    local: dict[str, Any] = {"checkpoint": str(_local_copy(checkpoint, f"{cells[0].task.checkpoint.sha256}.pt"))}
-    if photo is not None and photo_name is not None:
-        local["options"] = {"photo": {"path": str(_local_copy(photo, photo_name))}}
-    config = cells[0].config.updated(local, "the Ray worker")
+    local = {"checkpoint": str(_local_copy(checkpoint, f"{cells[0].task.checkpoint.sha256}.pt"))}
+    copies = {text: str(_local_copy(data, name)) for (text, name), data in zip(files, contents, strict=True)}
+    config = reading_from(cells[0].config.updated(local, "the Ray worker"), copies)
     outputs, _ = render_task(host, cells, load_model(host, config), config=config)
     return outputs
 

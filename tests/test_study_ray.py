@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 
 from dreamengine.config import RunConfig
-from dreamengine.dreaming import apply_preset, start_photo
+from dreamengine.dreaming import apply_preset
+from dreamengine.inputs import files_read
 from dreamengine.imaging import read_manifest
 from dreamengine.study import find_checkpoints, plan_study, render_task, run_study
 
@@ -214,26 +215,32 @@ def test_a_photo_start_travels_with_the_task_and_the_manifest_keeps_its_path(hos
 
 
 def test_a_worker_dreams_from_the_shipped_bytes_not_the_drivers_files(host, checkpoints, tmp_path):
-    """As on a machine without the driver's files: the checkpoint and the photo are gone from their paths."""
+    """As on a machine without the driver's files: the checkpoint, the photo, the guide and the mask are gone."""
     from dreamengine.ray_executor import _dream_cells
 
-    photo = _photo(tmp_path / "start.png")
-    base = apply_preset(host, RunConfig(), "report").updated({"size": 16, "device": "cpu", "init": f"photo:{photo}"},
-                                                             "test")
-    plan = plan_study(base, find_checkpoints([str(checkpoints / "epoch-001.pt")]), [1], ["red-vertical"], ["logit"],
-                      ["0.5"], [0], tmp_path / "study")
+    photo, guide = _photo(tmp_path / "start.png"), tmp_path / "guide.png"
+    Image.new("RGB", (16, 16), (0, 90, 200)).save(guide)
+    mask = tmp_path / "mask.png"
+    Image.new("L", (24, 16), 255).save(mask)
+    base = apply_preset(host, RunConfig(), "report").updated(
+        {"size": 16, "device": "cpu", "init": f"photo:{photo}", "reg": [f"+mask:path={mask}"]}, "test")
+    plan = plan_study(base, find_checkpoints([str(checkpoints / "epoch-001.pt")]), [1], ["red-vertical"],
+                      [f"logit + 0.1*guide:layer1:{guide}"], ["0.5"], [0], tmp_path / "study")
     (task, cells), = plan.tasks.items()
-    assert start_photo(cells[0].config) == photo
-    shipped = (Path(task.checkpoint.path).read_bytes(), photo.read_bytes())
+    assert files_read(host.registry, cells[0].config) == [str(photo), str(mask), str(guide)]
+    files = [(str(path), f"sha-{path.name}") for path in (photo, mask, guide)]
+    contents = [path.read_bytes() for path in (photo, mask, guide)]
+    checkpoint = Path(task.checkpoint.path).read_bytes()
     expected = render_task(host, cells)[0][0].png
-    photo.unlink()
+    for path in (photo, mask, guide):
+        path.unlink()
     moved = tmp_path / "elsewhere.pt"
     Path(task.checkpoint.path).rename(moved)
     try:
-        (output,) = _dream_cells((), list(cells), shipped[0], shipped[1], "start-photo-sha.png", 1)
+        (output,) = _dream_cells((), list(cells), checkpoint, files, 1, *contents)
     finally:
         moved.rename(task.checkpoint.path)
-    assert output.png == expected
+    assert output.png == expected  # the same dream, and the settings stored keep the driver's paths
 
 
 class FailingRay:
