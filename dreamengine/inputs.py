@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from .config import RunConfig
+from .errors import DreamError
 from .expressions import objective_parts, parse_expression
 from .options import ComponentSpec, parse_spec, parse_spec_list
 from .registry import Registry
@@ -27,10 +28,11 @@ def files_read(registry: Registry, config: RunConfig) -> list[str]:
         entry = next((registry.entries[kind][spec.name] for kind in kinds if spec.name in registry.entries[kind]), None)
         if entry is None:
             continue  # an unknown component is the run's own error, where it is built
-        options = entry.options
-        given = {**dict(zip((o.name for o in options), spec.positional)), **spec.options,
-                 **config.options.get(spec.name, {})}
-        for option in options:
+        try:
+            given = {**spec.named_options(entry.options), **config.options.get(spec.name, {})}
+        except DreamError:
+            continue  # and so is a malformed spec
+        for option in entry.options:
             value = given.get(option.name)
             if _names_a_file(option.name) and isinstance(value, str) and value not in found and Path(value).is_file():
                 found.append(value)

@@ -4,10 +4,11 @@ Each task (one dream run filling a row of step counts) is a Ray task asking for
 ``num_cpus`` and, where the cluster has GPUs and the study's device is not
 ``cpu``, one GPU. The bytes of each checkpoint and of every other file the
 dreams read (a start photo, a guide's picture, a mask: :mod:`dreamengine.inputs`)
-are put in Ray's object store once and shipped to the workers with the tasks, and the cells' PNG bytes come back to the driver, which
-writes them as they arrive: workers need dreamengine (and the study's plugins)
-installed, but no shared filesystem. A worker that dies
-mid-task is replaced and the task retried (``max_retries``).
+are put in Ray's object store once and shipped to the workers with the tasks,
+and the cells' PNG bytes come back to the driver, which writes them as they
+arrive: workers need dreamengine (and the study's plugins) installed, but no
+shared filesystem. A worker that dies mid-task is replaced and the task
+retried (``max_retries``).
 
 Without an address, dreamengine starts a Ray of its own on this machine, bound
 to 127.0.0.1, with ``workers`` worker processes; it stops when the study ends.

@@ -39,7 +39,8 @@ from . import cli, console, err_console, get_host, stop_interrupted, warn
 @click.option("--param", help="Image parametrization: fft (Lucid's decorrelated Fourier basis) or pixel. [default: fft]")
 @click.option("--strategy", multiple=True,
               help="How the steps run, e.g. octaves:count=4:scale=1.4 or tile:size=224; several nest, the first "
-                   "outermost; 'none' for one plain loop; +SPEC adds one inside the default's. [default: octaves:count=3:scale=1.4]")
+                   "outermost; 'none' for one plain loop; +SPEC adds one inside the default's. "
+                   "[default: octaves:count=3:scale=1.4]")
 @click.option("--set", "-s", "assignments", multiple=True, metavar="COMPONENT.OPTION=VALUE",
               help="Set one option of a component, e.g. -s blur.sigma=0.8 (repeatable).")
 @click.option("--steps", type=int, help="Gradient steps (shared out among octaves). [default: 300]")
