@@ -10,8 +10,9 @@ from PIL import Image
 
 from dreamengine.cli import cli
 from dreamengine.config import RunConfig
-from dreamengine.imaging import read_manifest
+from dreamengine.imaging import read_manifest, save_png
 from dreamengine.recipe import command_line
+from dreamengine.sheets import SHEET_KEY
 
 pytestmark = pytest.mark.usefixtures("builtins_only_cli")
 
@@ -75,3 +76,36 @@ def test_info_on_a_montage_names_its_pictures(runner, tmp_path):
     assert runner.invoke(cli, ["montage", str(dream), "-o", str(sheet)]).exit_code == 0
     result = runner.invoke(cli, ["info", str(sheet)])
     assert result.exit_code == 1 and "is a montage of 1 picture, not one dream: give their files" in result.output
+
+
+def test_info_names_a_registered_preset_and_its_line_makes_the_same_picture(runner, tmp_path):
+    first = tmp_path / "first.png"
+    made = ["--preset", "report", "--model", "resnet10t", "--size", "32", "--steps", "2", "-c", "toucan"]
+    assert runner.invoke(cli, ["run", *made, "-o", str(first)]).exit_code == 0
+    result = runner.invoke(cli, ["info", str(first)])
+    assert result.exit_code == 0, result.output
+    again = next(line for line in result.output.splitlines() if line.startswith("dreamengine run "))
+    assert again == "dreamengine run --preset report --model resnet10t -c toucan --steps 2 --size 32"
+    second = tmp_path / "second.png"
+    assert runner.invoke(cli, ["run", *shlex.split(again)[2:], "-o", str(second)]).exit_code == 0
+    assert np.array_equal(np.asarray(Image.open(second)), np.asarray(Image.open(first)))
+
+
+def test_info_says_which_item_of_a_side_by_side_run_a_dream_was_and_whether_it_was_cut_short(runner, tmp_path):
+    out = tmp_path / "out"
+    assert runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1", "-o", str(out),
+                               "--objective", "layer:layer1:0; layer:layer1:1"]).exit_code == 0
+    second = next(path for path in out.iterdir() if "layer1-1" in path.name)
+    result = runner.invoke(cli, ["info", str(second)])
+    assert "item 2 of objectives dreamed side by side" in result.output
+    manifest = {**read_manifest(second), "steps_done": 0, "interrupted": True, "diverged": "it blew up at step 1"}
+    save_png(Image.open(second), second, manifest)
+    result = runner.invoke(cli, ["info", str(second)])
+    assert "0 of 1 steps, stopped by Ctrl-C" in result.output and "diverged   it blew up at step 1" in result.output
+
+
+def test_info_on_a_contact_sheet_points_to_the_study_cells(runner, tmp_path):
+    sheet = tmp_path / "sheet.png"
+    save_png(Image.new("RGB", (8, 8)), sheet, {SHEET_KEY: {"class": "toucan"}})
+    result = runner.invoke(cli, ["info", str(sheet)])
+    assert result.exit_code == 1 and "is a study's contact sheet, not one dream" in result.output
