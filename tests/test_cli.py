@@ -128,6 +128,17 @@ def test_bad_input_gets_one_clear_line(runner, args, message):
     assert "Traceback" not in result.output
 
 
+def test_pretrained_weights_that_cannot_be_downloaded_are_one_clear_line(runner, monkeypatch):
+    def offline(name, pretrained=False, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr("timm.create_model", offline)
+    result = runner.invoke(cli, ["run", *TINY, "--pretrained"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert ("could not download pretrained weights for 'resnet10t' (ConnectionError); check the network, or run "
+            "without --pretrained") in " ".join(result.output.split())
+
+
 def test_corrupt_photo_and_unwritable_output(runner, tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")
