@@ -88,6 +88,21 @@ def test_freeze_backbone_trains_only_the_classifier_from_features_computed_once(
     assert changed == {"fc.weight", "fc.bias"}
 
 
+def test_the_offline_imagenet_model_is_fine_tuned_from_its_real_weights_with_a_new_head(host, runner, demo, tmp_path):
+    train(host, TrainSettings(data=str(demo), model="efficientnet-lite0", size=32, batch_size=8, lr=0.1, epochs=1,
+                              freeze_backbone=True, device="cpu", output=str(tmp_path)))
+    payload = read_checkpoint(tmp_path / "epoch-001.pt")
+    imagenet = host.registry.get("models", "efficientnet-lite0").target().net.state_dict()
+    tuned = payload["state_dict"]
+    assert payload["architecture"] == "efficientnet-lite0" and tuned["classifier.weight"].shape == (4, 1280)
+    assert all(torch.equal(tuned[k], imagenet[k]) for k in imagenet if not k.startswith("classifier."))
+    dream = invoke(runner, "run", "--checkpoint", tmp_path / "epoch-001.pt", "-c", "blue-discs", "--size", "32",
+                   "--steps", "2", "-o", tmp_path / "d.png")
+    assert dream.exit_code == 0, dream.output
+    assert "random weights" not in dream.output
+    assert read_manifest(tmp_path / "d.png")["target"]["index"] == list(DEMO_CLASSES).index("blue-discs")
+
+
 def test_a_seeded_split_when_there_is_no_train_and_val(tmp_path, demo):
     for name in DEMO_CLASSES:
         (tmp_path / name).mkdir()
