@@ -67,7 +67,7 @@ class RunConfig:
             if key == "class":
                 key = "classes"
             if key not in known:
-                raise unknown_name(f"setting in {source}", key, known)
+                raise DreamError(f"{source}: {unknown_name('setting', key, known)}")
             changes[key] = _normalise(key, value, source)
             if key in ("reg", "strategy"):
                 changes[key] = _with_additions(getattr(self, key), changes[key])

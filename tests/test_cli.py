@@ -91,6 +91,32 @@ def test_options_from_spec_set_and_config_file(runner, tmp_path):
     assert max(Image.open(out).getextrema()[0]) <= round(0.9 * 255)
 
 
+def test_a_config_file_takes_class_as_a_synonym_and_whole_numbers_for_decimals(runner, tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('class = "toucan"\nlr = 1\nsteps = 1\n')
+    out = tmp_path / "d.png"
+    assert invoke(runner, "run", *TINY, "--config", str(config), "-o", str(out)).exit_code == 0
+    stored = read_manifest(out)
+    assert stored["config"]["classes"] == ["toucan"] and stored["config"]["lr"] == 1.0
+    assert stored["target"]["name"] == "toucan"
+
+
+@pytest.mark.parametrize("text, message", [
+    (None, "config file '{path}' does not exist."),
+    ("steps = [\n", "config file '{path}' is not valid TOML: "),
+    ('clas = "toucan"\n', "config file '{path}': unknown setting 'clas'. Did you mean 'classes'?"),
+    ('steps = "ten"\n', "setting 'steps' in config file '{path}' must be int, got 'ten'."),
+    ("options = {blur = 1}\n", "'options' in config file '{path}' must be a table of tables"),
+])
+def test_a_bad_config_file_is_one_clear_line(runner, tmp_path, text, message):
+    path = tmp_path / "run.toml"
+    if text is not None:
+        path.write_text(text)
+    result = runner.invoke(cli, ["run", *TINY, "--config", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert message.format(path=path) in " ".join(result.output.split())
+
+
 def test_preset_applies_and_options_override_it(runner, tmp_path):
     out = tmp_path / "r.png"
     result = invoke(runner, "run", "--preset", "report", "--model", "resnet10t", "--size", "32", "--steps", "2",
