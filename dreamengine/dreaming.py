@@ -140,7 +140,7 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
         model.layer(layer)
     height, width = dream_size(config.size, model.input_size, initializer.aspect())
     if height < 8 or width < 8:
-        raise DreamError(f"the dream size must be at least 8 pixels, got {height}x{width}.")
+        raise DreamError(f"the dream size must be at least 8 pixels, got {width}x{height} (width x height).")
     warn_if_huge(config, model, height, width, len(indices))
     generator = torch.Generator().manual_seed(config.seed)
     image = initializer(len(indices), height, width, generator)

@@ -217,9 +217,10 @@ class PixelParametrization(Parametrization):
 
 def divergence_message(job: DreamJob, step: int) -> str:
     """The message for a run of ``job`` whose objective or image stopped being finite at ``step``."""
+    kept = f"The last finite image (step {step - 1}) was kept." if step > 1 else "No step finished: nothing was kept."
     return (f"the dream diverged at step {step} (the objective or the image stopped being finite) "
             f"with {job.optimizer} at learning rate {job.lr:g}; try a lower learning rate, e.g. --lr {job.lr / 10:g}. "
-            f"The last finite image (step {step - 1}) was kept.")
+            + kept)
 
 
 @hookimpl(trylast=True)

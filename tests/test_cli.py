@@ -107,6 +107,7 @@ def test_a_config_file_takes_class_as_a_synonym_and_whole_numbers_for_decimals(r
     ('clas = "toucan"\n', "config file '{path}': unknown setting 'clas'. Did you mean 'classes'?"),
     ('steps = "ten"\n', "setting 'steps' in config file '{path}' must be int, got 'ten'."),
     ("options = {blur = 1}\n", "'options' in config file '{path}' must be a table of tables"),
+    ('optimizer = "adagrad"\n', "unknown optimizer 'adagrad'. Available: adam, adamw, sgd."),
 ])
 def test_a_bad_config_file_is_one_clear_line(runner, tmp_path, text, message):
     path = tmp_path / "run.toml"
@@ -146,6 +147,7 @@ def test_preset_applies_and_options_override_it(runner, tmp_path):
     (["--lr", "-0.5"], "--lr must be above 0, got -0.5."),
     (["--save-every", "-1"], "--save-every must be 0 (off) or more, got -1."),
     (["--reg", "blur:sigma=-1"], "need 0 <= sigma <= sigma_max, got sigma=-1.0, sigma_max=None"),
+    (["--size", "100x6"], "the dream size must be at least 8 pixels, got 100x6 (width x height)."),
 ])
 def test_bad_input_gets_one_clear_line(runner, args, message):
     result = runner.invoke(cli, ["run", *TINY, *args])
@@ -180,13 +182,14 @@ EXPLODES = '''
     from dreamengine import Objective, hookimpl
 
     class Explode(Objective):
-        """Turns NaN after two steps, as a run at a far too high learning rate does."""
-        def __init__(self):
+        """Turns NaN after ``after`` steps, as a run at a far too high learning rate does."""
+        def __init__(self, after: int = 2):
             self.calls = 0
+            self.after = after
         def __call__(self, outputs):
             self.calls += 1
             score = outputs.logits.gather(1, outputs.targets[:, None])[:, 0]
-            return score if self.calls <= 2 else score * float("nan")
+            return score if self.calls <= self.after else score * float("nan")
 
     @hookimpl
     def dreamengine_register_objectives(register):
@@ -219,6 +222,17 @@ def test_divergence_is_reported_and_the_last_finite_image_kept(runner, tmp_path,
     assert "diverged at step 3" in result.output and "learning rate 3" in result.output
     stored = read_manifest(out)
     assert stored["steps_done"] == 2 and "diverged" in stored["diverged"]
+
+
+def test_a_run_that_diverges_at_its_first_step_is_an_error_and_writes_nothing(runner, tmp_path, fake_distribution,
+                                                                              monkeypatch):
+    fake_distribution("dreamengine-explode", "fake_explode", EXPLODES)
+    monkeypatch.delenv("DREAMENGINE_NO_ENTRYPOINTS")
+    out = tmp_path / "nan.png"
+    result = runner.invoke(cli, ["run", *TINY, "--objective", "explode:after=0", "-o", str(out)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "diverged at step 1" in result.output and "No step finished: nothing was kept." in result.output
+    assert not out.exists()
 
 
 INTERRUPTS = '''

@@ -42,7 +42,7 @@ def layers_command(pattern: str | None, model: str, checkpoint: str | None, leve
         loaded = load_model(get_host(), RunConfig(model=model, checkpoint=checkpoint))
         layers = model_layers(loaded, pattern, levels)
     height, width = loaded.input_size
-    table = Table(title=f"Layers of {loaded.name} at {height}x{width}", title_justify="left")
+    table = Table(title=f"Layers of {loaded.name} at {width}x{height}", title_justify="left")
     for column, justify in (("layer", "left"), ("module", "left"), ("output", "right"), ("cost", "right")):
         table.add_column(column, justify=justify, overflow="fold")
     for layer in layers:
