@@ -11,7 +11,6 @@ values, so it loads with ``torch.load(..., weights_only=True)``::
 
 from __future__ import annotations
 
-import pickle
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -66,7 +65,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise DreamError(f"checkpoint {str(path)!r} does not exist.")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
+    except Exception as error:  # a file that is not a checkpoint fails in any way (KeyError for a text file)
         raise _unloadable(path, error) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise DreamError(f"{str(path)!r} is not a dreamengine checkpoint (no 'format': '{CHECKPOINT_FORMAT}'); "
@@ -80,22 +79,32 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 def _unloadable(path: Path, error: Exception) -> DreamError:
     """The error for a checkpoint file that ``torch.load`` refused, saying which of three things it is."""
     text = str(error).strip()
-    if not _saved_by_torch(path):
+    reason = _weights_only_reason(text) if text.startswith("Weights only load failed") else None
+    if not _saved_by_torch(path) or (reason or "").startswith("Unsupported operand"):  # not a whole pickle
         return DreamError(f"{str(path)!r} is not a loadable checkpoint: it is not a complete file saved with "
                           "torch.save (a different kind of file, or a truncated download?).")
-    if text.startswith("Weights only load failed"):
-        lines = [line for line in text.splitlines()[1:] if line.strip() and not line.startswith(("Please", "Check"))]
-        reason = lines[0].strip() if lines else "it holds Python objects other than tensors and plain values"
+    if reason is not None:
         return DreamError(f"{str(path)!r} is not a loadable checkpoint: dreamengine loads checkpoints with "
                           f"weights_only=True and never runs code from them, and this one needs more ({reason}).")
     first = text.splitlines()[0] if text else type(error).__name__
     return DreamError(f"{str(path)!r} is not a loadable checkpoint ({first}).")
 
 
+def _weights_only_reason(text: str) -> str:
+    """What ``torch.load(weights_only=True)`` refused, from its message: the line after its advice."""
+    lines = [line.strip() for line in text.splitlines()[1:] if line.strip()]
+    detail = [line for line in lines if not line.startswith(("Please file", "Check the", "(1)", "(2)"))]
+    if not detail:
+        return "it holds Python objects other than tensors and plain values"
+    return detail[0].split("WeightsUnpickler error:")[-1].split(". Please use")[0].strip()
+
+
 def _saved_by_torch(path: Path) -> bool:
     """Whether ``path`` looks like ``torch.save``'s output: a zip archive, or a pickle (torch's legacy format)."""
     with path.open("rb") as file:
-        return zipfile.is_zipfile(file) or file.read(1) == b"\x80"
+        if file.read(1) == b"\x80":  # before is_zipfile, which moves the file's position
+            return True
+    return zipfile.is_zipfile(path)
 
 
 def load_checkpoint_model(path: str | Path, create: Callable[[str, int], DreamModel]) -> DreamModel:

@@ -80,6 +80,8 @@ def test_a_checkpoint_never_executes_code(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("content, message", [
     (b"garbage", "not a complete file saved with torch.save"),
+    (b"hello\n", "not a complete file saved with torch.save"),  # torch.load raises a KeyError for it
+    (b"\x80\x02garbage", "not a complete file saved with torch.save"),  # a pickle's first bytes, then nothing
     (None, "does not exist"),
 ])
 def test_unreadable_checkpoints_are_explained(tmp_path, content, message):
@@ -88,6 +90,21 @@ def test_unreadable_checkpoints_are_explained(tmp_path, content, message):
         path.write_bytes(content)
     with pytest.raises(DreamError, match=message):
         read_checkpoint(path)
+
+
+@pytest.mark.parametrize("zipped", [True, False], ids=["zip", "legacy"])
+def test_a_checkpoint_in_either_format_that_needs_more_than_tensors_says_what(tmp_path, zipped):
+    path = tmp_path / "x.pt"
+    torch.save({"format": "dreamengine-checkpoint", "payload": Harmless()}, path,
+               _use_new_zipfile_serialization=zipped)
+    with pytest.raises(DreamError, match=r"never runs code from them, and this one needs more \(Unsupported global: "
+                                         r"GLOBAL \S*print was not an allowed global by default\)\.$"):
+        read_checkpoint(path)
+
+
+class Harmless:
+    def __reduce__(self):
+        return (print, ("loaded",))
 
 
 def test_a_plain_state_dict_is_not_mistaken_for_a_checkpoint(tmp_path):
