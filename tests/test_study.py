@@ -154,6 +154,19 @@ def test_the_command_writes_cells_sheets_and_page(runner, checkpoints, tmp_path)
     assert "(all 4 dream runs were already done)" in again.output
 
 
+def test_the_command_says_when_one_dream_serves_every_class_and_counts_in_the_singular(runner, checkpoints, tmp_path):
+    shared = ["study", str(checkpoints), "--steps", "1", "--size", "16", "--device", "cpu", "-c", "0", "-c", "1",
+              "--objective", "layer:layer1", "-o", str(tmp_path / "shared")]
+    result = runner.invoke(cli, shared)
+    assert result.exit_code == 0, result.output
+    assert ("layer:layer1 reads no class: each of its dreams is the same for the 2 classes, so the study dreams it "
+            "once and writes it for each (2 dreams for its 4 runs).") in " ".join(result.output.split())
+    one = ["study", str(checkpoints / "epoch-001.pt"), "--steps", "1", "--size", "16", "--device", "cpu", "-c", "0",
+           "-o", str(tmp_path / "one")]
+    assert "1 cell (1 dream run made now); 1 contact sheet;" in runner.invoke(cli, one).output
+    assert "1 cell (1 dream run was already done); 1 contact sheet;" in runner.invoke(cli, one).output
+
+
 @pytest.mark.parametrize("objective, target", [("logit", {"index": 0, "name": "blue-discs", "item": 0}),
                                                ("layer:layer1", None)])
 def test_a_cells_settings_name_its_class_only_if_its_objective_dreams_it(runner, checkpoints, tmp_path, objective,

@@ -95,10 +95,11 @@ def study_command(checkpoints, steps, epochs, classes, objectives, blurs, seeds,
                              "run the same command again to make the rest (nothing done is made again).",
                              on=progress.console)
         progress.update(overall, completed=len(plan.tasks))
+        progress.update(dreaming, visible=False)  # the last dream's bar (or, if none ran, an empty one) is done with
     sheets = write_sheets(plan)
     page = write_gallery(plan, title)
-    console.print(f"{len(plan.cells)} cells ({_made(ran, len(plan.tasks))}); {len(sheets)} contact sheets; "
-                  f"open {page}", highlight=False)
+    console.print(f"{_count(len(plan.cells), 'cell')} ({_made(ran, len(plan.tasks))}); "
+                  f"{_count(len(sheets), 'contact sheet')}; open {page}", highlight=False)
     _say_shared(host, plan)
 
 
@@ -106,15 +107,23 @@ def _say_shared(host: PluginHost, plan: StudyPlan) -> None:
     """Name the objectives that read no class, whose dreams were made once and written for every class."""
     shared = [members for members in same_dreams(host, plan.tasks).values() if len(members) > 1]
     for objective in dict.fromkeys(members[0].objective for members in shared):
-        classes = len({task.target for members in shared for task in members if task.objective == objective})
+        groups = [members for members in shared if members[0].objective == objective]
+        classes = len({task.target for members in groups for task in members})
+        runs = sum(len(members) for members in groups)
         console.print(f"{objective} reads no class: each of its dreams is the same for the {classes} classes, "
-                      "so the study dreams it once and writes it for each.", highlight=False)
+                      f"so the study dreams it once and writes it for each ({_count(len(groups), 'dream')} "
+                      f"for its {runs} runs).", highlight=False)
 
 
 def _made(ran: int, total: int) -> str:
     """How many of the study's dream runs this command made, and how many were done before."""
     if ran == total:
-        return f"all {total} dream runs made now"
+        return f"{'all ' if total > 1 else ''}{_count(total, 'dream run')} made now"
     if ran == 0:
-        return f"all {total} dream runs were already done"
+        return f"{'all ' if total > 1 else ''}{_count(total, 'dream run')} {'were' if total > 1 else 'was'} already done"
     return f"{ran} of {total} dream runs made now, {total - ran} already done"
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 cell``, ``2 cells``."""
+    return f"{number} {noun}{'s' * (number != 1)}"
