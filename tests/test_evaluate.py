@@ -8,13 +8,14 @@ import json
 import pytest
 import torch
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from dreamengine import DreamError, DreamModel, RunConfig, hookimpl
 from dreamengine.dreaming import dream
 from dreamengine.evaluation import (DEFAULT_JUDGES, choose_judges, collect_dreams, evaluate_folder, judge_views,
                                    score_dreams, summarise)
 from dreamengine.folding import NormRemainder
-from dreamengine.imaging import read_manifest, save_png, to_pil
+from dreamengine.imaging import MANIFEST_KEY, read_manifest, save_png, to_pil
 from dreamengine.testing import make_host, tiny_model
 
 SIZE = 32
@@ -171,14 +172,22 @@ def test_dreams_toward_no_class_are_left_out_with_the_reason(judge_host, tmp_pat
 
 
 def test_foreign_and_corrupt_pngs_are_skipped_with_a_reason(judge_host, study):
+    dream = sorted(study.rglob("*.png"))[0]
     Image.new("RGB", (8, 8)).save(study / "holiday.png")
     (study / "broken.png").write_bytes(b"\x89PNG not really")
     save_png(to_pil(solid(1, 0, 0)), study / "sheet.png", {"study_sheet": {"class": "red"}})
     save_png(to_pil(solid(1, 0, 0)), study / "montage.png", {"montage": {"labels": ["red"]}})
+    save_png(Image.open(dream).resize((5, 7)), study / "resized.png", read_manifest(dream))
+    corrupt = PngInfo()
+    corrupt.add_text(MANIFEST_KEY, "{not json")
+    Image.open(dream).save(study / "corrupt.png", pnginfo=corrupt)
     report = evaluate_folder(judge_host, study, ["colour-judge"])
     reasons = {s.path.name: (s.reason, s.companion) for s in report.skipped}
     assert "not a dreamengine dream" in reasons["holiday.png"][0]
     assert "not a readable image" in reasons["broken.png"][0]
+    width, height = Image.open(dream).size
+    assert reasons["resized.png"][0] == f"5x7, not the dream's {width}x{height} (resized since?)"
+    assert reasons["corrupt.png"][0].startswith("its dreamengine settings are corrupt (JSONDecodeError: ")
     assert reasons["sheet.png"] == ("a study's contact sheet", True)
     assert reasons["montage.png"] == ("a montage of dreams", True)
     assert not any(companion for name, (_, companion) in reasons.items() if name not in ("sheet.png", "montage.png"))
