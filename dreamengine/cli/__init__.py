@@ -14,7 +14,8 @@ from ..errors import DreamError
 from ..plugins import PluginHost, load_plugins
 from ..registry import call_one
 
-__all__ = ["cli", "main", "get_host", "add_plugin_commands", "console", "err_console", "stop_interrupted", "warn"]
+__all__ = ["cli", "main", "get_host", "add_plugin_commands", "console", "counted", "err_console", "stop_interrupted",
+           "warn"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -66,6 +67,11 @@ def stop_interrupted(message: str, on: Console = err_console) -> NoReturn:
     the shell's code for a command stopped that way."""
     on.print(message, highlight=False)
     sys.exit(130)
+
+
+def counted(number: int, noun: str) -> str:
+    """``number`` and ``noun``, plural unless it is one: ``1 cell``, ``2 cells``."""
+    return f"{number} {noun}{'s' * (number != 1)}"
 
 
 def warn(message: str) -> None:

@@ -13,7 +13,7 @@ from ..config import RunConfig
 from ..directions import Features, example_files, mean_features, save_direction
 from ..dreaming import load_model
 from ..errors import DreamError
-from . import cli, console, err_console, get_host, warn
+from . import cli, console, counted, err_console, get_host, warn
 
 _SHOWN = 8  # channels listed: those the direction weighs most, either way
 
@@ -68,7 +68,7 @@ def direction_command(layer: str, toward: tuple[Path, ...], away: tuple[Path, ..
 
 
 def _report(layer: str, features: dict[str, Features], vector, output: Path) -> None:
-    counts = " and ".join(f"{found.count} picture{'s' * (found.count != 1)} {name}" for name, found in features.items())
+    counts = " and ".join(f"{counted(found.count, 'picture')} {name}" for name, found in features.items())
     console.print(f"wrote {output}: {len(vector)} channel weights of {layer} ({counts}), "
                   f"length {float(vector.norm()):.4g}", highlight=False)
     table = Table(title=f"The channels it weighs most (of {len(vector)})", title_justify="left")

@@ -16,7 +16,7 @@ from ..imaging import open_image, read_manifest
 from ..montage import MONTAGE_KEY, label
 from ..recipe import command_line, stored_config
 from ..sheets import SHEET_KEY
-from . import cli, console, err_console, get_host
+from . import cli, console, counted, err_console, get_host
 
 
 @cli.command("info")
@@ -66,7 +66,7 @@ def _refuse_collections(path: Path, manifest: dict[str, Any]) -> None:
     """A montage or a study's contact sheet shows many dreams: say so, and where they are."""
     if MONTAGE_KEY in manifest:
         pictures = manifest[MONTAGE_KEY].get("pictures") or []
-        raise DreamError(f"{str(path)!r} is a montage of {len(pictures)} picture{'s' * (len(pictures) != 1)}, not "
+        raise DreamError(f"{str(path)!r} is a montage of {counted(len(pictures), 'picture')}, not "
                          "one dream: give their files "
                          f"({', '.join(pictures[:2])}{', ...' if len(pictures) > 2 else ''}).")
     if SHEET_KEY in manifest:

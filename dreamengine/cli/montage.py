@@ -10,7 +10,7 @@ import click
 from ..errors import DreamError
 from ..imaging import open_image, save_png
 from ..montage import MONTAGE_KEY, is_montage, left_out, montage
-from . import cli, console
+from . import cli, console, counted
 
 
 @cli.command("montage")
@@ -50,7 +50,7 @@ def montage_command(pictures: tuple[Path, ...], output: Path, columns: int | Non
             console.print(f"left out {path}: {why}", highlight=False)
     sheet, labels = montage(kept, columns)
     save_png(sheet, output, {MONTAGE_KEY: {"pictures": [str(path) for path, _ in kept], "labels": labels}})
-    console.print(f"wrote {output} ({len(kept)} pictures, {sheet.width}x{sheet.height})", highlight=False)
+    console.print(f"wrote {output} ({counted(len(kept), 'picture')}, {sheet.width}x{sheet.height})", highlight=False)
 
 
 def _pictures_in(path: Path) -> list[Path]:

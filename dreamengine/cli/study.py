@@ -15,7 +15,7 @@ from ..gallery import write_gallery
 from ..sheets import write_sheets
 from ..plugins import PluginHost
 from ..study import REPORT_STEPS, StudyPlan, find_checkpoints, plan_study, run_study, same_dreams
-from . import cli, console, err_console, get_host, stop_interrupted
+from . import cli, console, counted, err_console, get_host, stop_interrupted
 
 
 def _numbers(text: str | None, what: str) -> list[int] | None:
@@ -98,8 +98,8 @@ def study_command(checkpoints, steps, epochs, classes, objectives, blurs, seeds,
         progress.update(dreaming, visible=False)  # the last dream's bar (or, if none ran, an empty one) is done with
     sheets = write_sheets(plan)
     page = write_gallery(plan, title)
-    console.print(f"{_count(len(plan.cells), 'cell')} ({_made(ran, len(plan.tasks))}); "
-                  f"{_count(len(sheets), 'contact sheet')}; open {page}", highlight=False)
+    console.print(f"{counted(len(plan.cells), 'cell')} ({_made(ran, len(plan.tasks))}); "
+                  f"{counted(len(sheets), 'contact sheet')}; open {page}", highlight=False)
     _say_shared(host, plan)
 
 
@@ -111,19 +111,16 @@ def _say_shared(host: PluginHost, plan: StudyPlan) -> None:
         classes = len({task.target for members in groups for task in members})
         runs = sum(len(members) for members in groups)
         console.print(f"{objective} reads no class: each of its dreams is the same for the {classes} classes, "
-                      f"so the study dreams it once and writes it for each ({_count(len(groups), 'dream')} "
+                      f"so the study dreams it once and writes it for each ({counted(len(groups), 'dream')} "
                       f"for its {runs} runs).", highlight=False)
 
 
 def _made(ran: int, total: int) -> str:
     """How many of the study's dream runs this command made, and how many were done before."""
+    runs = f"all {total} dream runs" if total > 1 else "1 dream run"
     if ran == total:
-        return f"{'all ' if total > 1 else ''}{_count(total, 'dream run')} made now"
+        return f"{runs} made now"
     if ran == 0:
-        return f"{'all ' if total > 1 else ''}{_count(total, 'dream run')} {'were' if total > 1 else 'was'} already done"
+        return f"{runs} {'were' if total > 1 else 'was'} already done"
     return f"{ran} of {total} dream runs made now, {total - ran} already done"
 
-
-def _count(number: int, noun: str) -> str:
-    """``1 cell``, ``2 cells``."""
-    return f"{number} {noun}{'s' * (number != 1)}"
