@@ -132,7 +132,7 @@ def build_job(host: PluginHost, config: RunConfig, model: DreamModel,
     if config.optimizer not in OPTIMIZERS:
         raise unknown_name("optimizer", config.optimizer, OPTIMIZERS)
     check_options(("--steps", config.steps, config.steps >= 1, "at least 1"),
-                  ("--lr", config.lr, config.lr > 0, "above 0"),
+                  ("--lr", config.lr, 0 < config.lr < float("inf"), "above 0 and finite"),
                   ("--save-every", config.save_every, config.save_every >= 0, "0 (off) or more"))
     objective, regularizers, initializer, parametrization, strategies = build_components(host, config)
     indices = class_indices(config, model, objective)

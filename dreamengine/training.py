@@ -157,7 +157,7 @@ def _call(callback, *args) -> None:
 def _check(settings: TrainSettings) -> None:
     """Refuse settings no training can run with, naming the option and its value."""
     check_options(("--epochs", settings.epochs, settings.epochs >= 0, "0 or more"),
-                  ("--lr", settings.lr, settings.lr > 0, "above 0"),
+                  ("--lr", settings.lr, 0 < settings.lr < float("inf"), "above 0 and finite"),
                   ("--batch-size", settings.batch_size, settings.batch_size >= 1, "at least 1"),
                   ("--size", settings.size, settings.size >= 8, "at least 8"))
 

@@ -158,7 +158,8 @@ def test_bad_datasets_are_refused_in_one_line(runner, tmp_path, files, message):
 
 @pytest.mark.parametrize("args, message", [
     (["--epochs", "-1"], "--epochs must be 0 or more, got -1."),
-    (["--lr", "0"], "--lr must be above 0, got 0.0."),
+    (["--lr", "0"], "--lr must be above 0 and finite, got 0.0."),
+    (["--lr", "inf"], "--lr must be above 0 and finite, got inf."),
     (["--batch-size", "0"], "--batch-size must be at least 1, got 0."),
     (["--size", "4"], "--size must be at least 8, got 4."),
 ])
