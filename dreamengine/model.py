@@ -156,10 +156,12 @@ class DreamModel(nn.Module):
                 for handle in handles:
                     handle.remove()
 
-    def layer_output(self, name: str, image: torch.Tensor) -> torch.Tensor:
-        """The output of layer ``name`` for ``image`` (RGB in [0, 1]), in eval mode, without gradients, the
-        forward stopped there: what a component needs to know of a layer before the run (a guide's features,
-        a layer's channel count)."""
+    def layer_output(self, name: str, image: torch.Tensor | None = None) -> torch.Tensor:
+        """The output of layer ``name`` for ``image`` (RGB in [0, 1]; unset, a gray image of the input size), in
+        eval mode, without gradients, the forward stopped there: what a component needs to know of a layer
+        before the run (a guide's features, a layer's channel count)."""
+        if image is None:
+            image = torch.full((1, 3, *self.input_size), 0.5)
         self.eval()
         with torch.no_grad(), self.capture([name], stop_early=True) as seen:
             self(image.to(self.mean.device))

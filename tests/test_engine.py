@@ -83,6 +83,17 @@ def test_a_neuron_is_one_channel_at_one_position_given_as_a_share_of_the_feature
         Neuron("l", 1, x=1.5)
 
 
+@pytest.mark.parametrize("objective, message", [
+    (Layer("2", channel=99), r"layer '2' has 16 channels \(0-15\); there is no channel 99\.$"),
+    (Neuron("2", channel=-17), r"layer '2' has 16 channels \(0-15\); there is no channel -17\.$"),
+    (Neuron("5", channel=1), "layer '5' has no feature map"),
+])
+def test_a_channel_the_layer_lacks_is_refused_when_the_objective_is_prepared(tiny_model, objective, message):
+    """Before the run (``dreamengine run`` prepares before its progress bar starts), not at its first step."""
+    with pytest.raises(DreamError, match=message):
+        objective.prepare(tiny_model)
+
+
 def test_a_neuron_dream_changes_only_the_pixels_the_neuron_sees(tiny_model):
     """The tiny model's layer "2" (3x3 after 3x3 stride 2) sees the 3x3 input pixels at the top left for its
     neuron at (0, 0): without transforms, nothing else moves."""

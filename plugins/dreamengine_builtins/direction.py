@@ -45,7 +45,7 @@ class Direction(Objective):
 
     def prepare(self, model):
         self._vector = read_vector(self.path)
-        self._check_length(model.layer_output(self.layer, torch.full((1, 3, *model.input_size), 0.5)))
+        self._check_length(model.layer_output(self.layer))
 
     def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
         if self._vector is None:

@@ -71,6 +71,11 @@ class Layer(Objective):
         self.channel = channel
         self.layers = (layer,)
 
+    def prepare(self, model):
+        """Check the channel against the layer's output before the run (a gray image's)."""
+        if self.channel is not None:
+            _one_channel(model.layer_output(self.layer), self.layer, self.channel)
+
     def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
         activation = outputs.activations[self.layer]
         if self.channel is None:
@@ -106,13 +111,22 @@ class Neuron(Objective):
         self.layer, self.channel, self.x, self.y = layer, channel, x, y
         self.layers = (layer,)
 
+    def prepare(self, model):
+        """Check the channel and the feature map against the layer's output before the run (a gray image's)."""
+        self._plane(model.layer_output(self.layer))
+
     def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
-        plane = _one_channel(outputs.activations[self.layer], self.layer, self.channel)
+        plane = self._plane(outputs.activations[self.layer])
+        height, width = plane.shape[1:]
+        return plane[:, min(int(self.y * height), height - 1), min(int(self.x * width), width - 1)]
+
+    def _plane(self, activation: torch.Tensor) -> torch.Tensor:
+        """The neuron's channel, ``(batch, height, width)``, or an error that says why the layer has none."""
+        plane = _one_channel(activation, self.layer, self.channel)
         if plane.dim() != 3:
             raise DreamError(f"layer {self.layer!r} has no feature map (its output is {tuple(plane.shape[1:])} per "
                              "channel): a neuron needs a (channels, height, width) output; use layer:NAME:CHANNEL.")
-        height, width = plane.shape[1:]
-        return plane[:, min(int(self.y * height), height - 1), min(int(self.x * width), width - 1)]
+        return plane
 
 
 def _one_channel(activation: torch.Tensor, layer: str, channel: int) -> torch.Tensor:
