@@ -304,6 +304,15 @@ def test_list_shows_components_with_options(runner):
     assert invoke(runner, "list", "things").exit_code != 0
 
 
+@pytest.mark.parametrize("args, message", [
+    (["regularizers", "blurr"], "unknown regularizer 'blurr'. Did you mean 'blur' or 'gradblur'?"),
+    (["strategy", "x*"], "no strategy matches 'x*'; `dreamengine list strategies` lists them all."),
+])
+def test_list_with_a_pattern_that_matches_nothing_says_so(runner, args, message):
+    result = runner.invoke(cli, ["list", *args])
+    assert result.exit_code == 1 and message in result.output and "┃" not in result.output  # and no empty table
+
+
 def test_plugins_lists_builtins_with_hooks(runner):
     result = invoke(runner, "plugins")
     assert result.exit_code == 0

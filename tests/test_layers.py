@@ -77,6 +77,7 @@ def test_the_command_lists_layers_that_the_layer_objective_accepts(runner, tmp_p
 def test_a_pattern_that_matches_nothing_is_an_error(runner):
     result = runner.invoke(cli, ["layers", "--model", "resnet10t", "blocks.*"])
     assert result.exit_code == 1 and "no layer of resnet10t matches 'blocks.*'" in result.output
+    assert "Layers of" not in result.output  # no empty table before the error
 
 
 def test_a_checkpoints_network_is_listed_at_its_training_size(runner, checkpoints):

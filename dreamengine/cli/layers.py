@@ -41,6 +41,8 @@ def layers_command(pattern: str | None, model: str, checkpoint: str | None, leve
         warnings.filterwarnings("ignore", message=".*random weights.*")  # the layers do not depend on them
         loaded = load_model(get_host(), RunConfig(model=model, checkpoint=checkpoint))
         layers = model_layers(loaded, pattern, levels)
+    if not layers:
+        raise click.ClickException(f"no layer of {loaded.name} matches {pattern!r}.")
     height, width = loaded.input_size
     table = Table(title=f"Layers of {loaded.name} at {width}x{height}", title_justify="left")
     for column, justify in (("layer", "left"), ("module", "left"), ("output", "right"), ("cost", "right")):
@@ -49,8 +51,6 @@ def layers_command(pattern: str | None, model: str, checkpoint: str | None, leve
         table.add_row(layer.name, layer.kind, " x ".join(map(str, layer.shape)) if layer.shape else "-",
                       f"{layer.cost:.0%}" if layer.cost is not None else "not run")
     console.print(table)
-    if not layers:
-        raise click.ClickException(f"no layer of {loaded.name} matches {pattern!r}.")
     console.print("Dream one with --objective layer:NAME, one channel of it with layer:NAME:CHANNEL, or that "
                   "channel at the centre of the feature map with neuron:NAME:CHANNEL; guide:NAME:path=PICTURE "
                   "dreams toward a picture there, style:NAME:path=PICTURE toward its texture, and "

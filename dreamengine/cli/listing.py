@@ -33,6 +33,8 @@ def list_components(kind: str | None, pattern: str) -> None:
     registry = get_host().registry
     for name in [_kind(kind)] if kind else list(KINDS):
         entries = registry.find(name, pattern)
+        if not entries and pattern != "*":
+            raise _no_match(name, pattern, registry.names(name))
         table = Table(title=name.capitalize(), title_justify="left", show_lines=False)
         for column in ("name", "plugin", "options" if name not in ("models", "presets") else "", "summary"):
             if column:
@@ -46,6 +48,13 @@ def list_components(kind: str | None, pattern: str) -> None:
         if name == "models":
             console.print("Any timm architecture name also works with --model "
                           "(random weights unless --pretrained or --checkpoint).")
+
+
+def _no_match(kind: str, pattern: str, names: list[str]) -> DreamError:
+    """The error for a pattern that matches no name of ``kind``: a plain name gets the closest names suggested."""
+    if any(char in pattern for char in "*?["):
+        return DreamError(f"no {singular(kind)} matches {pattern!r}; `dreamengine list {kind}` lists them all.")
+    return unknown_name(singular(kind), pattern, names)
 
 
 def _hook_name(name: str) -> str:
