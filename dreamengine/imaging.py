@@ -114,6 +114,10 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     picture = open_image(path)
     text = getattr(picture, "text", {}).get(MANIFEST_KEY)
     if text is None:
+        dream = Path(path).with_suffix(".png")
+        if Path(path).suffix.lower() in (".gif", ".webp") and dream.is_file():
+            raise DreamError(f"{str(path)!r} is an animation, which carries no dreamengine settings; "
+                             f"its dream's are in {str(dream)!r}.")
         raise DreamError(f"{str(path)!r} carries no dreamengine settings (was it made by dreamengine run?).")
     try:
         return json.loads(text)

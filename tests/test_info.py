@@ -109,3 +109,12 @@ def test_info_on_a_contact_sheet_points_to_the_study_cells(runner, tmp_path):
     save_png(Image.new("RGB", (8, 8)), sheet, {SHEET_KEY: {"class": "toucan"}})
     result = runner.invoke(cli, ["info", str(sheet)])
     assert result.exit_code == 1 and "is a study's contact sheet, not one dream" in result.output
+
+
+def test_info_on_a_dreams_animation_points_to_its_png(runner, tmp_path):
+    assert runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "2", "--save-every", "1",
+                               "-o", str(tmp_path)]).exit_code == 0
+    result = runner.invoke(cli, ["info", str(tmp_path / "flamingo-seed0.gif")])
+    assert result.exit_code == 1
+    assert (f"is an animation, which carries no dreamengine settings; its dream's are in "
+            f"'{tmp_path / 'flamingo-seed0.png'}'.") in " ".join(result.output.split())
