@@ -71,6 +71,8 @@ class EpochReport:
 class TrainCallbacks:
     """Optional progress callbacks (the CLI draws rich progress bars with them)."""
 
+    #: called once the images are read, with ``classes``, ``split`` (how train and validation were told apart),
+    #: the counts ``train``, ``val`` and ``skipped``, and ``skipped_files`` (the paths of the unreadable files)
     on_data: Callable[[dict[str, Any]], None] | None = None
     on_image: Callable[[int, int], None] | None = None
     on_batch: Callable[[int, int, int, float, float], None] | None = None
@@ -126,15 +128,16 @@ def train(host: PluginHost, settings: TrainSettings, callbacks: TrainCallbacks |
     start, optimizer_state = _resume(model, settings) if settings.resume else (_fresh_start(settings), None)
     train_set = _load(load_images(data.train, settings.size, callbacks.on_image), data.classes, "training")
     val_set = _load(load_images(data.val, settings.size, callbacks.on_image), data.classes, None)
+    skipped = train_set.skipped + val_set.skipped
     if callbacks.on_data:
         callbacks.on_data({"classes": data.classes, "split": data.split, "train": len(train_set.labels),
-                           "val": len(val_set.labels), "skipped": len(train_set.skipped) + len(val_set.skipped)})
+                           "val": len(val_set.labels), "skipped": len(skipped), "skipped_files": skipped})
     model.to(device)
     trainer = _Trainer(model, settings, device, train_set, val_set)
     if optimizer_state:
         trainer.optimizer.load_state_dict(optimizer_state)
     meta = {"dataset": data.root.name, "split": data.split, "images": {
-        "train": len(train_set.labels), "val": len(val_set.labels), "skipped": len(train_set.skipped) + len(val_set.skipped)}}
+        "train": len(train_set.labels), "val": len(val_set.labels), "skipped": len(skipped)}}
     reports = []
     if start == 0:
         report = EpochReport(0, None, None, trainer.accuracy(trainer.val), 0.0, Path())

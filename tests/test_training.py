@@ -47,7 +47,7 @@ def test_train_writes_a_checkpoint_per_epoch_that_run_can_dream_with(runner, dem
     assert result.exit_code == 0, result.output
     assert "4 classes, 16 training and 4 validation images" in result.output
     assert [p.name for p in checkpoints_in(out)] == ["epoch-000.pt", "epoch-001.pt", "epoch-002.pt"]
-    assert f"wrote 3 checkpoint(s) (epochs 0-2); the last is {out / 'epoch-002.pt'}" in " ".join(result.output.split())
+    assert f"wrote 3 checkpoints (epochs 0-2); the last is {out / 'epoch-002.pt'}" in " ".join(result.output.split())
     payload = read_checkpoint(out / "epoch-002.pt")
     assert payload["architecture"] == "test_resnet" and payload["class_names"] == list(DEMO_CLASSES)
     assert payload["input_size"] == [16, 16] and len(payload["mean"]) == 3
@@ -123,7 +123,7 @@ def test_unreadable_images_are_skipped_and_counted(runner, demo, tmp_path):
     (data / "train" / "red-vertical" / "broken.png").write_bytes(b"not a png")
     result = invoke(runner, "train", data, *FAST, "--epochs", "1", "-o", tmp_path / "ck")
     assert result.exit_code == 0, result.output
-    assert "skipped 1 unreadable file" in result.output
+    assert "; skipped 1 unreadable file: train/red-vertical/broken.png" in " ".join(result.output.split())
     assert read_checkpoint(tmp_path / "ck" / "epoch-001.pt")["extra"]["images"]["skipped"] == 1
 
 
@@ -179,7 +179,7 @@ def test_a_wrong_model_or_resume_fails_before_the_images_are_read(runner, demo, 
 
 def test_existing_checkpoints_are_not_overwritten_without_resume(runner, demo, tmp_path):
     result = invoke(runner, "train", demo, *FAST, "--epochs", "0", "-o", tmp_path)
-    assert result.exit_code == 0 and "wrote 1 checkpoint(s) (epoch 0)" in result.output  # the untrained start
+    assert result.exit_code == 0 and "wrote 1 checkpoint (epoch 0)" in result.output  # the untrained start
     result = runner.invoke(cli, ["train", str(demo), *FAST, "--epochs", "1", "-o", str(tmp_path)])
     assert result.exit_code == 1 and "pass --resume" in result.output
     result = runner.invoke(cli, ["train", str(demo), *FAST, "--epochs", "1", "--freeze-backbone", "--resume",

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..training import EpochReport, TrainCallbacks, TrainSettings, train
-from . import cli, console, err_console, get_host, stop_interrupted
+from . import cli, console, counted, err_console, get_host, stop_interrupted
+
+
+def _skipped(files: list[Path], root: str) -> str:
+    """``; skipped 2 unreadable files: a/notes.txt, b/broken.png``, or nothing."""
+    if not files:
+        return ""
+    names = [str(path.relative_to(root)) if path.is_relative_to(root) else str(path) for path in files[:3]]
+    return (f"; skipped {counted(len(files), 'unreadable file')}: {', '.join(names)}"
+            + (", ..." if len(files) > 3 else ""))
 
 
 def _percent(value: float | None) -> str:
@@ -74,8 +85,7 @@ def train_command(data_dir: str, **options) -> None:
 
         def on_data(info: dict) -> None:
             progress.console.print(f"{len(info['classes'])} classes, {info['train']} training and {info['val']} "
-                                   f"validation images ({info['split']})"
-                                   + (f"; skipped {info['skipped']} unreadable file(s)" if info["skipped"] else ""),
+                                   f"validation images ({info['split']})" + _skipped(info["skipped_files"], data_dir),
                                    highlight=False)
 
         try:
@@ -86,6 +96,7 @@ def train_command(data_dir: str, **options) -> None:
                              on=progress.console)
     if reports:
         epochs = f"epoch {reports[0].epoch}" if len(reports) == 1 else f"epochs {reports[0].epoch}-{reports[-1].epoch}"
-        console.print(f"wrote {len(reports)} checkpoint(s) ({epochs}); the last is {reports[-1].path}", highlight=False)
+        console.print(f"wrote {counted(len(reports), 'checkpoint')} ({epochs}); the last is {reports[-1].path}",
+                      highlight=False)
     else:
         console.print(f"nothing to do: {settings.output} already holds {settings.epochs} epoch(s)", highlight=False)
