@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import socket
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -90,6 +91,8 @@ class RayExecutor:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         if self.address is None or self.address.rpartition(":")[0] in LOOPBACK:
             _keep_loopback()
+        if self.address is not None:
+            _check_reachable(self.address)
         try:
             if self.address is None:
                 ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=self.workers or os.cpu_count(),
@@ -125,6 +128,20 @@ class RayExecutor:
             pending[remote.remote(plugins, list(cells), ship(Path(task.checkpoint.path))[0], names, self.cpus_per_task,
                                   *(ref for ref, _ in files.values()))] = task
         return pending
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail in seconds when nothing listens at a ``HOST:PORT`` (or ``ray://HOST:PORT``) address, where
+    ``ray.init`` would wait for minutes; other forms (``auto``) are left to Ray."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise DreamError(f"cannot reach the Ray cluster at {address}: nothing answers there ({reason.lower()}). "
+                         "Start its head with `ray start --head` on that machine, or check --address.") from None
 
 
 def _keep_loopback() -> None:

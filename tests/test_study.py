@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -202,6 +203,17 @@ def test_the_ray_executor_without_ray_says_how_to_install_it(runner, checkpoints
     assert result.exit_code == 1, result.output
     assert "pip install 'dreamengine[ray]'" in result.output and "Traceback" not in result.output
     assert not list(tmp_path.rglob("*.png"))
+
+
+def test_a_ray_address_where_nothing_listens_fails_in_seconds(runner, checkpoints, tmp_path):
+    with socket.socket() as probe:  # a loopback port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = runner.invoke(cli, ["study", str(checkpoints), "--steps", "1", "--size", "16", "-c", "0",
+                                 "--executor", "ray", "--address", f"127.0.0.1:{port}", "-o", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert (f"cannot reach the Ray cluster at 127.0.0.1:{port}: nothing answers there (connection refused)"
+            in result.output) and "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("args, message", [
