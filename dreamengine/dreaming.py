@@ -64,7 +64,11 @@ def _named_device(name: str) -> torch.device:
     except RuntimeError:
         raise DreamError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps.") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise DreamError("--device cuda was asked for, but this torch has no usable CUDA device.")
+        raise DreamError(f"--device {name} was asked for, but this torch has no usable CUDA device.")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise DreamError(f"--device {name} was asked for, but there are {count} CUDA devices here "
+                         f"(cuda:0 to cuda:{count - 1}).")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise DreamError("--device mps was asked for, but MPS is not available here.")
     return device

@@ -1,4 +1,5 @@
-"""The dream loop keeps every tensor on the job's device: nothing is built on a default device and copied in.
+"""Devices: ``--device`` names one that is here, and the dream loop keeps every tensor on the job's device
+(nothing is built on a default device and copied in).
 
 Only a CPU is available to the tests, so the default device is set to ``meta``
 while the loop runs: a tensor made without naming its device then lands on
@@ -11,9 +12,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dreamengine import Regularizer
+from dreamengine import DreamError, Regularizer
 from dreamengine.config import RunConfig
-from dreamengine.dreaming import build_job
+from dreamengine.dreaming import build_job, resolve_device
 from dreamengine.engine import run_job
 
 REGS = ["clamp", "blur:sigma=0.2:sigma_max=0.9", "flip", "jitter:pixels=2"]
@@ -45,3 +46,27 @@ def test_the_check_catches_a_tensor_made_on_the_default_device(host, tiny_model)
     dream.regularizers = [*dream.regularizers, ImplicitDevice()]
     with pytest.raises(RuntimeError, match="device meta"), torch.device("meta"):
         run_job(dream)
+
+
+@pytest.mark.parametrize("name, cuda, message", [
+    ("tpu", 0, "unknown device 'tpu'; use auto, cpu, cuda, cuda:N or mps."),
+    ("cuda:1", 0, "--device cuda:1 was asked for, but this torch has no usable CUDA device."),
+    ("cuda:5", 2, "--device cuda:5 was asked for, but there are 2 CUDA devices here (cuda:0 to cuda:1)."),
+])
+def test_a_device_that_is_not_here_is_one_clear_line(monkeypatch, name, cuda, message):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: cuda)
+    with pytest.raises(DreamError) as error:
+        resolve_device(name)
+    assert str(error.value) == message
+
+
+def test_auto_picks_cuda_when_it_is_here_and_the_cpu_otherwise(monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", False)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
+    assert resolve_device("auto") == torch.device("cuda")
+    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark  # the same seed repeats
