@@ -71,6 +71,7 @@ def test_other_pictures_and_labels_that_repeat_are_labelled_with_their_files_nam
     assert label(*pictures[0]) == "a" and left_out(*pictures[0]) is None
     sheet, labels = montage(pictures)
     assert labels == ["a", "b"] and sheet.size == (2 * (100 + 6) + 6, 200 + 16 + 6 + 6)  # 10x20 enlarged 10 times
+    assert montage(pictures, columns=5)[0].size == sheet.size  # no empty columns
 
 
 def test_pictures_are_ordered_by_name_with_numbers_as_numbers_unless_kept_as_given(runner, tmp_path):
