@@ -58,7 +58,7 @@ class DreamJob:
         lr: learning rate.
         optimizer: a key of :data:`OPTIMIZERS`.
         generator: the one random generator every draw uses.
-        save_every: keep a copy of the image every this many steps (0: never).
+        save_every: keep a copy of the image every this many steps, and of the last step's (0: never).
         on_step: called as ``on_step(step, scores)`` after every step.
         parametrization: how the optimised tensors become the image (``None``: plain pixels).
         strategies: how the steps are run (octaves, tiling), outermost first;
@@ -90,8 +90,9 @@ class DreamResult:
             the regularizers allowed otherwise.
         scores: the objective of each item at the last finite step.
         steps_done: steps completed (fewer than asked if the run diverged or was interrupted).
-        frames: snapshots of the dream as it grew, the start image first: every ``save_every`` steps (none
-            when it is 0), or the pictures a strategy makes of it (``zoom``: the end of each frame).
+        frames: snapshots of the dream as it grew, the start image first: every ``save_every`` steps and the
+            last step's (none when it is 0), or the pictures a strategy makes of it (``zoom``: the end of each
+            frame).
         diverged: a message if the loss or the image stopped being finite.
         interrupted: the user stopped the run (Ctrl-C) after ``steps_done`` steps.
     """
@@ -158,7 +159,7 @@ def run_steps(job: DreamJob, param: Parametrization, step: Callable[[dict[str, t
                 with torch.no_grad():
                     image = _project(param, projections, job.generator)
                 if not torch.isfinite(score.sum() + image.sum()):  # one reduction and one sync: NaN/inf propagate
-                    return DreamResult(last_good.cpu(), scores.cpu(), number - 1, _cpu(frames),
+                    return DreamResult(last_good.cpu(), scores.cpu(), number - 1, _ending(frames, last_good, job, done),
                                        divergence_message(job, number))
                 last_good.copy_(image.detach())
                 scores, done = score, number
@@ -167,12 +168,16 @@ def run_steps(job: DreamJob, param: Parametrization, step: Callable[[dict[str, t
                 if job.on_step is not None:
                     job.on_step(number, scores)
     except KeyboardInterrupt:
-        raise DreamInterrupted(DreamResult(last_good.cpu(), scores.cpu(), done, _cpu(frames),
+        raise DreamInterrupted(DreamResult(last_good.cpu(), scores.cpu(), done, _ending(frames, last_good, job, done),
                                            interrupted=True)) from None
-    return DreamResult(last_good.cpu(), scores.cpu(), job.steps, _cpu(frames))
+    return DreamResult(last_good.cpu(), scores.cpu(), job.steps, _ending(frames, last_good, job, job.steps))
 
 
-def _cpu(frames: list[torch.Tensor]) -> list[torch.Tensor]:
+def _ending(frames: list[torch.Tensor], image: torch.Tensor, job: DreamJob, done: int) -> list[torch.Tensor]:
+    """The frames on the CPU, the last of them the dream as it ended (``image``, after ``done`` steps), also when
+    ``done`` is not a multiple of ``job.save_every``."""
+    if job.save_every and done % job.save_every:
+        frames = [*frames, image]
     return [frame.cpu() for frame in frames]
 
 

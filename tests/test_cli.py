@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -75,6 +76,21 @@ def test_side_by_side_and_animation(runner, tmp_path):
     assert side.size == (32 * 2 + 4, 32)
     animation = Image.open(tmp_path / "flamingo-seed0.webp")
     assert animation.n_frames == 4
+
+
+def test_an_animation_ends_on_the_dream_and_one_asked_for_without_frames_is_said_to_be_missing(runner, tmp_path):
+    result = invoke(runner, "run", *TINY, "--strategy", "none", "--save-every", "2", "--animation", "webp",
+                    "-o", str(tmp_path / "a.png"))  # 3 steps
+    assert result.exit_code == 0, result.output
+    animation = Image.open(tmp_path / "a.webp")  # lossless
+    assert animation.n_frames == 3  # the start, step 2, step 3
+    animation.seek(2)
+    last, dream = (np.asarray(picture.convert("RGB")) for picture in (animation, Image.open(tmp_path / "a.png")))
+    assert np.array_equal(last, dream)
+    result = invoke(runner, "run", *TINY, "--animation", "webp", "-o", str(tmp_path / "b.png"))
+    assert result.exit_code == 0 and not (tmp_path / "b.webp").exists()
+    assert "no animation was written: --animation webp needs frames, every N steps with --save-every N" in " ".join(
+        result.output.split())
 
 
 def test_options_from_spec_set_and_config_file(runner, tmp_path):

@@ -127,10 +127,13 @@ def test_divergence_stops_keeps_the_last_finite_image_and_names_the_lr(tiny_mode
     assert "learning rate 0.5" in result.diverged and "--lr 0.05" in result.diverged
 
 
-def test_frames_are_kept_every_k_steps(tiny_model):
+def test_frames_are_kept_every_k_steps_and_the_last_is_the_dream(tiny_model):
     result = run_job(job_for(tiny_model, steps=10, save_every=5))
     assert len(result.frames) == 3  # start, step 5, step 10
     assert torch.equal(result.frames[-1], result.image)
+    uneven = run_job(job_for(tiny_model, steps=7, save_every=5))
+    assert len(uneven.frames) == 3 and torch.equal(uneven.frames[-1], uneven.image)  # start, step 5, step 7
+    assert torch.equal(uneven.frames[1], run_job(job_for(tiny_model, steps=5)).image)
 
 
 def test_on_step_sees_every_step(tiny_model):

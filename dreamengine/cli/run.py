@@ -97,6 +97,9 @@ def run_command(config_file: str | None, from_png: str | None, preset: str | Non
     except DreamInterrupted as stop:
         stop_interrupted(_interrupted_message(stop, total))
     _report(outcome, all(item.objective.uses_classes for item in run_items(config, prepared.job.objective)))
+    if cli_settings.get("animation") and not outcome.result.frames:
+        warn(f"no animation was written: --animation {config.animation} needs frames, every N steps with "
+             "--save-every N (or a strategy's own, as zoom makes).")
     if outcome.result.diverged:
         raise DreamError(outcome.result.diverged)
 
