@@ -22,34 +22,41 @@ from ..recipe import stored_settings
 from . import cli, console, err_console, get_host, stop_interrupted, warn
 
 
+#: The settings a run has unless told otherwise, as the options' help shows them.
+DEFAULTS = RunConfig()
+
+
 @cli.command("run")
-@click.option("--model", "-m", help="Registered model or any timm architecture. [default: efficientnet-lite0]")
+@click.option("--model", "-m", help=f"Registered model or any timm architecture. [default: {DEFAULTS.model}]")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint to dream with.")
 @click.option("--pretrained/--no-pretrained", default=None, help="Download timm's pretrained weights.")
 @click.option("--class", "-c", "classes", multiple=True,
-              help="ImageNet (or checkpoint) class name or index; repeat to dream several in one batch. [default: flamingo]")
+              help="ImageNet (or checkpoint) class name or index; repeat to dream several in one batch. "
+                   f"[default: {', '.join(DEFAULTS.classes)}]")
 @click.option("--objective", help="Objective spec or expression, e.g. logit, layer:blocks.4:7, "
                                    "\"logit:flamingo + 0.5*layer:blocks.5 - 0.01*tv\"; several separated by ';' "
-                                   "are dreamed side by side, one each. [default: logit]")
+                                   f"are dreamed side by side, one each. [default: {DEFAULTS.objective}]")
 @click.option("--reg", multiple=True,
               help="Regularizer specs, comma-separated or repeated; 'none' for none; +SPEC adds one to the "
                    "default's (or the preset's). "
-                   "[default: clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate]")
-@click.option("--init", help="Initializer spec, e.g. gray, gradient:start=red:end=blue, photo:path=cat.jpg:blur=4. [default: gray]")
-@click.option("--param", help="Image parametrization: fft (Lucid's decorrelated Fourier basis) or pixel. [default: fft]")
+                   f"[default: {', '.join(DEFAULTS.reg)}]")
+@click.option("--init", help="Initializer spec, e.g. gray, gradient:start=red:end=blue, photo:path=cat.jpg:blur=4. "
+                              f"[default: {DEFAULTS.init}]")
+@click.option("--param", help="Image parametrization: fft (Lucid's decorrelated Fourier basis) or pixel. "
+                               f"[default: {DEFAULTS.param}]")
 @click.option("--strategy", multiple=True,
               help="How the steps run, e.g. octaves:count=4:scale=1.4 or tile:size=224; several nest, the first "
                    "outermost; 'none' for one plain loop; +SPEC adds one inside the default's. "
-                   "[default: octaves:count=3:scale=1.4]")
+                   f"[default: {', '.join(DEFAULTS.strategy)}]")
 @click.option("--set", "-s", "assignments", multiple=True, metavar="COMPONENT.OPTION=VALUE",
               help="Set one option of a component, e.g. -s blur.sigma=0.8 (repeatable).")
-@click.option("--steps", type=int, help="Gradient steps (shared out among octaves). [default: 300]")
-@click.option("--lr", type=float, help="Learning rate. [default: 0.05]")
-@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), help="[default: adam]")
+@click.option("--steps", type=int, help=f"Gradient steps (shared out among octaves). [default: {DEFAULTS.steps}]")
+@click.option("--lr", type=float, help=f"Learning rate. [default: {DEFAULTS.lr}]")
+@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), help=f"[default: {DEFAULTS.optimizer}]")
 @click.option("--size", help="Dream size in pixels: N (square; from a photo, the longer side of its shape) or "
                              "WIDTHxHEIGHT, e.g. 2048x1536. [default: the model's input size]")
-@click.option("--seed", type=int, help="Seed of every random draw; same seed, same bytes. [default: 0]")
-@click.option("--device", help="auto, cpu, cuda, cuda:N or mps. [default: auto]")
+@click.option("--seed", type=int, help=f"Seed of every random draw; same seed, same bytes. [default: {DEFAULTS.seed}]")
+@click.option("--device", help=f"auto, cpu, cuda, cuda:N or mps. [default: {DEFAULTS.device}]")
 @click.option("--fold-norms/--no-fold-norms", default=None,
               help="Fold each batch norm into the convolution before it: the same network, faster. [default: on]")
 @click.option("--channels-last/--no-channels-last", default=None,
@@ -57,13 +64,14 @@ from . import cli, console, err_console, get_host, stop_interrupted, warn
 @click.option("--compile/--no-compile", default=None,
               help="torch.compile the model (slow first step; see docs/performance.md). [default: off]")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]),
-              help="bf16: run the model under bfloat16 autocast. [default: fp32]")
-@click.option("--output", "-o", help="Output folder, or a .png file. [default: dreams]")
+              help=f"bf16: run the model under bfloat16 autocast. [default: {DEFAULTS.precision}]")
+@click.option("--output", "-o", help=f"Output folder, or a .png file. [default: {DEFAULTS.output}]")
 @click.option("--side-by-side/--no-side-by-side", default=None,
               help="Also write the report's raw | rescaled picture (*-side.png).")
 @click.option("--save-every", type=int,
               help="Also write an animation with a frame every K steps (a zoom strategy writes its frames without it).")
-@click.option("--animation", type=click.Choice(["gif", "webp"]), help="Animation format. [default: gif]")
+@click.option("--animation", type=click.Choice(["gif", "webp"]),
+              help=f"Animation format. [default: {DEFAULTS.animation}]")
 @click.option("--preset", help="Apply a preset first (see `dreamengine list presets`).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of settings.")
 @click.option("--from", "from_png", type=click.Path(dir_okay=False),
