@@ -17,7 +17,7 @@ from . import cli, console, counted
 @click.argument("pictures", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))  # files or folders
 @click.option("-o", "--output", default="montage.png", show_default=True, type=click.Path(path_type=Path),
               help="The PNG to write (a montage there before is replaced, any other file kept).")
-@click.option("--columns", type=int, help="Pictures across.  [default: about square]")
+@click.option("--columns", type=int, help="Pictures across. [default: about square]")
 @click.option("--as-given", is_flag=True,
               help="Keep the pictures in the order given, not by their names with numbers as numbers.")
 def montage_command(pictures: tuple[Path, ...], output: Path, columns: int | None, as_given: bool) -> None:
