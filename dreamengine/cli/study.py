@@ -123,4 +123,3 @@ def _made(ran: int, total: int) -> str:
     if ran == 0:
         return f"{runs} {'were' if total > 1 else 'was'} already done"
     return f"{ran} of {total} dream runs made now, {total - ran} already done"
-
