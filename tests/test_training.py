@@ -207,3 +207,14 @@ def test_ctrl_c_keeps_the_saved_epochs_and_says_how_to_resume(runner, demo, tmp_
     monkeypatch.setattr(_Trainer, "epoch", epoch)
     resumed = invoke(runner, "train", demo, *FAST, "--epochs", "3", "--resume", "-o", tmp_path)
     assert resumed.exit_code == 0 and [p.name for p in checkpoints_in(tmp_path)][-1] == "epoch-003.pt"
+
+
+def test_ctrl_c_before_any_epoch_is_saved_says_to_start_again(runner, demo, tmp_path, monkeypatch):
+    def stopped_while_reading(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("dreamengine.training.load_images", stopped_while_reading)
+    result = runner.invoke(cli, ["train", str(demo), *FAST, "--epochs", "3", "-o", str(tmp_path / "ck")])
+    assert result.exit_code == 130 and "Traceback" not in result.output
+    assert "Interrupted: no epoch was saved; run the same command to start again." in result.output
+    assert not checkpoints_in(tmp_path / "ck")

@@ -91,9 +91,12 @@ def train_command(data_dir: str, **options) -> None:
         try:
             reports = train(get_host(), settings, TrainCallbacks(on_data, on_image, on_batch, on_epoch))
         except KeyboardInterrupt:
-            kept = f"epoch {saved[-1].epoch} is the last saved, in {saved[-1].path}" if saved else "no epoch was saved"
-            stop_interrupted(f"Interrupted: {kept}; run the same command with --resume to carry on.",
-                             on=progress.console)
+            if saved:
+                message = (f"epoch {saved[-1].epoch} is the last saved, in {saved[-1].path}; run the same command "
+                           "with --resume to carry on.")
+            else:
+                message = "no epoch was saved; run the same command to start again."
+            stop_interrupted(f"Interrupted: {message}", on=progress.console)
     if reports:
         epochs = f"epoch {reports[0].epoch}" if len(reports) == 1 else f"epochs {reports[0].epoch}-{reports[-1].epoch}"
         console.print(f"wrote {counted(len(reports), 'checkpoint')} ({epochs}); the last is {reports[-1].path}",
