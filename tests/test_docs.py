@@ -91,3 +91,18 @@ def test_the_guides_quick_start_plugin_works_and_conforms():
         assert host.registry.get("regularizers", "sharpen").summary.startswith("Sharpen the image")
         assert_conformance(host.registry, plugin="dreamengine_sharpen.plugin",
                            options={"sharpen": [{}, {"amount": 1.0}]})
+
+
+@pytest.mark.filterwarnings("ignore:model 'resnet10t' has random weights")
+def test_the_user_guides_python_example_dreams_and_returns_what_it_says(tmp_path, monkeypatch):
+    guide = (ROOT / "docs" / "guide.md").read_text()
+    code = re.search(r"## From Python.*?```python\n(.*?)```", guide, flags=re.S).group(1)
+    assert "steps=100" in code
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
+    names: dict = {}
+    exec(compile(code.replace("steps=100", 'steps=2, model="resnet10t", size=32'), "guide.md", "exec"), names)
+    written = [path.as_posix() for path in names["outcome"].paths]
+    assert written == ["birds/toucan-seed0.png", "birds/great-grey-owl-seed0.png"]
+    assert names["images"].shape == (2, 3, 32, 32) and 0 <= names["images"].min() <= names["images"].max() <= 1
+    assert names["deepdream"].objective == "layer:blocks.4" and names["deepdream"].init == "photo:path=cat.png"
