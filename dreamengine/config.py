@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -54,6 +55,16 @@ class RunConfig:
     save_every: int = 0
     animation: str = "gif"
     preset: str | None = None
+
+    def __post_init__(self) -> None:
+        """Check and normalise each setting as :meth:`updated` does, so that a script's ``RunConfig`` means what
+        the same settings mean in a config file: ``classes="toucan"`` is one class, ``reg="blur,flip"`` two
+        regularizers, a path is text, and ``steps="10"`` is an error."""
+        for setting in dataclasses.fields(self):
+            value = getattr(self, setting.name)
+            if isinstance(value, os.PathLike):
+                value = os.fspath(value)
+            setattr(self, setting.name, _normalise(setting.name, value, "RunConfig"))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
