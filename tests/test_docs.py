@@ -106,5 +106,6 @@ def test_the_user_guides_python_example_dreams_and_returns_what_it_says(tmp_path
     assert written == ["birds/toucan-seed0.png", "birds/great-grey-owl-seed0.png"]
     assert names["images"].shape == (2, 3, 32, 32) and 0 <= names["images"].min() <= names["images"].max() <= 1
     assert names["result"].image.equal(names["images"])  # the same dreams, in memory only
-    assert sorted(path.name for path in tmp_path.rglob("*")) == ["birds", "great-grey-owl-seed0.png", "toucan-seed0.png"]
+    files = sorted(path.name for path in tmp_path.rglob("*"))
+    assert files == ["birds", "great-grey-owl-seed0.png", "toucan-seed0.png"]
     assert names["deepdream"].objective == "layer:blocks.4" and names["deepdream"].init == "photo:path=cat.png"
