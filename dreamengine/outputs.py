@@ -54,6 +54,17 @@ def check_output(config: RunConfig) -> None:
     existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
     if existing is not None and not existing.is_dir():
         raise DreamError(f"cannot write into {str(folder)!r}: {str(existing)!r} is a file, not a folder.")
+    if names_a_file and out.is_file() and not _is_dream(out):
+        raise DreamError(f"--output {str(out)!r} is there and is not a dream (it carries no dreamengine run "
+                         "settings); a dream replaces only an earlier dream: name another file.")
+
+
+def _is_dream(path: Path) -> bool:
+    """Whether ``path`` is a picture ``dreamengine run`` wrote (it carries a run's settings)."""
+    try:
+        return "config" in read_manifest(path)
+    except DreamError:
+        return False
 
 
 def _names_a_file(config: RunConfig) -> bool:

@@ -219,15 +219,25 @@ EXPLODES = '''
     ("taken", "cannot write into 'taken': 'taken' is a file, not a folder."),
     ("taken/sub/d.png", "cannot write into 'taken/sub': 'taken' is a file, not a folder."),
     ("folder.png", "--output 'folder.png' is a folder, but a name ending in .png names the dream's file"),
+    ("holiday.png", "--output 'holiday.png' is there and is not a dream (it carries no dreamengine run settings); "
+                    "a dream replaces only an earlier dream: name another file."),
 ])
 def test_an_output_that_cannot_be_written_is_refused_before_the_dream(runner, tmp_path, monkeypatch, output,
                                                                      message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "taken").write_text("not a folder")
     (tmp_path / "folder.png").mkdir()
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "holiday.png")
     monkeypatch.setattr("dreamengine.dreaming.load_model", lambda *a: pytest.fail("the model was loaded"))
     result = runner.invoke(cli, ["run", *TINY, "-o", output])
     assert result.exit_code == 1 and message in " ".join(result.output.split())
+
+
+def test_an_output_file_replaces_an_earlier_dream_there(runner, tmp_path):
+    out = tmp_path / "d.png"
+    assert runner.invoke(cli, ["run", *TINY, "-o", str(out)]).exit_code == 0
+    assert runner.invoke(cli, ["run", *TINY, "--seed", "1", "-o", str(out)]).exit_code == 0
+    assert read_manifest(out)["config"]["seed"] == 1 and sorted(p.name for p in tmp_path.iterdir()) == ["d.png"]
 
 
 def test_divergence_is_reported_and_the_last_finite_image_kept(runner, tmp_path, fake_distribution, monkeypatch):
