@@ -168,6 +168,18 @@ def test_the_command_says_when_one_dream_serves_every_class_and_counts_in_the_si
     assert "1 cell (1 dream run was already done); 1 contact sheet;" in runner.invoke(cli, one).output
 
 
+def test_cells_made_with_other_settings_are_said_to_be_made_again(runner, checkpoints, tmp_path):
+    study = ["study", str(checkpoints / "epoch-001.pt"), "--steps", "1,2", "--size", "16", "--device", "cpu",
+             "-c", "0", "-o", str(tmp_path)]
+    assert "warning" not in runner.invoke(cli, study).output
+    changed = runner.invoke(cli, [*study, "--lr", "0.2"])
+    assert changed.exit_code == 0, changed.output
+    said = " ".join(changed.output.split())
+    assert "warning: 2 cells in" in said and "were made with other settings or checkpoints (e.g." in said
+    assert "this study makes them again in their place." in said and "(1 dream run made now)" in said
+    assert "warning" not in runner.invoke(cli, [*study, "--lr", "0.2"]).output
+
+
 @pytest.mark.parametrize("objective, target", [("logit", {"index": 0, "name": "blue-discs", "item": 0}),
                                                ("layer:layer1", None)])
 def test_a_cells_settings_name_its_class_only_if_its_objective_dreams_it(runner, checkpoints, tmp_path, objective,

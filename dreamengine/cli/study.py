@@ -15,7 +15,7 @@ from ..gallery import write_gallery
 from ..sheets import write_sheets
 from ..plugins import PluginHost
 from ..study import REPORT_STEPS, StudyPlan, find_checkpoints, plan_study, run_study, same_dreams
-from . import cli, console, counted, err_console, get_host, stop_interrupted
+from . import cli, console, counted, err_console, get_host, stop_interrupted, warn
 
 
 def _numbers(text: str | None, what: str) -> list[int] | None:
@@ -69,6 +69,7 @@ def study_command(checkpoints, steps, epochs, classes, objectives, blurs, seeds,
     found = find_checkpoints(checkpoints, _numbers(epochs, "--epochs"))
     plan = plan_study(base, found, _numbers(steps, "--steps"), classes or None, objectives or ["logit"],
                       blurs or ["0.5"], seeds or [0], output)
+    _say_replaced(plan)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=err_console) as progress:
         overall = progress.add_task(f"study ({executor})", total=len(plan.tasks))
@@ -101,6 +102,16 @@ def study_command(checkpoints, steps, epochs, classes, objectives, blurs, seeds,
     console.print(f"{counted(len(plan.cells), 'cell')} ({_made(ran, len(plan.tasks))}); "
                   f"{counted(len(sheets), 'contact sheet')}; open {page}", highlight=False)
     _say_shared(host, plan)
+
+
+def _say_replaced(plan: StudyPlan) -> None:
+    """Say when cells in the output folder were made with other settings (or a changed checkpoint): this study
+    makes them again, in their place."""
+    other = [cell for cell in plan.cells if cell.path.is_file() and not cell.is_done()]
+    if other:
+        warn(f"{counted(len(other), 'cell')} in {plan.output} {'was' if len(other) == 1 else 'were'} made with other "
+             "settings or checkpoints (e.g. "
+             f"{other[0].path.relative_to(plan.output)}); this study makes them again in their place.")
 
 
 def _say_shared(host: PluginHost, plan: StudyPlan) -> None:
