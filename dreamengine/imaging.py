@@ -22,6 +22,8 @@ __all__ = ["open_image", "load_image", "as_rgb", "to_tensor", "to_pil", "stretch
 
 #: the PNG text chunk that holds a dream's run manifest (JSON).
 MANIFEST_KEY = "dreamengine"
+#: where an animation holds it, by format: a GIF's comment, a WebP's XMP metadata.
+_ANIMATION_FIELD = {"GIF": "comment", "WEBP": "xmp"}
 
 
 def open_image(path: str | os.PathLike) -> Image.Image:
@@ -110,9 +112,9 @@ def save_png(picture: Image.Image, path: str | os.PathLike, manifest: Mapping[st
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
-    """Return the run manifest stored in a dream PNG."""
+    """Return the run manifest stored in a dream PNG (or in its animation)."""
     picture = open_image(path)
-    text = getattr(picture, "text", {}).get(MANIFEST_KEY)
+    text = getattr(picture, "text", {}).get(MANIFEST_KEY) or _animation_manifest(picture)
     if text is None:
         dream = Path(path).with_suffix(".png")
         if Path(path).suffix.lower() in (".gif", ".webp") and dream.is_file():
@@ -125,15 +127,32 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
         raise DreamError(f"the settings stored in {str(path)!r} are corrupt ({error}).") from None
 
 
-def save_animation(frames: Sequence[torch.Tensor], path: str | os.PathLike, *, duration_ms: int = 80) -> Path:
-    """Write frames (each ``(3, H, W)``) as an animated GIF or WebP, chosen by the suffix."""
+def _animation_manifest(picture: Image.Image) -> str | None:
+    """The manifest (JSON) an animation carries, if it is one :func:`save_animation` wrote with one."""
+    raw = next((picture.info[field] for field in _ANIMATION_FIELD.values() if picture.info.get(field)), None)
+    try:
+        wrapped = json.loads(raw) if raw is not None else None
+    except (ValueError, UnicodeDecodeError):  # a comment of someone else's
+        return None
+    manifest = wrapped.get(MANIFEST_KEY) if isinstance(wrapped, dict) else None
+    return None if manifest is None else json.dumps(manifest)
+
+
+def save_animation(frames: Sequence[torch.Tensor], path: str | os.PathLike, manifest: Mapping[str, Any] | None = None,
+                   *, duration_ms: int = 80) -> Path:
+    """Write frames (each ``(3, H, W)``) as an animated GIF or WebP, chosen by the suffix; a ``manifest`` goes
+    in as JSON (``{"dreamengine": manifest}``: a GIF's comment, a WebP's XMP), where :func:`read_manifest`
+    finds it."""
     path = Path(path)
     pictures = [to_pil(frame) for frame in frames]
     fmt = {".gif": "GIF", ".webp": "WEBP"}.get(path.suffix.lower())
     if fmt is None:
         raise DreamError(f"animations are written as .gif or .webp, not {path.suffix!r}.")
+    extra: dict[str, Any] = {"lossless": True} if fmt == "WEBP" else {}
+    if manifest is not None:
+        extra[_ANIMATION_FIELD[fmt]] = json.dumps({MANIFEST_KEY: manifest}, sort_keys=True).encode()
     return write_atomic(path, lambda f: pictures[0].save(
-        f, format=fmt, save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0, **({"lossless": True} if fmt == "WEBP" else {})))
+        f, format=fmt, save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0, **extra))
 
 
 def write_atomic(path: Path, write, *, replace: bool = True) -> Path:

@@ -91,7 +91,7 @@ def write_outputs(config: RunConfig, model: DreamModel, result: DreamResult, ind
             paths.append(save_png(side_by_side(result.image[item]), path.with_name(f"{path.stem}-side.png"), meta))
         if result.frames:  # every --save-every steps, or a strategy's own (a zoom's frames)
             frames = [frame[item] for frame in result.frames]
-            paths.append(save_animation(frames, path.with_suffix(f".{config.animation}")))
+            paths.append(save_animation(frames, path.with_suffix(f".{config.animation}"), meta))
     return paths
 
 

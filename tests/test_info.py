@@ -111,10 +111,18 @@ def test_info_on_a_contact_sheet_points_to_the_study_cells(runner, tmp_path):
     assert result.exit_code == 1 and "is a study's contact sheet, not one dream" in result.output
 
 
-def test_info_on_a_dreams_animation_points_to_its_png(runner, tmp_path):
-    assert runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "2", "--save-every", "1",
-                               "-o", str(tmp_path)]).exit_code == 0
-    result = runner.invoke(cli, ["info", str(tmp_path / "flamingo-seed0.gif")])
+def test_an_animation_carries_its_dreams_settings_and_an_older_one_points_to_the_png(runner, tmp_path):
+    for animation in ("gif", "webp"):
+        assert runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "2", "--save-every", "1",
+                                   "--animation", animation, "-o", str(tmp_path / animation)]).exit_code == 0
+        dream = tmp_path / animation / "flamingo-seed0.png"
+        assert read_manifest(dream.with_suffix(f".{animation}")) == read_manifest(dream)
+        lines = [runner.invoke(cli, ["info", str(path)]).output.splitlines()[-1] for path in
+                 (dream, dream.with_suffix(f".{animation}"))]
+        assert lines[0] == lines[1] and lines[0].startswith("dreamengine run --model resnet10t")
+    older = tmp_path / "gif" / "flamingo-seed0.gif"
+    Image.open(older.with_suffix(".png")).convert("RGB").save(older)  # as animations were before: no settings
+    result = runner.invoke(cli, ["info", str(older)])
     assert result.exit_code == 1
     assert (f"is an animation, which carries no dreamengine settings; its dream's are in "
-            f"'{tmp_path / 'flamingo-seed0.png'}'.") in " ".join(result.output.split())
+            f"'{older.with_suffix('.png')}'.") in " ".join(result.output.split())
