@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import numpy as np
@@ -45,6 +46,7 @@ def test_info_shows_the_dream_and_its_command_line_makes_the_same_picture(runner
     result = runner.invoke(cli, ["info", str(dream), str(other)])
     assert result.exit_code == 0, result.output
     assert "toucan" in result.output and "40x32, 4 of 4 steps" in result.output and "torch" in result.output
+    assert re.search(r"^from +gray *$", result.output, flags=re.M)  # what it started from
     again = [line for line in result.output.splitlines() if line.startswith("dreamengine run ")]
     assert len(again) == 2 and again[0] == again[1]  # one run made both
     args = shlex.split(again[0])[2:]

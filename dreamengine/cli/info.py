@@ -87,6 +87,7 @@ def _rows(path: Path, manifest: dict[str, Any]) -> list[tuple[str, str]]:
     if manifest.get("interrupted"):
         steps += ", stopped by Ctrl-C"
     rows = [("dreams", label(path, open_image(path))),
+            ("from", manifest["config"].get("init", "?")),
             ("model", manifest["config"].get("checkpoint") or manifest.get("model", {}).get("name", "?")),
             ("size", f"{width}x{height}, {steps}, score {manifest.get('score', float('nan')):.4g}")]
     if manifest.get("diverged"):
