@@ -79,7 +79,9 @@ def test_a_style_dream_grows_toward_its_own_picture_not_toward_another(tiny_mode
         assert score(styles[own], dreams[own]) > score(styles[own], dreams[other])
 
 
-def test_a_style_needs_a_readable_picture_and_to_be_prepared(tiny_model, tmp_path):
+def test_a_style_needs_a_readable_picture_a_feature_map_and_to_be_prepared(tiny_model, tmp_path, pictures):
+    with pytest.raises(DreamError, match=r"layer '5' has no feature map \(its output is \(16,\)\): a style needs"):
+        Style("5", pictures["stripes"]).prepare(tiny_model)  # the flattened features
     with pytest.raises(DreamError, match="does not exist"):
         Style("1", str(tmp_path / "missing.png")).prepare(tiny_model)
     with pytest.raises(DreamError, match="was not shown to a model"):

@@ -58,6 +58,14 @@ class PictureObjective(Objective):
         """The value to maximise for each item of the dream's ``activation``, shape ``(batch,)``."""
         raise NotImplementedError
 
+    def _feature_map(self, activation: torch.Tensor) -> torch.Tensor:
+        """``activation`` as ``(batch, channels, positions)``, or an error for a layer without a feature map."""
+        if activation.dim() != 4:
+            raise DreamError(f"layer {self.layer!r} has no feature map (its output is {tuple(activation.shape[1:])}):"
+                             f" a {type(self).__name__.lower()} needs a (channels, height, width) output; "
+                             "`dreamengine layers` lists them.")
+        return activation.flatten(2)
+
 
 def best_matches(dream: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
     """For each position of each dream, the guide position whose feature has the largest dot product with it.
@@ -100,13 +108,6 @@ class Guide(PictureObjective):
         matched = kept[:, best_matches(dream, kept)].transpose(0, 1)  # (batch, channels, positions)
         return (dream * matched).sum(1).mean(1)
 
-    def _feature_map(self, activation: torch.Tensor) -> torch.Tensor:
-        """``activation`` as ``(batch, channels, positions)``, or an error for a layer without a feature map."""
-        if activation.dim() != 4:
-            raise DreamError(f"layer {self.layer!r} has no feature map (its output is {tuple(activation.shape[1:])}):"
-                             " a guide needs a (channels, height, width) output; `dreamengine layers` lists them.")
-        return activation.flatten(2)
-
 
 class Style(PictureObjective):
     """Dream in the style of a picture: match which of a layer's features occur together in it, wherever.
@@ -129,10 +130,10 @@ class Style(PictureObjective):
     """
 
     def keep(self, features):
-        return gram_matrix(features)[0]
+        return gram_matrix(self._feature_map(features))[0]
 
     def compare(self, activation, kept):
-        return F.cosine_similarity(gram_matrix(activation).flatten(1), kept.flatten()[None], dim=1)
+        return F.cosine_similarity(gram_matrix(self._feature_map(activation)).flatten(1), kept.flatten()[None], dim=1)
 
 
 @hookimpl
