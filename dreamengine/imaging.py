@@ -114,28 +114,31 @@ def save_png(picture: Image.Image, path: str | os.PathLike, manifest: Mapping[st
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     """Return the run manifest stored in a dream PNG (or in its animation)."""
     picture = open_image(path)
-    text = getattr(picture, "text", {}).get(MANIFEST_KEY) or _animation_manifest(picture)
-    if text is None:
-        dream = Path(path).with_suffix(".png")
-        if Path(path).suffix.lower() in (".gif", ".webp") and dream.is_file():
-            raise DreamError(f"{str(path)!r} is an animation, which carries no dreamengine settings; "
-                             f"its dream's are in {str(dream)!r}.")
-        raise DreamError(f"{str(path)!r} carries no dreamengine settings (was it made by dreamengine run?).")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise DreamError(f"the settings stored in {str(path)!r} are corrupt ({error}).") from None
+    text = getattr(picture, "text", {}).get(MANIFEST_KEY)
+    if text is not None:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            raise DreamError(f"the settings stored in {str(path)!r} are corrupt ({error}).") from None
+    manifest = _animation_manifest(picture)
+    if manifest is not None:
+        return manifest
+    dream = Path(path).with_suffix(".png")
+    if Path(path).suffix.lower() in (".gif", ".webp") and dream.is_file():
+        raise DreamError(f"{str(path)!r} is an animation, which carries no dreamengine settings; "
+                         f"its dream's are in {str(dream)!r}.")
+    raise DreamError(f"{str(path)!r} carries no dreamengine settings (was it made by dreamengine run?).")
 
 
-def _animation_manifest(picture: Image.Image) -> str | None:
-    """The manifest (JSON) an animation carries, if it is one :func:`save_animation` wrote with one."""
+def _animation_manifest(picture: Image.Image) -> dict[str, Any] | None:
+    """The manifest an animation carries, if it is one :func:`save_animation` wrote with one."""
     raw = next((picture.info[field] for field in _ANIMATION_FIELD.values() if picture.info.get(field)), None)
     try:
         wrapped = json.loads(raw) if raw is not None else None
     except (ValueError, UnicodeDecodeError):  # a comment of someone else's
         return None
     manifest = wrapped.get(MANIFEST_KEY) if isinstance(wrapped, dict) else None
-    return None if manifest is None else json.dumps(manifest)
+    return manifest if isinstance(manifest, dict) else None
 
 
 def save_animation(frames: Sequence[torch.Tensor], path: str | os.PathLike, manifest: Mapping[str, Any] | None = None,
