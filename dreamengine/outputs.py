@@ -17,6 +17,7 @@ from .engine import DreamResult
 from .errors import DreamError
 from .imaging import png_bytes, read_manifest, save_animation, save_png, side_by_side, to_pil, write_atomic
 from .model import DreamModel
+from .recipe import stored_settings
 
 __all__ = ["output_path", "check_output", "write_outputs", "manifest"]
 
@@ -62,9 +63,10 @@ def check_output(config: RunConfig) -> None:
 def _is_dream(path: Path) -> bool:
     """Whether ``path`` is a picture ``dreamengine run`` wrote (it carries a run's settings)."""
     try:
-        return "config" in read_manifest(path)
+        stored_settings(path)
     except DreamError:
         return False
+    return True
 
 
 def _names_a_file(config: RunConfig) -> bool:
