@@ -13,7 +13,10 @@ from typing import Any
 
 from .errors import DreamError, unknown_name
 
-__all__ = ["RunConfig", "load_toml", "parse_size"]
+__all__ = ["MAX_SEED", "RunConfig", "load_toml", "parse_size"]
+
+#: The largest seed: every random source the engine seeds (torch, numpy, training's per-epoch seeds) takes 0 to this.
+MAX_SEED = 2**32 - 1
 
 
 def _list(*items: str):
@@ -113,6 +116,8 @@ def _normalise(key: str, value: Any, source: str) -> Any:
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise DreamError(f"setting {key!r} in {source} must be {kind.__name__}, got {value!r}.")
+        if key == "seed" and not 0 <= value <= MAX_SEED:
+            raise DreamError(f"setting 'seed' in {source} must be 0 to {MAX_SEED}, got {value}.")
         return value
     if key in ("classes", "reg", "strategy") and isinstance(value, (str, int)):
         return [str(v) for v in str(value).split(",")] if key != "classes" else [str(value)]

@@ -17,6 +17,7 @@ factory's keyword parameters.
 from __future__ import annotations
 
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -170,11 +171,14 @@ def _coerce(component: str, info: OptionInfo, value: Any) -> Any:
         return None
     if isinstance(value, str):
         try:
-            return _from_text(info.type, value)
+            value = _from_text(info.type, value)
         except ValueError:
             pass
-    elif isinstance(value, info.type) or (info.type is float and isinstance(value, int) and not isinstance(value, bool)):
-        return info.type(value)
+    if isinstance(value, info.type) or (info.type is float and isinstance(value, int) and not isinstance(value, bool)):
+        value = info.type(value)
+        if info.type is not float or math.isfinite(value):
+            return value
+        raise DreamError(f"option {info.name!r} of {component!r} must be a finite number, got {value!r}.")
     raise DreamError(f"option {info.name!r} of {component!r} must be {info.type.__name__}, got {value!r}.")
 
 

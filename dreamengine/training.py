@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoint import read_checkpoint, save_checkpoint
+from .config import MAX_SEED
 from .dreaming import load_architecture, resolve_device
 from .errors import DreamError, check_options
 from .imagefolder import LoadedImages, load_images, scan_dataset
@@ -162,7 +163,8 @@ def _check(settings: TrainSettings) -> None:
     check_options(("--epochs", settings.epochs, settings.epochs >= 0, "0 or more"),
                   ("--lr", settings.lr, 0 < settings.lr < float("inf"), "above 0 and finite"),
                   ("--batch-size", settings.batch_size, settings.batch_size >= 1, "at least 1"),
-                  ("--size", settings.size, settings.size >= 8, "at least 8"))
+                  ("--size", settings.size, settings.size >= 8, "at least 8"),
+                  ("--seed", settings.seed, 0 <= settings.seed <= MAX_SEED, f"0 to {MAX_SEED}"))
 
 
 def _load(loaded: LoadedImages, classes: list[str], split: str | None) -> _Split:

@@ -165,6 +165,11 @@ def test_preset_applies_and_options_override_it(runner, tmp_path):
     (["--save-every", "-1"], "--save-every must be 0 (off) or more, got -1."),
     (["--reg", "blur:sigma=-1"], "need 0 <= sigma <= sigma_max, got sigma=-1.0, sigma_max=None"),
     (["--size", "100x6"], "the dream size must be at least 8 pixels, got 100x6 (width x height)."),
+    (["--seed", "99999999999999999999"], "is not in the range 0<=x<=4294967295"),
+    (["--seed", "-1"], "is not in the range 0<=x<=4294967295"),
+    (["--reg", "blur:sigma=nan"], "option 'sigma' of 'blur' must be a finite number, got nan."),
+    (["--init", "gradient:angle=inf"], "option 'angle' of 'gradient' must be a finite number, got inf."),
+    (["--strategy", "octaves:count=1000000000000"], "count must be 1 to 64, got 1000000000000"),
 ])
 def test_bad_input_gets_one_clear_line(runner, args, message):
     result = runner.invoke(cli, ["run", *TINY, *args])

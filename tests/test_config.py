@@ -22,6 +22,8 @@ def test_a_scripts_settings_mean_what_they_mean_in_a_config_file():
     ({"fold_norms": "yes"}, "setting 'fold_norms' in RunConfig must be bool, got 'yes'."),
     ({"size": 32.5}, "size must be N (square) or WIDTHxHEIGHT"),
     ({"options": {"blur": 0.5}}, "'options' in RunConfig must be a table of tables"),
+    ({"seed": 2**32}, "setting 'seed' in RunConfig must be 0 to 4294967295, got 4294967296."),
+    ({"seed": -1}, "setting 'seed' in RunConfig must be 0 to 4294967295, got -1."),
 ])
 def test_a_setting_of_the_wrong_kind_is_one_clear_error(settings, message):
     with pytest.raises(DreamError) as error:

@@ -66,6 +66,13 @@ def test_badly_typed_option_is_explained():
         coerce_options("example", {"every": "two"}, factory_options(example))
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", float("nan"), float("inf")])
+def test_a_float_option_is_a_finite_number(value):
+    """No component is handed nan or inf, from a spec's text or a TOML value alike."""
+    with pytest.raises(DreamError, match="'sigma' of 'example' must be a finite number"):
+        coerce_options("example", {"sigma": value}, factory_options(example))
+
+
 def test_required_option_is_asked_for():
     def needs(path: str):
         """Needs a path."""

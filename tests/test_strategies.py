@@ -53,6 +53,21 @@ def test_octave_sizes_grow_to_the_full_size(height, width, count, scale):
     assert sizes == sorted(sizes)
 
 
+@given(st.integers(8, 300), st.integers(8, 300), st.integers(1, 64), st.floats(1, 1e300))
+def test_octave_sizes_stay_at_least_8_pixels_however_many_octaves_and_however_large_the_scale(height, width, count,
+                                                                                             scale):
+    sizes = octave_sizes(height, width, count, scale)
+    assert len(sizes) == count and sizes[-1] == (height, width)
+    assert all(8 <= h <= height and 8 <= w <= width for h, w in sizes)
+
+
+def test_octave_count_is_bounded():
+    Octaves(count=64)
+    for count in (0, 65, 10**12):
+        with pytest.raises(ValueError, match="count must be 1 to 64"):
+            Octaves(count=count)
+
+
 @given(st.integers(1, 500), st.integers(1, 8))
 def test_split_steps_shares_every_step_and_favours_the_last_octaves(steps, count):
     shares = split_steps(steps, count)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
+from dreamengine import DreamError
 from dreamengine.checkpoint import read_checkpoint
 from dreamengine.cli import cli
 from dreamengine.demo_data import DEMO_CLASSES, write_demo_data
@@ -166,6 +167,16 @@ def test_bad_datasets_are_refused_in_one_line(runner, tmp_path, files, message):
 def test_bad_training_settings_name_the_option_and_its_value(runner, demo, tmp_path, args, message):
     result = runner.invoke(cli, ["train", str(demo), *FAST, *args, "-o", str(tmp_path)])
     assert result.exit_code == 1 and message in result.output
+
+
+def test_a_seed_out_of_range_is_a_usage_error(runner, demo, tmp_path):
+    result = runner.invoke(cli, ["train", str(demo), *FAST, "--seed", "-1", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "is not in the range 0<=x<=4294967295" in result.output
+
+
+def test_a_scripts_seed_out_of_range_is_refused_before_anything_is_read(host, demo, tmp_path):
+    with pytest.raises(DreamError, match="--seed must be 0 to 4294967295, got 4294967296."):
+        train(host, TrainSettings(data=str(demo), model="test_resnet", seed=2**32, output=str(tmp_path)))
 
 
 def test_a_wrong_model_or_resume_fails_before_the_images_are_read(runner, demo, tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..config import MAX_SEED
 from ..demo_data import DEMO_CLASSES, write_demo_data
 from . import cli, console
 
@@ -13,7 +14,7 @@ from . import cli, console
 @click.option("--per-class", type=int, default=60, show_default=True, help="Images per class (train + val).")
 @click.option("--val-fraction", type=float, default=0.2, show_default=True, help="Share of each class in val/.")
 @click.option("--size", type=int, default=64, show_default=True, help="Image size in pixels (square).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 def demo_data_command(directory: str, per_class: int, val_fraction: float, size: int, seed: int) -> None:
     """Write a small image dataset to DIRECTORY (train/ and val/), no download needed.
 

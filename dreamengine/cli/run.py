@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..batch import run_items
 from ..components import Objective
-from ..config import RunConfig, load_toml
+from ..config import MAX_SEED, RunConfig, load_toml
 from ..dreaming import apply_preset, execute, prepare, start_photo, total_steps
 from ..engine import OPTIMIZERS
 from ..errors import DreamError, DreamInterrupted
@@ -55,7 +55,7 @@ DEFAULTS = RunConfig()
 @click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), help=f"[default: {DEFAULTS.optimizer}]")
 @click.option("--size", help="Dream size in pixels: N (square; from a photo, the longer side of its shape) or "
                              "WIDTHxHEIGHT, e.g. 2048x1536. [default: the model's input size]")
-@click.option("--seed", type=int, help=f"Seed of every random draw; same seed, same bytes. [default: {DEFAULTS.seed}]")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), help=f"Seed of every random draw; same seed, same bytes. [default: {DEFAULTS.seed}]")
 @click.option("--device", help=f"auto, cpu, cuda, cuda:N or mps. [default: {DEFAULTS.device}]")
 @click.option("--fold-norms/--no-fold-norms", default=None,
               help="Fold each batch norm into the convolution before it: the same network, faster. [default: on]")

@@ -7,7 +7,7 @@ import warnings
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..config import RunConfig
+from ..config import MAX_SEED, RunConfig
 from ..dreaming import apply_preset
 from ..errors import DreamError
 from ..executors import EXECUTORS, make_executor
@@ -35,7 +35,7 @@ def _numbers(text: str | None, what: str) -> list[int] | None:
 @click.option("--class", "-c", "classes", multiple=True, help="Classes to dream (repeatable). [default: all]")
 @click.option("--objective", "objectives", multiple=True, help="Objective(s), e.g. logit, cross-entropy. [default: logit]")
 @click.option("--blur", "blurs", multiple=True, help="Blur setting(s): 0.5, a range 0.1-1.0, or none. [default: 0.5]")
-@click.option("--seed", "seeds", type=int, multiple=True, help="Seed(s). [default: 0]")
+@click.option("--seed", "seeds", type=click.IntRange(0, MAX_SEED), multiple=True, help="Seed(s). [default: 0]")
 @click.option("--preset", default="report", show_default=True, help="Base settings of every dream.")
 @click.option("--size", type=int, help="Dream size in pixels. [default: the preset's]")
 @click.option("--lr", type=float, help="Dream learning rate. [default: the preset's]")

@@ -10,6 +10,7 @@ classic DeepDream. Each octave is one ordinary loop at a fixed input shape.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,9 @@ import torch.nn.functional as F
 from dreamengine import DreamResult, Strategy, divergence_message, hookimpl
 
 __all__ = ["resize", "octave_sizes", "split_steps", "counted_from", "Octaves"]
+
+#: The most octaves one run takes: far more than anyone dreams at (DeepDream uses 4 to 8).
+MAX_OCTAVES = 64
 
 
 def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -30,7 +34,10 @@ def octave_sizes(height: int, width: int, count: int, scale: float, smallest: in
     """The ``(height, width)`` of each octave, smallest first, the last the full size; never below ``smallest``."""
     sizes = []
     for k in range(count):
-        factor = scale ** (count - 1 - k)
+        try:
+            factor = scale ** (count - 1 - k)
+        except OverflowError:  # so small an octave is the smallest size
+            factor = math.inf
         sizes.append((max(smallest, min(height, round(height / factor))), max(smallest, min(width, round(width / factor)))))
     return sizes
 
@@ -51,8 +58,8 @@ class Octaves(Strategy):
     """
 
     def __init__(self, count: int = 4, scale: float = 1.4, per_octave: bool = False) -> None:
-        if count < 1:
-            raise ValueError(f"count must be at least 1, got {count}")
+        if not 1 <= count <= MAX_OCTAVES:
+            raise ValueError(f"count must be 1 to {MAX_OCTAVES}, got {count}")
         if scale < 1:
             raise ValueError(f"scale must be at least 1, got {scale}")
         self.count = count
