@@ -18,9 +18,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .errors import DreamError
+from .errors import DreamError, check_options
 
 __all__ = ["DEMO_CLASSES", "make_demo_image", "write_demo_data", "signatures", "orientation"]
+
+#: The largest demo image: plenty for a demo set, and each image's drawing grids stay small in memory.
+MAX_DEMO_SIZE = 1024
 
 #: class name -> (tint: the RGB direction its pattern raises above the gray background, pattern name),
 #: in the order a trained model numbers them (its class folders, sorted by name)
@@ -75,8 +78,9 @@ def write_demo_data(root: str | Path, *, per_class: int = 60, val_fraction: floa
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise DreamError(f"{str(root)!r} exists and is not an empty folder; choose a new folder for the demo data.")
-    if per_class < 2 or not 0 < val_fraction < 1 or size < 8:
-        raise DreamError("need --per-class >= 2, 0 < --val-fraction < 1 and --size >= 8.")
+    check_options(("--per-class", per_class, per_class >= 2, "at least 2"),
+                  ("--val-fraction", val_fraction, 0 < val_fraction < 1, "above 0 and below 1"),
+                  ("--size", size, 8 <= size <= MAX_DEMO_SIZE, f"8 to {MAX_DEMO_SIZE}"))
     rng = np.random.default_rng(seed)
     val_count = max(1, round(per_class * val_fraction))
     counts = {"train": 0, "val": 0}

@@ -164,6 +164,7 @@ def _check(settings: TrainSettings) -> None:
                   ("--lr", settings.lr, 0 < settings.lr < float("inf"), "above 0 and finite"),
                   ("--batch-size", settings.batch_size, settings.batch_size >= 1, "at least 1"),
                   ("--size", settings.size, settings.size >= 8, "at least 8"),
+                  ("--val-fraction", settings.val_fraction, 0 <= settings.val_fraction < 1, "0 or more and below 1"),
                   ("--seed", settings.seed, 0 <= settings.seed <= MAX_SEED, f"0 to {MAX_SEED}"))
 
 

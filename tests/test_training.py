@@ -42,6 +42,18 @@ def test_demo_data_writes_train_and_val_folders_and_refuses_a_used_folder(runner
     assert again.exit_code == 1 and "not an empty folder" in again.output
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--per-class", "1"], "--per-class must be at least 2, got 1."),
+    (["--val-fraction", "1"], "--val-fraction must be above 0 and below 1, got 1.0."),
+    (["--val-fraction", "nan"], "--val-fraction must be above 0 and below 1, got nan."),
+    (["--size", "4"], "--size must be 8 to 1024, got 4."),
+    (["--size", "100000"], "--size must be 8 to 1024, got 100000."),
+])
+def test_bad_demo_data_settings_name_the_option_and_its_value_and_write_nothing(runner, tmp_path, args, message):
+    result = runner.invoke(cli, ["demo-data", str(tmp_path / "d"), *args])
+    assert result.exit_code == 1 and message in result.output and not (tmp_path / "d").exists()
+
+
 def test_train_writes_a_checkpoint_per_epoch_that_run_can_dream_with(runner, demo, tmp_path):
     out = tmp_path / "ck"
     result = invoke(runner, "train", demo, *FAST, "--epochs", "2", "-o", out)
@@ -163,6 +175,7 @@ def test_bad_datasets_are_refused_in_one_line(runner, tmp_path, files, message):
     (["--lr", "inf"], "--lr must be above 0 and finite, got inf."),
     (["--batch-size", "0"], "--batch-size must be at least 1, got 0."),
     (["--size", "4"], "--size must be at least 8, got 4."),
+    (["--val-fraction", "2"], "--val-fraction must be 0 or more and below 1, got 2.0."),
 ])
 def test_bad_training_settings_name_the_option_and_its_value(runner, demo, tmp_path, args, message):
     result = runner.invoke(cli, ["train", str(demo), *FAST, *args, "-o", str(tmp_path)])
