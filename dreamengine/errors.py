@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Hashable, Iterable
 
-__all__ = ["DreamError", "DreamInterrupted", "check_options", "unknown_name"]
+__all__ = ["DreamError", "DreamInterrupted", "check_options", "out_of_memory", "unknown_name"]
 
 
 class DreamError(Exception):
@@ -33,6 +34,19 @@ def check_options(*rules: tuple[str, object, bool, str]) -> None:
     for option, value, holds, must_be in rules:
         if not holds:
             raise DreamError(f"{option} must be {must_be}, got {value}.")
+
+
+def out_of_memory(error: BaseException) -> DreamError | None:
+    """The one-line error for ``error`` if it is the device running out of memory (torch's CUDA or MPS error, its
+    CPU allocator's, or Python's ``MemoryError``), saying how much was asked for where known; else ``None``."""
+    text = str(error)
+    if not (isinstance(error, MemoryError) or "out of memory" in text or "can't allocate memory" in text):
+        return None
+    asked = re.search(r"allocate (\d+) bytes", text)
+    size = f" (it asked for {int(asked.group(1)) / 2**30:.1f} GiB more)" if asked else ""
+    gpu = next((f" on {name}" for name in ("CUDA", "MPS") if name in text), "")
+    return DreamError(f"out of memory{gpu}{size}. Ask for less at once: a smaller --size or --batch-size, fewer "
+                      "classes per run, or --strategy tile for a large dream.")
 
 
 def unknown_name(what: str, name: str, choices: Iterable[str], *, show: int = 12,

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from dreamengine.cli import cli
@@ -176,6 +177,32 @@ def test_bad_input_gets_one_clear_line(runner, args, message):
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("error, message", [
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+                  "tried to allocate 10800000000 bytes. Error code 12 (Cannot allocate memory)"),
+     "Error: out of memory (it asked for 10.1 GiB more). Ask for less at once: a smaller --size"),
+    (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79 GiB"),
+     "Error: out of memory on CUDA. Ask for less at once"),
+    (MemoryError(), "Error: out of memory. Ask for less at once"),
+])
+def test_running_out_of_memory_is_one_clear_line(runner, monkeypatch, error, message):
+    def too_big(host, config):
+        raise error
+
+    monkeypatch.setattr("dreamengine.cli.run.prepare", too_big)
+    result = runner.invoke(cli, ["run", *TINY])
+    assert result.exit_code == 1 and message in " ".join(result.output.split())
+
+
+def test_other_runtime_errors_are_not_taken_for_memory(runner, monkeypatch):
+    def broken(host, config):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    monkeypatch.setattr("dreamengine.cli.run.prepare", broken)
+    result = runner.invoke(cli, ["run", *TINY])
+    assert isinstance(result.exception, RuntimeError) and "out of memory" not in result.output
 
 
 def test_pretrained_weights_that_cannot_be_downloaded_are_one_clear_line(runner, monkeypatch):
