@@ -106,6 +106,9 @@ def parse_size(value: int | str | None) -> tuple[int, int] | None:
     return (int(match.group(2) or width), width)
 
 
+_EXAMPLES = {"reg": "['clamp', 'blur:sigma=0.5']", "strategy": "['octaves:count=3']"}
+
+
 def _normalise(key: str, value: Any, source: str) -> Any:
     if key == "size":
         parse_size(value)
@@ -119,13 +122,27 @@ def _normalise(key: str, value: Any, source: str) -> Any:
         if key == "seed" and not 0 <= value <= MAX_SEED:
             raise DreamError(f"setting 'seed' in {source} must be 0 to {MAX_SEED}, got {value}.")
         return value
-    if key in ("classes", "reg", "strategy") and isinstance(value, (str, int)):
-        return [str(v) for v in str(value).split(",")] if key != "classes" else [str(value)]
-    if key == "classes":
-        return [str(v) for v in value]
+    if key in ("classes", "reg", "strategy"):
+        return _normalise_list(key, value, source)
     if key == "options" and not (isinstance(value, Mapping) and all(isinstance(v, Mapping) for v in value.values())):
         raise DreamError(f"'options' in {source} must be a table of tables, as in [options.blur] sigma = 0.5.")
     return value
+
+
+def _normalise_list(key: str, value: Any, source: str) -> list[str]:
+    """``classes``, ``reg`` or ``strategy`` as a list of text: one class, or comma-separated specs, may be given
+    bare; a list must hold text (``classes`` also indices), and ``classes`` at least one."""
+    if isinstance(value, (str, int)):
+        return [str(value)] if key == "classes" else [str(v) for v in str(value).split(",")]
+    if key == "classes":
+        if not isinstance(value, (list, tuple)) or not value or not all(
+                isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+            raise DreamError(f"setting 'classes' in {source} must list one class or more, by name or index; "
+                             f"got {value!r}.")
+    elif not (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
+        raise DreamError(f"setting {key!r} in {source} must list component specs as text, as in "
+                         f"{_EXAMPLES[key]}; got {value!r}.")
+    return [str(v) for v in value]
 
 
 def _with_additions(earlier: list[str], specs: list[str]) -> list[str]:
