@@ -84,7 +84,7 @@ class RunConfig:
                 raise DreamError(f"{source}: {unknown_name('setting', key, known)}")
             changes[key] = _normalise(key, value, source)
             if key in ("reg", "strategy"):
-                changes[key] = _with_additions(getattr(self, key), changes[key])
+                changes[key] = _with_additions(getattr(self, key), changes[key], f"setting {key!r} in {source}")
         if "options" in changes:
             changes["options"] = _merge_options(self.options, changes["options"])
         return dataclasses.replace(self, **changes)
@@ -145,10 +145,12 @@ def _normalise_list(key: str, value: Any, source: str) -> list[str]:
     return [str(v) for v in value]
 
 
-def _with_additions(earlier: list[str], specs: list[str]) -> list[str]:
+def _with_additions(earlier: list[str], specs: list[str], where: str) -> list[str]:
     """A new ``reg`` or ``strategy`` list: ``specs``, or, for those that start with ``+``, ``earlier`` with them
     added at the end (``+mask:path=sky.png`` adds a mask to the default regularizers or a preset's)."""
     added = [spec.strip()[1:].strip() for spec in specs if spec.strip().startswith("+")]
+    if not all(added):
+        raise DreamError(f"a '+' with nothing after it ({where}): write '+' and a spec, as in '+mask:path=sky.png'.")
     given = [spec for spec in specs if not spec.strip().startswith("+")]
     return (given if given or not added else list(earlier)) + added
 

@@ -18,6 +18,7 @@ three channels of a layer in one run, above.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -77,6 +78,8 @@ def _term(text: str, sign: float, start: int, body: str) -> Term:
     match = _COEFFICIENT.match(body)
     if match:
         coefficient, spec_start = float(body[:match.end()].strip().rstrip("*")), match.end()
+        if not math.isfinite(coefficient):
+            raise fail(0, f"a weight a float can hold, not {body[:match.end()].strip().rstrip('*').strip()}")
     elif "*" in body:
         raise fail(body.index("*"), "a number before '*', as in '0.5*layer:blocks.4'")
     spec_text = body[spec_start:]

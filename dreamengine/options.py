@@ -88,6 +88,8 @@ def parse_spec(text: str) -> ComponentSpec:
             positional.append(pair.strip())
             continue
         key, value = _split_pair(pair, text)
+        if key in options:
+            raise DreamError(f"option {key!r} of {name.strip()!r} is given twice in {text.strip()!r}.")
         options[key] = value
     return ComponentSpec(name.strip(), options, tuple(positional))
 
@@ -106,11 +108,11 @@ def parse_spec_list(texts: str | Iterable[str]) -> list[ComponentSpec]:
 
 def parse_assignment(text: str) -> tuple[str, str, str]:
     """Parse ``component.option=value`` (from ``--set``) into its three parts."""
-    target, value = _split_pair(text, text)
-    component, dot, option = target.rpartition(".")
-    if not dot or not component or not option:
+    target, eq, value = text.partition("=")
+    component, dot, option = target.strip().rpartition(".")
+    if not eq or not dot or not component or not option:
         raise DreamError(f"malformed --set {text!r}: write COMPONENT.OPTION=VALUE, as in 'blur.sigma=0.8'.")
-    return component, option, value
+    return component, option, value.strip()
 
 
 def _split_pair(pair: str, context: str) -> tuple[str, str]:

@@ -50,6 +50,7 @@ def test_hyphens_in_names_and_values_are_not_operators():
     ("0.5*", 5, "one component spec"),
     ("logit - x*tv", 10, "a number before '*'"),
     ("logit + 0.5*tv*2", 15, "one component spec"),
+    ("1e400*logit", 1, "a weight a float can hold, not 1e400"),
 ])
 def test_malformed_expressions_name_the_position_and_what_was_expected(text, position, expected):
     with pytest.raises(DreamError, match=rf"at position {position}: expected {expected}"):

@@ -105,6 +105,8 @@ def test_specs_that_start_with_plus_are_added_to_the_list_there_was_wherever_the
     preset = RunConfig().updated({"reg": ["roll", "clamp"]}, "a preset")
     assert preset.updated({"reg": ["+mask:path=m.png"]}, "a file").reg == ["roll", "clamp", "mask:path=m.png"]
     assert preset.updated({"reg": "+mask:path=m.png,+tv"}, "a file").reg == ["roll", "clamp", "mask:path=m.png", "tv"]
+    with pytest.raises(DreamError, match=r"a '\+' with nothing after it \(setting 'reg' in a file\)"):
+        preset.updated({"reg": "+mask:path=m.png,+"}, "a file")
     assert preset.updated({"reg": ["flip", "+tv"]}, "cli").reg == ["flip", "tv"]  # a list without + replaces
     assert preset.updated({"reg": []}, "a file").reg == []  # an empty list is no regularizer, as 'none' is
     assert RunConfig().updated({"strategy": ["+tile"]}, "cli").strategy == [*RunConfig().strategy, "tile"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from dreamengine.errors import DreamError
@@ -26,6 +28,11 @@ def test_malformed_specs_are_explained(text):
         parse_spec(text)
 
 
+def test_an_option_given_twice_by_name_is_an_error_not_the_last_one_silently():
+    with pytest.raises(DreamError, match="option 'sigma' of 'blur' is given twice in 'blur:sigma=1:sigma=2'"):
+        parse_spec("blur:sigma=1:sigma=2")
+
+
 def test_positional_values_fill_the_options_in_order(host):
     spec = parse_spec("layer:blocks.5:12")
     assert spec.positional == ("blocks.5", "12") and str(spec) == "layer:blocks.5:12"
@@ -40,8 +47,9 @@ def test_positional_values_fill_the_options_in_order(host):
 def test_parse_assignment():
     assert parse_assignment("blur.sigma=0.8") == ("blur", "sigma", "0.8")
     assert parse_assignment("cross-entropy.x=1") == ("cross-entropy", "x", "1")
-    with pytest.raises(DreamError, match="COMPONENT.OPTION=VALUE"):
-        parse_assignment("sigma=0.8")
+    for text in ("sigma=0.8", "blur.sigma", "=1", "blur.=1"):
+        with pytest.raises(DreamError, match=rf"malformed --set '{re.escape(text)}': write COMPONENT.OPTION=VALUE"):
+            parse_assignment(text)
 
 
 def example(sigma: float = 0.5, every: int = 1, name: str = "x", on: bool = False, limit: float | None = None):
