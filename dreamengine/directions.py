@@ -83,6 +83,8 @@ def read_vector(path: str | Path) -> torch.Tensor:
         raise DreamError(f"direction file {str(path)!r} does not exist.")
     try:
         values = _load(path)
+    except DreamError:
+        raise
     except Exception as error:  # each format fails in its own way; the message says which file and why
         raise DreamError(f"cannot read a direction from {str(path)!r} ({type(error).__name__}: {error}).") from None
     if not isinstance(values, torch.Tensor) or values.dim() != 1 or values.is_complex() or not len(values):
@@ -99,7 +101,13 @@ def _load(path: Path) -> object:
         return torch.load(path, map_location="cpu", weights_only=True)
     if path.suffix == ".npy":
         return torch.from_numpy(np.load(path, allow_pickle=False))
-    return torch.from_numpy(np.array(path.read_text().replace(",", " ").split(), dtype=np.float64))
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise DreamError(f"cannot read a direction from {str(path)!r}: it is not text, and only a .pt, .pth or .npy "
+                         "file is read as binary (a picture is not a direction: `dreamengine direction` makes one "
+                         "from pictures).") from None
+    return torch.from_numpy(np.array(text.replace(",", " ").split(), dtype=np.float64))
 
 
 def save_direction(vector: torch.Tensor, path: str | os.PathLike) -> Path:

@@ -47,6 +47,7 @@ def test_a_vector_reads_the_same_from_pt_npy_and_text(tmp_path):
     ("nan.pt", torch.tensor([1.0, float("nan")]), "finite and not all zeros"),
     ("words.txt", "north east", "cannot read a direction"),
     ("corrupt.pt", b"not a tensor", "cannot read a direction"),
+    ("cat.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff", "it is not text, and only a .pt, .pth or .npy file"),
 ])
 def test_a_file_that_holds_no_usable_vector_is_one_clear_error(tmp_path, name, content, message):
     path = tmp_path / name

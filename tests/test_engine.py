@@ -86,6 +86,7 @@ def test_a_neuron_is_one_channel_at_one_position_given_as_a_share_of_the_feature
 @pytest.mark.parametrize("objective, message", [
     (Layer("2", channel=99), r"layer '2' has 16 channels \(0-15\); there is no channel 99\.$"),
     (Neuron("2", channel=-17), r"layer '2' has 16 channels \(0-15\); there is no channel -17\.$"),
+    (Layer("2", channel=-1), r"layer '2' has 16 channels \(0-15\); there is no channel -1\.$"),
     (Neuron("5", channel=1), "layer '5' has no feature map"),
 ])
 def test_a_channel_the_layer_lacks_is_refused_when_the_objective_is_prepared(tiny_model, objective, message):

@@ -131,7 +131,7 @@ class Neuron(Objective):
 
 def _one_channel(activation: torch.Tensor, layer: str, channel: int) -> torch.Tensor:
     """``activation[:, channel]`` of the module ``layer``, or an error that says how many channels it has."""
-    if not -activation.shape[1] <= channel < activation.shape[1]:
+    if not 0 <= channel < activation.shape[1]:
         raise DreamError(f"layer {layer!r} has {activation.shape[1]} channels "
                          f"(0-{activation.shape[1] - 1}); there is no channel {channel}.")
     return activation[:, channel]
