@@ -59,6 +59,9 @@ class RayExecutor:
                  gpus_per_task: float | None = None, max_retries: int = 3) -> None:
         if workers is not None and (address is not None or workers < 1):
             raise DreamError("--workers (at least 1) sets the size of a Ray started here; an --address has its own.")
+        if address is not None and not address.strip():
+            raise DreamError("--address is empty: give the head's HOST:PORT (as in 10.0.0.5:6379), or leave it out "
+                             "to start a Ray here.")
         import_ray()  # fail now, before any planning, where Ray is missing
         self.address, self.workers = address, workers
         self.cpus_per_task, self.gpus_per_task, self.max_retries = cpus_per_task, gpus_per_task, max_retries

@@ -282,3 +282,11 @@ def test_a_ray_that_cannot_be_reached_or_started_gets_one_line(address, message)
 
     with pytest.raises(DreamError, match=f"^{message}$"):
         RayExecutor(address=address)._connect(FailingRay(ConnectionError("no cluster there\nmore detail")))
+
+
+@pytest.mark.parametrize("address", ["", "  "])
+def test_an_empty_address_is_one_line_before_ray_is_asked(address):
+    from dreamengine.errors import DreamError
+
+    with pytest.raises(DreamError, match=r"^--address is empty: give the head's HOST:PORT"):
+        RayExecutor(address=address)
