@@ -194,8 +194,9 @@ def _cover(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def _thumb_size(image: torch.Tensor, thumb: int) -> tuple[int, int]:
+    """The thumbnail's ``(height, width)``: ``thumb`` on the longer side, but never larger than the dream."""
     height, width = image.shape[-2:]
-    scale = thumb / max(height, width)
+    scale = min(1.0, thumb / max(height, width))
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 

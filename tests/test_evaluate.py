@@ -121,6 +121,12 @@ def test_a_dream_of_another_shape_is_cropped_about_its_centre_for_the_judge_not_
     assert torch.equal(judge_views(thumb=0)["full"](square, (16, 16)), square)
 
 
+def test_a_thumbnail_larger_than_the_dream_is_the_dream_itself_not_an_enlargement():
+    """--thumb 100000 asked for a 100000-pixel picture (112 GiB) on the way to the judge's input."""
+    dream = torch.rand(3, 16, 24)
+    assert torch.equal(judge_views(thumb=100_000)["thumb"](dream, (16, 24)), dream)
+
+
 def test_dreams_can_be_grouped_by_class_or_all_together(judge_host, study):
     by_class = evaluate_folder(judge_host, study, ["colour-judge"], group_by="class")
     assert {g: e["count"] for g, e in by_class.summary.items()} == {"red": 1, "green": 1, "blue": 1, "texture": 1}
@@ -255,7 +261,7 @@ def test_cli_prints_a_table_per_group_and_judge(runner, judge_cli, study):
 def test_cli_writes_json_with_groups_and_images(runner, judge_cli, study):
     from dreamengine.cli import cli
 
-    result = runner.invoke(cli, ["evaluate", str(study), "-j", "colour-judge", "--json", "-"])
+    result = runner.invoke(cli, ["evaluate", str(study), "-j", "colour-judge", "--thumb", "8", "--json", "-"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert set(report) == {"folder", "judges", "views", "groups", "images", "skipped"}
@@ -263,7 +269,7 @@ def test_cli_writes_json_with_groups_and_images(runner, judge_cli, study):
     assert {image["path"] for image in report["images"]} == {
         "colours/red.png", "colours/green.png", "colours/not-blue.png", "texture/checks.png"}
     path = study / "scores.json"
-    result = runner.invoke(cli, ["evaluate", str(study), "-j", "colour-judge", "--json", str(path)])
+    result = runner.invoke(cli, ["evaluate", str(study), "-j", "colour-judge", "--thumb", "8", "--json", str(path)])
     assert result.exit_code == 0 and json.loads(path.read_text())["groups"] == report["groups"]
 
 

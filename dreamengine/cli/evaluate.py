@@ -22,7 +22,8 @@ from . import cli, console, err_console, get_host
               help=f"A registered model to judge with (repeatable). [default: {', '.join(DEFAULT_JUDGES)}, "
                    "less any model that made the dreams]")
 @click.option("--thumb", type=int, default=DEFAULT_THUMB, show_default=True,
-              help="Also judge each dream shrunk to THUMB pixels (longer side) and scaled back up; 0: off.")
+              help="Also judge each dream shrunk to THUMB pixels (longer side; a smaller dream as it is) and "
+                   "scaled back up; 0: off.")
 @click.option("--group-by", type=click.Choice(list(GROUPINGS)), default="folder", show_default=True,
               help="Summary rows per sub-folder (a study's settings), per target class, or one for all.")
 @click.option("--per-image", is_flag=True, help="Also print one row per dream and judge.")
