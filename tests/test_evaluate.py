@@ -281,6 +281,14 @@ def test_cli_refuses_the_dreaming_model_as_judge_in_one_line(runner, judge_cli, 
     assert "Traceback" not in result.output
 
 
+def test_a_judge_that_cannot_be_loaded_leaves_no_empty_bar_above_its_error(runner, judge_cli, study):
+    from dreamengine.cli import cli
+
+    result = runner.invoke(cli, ["evaluate", str(study), "--judge", "colour-judge", "--judge", "nosuchnet"])
+    assert result.exit_code == 1 and "unknown model 'nosuchnet'" in result.output
+    assert "judging with colour-judge" in result.output and "judging with nosuchnet" not in result.output
+
+
 def normed_judge() -> DreamModel:
     """A judge with a convolution and a batch norm whose statistics are far from the identity."""
     with torch.random.fork_rng(devices=[]):

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from ..dreaming import resolve_device
+from ..errors import DreamError
 from ..evaluation import DEFAULT_JUDGES, DEFAULT_THUMB, GROUPINGS, Report, evaluate_folder
 from ..imaging import write_atomic
 from . import cli, console, err_console, get_host
@@ -52,8 +53,14 @@ def evaluate_command(folder: str, judges: tuple[str, ...], thumb: int, group_by:
                 tasks[judge] = progress.add_task(f"judging with {judge}", total=total)
             progress.update(tasks[judge], completed=done)
 
-        report = evaluate_folder(get_host(), folder, judges or None, thumb=thumb, group_by=group_by,
-                                 device=str(resolve_device(device)), on_scored=on_scored)
+        try:
+            report = evaluate_folder(get_host(), folder, judges or None, thumb=thumb, group_by=group_by,
+                                     device=str(resolve_device(device)), on_scored=on_scored)
+        except DreamError:  # a judge that could not be loaded leaves no empty bar above the error
+            for task in progress.tasks:
+                if not task.completed:
+                    progress.remove_task(task.id)
+            raise
     for skipped in report.skipped:
         if not skipped.companion:
             err_console.print(f"[yellow]skipped[/] {escape(str(skipped.path))}: {escape(skipped.reason)}",
