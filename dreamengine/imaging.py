@@ -17,8 +17,8 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import DreamError
 
-__all__ = ["open_image", "load_image", "as_rgb", "to_tensor", "to_pil", "stretch", "side_by_side", "png_bytes", "save_png", "read_manifest",
-           "save_animation", "write_atomic", "MANIFEST_KEY"]
+__all__ = ["open_image", "load_image", "as_rgb", "to_tensor", "to_pil", "stretch", "side_by_side", "png_bytes", "save_png",
+           "read_manifest", "picture_manifest", "save_animation", "write_atomic", "MANIFEST_KEY"]
 
 #: the PNG text chunk that holds a dream's run manifest (JSON).
 MANIFEST_KEY = "dreamengine"
@@ -128,6 +128,16 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
         raise DreamError(f"{str(path)!r} is an animation, which carries no dreamengine settings; "
                          f"its dream's are in {str(dream)!r}.")
     raise DreamError(f"{str(path)!r} carries no dreamengine settings (was it made by dreamengine run?).")
+
+
+def picture_manifest(picture: Image.Image) -> dict[str, Any]:
+    """The manifest an open picture carries, a dream's PNG or its animation; empty for any other picture, and
+    for settings that are not readable (:func:`read_manifest` says why)."""
+    try:
+        manifest = json.loads(getattr(picture, "text", {})[MANIFEST_KEY])
+    except (KeyError, ValueError):
+        manifest = _animation_manifest(picture)
+    return manifest if isinstance(manifest, dict) else {}
 
 
 def _animation_manifest(picture: Image.Image) -> dict[str, Any] | None:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import DreamError
-from .imaging import MANIFEST_KEY, as_rgb
+from .imaging import as_rgb, picture_manifest
 
 __all__ = ["MONTAGE_KEY", "is_montage", "label", "left_out", "montage"]
 
@@ -21,20 +19,11 @@ MONTAGE_KEY = "montage"
 _GAP, _LABEL, _MIN_SIDE = 6, 16, 96
 
 
-def _settings(picture: Image.Image) -> dict[str, Any]:
-    """The dreamengine settings a picture carries (empty for any other picture)."""
-    try:
-        settings = json.loads(getattr(picture, "text", {})[MANIFEST_KEY])
-    except (KeyError, ValueError):
-        return {}
-    return settings if isinstance(settings, dict) else {}
-
-
 def label(path: Path, picture: Image.Image) -> str:
     """What a picture shows, from the settings a dream carries: its class, its objective, or both (``toucan
     (logit)``, for a part of objectives dreamed side by side that reads the class); the file's name for any other
     picture."""
-    settings = _settings(picture)
+    settings = picture_manifest(picture)
     try:
         part, target = settings.get("part"), settings.get("target")
         objective = part["objective"] if part else settings["config"]["objective"]
@@ -47,7 +36,7 @@ def label(path: Path, picture: Image.Image) -> str:
 
 def is_montage(picture: Image.Image) -> bool:
     """Whether ``picture`` is a montage written by :func:`montage` (through ``dreamengine montage``)."""
-    return MONTAGE_KEY in _settings(picture)
+    return MONTAGE_KEY in picture_manifest(picture)
 
 
 def left_out(path: Path, picture: Image.Image) -> str | None:
@@ -55,7 +44,7 @@ def left_out(path: Path, picture: Image.Image) -> str | None:
     one), or a dream's side-by-side picture; ``None`` if it belongs."""
     if is_montage(picture):
         return "a montage"
-    if path.stem.endswith("-side") and "config" in _settings(picture):
+    if path.stem.endswith("-side") and "config" in picture_manifest(picture):
         return "a side-by-side picture"
     return None
 

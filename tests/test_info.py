@@ -119,9 +119,10 @@ def test_an_animation_carries_its_dreams_settings_and_an_older_one_points_to_the
                                    "--animation", animation, "-o", str(tmp_path / animation)]).exit_code == 0
         dream = tmp_path / animation / "flamingo-seed0.png"
         assert read_manifest(dream.with_suffix(f".{animation}")) == read_manifest(dream)
-        lines = [runner.invoke(cli, ["info", str(path)]).output.splitlines()[-1] for path in
-                 (dream, dream.with_suffix(f".{animation}"))]
-        assert lines[0] == lines[1] and lines[0].startswith("dreamengine run --model resnet10t")
+        shown = [runner.invoke(cli, ["info", str(path)]).output.splitlines()[1:] for path in
+                 (dream, dream.with_suffix(f".{animation}"))]  # all but the first line, the file's name
+        assert shown[0] == shown[1] and shown[0][0].split() == ["dreams", "flamingo"]
+        assert shown[0][-1].startswith("dreamengine run --model resnet10t")
     older = tmp_path / "gif" / "flamingo-seed0.gif"
     Image.open(older.with_suffix(".png")).convert("RGB").save(older)  # as animations were before: no settings
     result = runner.invoke(cli, ["info", str(older)])
