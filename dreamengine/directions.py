@@ -111,12 +111,23 @@ def _load(path: Path) -> object:
 
 
 def save_direction(vector: torch.Tensor, path: str | os.PathLike) -> Path:
-    """Write ``vector`` with ``torch.save``, atomically; a file there that is not a direction (one vector) is
-    kept, and is an error."""
+    """Write ``vector`` as float32 in the format :func:`read_vector` reads from that name (``torch.save`` for
+    ``.pt`` and ``.pth``, NumPy's for ``.npy``, else text: one number a line), atomically; a file there that is
+    not a direction (one vector) is kept, and is an error."""
     path = Path(path)
     if path.exists() and not _is_direction(path):
         raise DreamError(f"{str(path)!r} is there and is not a direction: name another file with -o.")
-    return write_atomic(path, lambda handle: torch.save(vector.detach().cpu().float(), handle))
+    values = vector.detach().cpu().float()
+    return write_atomic(path, lambda handle: _write(values, path.suffix, handle))
+
+
+def _write(values: torch.Tensor, suffix: str, handle) -> None:
+    if suffix in (".pt", ".pth"):
+        torch.save(values, handle)
+    elif suffix == ".npy":
+        np.save(handle, values.numpy())
+    else:  # each float32 exactly: its shortest decimal as a double reads back to the same float32
+        handle.write("".join(f"{value!r}\n" for value in values.tolist()).encode())
 
 
 def _is_direction(path: Path) -> bool:

@@ -147,6 +147,15 @@ def test_a_folder_without_pictures_and_files_none_of_which_is_a_picture_are_erro
         mean_features(tiny_model, "3", [tmp_path / "a.txt"])
 
 
+@pytest.mark.parametrize("name", ["d.pt", "d.pth", "d.npy", "d.txt", "d"])
+def test_a_saved_direction_reads_back_exactly_in_the_format_its_name_says(tmp_path, name):
+    """``dreamengine direction -o d.txt`` wrote torch.save's bytes, which the objective then read as text."""
+    vector = torch.randn(37, generator=torch.Generator().manual_seed(0)) * 1e3
+    save_direction(vector, tmp_path / name)
+    assert torch.equal(read_vector(tmp_path / name), vector)
+    assert (tmp_path / name).read_bytes().startswith(b"\x93NUMPY") == name.endswith(".npy")
+
+
 def test_save_direction_replaces_a_direction_but_never_another_file(tmp_path):
     path = tmp_path / "d.pt"
     save_direction(torch.ones(3), path)

@@ -28,7 +28,8 @@ _SHOWN = 8  # channels listed: those the direction weighs most, either way
               help="Registered model or any timm architecture.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint's network instead.")
 @click.option("--output", "-o", default="direction.pt", show_default=True, type=click.Path(path_type=Path),
-              help="The file to write (a direction there is replaced, any other file kept).")
+              help="The file to write: .pt or .pth (torch.save), .npy, or any other name as text (a direction "
+                   "there is replaced, any other file kept).")
 def direction_command(layer: str, toward: tuple[Path, ...], away: tuple[Path, ...], model: str,
                       checkpoint: str | None, output: Path) -> None:
     """Write the direction in LAYER's channel space from the pictures --away to those --toward, to dream it.
