@@ -39,7 +39,7 @@ from .sheets import SHEET_KEY
 from .plugins import PluginHost
 
 __all__ = ["DEFAULT_JUDGES", "DEFAULT_THUMB", "GROUPINGS", "Dream", "Skipped", "Report", "collect_dreams",
-           "choose_judges", "judge_views", "score_dreams", "summarise", "evaluate_folder"]
+           "choose_judges", "judge_views", "score_dreams", "summarise", "evaluate_folder", "check_report_path"]
 
 #: Judges used when none are named (each only for dreams another model made).
 DEFAULT_JUDGES = ("efficientnet-lite1", "efficientnet-lite2")
@@ -103,6 +103,24 @@ class Report:
         """The report as plain JSON-ready values."""
         return {"folder": self.folder, "judges": self.judges, "views": self.views, "groups": self.summary,
                 "images": self.images, "skipped": [{"path": str(s.path), "reason": s.reason} for s in self.skipped]}
+
+
+def check_report_path(path: str | os.PathLike) -> None:
+    """Refuse, before any judging, a ``--json`` path that a report cannot replace: a folder, or a file that is
+    not an earlier report (``evaluate --json holiday.png`` would have overwritten the photo)."""
+    path = Path(path)
+    if path.is_dir():
+        raise DreamError(f"--json {str(path)!r} is a folder: name a file, as in scores.json.")
+    if path.exists() and not _is_report(path):
+        raise DreamError(f"{str(path)!r} is there and is not an evaluate report: name another file with --json.")
+
+
+def _is_report(path: Path) -> bool:
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(report, dict) and {"folder", "judges", "views"} <= set(report)
 
 
 def collect_dreams(folder: str | os.PathLike) -> tuple[list[Dream], list[Skipped]]:

@@ -273,6 +273,23 @@ def test_cli_writes_json_with_groups_and_images(runner, judge_cli, study):
     assert result.exit_code == 0 and json.loads(path.read_text())["groups"] == report["groups"]
 
 
+def test_json_replaces_an_earlier_report_but_never_another_file_and_says_so_before_judging(runner, judge_cli, study,
+                                                                                           tmp_path, monkeypatch):
+    from dreamengine.cli import cli
+
+    report = tmp_path / "scores.json"
+    for _ in range(2):
+        result = runner.invoke(cli, ["evaluate", str(study), "-j", "colour-judge", "--json", str(report)])
+        assert result.exit_code == 0, result.output
+    photo = tmp_path / "holiday.png"
+    photo.write_bytes(b"a photo's bytes")
+    monkeypatch.setattr("dreamengine.cli.evaluate.evaluate_folder", lambda *a, **k: pytest.fail("judged"))
+    for path, message in ((photo, "is there and is not an evaluate report"), (tmp_path, "is a folder")):
+        result = runner.invoke(cli, ["evaluate", str(study), "-j", "colour-judge", "--json", str(path)])
+        assert result.exit_code == 1 and message in result.output
+    assert photo.read_bytes() == b"a photo's bytes"
+
+
 def test_cli_refuses_the_dreaming_model_as_judge_in_one_line(runner, judge_cli, study):
     from dreamengine.cli import cli
 

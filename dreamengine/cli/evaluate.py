@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..dreaming import resolve_device
 from ..errors import DreamError
-from ..evaluation import DEFAULT_JUDGES, DEFAULT_THUMB, GROUPINGS, Report, evaluate_folder
+from ..evaluation import DEFAULT_JUDGES, DEFAULT_THUMB, GROUPINGS, Report, check_report_path, evaluate_folder
 from ..imaging import write_atomic
 from . import cli, console, err_console, get_host
 
@@ -44,6 +44,8 @@ def evaluate_command(folder: str, judges: tuple[str, ...], thumb: int, group_by:
       dreamengine evaluate dreams --judge efficientnet-lite2 --per-image
       dreamengine evaluate dreams --json scores.json
     """
+    if json_path not in (None, "-"):
+        check_report_path(json_path)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console) as progress:
         tasks: dict[str, TaskID] = {}
