@@ -12,11 +12,12 @@ import json
 import os
 from pathlib import Path
 
+from .errors import DreamError
 from .imaging import write_atomic, read_manifest
 from .sheets import grids, sheet_path
 from .study import StudyPlan
 
-__all__ = ["gallery_data", "write_gallery"]
+__all__ = ["check_gallery_path", "gallery_data", "write_gallery"]
 
 _SETTINGS = ("checkpoint", "objective", "reg", "init", "steps", "lr", "optimizer", "size", "seed")
 
@@ -46,12 +47,31 @@ def gallery_data(plan: StudyPlan) -> dict:
             "cells": cells, "sheets": sheets}
 
 
+def check_gallery_path(output: Path) -> None:
+    """Refuse, before a study starts, an output folder whose ``index.html`` is not a study's page: the study
+    would replace it (a website's own page, say)."""
+    page = Path(output) / "index.html"
+    if page.exists() and not _is_gallery(page):
+        raise DreamError(f"{str(page)!r} is there and is not a study's page, which the study would write in its "
+                         "place: choose another folder with --output.")
+
+
+def _is_gallery(page: Path) -> bool:
+    try:
+        return _MARK in page.read_text(errors="replace")
+    except OSError:
+        return False
+
+
 def write_gallery(plan: StudyPlan, title: str = "dreamengine study") -> Path:
     """Write ``index.html`` into the study folder; returns its path."""
     data = json.dumps(gallery_data(plan), sort_keys=True).replace("</", "<\\/")
     page = _PAGE.replace("{{title}}", html.escape(title)).replace("{{data}}", data)
     return write_atomic(plan.output / "index.html", lambda handle: handle.write(page.encode("utf-8")))
 
+
+#: A line of script that every study page has had: how :func:`check_gallery_path` knows one.
+_MARK = 'const key = [pick.run, pick.class, pick.objective, pick.blur, pick.seed].join("|");'
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en">

@@ -208,6 +208,19 @@ def test_bad_study_input_gets_one_clear_line(runner, checkpoints, tmp_path, args
     assert message in result.output and "Traceback" not in result.output
 
 
+def test_a_study_replaces_its_own_page_but_never_another_index_html(runner, checkpoints, tmp_path):
+    study = ["study", str(checkpoints / "epoch-001.pt"), "--steps", "1", "--size", "16", "-c", "0", "-o", str(tmp_path)]
+    for _ in range(2):  # the second run replaces the first's page
+        assert runner.invoke(cli, study).exit_code == 0
+    page = tmp_path / "index.html"
+    page.write_text("<h1>my website</h1>")
+    for cell in (tmp_path / "cells").rglob("*.png"):
+        cell.unlink()
+    result = runner.invoke(cli, study)
+    assert result.exit_code == 1 and "is there and is not a study's page" in " ".join(result.output.split())
+    assert page.read_text() == "<h1>my website</h1>" and not list((tmp_path / "cells").rglob("*.png"))
+
+
 def test_the_ray_executor_without_ray_says_how_to_install_it(runner, checkpoints, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # what a missing package looks like to import
     result = runner.invoke(cli, ["study", str(checkpoints), "--steps", "1", "--size", "16", "-c", "0",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -11,7 +12,7 @@ from ..config import MAX_SEED, RunConfig
 from ..dreaming import apply_preset
 from ..errors import DreamError
 from ..executors import EXECUTORS, make_executor
-from ..gallery import write_gallery
+from ..gallery import check_gallery_path, write_gallery
 from ..sheets import write_sheets
 from ..plugins import PluginHost
 from ..study import REPORT_STEPS, StudyPlan, find_checkpoints, plan_study, run_study, same_dreams
@@ -66,6 +67,7 @@ def study_command(checkpoints, steps, epochs, classes, objectives, blurs, seeds,
     host = get_host()
     base = apply_preset(host, RunConfig(), preset) if preset else RunConfig()
     base = base.updated({k: v for k, v in overrides.items() if v is not None}, "the command line")
+    check_gallery_path(Path(output))
     found = find_checkpoints(checkpoints, _numbers(epochs, "--epochs"))
     plan = plan_study(base, found, _numbers(steps, "--steps"), classes or None, objectives or ["logit"],
                       blurs or ["0.5"], seeds or [0], output)
