@@ -6,7 +6,7 @@ import difflib
 import re
 from collections.abc import Callable, Hashable, Iterable
 
-__all__ = ["DreamError", "DreamInterrupted", "check_options", "out_of_memory", "unknown_name"]
+__all__ = ["DreamError", "DreamInterrupted", "check_options", "compile_failure", "out_of_memory", "unknown_name"]
 
 
 class DreamError(Exception):
@@ -47,6 +47,14 @@ def out_of_memory(error: BaseException) -> DreamError | None:
     gpu = next((f" on {name}" for name in ("CUDA", "MPS") if name in text), "")
     return DreamError(f"out of memory{gpu}{size}. Ask for less at once: a smaller --size or --batch-size, fewer "
                       "classes per run, or --strategy tile for a large dream.")
+
+
+def compile_failure(error: BaseException) -> DreamError | None:
+    """The one-line error for ``error`` if ``torch.compile`` raised it (no C++ compiler, say); else ``None``."""
+    if not type(error).__module__.startswith(("torch._dynamo", "torch._inductor")):
+        return None
+    first = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    return DreamError(f"torch.compile failed ({first}). --compile is opt-in: run without it.")
 
 
 def unknown_name(what: str, name: str, choices: Iterable[str], *, show: int = 12,

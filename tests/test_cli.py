@@ -196,7 +196,23 @@ def test_running_out_of_memory_is_one_clear_line(runner, monkeypatch, error, mes
     assert result.exit_code == 1 and message in " ".join(result.output.split())
 
 
-def test_other_runtime_errors_are_not_taken_for_memory(runner, monkeypatch):
+def test_a_failed_torch_compile_is_one_line_that_says_compile_is_opt_in(runner, monkeypatch):
+    class InductorError(RuntimeError):
+        """As torch raises it when there is no C++ compiler (its module is what marks it)."""
+
+    InductorError.__module__ = "torch._inductor.exc"
+
+    def no_compiler(host, config):
+        raise InductorError("InvalidCxxCompiler: No working C++ compiler found\n\nSet TORCHDYNAMO_VERBOSE=1 ...")
+
+    monkeypatch.setattr("dreamengine.cli.run.prepare", no_compiler)
+    result = runner.invoke(cli, ["run", *TINY, "--compile"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert ("Error: torch.compile failed (InvalidCxxCompiler: No working C++ compiler found). --compile is opt-in: "
+            "run without it.") in " ".join(result.output.split())
+
+
+def test_other_runtime_errors_are_not_taken_for_memory_or_compile_failures(runner, monkeypatch):
     def broken(host, config):
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
 

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from ..errors import DreamError, out_of_memory
+from ..errors import DreamError, compile_failure, out_of_memory
 from ..plugins import PluginHost, load_plugins
 from ..registry import call_one
 
@@ -22,8 +22,8 @@ err_console = Console(stderr=True)
 
 
 class DreamGroup(click.Group):
-    """A group that turns :class:`DreamError`, and running out of memory, into a one-line error and a non-zero
-    exit."""
+    """A group that turns :class:`DreamError`, running out of memory and a failed ``torch.compile`` into a
+    one-line error and a non-zero exit."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -31,10 +31,10 @@ class DreamGroup(click.Group):
         except DreamError as error:
             raise click.ClickException(str(error)) from None
         except (MemoryError, RuntimeError) as error:
-            memory = out_of_memory(error)
-            if memory is None:
+            plain = out_of_memory(error) or compile_failure(error)
+            if plain is None:
                 raise
-            raise click.ClickException(str(memory)) from None
+            raise click.ClickException(str(plain)) from None
 
 
 def _no_plugins(ctx: click.Context, param: click.Parameter, value: bool) -> None:
