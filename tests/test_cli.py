@@ -232,6 +232,14 @@ def test_pretrained_weights_that_cannot_be_downloaded_are_one_clear_line(runner,
             "without --pretrained") in " ".join(result.output.split())
 
 
+def test_pretrained_weights_timm_does_not_have_are_one_line_that_says_so_not_a_network_problem(runner, monkeypatch):
+    monkeypatch.setattr("timm.create_model", lambda *a, **k: pytest.fail("tried to download"))
+    result = runner.invoke(cli, ["run", "--model", "botnet50ts_256", "--pretrained", "--steps", "1"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert ("timm has no pretrained weights for 'botnet50ts_256': run without --pretrained (random weights), or train "
+            "it first") in " ".join(result.output.split())
+
+
 def test_corrupt_photo_and_unwritable_output(runner, tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")

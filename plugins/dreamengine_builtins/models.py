@@ -41,6 +41,9 @@ def timm_model(name: str, pretrained: bool = False, num_classes: int | None = No
 
     if not timm.is_model(name):
         raise _unknown_model(name)
+    if pretrained and not timm.list_pretrained(name):  # timm matches the name with any tag
+        raise DreamError(f"timm has no pretrained weights for {name!r}: run without --pretrained (random weights), "
+                         "or train it first (dreamengine train) and dream with --checkpoint.")
     kwargs = {} if num_classes is None else {"num_classes": num_classes}
     try:
         net = timm.create_model(name, pretrained=pretrained, **kwargs)
