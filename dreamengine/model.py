@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Collection, Iterator, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .classes import resolve_class
@@ -31,6 +32,9 @@ class DreamModel(nn.Module):
         mean, std: per-channel normalisation the network was trained with.
         input_size: ``(height, width)`` the network was trained at.
         class_names: one name per output class (may be empty if unknown).
+        fixed_size: the network takes pictures of ``input_size`` only (a vision transformer's patch grid): the
+            forward resizes any other image to it (bilinear, antialiased, differentiable), so octaves, tiles
+            and photos of any shape still dream with it.
 
     Attributes:
         autocast: a dtype (``torch.bfloat16``) to run the network under
@@ -49,12 +53,14 @@ class DreamModel(nn.Module):
         std: Sequence[float] = (0.229, 0.224, 0.225),
         input_size: tuple[int, int] = (224, 224),
         class_names: Sequence[str] = (),
+        fixed_size: bool = False,
     ) -> None:
         super().__init__()
         self.net = net
         self.name = name
         self.input_size = tuple(input_size)
         self.class_names = list(class_names)
+        self.fixed_size = fixed_size
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
         self._folded: list[FoldedPair] | None = None
@@ -64,6 +70,8 @@ class DreamModel(nn.Module):
         """The logits, or ``None`` if a :meth:`capture` with ``stop_early`` ended the forward."""
         precision = (torch.autocast(image.device.type, dtype=self.autocast) if self.autocast is not None
                      else contextlib.nullcontext())
+        if self.fixed_size and tuple(image.shape[-2:]) != self.input_size:
+            image = F.interpolate(image, size=self.input_size, mode="bilinear", align_corners=False, antialias=True)
         try:
             with precision:
                 return _float(self.net((image - self.mean) / self.std))

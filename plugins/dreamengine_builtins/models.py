@@ -28,11 +28,13 @@ def _config_value(net, key, default):
 
 
 def wrap_timm(net, name: str) -> DreamModel:
-    """Wrap a timm network with the normalisation, input size and class names from its own config."""
+    """Wrap a timm network with the normalisation, input size (and whether it is fixed) and class names from its own
+    config."""
     classes = imagenet_class_names() if net.num_classes == 1000 else ()
     size = tuple(_config_value(net, "input_size", (3, 224, 224))[1:])
     return DreamModel(net, name=name, mean=_config_value(net, "mean", (0.485, 0.456, 0.406)),
-                      std=_config_value(net, "std", (0.229, 0.224, 0.225)), input_size=size, class_names=classes)
+                      std=_config_value(net, "std", (0.229, 0.224, 0.225)), input_size=size, class_names=classes,
+                      fixed_size=bool(_config_value(net, "fixed_input_size", False)))
 
 
 def timm_model(name: str, pretrained: bool = False, num_classes: int | None = None) -> DreamModel:
