@@ -36,7 +36,8 @@ class DreamOutputs:
             when the objective does not need them (:attr:`Objective.needs_logits`)
             and the forward stopped after its layers.
         targets: ``(batch,)`` class index each batch item dreams of.
-        activations: outputs of the modules named in :attr:`Objective.layers`,
+        activations: outputs of the modules named in :attr:`Objective.layers`, channels on dim 1 (a
+            transformer's ``(batch, tokens, channels)`` is given as ``(batch, channels, tokens)``),
             keyed by dotted module name.
     """
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .model import DreamModel
+from .model import DreamModel, channels_first
 
 __all__ = ["Layer", "model_layers"]
 
@@ -22,7 +22,8 @@ class Layer:
         name: its dotted name, as ``layer:NAME`` takes it.
         kind: its class name (``Conv2d``, ``Sequential``, ...).
         shape: its output's shape for one image at the model's input size, without the batch
-            (``(channels, height, width)`` for a feature map); ``None`` if the output is not one tensor.
+            (``(channels, height, width)`` for a feature map, ``(channels, tokens)`` for a transformer's tokens:
+            channels first, as objectives see it); ``None`` if the output is not one tensor.
         cost: the share of a full forward's multiply-adds (those of its convolutions and linear layers) done
             when its output is ready, from 0 to 1: what a forward stopped there costs. ``None`` if a forward
             does not run it.
@@ -52,7 +53,7 @@ def model_layers(model: DreamModel, pattern: str | None = None, levels: int = 2)
         def hook(module, _inputs, output):
             nonlocal done
             done += _multiply_adds(module, output)
-            shape = tuple(output.shape[1:]) if isinstance(output, torch.Tensor) else None
+            shape = tuple(channels_first(output).shape[1:]) if isinstance(output, torch.Tensor) else None
             finished.setdefault(name, (len(finished), done, shape))
         return hook
 

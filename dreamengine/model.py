@@ -13,7 +13,7 @@ from .classes import resolve_class
 from .errors import DreamError, unknown_name
 from .folding import FoldedPair, fold_norms
 
-__all__ = ["DreamModel"]
+__all__ = ["DreamModel", "channels_first"]
 
 
 class _ForwardDone(Exception):
@@ -140,7 +140,8 @@ class DreamModel(nn.Module):
 
     @contextlib.contextmanager
     def capture(self, names: Sequence[str], *, stop_early: bool = False) -> Iterator[dict[str, torch.Tensor]]:
-        """Record the outputs of the named layers on every forward while active.
+        """Record the outputs of the named layers on every forward while active, channels on dim 1
+        (:func:`channels_first`).
 
         With ``stop_early`` (and at least one name), each forward ends as soon
         as every named layer has produced its output, whatever their order of
@@ -154,7 +155,7 @@ class DreamModel(nn.Module):
             handles = [self.register_forward_pre_hook(lambda _module, _inputs: captured.clear())]
             for name in names:
                 def keep(_module, _inputs, output, name=name):
-                    captured[name] = _float(output)
+                    captured[name] = channels_first(_float(output))
                     if stop_early and wanted <= captured.keys():
                         raise _ForwardDone
                 handles.append(self.layer(name).register_forward_hook(keep))
@@ -206,6 +207,15 @@ class DreamModel(nn.Module):
                 parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
             raise DreamError(f"{source} does not fit the architecture {self.name!r}: " + "; ".join(parts) + ".")
         self.net.load_state_dict(state_dict)
+
+
+def channels_first(output):
+    """A layer's output as objectives see it, channels on dim 1: a transformer's tokens, ``(batch, tokens,
+    channels)``, become ``(batch, channels, tokens)``, as a convolution's ``(batch, channels, height, width)``;
+    anything else is unchanged. So ``layer:blocks.3:5`` on a ViT is feature 5 of every token, not token 5."""
+    if isinstance(output, torch.Tensor) and output.dim() == 3:
+        return output.transpose(1, 2)
+    return output
 
 
 def _float(output):

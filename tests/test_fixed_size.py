@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 
 from dreamengine.cli import cli
+from dreamengine.directions import mean_features
 from dreamengine.dreaming import load_architecture
 
 pytestmark = pytest.mark.usefixtures("resnet10t_quiet", "one_thread")
@@ -44,3 +45,21 @@ def test_octaves_and_a_photo_of_another_shape_dream_with_a_vision_transformer(ru
                                  "--strategy", "octaves:count=2", "--steps", "2", "-o", str(tmp_path / "d.png")])
     assert result.exit_code == 0, result.output
     assert Image.open(tmp_path / "d.png").size == (48, 32)
+
+
+def test_a_transformers_channels_are_its_features_not_its_tokens(host, tmp_path):
+    """A ViT block's output is (batch, tokens, features): layer:NAME:C, directions and `layers` read feature C."""
+    from dreamengine.layers import model_layers
+
+    model = load_architecture(host, "test_vit").freeze()  # 100 patches + 1 class token, 64 features
+    image = torch.rand(1, 3, 160, 160)
+    tokens = []
+    model.layer("blocks.1").register_forward_hook(lambda _module, _inputs, output: tokens.append(output))
+    with model.capture(["blocks.1"]) as seen:
+        model(image)
+    assert tokens[0].shape == (1, 101, 64) and seen["blocks.1"].shape == (1, 64, 101)
+    assert torch.equal(seen["blocks.1"][:, 5], tokens[0][:, :, 5])
+    shapes = {layer.name: layer.shape for layer in model_layers(model)}
+    assert shapes["blocks.1"] == (64, 101)
+    Image.new("RGB", (40, 40), "teal").save(tmp_path / "teal.png")
+    assert mean_features(model, "blocks.1", [tmp_path / "teal.png"]).mean.shape == (64,)
