@@ -17,8 +17,8 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import DreamError
 
-__all__ = ["open_image", "load_image", "as_rgb", "to_tensor", "to_pil", "stretch", "side_by_side", "png_bytes", "save_png",
-           "read_manifest", "picture_manifest", "save_animation", "write_atomic", "MANIFEST_KEY"]
+__all__ = ["open_image", "load_image", "as_rgb", "to_tensor", "to_pil", "stretch", "side_by_side", "png_bytes",
+           "save_png", "read_manifest", "picture_manifest", "save_animation", "write_atomic", "MANIFEST_KEY"]
 
 #: the PNG text chunk that holds a dream's run manifest (JSON).
 MANIFEST_KEY = "dreamengine"

@@ -55,7 +55,8 @@ DEFAULTS = RunConfig()
 @click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), help=f"[default: {DEFAULTS.optimizer}]")
 @click.option("--size", help="Dream size in pixels: N (square; from a photo, the longer side of its shape) or "
                              "WIDTHxHEIGHT, e.g. 2048x1536. [default: the model's input size]")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), help=f"Seed of every random draw; same seed, same bytes. [default: {DEFAULTS.seed}]")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED),
+              help=f"Seed of every random draw; same seed, same bytes. [default: {DEFAULTS.seed}]")
 @click.option("--device", help=f"auto, cpu, cuda, cuda:N or mps. [default: {DEFAULTS.device}]")
 @click.option("--fold-norms/--no-fold-norms", default=None,
               help="Fold each batch norm into the convolution before it: the same network, faster. [default: on]")

@@ -38,7 +38,8 @@ def _percent(value: float | None) -> str:
 @click.option("--freeze-backbone", is_flag=True, help="Train only the classifier (the report's fc-only run).")
 @click.option("--val-fraction", type=float, default=0.2, show_default=True,
               help="Validation share when DATA_DIR has no train/ and val/ folders.")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Seed of the weights, split and shuffles.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+              help="Seed of the weights, split and shuffles.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--output", "-o", default="checkpoints", show_default=True, help="Folder for epoch-NNN.pt files.")
 @click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in --output.")
