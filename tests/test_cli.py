@@ -179,6 +179,13 @@ def test_bad_input_gets_one_clear_line(runner, args, message):
     assert "Traceback" not in result.output
 
 
+class InductorError(RuntimeError):
+    """As torch raises it when there is no C++ compiler for --compile (its module is what marks it)."""
+
+
+InductorError.__module__ = "torch._inductor.exc"
+
+
 @pytest.mark.parametrize("error, message", [
     (RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
                   "tried to allocate 10800000000 bytes. Error code 12 (Cannot allocate memory)"),
@@ -186,30 +193,17 @@ def test_bad_input_gets_one_clear_line(runner, args, message):
     (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79 GiB"),
      "Error: out of memory on CUDA. Ask for less at once"),
     (MemoryError(), "Error: out of memory. Ask for less at once"),
+    (InductorError("InvalidCxxCompiler: No working C++ compiler found\n\nSet TORCHDYNAMO_VERBOSE=1 ..."),
+     "Error: torch.compile failed (InvalidCxxCompiler: No working C++ compiler found). --compile is opt-in: run "
+     "without it."),
 ])
-def test_running_out_of_memory_is_one_clear_line(runner, monkeypatch, error, message):
-    def too_big(host, config):
+def test_running_out_of_memory_or_a_failed_compile_is_one_clear_line(runner, monkeypatch, error, message):
+    def failing(host, config):
         raise error
 
-    monkeypatch.setattr("dreamengine.cli.run.prepare", too_big)
+    monkeypatch.setattr("dreamengine.cli.run.prepare", failing)
     result = runner.invoke(cli, ["run", *TINY])
-    assert result.exit_code == 1 and message in " ".join(result.output.split())
-
-
-def test_a_failed_torch_compile_is_one_line_that_says_compile_is_opt_in(runner, monkeypatch):
-    class InductorError(RuntimeError):
-        """As torch raises it when there is no C++ compiler (its module is what marks it)."""
-
-    InductorError.__module__ = "torch._inductor.exc"
-
-    def no_compiler(host, config):
-        raise InductorError("InvalidCxxCompiler: No working C++ compiler found\n\nSet TORCHDYNAMO_VERBOSE=1 ...")
-
-    monkeypatch.setattr("dreamengine.cli.run.prepare", no_compiler)
-    result = runner.invoke(cli, ["run", *TINY, "--compile"])
-    assert result.exit_code == 1 and "Traceback" not in result.output
-    assert ("Error: torch.compile failed (InvalidCxxCompiler: No working C++ compiler found). --compile is opt-in: "
-            "run without it.") in " ".join(result.output.split())
+    assert result.exit_code == 1 and message in " ".join(result.output.split()) and "Traceback" not in result.output
 
 
 def test_other_runtime_errors_are_not_taken_for_memory_or_compile_failures(runner, monkeypatch):
@@ -219,6 +213,7 @@ def test_other_runtime_errors_are_not_taken_for_memory_or_compile_failures(runne
     monkeypatch.setattr("dreamengine.cli.run.prepare", broken)
     result = runner.invoke(cli, ["run", *TINY])
     assert isinstance(result.exception, RuntimeError) and "out of memory" not in result.output
+    assert "torch.compile" not in result.output
 
 
 def test_pretrained_weights_that_cannot_be_downloaded_are_one_clear_line(runner, monkeypatch):
