@@ -11,7 +11,7 @@ from .config import RunConfig
 from .directions import read_vector
 from .engine import (OPTIMIZERS, DreamJob, DreamResult, PixelParametrization, divergence_message, regularizers_by_phase,
                      run_steps)
-from .errors import DreamError, DreamInterrupted, unknown_name
+from .errors import DreamError, DreamInterrupted, WeightsUnavailable, unknown_name
 from .hookspecs import hookimpl
 from .imaging import load_image, to_tensor
 from .model import DreamModel
@@ -37,6 +37,7 @@ __all__ = [
     "RunConfig",
     "Strategy",
     "Warp",
+    "WeightsUnavailable",
     "OPTIMIZERS",
     "divergence_message",
     "regularizers_by_phase",

@@ -6,11 +6,23 @@ import difflib
 import re
 from collections.abc import Callable, Hashable, Iterable
 
-__all__ = ["DreamError", "DreamInterrupted", "check_options", "compile_failure", "out_of_memory", "unknown_name"]
+__all__ = ["DreamError", "DreamInterrupted", "WeightsUnavailable", "check_options", "compile_failure", "out_of_memory", "unknown_name"]
 
 
 class DreamError(Exception):
     """A problem the user can fix; the CLI prints it as one line and exits non-zero."""
+
+
+class WeightsUnavailable(DreamError):
+    """Pretrained weights were asked for and cannot be had (none exist, or the download failed).
+
+    The message is for the command that asked (``run --pretrained``); ``reason`` says only why, for a
+    caller that words its own advice (``evaluate``, whose judges need trained weights).
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class DreamInterrupted(KeyboardInterrupt):

@@ -31,7 +31,7 @@ from .acceleration import accelerate
 from .classes import display_name
 from .config import RunConfig, parse_size
 from .dreaming import load_model
-from .errors import DreamError, unknown_name
+from .errors import DreamError, WeightsUnavailable, unknown_name
 from .imaging import MANIFEST_KEY, SIDE_BY_SIDE_GAP, open_image, to_tensor
 from .model import DreamModel
 from .montage import MONTAGE_KEY
@@ -319,12 +319,25 @@ def evaluate_folder(host: PluginHost, folder: str | os.PathLike, judges: Sequenc
                 on_scored(name, done, total)
 
         scored(0)
-        judge = load_model(host, RunConfig(model=name)).to(device)
+        judge = _load_judge(host, name).to(device)
         for view, items in score_dreams(judge, dreams, thumb, on_batch=scored).items():
             for image, item in zip(report.images, items):
                 image["judges"].setdefault(name, {})[view] = item
     report.summary = _group_summary(report)
     return report
+
+
+def _load_judge(host: PluginHost, name: str) -> DreamModel:
+    """A judge with trained weights: a registered model as it comes (the offline ones ship theirs), any other
+    (a timm architecture) with its pretrained weights, downloaded; random weights would judge nothing."""
+    registered = host.registry.names("models")
+    if name in registered:
+        return load_model(host, RunConfig(model=name))
+    try:
+        return load_model(host, RunConfig(model=name, pretrained=True))
+    except WeightsUnavailable as error:
+        raise DreamError(f"cannot judge with {name!r}: a judge needs trained weights, and {error.reason}. Judge "
+                         f"with a registered model instead: {', '.join(registered)}.") from None
 
 
 def _group_summary(report: Report) -> dict[str, dict[str, Any]]:

@@ -306,6 +306,27 @@ def test_a_judge_that_cannot_be_loaded_leaves_no_empty_bar_above_its_error(runne
     assert "judging with colour-judge" in result.output and "judging with nosuchnet" not in result.output
 
 
+def test_a_timm_judge_is_loaded_with_its_pretrained_weights_or_refused_in_one_line(runner, judge_cli, study,
+                                                                                   monkeypatch):
+    """A judge with random weights judges nothing (it used to be loaded so, with Python's raw warning)."""
+    from dreamengine.cli import cli
+
+    asked = []
+
+    def offline(name, pretrained=False, **kwargs):
+        asked.append(pretrained)
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr("timm.create_model", offline)
+    result = runner.invoke(cli, ["evaluate", str(study), "--judge", "resnet10t"])
+    assert asked == [True] and result.exit_code == 1 and "Traceback" not in result.output
+    assert ("cannot judge with 'resnet10t': a judge needs trained weights, and timm's could not be downloaded "
+            "(ConnectionError; check the network). Judge with a registered model instead:") in " ".join(
+        result.output.split())
+    result = runner.invoke(cli, ["evaluate", str(study), "--judge", "botnet50ts_256"])
+    assert "a judge needs trained weights, and timm has none for it." in " ".join(result.output.split())
+
+
 def normed_judge() -> DreamModel:
     """A judge with a convolution and a batch norm whose statistics are far from the identity."""
     with torch.random.fork_rng(devices=[]):

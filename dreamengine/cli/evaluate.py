@@ -20,7 +20,8 @@ from . import cli, console, err_console, get_host
 @cli.command("evaluate")
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.option("--judge", "-j", "judges", multiple=True,
-              help=f"A registered model to judge with (repeatable). [default: {', '.join(DEFAULT_JUDGES)}, "
+              help=f"A model to judge with (repeatable): a registered one, or a timm architecture with its "
+                   f"pretrained weights. [default: {', '.join(DEFAULT_JUDGES)}, "
                    "less any model that made the dreams]")
 @click.option("--thumb", type=int, default=DEFAULT_THUMB, show_default=True,
               help="Also judge each dream shrunk to THUMB pixels (longer side; a smaller dream as it is) and "

@@ -7,7 +7,7 @@ import warnings
 
 import torch
 
-from dreamengine import DreamError, DreamModel, hookimpl
+from dreamengine import DreamError, DreamModel, WeightsUnavailable, hookimpl
 
 __all__ = ["DEFAULT_MODEL", "OFFLINE_MODELS", "efficientnet_lite", "timm_model", "imagenet_class_names"]
 
@@ -44,16 +44,19 @@ def timm_model(name: str, pretrained: bool = False, num_classes: int | None = No
     if not timm.is_model(name):
         raise _unknown_model(name)
     if pretrained and not timm.list_pretrained(name):  # timm matches the name with any tag
-        raise DreamError(f"timm has no pretrained weights for {name!r}: run without --pretrained (random weights), "
-                         "or train it first (dreamengine train) and dream with --checkpoint.")
+        raise WeightsUnavailable(f"timm has no pretrained weights for {name!r}: run without --pretrained (random "
+                                 "weights), or train it first (dreamengine train) and dream with --checkpoint.",
+                                 reason="timm has none for it")
     kwargs = {} if num_classes is None else {"num_classes": num_classes}
     try:
         net = timm.create_model(name, pretrained=pretrained, **kwargs)
     except Exception as error:
         if not pretrained:
             raise
-        raise DreamError(f"could not download pretrained weights for {name!r} ({type(error).__name__}); "
-                         "check the network, or run without --pretrained (random weights).") from None
+        raise WeightsUnavailable(f"could not download pretrained weights for {name!r} ({type(error).__name__}); "
+                                 "check the network, or run without --pretrained (random weights).",
+                                 reason=f"timm's could not be downloaded ({type(error).__name__}; check the "
+                                        "network)") from None
     if not pretrained:
         warnings.warn(f"model {name!r} has random weights (pass --pretrained to download trained ones, "
                       "or --checkpoint FILE); its dreams show nothing it has learned.", stacklevel=2)
