@@ -6,7 +6,8 @@ import difflib
 import re
 from collections.abc import Callable, Hashable, Iterable
 
-__all__ = ["DreamError", "DreamInterrupted", "WeightsUnavailable", "check_options", "compile_failure", "out_of_memory", "unknown_name"]
+__all__ = ["DreamError", "DreamInterrupted", "WeightsUnavailable", "check_options", "compile_failure", "out_of_memory",
+           "unknown_name"]
 
 
 class DreamError(Exception):
