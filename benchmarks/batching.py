@@ -13,14 +13,14 @@ from __future__ import annotations
 import statistics
 
 import torch
+
 from timing import arguments, as_built, bare_steps, engine_case, interleave, report, setup
 
 
 def cases_for(model_name, size, batch, steps, device):
     cases, units = {}, {}
     for items in (1, batch):
-        host, config, model, job = setup(device, model=model_name, size=size, classes=["flamingo"] * items,
-                                         steps=steps)
+        host, config, model, job = setup(device, model=model_name, size=size, classes=["flamingo"] * items, steps=steps)
         target = int(job.targets[0])
         network = as_built(host, config)
         cases[f"bare   batch {items}"] = lambda n=network, j=job, t=target: lambda: bare_steps(n, j.image, t, steps)
@@ -42,8 +42,10 @@ def main() -> None:
         report(times, "bare   batch 1", unit="dream")
         for kind in ("bare  ", "engine"):
             one, many = times[f"{kind} batch 1"], times[f"{kind} batch {args.batch}"]
-            print(f"  {kind.strip()}: batching {args.batch} dreams pays x{min(one) / min(many):.2f} (fastest rounds), "
-                  f"x{statistics.median(one) / statistics.median(many):.2f} (medians)")
+            print(
+                f"  {kind.strip()}: batching {args.batch} dreams pays x{min(one) / min(many):.2f} (fastest rounds), "
+                f"x{statistics.median(one) / statistics.median(many):.2f} (medians)"
+            )
 
 
 if __name__ == "__main__":

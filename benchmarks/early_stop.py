@@ -16,10 +16,10 @@ from __future__ import annotations
 import functools
 
 import torch
-from timing import arguments, as_built, bare_steps, interleave, report, setup
 
-from dreamengine.dreaming import build_job
-from dreamengine.engine import run_job
+from dreamengine.engine.loop import run_job
+from dreamengine.run.prepare import build_job
+from timing import arguments, as_built, bare_steps, interleave, report, setup
 
 
 def layer_steps(model, image, layer, steps, stop_early):
@@ -34,10 +34,12 @@ def layer_steps(model, image, layer, steps, stop_early):
 
 def engine_case(host, config, model, device, layer, stop_early):
     """Build a layer-objective job untimed (stopping early or not); time its run."""
+
     def prepare():
         job, _ = build_job(host, config.updated({"objective": f"layer:layer={layer}"}, "the benchmark"), model, device)
         job.objective.needs_logits = not stop_early
         return functools.partial(run_job, job)
+
     return prepare
 
 
@@ -47,17 +49,20 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--batch", type=int, default=1)
     args = parser.parse_args()
-    host, config, model, job = setup(args.device, model=args.model, size=args.size, classes=["flamingo"] * args.batch,
-                                     steps=args.steps)
+    host, config, model, job = setup(
+        args.device, model=args.model, size=args.size, classes=["flamingo"] * args.batch, steps=args.steps
+    )
     device, target = job.image.device, int(job.targets[0])
     network = as_built(host, config)
-    print(f"model {args.model}, size {args.size}, batch {args.batch}, torch threads {torch.get_num_threads()}, "
-          f"device {args.device}")
+    print(
+        f"model {args.model}, size {args.size}, batch {args.batch}, torch threads {torch.get_num_threads()}, "
+        f"device {args.device}"
+    )
     for layer in args.layers.split(","):
         cases = {
             "bare full forward+backward (logit)": lambda: lambda: bare_steps(network, job.image, target, args.steps),
-            "bare layer, full forward": lambda: lambda: layer_steps(network, job.image, layer, args.steps, False),
-            "bare layer, stopped forward": lambda: lambda: layer_steps(network, job.image, layer, args.steps, True),
+            "bare layer, full forward": lambda: lambda: layer_steps(network, job.image, layer, args.steps, False),  # noqa: B023
+            "bare layer, stopped forward": lambda: lambda: layer_steps(network, job.image, layer, args.steps, True),  # noqa: B023
             "engine layer, full forward": engine_case(host, config, model, device, layer, False),
             "engine layer, stopped forward": engine_case(host, config, model, device, layer, True),
         }

@@ -15,7 +15,8 @@ step and is not counted. Target: at most 1.05x with the default regularizers.
 (pixels and no regularizer, then the fft parametrization, the projections,
 flip and jitter, scale and rotate), each against its own bare steps.
 
-    python benchmarks/engine_overhead.py [--model efficientnet-lite0] [--size 224] [--batch 1] [--param fft] [--breakdown]
+    python benchmarks/engine_overhead.py [--model efficientnet-lite0] [--size 224] [--batch 1] [--param fft]
+        [--breakdown]
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ import statistics
 import time
 
 import torch
-from timing import arguments, as_built, bare_steps, setup, synchronize
 
-from dreamengine.config import RunConfig
-from dreamengine.engine import run_job
+from dreamengine.engine.loop import run_job
+from dreamengine.run.config import RunConfig
+from timing import arguments, as_built, bare_steps, setup, synchronize
 
 
 def paired_steps(device: str, steps: int, **settings) -> dict[str, list[float]]:
@@ -62,9 +63,11 @@ def print_pairs(label: str, times: dict[str, list[float]]) -> None:
     for name in ("as built", "engine's"):
         bare = times[name]
         paired = statistics.median(e / b for e, b in zip(engine, bare, strict=True))
-        print(f"    bare, network {name:<9} {min(bare) * 1000:6.1f} ms (median {statistics.median(bare) * 1000:6.1f}):"
-              f" engine x{paired:.3f} paired, x{min(engine) / min(bare):.3f} fastest,"
-              f" x{statistics.median(engine) / statistics.median(bare):.3f} median")
+        print(
+            f"    bare, network {name:<9} {min(bare) * 1000:6.1f} ms (median {statistics.median(bare) * 1000:6.1f}):"
+            f" engine x{paired:.3f} paired, x{min(engine) / min(bare):.3f} fastest,"
+            f" x{statistics.median(engine) / statistics.median(bare):.3f} median"
+        )
     prepared = statistics.median(f / b for f, b in zip(times["engine's"], times["as built"], strict=True))
     print(f"    the engine's network: bare step x{prepared:.3f} paired of the network as built")
 
@@ -75,11 +78,13 @@ def breakdown(param: str) -> list[tuple[str, str, list[str]]]:
     projections = [r for r in regs if r.split(":")[0] in ("clamp", "blur")]
     exact = [r for r in regs if r.split(":")[0] in ("flip", "jitter")]
     warps = [r for r in regs if r.split(":")[0] in ("scale", "rotate")]
-    return [("pixel, no regularizer", "pixel", []),
-            (f"{param}, no regularizer", param, []),
-            (f"{param} + {','.join(projections)}", param, projections),
-            (f"+ {','.join(exact)}", param, projections + exact),
-            (f"+ {','.join(warps)} (the defaults)", param, projections + exact + warps)]
+    return [
+        ("pixel, no regularizer", "pixel", []),
+        (f"{param}, no regularizer", param, []),
+        (f"{param} + {','.join(projections)}", param, projections),
+        (f"+ {','.join(exact)}", param, projections + exact),
+        (f"+ {','.join(warps)} (the defaults)", param, projections + exact + warps),
+    ]
 
 
 def main() -> None:
@@ -91,10 +96,15 @@ def main() -> None:
     parser.add_argument("--breakdown", action="store_true", help="measure the defaults built up part by part")
     args = parser.parse_args()
     common = dict(model=args.model, size=args.size, classes=["flamingo"] * args.batch)
-    cases = (breakdown(args.param) if args.breakdown else
-             [(f"{args.param}, {args.reg or 'no regularizer'}", args.param, [r for r in args.reg.split(",") if r])])
-    print(f"model {args.model}, size {args.size}, batch {args.batch}, {args.steps} steps each, "
-          f"torch threads {torch.get_num_threads()}, device {args.device} (target: engine <= 1.05x bare)")
+    cases = (
+        breakdown(args.param)
+        if args.breakdown
+        else [(f"{args.param}, {args.reg or 'no regularizer'}", args.param, [r for r in args.reg.split(",") if r])]
+    )
+    print(
+        f"model {args.model}, size {args.size}, batch {args.batch}, {args.steps} steps each, "
+        f"torch threads {torch.get_num_threads()}, device {args.device} (target: engine <= 1.05x bare)"
+    )
     for _ in range(args.rounds):
         for label, param, reg in cases:
             print_pairs(label, paired_steps(args.device, args.steps, param=param, reg=reg, **common))

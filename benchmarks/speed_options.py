@@ -20,14 +20,19 @@ from __future__ import annotations
 import time
 
 import torch
+
+from dreamengine.engine.loop import run_job
+from dreamengine.run.prepare import build_job
 from timing import arguments, as_built, bare_steps, engine_case, interleave, report, setup
 
-from dreamengine.dreaming import build_job
-from dreamengine.engine import run_job
-
-VARIANTS = {"default": {}, "norms-unfolded": {"fold_norms": False}, "channels-last-off": {"channels_last": False},
-            "channels-last-on": {"channels_last": True}, "bf16": {"precision": "bf16"},
-            "bf16-channels-last-off": {"precision": "bf16", "channels_last": False}}
+VARIANTS = {
+    "default": {},
+    "norms-unfolded": {"fold_norms": False},
+    "channels-last-off": {"channels_last": False},
+    "channels-last-on": {"channels_last": True},
+    "bf16": {"precision": "bf16"},
+    "bf16-channels-last-off": {"precision": "bf16", "channels_last": False},
+}
 #: The base case: the bare step of the network as built.
 FLOOR = "network as built: bare"
 
@@ -52,12 +57,14 @@ def main() -> None:
         target, device = int(job.targets[0]), job.image.device
         if not cases:
             floor = as_built(host, config)
-            cases[FLOOR] = lambda j=job, t=target: lambda: bare_steps(floor, j.image, t, args.steps)
+            cases[FLOOR] = lambda j=job, t=target, f=floor: lambda: bare_steps(f, j.image, t, args.steps)
         jobs[name] = (host, config, model)
         cases[f"{name}: bare"] = lambda j=job, t=target: lambda: bare_steps(j.model, j.image, t, args.steps)
         cases[f"{name}: engine"] = engine_case(host, config, model, device)
-    print(f"model {args.model}, size {args.size}, batch {args.batch}, torch threads {torch.get_num_threads()}, "
-          f"device {args.device}")
+    print(
+        f"model {args.model}, size {args.size}, batch {args.batch}, torch threads {torch.get_num_threads()}, "
+        f"device {args.device}"
+    )
     for name, case in cases.items():  # first calls: compile happens here
         timed = case()
         start = time.perf_counter()
@@ -68,8 +75,9 @@ def main() -> None:
         judge = jobs["default"][2]
         print(f"dreams of {args.dream_steps} steps, re-scored by the float32 model:")
         for name, (host, config, model) in jobs.items():
-            job, _ = build_job(host, config.updated({"steps": args.dream_steps}, "the benchmark"), model,
-                               torch.device(args.device))
+            job, _ = build_job(
+                host, config.updated({"steps": args.dream_steps}, "the benchmark"), model, torch.device(args.device)
+            )
             image = run_job(job).image.to(args.device)
             with torch.no_grad():
                 logits = judge(image)

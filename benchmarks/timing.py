@@ -17,10 +17,10 @@ from collections.abc import Callable
 
 import torch
 
-from dreamengine.config import RunConfig
-from dreamengine.dreaming import build_job, load_model
-from dreamengine.engine import run_job
+from dreamengine.engine.loop import run_job
 from dreamengine.plugins import load_plugins
+from dreamengine.run.config import RunConfig
+from dreamengine.run.prepare import build_job, load_model
 
 __all__ = ["arguments", "as_built", "bare_steps", "engine_case", "interleave", "report", "setup", "synchronize"]
 
@@ -74,8 +74,9 @@ def synchronize() -> None:
         torch.mps.synchronize()
 
 
-def interleave(cases: dict[str, Callable[[], Callable[[], object]]], rounds: int,
-               units: dict[str, int]) -> dict[str, list[float]]:
+def interleave(
+    cases: dict[str, Callable[[], Callable[[], object]]], rounds: int, units: dict[str, int]
+) -> dict[str, list[float]]:
     """Time each case once per round, cases alternating; seconds per unit (step, dream) of each case.
 
     A case is called untimed to prepare a round (build the job, say) and
@@ -108,6 +109,8 @@ def report(times: dict[str, list[float]], base: str, unit: str = "step") -> None
     width = max(map(len, times))
     for name, values in times.items():
         paired = statistics.median(value / other for value, other in zip(values, times[base], strict=True))
-        print(f"  {name:<{width}}  {min(values) * 1000:8.1f} ms/{unit} (median {statistics.median(values) * 1000:8.1f})"
-              f"  x{min(values) / fastest:6.3f} fastest, x{statistics.median(values) / median:6.3f} median,"
-              f" x{paired:6.3f} paired")
+        print(
+            f"  {name:<{width}}  {min(values) * 1000:8.1f} ms/{unit} (median {statistics.median(values) * 1000:8.1f})"
+            f"  x{min(values) / fastest:6.3f} fastest, x{statistics.median(values) / median:6.3f} median,"
+            f" x{paired:6.3f} paired"
+        )

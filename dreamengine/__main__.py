@@ -1,5 +1,5 @@
 """``python -m dreamengine``: the command line."""
 
-from .cli import main
+from dreamengine.cli import main
 
 main()

@@ -8,19 +8,29 @@ model's forward.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import torch
 
-from .warping import Warp, resample
+from dreamengine.warping import Warp, resample
 
 if TYPE_CHECKING:
-    from .engine import DreamJob, DreamResult
-    from .model import DreamModel
+    from dreamengine.engine.model import DreamModel
 
-__all__ = ["PHASES", "DreamOutputs", "Objective", "Regularizer", "Initializer", "Parametrization", "Strategy"]
+__all__ = [
+    "PHASES",
+    "DreamJob",
+    "DreamResult",
+    "StepCallback",
+    "DreamOutputs",
+    "Objective",
+    "Regularizer",
+    "Initializer",
+    "Parametrization",
+    "Strategy",
+]
 
 
 #: The phases of a :class:`Regularizer`, in the order a step runs them.
@@ -224,3 +234,68 @@ class Strategy(_Component):
     def total_steps(self, steps: int) -> int:
         """How many steps a job of ``steps`` steps takes under this strategy (for progress bars)."""
         return steps
+
+
+#: ``on_step(step, scores)``: called after every step of a dream
+StepCallback = Callable[[int, torch.Tensor], None]
+
+
+@dataclass
+class DreamJob:
+    """One batch of dreams, fully resolved and ready to run.
+
+    Attributes:
+        model: the frozen model, on the device the loop runs on.
+        objective: what each batch item maximises.
+        regularizers: applied in order in each of their phases.
+        image: the start image ``(batch, 3, H, W)`` in [0, 1], on the model's device.
+        targets: ``(batch,)`` class index of each item.
+        steps: number of gradient steps.
+        lr: learning rate.
+        optimizer: a key of :data:`dreamengine.OPTIMIZERS`.
+        generator: the one random generator every draw uses.
+        save_every: keep a copy of the image every this many steps, and of the last step's (0: never).
+        on_step: called as ``on_step(step, scores)`` after every step.
+        parametrization: how the optimised tensors become the image (``None``: plain pixels).
+        strategies: how the steps are run (octaves, tiling), outermost first;
+            applied by :func:`dreamengine.run.execute.run_through_hooks` around
+            the ``dreamengine_run_dream`` hook.
+    """
+
+    model: DreamModel
+    objective: Objective
+    regularizers: Sequence[Regularizer]
+    image: torch.Tensor
+    targets: torch.Tensor
+    steps: int
+    lr: float
+    optimizer: str
+    generator: torch.Generator
+    save_every: int = 0
+    on_step: StepCallback | None = None
+    parametrization: Parametrization | None = None
+    strategies: Sequence[Strategy] = ()
+
+
+@dataclass
+class DreamResult:
+    """The outcome of a job.
+
+    Attributes:
+        image: the final images ``(batch, 3, H, W)`` on the CPU, in [0, 1] unless
+            the regularizers allowed otherwise.
+        scores: the objective of each item at the last finite step.
+        steps_done: steps completed (fewer than asked if the run diverged or was interrupted).
+        frames: snapshots of the dream as it grew, the start image first: every ``save_every`` steps and the
+            last step's (none when it is 0), or the pictures a strategy makes of it (``zoom``: the end of each
+            frame).
+        diverged: a message if the loss or the image stopped being finite.
+        interrupted: the user stopped the run (Ctrl-C) after ``steps_done`` steps.
+    """
+
+    image: torch.Tensor
+    scores: torch.Tensor
+    steps_done: int
+    frames: list[torch.Tensor] = field(default_factory=list)
+    diverged: str | None = None
+    interrupted: bool = False

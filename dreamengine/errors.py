@@ -6,8 +6,15 @@ import difflib
 import re
 from collections.abc import Callable, Hashable, Iterable
 
-__all__ = ["DreamError", "DreamInterrupted", "WeightsUnavailable", "check_options", "compile_failure", "out_of_memory",
-           "unknown_name"]
+__all__ = [
+    "DreamError",
+    "DreamInterrupted",
+    "WeightsUnavailable",
+    "check_options",
+    "compile_failure",
+    "out_of_memory",
+    "unknown_name",
+]
 
 
 class DreamError(Exception):
@@ -32,7 +39,7 @@ class DreamInterrupted(KeyboardInterrupt):
     It is a ``KeyboardInterrupt``, so code that knows nothing of it stops as
     before. Attributes: ``result``, the :class:`~dreamengine.DreamResult` of
     the steps finished (``interrupted`` set); ``paths``, the files written from
-    it (empty until :func:`dreamengine.dreaming.execute` writes them).
+    it (empty until :func:`dreamengine.run.execute.execute` writes them).
     """
 
     def __init__(self, result) -> None:
@@ -58,8 +65,10 @@ def out_of_memory(error: BaseException) -> DreamError | None:
     asked = re.search(r"allocate (\d+) bytes", text)
     size = f" (it asked for {int(asked.group(1)) / 2**30:.1f} GiB more)" if asked else ""
     gpu = next((f" on {name}" for name in ("CUDA", "MPS") if name in text), "")
-    return DreamError(f"out of memory{gpu}{size}. Ask for less at once: a smaller --size or --batch-size, fewer "
-                      "classes per run, or --strategy tile for a large dream.")
+    return DreamError(
+        f"out of memory{gpu}{size}. Ask for less at once: a smaller --size or --batch-size, fewer "
+        "classes per run, or --strategy tile for a large dream."
+    )
 
 
 def compile_failure(error: BaseException) -> DreamError | None:
@@ -70,8 +79,9 @@ def compile_failure(error: BaseException) -> DreamError | None:
     return DreamError(f"torch.compile failed ({first}). --compile is opt-in: run without it.")
 
 
-def unknown_name(what: str, name: str, choices: Iterable[str], *, show: int = 12,
-                 meaning: Callable[[str], Hashable] | None = None) -> DreamError:
+def unknown_name(
+    what: str, name: str, choices: Iterable[str], *, show: int = 12, meaning: Callable[[str], Hashable] | None = None
+) -> DreamError:
     """Build the error for a name that is not among ``choices``, suggesting the closest.
 
     ``show`` caps how many choices are listed (0: none, for long lists).
@@ -113,4 +123,4 @@ def _words(text: str) -> list[str]:
 
 
 def _has_words(haystack: list[str], words: list[str]) -> bool:
-    return any(haystack[i:i + len(words)] == words for i in range(len(haystack) - len(words) + 1))
+    return any(haystack[i : i + len(words)] == words for i in range(len(haystack) - len(words) + 1))

@@ -141,7 +141,7 @@ def dreamengine_register_commands(cli):
 def dreamengine_run_dream(job):
     """Run one dream job: the gradient-ascent loop.
 
-    The core supplies the default loop (:func:`dreamengine.engine.run_job`),
+    The core supplies the default loop (:func:`dreamengine.engine.loop.run_job`),
     registered last. A plugin may wrap it (``@hookimpl(wrapper=True)``) to time
     or profile a run, or replace it by returning a result first. Stops at first
     non-None result.

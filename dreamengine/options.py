@@ -24,10 +24,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import DreamError, unknown_name
+from dreamengine.errors import DreamError, unknown_name
 
-__all__ = ["ComponentSpec", "OptionInfo", "parse_spec", "parse_spec_list", "parse_assignment",
-           "factory_options", "coerce_options"]
+__all__ = [
+    "ComponentSpec",
+    "OptionInfo",
+    "parse_spec",
+    "parse_spec_list",
+    "parse_assignment",
+    "factory_options",
+    "coerce_options",
+]
 
 _SIMPLE_TYPES = (bool, int, float, str)
 
@@ -47,9 +54,11 @@ class ComponentSpec:
         """The options by name: positional values fill ``infos`` in order, then the ``key=value`` ones."""
         infos = list(infos)
         if len(self.positional) > len(infos):
-            raise DreamError(f"{self.name!r} takes {len(infos)} option(s) "
-                             f"({', '.join(i.name for i in infos) or 'none'}), got {len(self.positional)} "
-                             f"positional value(s) in {str(self)!r}.")
+            raise DreamError(
+                f"{self.name!r} takes {len(infos)} option(s) "
+                f"({', '.join(i.name for i in infos) or 'none'}), got {len(self.positional)} "
+                f"positional value(s) in {str(self)!r}."
+            )
         named = {info.name: value for info, value in zip(infos, self.positional)}
         twice = [key for key in self.options if key in named]
         if twice:
@@ -118,8 +127,10 @@ def parse_assignment(text: str) -> tuple[str, str, str]:
 def _split_pair(pair: str, context: str) -> tuple[str, str]:
     key, eq, value = pair.partition("=")
     if not eq or not key.strip():
-        raise DreamError(f"malformed option {pair!r} in {context!r}: write KEY=VALUE, as in 'blur:sigma=0.5' "
-                         "(values without a key come first).")
+        raise DreamError(
+            f"malformed option {pair!r} in {context!r}: write KEY=VALUE, as in 'blur:sigma=0.5' "
+            "(values without a key come first)."
+        )
     return key.strip(), value.strip()
 
 
@@ -147,8 +158,9 @@ def _simple_type(hint: Any, name: str, factory: Callable) -> tuple[type, bool]:
     raise TypeError(f"option {name!r} of {factory!r} must be annotated bool, int, float or str (optionally | None)")
 
 
-def coerce_options(component: str, options: Mapping[str, Any], infos: Iterable[OptionInfo],
-                   kind: str = "") -> dict[str, Any]:
+def coerce_options(
+    component: str, options: Mapping[str, Any], infos: Iterable[OptionInfo], kind: str = ""
+) -> dict[str, Any]:
     """Check ``options`` against a component's options and convert text values to their types.
 
     ``kind`` (``"initializer"``, ...) names what the component is in the error for a missing option.
@@ -164,7 +176,10 @@ def coerce_options(component: str, options: Mapping[str, Any], infos: Iterable[O
         result[key] = _coerce(component, by_name[key], value)
     missing = [i.name for i in by_name.values() if i.required and i.name not in result]
     if missing:
-        raise DreamError(f"{kind + ' ' if kind else ''}{component!r} needs option(s) {', '.join(missing)}, as in '{component}:{missing[0]}=...'.")
+        raise DreamError(
+            f"{kind + ' ' if kind else ''}{component!r} needs option(s) {', '.join(missing)}, "
+            f"as in '{component}:{missing[0]}=...'."
+        )
     return result
 
 

@@ -20,9 +20,9 @@ from functools import cached_property
 
 import pluggy
 
-from . import hookspecs
-from .errors import DreamError, unknown_name
-from .registry import Registry
+from dreamengine import hookspecs
+from dreamengine.errors import DreamError, unknown_name
+from dreamengine.registry import Registry
 
 __all__ = ["BUILTIN_PLUGINS", "ENTRY_POINT_GROUP", "PluginInfo", "PluginFailure", "PluginHost", "load_plugins"]
 
@@ -30,7 +30,7 @@ ENTRY_POINT_GROUP = "dreamengine"
 
 #: Modules registered by name before any entry point, so they load with autoloading off.
 BUILTIN_PLUGINS = (
-    "dreamengine.engine",
+    "dreamengine.engine.loop",
     "dreamengine_builtins.objectives",
     "dreamengine_builtins.pictures",
     "dreamengine_builtins.direction",
@@ -91,8 +91,9 @@ class PluginHost:
         return self.pm.hook
 
 
-def load_plugins(*, entry_points: bool | None = None, blocked: Iterable[str] | None = None,
-                 trace: bool | None = None) -> PluginHost:
+def load_plugins(
+    *, entry_points: bool | None = None, blocked: Iterable[str] | None = None, trace: bool | None = None
+) -> PluginHost:
     """Create a plugin manager with the hook specs, the built-ins and the installed plugins.
 
     Arguments left as ``None`` are read from the environment (see module docstring).
@@ -126,11 +127,15 @@ def _load_entry_point(host: PluginHost, entry_point: importlib.metadata.EntryPoi
     try:
         plugin = entry_point.load()
     except Exception as error:
-        host.failures.append(PluginFailure(
-            entry_point.name, dist,
-            f"could not be imported ({type(error).__name__}: {error}); reinstall or upgrade {dist}, "
-            f"or block it with DREAMENGINE_BLOCK_PLUGINS={entry_point.name}",
-            traceback.format_exc()))
+        host.failures.append(
+            PluginFailure(
+                entry_point.name,
+                dist,
+                f"could not be imported ({type(error).__name__}: {error}); reinstall or upgrade {dist}, "
+                f"or block it with DREAMENGINE_BLOCK_PLUGINS={entry_point.name}",
+                traceback.format_exc(),
+            )
+        )
         return
     _register(host, plugin, entry_point.name, dist, builtin=False)
 
@@ -142,8 +147,14 @@ def _register(host: PluginHost, plugin: object, name: str, dist: str, *, builtin
     except pluggy.PluginValidationError as error:
         if builtin:
             raise
-        host.failures.append(PluginFailure(name, dist, f"has a hook with wrong arguments: {error}; "
-                                           f"fix the plugin or block it with DREAMENGINE_BLOCK_PLUGINS={name}"))
+        host.failures.append(
+            PluginFailure(
+                name,
+                dist,
+                f"has a hook with wrong arguments: {error}; "
+                f"fix the plugin or block it with DREAMENGINE_BLOCK_PLUGINS={name}",
+            )
+        )
         return
     unknown = [caller.name for caller in pm.get_hookcallers(plugin) or () if caller.spec is None]
     if unknown:
@@ -153,8 +164,9 @@ def _register(host: PluginHost, plugin: object, name: str, dist: str, *, builtin
         message = f"implements a hook that does not exist: {reason}"
         if builtin:
             raise DreamError(f"plugin {name!r} {message}")
-        host.failures.append(PluginFailure(name, dist, message + f" Fix the plugin or block it with "
-                                           f"DREAMENGINE_BLOCK_PLUGINS={name}"))
+        host.failures.append(
+            PluginFailure(name, dist, message + f" Fix the plugin or block it with DREAMENGINE_BLOCK_PLUGINS={name}")
+        )
         return
     hooks = tuple(sorted(caller.name for caller in pm.get_hookcallers(plugin) or ()))
     host.infos.append(PluginInfo(name, dist, _version(dist), hooks, builtin))

@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .components import Initializer, Objective, Parametrization, Regularizer, Strategy
-from .errors import DreamError, unknown_name
-from .options import ComponentSpec, OptionInfo, coerce_options, factory_options
+from dreamengine.components import Initializer, Objective, Parametrization, Regularizer, Strategy
+from dreamengine.errors import DreamError, unknown_name
+from dreamengine.options import ComponentSpec, OptionInfo, coerce_options, factory_options
 
 __all__ = ["Entry", "Registry", "KINDS", "call_one", "singular"]
 
@@ -65,14 +65,17 @@ class Registry:
                 except DreamError:
                     raise
                 except Exception as error:
-                    raise DreamError(f"{registry.describe(impl.plugin_name)} failed in {hook_name}: "
-                                     f"{type(error).__name__}: {error}") from error
+                    raise DreamError(
+                        f"{registry.describe(impl.plugin_name)} failed in {hook_name}: {type(error).__name__}: {error}"
+                    ) from error
         return registry
 
     def registrar(self, kind: str, plugin: str) -> Callable[..., None]:
         """The ``register`` callback handed to ``plugin``'s registration hook for ``kind``."""
+
         def register(name: str, target: Any, *, summary: str | None = None) -> None:
             self.add(kind, name, target, plugin=plugin, summary=summary)
+
         register.__doc__ = f"Register one of the {kind} of plugin {plugin!r}."
         register.__qualname__ = f"register[{plugin}]"  # trace mode shows whose call it is
         return register
@@ -80,13 +83,17 @@ class Registry:
     def add(self, kind: str, name: str, target: Any, *, plugin: str, summary: str | None = None) -> None:
         """Add one entry, refusing a name that another plugin already took."""
         if not isinstance(name, str) or not name or any(c in name for c in ":,= "):
-            raise DreamError(f"plugin {plugin!r} registered an invalid {singular(kind)} name {name!r} "
-                             "(use letters, digits, '-', '_' or '.').")
+            raise DreamError(
+                f"plugin {plugin!r} registered an invalid {singular(kind)} name {name!r} "
+                "(use letters, digits, '-', '_' or '.')."
+            )
         existing = self.entries[kind].get(name)
         if existing is not None:
-            raise DreamError(f"{singular(kind)} name {name!r} is registered twice: by {self.describe(existing.plugin)} "
-                             f"and by {self.describe(plugin)}. Uninstall or block one of them "
-                             f"(DREAMENGINE_BLOCK_PLUGINS={plugin}).")
+            raise DreamError(
+                f"{singular(kind)} name {name!r} is registered twice: by {self.describe(existing.plugin)} "
+                f"and by {self.describe(plugin)}. Uninstall or block one of them "
+                f"(DREAMENGINE_BLOCK_PLUGINS={plugin})."
+            )
         if kind != "presets" and not callable(target):
             raise DreamError(f"plugin {plugin!r} registered {singular(kind)} {name!r} with a non-callable factory.")
         if kind == "presets" and not isinstance(target, Mapping):
@@ -116,16 +123,19 @@ class Registry:
     def create(self, kind: str, spec: ComponentSpec, extra: Mapping[str, Any] | None = None) -> Any:
         """Build the component ``spec`` names, with its options and any ``extra`` ones (which win)."""
         entry = self.get(kind, spec.name)
-        options = coerce_options(spec.name, {**spec.named_options(entry.options), **(extra or {})}, entry.options,
-                                 kind=entry.singular)
+        options = coerce_options(
+            spec.name, {**spec.named_options(entry.options), **(extra or {})}, entry.options, kind=entry.singular
+        )
         try:
             component = entry.target(**options)
         except (ValueError, TypeError) as error:
             raise DreamError(f"{entry.singular} {spec.name!r}: {error}") from error
         expected = KINDS[kind][1]
         if expected is not None and not isinstance(component, expected):
-            raise DreamError(f"plugin {entry.plugin!r}: {entry.singular} {spec.name!r} built a "
-                             f"{type(component).__name__}, not an instance of {expected.__name__}.")
+            raise DreamError(
+                f"plugin {entry.plugin!r}: {entry.singular} {spec.name!r} built a "
+                f"{type(component).__name__}, not an instance of {expected.__name__}."
+            )
         return component
 
 

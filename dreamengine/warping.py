@@ -2,7 +2,7 @@
 
 A regularizer whose transform is geometric (zoom, rotation, shear) returns the
 step's map from :meth:`~dreamengine.Regularizer.warp` instead of resampling
-the image itself. :func:`compose_transforms` then multiplies the maps of
+the image itself. :func:`dreamengine.compose_transforms` then multiplies the maps of
 consecutive warping regularizers and resamples once: the image is interpolated
 once instead of once per transform (less blur), and a step pays for one
 resample and its backward instead of several (on the CPU the backward of a
@@ -11,16 +11,10 @@ resample and its backward instead of several (on the CPU the backward of a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 
-if TYPE_CHECKING:
-    from .components import Regularizer
-
-__all__ = ["IDENTITY", "Warp", "compose", "compose_transforms", "resample"]
+__all__ = ["IDENTITY", "Warp", "compose", "resample"]
 
 #: An affine map of the image plane, as the two rows ``((a, b, c), (d, e, f))``: the output pixel at
 #: ``(x, y)`` is read from the input at ``(a*x + b*y + c, d*x + e*y + f)``. Coordinates are normalised
@@ -29,8 +23,6 @@ __all__ = ["IDENTITY", "Warp", "compose", "compose_transforms", "resample"]
 Warp = tuple[tuple[float, float, float], tuple[float, float, float]]
 
 IDENTITY: Warp = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
-
-Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 def compose(first: Warp, then: Warp) -> Warp:
@@ -41,8 +33,7 @@ def compose(first: Warp, then: Warp) -> Warp:
     """
     (a, b, c), (d, e, f) = first
     (g, h, i), (j, k, m) = then
-    return ((a * g + b * j, a * h + b * k, a * i + b * m + c),
-            (d * g + e * j, d * h + e * k, d * i + e * m + f))
+    return ((a * g + b * j, a * h + b * k, a * i + b * m + c), (d * g + e * j, d * h + e * k, d * i + e * m + f))
 
 
 def resample(image: torch.Tensor, warp: Warp) -> torch.Tensor:
@@ -63,48 +54,16 @@ def resample(image: torch.Tensor, warp: Warp) -> torch.Tensor:
     # One channel per batch item: the CPU kernel splits its work over the batch, so a
     # batch of one image would run its backward on one thread.
     planes = image.reshape(batch * channels, 1, height, width)
-    out = F.grid_sample(planes, grid.expand(batch * channels, height, width, 2), mode="bilinear",
-                        padding_mode="reflection", align_corners=False)
+    out = F.grid_sample(
+        planes,
+        grid.expand(batch * channels, height, width, 2),
+        mode="bilinear",
+        padding_mode="reflection",
+        align_corners=False,
+    )
     return out.view(batch, channels, height, width)
 
 
 def _centres(size: int, like: torch.Tensor) -> torch.Tensor:
     """Normalised coordinates of the centres of ``size`` pixels along one axis."""
     return torch.arange(size, dtype=like.dtype, device=like.device).mul_(2.0 / size).add_(1.0 / size - 1.0)
-
-
-def compose_transforms(regularizers: Sequence[Regularizer]) -> Transform:
-    """One callable ``(image, generator) -> image`` for the transform phase of ``regularizers``, in order.
-
-    Consecutive regularizers that define :meth:`~dreamengine.Regularizer.warp`
-    are drawn in order and applied as one resample; the others call their
-    :meth:`~dreamengine.Regularizer.transform`.
-    """
-    stages: list[Regularizer | list[Regularizer]] = []
-    for regularizer in regularizers:
-        if not regularizer.warps():
-            stages.append(regularizer)
-        elif stages and isinstance(stages[-1], list):
-            stages[-1].append(regularizer)
-        else:
-            stages.append([regularizer])
-
-    def transform(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        for stage in stages:
-            if isinstance(stage, list):
-                image = resample(image, _draw(stage, generator, *image.shape[-2:]))
-            else:
-                image = stage.transform(image, generator)
-        return image
-
-    return transform
-
-
-def _draw(warping: Sequence[Regularizer], generator: torch.Generator, height: int, width: int) -> Warp:
-    """This step's composed warp of ``warping``, each drawn in order (as they would draw one by one)."""
-    total = IDENTITY
-    for regularizer in warping:
-        warp = regularizer.warp(generator, height, width)
-        if warp is not None:
-            total = compose(total, warp)
-    return total

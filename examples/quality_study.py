@@ -25,39 +25,52 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from dreamengine.config import RunConfig
-from dreamengine.dreaming import dream
-from dreamengine.outputs import output_path
 from dreamengine.errors import DreamError
-from dreamengine.imaging import read_manifest
 from dreamengine.plugins import load_plugins
+from dreamengine.run.config import RunConfig
+from dreamengine.run.execute import dream
+from dreamengine.run.imaging import read_manifest
+from dreamengine.run.outputs import output_path
 
 #: Ten-plus ImageNet birds of different shapes and colours.
-BIRDS = ["flamingo", "goldfinch", "indigo bunting", "robin", "magpie", "bald eagle", "great grey owl",
-         "peacock", "macaw", "toucan", "pelican", "king penguin"]
+BIRDS = [
+    "flamingo",
+    "goldfinch",
+    "indigo bunting",
+    "robin",
+    "magpie",
+    "bald eagle",
+    "great grey owl",
+    "peacock",
+    "macaw",
+    "toucan",
+    "pelican",
+    "king penguin",
+]
 
 #: name -> `dreamengine run` options (on top of the defaults of this checkout).
 SETTINGS: dict[str, str] = {
     "report": "--param pixel --init gray:value=128 --reg clamp,blur:sigma=0.5,flip --steps 500 --lr 0.01",
     "pixel": "--param pixel --reg clamp,blur:sigma=0.5,flip --steps 200 --lr 0.05",
     "pixel-octaves": "--param pixel --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,roll,gradnorm "
-                     "--strategy octaves:count=3:scale=1.4 --optimizer sgd --lr 0.02 --steps 200",
+    "--strategy octaves:count=3:scale=1.4 --optimizer sgd --lr 0.02 --steps 200",
     "fft": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8 --steps 200 --lr 0.05",
     "fft-noblur": "--param fft --reg clamp,flip,jitter:pixels=8 --steps 200 --lr 0.05",
     "fft-transforms": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate --steps 200 --lr 0.05",
     "fft-transforms-tv": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate,tv:weight=10 "
-                         "--steps 200 --lr 0.05",
+    "--steps 200 --lr 0.05",
     "fft-octaves": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate "
-                   "--strategy octaves:count=3:scale=1.4 --steps 200 --lr 0.05",
-    "fft-transforms-400": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate --steps 400 --lr 0.05",
+    "--strategy octaves:count=3:scale=1.4 --steps 200 --lr 0.05",
+    "fft-transforms-400": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate "
+    "--steps 400 --lr 0.05",
     "fft-octaves-4": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate "
-                     "--strategy octaves:count=4:scale=1.4 --steps 200 --lr 0.05",
+    "--strategy octaves:count=4:scale=1.4 --steps 200 --lr 0.05",
     "fft-octaves-wide": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate "
-                        "--strategy octaves:count=3:scale=1.7 --steps 200 --lr 0.05",
+    "--strategy octaves:count=3:scale=1.7 --steps 200 --lr 0.05",
     "fft-octaves-tv": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate,tv:weight=10 "
-                      "--strategy octaves:count=3:scale=1.4 --steps 200 --lr 0.05",
+    "--strategy octaves:count=3:scale=1.4 --steps 200 --lr 0.05",
     "fft-octaves-300": "--param fft --reg clamp,blur:sigma=0.5,flip,jitter:pixels=8,scale,rotate "
-                       "--strategy octaves:count=3:scale=1.4 --steps 300 --lr 0.05",
+    "--strategy octaves:count=3:scale=1.4 --steps 300 --lr 0.05",
     # the defaults chosen from the above (fft-octaves-300), in float32 and under bfloat16 autocast
     "default": "",
     "default-bf16": "--precision bf16",
@@ -87,7 +100,7 @@ def dream_all(out: Path, names: list[str], classes: list[str], device: str, batc
             if len(todo) < len(classes):
                 print(f"{name} seed {seed}: kept {len(classes) - len(todo)} dreams already made", flush=True)
             for start in range(0, len(todo), batch):
-                chunk = todo[start:start + batch]
+                chunk = todo[start : start + batch]
                 began = time.perf_counter()
                 dream(host, config_for(name, chunk, out / name, device, seed))
                 print(f"{name} seed {seed}: {len(chunk)} dreams in {time.perf_counter() - began:.1f} s", flush=True)
@@ -137,15 +150,24 @@ def table(out: Path) -> None:
     seconds_file = out / "timing" / "seconds.json"
     seconds = json.loads(seconds_file.read_text()) if seconds_file.exists() else {}
     judges = sorted(next(iter(groups.values()))["judges"])
-    columns = (("thumb", "top1", "thumb top-1"), ("thumb", "top5", "thumb top-5"), ("thumb", "p_target", "thumb p"),
-               ("full", "top1", "full top-1"), ("full", "p_target", "full p"))
+    columns = (
+        ("thumb", "top1", "thumb top-1"),
+        ("thumb", "top5", "thumb top-5"),
+        ("thumb", "p_target", "thumb p"),
+        ("full", "top1", "full top-1"),
+        ("full", "p_target", "full p"),
+    )
     heads = [f"{j.removeprefix('efficientnet-')} {head}" for j in judges for _, _, head in columns]
     print("| setting | dreams | " + " | ".join(heads) + " | s / dream |")
     print("| --- | ---: |" + " ---: |" * (len(heads) + 1))
     for name in sorted(groups, key=lambda g: -_rank_score(groups[g])):
         scores = groups[name]["judges"]
-        cells = [f"{value:.0%}" if key != "p_target" else f"{value:.2f}"
-                 for j in judges for view, key, _ in columns for value in [scores[j][view][key]]]
+        cells = [
+            f"{value:.0%}" if key != "p_target" else f"{value:.2f}"
+            for j in judges
+            for view, key, _ in columns
+            for value in [scores[j][view][key]]
+        ]
         print(f"| {name} | {groups[name]['count']} | " + " | ".join(cells) + f" | {seconds.get(name, '')} |")
 
 

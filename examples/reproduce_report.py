@@ -44,15 +44,21 @@ def resemblance(study_folder: Path, runs: list[str], epoch: int, steps: int) -> 
     import torch
     from PIL import Image
 
-    from dreamengine.classes import slug
-    from dreamengine.demo_data import DEMO_CLASSES, signatures
+    from dreamengine.engine.classes import slug
+    from dreamengine.training.demo_data import DEMO_CLASSES, signatures
 
     print(f"\nown-colour signature of each dream (epoch {epoch}, {steps} steps, logit, blur 0.5):")
     for run in runs:
         values = []
         for index, name in enumerate(DEMO_CLASSES):
-            path = study_folder / "cells" / slug(run) / name / "logit_blur-0-5_seed0" / \
-                f"epoch-{epoch:03d}_steps-{steps:05d}.png"
+            path = (
+                study_folder
+                / "cells"
+                / slug(run)
+                / name
+                / "logit_blur-0-5_seed0"
+                / f"epoch-{epoch:03d}_steps-{steps:05d}.png"
+            )
             image = torch.from_numpy(np.array(Image.open(path), dtype=np.float32) / 255).permute(2, 0, 1)
             values.append(f"{name} {float(signatures(image)[index]):+.2f}")
         print(f"  {run:8s} " + "  ".join(values))
@@ -80,15 +86,48 @@ def main() -> None:
     data = Path(args.data) if args.data else out / "demo-data"
     if not args.data and not data.exists():
         dreamengine("demo-data", data, "--size", args.size)
-    common = ["--model", args.model, "--size", args.size, "--epochs", args.epochs, "--lr", args.lr,
-              "--device", args.device, "--resume"] + (["--pretrained"] if args.pretrained else [])
+    common = [
+        "--model",
+        args.model,
+        "--size",
+        args.size,
+        "--epochs",
+        args.epochs,
+        "--lr",
+        args.lr,
+        "--device",
+        args.device,
+        "--resume",
+    ] + (["--pretrained"] if args.pretrained else [])
     dreamengine("train", data, *common, "--output", out / "full")
     dreamengine("train", data, *common, "--freeze-backbone", "--output", out / "fc-only")
     dream_lr = ["--lr", args.dream_lr] if args.dream_lr else []
-    dreamengine("study", out / "full", out / "fc-only", "--epochs", args.study_epochs, "--steps", args.steps,
-                "--objective", "logit", "--objective", "cross-entropy", "--blur", "0.5", "--blur", "0.1-1.0",
-                "--size", args.size, "--device", args.device, *dream_lr, "--output", out / "study",
-                "--title", f"{args.model} on {data.name}: epochs x dream steps")
+    dreamengine(
+        "study",
+        out / "full",
+        out / "fc-only",
+        "--epochs",
+        args.study_epochs,
+        "--steps",
+        args.steps,
+        "--objective",
+        "logit",
+        "--objective",
+        "cross-entropy",
+        "--blur",
+        "0.5",
+        "--blur",
+        "0.1-1.0",
+        "--size",
+        args.size,
+        "--device",
+        args.device,
+        *dream_lr,
+        "--output",
+        out / "study",
+        "--title",
+        f"{args.model} on {data.name}: epochs x dream steps",
+    )
     if not args.data:
         last_epoch = int(args.study_epochs.split(",")[-1])
         resemblance(out / "study", ["full", "fc-only"], last_epoch, int(args.steps.split(",")[-1]))

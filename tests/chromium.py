@@ -14,9 +14,18 @@ import shutil
 import subprocess
 import time
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--allow-file-access-from-files", "--remote-debugging-pipe"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--allow-file-access-from-files",
+    "--remote-debugging-pipe",
+]
 
 
 def _high(fd: int) -> int:
@@ -43,9 +52,19 @@ class Chromium:
         # above fd 9, so that bash's "3<&A 4>&B" cannot overwrite one with the other
         command_read, reply_write = (_high(fd) for fd in (command_read, reply_write))
         self.process = subprocess.Popen(
-            ["bash", "-c", f'exec "$0" "$@" 3<&{command_read} 4>&{reply_write}', executable, *FLAGS,
-             f"--user-data-dir={profile}", "about:blank"],
-            pass_fds=(command_read, reply_write), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "bash",
+                "-c",
+                f'exec "$0" "$@" 3<&{command_read} 4>&{reply_write}',
+                executable,
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            pass_fds=(command_read, reply_write),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(command_read)
         os.close(reply_write)
         target = self.send("Target.createTarget", url="about:blank")["targetId"]
@@ -90,8 +109,9 @@ class Chromium:
 
     def evaluate(self, expression: str):
         """Evaluate JavaScript in the page (promises awaited) and return its value."""
-        result = self.send("Runtime.evaluate", session=True, expression=expression, awaitPromise=True,
-                           returnByValue=True)
+        result = self.send(
+            "Runtime.evaluate", session=True, expression=expression, awaitPromise=True, returnByValue=True
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"page script failed: {result['exceptionDetails']}")
         return result["result"].get("value")

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from hypothesis import settings
 
 from dreamengine import DreamModel
-from dreamengine.demo_data import write_demo_data
 from dreamengine.plugins import load_plugins
-from dreamengine.training import TrainSettings, train
+from dreamengine.training.demo_data import write_demo_data
+from dreamengine.training.fine_tune import TrainSettings, train
 
 # Timings on a shared 2-core machine vary: no per-example deadline, a modest number of examples.
 settings.register_profile("dreamengine", max_examples=40, deadline=None)
@@ -31,9 +31,13 @@ def make_tiny_model(num_classes: int = 4, names=None) -> DreamModel:
     """A small random-weight CNN with named classes, fast enough for every test."""
     torch.manual_seed(0)
     net = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
-        torch.nn.Conv2d(8, 16, 3, stride=2, padding=1), torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(16, num_classes),
+        torch.nn.Conv2d(3, 8, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 16, 3, stride=2, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(16, num_classes),
     )
     net.num_classes = num_classes
     names = names or ["red", "green", "blue", "gray"][:num_classes]
@@ -52,8 +56,8 @@ def one_thread():
 @pytest.fixture
 def fresh_cli(monkeypatch):
     """The CLI loads its plugin host afresh (from the test's environment) and prints wide tables."""
-    monkeypatch.setattr("dreamengine.cli._HOST", None)
-    monkeypatch.setattr("dreamengine.cli.console.width", 200)
+    monkeypatch.setattr("dreamengine.cli.group._HOST", None)
+    monkeypatch.setattr("dreamengine.cli.output.console.width", 200)
 
 
 @pytest.fixture
@@ -87,6 +91,7 @@ def fake_distribution(tmp_path, monkeypatch):
     Call it with ``(dist_name, module_name, source)``; the module's source is
     written to a temporary folder on ``sys.path`` beside a ``.dist-info``.
     """
+
     def install(dist_name: str, module_name: str, source: str, entry_name: str | None = None):
         (tmp_path / f"{module_name}.py").write_text(textwrap.dedent(source))
         info = tmp_path / f"{dist_name.replace('-', '_')}-0.1.dist-info"
@@ -106,7 +111,17 @@ def checkpoints(tmp_path_factory):
     """A training run of one epoch on tiny demo data: epoch-000.pt and epoch-001.pt."""
     root = tmp_path_factory.mktemp("study")
     write_demo_data(root / "data", per_class=4, size=16)
-    train(load_plugins(entry_points=False, blocked=(), trace=False),
-          TrainSettings(data=str(root / "data"), model="test_resnet", size=16, batch_size=8, lr=0.05, epochs=1,
-                        device="cpu", output=str(root / "full")))
+    train(
+        load_plugins(entry_points=False, blocked=(), trace=False),
+        TrainSettings(
+            data=str(root / "data"),
+            model="test_resnet",
+            size=16,
+            batch_size=8,
+            lr=0.05,
+            epochs=1,
+            device="cpu",
+            output=str(root / "full"),
+        ),
+    )
     return root / "full"

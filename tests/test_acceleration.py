@@ -8,12 +8,12 @@ import torch
 from PIL import Image
 
 from dreamengine import DreamError
-from dreamengine.acceleration import uses_channels_last
 from dreamengine.cli import cli
-from dreamengine.config import RunConfig
-from dreamengine.dreaming import build_job
-from dreamengine.engine import run_job
-from dreamengine.imaging import read_manifest, save_png
+from dreamengine.engine.loop import run_job
+from dreamengine.run.acceleration import uses_channels_last
+from dreamengine.run.config import RunConfig
+from dreamengine.run.imaging import read_manifest, save_png
+from dreamengine.run.prepare import build_job
 
 CPU = torch.device("cpu")
 
@@ -73,8 +73,25 @@ def test_unknown_precision_is_one_clear_error(host, tiny_model):
 @pytest.mark.usefixtures("builtins_only_cli")
 def test_the_flags_reach_the_manifest(runner, tmp_path):
     out = tmp_path / "dream.png"
-    result = runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "2", "--channels-last",
-                                 "--precision", "bf16", "--no-fold-norms", "--output", str(out)], catch_exceptions=False)
+    result = runner.invoke(
+        cli,
+        [
+            "run",
+            "--model",
+            "resnet10t",
+            "--size",
+            "32",
+            "--steps",
+            "2",
+            "--channels-last",
+            "--precision",
+            "bf16",
+            "--no-fold-norms",
+            "--output",
+            str(out),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     config = read_manifest(out)["config"]
     assert config["channels_last"] is True and config["precision"] == "bf16" and config["compile"] is False

@@ -7,10 +7,10 @@ import os
 import pytest
 import torch
 
-from dreamengine.checkpoint import load_checkpoint_model, read_checkpoint, save_checkpoint
 from dreamengine.cli import cli
+from dreamengine.engine.checkpoint import load_checkpoint_model, read_checkpoint, save_checkpoint
 from dreamengine.errors import DreamError
-from dreamengine.imaging import read_manifest
+from dreamengine.run.imaging import read_manifest
 from dreamengine_builtins.models import timm_model
 
 NAMES = ["red square", "green stripes", "blue circle"]
@@ -38,8 +38,9 @@ def test_a_checkpoint_round_trips_weights_and_metadata(checkpoint, resnet10t_qui
 
 def test_run_with_a_checkpoint_uses_its_class_names(checkpoint, runner, tmp_path, builtins_only_cli):
     out = tmp_path / "dream.png"
-    result = runner.invoke(cli, ["run", "--checkpoint", str(checkpoint), "--class", "Blue Circle", "--steps", "2",
-                                 "-o", str(out)])
+    result = runner.invoke(
+        cli, ["run", "--checkpoint", str(checkpoint), "--class", "Blue Circle", "--steps", "2", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     stored = read_manifest(out)
     assert stored["target"]["name"] == "blue circle" and stored["target"]["index"] == 2
@@ -78,12 +79,15 @@ def test_a_checkpoint_never_executes_code(tmp_path, monkeypatch):
     assert not (tmp_path / "pwned.txt").exists()
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"garbage", "not a complete file saved with torch.save"),
-    (b"hello\n", "not a complete file saved with torch.save"),  # torch.load raises a KeyError for it
-    (b"\x80\x02garbage", "not a complete file saved with torch.save"),  # a pickle's first bytes, then nothing
-    (None, "does not exist"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"garbage", "not a complete file saved with torch.save"),
+        (b"hello\n", "not a complete file saved with torch.save"),  # torch.load raises a KeyError for it
+        (b"\x80\x02garbage", "not a complete file saved with torch.save"),  # a pickle's first bytes, then nothing
+        (None, "does not exist"),
+    ],
+)
 def test_unreadable_checkpoints_are_explained(tmp_path, content, message):
     path = tmp_path / "x.pt"
     if content is not None:
@@ -95,10 +99,12 @@ def test_unreadable_checkpoints_are_explained(tmp_path, content, message):
 @pytest.mark.parametrize("zipped", [True, False], ids=["zip", "legacy"])
 def test_a_checkpoint_in_either_format_that_needs_more_than_tensors_says_what(tmp_path, zipped):
     path = tmp_path / "x.pt"
-    torch.save({"format": "dreamengine-checkpoint", "payload": Harmless()}, path,
-               _use_new_zipfile_serialization=zipped)
-    with pytest.raises(DreamError, match=r"never runs code from them, and this one needs more \(Unsupported global: "
-                                         r"GLOBAL \S*print was not an allowed global by default\)\.$"):
+    torch.save({"format": "dreamengine-checkpoint", "payload": Harmless()}, path, _use_new_zipfile_serialization=zipped)
+    with pytest.raises(
+        DreamError,
+        match=r"never runs code from them, and this one needs more \(Unsupported global: "
+        r"GLOBAL \S*print was not an allowed global by default\)\.$",
+    ):
         read_checkpoint(path)
 
 

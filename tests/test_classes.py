@@ -5,19 +5,19 @@ import torch
 
 from dreamengine import DreamError, DreamModel
 from dreamengine.cli import cli
-from dreamengine.classes import find_classes, name_for, resolve_class
+from dreamengine.engine.classes import find_classes, name_for, resolve_class
 
 # Shaped like ImageNet's descriptions: synonyms separated by commas, and names that several classes share.
 NAMES = [
-    "crane",                                     # 0: the bird
+    "crane",  # 0: the bird
     "lesser panda, red panda, panda, bear cat, cat bear",
     "giant panda, panda, panda bear",
     "tabby, tabby cat",
     "tiger cat",
     "bathtub, bathing tub, bath, tub",
     "tub, vat",
-    "crane",                                     # 7: the machine
-    "",                                          # 8: unnamed
+    "crane",  # 7: the machine
+    "",  # 8: unnamed
 ]
 
 
@@ -43,14 +43,20 @@ def test_a_shared_name_goes_to_the_one_class_it_is_the_first_name_of():
     assert resolve("tub") == 6
 
 
-@pytest.mark.parametrize("text, candidates", [("panda", "1 (lesser panda, red panda, panda, bear cat, cat bear); "
-                                                        "2 (giant panda, panda, panda bear)"),
-                                               ("crane", "0 (crane); 7 (crane)")])
+@pytest.mark.parametrize(
+    "text, candidates",
+    [
+        ("panda", "1 (lesser panda, red panda, panda, bear cat, cat bear); 2 (giant panda, panda, panda bear)"),
+        ("crane", "0 (crane); 7 (crane)"),
+    ],
+)
 def test_an_ambiguous_name_is_refused_with_the_candidates_by_index(text, candidates):
     with pytest.raises(DreamError) as error:
         resolve(text)
-    assert str(error.value) == (f"class name {text!r} is ambiguous: it names classes {candidates}. "
-                                f"Give the index instead, e.g. {candidates.split()[0]}.")
+    assert str(error.value) == (
+        f"class name {text!r} is ambiguous: it names classes {candidates}. "
+        f"Give the index instead, e.g. {candidates.split()[0]}."
+    )
 
 
 def test_suggestions_name_each_class_once():
@@ -62,7 +68,16 @@ def test_suggestions_name_each_class_once():
 
 def test_name_for_is_a_name_that_resolves_back_to_the_same_class():
     assert [name_for(NAMES, i) for i in range(len(NAMES))] == [
-        "0", "lesser panda", "giant panda", "tabby", "tiger cat", "bathtub", "tub", "7", "8"]
+        "0",
+        "lesser panda",
+        "giant panda",
+        "tabby",
+        "tiger cat",
+        "bathtub",
+        "tub",
+        "7",
+        "8",
+    ]
     assert all(resolve(name_for(NAMES, i)) == i for i in range(len(NAMES)))
 
 
@@ -115,8 +130,12 @@ def test_the_command_lists_a_checkpoints_classes_and_refuses_a_pattern_that_matc
     checkpoint = str(checkpoints / "epoch-001.pt")
     result = runner.invoke(cli, ["classes", "--checkpoint", checkpoint])
     assert result.exit_code == 0, result.output
-    assert [row[1] for row in _rows(result.output)] == ["blue-discs", "green-horizontal", "red-vertical",
-                                                       "yellow-checks"]
+    assert [row[1] for row in _rows(result.output)] == [
+        "blue-discs",
+        "green-horizontal",
+        "red-vertical",
+        "yellow-checks",
+    ]
     missing = runner.invoke(cli, ["classes", "--checkpoint", checkpoint, "owl"])
     assert missing.exit_code == 1 and "no class of test_resnet matches 'owl' (it has 4" in missing.output
 
@@ -127,4 +146,6 @@ def test_a_model_without_class_names_says_to_give_an_index(runner, monkeypatch):
     net.num_classes = 5
     monkeypatch.setattr("dreamengine.cli.classes.load_model", lambda host, config: DreamModel(net, name="nameless"))
     result = runner.invoke(cli, ["classes"])
-    assert result.exit_code == 1 and "nameless has no class names: give --class as an index from 0 to 4." in result.output
+    assert (
+        result.exit_code == 1 and "nameless has no class names: give --class as an index from 0 to 4." in result.output
+    )

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from dreamengine.cli import cli
-from dreamengine.imaging import MANIFEST_KEY, read_manifest
+from dreamengine.run.imaging import MANIFEST_KEY, read_manifest
 
 TINY = ["--model", "resnet10t", "--size", "32", "--steps", "3"]
 
@@ -24,13 +24,18 @@ def invoke(runner, *args):
 
 def test_run_writes_a_png_with_its_manifest(runner, tmp_path):
     out = tmp_path / "out"
-    result = invoke(runner, "run", *TINY, "--class", "flamingo", "--objective", "logit", "--reg", "blur,flip",
-                    "--output", str(out))
+    result = invoke(
+        runner, "run", *TINY, "--class", "flamingo", "--objective", "logit", "--reg", "blur,flip", "--output", str(out)
+    )
     assert result.exit_code == 0, result.output
     (png,) = out.glob("*.png")
     assert png.name == "flamingo-seed0.png"
     manifest = read_manifest(png)
-    assert manifest["config"]["reg"] == ["blur", "flip"] and manifest["target"] == {"index": 130, "name": "flamingo", "item": 0}
+    assert manifest["config"]["reg"] == ["blur", "flip"] and manifest["target"] == {
+        "index": 130,
+        "name": "flamingo",
+        "item": 0,
+    }
     assert {"torch", "timm", "dreamengine"} <= set(manifest["versions"])
     assert Image.open(png).size == (32, 32)
 
@@ -70,8 +75,9 @@ def test_a_dream_with_other_settings_never_overwrites_another(runner, tmp_path):
 
 
 def test_side_by_side_and_animation(runner, tmp_path):
-    result = invoke(runner, "run", *TINY, "--side-by-side", "--save-every", "1", "--animation", "webp",
-                    "-o", str(tmp_path))
+    result = invoke(
+        runner, "run", *TINY, "--side-by-side", "--save-every", "1", "--animation", "webp", "-o", str(tmp_path)
+    )
     assert result.exit_code == 0, result.output
     side = Image.open(tmp_path / "flamingo-seed0-side.png")
     assert side.size == (32 * 2 + 4, 32)
@@ -80,8 +86,19 @@ def test_side_by_side_and_animation(runner, tmp_path):
 
 
 def test_an_animation_ends_on_the_dream_and_one_asked_for_without_frames_is_said_to_be_missing(runner, tmp_path):
-    result = invoke(runner, "run", *TINY, "--strategy", "none", "--save-every", "2", "--animation", "webp",
-                    "-o", str(tmp_path / "a.png"))  # 3 steps
+    result = invoke(
+        runner,
+        "run",
+        *TINY,
+        "--strategy",
+        "none",
+        "--save-every",
+        "2",
+        "--animation",
+        "webp",
+        "-o",
+        str(tmp_path / "a.png"),
+    )  # 3 steps
     assert result.exit_code == 0, result.output
     animation = Image.open(tmp_path / "a.webp")  # lossless
     assert animation.n_frames == 3  # the start, step 2, step 3
@@ -91,16 +108,31 @@ def test_an_animation_ends_on_the_dream_and_one_asked_for_without_frames_is_said
     result = invoke(runner, "run", *TINY, "--animation", "webp", "-o", str(tmp_path / "b.png"))
     assert result.exit_code == 0 and not (tmp_path / "b.webp").exists()
     assert "no animation was written: --animation webp needs frames, every N steps with --save-every N" in " ".join(
-        result.output.split())
+        result.output.split()
+    )
 
 
 def test_options_from_spec_set_and_config_file(runner, tmp_path):
     config = tmp_path / "run.toml"
-    config.write_text('steps = 2\nreg = ["clamp", "blur:sigma=0.3"]\ninit = "gradient:start=red:end=blue:angle=90"\n'
-                      '[options.blur]\nsigma_max = 0.9\n')
+    config.write_text(
+        'steps = 2\nreg = ["clamp", "blur:sigma=0.3"]\ninit = "gradient:start=red:end=blue:angle=90"\n'
+        "[options.blur]\nsigma_max = 0.9\n"
+    )
     out = tmp_path / "d.png"
-    result = invoke(runner, "run", "--model", "resnet10t", "--size", "32", "--config", str(config),
-                    "-s", "clamp.max=0.9", "-o", str(out))
+    result = invoke(
+        runner,
+        "run",
+        "--model",
+        "resnet10t",
+        "--size",
+        "32",
+        "--config",
+        str(config),
+        "-s",
+        "clamp.max=0.9",
+        "-o",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     stored = read_manifest(out)["config"]
     assert stored["steps"] == 2 and stored["init"].startswith("gradient")
@@ -118,14 +150,17 @@ def test_a_config_file_takes_class_as_a_synonym_and_whole_numbers_for_decimals(r
     assert stored["target"]["name"] == "toucan"
 
 
-@pytest.mark.parametrize("text, message", [
-    (None, "config file '{path}' does not exist."),
-    ("steps = [\n", "config file '{path}' is not valid TOML: "),
-    ('clas = "toucan"\n', "config file '{path}': unknown setting 'clas'. Did you mean 'classes'?"),
-    ('steps = "ten"\n', "setting 'steps' in config file '{path}' must be int, got 'ten'."),
-    ("options = {blur = 1}\n", "'options' in config file '{path}' must be a table of tables"),
-    ('optimizer = "adagrad"\n', "unknown optimizer 'adagrad'. Available: adam, adamw, sgd."),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (None, "config file '{path}' does not exist."),
+        ("steps = [\n", "config file '{path}' is not valid TOML: "),
+        ('clas = "toucan"\n', "config file '{path}': unknown setting 'clas'. Did you mean 'classes'?"),
+        ('steps = "ten"\n', "setting 'steps' in config file '{path}' must be int, got 'ten'."),
+        ("options = {blur = 1}\n", "'options' in config file '{path}' must be a table of tables"),
+        ('optimizer = "adagrad"\n', "unknown optimizer 'adagrad'. Available: adam, adamw, sgd."),
+    ],
+)
 def test_a_bad_config_file_is_one_clear_line(runner, tmp_path, text, message):
     path = tmp_path / "run.toml"
     if text is not None:
@@ -137,41 +172,45 @@ def test_a_bad_config_file_is_one_clear_line(runner, tmp_path, text, message):
 
 def test_preset_applies_and_options_override_it(runner, tmp_path):
     out = tmp_path / "r.png"
-    result = invoke(runner, "run", "--preset", "report", "--model", "resnet10t", "--size", "32", "--steps", "2",
-                    "-o", str(out))
+    result = invoke(
+        runner, "run", "--preset", "report", "--model", "resnet10t", "--size", "32", "--steps", "2", "-o", str(out)
+    )
     assert result.exit_code == 0, result.output
     stored = read_manifest(out)["config"]
     assert stored["preset"] == "report" and stored["reg"] == ["clamp", "blur:sigma=0.5", "flip"]
     assert stored["model"] == "resnet10t" and (tmp_path / "r-side.png").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--class", "flamingoo"], "Did you mean 'flamingo'"),
-    (["--class", "5000"], "out of range"),
-    (["--reg", "blurr"], "Did you mean 'blur'"),
-    (["--reg", "blur:sigm=1"], "Did you mean 'sigma'"),
-    (["--reg", "blur:sigma=1:2"], "malformed option"),
-    (["--objective", "logit + 0.5*"], "at position 13: expected one component spec"),
-    (["--objective", "logit + flip"], "regularizer without a penalty"),
-    (["--reg", "blur:sigma=abc"], "must be float"),
-    (["--objective", "layer:layer=layer9"], "(67 in all). `dreamengine layers` lists them with their outputs."),
-    (["--init", "photo:path=missing.jpg"], "does not exist"),
-    (["--model", "resnet10"], "Did you mean"),
-    (["--model", "nosuchnet"], "unknown model 'nosuchnet'. Use a registered model (efficientnet-lite0, "),
-    (["-s", "blur.sigma=1", "--reg", "clamp"], "does not use"),
-    (["--optimizer", "adagrad"], "Invalid value"),
-    (["--steps", "0"], "--steps must be at least 1, got 0."),
-    (["--lr", "-0.5"], "--lr must be above 0 and finite, got -0.5."),
-    (["--lr", "inf"], "--lr must be above 0 and finite, got inf."),
-    (["--save-every", "-1"], "--save-every must be 0 (off) or more, got -1."),
-    (["--reg", "blur:sigma=-1"], "need 0 <= sigma <= sigma_max, got sigma=-1.0, sigma_max=None"),
-    (["--size", "100x6"], "the dream size must be at least 8 pixels, got 100x6 (width x height)."),
-    (["--seed", "99999999999999999999"], "is not in the range 0<=x<=4294967295"),
-    (["--seed", "-1"], "is not in the range 0<=x<=4294967295"),
-    (["--reg", "blur:sigma=nan"], "option 'sigma' of 'blur' must be a finite number, got nan."),
-    (["--init", "gradient:angle=inf"], "option 'angle' of 'gradient' must be a finite number, got inf."),
-    (["--strategy", "octaves:count=1000000000000"], "count must be 1 to 64, got 1000000000000"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--class", "flamingoo"], "Did you mean 'flamingo'"),
+        (["--class", "5000"], "out of range"),
+        (["--reg", "blurr"], "Did you mean 'blur'"),
+        (["--reg", "blur:sigm=1"], "Did you mean 'sigma'"),
+        (["--reg", "blur:sigma=1:2"], "malformed option"),
+        (["--objective", "logit + 0.5*"], "at position 13: expected one component spec"),
+        (["--objective", "logit + flip"], "regularizer without a penalty"),
+        (["--reg", "blur:sigma=abc"], "must be float"),
+        (["--objective", "layer:layer=layer9"], "(67 in all). `dreamengine layers` lists them with their outputs."),
+        (["--init", "photo:path=missing.jpg"], "does not exist"),
+        (["--model", "resnet10"], "Did you mean"),
+        (["--model", "nosuchnet"], "unknown model 'nosuchnet'. Use a registered model (efficientnet-lite0, "),
+        (["-s", "blur.sigma=1", "--reg", "clamp"], "does not use"),
+        (["--optimizer", "adagrad"], "Invalid value"),
+        (["--steps", "0"], "--steps must be at least 1, got 0."),
+        (["--lr", "-0.5"], "--lr must be above 0 and finite, got -0.5."),
+        (["--lr", "inf"], "--lr must be above 0 and finite, got inf."),
+        (["--save-every", "-1"], "--save-every must be 0 (off) or more, got -1."),
+        (["--reg", "blur:sigma=-1"], "need 0 <= sigma <= sigma_max, got sigma=-1.0, sigma_max=None"),
+        (["--size", "100x6"], "the dream size must be at least 8 pixels, got 100x6 (width x height)."),
+        (["--seed", "99999999999999999999"], "is not in the range 0<=x<=4294967295"),
+        (["--seed", "-1"], "is not in the range 0<=x<=4294967295"),
+        (["--reg", "blur:sigma=nan"], "option 'sigma' of 'blur' must be a finite number, got nan."),
+        (["--init", "gradient:angle=inf"], "option 'angle' of 'gradient' must be a finite number, got inf."),
+        (["--strategy", "octaves:count=1000000000000"], "count must be 1 to 64, got 1000000000000"),
+    ],
+)
 def test_bad_input_gets_one_clear_line(runner, args, message):
     result = runner.invoke(cli, ["run", *TINY, *args])
     assert result.exit_code != 0
@@ -186,17 +225,30 @@ class InductorError(RuntimeError):
 InductorError.__module__ = "torch._inductor.exc"
 
 
-@pytest.mark.parametrize("error, message", [
-    (RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
-                  "tried to allocate 10800000000 bytes. Error code 12 (Cannot allocate memory)"),
-     "Error: out of memory (it asked for 10.1 GiB more). Ask for less at once: a smaller --size"),
-    (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79 GiB"),
-     "Error: out of memory on CUDA. Ask for less at once"),
-    (MemoryError(), "Error: out of memory. Ask for less at once"),
-    (InductorError("InvalidCxxCompiler: No working C++ compiler found\n\nSet TORCHDYNAMO_VERBOSE=1 ..."),
-     "Error: torch.compile failed (InvalidCxxCompiler: No working C++ compiler found). --compile is opt-in: run "
-     "without it."),
-])
+@pytest.mark.parametrize(
+    "error, message",
+    [
+        (
+            RuntimeError(
+                "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+                "tried to allocate 10800000000 bytes. Error code 12 (Cannot allocate memory)"
+            ),
+            "Error: out of memory (it asked for 10.1 GiB more). Ask for less at once: a smaller --size",
+        ),
+        (
+            torch.OutOfMemoryError(
+                "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79 GiB"
+            ),
+            "Error: out of memory on CUDA. Ask for less at once",
+        ),
+        (MemoryError(), "Error: out of memory. Ask for less at once"),
+        (
+            InductorError("InvalidCxxCompiler: No working C++ compiler found\n\nSet TORCHDYNAMO_VERBOSE=1 ..."),
+            "Error: torch.compile failed (InvalidCxxCompiler: No working C++ compiler found). --compile is opt-in: run "
+            "without it.",
+        ),
+    ],
+)
 def test_running_out_of_memory_or_a_failed_compile_is_one_clear_line(runner, monkeypatch, error, message):
     def failing(host, config):
         raise error
@@ -223,16 +275,20 @@ def test_pretrained_weights_that_cannot_be_downloaded_are_one_clear_line(runner,
     monkeypatch.setattr("timm.create_model", offline)
     result = runner.invoke(cli, ["run", *TINY, "--pretrained"])
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert ("could not download pretrained weights for 'resnet10t' (ConnectionError); check the network, or run "
-            "without --pretrained") in " ".join(result.output.split())
+    assert (
+        "could not download pretrained weights for 'resnet10t' (ConnectionError); check the network, or run "
+        "without --pretrained"
+    ) in " ".join(result.output.split())
 
 
 def test_pretrained_weights_timm_does_not_have_are_one_line_that_says_so_not_a_network_problem(runner, monkeypatch):
     monkeypatch.setattr("timm.create_model", lambda *a, **k: pytest.fail("tried to download"))
     result = runner.invoke(cli, ["run", "--model", "botnet50ts_256", "--pretrained", "--steps", "1"])
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert ("timm has no pretrained weights for 'botnet50ts_256': run without --pretrained (random weights), or train "
-            "it first") in " ".join(result.output.split())
+    assert (
+        "timm has no pretrained weights for 'botnet50ts_256': run without --pretrained (random weights), or train "
+        "it first"
+    ) in " ".join(result.output.split())
 
 
 def test_corrupt_photo_and_unwritable_output(runner, tmp_path):
@@ -265,21 +321,26 @@ EXPLODES = '''
 '''
 
 
-@pytest.mark.parametrize("output, message", [
-    ("x.gif", "--output 'x.gif' names a .gif file, but dreams are written as PNG"),
-    ("taken", "cannot write into 'taken': 'taken' is a file, not a folder."),
-    ("taken/sub/d.png", "cannot write into 'taken/sub': 'taken' is a file, not a folder."),
-    ("folder.png", "--output 'folder.png' is a folder, but a name ending in .png names the dream's file"),
-    ("holiday.png", "--output 'holiday.png' is there and is not a dream (it carries no dreamengine run settings); "
-                    "a dream replaces only an earlier dream: name another file."),
-])
-def test_an_output_that_cannot_be_written_is_refused_before_the_dream(runner, tmp_path, monkeypatch, output,
-                                                                     message):
+@pytest.mark.parametrize(
+    "output, message",
+    [
+        ("x.gif", "--output 'x.gif' names a .gif file, but dreams are written as PNG"),
+        ("taken", "cannot write into 'taken': 'taken' is a file, not a folder."),
+        ("taken/sub/d.png", "cannot write into 'taken/sub': 'taken' is a file, not a folder."),
+        ("folder.png", "--output 'folder.png' is a folder, but a name ending in .png names the dream's file"),
+        (
+            "holiday.png",
+            "--output 'holiday.png' is there and is not a dream (it carries no dreamengine run settings); "
+            "a dream replaces only an earlier dream: name another file.",
+        ),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_refused_before_the_dream(runner, tmp_path, monkeypatch, output, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "taken").write_text("not a folder")
     (tmp_path / "folder.png").mkdir()
     Image.new("RGB", (8, 8), "red").save(tmp_path / "holiday.png")
-    monkeypatch.setattr("dreamengine.dreaming.load_model", lambda *a: pytest.fail("the model was loaded"))
+    monkeypatch.setattr("dreamengine.run.prepare.load_model", lambda *a: pytest.fail("the model was loaded"))
     result = runner.invoke(cli, ["run", *TINY, "-o", output])
     assert result.exit_code == 1 and message in " ".join(result.output.split())
 
@@ -302,8 +363,9 @@ def test_divergence_is_reported_and_the_last_finite_image_kept(runner, tmp_path,
     assert stored["steps_done"] == 2 and "diverged" in stored["diverged"]
 
 
-def test_a_run_that_diverges_at_its_first_step_is_an_error_and_writes_nothing(runner, tmp_path, fake_distribution,
-                                                                              monkeypatch):
+def test_a_run_that_diverges_at_its_first_step_is_an_error_and_writes_nothing(
+    runner, tmp_path, fake_distribution, monkeypatch
+):
     fake_distribution("dreamengine-explode", "fake_explode", EXPLODES)
     monkeypatch.delenv("DREAMENGINE_NO_ENTRYPOINTS")
     out = tmp_path / "nan.png"
@@ -336,8 +398,9 @@ def test_ctrl_c_keeps_the_dream_so_far_at_the_asked_size(runner, tmp_path, fake_
     fake_distribution("dreamengine-interrupts", "fake_interrupts", INTERRUPTS)
     monkeypatch.delenv("DREAMENGINE_NO_ENTRYPOINTS")
     out = tmp_path / "stopped.png"
-    result = runner.invoke(cli, ["run", *TINY, "--steps", "9", "--strategy", "octaves:count=3", "--side-by-side",
-                                 "-o", str(out)])
+    result = runner.invoke(
+        cli, ["run", *TINY, "--steps", "9", "--strategy", "octaves:count=3", "--side-by-side", "-o", str(out)]
+    )
     assert result.exit_code == 130, result.output
     assert "Interrupted after step 5 of 9: kept the dream so far" in result.output and "Traceback" not in result.output
     stored = read_manifest(out)
@@ -345,18 +408,19 @@ def test_ctrl_c_keeps_the_dream_so_far_at_the_asked_size(runner, tmp_path, fake_
     assert Image.open(out).size == (32, 32) and out.with_name("stopped-side.png").exists()
 
 
-def test_ctrl_c_never_replaces_the_finished_dream_of_the_same_settings(runner, tmp_path, fake_distribution,
-                                                                       monkeypatch):
+def test_ctrl_c_never_replaces_the_finished_dream_of_the_same_settings(
+    runner, tmp_path, fake_distribution, monkeypatch
+):
     invoke(runner, "run", *TINY, "--steps", "9", "-o", str(tmp_path))
     finished = (tmp_path / "flamingo-seed0.png").read_bytes()
     fake_distribution("dreamengine-interrupts", "fake_interrupts", INTERRUPTS)
     monkeypatch.delenv("DREAMENGINE_NO_ENTRYPOINTS")
-    monkeypatch.setattr("dreamengine.cli._HOST", None)
+    monkeypatch.setattr("dreamengine.cli.group._HOST", None)
     assert runner.invoke(cli, ["run", *TINY, "--steps", "9", "-o", str(tmp_path)]).exit_code == 130
     assert (tmp_path / "flamingo-seed0.png").read_bytes() == finished
     assert read_manifest(tmp_path / "flamingo-seed0-2.png")["interrupted"] is True
     monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
-    monkeypatch.setattr("dreamengine.cli._HOST", None)
+    monkeypatch.setattr("dreamengine.cli.group._HOST", None)
     invoke(runner, "run", *TINY, "--steps", "9", "-o", str(tmp_path))  # finished again: the same dream, in place
     assert (tmp_path / "flamingo-seed0.png").read_bytes() == finished
 
@@ -381,10 +445,13 @@ def test_list_shows_components_with_options(runner):
     assert invoke(runner, "list", "things").exit_code != 0
 
 
-@pytest.mark.parametrize("args, message", [
-    (["regularizers", "blurr"], "unknown regularizer 'blurr'. Did you mean 'blur' or 'gradblur'?"),
-    (["strategy", "x*"], "no strategy matches 'x*'; `dreamengine list strategies` lists them all."),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["regularizers", "blurr"], "unknown regularizer 'blurr'. Did you mean 'blur' or 'gradblur'?"),
+        (["strategy", "x*"], "no strategy matches 'x*'; `dreamengine list strategies` lists them all."),
+    ],
+)
 def test_list_with_a_pattern_that_matches_nothing_says_so(runner, args, message):
     result = runner.invoke(cli, ["list", *args])
     assert result.exit_code == 1 and message in result.output and "┃" not in result.output  # and no empty table
@@ -410,8 +477,19 @@ def test_layer_objective_and_photo_start_from_the_cli(runner, tmp_path):
     photo = tmp_path / "photo.jpg"
     Image.new("RGB", (50, 40), (200, 30, 30)).save(photo)
     out = tmp_path / "layer.png"
-    result = invoke(runner, "run", *TINY, "--objective", "layer:layer=layer2:channel=3",
-                    "--init", f"photo:path={photo}:blur=2", "--reg", "clamp", "-o", str(out))
+    result = invoke(
+        runner,
+        "run",
+        *TINY,
+        "--objective",
+        "layer:layer=layer2:channel=3",
+        "--init",
+        f"photo:path={photo}:blur=2",
+        "--reg",
+        "clamp",
+        "-o",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     red, green, _ = Image.open(out).resize((1, 1)).getpixel((0, 0))
     assert red > green + 100  # it started from the red photo
@@ -420,8 +498,7 @@ def test_layer_objective_and_photo_start_from_the_cli(runner, tmp_path):
 
 
 @pytest.mark.parametrize("objective, name", [("logit:toucan", "logit-toucan"), ("layer:layer2", "layer-layer2")])
-def test_a_dream_toward_no_class_is_named_after_its_objective_not_the_default_class(runner, tmp_path, objective,
-                                                                                      name):
+def test_a_dream_toward_no_class_is_named_after_its_objective_not_the_default_class(runner, tmp_path, objective, name):
     result = invoke(runner, "run", *TINY, "--objective", objective, "-o", str(tmp_path))
     assert result.exit_code == 0, result.output
     assert [p.name for p in tmp_path.iterdir()] == [f"{name}-seed0.png"]  # not flamingo-seed0.png
@@ -452,8 +529,12 @@ def test_size_is_square_or_width_by_height(runner, tmp_path):
 def test_from_a_dream_made_elsewhere_explains_its_relative_checkpoint(runner, tmp_path, checkpoints, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "ck.pt").write_bytes((checkpoints / "epoch-001.pt").read_bytes())
-    assert invoke(runner, "run", "--checkpoint", "ck.pt", "--size", "16", "--steps", "1", "-c", "0",
-                  "-o", "made.png").exit_code == 0
+    assert (
+        invoke(
+            runner, "run", "--checkpoint", "ck.pt", "--size", "16", "--steps", "1", "-c", "0", "-o", "made.png"
+        ).exit_code
+        == 0
+    )
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     result = runner.invoke(cli, ["run", "--from", "../made.png", "-o", "again.png"])
@@ -480,16 +561,44 @@ def test_a_checkpoint_without_the_default_class_says_to_name_one(runner, checkpo
 
 
 def test_an_objective_that_reads_no_class_needs_none_of_the_models(runner, checkpoints, tmp_path):
-    result = runner.invoke(cli, ["run", "--checkpoint", str(checkpoints / "epoch-001.pt"), "--objective",
-                                 "layer:layer1", "--steps", "1", "-o", str(tmp_path)])  # the default class: flamingo
+    result = runner.invoke(
+        cli,
+        [
+            "run",
+            "--checkpoint",
+            str(checkpoints / "epoch-001.pt"),
+            "--objective",
+            "layer:layer1",
+            "--steps",
+            "1",
+            "-o",
+            str(tmp_path),
+        ],
+    )  # the default class: flamingo
     assert result.exit_code == 0, result.output
     assert [p.name for p in tmp_path.iterdir()] == ["layer-layer1-seed0.png"]
 
 
 def test_a_model_named_beside_a_checkpoint_is_said_to_be_unused(runner, checkpoints):
     checkpoint = str(checkpoints / "epoch-001.pt")
-    result = runner.invoke(cli, ["run", "--checkpoint", checkpoint, "--model", "efficientnet-lite2", "--size", "16",
-                                 "--steps", "1", "-c", "0", "-o", str(checkpoints.parent / "unused.png")])
+    result = runner.invoke(
+        cli,
+        [
+            "run",
+            "--checkpoint",
+            checkpoint,
+            "--model",
+            "efficientnet-lite2",
+            "--size",
+            "16",
+            "--steps",
+            "1",
+            "-c",
+            "0",
+            "-o",
+            str(checkpoints.parent / "unused.png"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())  # as one line, however the terminal wrapped it
     assert "warning: --model efficientnet-lite2 is not used: checkpoint" in output
@@ -499,7 +608,7 @@ def test_a_model_named_beside_a_checkpoint_is_said_to_be_unused(runner, checkpoi
 def test_a_run_finishing_as_another_writes_its_dream_never_replaces_that_dream(runner, tmp_path, monkeypatch):
     """Two runs into one folder, with other settings: the name the second picked is taken by the first just before
     the second writes (the first run is played by writing a file there at that moment). Both dreams are kept."""
-    from dreamengine import outputs
+    from dreamengine.run import outputs as outputs
 
     invoke(runner, "run", *TINY, "--lr", "0.2", "-o", str(tmp_path / "other"))
     other = (tmp_path / "other" / "flamingo-seed0.png").read_bytes()

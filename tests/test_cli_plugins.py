@@ -52,9 +52,11 @@ CLASHES = '''
 
 def test_a_name_clash_is_explained_and_plugins_still_lists_everything(runner, fake_distribution):
     fake_distribution("dreamengine-clash", "fake_clash", CLASHES)
-    expected = ("regularizer name 'blur' is registered twice: by plugin 'dreamengine_builtins.regularizers' "
-                "(from dreamengine) and by plugin 'fake_clash' (from dreamengine-clash). Uninstall or block one "
-                "of them (DREAMENGINE_BLOCK_PLUGINS=fake_clash).")
+    expected = (
+        "regularizer name 'blur' is registered twice: by plugin 'dreamengine_builtins.regularizers' "
+        "(from dreamengine) and by plugin 'fake_clash' (from dreamengine-clash). Uninstall or block one "
+        "of them (DREAMENGINE_BLOCK_PLUGINS=fake_clash)."
+    )
     plugins = invoke(runner, "plugins")
     assert plugins.exit_code == 0
     assert "fake_clash" in plugins.output and "dreamengine_builtins.regularizers" in plugins.output
@@ -74,7 +76,7 @@ def test_blocking_the_clashing_plugin_fixes_it(runner, fake_distribution, monkey
 def test_no_plugins_flag_loads_only_the_builtins(runner, fake_distribution, monkeypatch):
     fake_distribution("dreamengine-square", "fake_square", REGISTERS_BRACKETS)
     assert "square" in invoke(runner, "list", "regularizers").output
-    monkeypatch.setattr("dreamengine.cli._HOST", None)
+    monkeypatch.setattr("dreamengine.cli.group._HOST", None)
     result = invoke(runner, "--no-plugins", "list", "regularizers")
     assert result.exit_code == 0 and "square" not in result.output and "blur" in result.output
 
@@ -92,13 +94,13 @@ ADDS_COMMANDS = '''
             click.echo(f"hello {name}")
 '''
 
-FAILS_TO_ADD = '''
+FAILS_TO_ADD = """
     from dreamengine import hookimpl
 
     @hookimpl
     def dreamengine_register_commands(cli):
         raise RuntimeError("no commands today")
-'''
+"""
 
 REPLACES_RUN = '''
     import click
@@ -120,9 +122,10 @@ REPLACES_RUN = '''
 def main(monkeypatch, capsys):
     """Run ``dreamengine ARGS`` through the script's entry point, leaving the global group as it was."""
     from dreamengine import cli as cli_module
+    from dreamengine.cli import output
 
     monkeypatch.setattr(cli_module.cli, "commands", dict(cli_module.cli.commands))
-    monkeypatch.setattr(cli_module.err_console, "width", 300)
+    monkeypatch.setattr(output.err_console, "width", 300)
 
     def run(*args):
         monkeypatch.setattr("sys.argv", ["dreamengine", *args])
@@ -130,6 +133,7 @@ def main(monkeypatch, capsys):
             cli_module.main()
         captured = capsys.readouterr()
         return exit_info.value.code, captured.out, " ".join(captured.err.split())
+
     return run
 
 
@@ -149,8 +153,10 @@ def test_a_plugin_failing_to_add_commands_is_skipped_with_a_warning(main, fake_d
     fake_distribution("dreamengine-hello", "fake_hello", ADDS_COMMANDS)
     code, out, err = main("hello", "anyway")
     assert (code, out) == (0, "hello anyway\n")
-    assert ("plugin 'fake_fails' (dreamengine-fails) could not add its commands (RuntimeError: no commands today); "
-            "fix or upgrade it, or block it with DREAMENGINE_BLOCK_PLUGINS=fake_fails.") in err
+    assert (
+        "plugin 'fake_fails' (dreamengine-fails) could not add its commands (RuntimeError: no commands today); "
+        "fix or upgrade it, or block it with DREAMENGINE_BLOCK_PLUGINS=fake_fails."
+    ) in err
 
 
 def test_a_plugin_cannot_replace_a_command(main, fake_distribution):

@@ -26,35 +26,41 @@ def direction(tmp_path):
 
 def test_every_builtin_component_conforms(photo, direction):
     with plugin_host() as host:
-        assert_conformance(host.registry, options={
-            "photo": [{"path": photo}, {"path": photo, "blur": 2.0}],
-            "layer": [{"layer": "relu2"}, {"layer": "conv1", "channel": 3}],
-            "neuron": [{"layer": "relu2", "channel": 1}, {"layer": "conv1", "channel": 3, "x": 0.0, "y": 1.0}],
-            "guide": [{"layer": "relu2", "path": photo}, {"layer": "conv1", "path": photo}],
-            "style": [{"layer": "relu2", "path": photo}, {"layer": "conv1", "path": photo}],
-            "direction": [{"layer": "relu2", "path": direction},
-                          {"layer": "relu2", "path": direction, "cossim_pow": 2.0}],
-            "blur": [{}, {"sigma": 0.1, "sigma_max": 1.0}],
-            "gradient": [{}, {"angle": 90.0}],
-            "fft": [{}, {"decay": 0.5, "decorrelate": False}],
-            "diversity": [{"layer": "relu2"}, {"layer": "conv1"}],
-            "logit": [{}, {"target": "class2"}, {"target": "3"}],
-            "roll": [{}, {"pixels": 2}],
-            "scale": [{}, {"min": 0.5, "max": 2.0}],
-            "rotate": [{}, {"degrees": 180.0}],
-            "tv": [{}, {"weight": 0.0}],
-            "l2": [{}, {"weight": 3.0, "center": 0.0}],
-            "gradnorm": [{}, {"mode": "mean-abs"}],
-            "gradblur": [{}, {"sigma": 0.0}],
-            "mask": [{"path": photo}, {"path": photo, "invert": True}],
-        })
+        assert_conformance(
+            host.registry,
+            options={
+                "photo": [{"path": photo}, {"path": photo, "blur": 2.0}],
+                "layer": [{"layer": "relu2"}, {"layer": "conv1", "channel": 3}],
+                "neuron": [{"layer": "relu2", "channel": 1}, {"layer": "conv1", "channel": 3, "x": 0.0, "y": 1.0}],
+                "guide": [{"layer": "relu2", "path": photo}, {"layer": "conv1", "path": photo}],
+                "style": [{"layer": "relu2", "path": photo}, {"layer": "conv1", "path": photo}],
+                "direction": [
+                    {"layer": "relu2", "path": direction},
+                    {"layer": "relu2", "path": direction, "cossim_pow": 2.0},
+                ],
+                "blur": [{}, {"sigma": 0.1, "sigma_max": 1.0}],
+                "gradient": [{}, {"angle": 90.0}],
+                "fft": [{}, {"decay": 0.5, "decorrelate": False}],
+                "diversity": [{"layer": "relu2"}, {"layer": "conv1"}],
+                "logit": [{}, {"target": "class2"}, {"target": "3"}],
+                "roll": [{}, {"pixels": 2}],
+                "scale": [{}, {"min": 0.5, "max": 2.0}],
+                "rotate": [{}, {"degrees": 180.0}],
+                "tv": [{}, {"weight": 0.0}],
+                "l2": [{}, {"weight": 3.0, "center": 0.0}],
+                "gradnorm": [{}, {"mode": "mean-abs"}],
+                "gradblur": [{}, {"sigma": 0.0}],
+                "mask": [{"path": photo}, {"path": photo, "invert": True}],
+            },
+        )
 
 
 def test_a_component_that_needs_options_is_reported_not_skipped():
     problems = check_conformance(make_host().registry, kinds=["initializers"])
     assert [str(p) for p in problems] == [
         "initializer 'photo': cannot be built: initializer 'photo' needs option(s) path, as in 'photo:path=...'. "
-        "Give the check its options: options={'photo': {...}}."]
+        "Give the check its options: options={'photo': {...}}."
+    ]
 
 
 def test_tiny_model_has_the_documented_layers_and_leaves_the_global_rng_alone():
@@ -175,9 +181,15 @@ class Darker(PixelParametrization):
 class BrokenPlugin:
     @hookimpl
     def dreamengine_register_regularizers(self, register):
-        for name, factory in [("global-noise", GlobalNoise), ("brighten", Brighten), ("detached", Detached),
-                              ("shrink", Shrink), ("nothing", Nothing), ("wide-penalty", WidePenalty),
-                              ("unguarded-norm", UnguardedNorm)]:
+        for name, factory in [
+            ("global-noise", GlobalNoise),
+            ("brighten", Brighten),
+            ("detached", Detached),
+            ("shrink", Shrink),
+            ("nothing", Nothing),
+            ("wide-penalty", WidePenalty),
+            ("unguarded-norm", UnguardedNorm),
+        ]:
             register(name, factory)
         register("nameless", Brighten, summary=" ")
 
@@ -206,24 +218,27 @@ def broken_problems():
         return check_conformance(host.registry, plugin=host.pm.get_name(plugin))
 
 
-@pytest.mark.parametrize("name, message", [
-    ("global-noise", "differs between two calls with equally seeded generators"),
-    ("brighten", "project left [0, 1] (values from 0.5"),
-    ("detached", "transform does not let a finite gradient through"),
-    ("shrink", "project returned shape (2, 3, 16, 23), expected (2, 3, 17, 23)"),
-    ("nothing", "overrides none of transform, penalty, gradient and project"),
-    ("wide-penalty", "penalty returned shape (), expected (2,)"),
-    ("unguarded-norm", "gradient of a zero gradient returned values that are not finite"),
-    ("nameless", "has no summary"),
-    ("double", "returned dtype torch.float64"),
-    ("transposed", "the initializer returned shape (2, 3, 23, 17), expected (2, 3, 17, 23)"),
-    ("flat", "aspect() returned 0.0, expected None or a width / height ratio above 0"),
-    ("constant", "the objective is not differentiable"),
-    ("summed", "the objective returned shape (), expected (2,)"),
-    ("unknown", "unknown layer of tiny 'blocks.9'"),
-    ("forgetful", "image() after assign(image) renders another image"),
-    ("darker", "image() right after setup(image) renders another image"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("global-noise", "differs between two calls with equally seeded generators"),
+        ("brighten", "project left [0, 1] (values from 0.5"),
+        ("detached", "transform does not let a finite gradient through"),
+        ("shrink", "project returned shape (2, 3, 16, 23), expected (2, 3, 17, 23)"),
+        ("nothing", "overrides none of transform, penalty, gradient and project"),
+        ("wide-penalty", "penalty returned shape (), expected (2,)"),
+        ("unguarded-norm", "gradient of a zero gradient returned values that are not finite"),
+        ("nameless", "has no summary"),
+        ("double", "returned dtype torch.float64"),
+        ("transposed", "the initializer returned shape (2, 3, 23, 17), expected (2, 3, 17, 23)"),
+        ("flat", "aspect() returned 0.0, expected None or a width / height ratio above 0"),
+        ("constant", "the objective is not differentiable"),
+        ("summed", "the objective returned shape (), expected (2,)"),
+        ("unknown", "unknown layer of tiny 'blocks.9'"),
+        ("forgetful", "image() after assign(image) renders another image"),
+        ("darker", "image() right after setup(image) renders another image"),
+    ],
+)
 def test_each_broken_invariant_is_reported(broken_problems, name, message):
     found = [str(p) for p in broken_problems if p.name == name]
     assert any(message in text for text in found), found

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from dreamengine.cli import cli
-from dreamengine.imaging import read_manifest
+from dreamengine.run.imaging import read_manifest
 
 pytestmark = pytest.mark.usefixtures("builtins_only_cli", "one_thread")
 
@@ -26,8 +26,23 @@ def test_deepdream_changes_the_photo_but_keeps_it_recognisable(runner, tmp_path)
     picture[:, 32:] = (40, 90, 200)
     Image.fromarray(np.clip(picture + rng.integers(0, 20, picture.shape), 0, 255).astype(np.uint8)).save(photo)
     out = tmp_path / "dream.png"
-    result = runner.invoke(cli, ["run", "--preset", "deepdream", "--init", f"photo:path={photo}", "--size", "64",
-                                 "--steps", "8", "-o", str(out)], catch_exceptions=False)
+    result = runner.invoke(
+        cli,
+        [
+            "run",
+            "--preset",
+            "deepdream",
+            "--init",
+            f"photo:path={photo}",
+            "--size",
+            "64",
+            "--steps",
+            "8",
+            "-o",
+            str(out),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     config = read_manifest(out)["config"]
     assert config["strategy"] == ["octaves:count=4:scale=1.4"] and config["objective"] == "layer:blocks.4"

@@ -42,7 +42,7 @@ def test_the_default_model_has_its_config(model):
 
 
 def test_the_default_model_folds_every_batch_norm_and_still_sees_the_cat(model):
-    from dreamengine.folding import NormRemainder
+    from dreamengine.engine.folding import NormRemainder
 
     before = classify(model, skimage_data.chelsea())
     try:

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from dreamengine import DreamError, Regularizer
-from dreamengine.config import RunConfig
-from dreamengine.dreaming import build_job, resolve_device
-from dreamengine.engine import run_job
+from dreamengine.engine.loop import run_job
+from dreamengine.run.config import RunConfig
+from dreamengine.run.prepare import build_job, resolve_device
 
 REGS = ["clamp", "blur:sigma=0.2:sigma_max=0.9", "flip", "jitter:pixels=2"]
 
@@ -32,8 +32,14 @@ def job(host, model, **settings):
     return build_job(host, config, model, torch.device("cpu"))[0]
 
 
-@pytest.mark.parametrize("settings", [{"param": "fft"}, {"param": "pixel", "optimizer": "sgd"},
-                                      {"objective": "layer:layer=2", "save_every": 1, "init": "noise"}])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"param": "fft"},
+        {"param": "pixel", "optimizer": "sgd"},
+        {"objective": "layer:layer=2", "save_every": 1, "init": "noise"},
+    ],
+)
 def test_the_loop_makes_no_tensor_off_the_jobs_device(host, tiny_model, settings):
     dream = job(host, tiny_model, **settings)
     with torch.device("meta"):
@@ -48,11 +54,14 @@ def test_the_check_catches_a_tensor_made_on_the_default_device(host, tiny_model)
         run_job(dream)
 
 
-@pytest.mark.parametrize("name, cuda, message", [
-    ("tpu", 0, "unknown device 'tpu'; use auto, cpu, cuda, cuda:N or mps."),
-    ("cuda:1", 0, "--device cuda:1 was asked for, but this torch has no usable CUDA device."),
-    ("cuda:5", 2, "--device cuda:5 was asked for, but there are 2 CUDA devices here (cuda:0 to cuda:1)."),
-])
+@pytest.mark.parametrize(
+    "name, cuda, message",
+    [
+        ("tpu", 0, "unknown device 'tpu'; use auto, cpu, cuda, cuda:N or mps."),
+        ("cuda:1", 0, "--device cuda:1 was asked for, but this torch has no usable CUDA device."),
+        ("cuda:5", 2, "--device cuda:5 was asked for, but there are 2 CUDA devices here (cuda:0 to cuda:1)."),
+    ],
+)
 def test_a_device_that_is_not_here_is_one_clear_line(monkeypatch, name, cuda, message):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda > 0)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: cuda)

@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 
 from dreamengine import DreamError, DreamJob, DreamOutputs
+from dreamengine.analysis.directions import example_files, mean_features, read_vector, save_direction
 from dreamengine.cli import cli
-from dreamengine.directions import example_files, mean_features, read_vector, save_direction
-from dreamengine.engine import run_job
+from dreamengine.engine.loop import run_job
 from dreamengine_builtins.direction import Direction
 from dreamengine_builtins.objectives import Layer
 from dreamengine_builtins.regularizers import Clamp, Jitter
@@ -39,16 +39,19 @@ def test_a_vector_reads_the_same_from_pt_npy_and_text(tmp_path):
         assert read.dtype == torch.float32 and torch.equal(read, vector), name
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("missing.pt", None, "does not exist"),
-    ("matrix.pt", torch.ones(2, 3), "one vector of channel weights; it holds (2, 3)"),
-    ("dict.pt", {"a": torch.ones(3)}, "one vector of channel weights; it holds dict"),
-    ("zeros.pt", torch.zeros(3), "finite and not all zeros"),
-    ("nan.pt", torch.tensor([1.0, float("nan")]), "finite and not all zeros"),
-    ("words.txt", "north east", "cannot read a direction"),
-    ("corrupt.pt", b"not a tensor", "cannot read a direction"),
-    ("cat.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff", "it is not text, and only a .pt, .pth or .npy file"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("missing.pt", None, "does not exist"),
+        ("matrix.pt", torch.ones(2, 3), "one vector of channel weights; it holds (2, 3)"),
+        ("dict.pt", {"a": torch.ones(3)}, "one vector of channel weights; it holds dict"),
+        ("zeros.pt", torch.zeros(3), "finite and not all zeros"),
+        ("nan.pt", torch.tensor([1.0, float("nan")]), "finite and not all zeros"),
+        ("words.txt", "north east", "cannot read a direction"),
+        ("corrupt.pt", b"not a tensor", "cannot read a direction"),
+        ("cat.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff", "it is not text, and only a .pt, .pth or .npy file"),
+    ],
+)
 def test_a_file_that_holds_no_usable_vector_is_one_clear_error(tmp_path, name, content, message):
     path = tmp_path / name
     if isinstance(content, str):
@@ -76,9 +79,17 @@ def test_the_value_is_the_mean_dot_product_and_cossim_pow_weights_it_as_lucid_do
 
 def test_a_one_hot_direction_dreams_exactly_what_its_channel_does(tiny_model, tmp_path):
     def dream(objective):
-        job = DreamJob(model=tiny_model, objective=objective, regularizers=[Jitter(2), Clamp()],
-                       image=torch.full((1, 3, 16, 16), 0.5), targets=torch.tensor([0]), steps=10, lr=0.05,
-                       optimizer="adam", generator=torch.Generator().manual_seed(0))
+        job = DreamJob(
+            model=tiny_model,
+            objective=objective,
+            regularizers=[Jitter(2), Clamp()],
+            image=torch.full((1, 3, 16, 16), 0.5),
+            targets=torch.tensor([0]),
+            steps=10,
+            lr=0.05,
+            optimizer="adam",
+            generator=torch.Generator().manual_seed(0),
+        )
         return run_job(job).image
 
     def direction(vector):
@@ -105,8 +116,9 @@ def test_a_direction_of_the_wrong_length_names_both_lengths_before_the_run(tiny_
 def test_a_direction_from_the_cli(runner, tmp_path):
     np.save(tmp_path / "dir.npy", np.linspace(-1, 1, 128))  # resnet10t's layer2 has 128 channels
     args = ["run", "--model", "resnet10t", "--size", "32", "--steps", "3", "-o", str(tmp_path / "out")]
-    result = runner.invoke(cli, [*args, "--objective", f"direction:layer2:path={tmp_path / 'dir.npy'}"],
-                           catch_exceptions=False)
+    result = runner.invoke(
+        cli, [*args, "--objective", f"direction:layer2:path={tmp_path / 'dir.npy'}"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["direction-layer2-path-dir-npy-seed0.png"]
     result = runner.invoke(cli, [*args, "--objective", f"direction:layer3:path={tmp_path / 'dir.npy'}"])
@@ -131,10 +143,14 @@ def test_mean_features_average_over_pictures_and_positions_and_skip_what_is_unre
     assert [f.name for f in files] == ["0.png", "1.png", "2.png", "notes.png"]
     found = mean_features(tiny_model, "3", files)
     assert found.count == 3 and [f.name for f in found.skipped] == ["notes.png"]
-    expected = torch.stack([
-        tiny_model.layer_output("3", torch.tensor(c, dtype=torch.float32)[None, :, None, None].expand(1, 3, 16, 16)
-                                / 255).mean((2, 3))[0]
-        for c in ((220, 20, 20), (190, 0, 0), (160, 0, 0))]).mean(0)  # each cropped to 16x16: one colour still
+    expected = torch.stack(
+        [
+            tiny_model.layer_output(
+                "3", torch.tensor(c, dtype=torch.float32)[None, :, None, None].expand(1, 3, 16, 16) / 255
+            ).mean((2, 3))[0]
+            for c in ((220, 20, 20), (190, 0, 0), (160, 0, 0))
+        ]
+    ).mean(0)  # each cropped to 16x16: one colour still
     assert torch.allclose(found.mean, expected, atol=1e-6)
 
 
@@ -171,17 +187,44 @@ def test_save_direction_replaces_a_direction_but_never_another_file(tmp_path):
 @pytest.mark.usefixtures("builtins_only_cli", "resnet10t_quiet")
 def test_the_direction_command_writes_what_sets_two_groups_apart_and_run_dreams_it(runner, examples, tmp_path):
     out = tmp_path / "red-vs-green.pt"
-    result = runner.invoke(cli, ["direction", "layer1", "--toward", str(examples / "red"), "--away",
-                                 str(examples / "green"), "--model", "resnet10t", "-o", str(out)],
-                           catch_exceptions=False)
+    result = runner.invoke(
+        cli,
+        [
+            "direction",
+            "layer1",
+            "--toward",
+            str(examples / "red"),
+            "--away",
+            str(examples / "green"),
+            "--model",
+            "resnet10t",
+            "-o",
+            str(out),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     assert "3 pictures toward and 3 pictures away" in result.output and "skipped 1 files" in result.output
     assert "random weights" in result.output  # a direction of a network that learned nothing is said to be so
     assert f"--objective direction:layer1:path={out}" in result.output
     vector = read_vector(out)
     assert len(vector) == 64  # resnet10t's layer1
-    result = runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "2", "-o",
-                                 str(tmp_path / "dreams"), "--objective", f"direction:layer1:path={out}"])
+    result = runner.invoke(
+        cli,
+        [
+            "run",
+            "--model",
+            "resnet10t",
+            "--size",
+            "32",
+            "--steps",
+            "2",
+            "-o",
+            str(tmp_path / "dreams"),
+            "--objective",
+            f"direction:layer1:path={out}",
+        ],
+    )
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["direction", "nosuch", "--toward", str(examples / "red"), "--model", "resnet10t"])
     assert result.exit_code == 1 and "unknown layer" in result.output
@@ -189,6 +232,17 @@ def test_the_direction_command_writes_what_sets_two_groups_apart_and_run_dreams_
 
 @pytest.mark.usefixtures("builtins_only_cli", "resnet10t_quiet")
 def test_pictures_toward_and_away_that_look_alike_give_no_direction(runner, examples):
-    result = runner.invoke(cli, ["direction", "layer1", "--toward", str(examples / "red"), "--away",
-                                 str(examples / "red"), "--model", "resnet10t"])
+    result = runner.invoke(
+        cli,
+        [
+            "direction",
+            "layer1",
+            "--toward",
+            str(examples / "red"),
+            "--away",
+            str(examples / "red"),
+            "--model",
+            "resnet10t",
+        ],
+    )
     assert result.exit_code == 1 and "have the same mean features: there is no direction" in result.output

@@ -21,8 +21,11 @@ MENTION = re.compile(r"\b(dreamengine_\w+)\(([^)]*)\)")
 
 def specs() -> dict[str, inspect.Signature]:
     """Every hook spec in dreamengine/hookspecs.py, by name."""
-    return {name: inspect.signature(function) for name, function in vars(hookspecs).items()
-            if callable(function) and hasattr(function, f"{hookspecs.PROJECT_NAME}_spec")}
+    return {
+        name: inspect.signature(function)
+        for name, function in vars(hookspecs).items()
+        if callable(function) and hasattr(function, f"{hookspecs.PROJECT_NAME}_spec")
+    }
 
 
 def signature(name: str) -> str:
@@ -75,7 +78,7 @@ def test_every_hook_has_a_test():
 
 def code_after(marker: str, language: str) -> str:
     """The first fenced ``language`` block after ``marker`` in the plugin guide."""
-    rest = PLUGINS_MD[PLUGINS_MD.index(marker):]
+    rest = PLUGINS_MD[PLUGINS_MD.index(marker) :]
     return re.search(rf"```{language}\n(.*?)```", rest, flags=re.S).group(1)
 
 
@@ -89,8 +92,9 @@ def test_the_guides_quick_start_plugin_works_and_conforms():
     exec(compile(code_after("`src/dreamengine_sharpen/plugin.py`:", "python"), "plugins.md", "exec"), vars(module))
     with plugin_host(module) as host:
         assert host.registry.get("regularizers", "sharpen").summary.startswith("Sharpen the image")
-        assert_conformance(host.registry, plugin="dreamengine_sharpen.plugin",
-                           options={"sharpen": [{}, {"amount": 1.0}]})
+        assert_conformance(
+            host.registry, plugin="dreamengine_sharpen.plugin", options={"sharpen": [{}, {"amount": 1.0}]}
+        )
 
 
 @pytest.mark.filterwarnings("ignore:model 'resnet10t' has random weights")

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from dreamengine import DreamJob, DreamModel
-from dreamengine.engine import run_job
+from dreamengine.engine.loop import run_job
 from dreamengine_builtins.objectives import Layer
 from dreamengine_builtins.regularizers import Clamp, Jitter
 
@@ -38,9 +38,17 @@ def calls(module: nn.Module) -> list[int]:
 
 
 def dream(model, objective, steps=8):
-    job = DreamJob(model=model, objective=objective, regularizers=[Jitter(2), Clamp()],
-                   image=torch.full((2, 3, 16, 16), 0.5), targets=torch.tensor([0, 1]), steps=steps, lr=0.05,
-                   optimizer="adam", generator=torch.Generator().manual_seed(1))
+    job = DreamJob(
+        model=model,
+        objective=objective,
+        regularizers=[Jitter(2), Clamp()],
+        image=torch.full((2, 3, 16, 16), 0.5),
+        targets=torch.tensor([0, 1]),
+        steps=steps,
+        lr=0.05,
+        optimizer="adam",
+        generator=torch.Generator().manual_seed(1),
+    )
     return run_job(job)
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dreamengine.config import RunConfig
-from dreamengine.demo_data import DEMO_CLASSES, orientation, signatures, write_demo_data
-from dreamengine.dreaming import apply_preset, build_job, load_model
-from dreamengine.engine import run_job
+from dreamengine.engine.loop import run_job
 from dreamengine.plugins import load_plugins
-from dreamengine.training import TrainSettings, train
+from dreamengine.run.config import RunConfig
+from dreamengine.run.prepare import apply_preset, build_job, load_model
+from dreamengine.training.demo_data import DEMO_CLASSES, orientation, signatures, write_demo_data
+from dreamengine.training.fine_tune import TrainSettings, train
 
 EPOCHS = 4
 
@@ -29,8 +29,19 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("end-to-end")
     write_demo_data(root / "data", per_class=40, size=32, seed=0)
     host = load_plugins(entry_points=False, blocked=(), trace=False)
-    reports = train(host, TrainSettings(data=str(root / "data"), model="test_resnet", size=32, batch_size=32, lr=0.05,
-                                        epochs=EPOCHS, device="cpu", output=str(root / "checkpoints")))
+    reports = train(
+        host,
+        TrainSettings(
+            data=str(root / "data"),
+            model="test_resnet",
+            size=32,
+            batch_size=32,
+            lr=0.05,
+            epochs=EPOCHS,
+            device="cpu",
+            output=str(root / "checkpoints"),
+        ),
+    )
     assert reports[-1].val_accuracy >= 0.9
     return host, root / "checkpoints"
 
@@ -38,8 +49,16 @@ def run(tmp_path_factory):
 def dreams(host, checkpoint) -> torch.Tensor:
     """Every demo class dreamt in one batch with the report's setup (at the demo's 32x32)."""
     config = apply_preset(host, RunConfig(), "report").updated(
-        {"checkpoint": str(checkpoint), "classes": list(DEMO_CLASSES), "size": 32, "steps": 100, "lr": 0.05,
-         "device": "cpu"}, "test")
+        {
+            "checkpoint": str(checkpoint),
+            "classes": list(DEMO_CLASSES),
+            "size": 32,
+            "steps": 100,
+            "lr": 0.05,
+            "device": "cpu",
+        },
+        "test",
+    )
     job, _ = build_job(host, config, load_model(host, config), torch.device("cpu"))
     return run_job(job).image
 

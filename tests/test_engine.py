@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dreamengine import DreamError, DreamInterrupted, DreamJob, DreamOutputs, Objective
-from dreamengine.engine import run_job
+from dreamengine.engine.loop import run_job
 from dreamengine_builtins.objectives import CrossEntropy, Layer, Logit, Neuron
 from dreamengine_builtins.regularizers import Blur, Clamp, Flip, Jitter
 
@@ -14,8 +14,18 @@ from dreamengine_builtins.regularizers import Blur, Clamp, Flip, Jitter
 def job_for(model, objective=None, regularizers=(), steps=20, lr=0.05, seed=0, targets=(0,), optimizer="adam", **kw):
     generator = torch.Generator().manual_seed(seed)
     image = torch.full((len(targets), 3, 16, 16), 0.5)
-    return DreamJob(model=model, objective=objective or Logit(), regularizers=list(regularizers), image=image,
-                    targets=torch.tensor(targets), steps=steps, lr=lr, optimizer=optimizer, generator=generator, **kw)
+    return DreamJob(
+        model=model,
+        objective=objective or Logit(),
+        regularizers=list(regularizers),
+        image=image,
+        targets=torch.tensor(targets),
+        steps=steps,
+        lr=lr,
+        optimizer=optimizer,
+        generator=generator,
+        **kw,
+    )
 
 
 def logit(model, image, target):
@@ -37,8 +47,8 @@ def test_several_targets_in_one_batch_each_get_their_own_dream(tiny_model):
     result = run_job(job_for(tiny_model, targets=(0, 1, 2), regularizers=[Clamp()]))
     assert result.image.shape == (3, 3, 16, 16)
     for item in range(3):
-        logits = tiny_model(result.image[item:item + 1])[0]
-        others = [logit(tiny_model, result.image[j:j + 1], item) for j in range(3) if j != item]
+        logits = tiny_model(result.image[item : item + 1])[0]
+        others = [logit(tiny_model, result.image[j : j + 1], item) for j in range(3) if j != item]
         assert float(logits[item]) > max(others)
 
 
@@ -83,12 +93,15 @@ def test_a_neuron_is_one_channel_at_one_position_given_as_a_share_of_the_feature
         Neuron("l", 1, x=1.5)
 
 
-@pytest.mark.parametrize("objective, message", [
-    (Layer("2", channel=99), r"layer '2' has 16 channels \(0-15\); there is no channel 99\.$"),
-    (Neuron("2", channel=-17), r"layer '2' has 16 channels \(0-15\); there is no channel -17\.$"),
-    (Layer("2", channel=-1), r"layer '2' has 16 channels \(0-15\); there is no channel -1\.$"),
-    (Neuron("5", channel=1), "layer '5' has no feature map"),
-])
+@pytest.mark.parametrize(
+    "objective, message",
+    [
+        (Layer("2", channel=99), r"layer '2' has 16 channels \(0-15\); there is no channel 99\.$"),
+        (Neuron("2", channel=-17), r"layer '2' has 16 channels \(0-15\); there is no channel -17\.$"),
+        (Layer("2", channel=-1), r"layer '2' has 16 channels \(0-15\); there is no channel -1\.$"),
+        (Neuron("5", channel=1), "layer '5' has no feature map"),
+    ],
+)
 def test_a_channel_the_layer_lacks_is_refused_when_the_objective_is_prepared(tiny_model, objective, message):
     """Before the run (``dreamengine run`` prepares before its progress bar starts), not at its first step."""
     with pytest.raises(DreamError, match=message):
@@ -148,6 +161,7 @@ def test_class_index_resolves_names_and_explains_a_model_without_classes():
 
     from dreamengine import DreamError, DreamModel
     from dreamengine.testing import tiny_model
+
     model = tiny_model()
     assert model.class_index("class2") == 2 and model.class_index("1") == 1
     nameless = DreamModel(nn.Conv2d(3, 4, 1), name="conv-only")

@@ -1,4 +1,4 @@
-"""`dreamengine evaluate` and dreamengine.evaluation: judging dreams with another network."""
+"""`dreamengine evaluate` and dreamengine.analysis.evaluation: judging dreams with another network."""
 
 from __future__ import annotations
 
@@ -11,11 +11,18 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from dreamengine import DreamError, DreamModel, RunConfig, hookimpl
-from dreamengine.dreaming import dream
-from dreamengine.evaluation import (DEFAULT_JUDGES, choose_judges, collect_dreams, evaluate_folder, judge_views,
-                                   score_dreams, summarise)
-from dreamengine.folding import NormRemainder
-from dreamengine.imaging import MANIFEST_KEY, read_manifest, save_png, to_pil
+from dreamengine.analysis.evaluation import (
+    DEFAULT_JUDGES,
+    choose_judges,
+    collect_dreams,
+    evaluate_folder,
+    judge_views,
+    score_dreams,
+    summarise,
+)
+from dreamengine.engine.folding import NormRemainder
+from dreamengine.run.execute import dream
+from dreamengine.run.imaging import MANIFEST_KEY, read_manifest, save_png, to_pil
 from dreamengine.testing import make_host, tiny_model
 
 SIZE = 32
@@ -34,8 +41,14 @@ class ColourNet(torch.nn.Module):
 
 def colour_judge(pretrained: bool = False) -> DreamModel:
     """A judge that sees colours and fine texture, at 32x32."""
-    return DreamModel(ColourNet(), name="colour-judge", mean=(0, 0, 0), std=(1, 1, 1), input_size=(SIZE, SIZE),
-                      class_names=["red", "green", "blue", "texture"])
+    return DreamModel(
+        ColourNet(),
+        name="colour-judge",
+        mean=(0, 0, 0),
+        std=(1, 1, 1),
+        input_size=(SIZE, SIZE),
+        class_names=["red", "green", "blue", "texture"],
+    )
 
 
 def tiny_dreamer(pretrained: bool = False) -> DreamModel:
@@ -62,8 +75,11 @@ def judge_host():
 
 def write_dream(path, image, target, name, model="tiny-dreamer"):
     """A PNG with the parts of a dreamengine manifest that evaluate reads."""
-    manifest = {"config": {"size": image.shape[-1]}, "model": {"name": model, "input_size": [16, 16]},
-                "target": {"index": target, "name": name, "item": 0}}
+    manifest = {
+        "config": {"size": image.shape[-1]},
+        "model": {"name": model, "input_size": [16, 16]},
+        "target": {"index": target, "name": name, "item": 0},
+    }
     save_png(to_pil(image), path, manifest)
 
 
@@ -94,8 +110,9 @@ def test_the_judge_scores_each_dream_against_its_own_target(judge_host, study):
     assert images["colours/green.png"]["p_target"] > 0.9
     colours = report.summary["colours"]["judges"]["colour-judge"]["full"]
     assert colours["top1"] == pytest.approx(2 / 3) and colours["top5"] == 1.0
-    assert colours["p_target"] == pytest.approx(sum(images[f"colours/{n}.png"]["p_target"]
-                                                    for n in ("red", "green", "not-blue")) / 3)
+    assert colours["p_target"] == pytest.approx(
+        sum(images[f"colours/{n}.png"]["p_target"] for n in ("red", "green", "not-blue")) / 3
+    )
 
 
 def test_the_thumbnail_view_washes_out_fine_texture_but_keeps_colour(judge_host, study):
@@ -144,12 +161,21 @@ def test_thumb_zero_judges_the_full_view_only(judge_host, study):
 
 
 def test_real_dreams_are_read_from_their_manifests(judge_host, tmp_path, one_thread):
-    config = RunConfig(model="tiny-dreamer", classes=["red", "blue"], steps=1, param="pixel", size=20,
-                       output=str(tmp_path / "run"), side_by_side=True)
+    config = RunConfig(
+        model="tiny-dreamer",
+        classes=["red", "blue"],
+        steps=1,
+        param="pixel",
+        size=20,
+        output=str(tmp_path / "run"),
+        side_by_side=True,
+    )
     dream(judge_host, config)
     dreams, skipped = collect_dreams(tmp_path)
     assert sorted((d.target, d.model, d.group, tuple(d.image.shape)) for d in dreams) == [
-        (0, "tiny-dreamer", "run", (3, 20, 20)), (2, "tiny-dreamer", "run", (3, 20, 20))]
+        (0, "tiny-dreamer", "run", (3, 20, 20)),
+        (2, "tiny-dreamer", "run", (3, 20, 20)),
+    ]
     assert [(s.reason, s.companion) for s in skipped] == [("a side-by-side picture", True)] * 2
     report = evaluate_folder(judge_host, tmp_path, ["colour-judge"])
     assert report.summary["run"]["count"] == 2
@@ -157,8 +183,16 @@ def test_real_dreams_are_read_from_their_manifests(judge_host, tmp_path, one_thr
 
 def test_a_dream_of_a_photos_shape_is_read_at_its_own_size(judge_host, tmp_path, one_thread):
     Image.new("RGB", (30, 20), (220, 30, 30)).save(tmp_path / "photo.png")
-    config = RunConfig(model="tiny-dreamer", classes=["red"], steps=1, param="pixel", size=21, side_by_side=True,
-                       init=f"photo:path={tmp_path / 'photo.png'}", output=str(tmp_path / "run"))
+    config = RunConfig(
+        model="tiny-dreamer",
+        classes=["red"],
+        steps=1,
+        param="pixel",
+        size=21,
+        side_by_side=True,
+        init=f"photo:path={tmp_path / 'photo.png'}",
+        output=str(tmp_path / "run"),
+    )
     dream(judge_host, config)
     dreams, skipped = collect_dreams(tmp_path / "run")
     assert [tuple(d.image.shape) for d in dreams] == [(3, 14, 21)]  # 21 on the photo's longer side
@@ -166,15 +200,24 @@ def test_a_dream_of_a_photos_shape_is_read_at_its_own_size(judge_host, tmp_path,
 
 
 def test_dreams_toward_no_class_are_left_out_with_the_reason(judge_host, tmp_path, one_thread):
-    config = RunConfig(model="tiny-dreamer", classes=["red"], steps=1, param="pixel", size=20,
-                       objective="layer:conv1", output=str(tmp_path / "layer"))
+    config = RunConfig(
+        model="tiny-dreamer",
+        classes=["red"],
+        steps=1,
+        param="pixel",
+        size=20,
+        objective="layer:conv1",
+        output=str(tmp_path / "layer"),
+    )
     dream(judge_host, config)
     (path,) = (tmp_path / "layer").glob("*.png")
     assert path.name == "layer-conv1-seed0.png" and read_manifest(path)["target"] is None
     with pytest.raises(DreamError) as error:
         evaluate_folder(judge_host, tmp_path / "layer", ["colour-judge"])
-    assert str(error.value).endswith("(1 other PNG(s), e.g. layer-conv1-seed0.png: dreamed toward no class (its "
-                                     "objective, 'layer:conv1', reads no --class): there is no target to judge).")
+    assert str(error.value).endswith(
+        "(1 other PNG(s), e.g. layer-conv1-seed0.png: dreamed toward no class (its "
+        "objective, 'layer:conv1', reads no --class): there is no target to judge)."
+    )
 
 
 def test_foreign_and_corrupt_pngs_are_skipped_with_a_reason(judge_host, study):
@@ -208,7 +251,8 @@ def test_dreams_of_classes_the_judge_does_not_know_are_refused(judge_host, study
     assert str(error.value) == (
         f"judge 'colour-judge' does not know the class of {str(study / 'birds' / 'wren.png')!r}: it targets 'wren' "
         "(class 2 of 'tiny-dreamer'), which is 'blue' to the judge. Judge with a model of the same classes "
-        "(--judge NAME).")
+        "(--judge NAME)."
+    )
 
 
 def test_a_judge_that_made_the_dreams_is_refused(judge_host, study):
@@ -236,13 +280,16 @@ def test_a_folder_without_dreams_and_a_judge_with_too_few_classes_are_errors(jud
 
 def test_summarise_counts_ranks():
     items = [{"rank": 0, "p_target": 0.5}, {"rank": 4, "p_target": 0.1}, {"rank": 5, "p_target": 0.0}]
-    assert summarise(items) == {"top1": pytest.approx(1 / 3), "top5": pytest.approx(2 / 3),
-                                "p_target": pytest.approx(0.2)}
+    assert summarise(items) == {
+        "top1": pytest.approx(1 / 3),
+        "top5": pytest.approx(2 / 3),
+        "p_target": pytest.approx(0.2),
+    }
 
 
 @pytest.fixture
 def judge_cli(monkeypatch, fresh_cli, judge_host):
-    monkeypatch.setattr("dreamengine.cli._HOST", judge_host)
+    monkeypatch.setattr("dreamengine.cli.group._HOST", judge_host)
 
 
 def test_cli_prints_a_table_per_group_and_judge(runner, judge_cli, study):
@@ -267,14 +314,19 @@ def test_cli_writes_json_with_groups_and_images(runner, judge_cli, study):
     assert set(report) == {"folder", "judges", "views", "groups", "images", "skipped"}
     assert report["groups"]["texture"]["judges"]["colour-judge"]["thumb"]["top1"] == 0.0
     assert {image["path"] for image in report["images"]} == {
-        "colours/red.png", "colours/green.png", "colours/not-blue.png", "texture/checks.png"}
+        "colours/red.png",
+        "colours/green.png",
+        "colours/not-blue.png",
+        "texture/checks.png",
+    }
     path = study / "scores.json"
     result = runner.invoke(cli, ["evaluate", str(study), "-j", "colour-judge", "--thumb", "8", "--json", str(path)])
     assert result.exit_code == 0 and json.loads(path.read_text())["groups"] == report["groups"]
 
 
-def test_json_replaces_an_earlier_report_but_never_another_file_and_says_so_before_judging(runner, judge_cli, study,
-                                                                                           tmp_path, monkeypatch):
+def test_json_replaces_an_earlier_report_but_never_another_file_and_says_so_before_judging(
+    runner, judge_cli, study, tmp_path, monkeypatch
+):
     from dreamengine.cli import cli
 
     report = tmp_path / "scores.json"
@@ -306,8 +358,9 @@ def test_a_judge_that_cannot_be_loaded_leaves_no_empty_bar_above_its_error(runne
     assert "judging with colour-judge" in result.output and "judging with nosuchnet" not in result.output
 
 
-def test_a_timm_judge_is_loaded_with_its_pretrained_weights_or_refused_in_one_line(runner, judge_cli, study,
-                                                                                   monkeypatch):
+def test_a_timm_judge_is_loaded_with_its_pretrained_weights_or_refused_in_one_line(
+    runner, judge_cli, study, monkeypatch
+):
     """A judge with random weights judges nothing (it used to be loaded so, with Python's raw warning)."""
     from dreamengine.cli import cli
 
@@ -320,9 +373,10 @@ def test_a_timm_judge_is_loaded_with_its_pretrained_weights_or_refused_in_one_li
     monkeypatch.setattr("timm.create_model", offline)
     result = runner.invoke(cli, ["evaluate", str(study), "--judge", "resnet10t"])
     assert asked == [True] and result.exit_code == 1 and "Traceback" not in result.output
-    assert ("cannot judge with 'resnet10t': a judge needs trained weights, and timm's could not be downloaded "
-            "(ConnectionError; check the network). Judge with a registered model instead:") in " ".join(
-        result.output.split())
+    assert (
+        "cannot judge with 'resnet10t': a judge needs trained weights, and timm's could not be downloaded "
+        "(ConnectionError; check the network). Judge with a registered model instead:"
+    ) in " ".join(result.output.split())
     result = runner.invoke(cli, ["evaluate", str(study), "--judge", "botnet50ts_256"])
     assert "a judge needs trained weights, and timm has none for it." in " ".join(result.output.split())
 
@@ -331,11 +385,19 @@ def normed_judge() -> DreamModel:
     """A judge with a convolution and a batch norm whose statistics are far from the identity."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
-                                  torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 4))
+        net = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1),
+            torch.nn.BatchNorm2d(8),
+            torch.nn.ReLU(),
+            torch.nn.AdaptiveAvgPool2d(1),
+            torch.nn.Flatten(),
+            torch.nn.Linear(8, 4),
+        )
         net[1].running_mean.uniform_(-1, 1)
         net[1].running_var.uniform_(0.2, 3)
-    return DreamModel(net, name="normed-judge", input_size=(SIZE, SIZE), class_names=["red", "green", "blue", "texture"])
+    return DreamModel(
+        net, name="normed-judge", input_size=(SIZE, SIZE), class_names=["red", "green", "blue", "texture"]
+    )
 
 
 def test_a_judge_runs_folded_and_scores_as_the_network_as_built(study):
@@ -347,7 +409,8 @@ def test_a_judge_runs_folded_and_scores_as_the_network_as_built(study):
         as_built = score_dreams(judge, dreams)
     for view in as_built:
         assert [item["p_target"] for item in folded[view]] == pytest.approx(
-            [item["p_target"] for item in as_built[view]], abs=1e-5)
+            [item["p_target"] for item in as_built[view]], abs=1e-5
+        )
 
 
 def test_progress_is_reported_per_judge_over_every_dream_and_view(judge_host, study):

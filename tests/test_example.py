@@ -11,8 +11,24 @@ SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "reproduce_report
 
 
 def test_the_report_script_trains_both_runs_and_writes_the_study(tmp_path):
-    args = [sys.executable, str(SCRIPT), "--output", str(tmp_path / "out"), "--model", "test_resnet", "--size", "16",
-            "--epochs", "1", "--study-epochs", "0,1", "--steps", "2,4", "--device", "cpu"]
+    args = [
+        sys.executable,
+        str(SCRIPT),
+        "--output",
+        str(tmp_path / "out"),
+        "--model",
+        "test_resnet",
+        "--size",
+        "16",
+        "--epochs",
+        "1",
+        "--study-epochs",
+        "0,1",
+        "--steps",
+        "2,4",
+        "--device",
+        "cpu",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "DREAMENGINE_NO_ENTRYPOINTS": "1"}
     result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -8,16 +8,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dreamengine import DreamError, DreamOutputs, RunConfig
-from dreamengine.dreaming import build_components
-from dreamengine.expressions import parse_expression
 from dreamengine.options import parse_spec
+from dreamengine.run.expressions import parse_expression
+from dreamengine.run.prepare import build_components
 from dreamengine.testing import make_host, tiny_model
 from dreamengine_builtins.objectives import gram_similarity
 
 names = st.sampled_from(["logit", "layer", "cross-entropy", "tv", "diversity", "l2"])
 values = st.from_regex(r"[a-z][a-z0-9.]{0,6}", fullmatch=True)
-specs = st.builds(lambda name, pos, kw: ":".join([name, *pos, *(f"k{i}={v}" for i, v in enumerate(kw))]),
-                  names, st.lists(values, max_size=2), st.lists(values, max_size=2))
+specs = st.builds(
+    lambda name, pos, kw: ":".join([name, *pos, *(f"k{i}={v}" for i, v in enumerate(kw))]),
+    names,
+    st.lists(values, max_size=2),
+    st.lists(values, max_size=2),
+)
 coefficients = st.floats(0.001, 1000, allow_nan=False).map(lambda x: float(f"{x:.4g}"))
 
 
@@ -40,18 +44,24 @@ def test_a_plain_spec_is_one_term_with_coefficient_one(spec):
 
 def test_hyphens_in_names_and_values_are_not_operators():
     terms = parse_expression("cross-entropy - 0.5*layer:layer=a-b + 2e-3*tv")
-    assert [(t.coefficient, str(t.spec)) for t in terms] == [(1.0, "cross-entropy"), (-0.5, "layer:layer=a-b"),
-                                                             (0.002, "tv")]
+    assert [(t.coefficient, str(t.spec)) for t in terms] == [
+        (1.0, "cross-entropy"),
+        (-0.5, "layer:layer=a-b"),
+        (0.002, "tv"),
+    ]
 
 
-@pytest.mark.parametrize("text, position, expected", [
-    ("logit + ", 9, "a term"),
-    ("logit + + tv", 9, "a term"),
-    ("0.5*", 5, "one component spec"),
-    ("logit - x*tv", 10, "a number before '*'"),
-    ("logit + 0.5*tv*2", 15, "one component spec"),
-    ("1e400*logit", 1, "a weight a float can hold, not 1e400"),
-])
+@pytest.mark.parametrize(
+    "text, position, expected",
+    [
+        ("logit + ", 9, "a term"),
+        ("logit + + tv", 9, "a term"),
+        ("0.5*", 5, "one component spec"),
+        ("logit - x*tv", 10, "a number before '*'"),
+        ("logit + 0.5*tv*2", 15, "one component spec"),
+        ("1e400*logit", 1, "a weight a float can hold, not 1e400"),
+    ],
+)
 def test_malformed_expressions_name_the_position_and_what_was_expected(text, position, expected):
     with pytest.raises(DreamError, match=rf"at position {position}: expected {expected}"):
         parse_expression(text)
@@ -81,6 +91,7 @@ def test_an_expression_is_the_weighted_sum_of_its_terms_and_penalties():
     torch.testing.assert_close(value, expected)
     (tv,) = [r for r in regularizers if "penalty" in r.phases()]
     from dreamengine_builtins.penalties import total_variation
+
     torch.testing.assert_close(tv.penalty(image), 0.25 * total_variation(image))
 
 
@@ -109,12 +120,20 @@ def test_diversity_is_minus_the_mean_gram_similarity_and_zero_for_one_item():
 
 
 def test_dreaming_with_a_diversity_term_makes_the_batch_less_alike():
-    from dreamengine.dreaming import build_job
-    from dreamengine.engine import run_job
+    from dreamengine.engine.loop import run_job
+    from dreamengine.run.prepare import build_job
 
     def similarity(objective):
-        config = RunConfig(size=16, steps=10, classes=["1", "1", "1"], init="noise", param="pixel", reg=["clamp"],
-                           objective=objective, lr=0.05)
+        config = RunConfig(
+            size=16,
+            steps=10,
+            classes=["1", "1", "1"],
+            init="noise",
+            param="pixel",
+            reg=["clamp"],
+            objective=objective,
+            lr=0.05,
+        )
         model = tiny_model()
         job, _ = build_job(make_host(), config, model, torch.device("cpu"))
         image = run_job(job).image
@@ -126,23 +145,32 @@ def test_dreaming_with_a_diversity_term_makes_the_batch_less_alike():
     assert diverse < plain - 0.01
 
 
-@pytest.mark.parametrize("text, needs_logits", [
-    ("layer:relu1 + 0.5*diversity:relu2", False),
-    ("layer:relu1 - 0.1*tv", False),
-    ("logit:class2 + 0.5*layer:relu2", True),
-])
+@pytest.mark.parametrize(
+    "text, needs_logits",
+    [
+        ("layer:relu1 + 0.5*diversity:relu2", False),
+        ("layer:relu1 - 0.1*tv", False),
+        ("logit:class2 + 0.5*layer:relu2", True),
+    ],
+)
 def test_an_expression_lets_the_forward_stop_early_only_when_no_term_needs_logits(text, needs_logits):
     objective, _ = build(text)
     assert objective.needs_logits is needs_logits
-    assert objective.layers == tuple(dict.fromkeys(
-        layer for _, part in objective.parts for layer in part.layers))
+    assert objective.layers == tuple(dict.fromkeys(layer for _, part in objective.parts for layer in part.layers))
 
 
-@pytest.mark.parametrize("objective, uses_classes", [
-    ("logit", True), ("cross-entropy", True), ("logit:class2", False), ("layer:conv1", False),
-    ("logit + 0.5*layer:conv1", True), ("logit:class2 + 0.5*layer:conv1 - 0.01*tv", False),
-    ("layer:conv1 + 0.5*diversity:conv1", False),
-])
+@pytest.mark.parametrize(
+    "objective, uses_classes",
+    [
+        ("logit", True),
+        ("cross-entropy", True),
+        ("logit:class2", False),
+        ("layer:conv1", False),
+        ("logit + 0.5*layer:conv1", True),
+        ("logit:class2 + 0.5*layer:conv1 - 0.01*tv", False),
+        ("layer:conv1 + 0.5*diversity:conv1", False),
+    ],
+)
 def test_an_objective_says_whether_it_dreams_each_items_class(objective, uses_classes):
     built = build_components(make_host(), RunConfig(objective=objective))[0]
     assert built.uses_classes is uses_classes
@@ -156,32 +184,40 @@ def test_objectives_separated_by_semicolons_are_one_per_dream_of_the_batch():
     value, model = outputs_of(objective, image, targets=(0, 0, 1))
     with model.capture(["relu1", "relu2"]) as activations:
         logits = model(image)
-    expected = torch.stack([activations["relu2"][0, 3].mean(),
-                            logits[1, 2] + activations["relu1"][1].pow(2).mean(), logits[2, 1]])
+    expected = torch.stack(
+        [activations["relu2"][0, 3].mean(), logits[1, 2] + activations["relu1"][1].pow(2).mean(), logits[2, 1]]
+    )
     torch.testing.assert_close(value, expected)
     assert not build("layer:relu2:0; layer:relu2:1")[0].uses_classes
 
 
-@pytest.mark.parametrize("text, message", [
-    ("logit;; layer:relu1", "an empty objective between ';'s"),
-    ("logit; layer:relu1 - 0.1*tv", "take no penalty terms; add one for them all to --reg"),
-    ("logit; layr:relu1", "Did you mean 'layer'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("logit;; layer:relu1", "an empty objective between ';'s"),
+        ("logit; layer:relu1 - 0.1*tv", "take no penalty terms; add one for them all to --reg"),
+        ("logit; layr:relu1", "Did you mean 'layer'"),
+    ],
+)
 def test_a_list_of_objectives_refuses_empty_places_penalties_and_unknown_names(text, message):
     with pytest.raises(DreamError, match=message):
         build(text)
 
 
-def test_a_list_of_objectives_dreams_one_file_each_with_one_class_for_all_or_one_each(runner, tmp_path,
-                                                                                     builtins_only_cli):
+def test_a_list_of_objectives_dreams_one_file_each_with_one_class_for_all_or_one_each(
+    runner, tmp_path, builtins_only_cli
+):
     from dreamengine.cli import cli
-    from dreamengine.imaging import read_manifest
+    from dreamengine.run.imaging import read_manifest
 
     args = ["run", "--model", "resnet10t", "--size", "32", "--steps", "2", "--strategy", "none", "-o", str(tmp_path)]
     result = runner.invoke(cli, [*args, "--objective", "layer:layer2:0; layer:layer2:1; logit", "-c", "toucan"])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["layer-layer2-0-seed0.png", "layer-layer2-1-seed0.png",
-                                                             "toucan-seed0.png"]
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "layer-layer2-0-seed0.png",
+        "layer-layer2-1-seed0.png",
+        "toucan-seed0.png",
+    ]
     one = read_manifest(tmp_path / "layer-layer2-1-seed0.png")
     assert one["target"] is None and one["part"] == {"item": 1, "objective": "layer:layer2:1"}
     toucan = read_manifest(tmp_path / "toucan-seed0.png")

@@ -6,9 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
+from dreamengine.analysis.directions import mean_features
 from dreamengine.cli import cli
-from dreamengine.directions import mean_features
-from dreamengine.dreaming import load_architecture
+from dreamengine.run.prepare import load_architecture
 
 pytestmark = pytest.mark.usefixtures("resnet10t_quiet", "one_thread")
 
@@ -41,15 +41,31 @@ def test_octaves_and_a_photo_of_another_shape_dream_with_a_vision_transformer(ru
     """Both failed at their first step: 'Input height (34) doesn't match model (160)'."""
     photo = tmp_path / "wide.png"
     Image.new("RGB", (60, 40), "orange").save(photo)
-    result = runner.invoke(cli, ["run", "--model", "test_vit", "--init", f"photo:path={photo}", "--size", "48",
-                                 "--strategy", "octaves:count=2", "--steps", "2", "-o", str(tmp_path / "d.png")])
+    result = runner.invoke(
+        cli,
+        [
+            "run",
+            "--model",
+            "test_vit",
+            "--init",
+            f"photo:path={photo}",
+            "--size",
+            "48",
+            "--strategy",
+            "octaves:count=2",
+            "--steps",
+            "2",
+            "-o",
+            str(tmp_path / "d.png"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert Image.open(tmp_path / "d.png").size == (48, 32)
 
 
 def test_a_transformers_channels_are_its_features_not_its_tokens(host, tmp_path):
     """A ViT block's output is (batch, tokens, features): layer:NAME:C, directions and `layers` read feature C."""
-    from dreamengine.layers import model_layers
+    from dreamengine.engine.layers import model_layers
 
     model = load_architecture(host, "test_vit").freeze()  # 100 patches + 1 class token, 64 features
     image = torch.rand(1, 3, 160, 160)

@@ -11,11 +11,11 @@ from timm.layers import BatchNormAct2d
 from torch import nn
 
 from dreamengine import DreamError, DreamModel
-from dreamengine.checkpoint import read_checkpoint, save_checkpoint
-from dreamengine.config import RunConfig
-from dreamengine.dreaming import build_job
-from dreamengine.engine import run_job
-from dreamengine.folding import NormRemainder
+from dreamengine.engine.checkpoint import read_checkpoint, save_checkpoint
+from dreamengine.engine.folding import NormRemainder
+from dreamengine.engine.loop import run_job
+from dreamengine.run.config import RunConfig
+from dreamengine.run.prepare import build_job
 
 CPU = torch.device("cpu")
 
@@ -24,10 +24,21 @@ def with_norms(*extra: tuple[str, nn.Module], frozen: bool = True) -> DreamModel
     """A small CNN with a timm norm+activation and a plain batch norm, their statistics far from the identity."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        net = nn.Sequential(OrderedDict([
-            ("conv1", nn.Conv2d(3, 8, 3, padding=1, bias=False)), ("bn1", BatchNormAct2d(8, act_layer=nn.ReLU)),
-            ("conv2", nn.Conv2d(8, 16, 3, stride=2, padding=1)), ("bn2", nn.BatchNorm2d(16)), ("relu2", nn.ReLU()),
-            *extra, ("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()), ("head", nn.Linear(16, 4))]))
+        net = nn.Sequential(
+            OrderedDict(
+                [
+                    ("conv1", nn.Conv2d(3, 8, 3, padding=1, bias=False)),
+                    ("bn1", BatchNormAct2d(8, act_layer=nn.ReLU)),
+                    ("conv2", nn.Conv2d(8, 16, 3, stride=2, padding=1)),
+                    ("bn2", nn.BatchNorm2d(16)),
+                    ("relu2", nn.ReLU()),
+                    *extra,
+                    ("pool", nn.AdaptiveAvgPool2d(1)),
+                    ("flatten", nn.Flatten()),
+                    ("head", nn.Linear(16, 4)),
+                ]
+            )
+        )
         for module in net.modules():
             if isinstance(module, nn.BatchNorm2d):
                 module.running_mean.uniform_(-1, 1)
@@ -110,7 +121,9 @@ class NormFirst(ConvAndNorm):
 def test_a_convolution_whose_output_is_used_elsewhere_leaves_the_network_unfolded():
     model = with_norms(("shared", SharedOutput()))
     expected = logits(model, IMAGE)
-    with pytest.warns(UserWarning, match=r"batch norms of model 'normed' could not be folded .* \(--no-fold-norms skips"):
+    with pytest.warns(
+        UserWarning, match=r"batch norms of model 'normed' could not be folded .* \(--no-fold-norms skips"
+    ):
         model.fold_norms()
     assert isinstance(model.layer("bn1"), BatchNormAct2d) and isinstance(model.layer("shared.bn"), nn.BatchNorm2d)
     assert torch.equal(logits(model, IMAGE), expected)

@@ -8,10 +8,10 @@ from PIL import Image
 
 from dreamengine import DreamError, DreamJob, DreamOutputs
 from dreamengine.cli import cli
-from dreamengine.config import RunConfig
-from dreamengine.dreaming import build_job, load_model
-from dreamengine.engine import run_job
-from dreamengine.imaging import read_manifest
+from dreamengine.engine.loop import run_job
+from dreamengine.run.config import RunConfig
+from dreamengine.run.imaging import read_manifest
+from dreamengine.run.prepare import build_job, load_model
 from dreamengine_builtins import pictures
 from dreamengine_builtins.pictures import Guide, best_matches
 from dreamengine_builtins.regularizers import Clamp
@@ -67,9 +67,17 @@ def test_a_guided_dream_grows_toward_its_guide_not_toward_another(tiny_model, tm
     dreams = {}
     for name, guide in guides.items():
         guide.prepare(tiny_model)
-        job = DreamJob(model=tiny_model, objective=guide, regularizers=[Clamp()],
-                       image=torch.full((1, 3, 16, 16), 0.5), targets=torch.tensor([0]), steps=30, lr=0.05,
-                       optimizer="adam", generator=torch.Generator().manual_seed(0))
+        job = DreamJob(
+            model=tiny_model,
+            objective=guide,
+            regularizers=[Clamp()],
+            image=torch.full((1, 3, 16, 16), 0.5),
+            targets=torch.tensor([0]),
+            steps=30,
+            lr=0.05,
+            optimizer="adam",
+            generator=torch.Generator().manual_seed(0),
+        )
         dreams[name] = run_job(job).image
 
     def score(guide, image):
@@ -108,8 +116,9 @@ def test_a_guided_dream_from_the_cli_is_named_after_its_guide_and_a_bad_guide_is
 @pytest.mark.usefixtures("resnet10t_quiet")
 def test_a_guided_dream_is_the_same_on_a_fresh_model_and_on_one_that_dreamed_before(host, stripes):
     """A study's cells share a model, whose norms the first cell folds: the guide's features must not see that."""
-    config = RunConfig(model="resnet10t", size=32, steps=3, objective=f"guide:layer2:path={stripes}", reg=["clamp"],
-                       strategy=[])
+    config = RunConfig(
+        model="resnet10t", size=32, steps=3, objective=f"guide:layer2:path={stripes}", reg=["clamp"], strategy=[]
+    )
     model = load_model(host, config)
     first, again = (run_job(build_job(host, config, model, torch.device("cpu"))[0]).image for _ in range(2))
     assert torch.equal(first, again)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 
 from dreamengine import DreamResult, PixelParametrization, RunConfig, hookimpl
-from dreamengine.dreaming import apply_preset, dream, load_model
-from dreamengine.imaging import read_manifest
+from dreamengine.run.execute import dream
+from dreamengine.run.imaging import read_manifest
+from dreamengine.run.prepare import apply_preset, load_model
 from dreamengine.testing import plugin_host, tiny_model
 
 
@@ -19,8 +20,16 @@ class TinyModels:
 
 
 def config(tmp_path, **settings) -> RunConfig:
-    base = {"model": "tiny-net", "classes": ["class1", "class2"], "size": 16, "steps": 3, "reg": ["clamp"], "strategy": [],
-            "device": "cpu", "output": str(tmp_path)}
+    base = {
+        "model": "tiny-net",
+        "classes": ["class1", "class2"],
+        "size": 16,
+        "steps": 3,
+        "reg": ["clamp"],
+        "strategy": [],
+        "device": "cpu",
+        "output": str(tmp_path),
+    }
     return RunConfig(**{**base, **settings})
 
 
@@ -130,7 +139,7 @@ class Commands:
 def test_register_commands_receives_the_group():
     import click
 
-    from dreamengine.cli import add_plugin_commands
+    from dreamengine.cli.group import add_plugin_commands
 
     group = click.Group("dreamengine")
     with plugin_host(Commands()) as host:

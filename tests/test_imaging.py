@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 from dreamengine import DreamError
-from dreamengine.imagefolder import load_images
-from dreamengine.imaging import load_image, to_pil, to_tensor, write_atomic
+from dreamengine.run.imaging import load_image, to_pil, to_tensor, write_atomic
+from dreamengine.training.imagefolder import load_images
 
 
 def pixel(path):
@@ -71,8 +71,9 @@ def test_files_written_in_place_get_the_permissions_of_any_new_file(tmp_path, um
 
 
 @pytest.mark.parametrize("hard_links", [True, False])
-def test_a_file_written_only_where_none_is_keeps_the_file_there_and_leaves_no_temporary(tmp_path, monkeypatch,
-                                                                                        hard_links):
+def test_a_file_written_only_where_none_is_keeps_the_file_there_and_leaves_no_temporary(
+    tmp_path, monkeypatch, hard_links
+):
     if not hard_links:  # a file system without them (some network and FAT ones)
         monkeypatch.setattr(os, "link", lambda *args: (_ for _ in ()).throw(PermissionError("no hard links")))
     path = write_atomic(tmp_path / "dream.png", lambda handle: handle.write(b"first"), replace=False)

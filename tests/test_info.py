@@ -10,23 +10,48 @@ import pytest
 from PIL import Image
 
 from dreamengine.cli import cli
-from dreamengine.config import RunConfig
-from dreamengine.imaging import read_manifest, save_png
-from dreamengine.recipe import command_line
-from dreamengine.sheets import SHEET_KEY
+from dreamengine.run.config import RunConfig
+from dreamengine.run.imaging import read_manifest, save_png
+from dreamengine.run.recipe import command_line
+from dreamengine.study.sheets import SHEET_KEY
 
 pytestmark = pytest.mark.usefixtures("builtins_only_cli")
 
 
 def test_the_defaults_need_no_arguments_and_each_kind_of_setting_is_written_as_run_takes_it():
     assert command_line(RunConfig()) == []
-    config = RunConfig().updated({
-        "classes": ["toucan", "great grey owl"], "reg": [], "strategy": ["tile:size=64", "octaves"],
-        "options": {"fft": {"decorrelate": False}}, "fold_norms": False, "side_by_side": True, "size": "64x32",
-        "output": "elsewhere", "lr": 0.1}, "a test")
-    assert command_line(config) == ["-c", "toucan", "-c", "great grey owl", "--reg", "none",
-                                    "--strategy", "tile:size=64,octaves", "-s", "fft.decorrelate=false",
-                                    "--lr", "0.1", "--size", "64x32", "--no-fold-norms", "--side-by-side"]
+    config = RunConfig().updated(
+        {
+            "classes": ["toucan", "great grey owl"],
+            "reg": [],
+            "strategy": ["tile:size=64", "octaves"],
+            "options": {"fft": {"decorrelate": False}},
+            "fold_norms": False,
+            "side_by_side": True,
+            "size": "64x32",
+            "output": "elsewhere",
+            "lr": 0.1,
+        },
+        "a test",
+    )
+    assert command_line(config) == [
+        "-c",
+        "toucan",
+        "-c",
+        "great grey owl",
+        "--reg",
+        "none",
+        "--strategy",
+        "tile:size=64,octaves",
+        "-s",
+        "fft.decorrelate=false",
+        "--lr",
+        "0.1",
+        "--size",
+        "64x32",
+        "--no-fold-norms",
+        "--side-by-side",
+    ]
 
 
 def test_a_known_preset_is_named_and_only_what_differs_from_it_is_written():
@@ -38,9 +63,32 @@ def test_a_known_preset_is_named_and_only_what_differs_from_it_is_written():
 
 def test_info_shows_the_dream_and_its_command_line_makes_the_same_picture(runner, tmp_path):
     first = tmp_path / "first"
-    settings = ["--model", "resnet10t", "--size", "40x32", "--steps", "4", "-c", "toucan", "-c", "7",
-                "--reg", "clamp,jitter:pixels=2,flip", "-s", "flip.p=0.7", "--strategy", "none", "--seed", "5",
-                "--lr", "0.1", "--optimizer", "sgd", "--param", "pixel"]
+    settings = [
+        "--model",
+        "resnet10t",
+        "--size",
+        "40x32",
+        "--steps",
+        "4",
+        "-c",
+        "toucan",
+        "-c",
+        "7",
+        "--reg",
+        "clamp,jitter:pixels=2,flip",
+        "-s",
+        "flip.p=0.7",
+        "--strategy",
+        "none",
+        "--seed",
+        "5",
+        "--lr",
+        "0.1",
+        "--optimizer",
+        "sgd",
+        "--param",
+        "pixel",
+    ]
     assert runner.invoke(cli, ["run", *settings, "-o", str(first)]).exit_code == 0
     dream, other = sorted(first.iterdir(), key=lambda path: "toucan" not in path.name)
     result = runner.invoke(cli, ["info", str(dream), str(other)])
@@ -62,8 +110,10 @@ def test_info_on_a_picture_that_is_not_a_dream_says_so_and_goes_on(runner, tmp_p
     photo = tmp_path / "holiday.png"
     Image.new("RGB", (8, 8), "red").save(photo)
     dream = tmp_path / "d.png"
-    assert runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1", "-o", str(dream)]
-                         ).exit_code == 0
+    assert (
+        runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1", "-o", str(dream)]).exit_code
+        == 0
+    )
     result = runner.invoke(cli, ["info", str(photo), str(dream)])
     assert result.exit_code == 1
     assert "holiday.png' carries no dreamengine settings" in result.output
@@ -72,8 +122,10 @@ def test_info_on_a_picture_that_is_not_a_dream_says_so_and_goes_on(runner, tmp_p
 
 def test_info_on_a_montage_names_its_pictures(runner, tmp_path):
     dream = tmp_path / "d.png"
-    assert runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1", "-o", str(dream)]
-                         ).exit_code == 0
+    assert (
+        runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1", "-o", str(dream)]).exit_code
+        == 0
+    )
     sheet = tmp_path / "m.png"
     assert runner.invoke(cli, ["montage", str(dream), "-o", str(sheet)]).exit_code == 0
     result = runner.invoke(cli, ["info", str(sheet)])
@@ -95,8 +147,25 @@ def test_info_names_a_registered_preset_and_its_line_makes_the_same_picture(runn
 
 def test_info_says_which_item_of_a_side_by_side_run_a_dream_was_and_whether_it_was_cut_short(runner, tmp_path):
     out = tmp_path / "out"
-    assert runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1", "-o", str(out),
-                               "--objective", "layer:layer1:0; layer:layer1:1"]).exit_code == 0
+    assert (
+        runner.invoke(
+            cli,
+            [
+                "run",
+                "--model",
+                "resnet10t",
+                "--size",
+                "32",
+                "--steps",
+                "1",
+                "-o",
+                str(out),
+                "--objective",
+                "layer:layer1:0; layer:layer1:1",
+            ],
+        ).exit_code
+        == 0
+    )
     second = next(path for path in out.iterdir() if "layer1-1" in path.name)
     result = runner.invoke(cli, ["info", str(second)])
     assert "item 2 of objectives dreamed side by side" in result.output
@@ -115,17 +184,39 @@ def test_info_on_a_contact_sheet_points_to_the_study_cells(runner, tmp_path):
 
 def test_an_animation_carries_its_dreams_settings_and_an_older_one_points_to_the_png(runner, tmp_path):
     for animation in ("gif", "webp"):
-        assert runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "2", "--save-every", "1",
-                                   "--animation", animation, "-o", str(tmp_path / animation)]).exit_code == 0
+        assert (
+            runner.invoke(
+                cli,
+                [
+                    "run",
+                    "--model",
+                    "resnet10t",
+                    "--size",
+                    "32",
+                    "--steps",
+                    "2",
+                    "--save-every",
+                    "1",
+                    "--animation",
+                    animation,
+                    "-o",
+                    str(tmp_path / animation),
+                ],
+            ).exit_code
+            == 0
+        )
         dream = tmp_path / animation / "flamingo-seed0.png"
         assert read_manifest(dream.with_suffix(f".{animation}")) == read_manifest(dream)
-        shown = [runner.invoke(cli, ["info", str(path)]).output.splitlines()[1:] for path in
-                 (dream, dream.with_suffix(f".{animation}"))]  # all but the first line, the file's name
+        shown = [
+            runner.invoke(cli, ["info", str(path)]).output.splitlines()[1:]
+            for path in (dream, dream.with_suffix(f".{animation}"))
+        ]  # all but the first line, the file's name
         assert shown[0] == shown[1] and shown[0][0].split() == ["dreams", "flamingo"]
         assert shown[0][-1].startswith("dreamengine run --model resnet10t")
     older = tmp_path / "gif" / "flamingo-seed0.gif"
     Image.open(older.with_suffix(".png")).convert("RGB").save(older)  # as animations were before: no settings
     result = runner.invoke(cli, ["info", str(older)])
     assert result.exit_code == 1
-    assert (f"is an animation, which carries no dreamengine settings; its dream's are in "
-            f"'{older.with_suffix('.png')}'.") in " ".join(result.output.split())
+    assert (
+        f"is an animation, which carries no dreamengine settings; its dream's are in '{older.with_suffix('.png')}'."
+    ) in " ".join(result.output.split())

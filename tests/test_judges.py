@@ -38,8 +38,14 @@ def photo(name: str) -> torch.Tensor:
 def test_a_judge_recognises_real_photographs(name, size):
     model = efficientnet_lite(name).freeze()
     assert model.name == name and model.input_size == (size, size) and len(model.class_names) == 1000
-    images = torch.stack([F.interpolate(photo(p)[None], size=model.input_size, mode="bilinear", antialias=True,
-                                        align_corners=False)[0] for p in PHOTOS])
+    images = torch.stack(
+        [
+            F.interpolate(photo(p)[None], size=model.input_size, mode="bilinear", antialias=True, align_corners=False)[
+                0
+            ]
+            for p in PHOTOS
+        ]
+    )
     with torch.no_grad():
         ranked = model(images).argsort(dim=-1, descending=True)
     for row, (photo_name, (classes, within)) in zip(ranked.tolist(), PHOTOS.items()):

@@ -7,7 +7,7 @@ from torch import nn
 
 from dreamengine import DreamModel
 from dreamengine.cli import cli
-from dreamengine.layers import Layer, model_layers
+from dreamengine.engine.layers import Layer, model_layers
 from dreamengine.testing import TINY_LAYERS, tiny_model
 
 pytestmark = pytest.mark.usefixtures("builtins_only_cli")
@@ -19,11 +19,14 @@ def test_each_layer_has_its_output_shape_and_the_share_of_the_forward_done_when_
     head = 4 * 16
     total = conv1 + conv2 + head
     assert model_layers(tiny_model()) == [
-        Layer("conv1", "Conv2d", (8, 16, 16), conv1 / total), Layer("relu1", "ReLU", (8, 16, 16), conv1 / total),
+        Layer("conv1", "Conv2d", (8, 16, 16), conv1 / total),
+        Layer("relu1", "ReLU", (8, 16, 16), conv1 / total),
         Layer("conv2", "Conv2d", (16, 8, 8), (conv1 + conv2) / total),
         Layer("relu2", "ReLU", (16, 8, 8), (conv1 + conv2) / total),
         Layer("pool", "AdaptiveAvgPool2d", (16, 1, 1), (conv1 + conv2) / total),
-        Layer("flatten", "Flatten", (16,), (conv1 + conv2) / total), Layer("head", "Linear", (4,), 1.0)]
+        Layer("flatten", "Flatten", (16,), (conv1 + conv2) / total),
+        Layer("head", "Linear", (4,), 1.0),
+    ]
     assert [layer.name for layer in model_layers(tiny_model())] == list(TINY_LAYERS)
 
 
@@ -42,10 +45,17 @@ def test_nesting_levels_patterns_identities_and_layers_a_forward_never_runs():
     model = DreamModel(_Nested(), name="nested", input_size=(8, 8))
     assert [layer.name for layer in model_layers(model, levels=1)] == ["stem", "head", "unused"]
     assert model_layers(model, levels=1)[-1] == Layer("unused", "Conv2d", None, None)
-    assert [layer.name for layer in model_layers(model)] == ["stem.0", "stem.2", "stem", "head.0", "head.1",
-                                                             "head.2", "head", "unused"]  # no Identity
+    assert [layer.name for layer in model_layers(model)] == [
+        "stem.0",
+        "stem.2",
+        "stem",
+        "head.0",
+        "head.1",
+        "head.2",
+        "head",
+        "unused",
+    ]  # no Identity
     assert [layer.name for layer in model_layers(model, "head.*")] == ["head.0", "head.1", "head.2"]
-
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -59,18 +69,43 @@ def test_listing_leaves_the_model_in_its_mode(training):
 def test_the_command_lists_layers_that_the_layer_objective_accepts(runner, tmp_path):
     result = runner.invoke(cli, ["layers", "--model", "resnet10t", "layer?"])
     assert result.exit_code == 0, result.output
-    rows = [[cell.strip() for cell in line.split("│")[1:5]] for line in result.output.splitlines()
-            if line.startswith("│")]
+    rows = [
+        [cell.strip() for cell in line.split("│")[1:5]] for line in result.output.splitlines() if line.startswith("│")
+    ]
     assert [row[0] for row in rows] == ["layer1", "layer2", "layer3", "layer4"]
     assert [row[2] for row in rows] == ["64 x 44 x 44", "128 x 22 x 22", "256 x 11 x 11", "512 x 6 x 6"]
     costs = [int(row[3].rstrip("%")) for row in rows]
     assert costs == sorted(costs) and costs[0] < 60 and costs[-1] == 100
     hint = " ".join(result.output.split())
-    assert all(objective in hint for objective in ("layer:NAME", "neuron:NAME:CHANNEL", "guide:NAME:path=PICTURE",
-                                                   "style:NAME:path=PICTURE", "direction:NAME:path=FILE",
-                                                   "`dreamengine direction`"))
-    dreamed = runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1",
-                                  "--objective", "layer:layer2", "-o", str(tmp_path / "d.png"), "--strategy", "none"])
+    assert all(
+        objective in hint
+        for objective in (
+            "layer:NAME",
+            "neuron:NAME:CHANNEL",
+            "guide:NAME:path=PICTURE",
+            "style:NAME:path=PICTURE",
+            "direction:NAME:path=FILE",
+            "`dreamengine direction`",
+        )
+    )
+    dreamed = runner.invoke(
+        cli,
+        [
+            "run",
+            "--model",
+            "resnet10t",
+            "--size",
+            "32",
+            "--steps",
+            "1",
+            "--objective",
+            "layer:layer2",
+            "-o",
+            str(tmp_path / "d.png"),
+            "--strategy",
+            "none",
+        ],
+    )
     assert dreamed.exit_code == 0, dreamed.output
 
 

@@ -11,9 +11,9 @@ from PIL import Image
 
 from dreamengine import DreamError, DreamJob, Regularizer
 from dreamengine.cli import cli
-from dreamengine.config import RunConfig
-from dreamengine.engine import run_job
-from dreamengine.imaging import read_manifest
+from dreamengine.engine.loop import run_job
+from dreamengine.run.config import RunConfig
+from dreamengine.run.imaging import read_manifest
 from dreamengine_builtins.mask import Mask
 from dreamengine_builtins.objectives import Logit
 from dreamengine_builtins.octaves import Octaves
@@ -31,10 +31,12 @@ def masks(tmp_path_factory):
     folder = tmp_path_factory.mktemp("masks")
     half = np.zeros((8, 8))
     half[:, :4] = 255  # the left half dreams
-    return {"white": mask_file(folder, np.full((8, 8), 255), "white.png"),
-            "black": mask_file(folder, np.zeros((8, 8)), "black.png"),
-            "gray": mask_file(folder, np.full((8, 8), 128), "gray.png"),
-            "half": mask_file(folder, half, "half.png")}
+    return {
+        "white": mask_file(folder, np.full((8, 8), 255), "white.png"),
+        "black": mask_file(folder, np.zeros((8, 8)), "black.png"),
+        "gray": mask_file(folder, np.full((8, 8), 128), "gray.png"),
+        "half": mask_file(folder, half, "half.png"),
+    }
 
 
 @st.composite
@@ -74,7 +76,7 @@ def test_a_mask_is_fitted_to_each_loops_size_and_needs_to_see_its_start_first(ma
     for side in (8, 16):
         start, image = torch.zeros(1, 3, side, side), torch.ones(1, 3, side, side)
         out = projected(mask, start, image)
-        assert out[..., : side // 2 - 1].eq(1).all() and out[..., side // 2 + 1:].eq(0).all()
+        assert out[..., : side // 2 - 1].eq(1).all() and out[..., side // 2 + 1 :].eq(0).all()
     with pytest.raises(DreamError, match="did not begin with"):
         mask.project(torch.rand(1, 3, 8, 8), torch.Generator())  # it began at 16x16
 
@@ -94,9 +96,17 @@ class Starts(Regularizer):
 
 def test_every_loop_shows_the_regularizers_its_start_first_each_octave_too(tiny_model):
     starts = Starts()
-    job = DreamJob(model=tiny_model, objective=Logit(), regularizers=[starts], image=torch.full((1, 3, 32, 32), 0.5),
-                   targets=torch.tensor([0]), steps=6, lr=0.05, optimizer="adam",
-                   generator=torch.Generator().manual_seed(0))
+    job = DreamJob(
+        model=tiny_model,
+        objective=Logit(),
+        regularizers=[starts],
+        image=torch.full((1, 3, 32, 32), 0.5),
+        targets=torch.tensor([0]),
+        steps=6,
+        lr=0.05,
+        optimizer="adam",
+        generator=torch.Generator().manual_seed(0),
+    )
     Octaves(count=3, scale=2.0).run(job, run_job)
     assert starts.sizes == [(8, 8), (16, 16), (32, 32)]
 
@@ -119,10 +129,29 @@ def test_plus_adds_a_mask_to_the_default_regularizers_and_the_dark_part_keeps_th
     half = np.zeros((32, 32))
     half[:, :16] = 255
     out = tmp_path / "d.png"
-    result = runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "3", "--param", "pixel",
-                                 "--init", f"photo:path={photo}", "--strategy", "none",
-                                 "--reg", f"+mask:path={mask_file(tmp_path, half)}", "-o", str(out)],
-                           catch_exceptions=False)
+    result = runner.invoke(
+        cli,
+        [
+            "run",
+            "--model",
+            "resnet10t",
+            "--size",
+            "32",
+            "--steps",
+            "3",
+            "--param",
+            "pixel",
+            "--init",
+            f"photo:path={photo}",
+            "--strategy",
+            "none",
+            "--reg",
+            f"+mask:path={mask_file(tmp_path, half)}",
+            "-o",
+            str(out),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     assert read_manifest(out)["config"]["reg"] == [*RunConfig().reg, f"mask:path={tmp_path / 'mask.png'}"]
     dream, start = np.asarray(Image.open(out)), np.asarray(Image.open(photo))
@@ -134,6 +163,20 @@ def test_a_missing_or_unreadable_mask_is_one_line_before_the_run_starts(runner, 
     bad = tmp_path / "bad.png"
     bad.write_text("not a picture")
     for path, message in ((tmp_path / "nope.png", "does not exist"), (bad, "not a readable image")):
-        result = runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1",
-                                     "--reg", f"+mask:path={path}", "-o", str(tmp_path / "d.png")])
+        result = runner.invoke(
+            cli,
+            [
+                "run",
+                "--model",
+                "resnet10t",
+                "--size",
+                "32",
+                "--steps",
+                "1",
+                "--reg",
+                f"+mask:path={path}",
+                "-o",
+                str(tmp_path / "d.png"),
+            ],
+        )
         assert result.exit_code == 1 and message in result.output and "dreaming" not in result.output

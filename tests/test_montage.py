@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
+from dreamengine.analysis.montage import label, left_out, montage
 from dreamengine.cli import cli
-from dreamengine.imaging import read_manifest
-from dreamengine.montage import label, left_out, montage
+from dreamengine.run.imaging import read_manifest
 
 pytestmark = pytest.mark.usefixtures("builtins_only_cli")
 
@@ -15,9 +15,27 @@ pytestmark = pytest.mark.usefixtures("builtins_only_cli")
 @pytest.fixture
 def dreams(runner, tmp_path):
     """Three 32x32 dreams of objectives side by side, with their side-by-side pictures."""
-    result = runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1", "--strategy", "none",
-                                 "--objective", "layer:layer2:0; layer:layer2:1; logit", "-c", "toucan",
-                                 "--side-by-side", "-o", str(tmp_path / "dreams")])
+    result = runner.invoke(
+        cli,
+        [
+            "run",
+            "--model",
+            "resnet10t",
+            "--size",
+            "32",
+            "--steps",
+            "1",
+            "--strategy",
+            "none",
+            "--objective",
+            "layer:layer2:0; layer:layer2:1; logit",
+            "-c",
+            "toucan",
+            "--side-by-side",
+            "-o",
+            str(tmp_path / "dreams"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     return tmp_path / "dreams"
 
@@ -35,8 +53,11 @@ def test_a_montage_puts_each_dream_in_its_cell_over_what_it_dreamed(runner, drea
     assert sheet.getpixel((6 + 96 + 6 + 3 * 5, 6)) == Image.open(dreams / "layer-layer2-1-seed0.png").getpixel((5, 0))
     stored = read_manifest(out)["montage"]
     assert stored["labels"] == ["layer:layer2:0", "layer:layer2:1", "toucan (logit)"]
-    assert [p.rsplit("/", 1)[-1] for p in stored["pictures"]] == ["layer-layer2-0-seed0.png", "layer-layer2-1-seed0.png",
-                                                                  "toucan-seed0.png"]
+    assert [p.rsplit("/", 1)[-1] for p in stored["pictures"]] == [
+        "layer-layer2-0-seed0.png",
+        "layer-layer2-1-seed0.png",
+        "toucan-seed0.png",
+    ]
     again = runner.invoke(cli, ["montage", str(dreams), str(out), "-o", str(out), "--columns", "3"])  # a folder
     assert again.exit_code == 0 and "a montage" in again.output  # the last montage is left out, and replaced
     assert Image.open(out).size == (3 * (96 + 6) + 6, 96 + 16 + 6 + 6)
@@ -48,8 +69,9 @@ def test_a_montage_never_replaces_another_file_and_refuses_bad_columns(runner, d
     result = runner.invoke(cli, ["montage", str(dreams / "toucan-seed0.png"), "-o", str(photo)])
     assert result.exit_code == 1 and "is there and is not a montage" in result.output
     assert Image.open(photo).getpixel((0, 0)) == (255, 0, 0)
-    result = runner.invoke(cli, ["montage", str(dreams / "toucan-seed0.png"), "--columns", "0",
-                                 "-o", str(tmp_path / "m.png")])
+    result = runner.invoke(
+        cli, ["montage", str(dreams / "toucan-seed0.png"), "--columns", "0", "-o", str(tmp_path / "m.png")]
+    )
     assert result.exit_code == 1 and "--columns must be at least 1, got 0." in result.output
     (tmp_path / "empty").mkdir()
     result = runner.invoke(cli, ["montage", str(tmp_path / "empty"), "-o", str(tmp_path / "m.png")])

@@ -84,5 +84,6 @@ def test_a_float_option_is_a_finite_number(value):
 def test_required_option_is_asked_for():
     def needs(path: str):
         """Needs a path."""
+
     with pytest.raises(DreamError, match="needs option"):
         coerce_options("needs", {}, factory_options(needs))

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dreamengine import DreamJob
-from dreamengine.engine import run_job
+from dreamengine.engine.loop import run_job
 from dreamengine_builtins.objectives import Logit
 from dreamengine_builtins.parametrizations import Fourier, Pixel
 from dreamengine_builtins.regularizers import Blur, Clamp, Jitter
@@ -35,9 +35,18 @@ def test_pixel_is_the_image_itself():
 
 def test_the_loop_optimises_a_fourier_image_within_range_and_repeatably(tiny_model):
     def run(seed):
-        job = DreamJob(model=tiny_model, objective=Logit(), regularizers=[Jitter(2), Blur(0.5), Clamp()],
-                       image=torch.full((1, 3, 16, 16), 0.5), targets=torch.tensor([1]), steps=15, lr=0.05,
-                       optimizer="adam", generator=torch.Generator().manual_seed(seed), parametrization=Fourier())
+        job = DreamJob(
+            model=tiny_model,
+            objective=Logit(),
+            regularizers=[Jitter(2), Blur(0.5), Clamp()],
+            image=torch.full((1, 3, 16, 16), 0.5),
+            targets=torch.tensor([1]),
+            steps=15,
+            lr=0.05,
+            optimizer="adam",
+            generator=torch.Generator().manual_seed(seed),
+            parametrization=Fourier(),
+        )
         return job, run_job(job)
 
     job, result = run(0)

@@ -11,21 +11,24 @@ from PIL import Image
 
 from dreamengine import RunConfig
 from dreamengine.cli import cli
-from dreamengine.dreaming import dream_size, start_photo
+from dreamengine.run.prepare import dream_size, start_photo
 from dreamengine_builtins.initializers import Photo
 
 pytestmark = pytest.mark.usefixtures("builtins_only_cli")
 
 
-@pytest.mark.parametrize("size, aspect, expected", [
-    (None, None, (224, 224)),     # no photo: the model's input size, as before
-    (64, None, (64, 64)),
-    ("64x32", None, (32, 64)),
-    (None, 1.5, (149, 224)),      # a 3:2 photo: the input size is its longer side
-    (100, 0.5, (100, 50)),        # a portrait photo
-    ("100", 1.0, (100, 100)),
-    ("90x30", 1.5, (30, 90)),     # WIDTHxHEIGHT is kept as given
-])
+@pytest.mark.parametrize(
+    "size, aspect, expected",
+    [
+        (None, None, (224, 224)),  # no photo: the model's input size, as before
+        (64, None, (64, 64)),
+        ("64x32", None, (32, 64)),
+        (None, 1.5, (149, 224)),  # a 3:2 photo: the input size is its longer side
+        (100, 0.5, (100, 50)),  # a portrait photo
+        ("100", 1.0, (100, 100)),
+        ("90x30", 1.5, (30, 90)),  # WIDTHxHEIGHT is kept as given
+    ],
+)
 def test_the_dream_size_follows_the_photos_shape_unless_given_in_full(size, aspect, expected):
     assert dream_size(size, (224, 224), aspect) == expected
 
@@ -52,25 +55,63 @@ def test_a_photo_of_another_shape_is_cropped_about_its_centre_never_stretched(tm
 
 def test_run_from_a_photo_writes_a_dream_of_its_shape(runner, tmp_path):
     out = tmp_path / "dream.png"
-    result = runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1", "--strategy", "none",
-                                 "--init", f"photo:path={_stripes(tmp_path / 's.png')}", "-o", str(out)])
+    result = runner.invoke(
+        cli,
+        [
+            "run",
+            "--model",
+            "resnet10t",
+            "--size",
+            "32",
+            "--steps",
+            "1",
+            "--strategy",
+            "none",
+            "--init",
+            f"photo:path={_stripes(tmp_path / 's.png')}",
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert Image.open(out).size == (32, 16)
 
 
 def test_a_photos_dream_toward_no_class_is_named_after_the_photo_and_the_objective(runner, tmp_path):
     photo = _stripes(tmp_path / "holiday.png")
-    result = runner.invoke(cli, ["run", "--model", "resnet10t", "--size", "32", "--steps", "1", "--strategy", "none",
-                                 "--init", f"photo:path={photo}", "--objective", "layer:layer2",
-                                 "-o", str(tmp_path / "out")])
+    result = runner.invoke(
+        cli,
+        [
+            "run",
+            "--model",
+            "resnet10t",
+            "--size",
+            "32",
+            "--steps",
+            "1",
+            "--strategy",
+            "none",
+            "--init",
+            f"photo:path={photo}",
+            "--objective",
+            "layer:layer2",
+            "-o",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["holiday-layer-layer2-seed0.png"]
 
 
-@pytest.mark.parametrize("init, options, expected", [
-    ("gray", {}, None), ("photo:path=a.jpg:blur=2", {}, "a.jpg"), ("photo:b.jpg", {}, "b.jpg"),
-    ("photo:path=a.jpg", {"photo": {"path": "c.jpg"}}, "c.jpg"),
-])
+@pytest.mark.parametrize(
+    "init, options, expected",
+    [
+        ("gray", {}, None),
+        ("photo:path=a.jpg:blur=2", {}, "a.jpg"),
+        ("photo:b.jpg", {}, "b.jpg"),
+        ("photo:path=a.jpg", {"photo": {"path": "c.jpg"}}, "c.jpg"),
+    ],
+)
 def test_the_start_photo_is_found_in_the_spec_or_the_options(init, options, expected):
     found = start_photo(RunConfig(init=init, options=options))
     assert found == (None if expected is None else Path(expected))

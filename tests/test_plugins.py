@@ -59,12 +59,16 @@ def test_an_import_error_names_the_distribution_and_the_rest_loads(fake_distribu
 
 
 def test_a_misspelt_hook_is_reported_with_a_suggestion(fake_distribution):
-    fake_distribution("dreamengine-typo", "fake_typo", """
+    fake_distribution(
+        "dreamengine-typo",
+        "fake_typo",
+        """
         from dreamengine import hookimpl
         @hookimpl
         def dreamengine_register_regularizer(register):
             pass
-    """)
+    """,
+    )
     host = load_plugins(entry_points=True, blocked=(), trace=False)
     (failure,) = host.failures
     assert "Did you mean 'dreamengine_register_regularizers'" in failure.message
@@ -72,12 +76,16 @@ def test_a_misspelt_hook_is_reported_with_a_suggestion(fake_distribution):
 
 
 def test_a_hook_with_wrong_arguments_is_reported(fake_distribution):
-    fake_distribution("dreamengine-args", "fake_args", """
+    fake_distribution(
+        "dreamengine-args",
+        "fake_args",
+        """
         from dreamengine import hookimpl
         @hookimpl
         def dreamengine_register_regularizers(register, extra):
             pass
-    """)
+    """,
+    )
     host = load_plugins(entry_points=True, blocked=(), trace=False)
     (failure,) = host.failures
     assert failure.name == "fake_args" and "wrong arguments" in failure.message

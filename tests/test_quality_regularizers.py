@@ -8,13 +8,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dreamengine import DreamError, DreamJob, Objective
-from dreamengine.engine import run_job
+from dreamengine.engine.loop import run_job
 from dreamengine.testing import tiny_model
+from dreamengine.warping import compose, resample
 from dreamengine_builtins.gradients import GradBlur, GradNorm
 from dreamengine_builtins.penalties import L2, TotalVariation, total_variation
-from dreamengine.warping import compose, resample
 from dreamengine_builtins.transforms import Roll, Rotate, Scale, rotation, zoom
-
 
 
 @st.composite
@@ -124,9 +123,18 @@ def test_the_engine_runs_the_gradient_phase_every_step_for_every_parametrization
     from dreamengine_builtins.parametrizations import Fourier, Pixel
 
     recorder = _Recorder()
-    job = DreamJob(model=tiny_model(), objective=_Logit(), regularizers=[recorder], image=torch.full((1, 3, 16, 16), 0.5),
-                   targets=torch.tensor([1]), steps=3, lr=0.05, optimizer="adam", generator=gen(),
-                   parametrization=Fourier() if param else Pixel())
+    job = DreamJob(
+        model=tiny_model(),
+        objective=_Logit(),
+        regularizers=[recorder],
+        image=torch.full((1, 3, 16, 16), 0.5),
+        targets=torch.tensor([1]),
+        steps=3,
+        lr=0.05,
+        optimizer="adam",
+        generator=gen(),
+        parametrization=Fourier() if param else Pixel(),
+    )
     result = run_job(job)
     assert result.steps_done == 3 and len(recorder.seen) == 3
     torch.testing.assert_close(torch.stack(recorder.seen), torch.ones(3, 1))
@@ -134,11 +142,21 @@ def test_the_engine_runs_the_gradient_phase_every_step_for_every_parametrization
 
 def test_the_gradient_phase_changes_the_step():
     """With SGD the step is lr times the filtered gradient: normalised, the largest change is predictable."""
+
     def step(regularizers):
-        job = DreamJob(model=tiny_model(), objective=_Logit(), regularizers=regularizers,
-                       image=torch.full((1, 3, 16, 16), 0.5), targets=torch.tensor([1]), steps=1, lr=0.01,
-                       optimizer="sgd", generator=gen())
+        job = DreamJob(
+            model=tiny_model(),
+            objective=_Logit(),
+            regularizers=regularizers,
+            image=torch.full((1, 3, 16, 16), 0.5),
+            targets=torch.tensor([1]),
+            steps=1,
+            lr=0.01,
+            optimizer="sgd",
+            generator=gen(),
+        )
         return run_job(job).image - 0.5
+
     plain, normalised = step([]), step([GradNorm("mean-abs")])
     torch.testing.assert_close(normalised.abs().mean(), torch.tensor(0.01))
     assert not torch.allclose(plain.abs().mean(), torch.tensor(0.01))
@@ -152,8 +170,8 @@ class _Logit(Objective):
 
 
 def test_bad_options_are_one_line_errors():
-    from dreamengine.testing import make_host
     from dreamengine.options import parse_spec
+    from dreamengine.testing import make_host
 
     with pytest.raises(DreamError, match="regularizer 'tv': weight must be"):
         make_host().registry.create("regularizers", parse_spec("tv:weight=-1"))

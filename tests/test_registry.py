@@ -39,7 +39,15 @@ def test_unknown_name_suggests(host):
 
 
 def test_wildcard_find(host):
-    assert [e.name for e in host.registry.find("regularizers", "*l*")] == ["blur", "clamp", "flip", "gradblur", "l2", "roll", "scale"]
+    assert [e.name for e in host.registry.find("regularizers", "*l*")] == [
+        "blur",
+        "clamp",
+        "flip",
+        "gradblur",
+        "l2",
+        "roll",
+        "scale",
+    ]
 
 
 class _Twice:
@@ -77,7 +85,9 @@ class _Broken:
 
 def test_a_failing_registration_names_the_plugin(host):
     host.pm.register(_Broken(), name="broken")
-    with pytest.raises(DreamError, match="plugin 'broken' failed in dreamengine_register_objectives: RuntimeError: boom"):
+    with pytest.raises(
+        DreamError, match="plugin 'broken' failed in dreamengine_register_objectives: RuntimeError: boom"
+    ):
         Registry.build(host.pm)
 
 
@@ -87,6 +97,7 @@ def test_invalid_names_are_refused(host):
         def dreamengine_register_objectives(self, register):
             """Registers a name with a colon."""
             register("a:b", Objective)
+
     host.pm.register(Bad(), name="bad")
     with pytest.raises(DreamError, match="invalid objective name"):
         Registry.build(host.pm)

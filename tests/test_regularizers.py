@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from dreamengine_builtins.regularizers import Blur, Clamp, Flip, Jitter, gaussian_blur
 
+
 @st.composite
 def images(draw, low=0.0, high=1.0):
     batch = draw(st.integers(1, 3))
@@ -120,8 +121,13 @@ def test_jitter_shift_is_undone_for_the_stored_image():
 
 
 def test_invalid_options_are_refused():
-    for make in (lambda: Clamp(1, 0), lambda: Blur(sigma=-1), lambda: Blur(0.5, 0.1), lambda: Flip(p=2),
-                 lambda: Jitter(pixels=-1)):
+    for make in (
+        lambda: Clamp(1, 0),
+        lambda: Blur(sigma=-1),
+        lambda: Blur(0.5, 0.1),
+        lambda: Flip(p=2),
+        lambda: Jitter(pixels=-1),
+    ):
         try:
             make()
         except ValueError:

@@ -12,10 +12,21 @@ from hypothesis import strategies as st
 from PIL import Image
 from torch import nn
 
-from dreamengine import (DreamError, DreamJob, DreamModel, DreamResult, Objective, Regularizer, RunConfig, Strategy, hookimpl,
-                         resample)
-from dreamengine.dreaming import prepare, run_through_hooks, total_steps
-from dreamengine.engine import run_job
+from dreamengine import (
+    DreamError,
+    DreamJob,
+    DreamModel,
+    DreamResult,
+    Objective,
+    Regularizer,
+    RunConfig,
+    Strategy,
+    hookimpl,
+    resample,
+)
+from dreamengine.engine.loop import run_job
+from dreamengine.run.execute import run_through_hooks, total_steps
+from dreamengine.run.prepare import prepare
 from dreamengine.testing import make_host, tiny_model
 from dreamengine_builtins.octaves import Octaves, octave_sizes, split_steps
 from dreamengine_builtins.regularizers import Clamp
@@ -33,9 +44,18 @@ class TargetLogit(Objective):
 
 
 def job(model=None, size=(16, 16), batch=1, steps=4, optimizer="adam", lr=0.05, regularizers=(), **extra) -> DreamJob:
-    return DreamJob(model=model or tiny_model(), objective=TargetLogit(), regularizers=list(regularizers),
-                    image=torch.full((batch, 3, *size), 0.5), targets=torch.ones(batch, dtype=torch.long),
-                    steps=steps, lr=lr, optimizer=optimizer, generator=torch.Generator().manual_seed(0), **extra)
+    return DreamJob(
+        model=model or tiny_model(),
+        objective=TargetLogit(),
+        regularizers=list(regularizers),
+        image=torch.full((batch, 3, *size), 0.5),
+        targets=torch.ones(batch, dtype=torch.long),
+        steps=steps,
+        lr=lr,
+        optimizer=optimizer,
+        generator=torch.Generator().manual_seed(0),
+        **extra,
+    )
 
 
 def input_shapes(model: DreamModel) -> list[tuple[int, ...]]:
@@ -54,8 +74,9 @@ def test_octave_sizes_grow_to_the_full_size(height, width, count, scale):
 
 
 @given(st.integers(8, 300), st.integers(8, 300), st.integers(1, 64), st.floats(1, 1e300))
-def test_octave_sizes_stay_at_least_8_pixels_however_many_octaves_and_however_large_the_scale(height, width, count,
-                                                                                             scale):
+def test_octave_sizes_stay_at_least_8_pixels_however_many_octaves_and_however_large_the_scale(
+    height, width, count, scale
+):
     sizes = octave_sizes(height, width, count, scale)
     assert len(sizes) == count and sizes[-1] == (height, width)
     assert all(8 <= h <= height and 8 <= w <= width for h, w in sizes)
@@ -113,8 +134,9 @@ class MeanModel(nn.Module):
 
 
 def mean_model() -> DreamModel:
-    return DreamModel(MeanModel(), name="mean", mean=(0, 0, 0), std=(1, 1, 1), input_size=(16, 16),
-                      class_names=["dark", "bright"]).freeze()
+    return DreamModel(
+        MeanModel(), name="mean", mean=(0, 0, 0), std=(1, 1, 1), input_size=(16, 16), class_names=["dark", "bright"]
+    ).freeze()
 
 
 @given(st.integers(1, 40).map(lambda n: n + 8), st.integers(9, 48))
@@ -123,7 +145,7 @@ def test_tile_origins_cover_every_pixel_with_tiles_inside(length, tile):
     covered = torch.zeros(length)
     for start in origins:
         assert 0 <= start and start + min(tile, length) <= length
-        covered[start:start + min(tile, length)] = 1
+        covered[start : start + min(tile, length)] = 1
     assert covered.all() and len(origins) == -(-length // min(tile, length))
 
 
@@ -252,12 +274,13 @@ def test_an_unknown_strategy_suggests_the_closest():
 
 def test_the_cli_runs_octaves_and_tiles(runner, tmp_path, builtins_only_cli, resnet10t_quiet):
     from dreamengine.cli import cli
-    from dreamengine.imaging import read_manifest
+    from dreamengine.run.imaging import read_manifest
 
     out = tmp_path / "tiled.png"
     args = ["run", "--model", "resnet10t", "--size", "40", "--steps", "2", "--reg", "clamp", "-o", str(out)]
-    result = runner.invoke(cli, [*args, "--strategy", "octaves:count=2", "--strategy", "tile:size=32"],
-                           catch_exceptions=False)
+    result = runner.invoke(
+        cli, [*args, "--strategy", "octaves:count=2", "--strategy", "tile:size=32"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     assert read_manifest(out)["config"]["strategy"] == ["octaves:count=2", "tile:size=32"]
     assert Image.open(out).size == (40, 40)
@@ -268,14 +291,16 @@ def test_the_cli_runs_octaves_and_tiles(runner, tmp_path, builtins_only_cli, res
 def test_octaves_with_the_fft_parametrization_set_up_afresh_at_each_size():
     from dreamengine_builtins.parametrizations import Fourier
 
-    result = Octaves(count=2, scale=2.0).run(job(size=(24, 32), steps=4, parametrization=Fourier(), save_every=1),
-                                             run_job)
+    result = Octaves(count=2, scale=2.0).run(
+        job(size=(24, 32), steps=4, parametrization=Fourier(), save_every=1), run_job
+    )
     assert result.image.shape == (1, 3, 24, 32) and result.steps_done == 4
     assert [tuple(f.shape) for f in result.frames] == [(1, 3, 24, 32)] * 5  # the start, then every step of both octaves
 
 
 def test_the_default_dream_uses_octaves_and_none_turns_them_off():
     from dreamengine.cli.run import resolve_config
+
     host = make_host()
     assert [type(s).__name__ for s in _strategies(host, resolve_config(host, None, None, None, (), {}))] == ["Octaves"]
     plain = resolve_config(host, None, None, None, (), {"strategy": ("none",)})
@@ -284,7 +309,8 @@ def test_the_default_dream_uses_octaves_and_none_turns_them_off():
 
 
 def _strategies(host, config):
-    from dreamengine.dreaming import build_components
+    from dreamengine.run.prepare import build_components
+
     return build_components(host, config)[-1]
 
 
@@ -306,7 +332,9 @@ def test_zoom_starts_each_frame_from_the_last_dream_zoomed_into_its_centre():
     assert [s.shape for s in starts] == [(1, 3, 20, 20)] * 3 and result.steps_done == 21
     for before, after in zip(starts, starts[1:]):
         torch.testing.assert_close(after, resample(painted(before), ((0.8, 0.0, 0.0), (0.0, 0.8, 0.0))))
-    assert 0.5 < starts[1][0, 0, 0, 0] < 1 and starts[1][0, 0, 10, 10] == 0.5  # the corner came closer, the centre stayed
+    assert (
+        0.5 < starts[1][0, 0, 0, 0] < 1 and starts[1][0, 0, 10, 10] == 0.5
+    )  # the corner came closer, the centre stayed
     assert len(result.frames) == 4 and torch.equal(result.frames[0], starts[0])  # the start, then each frame's end
     assert all(torch.equal(frame, painted(start)) for frame, start in zip(result.frames[1:], starts))
     assert torch.equal(result.image, painted(starts[-1]))
@@ -347,15 +375,17 @@ def test_a_zoom_that_diverges_stops_and_names_the_step_counted_over_the_whole_ru
     assert result.steps_done == 10 and "diverged at step 11" in result.diverged
 
 
-@pytest.mark.parametrize(("options", "message"), [({"frames": 0}, "frames must be at least 1"),
-                                                  ({"scale": 0.9}, "scale must be at least 1")])
+@pytest.mark.parametrize(
+    ("options", "message"), [({"frames": 0}, "frames must be at least 1"), ({"scale": 0.9}, "scale must be at least 1")]
+)
 def test_zoom_refuses_settings_that_do_not_zoom(options, message):
     with pytest.raises(ValueError, match=message):
         Zoom(**options)
 
 
-def test_the_cli_writes_a_zoom_as_an_animation_of_one_picture_per_frame_or_per_save_every_steps(runner, tmp_path, builtins_only_cli,
-                                                                        resnet10t_quiet):
+def test_the_cli_writes_a_zoom_as_an_animation_of_one_picture_per_frame_or_per_save_every_steps(
+    runner, tmp_path, builtins_only_cli, resnet10t_quiet
+):
     from dreamengine.cli import cli
 
     args = ["run", "--model", "resnet10t", "--size", "32", "--strategy", "zoom:frames=3:scale=1.1", "--steps", "2"]

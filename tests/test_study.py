@@ -14,24 +14,38 @@ from PIL import Image
 
 from chromium import Chromium, find_chromium
 from dreamengine.cli import cli
-from dreamengine.config import RunConfig
-from dreamengine.dreaming import apply_preset
 from dreamengine.errors import DreamError
-from dreamengine.imaging import read_manifest
-from dreamengine.study import blur_specs, find_checkpoints, plan_study, run_study
-
+from dreamengine.run.config import RunConfig
+from dreamengine.run.imaging import read_manifest
+from dreamengine.run.prepare import apply_preset
+from dreamengine.study.plan import blur_specs, find_checkpoints, plan_study
+from dreamengine.study.runner import run_study
 
 pytestmark = pytest.mark.usefixtures("one_thread", "builtins_only_cli")
 
 
 def _plan(host, checkpoints, output, strategy=(), **changes):
-    settings = dict(steps=[2, 4], classes=["red-vertical", "blue-discs"], objectives=["logit", "cross-entropy"],
-                    blurs=["0.5"], seeds=[0])
+    settings = dict(
+        steps=[2, 4],
+        classes=["red-vertical", "blue-discs"],
+        objectives=["logit", "cross-entropy"],
+        blurs=["0.5"],
+        seeds=[0],
+    )
     settings.update(changes)
-    base = apply_preset(host, RunConfig(), "report").updated({"size": 16, "device": "cpu", "strategy": list(strategy)},
-                                                             "test")
-    return plan_study(base, find_checkpoints([str(checkpoints)]), settings["steps"], settings["classes"],
-                      settings["objectives"], settings["blurs"], settings["seeds"], output)
+    base = apply_preset(host, RunConfig(), "report").updated(
+        {"size": 16, "device": "cpu", "strategy": list(strategy)}, "test"
+    )
+    return plan_study(
+        base,
+        find_checkpoints([str(checkpoints)]),
+        settings["steps"],
+        settings["classes"],
+        settings["objectives"],
+        settings["blurs"],
+        settings["seeds"],
+        output,
+    )
 
 
 def test_a_study_resumes_without_recomputing_finished_cells(host, checkpoints, tmp_path):
@@ -63,8 +77,15 @@ def test_an_interrupted_study_keeps_what_it_finished(host, checkpoints, tmp_path
 
 @pytest.mark.parametrize("strategy", [(), ("octaves:count=2:scale=1.5",)])
 def test_each_cell_is_what_dreamengine_run_makes_with_its_settings(runner, host, checkpoints, tmp_path, strategy):
-    plan = _plan(host, checkpoints, tmp_path / "study", strategy, classes=["blue-discs"], objectives=["cross-entropy"],
-                 steps=[2, 5])
+    plan = _plan(
+        host,
+        checkpoints,
+        tmp_path / "study",
+        strategy,
+        classes=["blue-discs"],
+        objectives=["cross-entropy"],
+        steps=[2, 5],
+    )
     run_study(host, plan)
     for cell in plan.cells:
         stored = read_manifest(cell.path)
@@ -77,22 +98,25 @@ def test_each_cell_is_what_dreamengine_run_makes_with_its_settings(runner, host,
         assert read_manifest(again)["score"] == stored["score"]
 
 
-def test_an_objective_that_reads_no_class_is_dreamed_once_and_written_for_every_class(runner, host, checkpoints,
-                                                                                       tmp_path, monkeypatch):
-    from dreamengine import executors
+def test_an_objective_that_reads_no_class_is_dreamed_once_and_written_for_every_class(
+    runner, host, checkpoints, tmp_path, monkeypatch
+):
+    from dreamengine.study import executors as executors
 
     dreamed = []
     render = executors.render_task
-    monkeypatch.setattr(executors, "render_task", lambda host, cells, *a: dreamed.append(cells[0].task) or
-                        render(host, cells, *a))
+    monkeypatch.setattr(
+        executors, "render_task", lambda host, cells, *a: dreamed.append(cells[0].task) or render(host, cells, *a)
+    )
     plan = _plan(host, checkpoints, tmp_path / "study", objectives=["layer:layer1", "logit"])
     assert run_study(host, plan) == len(plan.tasks) == 8  # 2 epochs x 2 classes x 2 objectives: all written
     assert sorted(task.objective for task in dreamed) == ["layer:layer1"] * 2 + ["logit"] * 4  # one per epoch
     assert run_study(host, plan) == 0 and all(cell.is_done() for cell in plan.cells)
     for cell in plan.cells:
         if cell.task.objective == "layer:layer1" and cell.task.target == "blue-discs":
-            twin = next(c for c in plan.cells if c.task == replace(cell.task, target="red-vertical")
-                        and c.steps == cell.steps)
+            twin = next(
+                c for c in plan.cells if c.task == replace(cell.task, target="red-vertical") and c.steps == cell.steps
+            )
             assert Image.open(cell.path).tobytes() == Image.open(twin.path).tobytes()
             stored = read_manifest(cell.path)
             assert stored["config"]["classes"] == ["blue-discs"] and stored["study"]["class"] == "blue-discs"
@@ -110,7 +134,7 @@ def test_blur_settings():
         blur_specs("strong")
 
 
-INTERRUPTS_THE_SECOND_RUN = '''
+INTERRUPTS_THE_SECOND_RUN = """
     from dreamengine import hookimpl
 
     calls = []
@@ -120,28 +144,57 @@ INTERRUPTS_THE_SECOND_RUN = '''
         calls.append(step)
         if len(calls) == 5:  # the second dream run's second step (each run takes 3 steps)
             raise KeyboardInterrupt
-'''
+"""
 
 
-def test_ctrl_c_keeps_the_finished_runs_and_says_how_to_resume(runner, checkpoints, tmp_path, fake_distribution,
-                                                              monkeypatch):
+def test_ctrl_c_keeps_the_finished_runs_and_says_how_to_resume(
+    runner, checkpoints, tmp_path, fake_distribution, monkeypatch
+):
     fake_distribution("dreamengine-interrupts", "fake_study_interrupts", INTERRUPTS_THE_SECOND_RUN)
     monkeypatch.delenv("DREAMENGINE_NO_ENTRYPOINTS")
-    args = ["study", str(checkpoints), "--steps", "1,3", "--size", "16", "--device", "cpu", "-c", "0",
-            "-o", str(tmp_path / "s")]
+    args = [
+        "study",
+        str(checkpoints),
+        "--steps",
+        "1,3",
+        "--size",
+        "16",
+        "--device",
+        "cpu",
+        "-c",
+        "0",
+        "-o",
+        str(tmp_path / "s"),
+    ]
     result = runner.invoke(cli, args)
     assert result.exit_code == 130 and "Traceback" not in result.output
     assert "Interrupted: 1 of 2 dream runs are done and kept in" in " ".join(result.output.split())
     monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
-    monkeypatch.setattr("dreamengine.cli._HOST", None)
+    monkeypatch.setattr("dreamengine.cli.group._HOST", None)
     again = runner.invoke(cli, args, catch_exceptions=False)
     assert "(1 of 2 dream runs made now, 1 already done)" in " ".join(again.output.split())
 
 
 def test_the_command_writes_cells_sheets_and_page(runner, checkpoints, tmp_path):
     out = tmp_path / "s"
-    args = ["study", str(checkpoints), "--steps", "1,3", "--size", "16", "--device", "cpu", "-c", "0",
-            "--blur", "0.5", "--blur", "none", "-o", str(out)]
+    args = [
+        "study",
+        str(checkpoints),
+        "--steps",
+        "1,3",
+        "--size",
+        "16",
+        "--device",
+        "cpu",
+        "-c",
+        "0",
+        "--blur",
+        "0.5",
+        "--blur",
+        "none",
+        "-o",
+        str(out),
+    ]
     result = runner.invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "8 cells (all 4 dream runs made now)" in result.output
@@ -156,21 +209,63 @@ def test_the_command_writes_cells_sheets_and_page(runner, checkpoints, tmp_path)
 
 
 def test_the_command_says_when_one_dream_serves_every_class_and_counts_in_the_singular(runner, checkpoints, tmp_path):
-    shared = ["study", str(checkpoints), "--steps", "1", "--size", "16", "--device", "cpu", "-c", "0", "-c", "1",
-              "--objective", "layer:layer1", "-o", str(tmp_path / "shared")]
+    shared = [
+        "study",
+        str(checkpoints),
+        "--steps",
+        "1",
+        "--size",
+        "16",
+        "--device",
+        "cpu",
+        "-c",
+        "0",
+        "-c",
+        "1",
+        "--objective",
+        "layer:layer1",
+        "-o",
+        str(tmp_path / "shared"),
+    ]
     result = runner.invoke(cli, shared)
     assert result.exit_code == 0, result.output
-    assert ("layer:layer1 reads no class: each of its dreams is the same for the 2 classes, so the study dreams it "
-            "once and writes it for each (2 dreams for its 4 runs).") in " ".join(result.output.split())
-    one = ["study", str(checkpoints / "epoch-001.pt"), "--steps", "1", "--size", "16", "--device", "cpu", "-c", "0",
-           "-o", str(tmp_path / "one")]
+    assert (
+        "layer:layer1 reads no class: each of its dreams is the same for the 2 classes, so the study dreams it "
+        "once and writes it for each (2 dreams for its 4 runs)."
+    ) in " ".join(result.output.split())
+    one = [
+        "study",
+        str(checkpoints / "epoch-001.pt"),
+        "--steps",
+        "1",
+        "--size",
+        "16",
+        "--device",
+        "cpu",
+        "-c",
+        "0",
+        "-o",
+        str(tmp_path / "one"),
+    ]
     assert "1 cell (1 dream run made now); 1 contact sheet;" in runner.invoke(cli, one).output
     assert "1 cell (1 dream run was already done); 1 contact sheet;" in runner.invoke(cli, one).output
 
 
 def test_cells_made_with_other_settings_are_said_to_be_made_again(runner, checkpoints, tmp_path):
-    study = ["study", str(checkpoints / "epoch-001.pt"), "--steps", "1,2", "--size", "16", "--device", "cpu",
-             "-c", "0", "-o", str(tmp_path)]
+    study = [
+        "study",
+        str(checkpoints / "epoch-001.pt"),
+        "--steps",
+        "1,2",
+        "--size",
+        "16",
+        "--device",
+        "cpu",
+        "-c",
+        "0",
+        "-o",
+        str(tmp_path),
+    ]
     assert "warning" not in runner.invoke(cli, study).output
     changed = runner.invoke(cli, [*study, "--lr", "0.2"])
     assert changed.exit_code == 0, changed.output
@@ -180,27 +275,49 @@ def test_cells_made_with_other_settings_are_said_to_be_made_again(runner, checkp
     assert "warning" not in runner.invoke(cli, [*study, "--lr", "0.2"]).output
 
 
-@pytest.mark.parametrize("objective, target", [("logit", {"index": 0, "name": "blue-discs", "item": 0}),
-                                               ("layer:layer1", None)])
-def test_a_cells_settings_name_its_class_only_if_its_objective_dreams_it(runner, checkpoints, tmp_path, objective,
-                                                                         target):
+@pytest.mark.parametrize(
+    "objective, target", [("logit", {"index": 0, "name": "blue-discs", "item": 0}), ("layer:layer1", None)]
+)
+def test_a_cells_settings_name_its_class_only_if_its_objective_dreams_it(
+    runner, checkpoints, tmp_path, objective, target
+):
     out = tmp_path / "s"
-    result = runner.invoke(cli, ["study", str(checkpoints / "epoch-001.pt"), "--steps", "1", "--size", "16",
-                                 "--device", "cpu", "-c", "0", "--objective", objective, "-o", str(out)])
+    result = runner.invoke(
+        cli,
+        [
+            "study",
+            str(checkpoints / "epoch-001.pt"),
+            "--steps",
+            "1",
+            "--size",
+            "16",
+            "--device",
+            "cpu",
+            "-c",
+            "0",
+            "--objective",
+            objective,
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     (cell,) = [p for p in (out / "cells").rglob("*.png") if not p.stem.endswith("-side")]
     assert read_manifest(cell)["target"] == target
 
 
-@pytest.mark.parametrize("args, message", [
-    (["missing-folder"], "does not exist"),
-    (["{ck}", "--steps", "a,b"], "whole numbers"),
-    (["{ck}", "--steps", "0"], ">= 1"),
-    (["{ck}", "--epochs", "7,9"], "no checkpoint is at --epochs 7,9: the checkpoints given are at epochs 0, 1."),
-    (["{ck}", "--blur", "big"], "not a sigma"),
-    (["{ck}", "--class", "purple"], "unknown class"),
-    (["{ck}", "--objective", "logit; cross-entropy"], "a study's cell is one dream: give each objective its own"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing-folder"], "does not exist"),
+        (["{ck}", "--steps", "a,b"], "whole numbers"),
+        (["{ck}", "--steps", "0"], ">= 1"),
+        (["{ck}", "--epochs", "7,9"], "no checkpoint is at --epochs 7,9: the checkpoints given are at epochs 0, 1."),
+        (["{ck}", "--blur", "big"], "not a sigma"),
+        (["{ck}", "--class", "purple"], "unknown class"),
+        (["{ck}", "--objective", "logit; cross-entropy"], "a study's cell is one dream: give each objective its own"),
+    ],
+)
 def test_bad_study_input_gets_one_clear_line(runner, checkpoints, tmp_path, args, message):
     args = [a.replace("{ck}", str(checkpoints)) for a in args]
     result = runner.invoke(cli, ["study", *args, "-o", str(tmp_path)])
@@ -223,8 +340,23 @@ def test_a_study_replaces_its_own_page_but_never_another_index_html(runner, chec
 
 def test_the_ray_executor_without_ray_says_how_to_install_it(runner, checkpoints, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # what a missing package looks like to import
-    result = runner.invoke(cli, ["study", str(checkpoints), "--steps", "1", "--size", "16", "-c", "0",
-                                 "--executor", "ray", "-o", str(tmp_path)])
+    result = runner.invoke(
+        cli,
+        [
+            "study",
+            str(checkpoints),
+            "--steps",
+            "1",
+            "--size",
+            "16",
+            "-c",
+            "0",
+            "--executor",
+            "ray",
+            "-o",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 1, result.output
     assert "pip install 'dreamengine[ray]'" in result.output and "Traceback" not in result.output
     assert not list(tmp_path.rglob("*.png"))
@@ -234,19 +366,40 @@ def test_a_ray_address_where_nothing_listens_fails_in_seconds(runner, checkpoint
     with socket.socket() as probe:  # a loopback port that was free a moment ago: nothing listens there
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = runner.invoke(cli, ["study", str(checkpoints), "--steps", "1", "--size", "16", "-c", "0",
-                                 "--executor", "ray", "--address", f"127.0.0.1:{port}", "-o", str(tmp_path)])
+    result = runner.invoke(
+        cli,
+        [
+            "study",
+            str(checkpoints),
+            "--steps",
+            "1",
+            "--size",
+            "16",
+            "-c",
+            "0",
+            "--executor",
+            "ray",
+            "--address",
+            f"127.0.0.1:{port}",
+            "-o",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 1, result.output
-    assert (f"cannot reach the Ray cluster at 127.0.0.1:{port}: nothing answers there (connection refused)"
-            in result.output) and "Traceback" not in result.output
+    assert (
+        f"cannot reach the Ray cluster at 127.0.0.1:{port}: nothing answers there (connection refused)" in result.output
+    ) and "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--address", "127.0.0.1:6379"], "are for --executor ray"),
-    (["--workers", "2"], "are for --executor ray"),
-    (["--executor", "ray", "--address", "127.0.0.1:6379", "--workers", "2"], "an --address has its own"),
-    (["--executor", "ray", "--workers", "0"], "at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--address", "127.0.0.1:6379"], "are for --executor ray"),
+        (["--workers", "2"], "are for --executor ray"),
+        (["--executor", "ray", "--address", "127.0.0.1:6379", "--workers", "2"], "an --address has its own"),
+        (["--executor", "ray", "--workers", "0"], "at least 1"),
+    ],
+)
 def test_executor_settings_that_do_not_fit_get_one_clear_line(runner, checkpoints, tmp_path, args, message):
     result = runner.invoke(cli, ["study", str(checkpoints), "--steps", "1", "-c", "0", *args, "-o", str(tmp_path)])
     assert result.exit_code == 1, result.output
@@ -263,8 +416,9 @@ def chromium_path():
         pytest.skip("the page test needs Chromium: install Debian's chromium package (apt-get install chromium)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=900)
-    installed = subprocess.run(["apt-get", "install", "-y", "chromium"], env=env, capture_output=True, text=True,
-                               timeout=1800)
+    installed = subprocess.run(
+        ["apt-get", "install", "-y", "chromium"], env=env, capture_output=True, text=True, timeout=1800
+    )
     path = find_chromium()
     if not path:
         pytest.skip(f"Chromium could not be installed with apt-get: {installed.stderr.strip()[-300:]}")
@@ -296,8 +450,8 @@ SHOW_ALL = """
 
 
 def test_the_page_shows_every_image_without_errors_in_chromium(host, checkpoints, tmp_path, browser):
-    from dreamengine.gallery import write_gallery
-    from dreamengine.sheets import write_sheets
+    from dreamengine.study.gallery import write_gallery
+    from dreamengine.study.sheets import write_sheets
 
     plan = _plan(host, checkpoints, tmp_path / "study")
     run_study(host, plan)
@@ -310,15 +464,16 @@ def test_the_page_shows_every_image_without_errors_in_chromium(host, checkpoints
     assert all(image["ok"] for image in shown), [i["src"] for i in shown if not i["ok"]]
     assert {image["src"] for image in shown} == {str(c.side_path.relative_to(plan.output)) for c in plan.cells}
     assert all("objective: " in image["title"] and "steps: " in image["title"] for image in shown)
-    details = browser.evaluate('document.querySelector("#grid img").click(); '
-                               'document.getElementById("details").textContent')
+    details = browser.evaluate(
+        'document.querySelector("#grid img").click(); document.getElementById("details").textContent'
+    )
     assert "epoch 0, 2 steps" in details and "reg: clamp, flip, blur:sigma=0.5" in details
     assert browser.problems() == []
     assert browser.evaluate("document.body.dataset.failed") == "0"
 
 
 def test_the_page_check_catches_a_missing_image(host, checkpoints, tmp_path, browser):
-    from dreamengine.gallery import write_gallery
+    from dreamengine.study.gallery import write_gallery
 
     plan = _plan(host, checkpoints, tmp_path / "study", classes=["red-vertical"], objectives=["logit"])
     run_study(host, plan)

@@ -14,15 +14,17 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from dreamengine.config import RunConfig
-from dreamengine.dreaming import apply_preset
-from dreamengine.inputs import files_read
-from dreamengine.imaging import read_manifest
-from dreamengine.study import find_checkpoints, plan_study, render_task, run_study
+from dreamengine.run.config import RunConfig
+from dreamengine.run.imaging import read_manifest
+from dreamengine.run.inputs import files_read
+from dreamengine.run.prepare import apply_preset
+from dreamengine.study.plan import find_checkpoints, plan_study
+from dreamengine.study.render import render_task
+from dreamengine.study.runner import run_study
 
 ray = pytest.importorskip("ray", reason="the Ray executor's tests need Ray: pip install -e '.[test]'")
 
-from dreamengine.ray_executor import RayExecutor  # noqa: E402  (after the skip: it is only usable with Ray)
+from dreamengine.study.ray_executor import RayExecutor  # noqa: E402  (after the skip: it is only usable with Ray)
 
 pytestmark = pytest.mark.usefixtures("one_thread", "builtins_only_cli")
 
@@ -30,8 +32,10 @@ pytestmark = pytest.mark.usefixtures("one_thread", "builtins_only_cli")
 TASK_TITLE = b"ray::_dream_cells"
 #: a second node on the same machine: keep Ray's loopback address as given (Ray's CLI refuses a second node
 #: when cluster mode is off, which is how the head and every other process stay on 127.0.0.1)
-SECOND_NODE = ("import ray._private.ray_constants as c, ray._private.services as s; c.ENABLE_RAY_CLUSTER = True; "
-               "s.resolve_ip_for_localhost = lambda host: host; from ray.scripts.scripts import main; main()")
+SECOND_NODE = (
+    "import ray._private.ray_constants as c, ray._private.services as s; c.ENABLE_RAY_CLUSTER = True; "
+    "s.resolve_ip_for_localhost = lambda host: host; from ray.scripts.scripts import main; main()"
+)
 
 
 def _free_port() -> int:
@@ -75,14 +79,30 @@ def cluster(tmp_path_factory):
     # `--executor ray` without --address does) leaves ~/.ray/auth_token, which switches it on for some of them only
     saved_auth = os.environ.get("RAY_AUTH_MODE")
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-           marker.split("=")[0]: marker.split("=")[1]}
+    env = {
+        **os.environ,
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        marker.split("=")[0]: marker.split("=")[1],
+    }
     port = _free_port()
     address = f"127.0.0.1:{port}"
     common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
     try:
-        _ray_start([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={port}",
-                    "--include-dashboard=false", f"--temp-dir={tmp_path_factory.mktemp('ray')}", *common], env)
+        _ray_start(
+            [
+                sys.executable,
+                "-m",
+                "ray.scripts.scripts",
+                "start",
+                "--head",
+                f"--port={port}",
+                "--include-dashboard=false",
+                f"--temp-dir={tmp_path_factory.mktemp('ray')}",
+                *common,
+            ],
+            env,
+        )
         _ray_start([sys.executable, "-c", SECOND_NODE, "start", f"--address={address}", *common], env)
         yield address, marker.encode()
     finally:
@@ -98,7 +118,7 @@ def cluster(tmp_path_factory):
 
 def _address(text: str) -> str:
     """An address of /proc/net/tcp or tcp6 (32-bit words in little-endian hex) as text."""
-    data = b"".join(bytes.fromhex(text[i:i + 8])[::-1] for i in range(0, len(text), 8))
+    data = b"".join(bytes.fromhex(text[i : i + 8])[::-1] for i in range(0, len(text), 8))
     return socket.inet_ntop(socket.AF_INET if len(data) == 4 else socket.AF_INET6, data)
 
 
@@ -159,8 +179,9 @@ def _files(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
-def test_a_study_on_a_ray_cluster_survives_a_killed_worker_and_equals_the_local_one(host, checkpoints, cluster,
-                                                                                       tmp_path):
+def test_a_study_on_a_ray_cluster_survives_a_killed_worker_and_equals_the_local_one(
+    host, checkpoints, cluster, tmp_path
+):
     address, marker = cluster
     local, remote = _plan(host, checkpoints, tmp_path / "local"), _plan(host, checkpoints, tmp_path / "ray")
     assert run_study(host, local) == 4
@@ -203,30 +224,52 @@ def _photo(path: Path) -> Path:
 
 def test_a_photo_start_travels_with_the_task_and_the_manifest_keeps_its_path(host, checkpoints, tmp_path):
     photo = _photo(tmp_path / "start.png")
-    plans = [plan_study(apply_preset(host, RunConfig(), "report").updated(
-        {"size": 16, "device": "cpu", "init": f"photo:path={photo}"}, "test"),
-        find_checkpoints([str(checkpoints / "epoch-001.pt")]),
-        [1], ["red-vertical"], ["logit"], ["0.5"], [0], tmp_path / name) for name in ("local", "ray")]
+    plans = [
+        plan_study(
+            apply_preset(host, RunConfig(), "report").updated(
+                {"size": 16, "device": "cpu", "init": f"photo:path={photo}"}, "test"
+            ),
+            find_checkpoints([str(checkpoints / "epoch-001.pt")]),
+            [1],
+            ["red-vertical"],
+            ["logit"],
+            ["0.5"],
+            [0],
+            tmp_path / name,
+        )
+        for name in ("local", "ray")
+    ]
     assert run_study(host, plans[0]) == 1 and run_study(host, plans[1], RayExecutor(workers=1)) == 1
     (local,), (remote,) = plans[0].cells, plans[1].cells
     assert Image.open(remote.path).size == (16, 11)  # dreamed from the photo, in its shape
     assert Image.open(remote.path).tobytes() == Image.open(local.path).tobytes()
-    assert _settings(remote.path) == _settings(local.path) and f"path={photo}" in _settings(remote.path)["config"]["init"]
+    assert (
+        _settings(remote.path) == _settings(local.path) and f"path={photo}" in _settings(remote.path)["config"]["init"]
+    )
 
 
 def test_a_worker_dreams_from_the_shipped_bytes_not_the_drivers_files(host, checkpoints, tmp_path):
     """As on a machine without the driver's files: the checkpoint, the photo, the guide and the mask are gone."""
-    from dreamengine.ray_executor import _dream_cells
+    from dreamengine.study.ray_executor import _dream_cells
 
     photo, guide = _photo(tmp_path / "start.png"), tmp_path / "guide.png"
     Image.new("RGB", (16, 16), (0, 90, 200)).save(guide)
     mask = tmp_path / "mask.png"
     Image.new("L", (24, 16), 255).save(mask)
     base = apply_preset(host, RunConfig(), "report").updated(
-        {"size": 16, "device": "cpu", "init": f"photo:{photo}", "reg": [f"+mask:path={mask}"]}, "test")
-    plan = plan_study(base, find_checkpoints([str(checkpoints / "epoch-001.pt")]), [1], ["red-vertical"],
-                      [f"logit + 0.1*guide:layer1:{guide}"], ["0.5"], [0], tmp_path / "study")
-    (task, cells), = plan.tasks.items()
+        {"size": 16, "device": "cpu", "init": f"photo:{photo}", "reg": [f"+mask:path={mask}"]}, "test"
+    )
+    plan = plan_study(
+        base,
+        find_checkpoints([str(checkpoints / "epoch-001.pt")]),
+        [1],
+        ["red-vertical"],
+        [f"logit + 0.1*guide:layer1:{guide}"],
+        ["0.5"],
+        [0],
+        tmp_path / "study",
+    )
+    ((task, cells),) = plan.tasks.items()
     assert files_read(host.registry, cells[0].config) == [str(photo), str(mask), str(guide)]
     files = [(str(path), f"sha-{path.name}") for path in (photo, mask, guide)]
     contents = [path.read_bytes() for path in (photo, mask, guide)]
@@ -263,7 +306,7 @@ class FailingRay:
 
 def test_a_dream_error_on_a_worker_comes_back_as_itself(host, checkpoints, tmp_path):
     from dreamengine.errors import DreamError
-    from dreamengine.ray_executor import _result
+    from dreamengine.study.ray_executor import _result
 
     task = next(iter(_plan(host, checkpoints, tmp_path).tasks))
     failure = ray.exceptions.RayTaskError("_dream_cells", "Traceback ...", DreamError("the learning rate is too high"))
@@ -273,10 +316,13 @@ def test_a_dream_error_on_a_worker_comes_back_as_itself(host, checkpoints, tmp_p
         _result(FailingRay(ray.exceptions.WorkerCrashedError()), None, task)
 
 
-@pytest.mark.parametrize("address, message", [
-    ("10.0.0.5:6379", "cannot reach the Ray cluster at 10.0.0.5:6379: no cluster there"),
-    (None, "cannot start Ray here: no cluster there"),
-])
+@pytest.mark.parametrize(
+    "address, message",
+    [
+        ("10.0.0.5:6379", "cannot reach the Ray cluster at 10.0.0.5:6379: no cluster there"),
+        (None, "cannot start Ray here: no cluster there"),
+    ],
+)
 def test_a_ray_that_cannot_be_reached_or_started_gets_one_line(address, message):
     from dreamengine.errors import DreamError
 

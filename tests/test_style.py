@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from dreamengine import DreamError, DreamJob, DreamOutputs
-from dreamengine.engine import run_job
+from dreamengine.engine.loop import run_job
 from dreamengine_builtins.objectives import gram_matrix
-from dreamengine_builtins.regularizers import Clamp
 from dreamengine_builtins.pictures import Style
+from dreamengine_builtins.regularizers import Clamp
 
 
 def with_gram(gram):
@@ -67,9 +67,17 @@ def test_a_style_dream_grows_toward_its_own_picture_not_toward_another(tiny_mode
     dreams = {}
     for name, style in styles.items():
         style.prepare(tiny_model)
-        job = DreamJob(model=tiny_model, objective=style, regularizers=[Clamp()], targets=torch.tensor([0]),
-                       image=torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(1)), steps=40,
-                       lr=0.05, optimizer="adam", generator=torch.Generator().manual_seed(0))
+        job = DreamJob(
+            model=tiny_model,
+            objective=style,
+            regularizers=[Clamp()],
+            targets=torch.tensor([0]),
+            image=torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(1)),
+            steps=40,
+            lr=0.05,
+            optimizer="adam",
+            generator=torch.Generator().manual_seed(0),
+        )
         dreams[name] = run_job(job).image
 
     def score(style, image):

@@ -7,12 +7,12 @@ import torch
 from PIL import Image
 
 from dreamengine import DreamError
-from dreamengine.checkpoint import read_checkpoint
 from dreamengine.cli import cli
-from dreamengine.demo_data import DEMO_CLASSES, write_demo_data
-from dreamengine.imaging import read_manifest
-from dreamengine.imagefolder import scan_dataset
-from dreamengine.training import TrainSettings, checkpoints_in, train
+from dreamengine.engine.checkpoint import read_checkpoint
+from dreamengine.run.imaging import read_manifest
+from dreamengine.training.demo_data import DEMO_CLASSES, write_demo_data
+from dreamengine.training.fine_tune import TrainSettings, checkpoints_in, train
+from dreamengine.training.imagefolder import scan_dataset
 
 FAST = ["--model", "test_resnet", "--size", "16", "--batch-size", "8", "--lr", "0.05", "--device", "cpu"]
 
@@ -42,13 +42,16 @@ def test_demo_data_writes_train_and_val_folders_and_refuses_a_used_folder(runner
     assert again.exit_code == 1 and "not an empty folder" in again.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--per-class", "1"], "--per-class must be at least 2, got 1."),
-    (["--val-fraction", "1"], "--val-fraction must be above 0 and below 1, got 1.0."),
-    (["--val-fraction", "nan"], "--val-fraction must be above 0 and below 1, got nan."),
-    (["--size", "4"], "--size must be 8 to 1024, got 4."),
-    (["--size", "100000"], "--size must be 8 to 1024, got 100000."),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--per-class", "1"], "--per-class must be at least 2, got 1."),
+        (["--val-fraction", "1"], "--val-fraction must be above 0 and below 1, got 1.0."),
+        (["--val-fraction", "nan"], "--val-fraction must be above 0 and below 1, got nan."),
+        (["--size", "4"], "--size must be 8 to 1024, got 4."),
+        (["--size", "100000"], "--size must be 8 to 1024, got 100000."),
+    ],
+)
 def test_bad_demo_data_settings_name_the_option_and_its_value_and_write_nothing(runner, tmp_path, args, message):
     result = runner.invoke(cli, ["demo-data", str(tmp_path / "d"), *args])
     assert result.exit_code == 1 and message in result.output and not (tmp_path / "d").exists()
@@ -67,8 +70,22 @@ def test_train_writes_a_checkpoint_per_epoch_that_run_can_dream_with(runner, dem
     extra = payload["extra"]
     assert extra["epoch"] == 2 and 0 <= extra["val_accuracy"] <= 1 and extra["train_loss"] > 0
     assert extra["settings"]["freeze_backbone"] is False and extra["images"] == {"train": 16, "val": 4, "skipped": 0}
-    dream = invoke(runner, "run", "--preset", "report", "--checkpoint", out / "epoch-002.pt", "--class", "2",
-                   "--size", "16", "--steps", "2", "-o", tmp_path / "d.png")
+    dream = invoke(
+        runner,
+        "run",
+        "--preset",
+        "report",
+        "--checkpoint",
+        out / "epoch-002.pt",
+        "--class",
+        "2",
+        "--size",
+        "16",
+        "--steps",
+        "2",
+        "-o",
+        tmp_path / "d.png",
+    )
     assert dream.exit_code == 0, dream.output
     assert "random weights" not in dream.output and Image.open(tmp_path / "d.png").size == (16, 16)
     stored = read_manifest(tmp_path / "d.png")
@@ -93,8 +110,20 @@ def test_freeze_backbone_trains_only_the_classifier_from_features_computed_once(
     calls = []
     original = resnet.ResNet.forward_features
     monkeypatch.setattr(resnet.ResNet, "forward_features", lambda self, x: calls.append(len(x)) or original(self, x))
-    train(host, TrainSettings(data=str(demo), model="test_resnet", size=16, batch_size=8, lr=0.1, epochs=3,
-                              freeze_backbone=True, device="cpu", output=str(tmp_path)))
+    train(
+        host,
+        TrainSettings(
+            data=str(demo),
+            model="test_resnet",
+            size=16,
+            batch_size=8,
+            lr=0.1,
+            epochs=3,
+            freeze_backbone=True,
+            device="cpu",
+            output=str(tmp_path),
+        ),
+    )
     assert sum(calls) == 16 + 4  # each training and validation image once, not once per epoch
     first, last = (read_checkpoint(tmp_path / f"epoch-00{n}.pt")["state_dict"] for n in (0, 3))
     changed = {k for k in first if not torch.equal(first[k], last[k])}
@@ -102,15 +131,39 @@ def test_freeze_backbone_trains_only_the_classifier_from_features_computed_once(
 
 
 def test_the_offline_imagenet_model_is_fine_tuned_from_its_real_weights_with_a_new_head(host, runner, demo, tmp_path):
-    train(host, TrainSettings(data=str(demo), model="efficientnet-lite0", size=32, batch_size=8, lr=0.1, epochs=1,
-                              freeze_backbone=True, device="cpu", output=str(tmp_path)))
+    train(
+        host,
+        TrainSettings(
+            data=str(demo),
+            model="efficientnet-lite0",
+            size=32,
+            batch_size=8,
+            lr=0.1,
+            epochs=1,
+            freeze_backbone=True,
+            device="cpu",
+            output=str(tmp_path),
+        ),
+    )
     payload = read_checkpoint(tmp_path / "epoch-001.pt")
     imagenet = host.registry.get("models", "efficientnet-lite0").target().net.state_dict()
     tuned = payload["state_dict"]
     assert payload["architecture"] == "efficientnet-lite0" and tuned["classifier.weight"].shape == (4, 1280)
     assert all(torch.equal(tuned[k], imagenet[k]) for k in imagenet if not k.startswith("classifier."))
-    dream = invoke(runner, "run", "--checkpoint", tmp_path / "epoch-001.pt", "-c", "blue-discs", "--size", "32",
-                   "--steps", "2", "-o", tmp_path / "d.png")
+    dream = invoke(
+        runner,
+        "run",
+        "--checkpoint",
+        tmp_path / "epoch-001.pt",
+        "-c",
+        "blue-discs",
+        "--size",
+        "32",
+        "--steps",
+        "2",
+        "-o",
+        tmp_path / "d.png",
+    )
     assert dream.exit_code == 0, dream.output
     assert "random weights" not in dream.output
     assert read_manifest(tmp_path / "d.png")["target"]["index"] == list(DEMO_CLASSES).index("blue-discs")
@@ -148,14 +201,17 @@ def _layout(root, files):
     return root
 
 
-@pytest.mark.parametrize("files, message", [
-    ({}, "is empty"),
-    ({"a.png": b"x"}, "is not an image-folder dataset"),
-    ({"cat/.keep/": b""}, "has no images"),
-    ({"cat/a.png": b"x", "dog/b.png": b"y"}, "has no readable training images"),
-    ({"train/cat/a.png": b"x", "val/dog/b.png": b"y"}, "that the train/ folder lacks"),
-    ({"cat/a.png": b"x", "cat/b.png": b"y"}, "a classifier needs at least 2 classes, but"),
-])
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({}, "is empty"),
+        ({"a.png": b"x"}, "is not an image-folder dataset"),
+        ({"cat/.keep/": b""}, "has no images"),
+        ({"cat/a.png": b"x", "dog/b.png": b"y"}, "has no readable training images"),
+        ({"train/cat/a.png": b"x", "val/dog/b.png": b"y"}, "that the train/ folder lacks"),
+        ({"cat/a.png": b"x", "cat/b.png": b"y"}, "a classifier needs at least 2 classes, but"),
+    ],
+)
 def test_bad_datasets_are_refused_in_one_line(runner, tmp_path, files, message):
     root = tmp_path / "data"
     root.mkdir()
@@ -169,14 +225,17 @@ def test_bad_datasets_are_refused_in_one_line(runner, tmp_path, files, message):
     assert message in result.output and "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "-1"], "--epochs must be 0 or more, got -1."),
-    (["--lr", "0"], "--lr must be above 0 and finite, got 0.0."),
-    (["--lr", "inf"], "--lr must be above 0 and finite, got inf."),
-    (["--batch-size", "0"], "--batch-size must be at least 1, got 0."),
-    (["--size", "4"], "--size must be at least 8, got 4."),
-    (["--val-fraction", "2"], "--val-fraction must be 0 or more and below 1, got 2.0."),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs", "-1"], "--epochs must be 0 or more, got -1."),
+        (["--lr", "0"], "--lr must be above 0 and finite, got 0.0."),
+        (["--lr", "inf"], "--lr must be above 0 and finite, got inf."),
+        (["--batch-size", "0"], "--batch-size must be at least 1, got 0."),
+        (["--size", "4"], "--size must be at least 8, got 4."),
+        (["--val-fraction", "2"], "--val-fraction must be 0 or more and below 1, got 2.0."),
+    ],
+)
 def test_bad_training_settings_name_the_option_and_its_value(runner, demo, tmp_path, args, message):
     result = runner.invoke(cli, ["train", str(demo), *FAST, *args, "-o", str(tmp_path)])
     assert result.exit_code == 1 and message in result.output
@@ -194,7 +253,7 @@ def test_a_scripts_seed_out_of_range_is_refused_before_anything_is_read(host, de
 
 def test_a_wrong_model_or_resume_fails_before_the_images_are_read(runner, demo, tmp_path, monkeypatch):
     invoke(runner, "train", demo, *FAST, "--epochs", "0", "-o", tmp_path / "ck")
-    monkeypatch.setattr("dreamengine.training.load_images", lambda *a: pytest.fail("the images were read"))
+    monkeypatch.setattr("dreamengine.training.fine_tune.load_images", lambda *a: pytest.fail("the images were read"))
     unknown = runner.invoke(cli, ["train", str(demo), *FAST, "--model", "nosuchnet", "-o", str(tmp_path / "new")])
     assert unknown.exit_code == 1 and "unknown model 'nosuchnet'" in unknown.output
     resized = runner.invoke(cli, ["train", str(demo), *FAST, "--size", "24", "--resume", "-o", str(tmp_path / "ck")])
@@ -206,15 +265,16 @@ def test_existing_checkpoints_are_not_overwritten_without_resume(runner, demo, t
     assert result.exit_code == 0 and "wrote 1 checkpoint (epoch 0)" in result.output  # the untrained start
     result = runner.invoke(cli, ["train", str(demo), *FAST, "--epochs", "1", "-o", str(tmp_path)])
     assert result.exit_code == 1 and "pass --resume" in result.output
-    result = runner.invoke(cli, ["train", str(demo), *FAST, "--epochs", "1", "--freeze-backbone", "--resume",
-                                 "-o", str(tmp_path)])
+    result = runner.invoke(
+        cli, ["train", str(demo), *FAST, "--epochs", "1", "--freeze-backbone", "--resume", "-o", str(tmp_path)]
+    )
     assert result.exit_code == 1 and "freeze_backbone" in result.output
     result = runner.invoke(cli, ["train", str(tmp_path / "missing"), *FAST])
     assert result.exit_code == 1 and "does not exist" in result.output
 
 
 def test_ctrl_c_keeps_the_saved_epochs_and_says_how_to_resume(runner, demo, tmp_path, monkeypatch):
-    from dreamengine.training import _Trainer
+    from dreamengine.training.fine_tune import _Trainer
 
     epoch = _Trainer.epoch
 
@@ -237,7 +297,7 @@ def test_ctrl_c_before_any_epoch_is_saved_says_to_start_again(runner, demo, tmp_
     def stopped_while_reading(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("dreamengine.training.load_images", stopped_while_reading)
+    monkeypatch.setattr("dreamengine.training.fine_tune.load_images", stopped_while_reading)
     result = runner.invoke(cli, ["train", str(demo), *FAST, "--epochs", "3", "-o", str(tmp_path / "ck")])
     assert result.exit_code == 130 and "Traceback" not in result.output
     assert "Interrupted: no epoch was saved; run the same command to start again." in result.output

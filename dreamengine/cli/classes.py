@@ -7,16 +7,18 @@ import warnings
 import click
 from rich.table import Table
 
-from ..classes import find_classes, name_for
-from ..config import RunConfig
-from ..dreaming import load_model
-from . import cli, console, err_console, get_host
+from dreamengine.cli.group import cli, get_host
+from dreamengine.cli.output import console, err_console
+from dreamengine.engine.classes import find_classes, name_for
+from dreamengine.run.config import RunConfig
+from dreamengine.run.prepare import load_model
 
 
 @cli.command("classes")
 @click.argument("pattern", required=False)
-@click.option("--model", "-m", default=RunConfig.model, show_default=True,
-              help="Registered model or any timm architecture.")
+@click.option(
+    "--model", "-m", default=RunConfig.model, show_default=True, help="Registered model or any timm architecture."
+)
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint's classes instead.")
 def classes_command(pattern: str | None, model: str, checkpoint: str | None) -> None:
     """List the classes a model can dream with --class: index, name, and the other names it is known by.
@@ -35,12 +37,15 @@ def classes_command(pattern: str | None, model: str, checkpoint: str | None) -> 
         loaded = load_model(get_host(), RunConfig(model=model, checkpoint=checkpoint))
     names = loaded.class_names
     if not names:
-        raise click.ClickException(f"{loaded.name} has no class names: give --class as an index from 0 to "
-                                   f"{loaded.num_classes - 1}.")
+        raise click.ClickException(
+            f"{loaded.name} has no class names: give --class as an index from 0 to {loaded.num_classes - 1}."
+        )
     indices = find_classes(names, pattern)
     if not indices:
-        raise click.ClickException(f"no class of {loaded.name} matches {pattern!r} "
-                                   f"(it has {len(names)}; run without a pattern to list them all).")
+        raise click.ClickException(
+            f"no class of {loaded.name} matches {pattern!r} "
+            f"(it has {len(names)}; run without a pattern to list them all)."
+        )
     title = f"Classes of {loaded.name}" + (f": {len(indices)} of {len(names)}" if pattern is not None else "")
     table = Table(title=title, title_justify="left", min_width=len(title))
     for column, justify in (("index", "right"), ("--class", "left"), ("known as", "left")):
@@ -48,5 +53,6 @@ def classes_command(pattern: str | None, model: str, checkpoint: str | None) -> 
     for index in indices:
         table.add_row(str(index), name_for(names, index), names[index].strip())
     console.print(table, highlight=False)
-    console.print("Dream one with --class NAME (or its index); repeat --class to dream several in one batch.",
-                  highlight=False)
+    console.print(
+        "Dream one with --class NAME (or its index); repeat --class to dream several in one batch.", highlight=False
+    )

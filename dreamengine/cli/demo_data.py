@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ..config import MAX_SEED
-from ..demo_data import DEMO_CLASSES, write_demo_data
-from . import cli, console
+from dreamengine.cli.group import cli
+from dreamengine.cli.output import console
+from dreamengine.run.config import MAX_SEED
+from dreamengine.training.demo_data import DEMO_CLASSES, write_demo_data
 
 
 @cli.command("demo-data")
@@ -22,5 +23,8 @@ def demo_data_command(directory: str, per_class: int, val_fraction: float, size:
     stripes, red vertical stripes and yellow checks, over noisy gray.
     """
     counts = write_demo_data(directory, per_class=per_class, val_fraction=val_fraction, size=size, seed=seed)
-    console.print(f"wrote {counts['train']} training and {counts['val']} validation images of "
-                  f"{len(DEMO_CLASSES)} classes ({', '.join(DEMO_CLASSES)}) to {directory}", highlight=False)
+    console.print(
+        f"wrote {counts['train']} training and {counts['val']} validation images of "
+        f"{len(DEMO_CLASSES)} classes ({', '.join(DEMO_CLASSES)}) to {directory}",
+        highlight=False,
+    )

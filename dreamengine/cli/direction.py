@@ -9,29 +9,47 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from ..config import RunConfig
-from ..directions import Features, example_files, mean_features, save_direction
-from ..dreaming import load_model
-from ..errors import DreamError
-from . import cli, console, counted, err_console, get_host, warn
+from dreamengine.analysis.directions import Features, example_files, mean_features, save_direction
+from dreamengine.cli.group import cli, get_host
+from dreamengine.cli.output import console, counted, err_console, warn
+from dreamengine.errors import DreamError
+from dreamengine.run.config import RunConfig
+from dreamengine.run.prepare import load_model
 
 _SHOWN = 8  # channels listed: those the direction weighs most, either way
 
 
 @cli.command("direction")
 @click.argument("layer")
-@click.option("--toward", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
-              help="Pictures the direction points toward: files or folders (repeatable).")
-@click.option("--away", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Pictures it points away from (repeatable). [default: none: the mean feature of --toward]")
-@click.option("--model", "-m", default=RunConfig.model, show_default=True,
-              help="Registered model or any timm architecture.")
+@click.option(
+    "--toward",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Pictures the direction points toward: files or folders (repeatable).",
+)
+@click.option(
+    "--away",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Pictures it points away from (repeatable). [default: none: the mean feature of --toward]",
+)
+@click.option(
+    "--model", "-m", default=RunConfig.model, show_default=True, help="Registered model or any timm architecture."
+)
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint's network instead.")
-@click.option("--output", "-o", default="direction.pt", show_default=True, type=click.Path(path_type=Path),
-              help="The file to write: .pt or .pth (torch.save), .npy, or any other name as text (a direction "
-                   "there is replaced, any other file kept).")
-def direction_command(layer: str, toward: tuple[Path, ...], away: tuple[Path, ...], model: str,
-                      checkpoint: str | None, output: Path) -> None:
+@click.option(
+    "--output",
+    "-o",
+    default="direction.pt",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="The file to write: .pt or .pth (torch.save), .npy, or any other name as text (a direction "
+    "there is replaced, any other file kept).",
+)
+def direction_command(
+    layer: str, toward: tuple[Path, ...], away: tuple[Path, ...], model: str, checkpoint: str | None, output: Path
+) -> None:
     """Write the direction in LAYER's channel space from the pictures --away to those --toward, to dream it.
 
     The direction is the mean feature of the --toward pictures (over pictures
@@ -56,11 +74,14 @@ def direction_command(layer: str, toward: tuple[Path, ...], away: tuple[Path, ..
         for name, files in groups.items():
             if files:
                 task = bar.add_task(f"{name} pictures", total=len(files))
-                features[name] = mean_features(loaded, layer, files, lambda done, _: bar.update(task, completed=done))
+                features[name] = mean_features(loaded, layer, files, lambda done, _: bar.update(task, completed=done))  # noqa: B023
     for found in features.values():
         if found.skipped:
-            warn(f"skipped {len(found.skipped)} files that are not readable pictures: "
-                 + ", ".join(map(str, found.skipped[:3])) + (", ..." if len(found.skipped) > 3 else ""))
+            warn(
+                f"skipped {len(found.skipped)} files that are not readable pictures: "
+                + ", ".join(map(str, found.skipped[:3]))
+                + (", ..." if len(found.skipped) > 3 else "")
+            )
     vector = features["toward"].mean - (features["away"].mean if "away" in features else 0)
     if not vector.any():
         raise DreamError("the --toward and --away pictures have the same mean features: there is no direction.")
@@ -70,13 +91,18 @@ def direction_command(layer: str, toward: tuple[Path, ...], away: tuple[Path, ..
 
 def _report(layer: str, features: dict[str, Features], vector, output: Path) -> None:
     counts = " and ".join(f"{counted(found.count, 'picture')} {name}" for name, found in features.items())
-    console.print(f"wrote {output}: {len(vector)} channel weights of {layer} ({counts}), "
-                  f"length {float(vector.norm()):.4g}", highlight=False)
+    console.print(
+        f"wrote {output}: {len(vector)} channel weights of {layer} ({counts}), length {float(vector.norm()):.4g}",
+        highlight=False,
+    )
     table = Table(title=f"The channels it weighs most (of {len(vector)})", title_justify="left")
     for column in ("channel", "weight", *(f"mean {name}" for name in features)):
         table.add_column(column, justify="right")
     for channel in vector.abs().argsort(descending=True)[:_SHOWN].tolist():
-        table.add_row(str(channel), f"{float(vector[channel]):+.4g}",
-                      *(f"{float(found.mean[channel]):.4g}" for found in features.values()))
+        table.add_row(
+            str(channel),
+            f"{float(vector[channel]):+.4g}",
+            *(f"{float(found.mean[channel]):.4g}" for found in features.values()),
+        )
     console.print(table)
     console.print(f"Dream it with --objective direction:{layer}:path={output}", highlight=False)

@@ -10,29 +10,53 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..dreaming import resolve_device
-from ..errors import DreamError
-from ..evaluation import DEFAULT_JUDGES, DEFAULT_THUMB, GROUPINGS, Report, check_report_path, evaluate_folder
-from ..imaging import write_atomic
-from . import cli, console, err_console, get_host
+from dreamengine.analysis.evaluation import (
+    DEFAULT_JUDGES,
+    DEFAULT_THUMB,
+    GROUPINGS,
+    Report,
+    check_report_path,
+    evaluate_folder,
+)
+from dreamengine.cli.group import cli, get_host
+from dreamengine.cli.output import console, err_console
+from dreamengine.errors import DreamError
+from dreamengine.run.imaging import write_atomic
+from dreamengine.run.prepare import resolve_device
 
 
 @cli.command("evaluate")
 @click.argument("folder", type=click.Path(file_okay=False))
-@click.option("--judge", "-j", "judges", multiple=True,
-              help=f"A model to judge with (repeatable): a registered one, or a timm architecture with its "
-                   f"pretrained weights. [default: {', '.join(DEFAULT_JUDGES)}, "
-                   "less any model that made the dreams]")
-@click.option("--thumb", type=int, default=DEFAULT_THUMB, show_default=True,
-              help="Also judge each dream shrunk to THUMB pixels (longer side; a smaller dream as it is) and "
-                   "scaled back up; 0: off.")
-@click.option("--group-by", type=click.Choice(list(GROUPINGS)), default="folder", show_default=True,
-              help="Summary rows per sub-folder (a study's settings), per target class, or one for all.")
+@click.option(
+    "--judge",
+    "-j",
+    "judges",
+    multiple=True,
+    help=f"A model to judge with (repeatable): a registered one, or a timm architecture with its "
+    f"pretrained weights. [default: {', '.join(DEFAULT_JUDGES)}, "
+    "less any model that made the dreams]",
+)
+@click.option(
+    "--thumb",
+    type=int,
+    default=DEFAULT_THUMB,
+    show_default=True,
+    help="Also judge each dream shrunk to THUMB pixels (longer side; a smaller dream as it is) and "
+    "scaled back up; 0: off.",
+)
+@click.option(
+    "--group-by",
+    type=click.Choice(list(GROUPINGS)),
+    default="folder",
+    show_default=True,
+    help="Summary rows per sub-folder (a study's settings), per target class, or one for all.",
+)
 @click.option("--per-image", is_flag=True, help="Also print one row per dream and judge.")
 @click.option("--json", "json_path", metavar="PATH", help="Write the report as JSON to PATH ('-': stdout only).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-def evaluate_command(folder: str, judges: tuple[str, ...], thumb: int, group_by: str, per_image: bool,
-                     json_path: str | None, device: str) -> None:
+def evaluate_command(
+    folder: str, judges: tuple[str, ...], thumb: int, group_by: str, per_image: bool, json_path: str | None, device: str
+) -> None:
     """Score the dreams in FOLDER with judges: networks other than the one that dreamed.
 
     Each PNG knows its target class from its stored settings. For each judge,
@@ -47,8 +71,9 @@ def evaluate_command(folder: str, judges: tuple[str, ...], thumb: int, group_by:
     """
     if json_path not in (None, "-"):
         check_report_path(json_path)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console) as progress:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console
+    ) as progress:
         tasks: dict[str, TaskID] = {}
 
         def on_scored(judge: str, done: int, total: int) -> None:
@@ -57,8 +82,15 @@ def evaluate_command(folder: str, judges: tuple[str, ...], thumb: int, group_by:
             progress.update(tasks[judge], completed=done)
 
         try:
-            report = evaluate_folder(get_host(), folder, judges or None, thumb=thumb, group_by=group_by,
-                                     device=str(resolve_device(device)), on_scored=on_scored)
+            report = evaluate_folder(
+                get_host(),
+                folder,
+                judges or None,
+                thumb=thumb,
+                group_by=group_by,
+                device=str(resolve_device(device)),
+                on_scored=on_scored,
+            )
         except DreamError:  # a judge that could not be loaded leaves no empty bar above the error
             for task in progress.tasks:
                 if not task.completed:
@@ -66,8 +98,9 @@ def evaluate_command(folder: str, judges: tuple[str, ...], thumb: int, group_by:
             raise
     for skipped in report.skipped:
         if not skipped.companion:
-            err_console.print(f"[yellow]skipped[/] {escape(str(skipped.path))}: {escape(skipped.reason)}",
-                              highlight=False)
+            err_console.print(
+                f"[yellow]skipped[/] {escape(str(skipped.path))}: {escape(skipped.reason)}", highlight=False
+            )
     companions = sum(skipped.companion for skipped in report.skipped)
     if companions:
         err_console.print(f"left out {companions} side-by-side picture(s) and contact sheet(s)", highlight=False)
@@ -97,15 +130,19 @@ def _summary_table(report: Report, judge: str) -> Table:
         table.add_column(column, justify="right" if column == "dreams" else "left", overflow="fold")
     _view_columns(table, report, ("top-1", "top-5", "p(target)"))
     for group, entry in report.summary.items():
-        cells = [f"{entry['judges'][judge][view][key]:{fmt}}" for view in report.views
-                 for key, fmt in (("top1", ".0%"), ("top5", ".0%"), ("p_target", ".3f"))]
+        cells = [
+            f"{entry['judges'][judge][view][key]:{fmt}}"
+            for view in report.views
+            for key, fmt in (("top1", ".0%"), ("top5", ".0%"), ("p_target", ".3f"))
+        ]
         table.add_row(escape(group), str(entry["count"]), *cells)
     return table
 
 
 def _image_table(report: Report) -> Table:
-    table = Table(title="Per dream: rank of the target (1 is best), its probability, the judge's top-1",
-                  title_justify="left")
+    table = Table(
+        title="Per dream: rank of the target (1 is best), its probability, the judge's top-1", title_justify="left"
+    )
     for column in ("dream", "target", "judge"):
         table.add_column(column, overflow="fold")
     _view_columns(table, report, ("rank", "p", "sees"))

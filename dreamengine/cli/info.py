@@ -10,13 +10,14 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from ..config import RunConfig
-from ..errors import DreamError
-from ..imaging import open_image, read_manifest
-from ..montage import MONTAGE_KEY, label
-from ..recipe import command_line, stored_config
-from ..sheets import SHEET_KEY
-from . import cli, console, counted, err_console, get_host
+from dreamengine.analysis.montage import MONTAGE_KEY, label
+from dreamengine.cli.group import cli, get_host
+from dreamengine.cli.output import console, counted, err_console
+from dreamengine.errors import DreamError
+from dreamengine.run.config import RunConfig
+from dreamengine.run.imaging import open_image, read_manifest
+from dreamengine.run.recipe import command_line, stored_config
+from dreamengine.study.sheets import SHEET_KEY
 
 
 @cli.command("info")
@@ -66,12 +67,15 @@ def _refuse_collections(path: Path, manifest: dict[str, Any]) -> None:
     """A montage or a study's contact sheet shows many dreams: say so, and where they are."""
     if MONTAGE_KEY in manifest:
         pictures = manifest[MONTAGE_KEY].get("pictures") or []
-        raise DreamError(f"{str(path)!r} is a montage of {counted(len(pictures), 'picture')}, not "
-                         "one dream: give their files "
-                         f"({', '.join(pictures[:2])}{', ...' if len(pictures) > 2 else ''}).")
+        raise DreamError(
+            f"{str(path)!r} is a montage of {counted(len(pictures), 'picture')}, not "
+            "one dream: give their files "
+            f"({', '.join(pictures[:2])}{', ...' if len(pictures) > 2 else ''})."
+        )
     if SHEET_KEY in manifest:
-        raise DreamError(f"{str(path)!r} is a study's contact sheet, not one dream: its dreams are in the "
-                         "study's cells/ folder.")
+        raise DreamError(
+            f"{str(path)!r} is a study's contact sheet, not one dream: its dreams are in the study's cells/ folder."
+        )
 
 
 def _preset(config: RunConfig) -> dict[str, Any] | None:
@@ -86,10 +90,12 @@ def _rows(path: Path, manifest: dict[str, Any]) -> list[tuple[str, str]]:
     steps = f"{manifest.get('steps_done', '?')} of {manifest['config'].get('steps', '?')} steps"
     if manifest.get("interrupted"):
         steps += ", stopped by Ctrl-C"
-    rows = [("dreams", label(path, open_image(path))),
-            ("from", manifest["config"].get("init", "?")),
-            ("model", manifest["config"].get("checkpoint") or manifest.get("model", {}).get("name", "?")),
-            ("size", f"{width}x{height}, {steps}, score {manifest.get('score', float('nan')):.4g}")]
+    rows = [
+        ("dreams", label(path, open_image(path))),
+        ("from", manifest["config"].get("init", "?")),
+        ("model", manifest["config"].get("checkpoint") or manifest.get("model", {}).get("name", "?")),
+        ("size", f"{width}x{height}, {steps}, score {manifest.get('score', float('nan')):.4g}"),
+    ]
     if manifest.get("diverged"):
         rows.append(("diverged", manifest["diverged"]))
     part = manifest.get("part")

@@ -7,19 +7,26 @@ import warnings
 import click
 from rich.table import Table
 
-from ..config import RunConfig
-from ..dreaming import load_model
-from ..layers import model_layers
-from . import cli, console, err_console, get_host
+from dreamengine.cli.group import cli, get_host
+from dreamengine.cli.output import console, err_console
+from dreamengine.engine.layers import model_layers
+from dreamengine.run.config import RunConfig
+from dreamengine.run.prepare import load_model
 
 
 @cli.command("layers")
 @click.argument("pattern", required=False)
-@click.option("--model", "-m", default=RunConfig.model, show_default=True,
-              help="Registered model or any timm architecture.")
+@click.option(
+    "--model", "-m", default=RunConfig.model, show_default=True, help="Registered model or any timm architecture."
+)
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint's network instead.")
-@click.option("--levels", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Without PATTERN, list names of at most this many dotted parts (blocks.4 has two).")
+@click.option(
+    "--levels",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Without PATTERN, list names of at most this many dotted parts (blocks.4 has two).",
+)
 def layers_command(pattern: str | None, model: str, checkpoint: str | None, levels: int) -> None:
     """List the layers of a model to dream with --objective layer:NAME[:CHANNEL].
 
@@ -48,11 +55,18 @@ def layers_command(pattern: str | None, model: str, checkpoint: str | None, leve
     for column, justify in (("layer", "left"), ("module", "left"), ("output", "right"), ("cost", "right")):
         table.add_column(column, justify=justify, overflow="fold")
     for layer in layers:
-        table.add_row(layer.name, layer.kind, " x ".join(map(str, layer.shape)) if layer.shape else "-",
-                      f"{layer.cost:.0%}" if layer.cost is not None else "not run")
+        table.add_row(
+            layer.name,
+            layer.kind,
+            " x ".join(map(str, layer.shape)) if layer.shape else "-",
+            f"{layer.cost:.0%}" if layer.cost is not None else "not run",
+        )
     console.print(table)
-    console.print("Dream one with --objective layer:NAME, one channel of it with layer:NAME:CHANNEL, or that "
-                  "channel at the centre of the feature map with neuron:NAME:CHANNEL; guide:NAME:path=PICTURE "
-                  "dreams toward a picture there, style:NAME:path=PICTURE toward its texture, and "
-                  "direction:NAME:path=FILE toward a mix of its channels "
-                  "(`dreamengine direction` makes one from example pictures).", highlight=False)
+    console.print(
+        "Dream one with --objective layer:NAME, one channel of it with layer:NAME:CHANNEL, or that "
+        "channel at the centre of the feature map with neuron:NAME:CHANNEL; guide:NAME:path=PICTURE "
+        "dreams toward a picture there, style:NAME:path=PICTURE toward its texture, and "
+        "direction:NAME:path=FILE toward a mix of its channels "
+        "(`dreamengine direction` makes one from example pictures).",
+        highlight=False,
+    )

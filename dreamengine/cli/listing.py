@@ -7,10 +7,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .. import hookspecs
-from ..errors import DreamError, unknown_name
-from ..registry import KINDS, singular
-from . import cli, console, get_host
+from dreamengine import hookspecs
+from dreamengine.cli.group import cli, get_host
+from dreamengine.cli.output import console
+from dreamengine.errors import DreamError, unknown_name
+from dreamengine.registry import KINDS, singular
 
 
 def _kind(value: str | None) -> str | None:
@@ -46,8 +47,10 @@ def list_components(kind: str | None, pattern: str) -> None:
             table.add_row(*(Text(cell) for cell in row), _summary(entry.summary))
         console.print(table)
         if name == "models":
-            console.print("Any timm architecture name also works with --model "
-                          "(random weights unless --pretrained or --checkpoint).")
+            console.print(
+                "Any timm architecture name also works with --model "
+                "(random weights unless --pretrained or --checkpoint)."
+            )
 
 
 def _no_match(kind: str, pattern: str, names: list[str]) -> DreamError:
@@ -99,5 +102,7 @@ def list_plugins(hook: str | None) -> None:
     except DreamError as error:
         console.print(f"[red]registry problem:[/] {escape(str(error))}", highlight=False)
     for failure in host.failures:
-        console.print(f"[red]not loaded:[/] {escape(f'{failure.name} ({failure.distribution}): {failure.message}')}",
-                      highlight=False)
+        console.print(
+            f"[red]not loaded:[/] {escape(f'{failure.name} ({failure.distribution}): {failure.message}')}",
+            highlight=False,
+        )

@@ -7,19 +7,27 @@ from pathlib import Path
 
 import click
 
-from ..errors import DreamError
-from ..imaging import open_image, save_png
-from ..montage import MONTAGE_KEY, is_montage, left_out, montage
-from . import cli, console, counted
+from dreamengine.analysis.montage import MONTAGE_KEY, is_montage, left_out, montage
+from dreamengine.cli.group import cli
+from dreamengine.cli.output import console, counted
+from dreamengine.errors import DreamError
+from dreamengine.run.imaging import open_image, save_png
 
 
 @cli.command("montage")
 @click.argument("pictures", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))  # files or folders
-@click.option("-o", "--output", default="montage.png", show_default=True, type=click.Path(path_type=Path),
-              help="The PNG to write (a montage there before is replaced, any other file kept).")
+@click.option(
+    "-o",
+    "--output",
+    default="montage.png",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="The PNG to write (a montage there before is replaced, any other file kept).",
+)
 @click.option("--columns", type=int, help="Pictures across. [default: about square]")
-@click.option("--as-given", is_flag=True,
-              help="Keep the pictures in the order given, not by their names with numbers as numbers.")
+@click.option(
+    "--as-given", is_flag=True, help="Keep the pictures in the order given, not by their names with numbers as numbers."
+)
 def montage_command(pictures: tuple[Path, ...], output: Path, columns: int | None, as_given: bool) -> None:
     """Put dreams (or any pictures; a folder gives its PNGs) in one labelled grid: the channels of a layer, ...
 

@@ -10,17 +10,18 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..batch import run_items
-from ..components import Objective
-from ..config import MAX_SEED, RunConfig, load_toml
-from ..dreaming import apply_preset, execute, prepare, start_photo, total_steps
-from ..engine import OPTIMIZERS
-from ..errors import DreamError, DreamInterrupted
-from ..expressions import PerItemObjective
-from ..options import parse_assignment
-from ..recipe import stored_settings
-from . import cli, console, err_console, get_host, stop_interrupted, warn
-
+from dreamengine.cli.group import cli, get_host
+from dreamengine.cli.output import console, err_console, stop_interrupted, warn
+from dreamengine.components import Objective
+from dreamengine.engine.loop import OPTIMIZERS
+from dreamengine.errors import DreamError, DreamInterrupted
+from dreamengine.options import parse_assignment
+from dreamengine.run.batch import run_items
+from dreamengine.run.config import MAX_SEED, RunConfig, load_toml
+from dreamengine.run.execute import execute, total_steps
+from dreamengine.run.expressions import PerItemObjective
+from dreamengine.run.prepare import apply_preset, prepare, start_photo
+from dreamengine.run.recipe import stored_settings
 
 #: The settings a run has unless told otherwise, as the options' help shows them.
 DEFAULTS = RunConfig()
@@ -30,55 +31,110 @@ DEFAULTS = RunConfig()
 @click.option("--model", "-m", help=f"Registered model or any timm architecture. [default: {DEFAULTS.model}]")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint to dream with.")
 @click.option("--pretrained/--no-pretrained", default=None, help="Download timm's pretrained weights.")
-@click.option("--class", "-c", "classes", multiple=True,
-              help="ImageNet (or checkpoint) class name or index; repeat to dream several in one batch. "
-                   f"[default: {', '.join(DEFAULTS.classes)}]")
-@click.option("--objective", help="Objective spec or expression, e.g. logit, layer:blocks.4:7, "
-                                   "\"logit:flamingo + 0.5*layer:blocks.5 - 0.01*tv\"; several separated by ';' "
-                                   f"are dreamed side by side, one each. [default: {DEFAULTS.objective}]")
-@click.option("--reg", multiple=True,
-              help="Regularizer specs, comma-separated or repeated; 'none' for none; +SPEC adds one to the "
-                   "default's (or the preset's). "
-                   f"[default: {', '.join(DEFAULTS.reg)}]")
-@click.option("--init", help="Initializer spec, e.g. gray, gradient:start=red:end=blue, photo:path=cat.jpg:blur=4. "
-                              f"[default: {DEFAULTS.init}]")
-@click.option("--param", help="Image parametrization: fft (Lucid's decorrelated Fourier basis) or pixel. "
-                               f"[default: {DEFAULTS.param}]")
-@click.option("--strategy", multiple=True,
-              help="How the steps run, e.g. octaves:count=4:scale=1.4 or tile:size=224; several nest, the first "
-                   "outermost; 'none' for one plain loop; +SPEC adds one inside the default's. "
-                   f"[default: {', '.join(DEFAULTS.strategy)}]")
-@click.option("--set", "-s", "assignments", multiple=True, metavar="COMPONENT.OPTION=VALUE",
-              help="Set one option of a component, e.g. -s blur.sigma=0.8 (repeatable).")
+@click.option(
+    "--class",
+    "-c",
+    "classes",
+    multiple=True,
+    help="ImageNet (or checkpoint) class name or index; repeat to dream several in one batch. "
+    f"[default: {', '.join(DEFAULTS.classes)}]",
+)
+@click.option(
+    "--objective",
+    help="Objective spec or expression, e.g. logit, layer:blocks.4:7, "
+    "\"logit:flamingo + 0.5*layer:blocks.5 - 0.01*tv\"; several separated by ';' "
+    f"are dreamed side by side, one each. [default: {DEFAULTS.objective}]",
+)
+@click.option(
+    "--reg",
+    multiple=True,
+    help="Regularizer specs, comma-separated or repeated; 'none' for none; +SPEC adds one to the "
+    "default's (or the preset's). "
+    f"[default: {', '.join(DEFAULTS.reg)}]",
+)
+@click.option(
+    "--init",
+    help="Initializer spec, e.g. gray, gradient:start=red:end=blue, photo:path=cat.jpg:blur=4. "
+    f"[default: {DEFAULTS.init}]",
+)
+@click.option(
+    "--param",
+    help=f"Image parametrization: fft (Lucid's decorrelated Fourier basis) or pixel. [default: {DEFAULTS.param}]",
+)
+@click.option(
+    "--strategy",
+    multiple=True,
+    help="How the steps run, e.g. octaves:count=4:scale=1.4 or tile:size=224; several nest, the first "
+    "outermost; 'none' for one plain loop; +SPEC adds one inside the default's. "
+    f"[default: {', '.join(DEFAULTS.strategy)}]",
+)
+@click.option(
+    "--set",
+    "-s",
+    "assignments",
+    multiple=True,
+    metavar="COMPONENT.OPTION=VALUE",
+    help="Set one option of a component, e.g. -s blur.sigma=0.8 (repeatable).",
+)
 @click.option("--steps", type=int, help=f"Gradient steps (shared out among octaves). [default: {DEFAULTS.steps}]")
 @click.option("--lr", type=float, help=f"Learning rate. [default: {DEFAULTS.lr}]")
 @click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), help=f"[default: {DEFAULTS.optimizer}]")
-@click.option("--size", help="Dream size in pixels: N (square; from a photo, the longer side of its shape) or "
-                             "WIDTHxHEIGHT, e.g. 2048x1536. [default: the model's input size]")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED),
-              help=f"Seed of every random draw; same seed, same bytes. [default: {DEFAULTS.seed}]")
+@click.option(
+    "--size",
+    help="Dream size in pixels: N (square; from a photo, the longer side of its shape) or "
+    "WIDTHxHEIGHT, e.g. 2048x1536. [default: the model's input size]",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, MAX_SEED),
+    help=f"Seed of every random draw; same seed, same bytes. [default: {DEFAULTS.seed}]",
+)
 @click.option("--device", help=f"auto, cpu, cuda, cuda:N or mps. [default: {DEFAULTS.device}]")
-@click.option("--fold-norms/--no-fold-norms", default=None,
-              help="Fold each batch norm into the convolution before it: the same network, faster. [default: on]")
-@click.option("--channels-last/--no-channels-last", default=None,
-              help="Run the model in channels-last memory format. [default: on for the CPU, off on GPUs]")
-@click.option("--compile/--no-compile", default=None,
-              help="torch.compile the model (slow first step; see docs/performance.md). [default: off]")
-@click.option("--precision", type=click.Choice(["fp32", "bf16"]),
-              help=f"bf16: run the model under bfloat16 autocast. [default: {DEFAULTS.precision}]")
+@click.option(
+    "--fold-norms/--no-fold-norms",
+    default=None,
+    help="Fold each batch norm into the convolution before it: the same network, faster. [default: on]",
+)
+@click.option(
+    "--channels-last/--no-channels-last",
+    default=None,
+    help="Run the model in channels-last memory format. [default: on for the CPU, off on GPUs]",
+)
+@click.option(
+    "--compile/--no-compile",
+    default=None,
+    help="torch.compile the model (slow first step; see docs/performance.md). [default: off]",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16"]),
+    help=f"bf16: run the model under bfloat16 autocast. [default: {DEFAULTS.precision}]",
+)
 @click.option("--output", "-o", help=f"Output folder, or a .png file. [default: {DEFAULTS.output}]")
-@click.option("--side-by-side/--no-side-by-side", default=None,
-              help="Also write the report's raw | rescaled picture (*-side.png).")
-@click.option("--save-every", type=int,
-              help="Also write an animation with a frame every K steps (a zoom strategy writes its frames without it).")
-@click.option("--animation", type=click.Choice(["gif", "webp"]),
-              help=f"Animation format. [default: {DEFAULTS.animation}]")
+@click.option(
+    "--side-by-side/--no-side-by-side",
+    default=None,
+    help="Also write the report's raw | rescaled picture (*-side.png).",
+)
+@click.option(
+    "--save-every",
+    type=int,
+    help="Also write an animation with a frame every K steps (a zoom strategy writes its frames without it).",
+)
+@click.option(
+    "--animation", type=click.Choice(["gif", "webp"]), help=f"Animation format. [default: {DEFAULTS.animation}]"
+)
 @click.option("--preset", help="Apply a preset first (see `dreamengine list presets`).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of settings.")
-@click.option("--from", "from_png", type=click.Path(dir_okay=False),
-              help="Re-run the settings stored in a dream PNG (other options override them).")
-def run_command(config_file: str | None, from_png: str | None, preset: str | None, assignments: tuple[str, ...],
-                **cli_settings: Any) -> None:
+@click.option(
+    "--from",
+    "from_png",
+    type=click.Path(dir_okay=False),
+    help="Re-run the settings stored in a dream PNG (other options override them).",
+)
+def run_command(
+    config_file: str | None, from_png: str | None, preset: str | None, assignments: tuple[str, ...], **cli_settings: Any
+) -> None:
     """Dream: maximise an objective by gradient ascent on the image.
 
     \b
@@ -91,7 +147,10 @@ def run_command(config_file: str | None, from_png: str | None, preset: str | Non
     """
     host = get_host()
     config = resolve_config(host, config_file, from_png, preset, assignments, cli_settings)
-    with warnings.catch_warnings(record=True) as caught, err_console.status(f"loading {config.checkpoint or config.model}"):
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        err_console.status(f"loading {config.checkpoint or config.model}"),
+    ):
         warnings.simplefilter("always")
         prepared = prepare(host, config)
     for warning in caught:
@@ -101,14 +160,18 @@ def run_command(config_file: str | None, from_png: str | None, preset: str | Non
     try:
         with _progress() as progress:
             task = progress.add_task(_describe(config, prepared.job.objective), total=total, score=float("nan"))
-            prepared.job.on_step = lambda step, scores: progress.update(task, completed=step, score=float(scores.mean()))
+            prepared.job.on_step = lambda step, scores: progress.update(
+                task, completed=step, score=float(scores.mean())
+            )
             outcome = execute(host, prepared)
     except DreamInterrupted as stop:
         stop_interrupted(_interrupted_message(stop, total))
     _report(outcome, all(item.objective.uses_classes for item in run_items(config, prepared.job.objective)))
     if cli_settings.get("animation") and not outcome.result.frames:
-        warn(f"no animation was written: --animation {config.animation} needs frames, every N steps with "
-             "--save-every N (or a strategy's own, as zoom makes).")
+        warn(
+            f"no animation was written: --animation {config.animation} needs frames, every N steps with "
+            "--save-every N (or a strategy's own, as zoom makes)."
+        )
     if outcome.result.diverged:
         raise DreamError(outcome.result.diverged)
 
@@ -158,9 +221,11 @@ def _check_stored_paths(from_png: str, stored: dict[str, Any], config: RunConfig
         files.append(("start image", photo, "--init photo:path=PATH"))
     for what, path, option in files:
         if not Path(str(path)).exists():
-            raise DreamError(f"{from_png!r} was dreamed with {what} {str(path)!r}, which is not there from this "
-                             "folder (a relative path is relative to where the dream was made): run from that "
-                             f"folder, or give {option}.")
+            raise DreamError(
+                f"{from_png!r} was dreamed with {what} {str(path)!r}, which is not there from this "
+                "folder (a relative path is relative to where the dream was made): run from that "
+                f"folder, or give {option}."
+            )
 
 
 def _describe(config: RunConfig, objective: Objective) -> str:
@@ -173,16 +238,25 @@ def _describe(config: RunConfig, objective: Objective) -> str:
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("objective {task.fields[score]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                    console=err_console, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("objective {task.fields[score]:.3f}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    )
 
 
 def _interrupted_message(stop: DreamInterrupted, total: int) -> str:
     if not stop.paths:
         return "Interrupted before the first step finished: nothing written."
-    return (f"Interrupted after step {stop.result.steps_done} of {total}: kept the dream so far "
-            f"(marked interrupted in its settings): {', '.join(str(p) for p in stop.paths)}")
+    return (
+        f"Interrupted after step {stop.result.steps_done} of {total}: kept the dream so far "
+        f"(marked interrupted in its settings): {', '.join(str(p) for p in stop.paths)}"
+    )
 
 
 def _report(outcome, of_classes: bool) -> None:

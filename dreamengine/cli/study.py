@@ -8,15 +8,17 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..config import MAX_SEED, RunConfig
-from ..dreaming import apply_preset
-from ..errors import DreamError
-from ..executors import EXECUTORS, make_executor
-from ..gallery import check_gallery_path, write_gallery
-from ..sheets import write_sheets
-from ..plugins import PluginHost
-from ..study import REPORT_STEPS, StudyPlan, find_checkpoints, plan_study, run_study, same_dreams
-from . import cli, console, counted, err_console, get_host, stop_interrupted, warn
+from dreamengine.cli.group import cli, get_host
+from dreamengine.cli.output import console, counted, err_console, stop_interrupted, warn
+from dreamengine.errors import DreamError
+from dreamengine.plugins import PluginHost
+from dreamengine.run.config import MAX_SEED, RunConfig
+from dreamengine.run.prepare import apply_preset
+from dreamengine.study.executors import EXECUTORS
+from dreamengine.study.gallery import check_gallery_path, write_gallery
+from dreamengine.study.plan import REPORT_STEPS, StudyPlan, find_checkpoints, plan_study
+from dreamengine.study.runner import make_executor, run_study, same_dreams
+from dreamengine.study.sheets import write_sheets
 
 
 def _numbers(text: str | None, what: str) -> list[int] | None:
@@ -30,11 +32,17 @@ def _numbers(text: str | None, what: str) -> list[int] | None:
 
 @cli.command("study")
 @click.argument("checkpoints", nargs=-1, required=True)
-@click.option("--steps", default=",".join(map(str, REPORT_STEPS)), show_default=True,
-              help="Dream step counts, comma-separated (the columns).")
+@click.option(
+    "--steps",
+    default=",".join(map(str, REPORT_STEPS)),
+    show_default=True,
+    help="Dream step counts, comma-separated (the columns).",
+)
 @click.option("--epochs", help="Only these epochs of each run, comma-separated (the rows). [default: all]")
 @click.option("--class", "-c", "classes", multiple=True, help="Classes to dream (repeatable). [default: all]")
-@click.option("--objective", "objectives", multiple=True, help="Objective(s), e.g. logit, cross-entropy. [default: logit]")
+@click.option(
+    "--objective", "objectives", multiple=True, help="Objective(s), e.g. logit, cross-entropy. [default: logit]"
+)
 @click.option("--blur", "blurs", multiple=True, help="Blur setting(s): 0.5, a range 0.1-1.0, or none. [default: 0.5]")
 @click.option("--seed", "seeds", type=click.IntRange(0, MAX_SEED), multiple=True, help="Seed(s). [default: 0]")
 @click.option("--preset", default="report", show_default=True, help="Base settings of every dream.")
@@ -44,12 +52,31 @@ def _numbers(text: str | None, what: str) -> list[int] | None:
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps. [default: auto]")
 @click.option("--output", "-o", default="study", show_default=True, help="Folder for cells, sheets and index.html.")
 @click.option("--title", default="dreamengine study", show_default=True, help="Title of the page.")
-@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
-              help="Where the dreams run: this process, or a Ray cluster (pip install 'dreamengine[ray]').")
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    default="local",
+    show_default=True,
+    help="Where the dreams run: this process, or a Ray cluster (pip install 'dreamengine[ray]').",
+)
 @click.option("--address", help="Ray cluster to join, e.g. 10.0.0.5:6379. [default: start a Ray here, on 127.0.0.1]")
 @click.option("--workers", type=int, help="Worker processes of a Ray started here. [default: one per CPU]")
-def study_command(checkpoints, steps, epochs, classes, objectives, blurs, seeds, preset, output, title, executor,
-                  address, workers, **overrides) -> None:
+def study_command(
+    checkpoints,
+    steps,
+    epochs,
+    classes,
+    objectives,
+    blurs,
+    seeds,
+    preset,
+    output,
+    title,
+    executor,
+    address,
+    workers,
+    **overrides,
+) -> None:
     """Dream every combination of CHECKPOINTS (files, or folders of epoch-NNN.pt) and step counts.
 
     Writes a labelled contact sheet per grid and an offline page, OUTPUT/index.html.
@@ -69,17 +96,34 @@ def study_command(checkpoints, steps, epochs, classes, objectives, blurs, seeds,
     base = base.updated({k: v for k, v in overrides.items() if v is not None}, "the command line")
     check_gallery_path(Path(output))
     found = find_checkpoints(checkpoints, _numbers(epochs, "--epochs"))
-    plan = plan_study(base, found, _numbers(steps, "--steps"), classes or None, objectives or ["logit"],
-                      blurs or ["0.5"], seeds or [0], output)
+    plan = plan_study(
+        base,
+        found,
+        _numbers(steps, "--steps"),
+        classes or None,
+        objectives or ["logit"],
+        blurs or ["0.5"],
+        seeds or [0],
+        output,
+    )
     _say_replaced(plan)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=err_console) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+    ) as progress:
         overall = progress.add_task(f"study ({executor})", total=len(plan.tasks))
         dreaming = progress.add_task("dream", total=max(plan.steps), visible=executor == "local")
 
         def on_start(task):
-            progress.update(dreaming, completed=0, description=f"{task.target}, {task.checkpoint.run} epoch "
-                                                               f"{task.checkpoint.epoch}, {task.objective}")
+            progress.update(
+                dreaming,
+                completed=0,
+                description=f"{task.target}, {task.checkpoint.run} epoch {task.checkpoint.epoch}, {task.objective}",
+            )
 
         def on_step(step, scores):
             progress.update(dreaming, completed=step)
@@ -94,15 +138,20 @@ def study_command(checkpoints, steps, epochs, classes, objectives, blurs, seeds,
                 ran = run_study(host, plan, runner, on_written=on_written)
         except KeyboardInterrupt:
             kept = int(next(task.completed for task in progress.tasks if task.id == overall))
-            stop_interrupted(f"Interrupted: {kept} of {len(plan.tasks)} dream runs are done and kept in {output}; "
-                             "run the same command again to make the rest (nothing done is made again).",
-                             on=progress.console)
+            stop_interrupted(
+                f"Interrupted: {kept} of {len(plan.tasks)} dream runs are done and kept in {output}; "
+                "run the same command again to make the rest (nothing done is made again).",
+                on=progress.console,
+            )
         progress.update(overall, completed=len(plan.tasks))
         progress.update(dreaming, visible=False)  # the last dream's bar (or, if none ran, an empty one) is done with
     sheets = write_sheets(plan)
     page = write_gallery(plan, title)
-    console.print(f"{counted(len(plan.cells), 'cell')} ({_made(ran, len(plan.tasks))}); "
-                  f"{counted(len(sheets), 'contact sheet')}; open {page}", highlight=False)
+    console.print(
+        f"{counted(len(plan.cells), 'cell')} ({_made(ran, len(plan.tasks))}); "
+        f"{counted(len(sheets), 'contact sheet')}; open {page}",
+        highlight=False,
+    )
     _say_shared(host, plan)
 
 
@@ -111,9 +160,11 @@ def _say_replaced(plan: StudyPlan) -> None:
     makes them again, in their place."""
     other = [cell for cell in plan.cells if cell.path.is_file() and not cell.is_done()]
     if other:
-        warn(f"{counted(len(other), 'cell')} in {plan.output} {'was' if len(other) == 1 else 'were'} made with other "
-             "settings or checkpoints (e.g. "
-             f"{other[0].path.relative_to(plan.output)}); this study makes them again in their place.")
+        warn(
+            f"{counted(len(other), 'cell')} in {plan.output} {'was' if len(other) == 1 else 'were'} made with other "
+            "settings or checkpoints (e.g. "
+            f"{other[0].path.relative_to(plan.output)}); this study makes them again in their place."
+        )
 
 
 def _say_shared(host: PluginHost, plan: StudyPlan) -> None:
@@ -123,9 +174,12 @@ def _say_shared(host: PluginHost, plan: StudyPlan) -> None:
         groups = [members for members in shared if members[0].objective == objective]
         classes = len({task.target for members in groups for task in members})
         runs = sum(len(members) for members in groups)
-        console.print(f"{objective} reads no class: each of its dreams is the same for the {classes} classes, "
-                      f"so the study dreams it once and writes it for each ({counted(len(groups), 'dream')} "
-                      f"for its {runs} runs).", highlight=False)
+        console.print(
+            f"{objective} reads no class: each of its dreams is the same for the {classes} classes, "
+            f"so the study dreams it once and writes it for each ({counted(len(groups), 'dream')} "
+            f"for its {runs} runs).",
+            highlight=False,
+        )
 
 
 def _made(ran: int, total: int) -> str:

@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..config import MAX_SEED
-from ..training import EpochReport, TrainCallbacks, TrainSettings, train
-from . import cli, console, counted, err_console, get_host, stop_interrupted
+from dreamengine.cli.group import cli, get_host
+from dreamengine.cli.output import console, counted, err_console, stop_interrupted
+from dreamengine.run.config import MAX_SEED
+from dreamengine.training.fine_tune import EpochReport, TrainCallbacks, TrainSettings, train
 
 
 def _skipped(files: list[Path], root: str) -> str:
@@ -17,8 +18,9 @@ def _skipped(files: list[Path], root: str) -> str:
     if not files:
         return ""
     names = [str(path.relative_to(root)) if path.is_relative_to(root) else str(path) for path in files[:3]]
-    return (f"; skipped {counted(len(files), 'unreadable file')}: {', '.join(names)}"
-            + (", ..." if len(files) > 3 else ""))
+    return f"; skipped {counted(len(files), 'unreadable file')}: {', '.join(names)}" + (
+        ", ..." if len(files) > 3 else ""
+    )
 
 
 def _percent(value: float | None) -> str:
@@ -27,19 +29,34 @@ def _percent(value: float | None) -> str:
 
 @cli.command("train")
 @click.argument("data_dir", type=click.Path(file_okay=False))
-@click.option("--model", "-m", default="efficientnet-lite0", show_default=True,
-              help="Registered model or any timm architecture.")
-@click.option("--pretrained/--no-pretrained", default=False, show_default=True,
-              help="Start from timm's pretrained weights (downloads them).")
+@click.option(
+    "--model", "-m", default="efficientnet-lite0", show_default=True, help="Registered model or any timm architecture."
+)
+@click.option(
+    "--pretrained/--no-pretrained",
+    default=False,
+    show_default=True,
+    help="Start from timm's pretrained weights (downloads them).",
+)
 @click.option("--epochs", type=int, default=10, show_default=True, help="Train until this many epochs in all.")
 @click.option("--lr", type=float, default=0.01, show_default=True, help="SGD learning rate (momentum 0.9).")
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--size", type=int, default=128, show_default=True, help="Images are resized to SIZE x SIZE.")
 @click.option("--freeze-backbone", is_flag=True, help="Train only the classifier (the report's fc-only run).")
-@click.option("--val-fraction", type=float, default=0.2, show_default=True,
-              help="Validation share when DATA_DIR has no train/ and val/ folders.")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
-              help="Seed of the weights, split and shuffles.")
+@click.option(
+    "--val-fraction",
+    type=float,
+    default=0.2,
+    show_default=True,
+    help="Validation share when DATA_DIR has no train/ and val/ folders.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, MAX_SEED),
+    default=0,
+    show_default=True,
+    help="Seed of the weights, split and shuffles.",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--output", "-o", default="checkpoints", show_default=True, help="Folder for epoch-NNN.pt files.")
 @click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in --output.")
@@ -56,8 +73,14 @@ def train_command(data_dir: str, **options) -> None:
       dreamengine train birds --model inception_v4 --pretrained --freeze-backbone --output fc-only
     """
     settings = TrainSettings(data=data_dir, **options)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=err_console) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+    ) as progress:
         tasks: dict[str, int] = {}
 
         def on_image(done: int, total: int) -> None:
@@ -79,29 +102,38 @@ def train_command(data_dir: str, **options) -> None:
             saved.append(report)
             key = f"epoch {report.epoch}"
             if key in tasks:
-                progress.update(tasks[key], stats=f"loss {report.train_loss:.4f}  acc {_percent(report.train_accuracy)}"
-                                                  f"  val {_percent(report.val_accuracy)}")
+                progress.update(
+                    tasks[key],
+                    stats=f"loss {report.train_loss:.4f}  acc {_percent(report.train_accuracy)}"
+                    f"  val {_percent(report.val_accuracy)}",
+                )
             else:
-                progress.console.print(f"epoch {report.epoch}: val accuracy {_percent(report.val_accuracy)}",
-                                       highlight=False)
+                progress.console.print(
+                    f"epoch {report.epoch}: val accuracy {_percent(report.val_accuracy)}", highlight=False
+                )
 
         def on_data(info: dict) -> None:
-            progress.console.print(f"{len(info['classes'])} classes, {info['train']} training and {info['val']} "
-                                   f"validation images ({info['split']})" + _skipped(info["skipped_files"], data_dir),
-                                   highlight=False)
+            progress.console.print(
+                f"{len(info['classes'])} classes, {info['train']} training and {info['val']} "
+                f"validation images ({info['split']})" + _skipped(info["skipped_files"], data_dir),
+                highlight=False,
+            )
 
         try:
             reports = train(get_host(), settings, TrainCallbacks(on_data, on_image, on_batch, on_epoch))
         except KeyboardInterrupt:
             if saved:
-                message = (f"epoch {saved[-1].epoch} is the last saved, in {saved[-1].path}; run the same command "
-                           "with --resume to carry on.")
+                message = (
+                    f"epoch {saved[-1].epoch} is the last saved, in {saved[-1].path}; run the same command "
+                    "with --resume to carry on."
+                )
             else:
                 message = "no epoch was saved; run the same command to start again."
             stop_interrupted(f"Interrupted: {message}", on=progress.console)
     if reports:
         epochs = f"epoch {reports[0].epoch}" if len(reports) == 1 else f"epochs {reports[0].epoch}-{reports[-1].epoch}"
-        console.print(f"wrote {counted(len(reports), 'checkpoint')} ({epochs}); the last is {reports[-1].path}",
-                      highlight=False)
+        console.print(
+            f"wrote {counted(len(reports), 'checkpoint')} ({epochs}); the last is {reports[-1].path}", highlight=False
+        )
     else:
         console.print(f"nothing to do: {settings.output} already holds {settings.epochs} epoch(s)", highlight=False)

@@ -41,9 +41,16 @@ the option sets given in ``options``):
   dream on :func:`tiny_model` without diverging.
 """
 
-from .conformance import Problem, assert_conformance, check_conformance
-from .hosts import make_host, plugin_host
-from .models import TINY_LAYERS, tiny_model
+from dreamengine.testing.conformance import Problem, assert_conformance, check_conformance
+from dreamengine.testing.hosts import make_host, plugin_host
+from dreamengine.testing.models import TINY_LAYERS, tiny_model
 
-__all__ = ["TINY_LAYERS", "Problem", "make_host", "plugin_host", "tiny_model", "check_conformance",
-           "assert_conformance"]
+__all__ = [
+    "TINY_LAYERS",
+    "Problem",
+    "make_host",
+    "plugin_host",
+    "tiny_model",
+    "check_conformance",
+    "assert_conformance",
+]

@@ -12,12 +12,12 @@ from typing import Any
 
 import torch
 
-from ..components import DreamOutputs, Initializer, Objective, Parametrization, Regularizer
-from ..engine import DreamJob, run_job
-from ..errors import DreamError
-from ..options import ComponentSpec
-from ..registry import Entry, Registry, singular
-from .models import tiny_model
+from dreamengine.components import DreamJob, DreamOutputs, Initializer, Objective, Parametrization, Regularizer
+from dreamengine.engine.loop import run_job
+from dreamengine.errors import DreamError
+from dreamengine.options import ComponentSpec
+from dreamengine.registry import Entry, Registry, singular
+from dreamengine.testing.models import tiny_model
 
 __all__ = ["Problem", "check_conformance", "assert_conformance"]
 
@@ -53,8 +53,14 @@ def _require(condition: bool, message: str) -> None:
 OptionSets = Mapping[str, Mapping[str, Any] | Sequence[Mapping[str, Any]]]
 
 
-def check_conformance(registry: Registry, *, plugin: str | None = None, options: OptionSets | None = None,
-                      kinds: Sequence[str] = _KINDS, device: str | torch.device = "cpu") -> list[Problem]:
+def check_conformance(
+    registry: Registry,
+    *,
+    plugin: str | None = None,
+    options: OptionSets | None = None,
+    kinds: Sequence[str] = _KINDS,
+    device: str | torch.device = "cpu",
+) -> list[Problem]:
     """Run the generic invariants over every registered component; return what is broken.
 
     Args:
@@ -79,8 +85,14 @@ def check_conformance(registry: Registry, *, plugin: str | None = None, options:
     return problems
 
 
-def assert_conformance(registry: Registry, *, plugin: str | None = None, options: OptionSets | None = None,
-                       kinds: Sequence[str] = _KINDS, device: str | torch.device = "cpu") -> None:
+def assert_conformance(
+    registry: Registry,
+    *,
+    plugin: str | None = None,
+    options: OptionSets | None = None,
+    kinds: Sequence[str] = _KINDS,
+    device: str | torch.device = "cpu",
+) -> None:
     """:func:`check_conformance`, raising ``AssertionError`` that lists every problem.
 
     Also fails when nothing was checked (a misspelt ``plugin`` name, say).
@@ -136,14 +148,17 @@ def _repeatable(call: Callable[[torch.Generator], torch.Tensor], what: str) -> t
             torch.manual_seed(global_seed)
             outputs.append(call(torch.Generator().manual_seed(1234)))
     _require(isinstance(outputs[0], torch.Tensor), f"{what} returned {type(outputs[0]).__name__}, not a tensor")
-    _require(torch.equal(outputs[0].detach(), outputs[1].detach()),
-             f"{what} differs between two calls with equally seeded generators "
-             "(draw every random number from the generator passed in)")
+    _require(
+        torch.equal(outputs[0].detach(), outputs[1].detach()),
+        f"{what} differs between two calls with equally seeded generators "
+        "(draw every random number from the generator passed in)",
+    )
     return outputs[0]
 
 
-def _check_tensor(out: Any, what: str, shape: tuple[int, ...] | None, device: torch.device, *,
-                  unit_range: bool) -> None:
+def _check_tensor(
+    out: Any, what: str, shape: tuple[int, ...] | None, device: torch.device, *, unit_range: bool
+) -> None:
     _require(isinstance(out, torch.Tensor), f"{what} returned {type(out).__name__}, not a tensor")
     if shape is not None:
         _require(tuple(out.shape) == shape, f"{what} returned shape {tuple(out.shape)}, expected {shape}")
@@ -152,8 +167,9 @@ def _check_tensor(out: Any, what: str, shape: tuple[int, ...] | None, device: to
     _require(bool(torch.isfinite(out).all()), f"{what} returned values that are not finite")
     if unit_range:
         low, high = float(out.detach().min()), float(out.detach().max())
-        _require(low >= -_TOLERANCE and high <= 1 + _TOLERANCE,
-                 f"{what} left [0, 1] (values from {low:.4g} to {high:.4g})")
+        _require(
+            low >= -_TOLERANCE and high <= 1 + _TOLERANCE, f"{what} left [0, 1] (values from {low:.4g} to {high:.4g})"
+        )
 
 
 def _has_gradient(tensor: torch.Tensor) -> bool:
@@ -165,8 +181,10 @@ def _check_initializer(entry: Entry, make: Callable[[], Initializer], device: to
     out = _repeatable(lambda generator: make()(_BATCH, _HEIGHT, _WIDTH, generator), "the image")
     _check_tensor(out, "the initializer", (_BATCH, 3, _HEIGHT, _WIDTH), torch.device("cpu"), unit_range=True)
     aspect = make().aspect()
-    _require(aspect is None or (isinstance(aspect, (int, float)) and math.isfinite(aspect) and aspect > 0),
-             f"aspect() returned {aspect!r}, expected None or a width / height ratio above 0")
+    _require(
+        aspect is None or (isinstance(aspect, (int, float)) and math.isfinite(aspect) and aspect > 0),
+        f"aspect() returned {aspect!r}, expected None or a width / height ratio above 0",
+    )
 
 
 def _check_regularizer(entry: Entry, make: Callable[[], Regularizer], device: torch.device) -> None:
@@ -187,6 +205,7 @@ def _check_regularizer(entry: Entry, make: Callable[[], Regularizer], device: to
 
 def _begun(make: Callable[[], Regularizer], device: torch.device) -> Callable[[], Regularizer]:
     """``make``, each regularizer it makes shown a start image, as every loop shows them before its first step."""
+
     def begun() -> Regularizer:
         regularizer = make()
         with torch.no_grad():
@@ -199,8 +218,10 @@ def _begun(make: Callable[[], Regularizer], device: torch.device) -> Callable[[]
 def _check_transform(make: Callable[[], Regularizer], device: torch.device) -> None:
     out = _repeatable(lambda generator: make().transform(_image(device), generator), "transform")
     _check_tensor(out, "transform", None, device, unit_range=True)
-    _require(out.dim() == 4 and tuple(out.shape[:2]) == (_BATCH, 3),
-             f"transform returned shape {tuple(out.shape)}; it must keep batch and channels ({_BATCH}, 3, ...)")
+    _require(
+        out.dim() == 4 and tuple(out.shape[:2]) == (_BATCH, 3),
+        f"transform returned shape {tuple(out.shape)}; it must keep batch and channels ({_BATCH}, 3, ...)",
+    )
     image = _image(device, requires_grad=True)
     out = make().transform(image, torch.Generator().manual_seed(1234))
     _require(out.requires_grad, "transform does not let a finite gradient through to the image (detached?)")
@@ -215,8 +236,9 @@ def _check_penalty(make: Callable[[], Regularizer], device: torch.device) -> Non
     _require(torch.equal(out.detach(), make().penalty(image).detach()), "penalty differs for the same image")
     _require(out.requires_grad, "penalty is not differentiable w.r.t. the image (detached?)")
     out.sum().backward()
-    _require(image.grad is not None and bool(torch.isfinite(image.grad).all()),
-             "penalty has a gradient that is not finite")
+    _require(
+        image.grad is not None and bool(torch.isfinite(image.grad).all()), "penalty has a gradient that is not finite"
+    )
 
 
 def _check_gradient(make: Callable[[], Regularizer], device: torch.device) -> None:
@@ -249,20 +271,25 @@ def _check_parametrization(entry: Entry, make: Callable[[], Parametrization], de
     start, other = _image(device), _image(device, seed=1)
     param = make()
     leaves = param.setup(start)
-    _require(isinstance(leaves, list) and bool(leaves) and all(
-        isinstance(t, torch.Tensor) and t.is_leaf and t.requires_grad for t in leaves),
-        "setup must return a non-empty list of leaf tensors that require grad")
+    _require(
+        isinstance(leaves, list)
+        and bool(leaves)
+        and all(isinstance(t, torch.Tensor) and t.is_leaf and t.requires_grad for t in leaves),
+        "setup must return a non-empty list of leaf tensors that require grad",
+    )
     rendered = param.image()
     _check_tensor(rendered, "image()", (_BATCH, 3, _HEIGHT, _WIDTH), device, unit_range=True)
     first = rendered.detach().clone()  # pixel-like parametrizations render their parameter itself
-    _require(torch.allclose(rendered, start, atol=_ROUND_TRIP),
-             "image() right after setup(image) renders another image")
+    _require(
+        torch.allclose(rendered, start, atol=_ROUND_TRIP), "image() right after setup(image) renders another image"
+    )
     rendered.square().sum().backward()
     _require(all(_has_gradient(t) for t in leaves), "image() does not let a finite gradient through to every parameter")
     with torch.no_grad():
         param.assign(other)
-        _require(torch.allclose(param.image(), other, atol=_ROUND_TRIP),
-                 "image() after assign(image) renders another image")
+        _require(
+            torch.allclose(param.image(), other, atol=_ROUND_TRIP), "image() after assign(image) renders another image"
+        )
     again = make()
     again.setup(start)
     _require(torch.equal(again.image().detach(), first), "two instances set up alike render differently")
@@ -279,11 +306,18 @@ def _check_dream(entry: Entry, make: Callable[[], Any], device: torch.device) ->
         image = component(1, 16, 16, generator)
     else:
         image = torch.full((1, 3, 16, 16), 0.5)
-    job = DreamJob(model=model, regularizers=[component] if entry.kind == "regularizers" else [],
-                   objective=component if entry.kind == "objectives" else _TargetLogit(),
-                   image=image.to(device), targets=torch.tensor([1], device=device), steps=2, lr=0.05,
-                   optimizer="adam", generator=generator,
-                   parametrization=component if entry.kind == "parametrizations" else None)
+    job = DreamJob(
+        model=model,
+        regularizers=[component] if entry.kind == "regularizers" else [],
+        objective=component if entry.kind == "objectives" else _TargetLogit(),
+        image=image.to(device),
+        targets=torch.tensor([1], device=device),
+        steps=2,
+        lr=0.05,
+        optimizer="adam",
+        generator=generator,
+        parametrization=component if entry.kind == "parametrizations" else None,
+    )
     result = run_job(job)
     _require(result.diverged is None, f"a two-step dream on the tiny model diverged: {result.diverged}")
 
@@ -295,5 +329,9 @@ class _TargetLogit(Objective):
         return outputs.logits.gather(1, outputs.targets[:, None])[:, 0]
 
 
-_CHECKS = {"initializers": _check_initializer, "regularizers": _check_regularizer, "objectives": _check_objective,
-           "parametrizations": _check_parametrization}
+_CHECKS = {
+    "initializers": _check_initializer,
+    "regularizers": _check_regularizer,
+    "objectives": _check_objective,
+    "parametrizations": _check_parametrization,
+}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from ..errors import DreamError
-from ..plugins import BUILTIN_PLUGINS, PluginHost, _register, load_plugins
+from dreamengine.errors import DreamError
+from dreamengine.plugins import BUILTIN_PLUGINS, PluginHost, _register, load_plugins
 
 __all__ = ["make_host", "plugin_host"]
 
@@ -43,7 +43,7 @@ def plugin_host(*plugins: object, builtins: bool = True) -> Iterator[PluginHost]
 
 
 def _builtin_names() -> tuple[str, ...]:
-    return tuple(name for name in BUILTIN_PLUGINS if name != "dreamengine.engine")
+    return tuple(name for name in BUILTIN_PLUGINS if name != "dreamengine.engine.loop")
 
 
 def _name(host: PluginHost, plugin: object) -> str:

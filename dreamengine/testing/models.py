@@ -7,7 +7,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from ..model import DreamModel
+from dreamengine.engine.model import DreamModel
 
 __all__ = ["TINY_LAYERS", "tiny_model"]
 
@@ -23,9 +23,23 @@ def tiny_model(num_classes: int = 4) -> DreamModel:
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        net = nn.Sequential(OrderedDict(zip(TINY_LAYERS, (
-            nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, num_classes)), strict=True)))
+        net = nn.Sequential(
+            OrderedDict(
+                zip(
+                    TINY_LAYERS,
+                    (
+                        nn.Conv2d(3, 8, 3, padding=1),
+                        nn.ReLU(),
+                        nn.Conv2d(8, 16, 3, stride=2, padding=1),
+                        nn.ReLU(),
+                        nn.AdaptiveAvgPool2d(1),
+                        nn.Flatten(),
+                        nn.Linear(16, num_classes),
+                    ),
+                    strict=True,
+                )
+            )
+        )
     net.num_classes = num_classes
     names = [f"class{i}" for i in range(num_classes)]
     return DreamModel(net, name="tiny", input_size=(16, 16), class_names=names).freeze()

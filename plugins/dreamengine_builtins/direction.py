@@ -63,8 +63,10 @@ class Direction(Objective):
 
     def _check_length(self, activation: torch.Tensor) -> None:
         if activation.dim() < 2 or activation.shape[1] != len(self._vector):
-            raise DreamError(f"the direction in {self.path!r} has {len(self._vector)} weights, but layer "
-                             f"{self.layer!r} has {activation.shape[1] if activation.dim() > 1 else 1} channels.")
+            raise DreamError(
+                f"the direction in {self.path!r} has {len(self._vector)} weights, but layer "
+                f"{self.layer!r} has {activation.shape[1] if activation.dim() > 1 else 1} channels."
+            )
 
 
 @hookimpl

@@ -35,7 +35,8 @@ class Gray(Initializer):
 
 
 class Gradient(Initializer):
-    """A linear colour gradient from ``start`` to ``end`` along ``angle`` degrees (0: left to right, 90: top to bottom)."""
+    """A linear colour gradient from ``start`` to ``end`` along ``angle`` degrees (0: left to right, 90: top to
+    bottom)."""
 
     def __init__(self, start: str = "#1a2a6c", end: str = "#fdbb2d", angle: float = 0.0) -> None:
         self.start = start

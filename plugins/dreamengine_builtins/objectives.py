@@ -124,16 +124,20 @@ class Neuron(Objective):
         """The neuron's channel, ``(batch, height, width)``, or an error that says why the layer has none."""
         plane = _one_channel(activation, self.layer, self.channel)
         if plane.dim() != 3:
-            raise DreamError(f"layer {self.layer!r} has no feature map (its output is {tuple(plane.shape[1:])} per "
-                             "channel): a neuron needs a (channels, height, width) output; use layer:NAME:CHANNEL.")
+            raise DreamError(
+                f"layer {self.layer!r} has no feature map (its output is {tuple(plane.shape[1:])} per "
+                "channel): a neuron needs a (channels, height, width) output; use layer:NAME:CHANNEL."
+            )
         return plane
 
 
 def _one_channel(activation: torch.Tensor, layer: str, channel: int) -> torch.Tensor:
     """``activation[:, channel]`` of the module ``layer``, or an error that says how many channels it has."""
     if not 0 <= channel < activation.shape[1]:
-        raise DreamError(f"layer {layer!r} has {activation.shape[1]} channels "
-                         f"(0-{activation.shape[1] - 1}); there is no channel {channel}.")
+        raise DreamError(
+            f"layer {layer!r} has {activation.shape[1]} channels "
+            f"(0-{activation.shape[1] - 1}); there is no channel {channel}."
+        )
     return activation[:, channel]
 
 

@@ -38,7 +38,9 @@ def octave_sizes(height: int, width: int, count: int, scale: float, smallest: in
             factor = scale ** (count - 1 - k)
         except OverflowError:  # so small an octave is the smallest size
             factor = math.inf
-        sizes.append((max(smallest, min(height, round(height / factor))), max(smallest, min(width, round(width / factor)))))
+        sizes.append(
+            (max(smallest, min(height, round(height / factor))), max(smallest, min(width, round(width / factor))))
+        )
     return sizes
 
 
@@ -86,8 +88,9 @@ class Octaves(Strategy):
             frames += [resize(frame, start.shape[-2:]) for frame in later]
             if result.diverged:  # name the step counted over all octaves, as the user asked for them
                 diverged = divergence_message(job, done + result.steps_done + 1)
-                return DreamResult(resize(result.image, start.shape[-2:]), result.scores, done + result.steps_done,
-                                   frames, diverged)
+                return DreamResult(
+                    resize(result.image, start.shape[-2:]), result.scores, done + result.steps_done, frames, diverged
+                )
             done += result.steps_done
             detail = result.image.to(start.device) - base
         return DreamResult(resize(result.image, start.shape[-2:]), result.scores, done, frames)

@@ -93,7 +93,7 @@ class _Assigned(torch.autograd.Function):
         logits_grad = grad * image * (1 - image)
         frequencies = torch.fft.rfftn(_mix(colour.T, logits_grad), dim=(-2, -1), norm="ortho")
         paired = image.shape[-1] - frequencies.shape[-1]  # columns 1..paired stand for two conjugate frequencies
-        frequencies[..., 1:1 + paired] *= 2
+        frequencies[..., 1 : 1 + paired] *= 2
         return torch.view_as_real(frequencies * weight), None, None, None
 
 

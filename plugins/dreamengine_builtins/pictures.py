@@ -61,9 +61,11 @@ class PictureObjective(Objective):
     def _feature_map(self, activation: torch.Tensor) -> torch.Tensor:
         """``activation`` as ``(batch, channels, positions)``, or an error for a layer without a feature map."""
         if activation.dim() != 4:
-            raise DreamError(f"layer {self.layer!r} has no feature map (its output is {tuple(activation.shape[1:])}):"
-                             f" a {type(self).__name__.lower()} needs a (channels, height, width) output; "
-                             "`dreamengine layers` lists them.")
+            raise DreamError(
+                f"layer {self.layer!r} has no feature map (its output is {tuple(activation.shape[1:])}):"
+                f" a {type(self).__name__.lower()} needs a (channels, height, width) output; "
+                "`dreamengine layers` lists them."
+            )
         return activation.flatten(2)
 
 

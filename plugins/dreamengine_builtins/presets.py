@@ -43,7 +43,15 @@ DEEPDREAM = {
 @hookimpl
 def dreamengine_register_presets(register):
     """Register ``report``, the seed report's dream setup (use with --checkpoint), and ``deepdream``."""
-    register("report", REPORT, summary="The seed report's setup: inception_v4, 128x128, gray start, "
-                                       "logit, clamp+blur 0.5+flip, raw|rescaled (use with --checkpoint).")
-    register("deepdream", DEEPDREAM, summary="Classic DeepDream of your photo (--init photo:path=FILE): "
-                                             "amplify layer blocks.4 over 4 octaves, normalised gradient, roll.")
+    register(
+        "report",
+        REPORT,
+        summary="The seed report's setup: inception_v4, 128x128, gray start, "
+        "logit, clamp+blur 0.5+flip, raw|rescaled (use with --checkpoint).",
+    )
+    register(
+        "deepdream",
+        DEEPDREAM,
+        summary="Classic DeepDream of your photo (--init photo:path=FILE): "
+        "amplify layer blocks.4 over 4 octaves, normalised gradient, roll.",
+    )

@@ -126,8 +126,9 @@ class Jitter(Regularizer):
     def transform(self, image, generator):
         if self.pixels == 0:
             return image
-        dy, dx = torch.randint(-self.pixels, self.pixels + 1, (2,), generator=generator,
-                               device=generator.device).tolist()
+        dy, dx = torch.randint(
+            -self.pixels, self.pixels + 1, (2,), generator=generator, device=generator.device
+        ).tolist()
         return torch.roll(image, shifts=(dy, dx), dims=(-2, -1))
 
 

@@ -16,14 +16,25 @@ import math
 
 import torch
 
-from dreamengine import (OPTIMIZERS, DreamJob, DreamOutputs, DreamResult, PixelParametrization, Strategy,
-                         compose_transforms, hookimpl, regularizers_by_phase, run_steps)
+from dreamengine import (
+    OPTIMIZERS,
+    DreamJob,
+    DreamOutputs,
+    DreamResult,
+    PixelParametrization,
+    Strategy,
+    compose_transforms,
+    hookimpl,
+    regularizers_by_phase,
+    run_steps,
+)
 
 __all__ = ["tile_origins", "Tile"]
 
 
 def tile_origins(length: int, tile: int) -> list[int]:
-    """Start offsets of the fewest tiles of ``tile`` pixels covering ``length``, evenly spread (the last may overlap)."""
+    """Start offsets of the fewest tiles of ``tile`` pixels covering ``length``, evenly spread (the last may
+    overlap)."""
     tile = min(tile, length)
     count = math.ceil(length / tile)
     if count == 1:

@@ -3,7 +3,8 @@
 Frame 1 dreams the start image; every later frame zooms into the centre of
 the last one's dream by ``scale``, turning it by ``rotate`` degrees if asked (a
 bilinear resample, the size unchanged), and dreams on from there, so the
-network keeps painting what it sees into the detail the zoom brings close. Each frame is a dream of ``--steps`` steps. The
+network keeps painting what it sees into the detail the zoom brings close. Each frame is a dream of
+``--steps`` steps. The
 animation written beside the dream (the last frame) is the zoom as a film: one
 picture per frame, the start first, or with ``--save-every`` a picture every
 that many steps of each frame.
@@ -67,8 +68,13 @@ class Zoom(Strategy):
             else:
                 frames.append(result.image)
             if result.diverged:  # name the step counted over all frames, as the user asked for them
-                return DreamResult(result.image, result.scores, done + result.steps_done, frames,
-                                   divergence_message(job, done + result.steps_done + 1))
+                return DreamResult(
+                    result.image,
+                    result.scores,
+                    done + result.steps_done,
+                    frames,
+                    divergence_message(job, done + result.steps_done + 1),
+                )
             done += result.steps_done
         return DreamResult(result.image, result.scores, done, frames)
 

@@ -46,10 +46,15 @@ def test_checkerboard_uses_its_colours():
     torch.testing.assert_close(image[0, :, 0, 2], colour("yellow"))
 
 
-@pytest.mark.parametrize("make", [
-    lambda: Radial(power=0), lambda: Radial(inner="not-a-colour"), lambda: Checkerboard(size=0),
-    lambda: Checkerboard(second="#12"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Radial(power=0),
+        lambda: Radial(inner="not-a-colour"),
+        lambda: Checkerboard(size=0),
+        lambda: Checkerboard(second="#12"),
+    ],
+)
 def test_invalid_options_are_refused(make):
     with pytest.raises(ValueError):
         make()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from dreamengine import DreamJob, DreamOutputs
-from dreamengine.engine import run_job
-from dreamengine.testing import tiny_model
 
+from dreamengine import DreamJob, DreamOutputs
+from dreamengine.engine.loop import run_job
+from dreamengine.testing import tiny_model
 from dreamengine_extras.objectives import Diversity, gram_similarity
 
 
@@ -38,8 +38,17 @@ def dream(objective, steps):
     model = tiny_model()
     generator = torch.Generator().manual_seed(0)
     image = 0.5 + 0.05 * torch.randn(3, 3, 16, 16, generator=generator)
-    job = DreamJob(model=model, objective=objective, regularizers=[], image=image.clamp(0, 1),
-                   targets=torch.tensor([1, 1, 1]), steps=steps, lr=0.05, optimizer="adam", generator=generator)
+    job = DreamJob(
+        model=model,
+        objective=objective,
+        regularizers=[],
+        image=image.clamp(0, 1),
+        targets=torch.tensor([1, 1, 1]),
+        steps=steps,
+        lr=0.05,
+        optimizer="adam",
+        generator=generator,
+    )
     with model.capture(["relu1"]) as seen:
         model(run_job(job).image)
     return float(gram_similarity(seen["relu1"]).mean())
@@ -54,8 +63,9 @@ def test_diversity_says_it_compares_items_so_identical_starts_are_warned_of():
     assert Diversity(layer="relu1").compares_items
 
 
-@pytest.mark.parametrize("options", [{"layer": ""}, {"layer": "a", "weight": -1.0},
-                                     {"layer": "a", "weight": float("nan")}])
+@pytest.mark.parametrize(
+    "options", [{"layer": ""}, {"layer": "a", "weight": -1.0}, {"layer": "a", "weight": float("nan")}]
+)
 def test_invalid_options_are_refused(options):
     with pytest.raises(ValueError):
         Diversity(**options)

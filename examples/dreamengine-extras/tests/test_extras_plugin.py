@@ -12,9 +12,9 @@ import click
 import pytest
 import torch
 from click.testing import CliRunner
-from dreamengine.testing import assert_conformance, plugin_host
 from PIL import Image
 
+from dreamengine.testing import assert_conformance, plugin_host
 from dreamengine_extras import plugin
 from dreamengine_extras.commands import tv_command
 
@@ -36,12 +36,16 @@ def test_components_are_registered_beside_the_builtins(host):
 
 
 def test_every_component_passes_the_conformance_check(host):
-    assert_conformance(host.registry, plugin=PLUGIN, options={
-        "diverse-logit": [{"layer": "relu2"}, {"layer": "conv1", "weight": 1.0}],
-        "smooth": [{}, {"squared": True}],
-        "affine": [{}, {"degrees": 90.0, "scale": 0.5}],
-        "checkerboard": [{}, {"size": 1}],
-    })
+    assert_conformance(
+        host.registry,
+        plugin=PLUGIN,
+        options={
+            "diverse-logit": [{"layer": "relu2"}, {"layer": "conv1", "weight": 1.0}],
+            "smooth": [{}, {"squared": True}],
+            "affine": [{}, {"degrees": 90.0, "scale": 0.5}],
+            "checkerboard": [{}, {"size": 1}],
+        },
+    )
 
 
 def test_the_command_is_added_to_the_cli(host):
@@ -74,8 +78,14 @@ def test_the_entry_point_names_the_plugin_module():
 def dreamengine(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run the installed ``dreamengine`` script, as a user would."""
     script = Path(sys.executable).with_name("dreamengine")
-    return subprocess.run([str(script), *args], cwd=cwd, capture_output=True, text=True, check=False,
-                          env={**__import__("os").environ, "COLUMNS": "200", "DREAMENGINE_NO_ENTRYPOINTS": "0"})
+    return subprocess.run(
+        [str(script), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**__import__("os").environ, "COLUMNS": "200", "DREAMENGINE_NO_ENTRYPOINTS": "0"},
+    )
 
 
 def test_installed_the_cli_lists_the_plugin_and_its_components(tmp_path):
@@ -88,9 +98,28 @@ def test_installed_the_cli_lists_the_plugin_and_its_components(tmp_path):
 
 def test_installed_a_run_uses_the_plugins_components(tmp_path):
     out = tmp_path / "dream.png"
-    run = dreamengine("run", "--model", "resnet10t", "--size", "32", "--steps", "2", "-c", "1", "-c", "2",
-                      "--reg", "clamp,smooth:weight=5,affine:degrees=10", "--init", "radial:inner=pink",
-                      "--objective", "diverse-logit:layer=layer1", "-o", str(out), cwd=tmp_path)
+    run = dreamengine(
+        "run",
+        "--model",
+        "resnet10t",
+        "--size",
+        "32",
+        "--steps",
+        "2",
+        "-c",
+        "1",
+        "-c",
+        "2",
+        "--reg",
+        "clamp,smooth:weight=5,affine:degrees=10",
+        "--init",
+        "radial:inner=pink",
+        "--objective",
+        "diverse-logit:layer=layer1",
+        "-o",
+        str(out),
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr
     written = sorted(tmp_path.glob("dream-*.png"))
     assert len(written) == 2

@@ -117,10 +117,16 @@ def test_affine_is_differentiable():
     assert image.grad is not None and image.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("make", [
-    lambda: TotalVariation(weight=-1), lambda: TotalVariation(weight=float("inf")),
-    lambda: RandomAffine(degrees=-1), lambda: RandomAffine(degrees=181), lambda: RandomAffine(scale=1.0),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: TotalVariation(weight=-1),
+        lambda: TotalVariation(weight=float("inf")),
+        lambda: RandomAffine(degrees=-1),
+        lambda: RandomAffine(degrees=181),
+        lambda: RandomAffine(scale=1.0),
+    ],
+)
 def test_invalid_options_are_refused(make):
     with pytest.raises(ValueError):
         make()

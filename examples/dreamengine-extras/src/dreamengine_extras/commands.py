@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 import numpy as np
 import torch
+
 from dreamengine import load_image
 
 from .regularizers import total_variation

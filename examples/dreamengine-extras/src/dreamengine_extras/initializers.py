@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import torch
-from dreamengine import Initializer
 from PIL import ImageColor
+
+from dreamengine import Initializer
 
 __all__ = ["colour", "Radial", "Checkerboard"]
 

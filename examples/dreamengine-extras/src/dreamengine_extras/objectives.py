@@ -6,6 +6,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+
 from dreamengine import DreamOutputs, Objective
 
 __all__ = ["gram_similarity", "Diversity"]

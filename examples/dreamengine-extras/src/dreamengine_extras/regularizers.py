@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import torch
+
 from dreamengine import Regularizer, Warp, resample
 
 __all__ = ["total_variation", "rotate_scale", "rotate_scale_warp", "TotalVariation", "RandomAffine"]

@@ -1,0 +1,1 @@
+"""Analysis of dreams and models: evaluation by judge networks, directions from example pictures, montages."""

@@ -1,0 +1,133 @@
+"""Checkpoints: a state dict plus what the engine needs to dream with it, never executable.
+
+A checkpoint is a dict saved with ``torch.save`` holding only tensors and plain
+values, so it loads with ``torch.load(..., weights_only=True)``::
+
+    {"format": "dreamengine-checkpoint", "version": 1,
+     "architecture": "resnet10t", "num_classes": 3, "class_names": [...],
+     "input_size": [128, 128], "mean": [...], "std": [...],
+     "state_dict": {...}, "extra": {...}}
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dreamengine.engine.model import DreamModel
+from dreamengine.errors import DreamError
+
+__all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "read_checkpoint", "load_checkpoint_model"]
+
+CHECKPOINT_FORMAT = "dreamengine-checkpoint"
+_REQUIRED = ("architecture", "num_classes", "state_dict")
+
+
+def save_checkpoint(
+    model: DreamModel,
+    path: str | Path,
+    *,
+    architecture: str,
+    extra: Mapping[str, Any] | None = None,
+    training_state: Mapping[str, Any] | None = None,
+) -> Path:
+    """Save ``model``'s weights and metadata to ``path``.
+
+    ``training_state`` (e.g. the optimizer's state dict) is kept under that key
+    so that training can resume; dreaming ignores it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with model.unfolded():  # the network as built, whatever a dream folded
+        weights = model.net.state_dict()
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "version": 1,
+        "architecture": architecture,
+        "num_classes": len(model.class_names) or model.net.num_classes,
+        "class_names": list(model.class_names),
+        "input_size": list(model.input_size),
+        "mean": model.mean.flatten().tolist(),
+        "std": model.std.flatten().tolist(),
+        "state_dict": weights,
+        "extra": dict(extra or {}),
+    }
+    if training_state is not None:
+        payload["training_state"] = dict(training_state)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint safely (``weights_only=True``) and check it has what the engine needs."""
+    path = Path(path)
+    if not path.is_file():
+        raise DreamError(f"checkpoint {str(path)!r} does not exist.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a file that is not a checkpoint fails in any way (KeyError for a text file)
+        raise _unloadable(path, error) from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise DreamError(
+            f"{str(path)!r} is not a dreamengine checkpoint (no 'format': '{CHECKPOINT_FORMAT}'); "
+            "save one with dreamengine train or dreamengine.engine.checkpoint.save_checkpoint."
+        )
+    missing = [key for key in _REQUIRED if key not in payload]
+    if missing:
+        raise DreamError(f"checkpoint {str(path)!r} lacks {', '.join(missing)}.")
+    return payload
+
+
+def _unloadable(path: Path, error: Exception) -> DreamError:
+    """The error for a checkpoint file that ``torch.load`` refused, saying which of three things it is."""
+    text = str(error).strip()
+    reason = _weights_only_reason(text) if text.startswith("Weights only load failed") else None
+    if not _saved_by_torch(path) or (reason or "").startswith("Unsupported operand"):  # not a whole pickle
+        return DreamError(
+            f"{str(path)!r} is not a loadable checkpoint: it is not a complete file saved with "
+            "torch.save (a different kind of file, or a truncated download?)."
+        )
+    if reason is not None:
+        return DreamError(
+            f"{str(path)!r} is not a loadable checkpoint: dreamengine loads checkpoints with "
+            f"weights_only=True and never runs code from them, and this one needs more ({reason})."
+        )
+    first = text.splitlines()[0] if text else type(error).__name__
+    return DreamError(f"{str(path)!r} is not a loadable checkpoint ({first}).")
+
+
+def _weights_only_reason(text: str) -> str:
+    """What ``torch.load(weights_only=True)`` refused, from its message: the line after its advice."""
+    lines = [line.strip() for line in text.splitlines()[1:] if line.strip()]
+    detail = [line for line in lines if not line.startswith(("Please file", "Check the", "(1)", "(2)"))]
+    if not detail:
+        return "it holds Python objects other than tensors and plain values"
+    return detail[0].split("WeightsUnpickler error:")[-1].split(". Please use")[0].strip()
+
+
+def _saved_by_torch(path: Path) -> bool:
+    """Whether ``path`` looks like ``torch.save``'s output: a zip archive, or a pickle (torch's legacy format)."""
+    with path.open("rb") as file:
+        if file.read(1) == b"\x80":  # before is_zipfile, which moves the file's position
+            return True
+    return zipfile.is_zipfile(path)
+
+
+def load_checkpoint_model(path: str | Path, create: Callable[[str, int], DreamModel]) -> DreamModel:
+    """Build the checkpoint's architecture with ``create(architecture, num_classes)`` and load its weights."""
+    payload = read_checkpoint(path)
+    model = create(payload["architecture"], int(payload["num_classes"]))
+    model.load_weights(payload["state_dict"], f"checkpoint {str(path)!r}")
+    model.class_names = list(payload.get("class_names") or model.class_names)
+    if payload.get("input_size"):
+        model.input_size = tuple(payload["input_size"])
+    for key in ("mean", "std"):
+        if payload.get(key):
+            getattr(model, key).copy_(torch.tensor(payload[key], dtype=torch.float32).view(1, -1, 1, 1))
+    return model

@@ -1,0 +1,188 @@
+"""RunConfig: every setting of a dream run, from defaults, presets, TOML files and stored manifests."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dreamengine.errors import DreamError, unknown_name
+
+__all__ = ["MAX_SEED", "RunConfig", "load_toml", "parse_size"]
+
+#: The largest seed: every random source the engine seeds (torch, numpy, training's per-epoch seeds) takes 0 to this.
+MAX_SEED = 2**32 - 1
+
+
+def _list(*items: str):
+    return field(default_factory=lambda: list(items))
+
+
+@dataclass
+class RunConfig:
+    """The settings of one ``dreamengine run``; the keys of a ``--config`` TOML file.
+
+    Component specs use the CLI syntax (``"blur:sigma=0.5"``); ``options`` holds
+    extra options by component name (``{"blur": {"sigma": 0.5}}``) and wins over
+    options written in the specs. In :meth:`updated`, ``reg`` and ``strategy``
+    specs that start with ``+`` are added to the list there was.
+    """
+
+    model: str = "efficientnet-lite0"
+    checkpoint: str | None = None
+    pretrained: bool = False
+    classes: list[str] = _list("flamingo")
+    objective: str = "logit"
+    reg: list[str] = _list("clamp", "blur:sigma=0.5", "flip", "jitter:pixels=8", "scale", "rotate")
+    init: str = "gray"
+    param: str = "fft"
+    strategy: list[str] = _list("octaves:count=3:scale=1.4")
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    steps: int = 300
+    lr: float = 0.05
+    optimizer: str = "adam"
+    size: int | str | None = None
+    seed: int = 0
+    device: str = "auto"
+    fold_norms: bool = True
+    channels_last: bool | None = None  # None: on for the CPU, off elsewhere (measured)
+    compile: bool = False
+    precision: str = "fp32"
+    output: str = "dreams"
+    side_by_side: bool = False
+    save_every: int = 0
+    animation: str = "gif"
+    preset: str | None = None
+
+    def __post_init__(self) -> None:
+        """Check and normalise each setting as :meth:`updated` does, so that a script's ``RunConfig`` means what
+        the same settings mean in a config file: ``classes="toucan"`` is one class, ``reg="blur,flip"`` two
+        regularizers, a path is text, and ``steps="10"`` is an error."""
+        for setting in dataclasses.fields(self):
+            value = getattr(self, setting.name)
+            if isinstance(value, os.PathLike):
+                value = os.fspath(value)
+            setattr(self, setting.name, _normalise(setting.name, value, "RunConfig"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def updated(self, settings: Mapping[str, Any], source: str) -> RunConfig:
+        """Return a copy with ``settings`` applied; unknown keys are an error naming ``source``."""
+        known = {f.name: f for f in dataclasses.fields(self)}
+        changes = {}
+        for key, value in settings.items():
+            key = key.replace("-", "_")
+            if key == "class":
+                key = "classes"
+            if key not in known:
+                raise DreamError(f"{source}: {unknown_name('setting', key, known)}")
+            changes[key] = _normalise(key, value, source)
+            if key in ("reg", "strategy"):
+                changes[key] = _with_additions(getattr(self, key), changes[key], f"setting {key!r} in {source}")
+        if "options" in changes:
+            changes["options"] = _merge_options(self.options, changes["options"])
+        return dataclasses.replace(self, **changes)
+
+
+_SCALAR_TYPES = {
+    "steps": int,
+    "seed": int,
+    "save_every": int,
+    "lr": float,
+    "pretrained": bool,
+    "side_by_side": bool,
+    "fold_norms": bool,
+    "channels_last": bool,
+    "compile": bool,
+}
+
+
+def parse_size(value: int | str | None) -> tuple[int, int] | None:
+    """``(height, width)`` of a size setting: ``N`` (square) or ``WIDTHxHEIGHT``; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    match = re.fullmatch(r"(\d+)(?:x(\d+))?", text)
+    if isinstance(value, bool) or not match:
+        raise DreamError(f"size must be N (square) or WIDTHxHEIGHT, as in 2048x1536; got {value!r}.")
+    width = int(match.group(1))
+    return (int(match.group(2) or width), width)
+
+
+_EXAMPLES = {"reg": "['clamp', 'blur:sigma=0.5']", "strategy": "['octaves:count=3']"}
+
+
+def _normalise(key: str, value: Any, source: str) -> Any:
+    if key == "size":
+        parse_size(value)
+        return int(value) if value is not None and str(value).strip().isdigit() else value
+    kind = _SCALAR_TYPES.get(key, str if key not in ("classes", "reg", "strategy", "options") else None)
+    if kind is not None and value is not None:
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise DreamError(f"setting {key!r} in {source} must be {kind.__name__}, got {value!r}.")
+        if key == "seed" and not 0 <= value <= MAX_SEED:
+            raise DreamError(f"setting 'seed' in {source} must be 0 to {MAX_SEED}, got {value}.")
+        return value
+    if key in ("classes", "reg", "strategy"):
+        return _normalise_list(key, value, source)
+    if key == "options" and not (isinstance(value, Mapping) and all(isinstance(v, Mapping) for v in value.values())):
+        raise DreamError(f"'options' in {source} must be a table of tables, as in [options.blur] sigma = 0.5.")
+    return value
+
+
+def _normalise_list(key: str, value: Any, source: str) -> list[str]:
+    """``classes``, ``reg`` or ``strategy`` as a list of text: one class, or comma-separated specs, may be given
+    bare; a list must hold text (``classes`` also indices), and ``classes`` at least one."""
+    if isinstance(value, (str, int)):
+        return [str(value)] if key == "classes" else [str(v) for v in str(value).split(",")]
+    if key == "classes":
+        if (
+            not isinstance(value, (list, tuple))
+            or not value
+            or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value)
+        ):
+            raise DreamError(
+                f"setting 'classes' in {source} must list one class or more, by name or index; got {value!r}."
+            )
+    elif not (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
+        raise DreamError(
+            f"setting {key!r} in {source} must list component specs as text, as in {_EXAMPLES[key]}; got {value!r}."
+        )
+    return [str(v) for v in value]
+
+
+def _with_additions(earlier: list[str], specs: list[str], where: str) -> list[str]:
+    """A new ``reg`` or ``strategy`` list: ``specs``, or, for those that start with ``+``, ``earlier`` with them
+    added at the end (``+mask:path=sky.png`` adds a mask to the default regularizers or a preset's)."""
+    added = [spec.strip()[1:].strip() for spec in specs if spec.strip().startswith("+")]
+    if not all(added):
+        raise DreamError(f"a '+' with nothing after it ({where}): write '+' and a spec, as in '+mask:path=sky.png'.")
+    given = [spec for spec in specs if not spec.strip().startswith("+")]
+    return (given if given or not added else list(earlier)) + added
+
+
+def _merge_options(old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, Any]]):
+    merged = {name: dict(values) for name, values in old.items()}
+    for name, values in new.items():
+        merged.setdefault(name, {}).update(values)
+    return merged
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a ``--config`` TOML file, with a clear error when it is missing or malformed."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise DreamError(f"config file {str(path)!r} does not exist.") from None
+    except tomllib.TOMLDecodeError as error:
+        raise DreamError(f"config file {str(path)!r} is not valid TOML: {error}.") from None

@@ -1,0 +1,182 @@
+"""Where a run's dreams go and what they carry: file names, the early check of ``--output``, the files written
+(never over another dream), and the settings stored in each PNG."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from dreamengine.components import DreamResult
+from dreamengine.engine.classes import slug
+from dreamengine.engine.model import DreamModel
+from dreamengine.errors import DreamError
+from dreamengine.run.config import RunConfig
+from dreamengine.run.imaging import (
+    png_bytes,
+    read_manifest,
+    save_animation,
+    save_png,
+    side_by_side,
+    to_pil,
+    write_atomic,
+)
+from dreamengine.run.recipe import stored_settings
+
+__all__ = ["output_path", "check_output", "write_outputs", "manifest"]
+
+
+#: The longest part of a file name a dream's name makes (a long objective expression would pass the file system's
+#: limit); names cut to the same part are told apart as any two dreams are, by ``-2``, ``-3``.
+_NAME_PART = 80
+
+
+def output_path(config: RunConfig, name: str, count: int) -> Path:
+    """Where the dream called ``name`` (its class, or its objective) goes: into the output folder, or the given
+    .png file."""
+    out, part = Path(config.output), slug(name)[:_NAME_PART].rstrip("-")
+    if _names_a_file(config):
+        return out if count == 1 else out.with_name(f"{out.stem}-{part}.png")
+    return out / f"{part}-seed{config.seed}.png"
+
+
+#: Picture suffixes that ``--output`` might be given by mistake: dreams are written as PNG.
+_OTHER_PICTURES = {".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def check_output(config: RunConfig) -> None:
+    """Refuse, before any work, an ``--output`` that the dream could not be written to."""
+    out = Path(config.output)
+    if out.suffix.lower() in _OTHER_PICTURES:
+        raise DreamError(
+            f"--output {str(out)!r} names a {out.suffix} file, but dreams are written as PNG, with "
+            "their settings inside: name a .png file or a folder (an animation, --save-every, "
+            "is written beside each PNG)."
+        )
+    names_a_file = _names_a_file(config)
+    folder = out.parent if names_a_file else out
+    if names_a_file and out.is_dir():
+        raise DreamError(
+            f"--output {str(out)!r} is a folder, but a name ending in .png names the dream's file: "
+            "name another .png file, or a folder."
+        )
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise DreamError(f"cannot write into {str(folder)!r}: {str(existing)!r} is a file, not a folder.")
+    if names_a_file and out.is_file() and not _is_dream(out):
+        raise DreamError(
+            f"--output {str(out)!r} is there and is not a dream (it carries no dreamengine run "
+            "settings); a dream replaces only an earlier dream: name another file."
+        )
+
+
+def _is_dream(path: Path) -> bool:
+    """Whether ``path`` is a picture ``dreamengine run`` wrote (it carries a run's settings)."""
+    try:
+        stored_settings(path)
+    except DreamError:
+        return False
+    return True
+
+
+def _names_a_file(config: RunConfig) -> bool:
+    """Whether ``--output`` names a .png file rather than a folder."""
+    return Path(config.output).suffix.lower() == ".png"
+
+
+def write_outputs(
+    config: RunConfig,
+    model: DreamModel,
+    result: DreamResult,
+    indices: Sequence[int | None],
+    names: list[str],
+    parts: Sequence[str] | None = None,
+) -> list[Path]:
+    """Write each dream (and its side-by-side and animation, if asked), every PNG with its manifest; ``indices``
+    holds each item's target class (``None``: dreamed toward no class), ``names`` what to call it, and ``parts``,
+    for objectives dreamed side by side, each item's own objective."""
+    paths = []
+    for item, (index, name) in enumerate(zip(indices, names)):
+        repeat = names[:item].count(name)  # the same class dreamed twice in a batch gets "-2", "-3", ...
+        path = output_path(config, f"{name} {repeat + 1}" if repeat else name, len(indices))
+        meta = manifest(config, model, result, item, index, name, parts[item] if parts else None)
+        if _names_a_file(config):  # a file named by the user is theirs to overwrite
+            path = save_png(to_pil(result.image[item]), path, meta)
+        else:
+            path = _save_beside_other_dreams(png_bytes(to_pil(result.image[item]), meta), path, meta)
+        paths.append(path)
+        if config.side_by_side:
+            paths.append(save_png(side_by_side(result.image[item]), path.with_name(f"{path.stem}-side.png"), meta))
+        if result.frames:  # every --save-every steps, or a strategy's own (a zoom's frames)
+            frames = [frame[item] for frame in result.frames]
+            paths.append(save_animation(frames, path.with_suffix(f".{config.animation}"), meta))
+    return paths
+
+
+def _save_beside_other_dreams(data: bytes, path: Path, meta: Mapping[str, Any]) -> Path:
+    """Write the PNG ``data`` of the dream ``meta`` describes at ``path``, unless that holds another dream (other
+    settings or class), a file that is not a dream, or the finished dream of an interrupted one: then at the first
+    of ``STEM-2.png``, ``STEM-3.png``, ... that does not. A dream made again with the same settings replaces itself
+    (the same bytes, or the finished dream in place of an interrupted one). A free name is taken in one step, so
+    that runs finishing together into one folder keep both dreams."""
+    candidate, number = path, 1
+    while True:
+        taken = os.path.lexists(candidate)  # a dangling link too is in the way
+        if not taken or _replaceable(candidate, meta):
+            try:
+                return write_atomic(candidate, lambda handle: handle.write(data), replace=taken)
+            except FileExistsError:  # another run took the name just now: judge its file
+                continue
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+
+
+def _replaceable(path: Path, meta: Mapping[str, Any]) -> bool:
+    """Whether the file at ``path`` is this dream made before, and no more finished than ``meta``'s."""
+    try:
+        stored = read_manifest(path)
+    except DreamError:
+        return False
+    made = json.loads(json.dumps({"config": meta["config"], "target": meta["target"]}))  # as stored: lists, not tuples
+    same = stored.get("config") == made["config"] and stored.get("target") == made["target"]
+    return same and (stored.get("interrupted", False) or not meta.get("interrupted", False))
+
+
+def manifest(
+    config: RunConfig,
+    model: DreamModel,
+    result: DreamResult,
+    item: int,
+    index: int | None,
+    name: str,
+    part: str | None = None,
+) -> dict[str, Any]:
+    """Everything needed to know and repeat how a dream was made (no times: same run, same bytes); a dream
+    toward no class (``index`` ``None``: its objective reads no ``--class``) has no target, and one of
+    objectives dreamed side by side says which ``part`` of them it dreamed."""
+    return {
+        "config": config.to_dict(),
+        "target": None if index is None else {"index": index, "name": name, "item": item},
+        **({"part": {"item": item, "objective": part}} if part is not None else {}),
+        "model": {"name": model.name, "input_size": list(model.input_size)},
+        "size": [result.image.shape[-1], result.image.shape[-2]],  # width, height: a photo's shape, say
+        "score": float(result.scores[item]),
+        "steps_done": result.steps_done,
+        "diverged": result.diverged,
+        **({"interrupted": True} if result.interrupted else {}),
+        "versions": _versions(),
+    }
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("dreamengine", "torch", "timm", "pillow"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "unknown"
+    return versions

@@ -1,0 +1,217 @@
+"""Preparing a dream: from a RunConfig to a DreamJob (the model loaded, every component built, the start image made)."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from dreamengine.components import DreamJob
+from dreamengine.engine.checkpoint import load_checkpoint_model
+from dreamengine.engine.loop import OPTIMIZERS
+from dreamengine.engine.model import DreamModel
+from dreamengine.errors import DreamError, check_options, unknown_name
+from dreamengine.options import parse_spec, parse_spec_list
+from dreamengine.plugins import PluginHost
+from dreamengine.run.acceleration import accelerate
+from dreamengine.run.batch import (
+    class_indices,
+    warn_if_copies_stay_alike,
+    warn_if_huge,
+)
+from dreamengine.run.config import RunConfig, parse_size
+from dreamengine.run.expressions import build_objective
+from dreamengine.run.outputs import check_output
+
+__all__ = [
+    "PreparedRun",
+    "resolve_device",
+    "load_architecture",
+    "load_model",
+    "apply_preset",
+    "build_components",
+    "build_job",
+    "prepare",
+    "start_photo",
+    "dream_size",
+]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; anything else must be available.
+
+    On CUDA it also asks cuDNN for its deterministic kernels (and no per-shape
+    benchmarking), so the same seed repeats as far as the ops allow.
+    """
+    device = _named_device(name)
+    if device.type == "cuda":
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    return device
+
+
+def _named_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise DreamError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps.") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DreamError(f"--device {name} was asked for, but this torch has no usable CUDA device.")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise DreamError(
+            f"--device {name} was asked for, but there are {count} CUDA devices here (cuda:0 to cuda:{count - 1})."
+        )
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise DreamError("--device mps was asked for, but MPS is not available here.")
+    return device
+
+
+def load_model(host: PluginHost, config: RunConfig) -> DreamModel:
+    """The model a config names: a checkpoint, a registered model, or one a loader plugin provides.
+
+    Random initial weights are drawn under ``config.seed``, so even an untrained
+    model dreams the same bytes twice.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return _load_model(host, config)
+
+
+def load_architecture(
+    host: PluginHost, name: str, *, pretrained: bool = False, num_classes: int | None = None
+) -> DreamModel:
+    """A model by architecture name from the ``dreamengine_load_model`` hook (timm's loader runs last)."""
+    model = host.hook.dreamengine_load_model(name=name, pretrained=pretrained, num_classes=num_classes)
+    if model is None:
+        raise unknown_name("model", name, host.registry.names("models"))
+    return model
+
+
+def _load_model(host: PluginHost, config: RunConfig) -> DreamModel:
+    if config.checkpoint:
+        with warnings.catch_warnings():  # the checkpoint's weights replace the random ones
+            warnings.filterwarnings("ignore", message=".*random weights.*")
+            return load_checkpoint_model(
+                config.checkpoint, lambda name, num_classes: load_architecture(host, name, num_classes=num_classes)
+            )
+    entry = host.registry.entries["models"].get(config.model)
+    if entry is not None:
+        return entry.target(pretrained=config.pretrained)
+    return load_architecture(host, config.model, pretrained=config.pretrained)
+
+
+def apply_preset(host: PluginHost, config: RunConfig, name: str) -> RunConfig:
+    """Return ``config`` with preset ``name``'s settings applied."""
+    entry = host.registry.get("presets", name)
+    return config.updated({**entry.target, "preset": name}, f"preset {name!r}")
+
+
+def build_components(host: PluginHost, config: RunConfig) -> tuple:
+    """Build the objective, regularizers, initializer, parametrization and strategies that ``config`` names."""
+    regs, strategies = parse_spec_list(config.reg), parse_spec_list(config.strategy)
+    init, param = (parse_spec(text) for text in (config.init, config.param))
+    objective, penalties, terms = build_objective(host.registry, config.objective, config.options)
+    used = [*terms, *(spec.name for spec in (*regs, init, param, *strategies))]
+    for name in config.options:
+        if name not in used:
+            raise DreamError(f"options were set for {name!r}, which this run does not use (it uses {', '.join(used)}).")
+
+    def create(kind, spec):
+        return host.registry.create(kind, spec, config.options.get(spec.name))
+
+    return (
+        objective,
+        [create("regularizers", spec) for spec in regs] + penalties,
+        create("initializers", init),
+        create("parametrizations", param),
+        [create("strategies", spec) for spec in strategies],
+    )
+
+
+def build_job(
+    host: PluginHost, config: RunConfig, model: DreamModel, device: torch.device
+) -> tuple[DreamJob, list[int]]:
+    """Resolve every component of ``config`` and return the job with its class indices."""
+    if config.optimizer not in OPTIMIZERS:
+        raise unknown_name("optimizer", config.optimizer, OPTIMIZERS)
+    check_options(
+        ("--steps", config.steps, config.steps >= 1, "at least 1"),
+        ("--lr", config.lr, 0 < config.lr < float("inf"), "above 0 and finite"),
+        ("--save-every", config.save_every, config.save_every >= 0, "0 (off) or more"),
+    )
+    objective, regularizers, initializer, parametrization, strategies = build_components(host, config)
+    indices = class_indices(config, model, objective)
+    for layer in objective.layers:
+        model.layer(layer)
+    height, width = dream_size(config.size, model.input_size, initializer.aspect())
+    if height < 8 or width < 8:
+        raise DreamError(f"the dream size must be at least 8 pixels, got {width}x{height} (width x height).")
+    warn_if_huge(config, model, height, width, len(indices))
+    generator = torch.Generator().manual_seed(config.seed)
+    image = initializer(len(indices), height, width, generator)
+    warn_if_copies_stay_alike(config, objective, indices, image)
+    model = accelerate(model.freeze().to(device), config)
+    objective.prepare(model)  # on the network the loop runs, so that what it computes (a guide's features)
+    # is the same in every run of these settings, whether the model is fresh or shared with earlier runs (a study)
+    job = DreamJob(
+        model=model,
+        objective=objective,
+        regularizers=regularizers,
+        image=image.to(device),
+        targets=torch.tensor(indices, device=device),
+        steps=config.steps,
+        lr=config.lr,
+        optimizer=config.optimizer,
+        generator=generator,
+        save_every=config.save_every,
+        parametrization=parametrization,
+        strategies=strategies,
+    )
+    return job, indices
+
+
+def start_photo(config: RunConfig) -> Path | None:
+    """The file a ``photo`` start reads (``--init photo:path=FILE`` or ``photo:FILE``, or ``-s photo.path=FILE``),
+    if the run starts from one."""
+    spec = parse_spec(config.init)
+    if spec.name != "photo":
+        return None
+    path = config.options.get("photo", {}).get("path") or spec.options.get("path") or next(iter(spec.positional), None)
+    return None if path is None else Path(str(path))
+
+
+def dream_size(size: int | str | None, input_size: tuple[int, int], aspect: float | None) -> tuple[int, int]:
+    """``(height, width)`` of a dream: ``WIDTHxHEIGHT`` as given; else ``N`` (default: the model's input size)
+    square, or, for a start with an ``aspect`` (width / height, a photo's), as its longer side."""
+    given = parse_size(size)
+    if aspect is None or (size is not None and "x" in str(size).lower()):
+        return given or input_size
+    side = given[0] if given else max(input_size)
+    return (side, max(1, round(side * aspect))) if aspect < 1 else (max(1, round(side / aspect)), side)
+
+
+@dataclass
+class PreparedRun:
+    """A run resolved and ready to start: the job and the class index of each item."""
+
+    config: RunConfig
+    job: DreamJob
+    indices: list[int]
+
+
+def prepare(host: PluginHost, config: RunConfig) -> PreparedRun:
+    """Load the model and build every component; the slow, failure-prone part before the loop."""
+    check_output(config)
+    device = resolve_device(config.device)
+    model = load_model(host, config)
+    job, indices = build_job(host, config, model, device)
+    return PreparedRun(config, job, indices)

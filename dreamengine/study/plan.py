@@ -1,0 +1,227 @@
+"""Planning a study: a grid of checkpoints (epochs) x dream steps x classes [x objective x blur x seed].
+
+The report's "visualizer for combinations of number of training epochs and number
+of dream steps". Every cell is a pure function of its settings and seed: one
+:class:`~dreamengine.RunConfig`. Cells that differ only in their step count
+share one dream run (a 2000-step dream passes through steps 200, 500 and 1000 on
+its way, with the same random draws), so a *task* -- one run that fills a row of
+step counts -- is the unit of work, and each cell it writes is byte-for-byte what
+``dreamengine run`` makes with that cell's settings. Dreaming the tasks is
+:mod:`dreamengine.study.render`'s; running a whole study, :mod:`dreamengine.study.runner`'s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dreamengine.engine.checkpoint import read_checkpoint
+from dreamengine.engine.classes import name_for, resolve_class, slug
+from dreamengine.errors import DreamError
+from dreamengine.options import parse_spec_list
+from dreamengine.run.config import RunConfig
+from dreamengine.run.expressions import objective_parts
+from dreamengine.run.imaging import (
+    read_manifest,
+)
+from dreamengine.training.fine_tune import checkpoints_in
+
+__all__ = ["REPORT_STEPS", "Checkpoint", "Cell", "Task", "StudyPlan", "find_checkpoints", "blur_specs", "plan_study"]
+
+
+#: the dream step counts the report compared
+REPORT_STEPS = (200, 500, 1000, 2000)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One checkpoint of a training run, with what the study shows about it."""
+
+    run: str
+    epoch: int
+    path: str
+    val_accuracy: float | None
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One dream of the study, and where its files go."""
+
+    task: Task
+    steps: int
+    config: RunConfig
+    path: Path
+
+    @property
+    def side_path(self) -> Path:
+        return self.path.with_name(f"{self.path.stem}-side.png")
+
+    def is_done(self) -> bool:
+        """True when the cell's PNG exists with this cell's exact settings and checkpoint."""
+        if not (self.path.is_file() and self.side_path.is_file()):
+            return False
+        try:
+            stored = read_manifest(self.path)
+        except DreamError:
+            return False
+        return stored.get("config") == self.config.to_dict() and stored.get("study") == self.task.key()
+
+
+@dataclass(frozen=True)
+class Task:
+    """The cells that share one dream run: all step counts of one checkpoint, class, objective, blur and seed."""
+
+    checkpoint: Checkpoint
+    target: str
+    objective: str
+    blur: str
+    seed: int
+
+    def key(self) -> dict[str, Any]:
+        """The task's coordinates in the study (stored in each cell's manifest)."""
+        c = self.checkpoint
+        return {
+            "run": c.run,
+            "epoch": c.epoch,
+            "checkpoint_sha256": c.sha256,
+            "class": self.target,
+            "objective": self.objective,
+            "blur": self.blur,
+            "seed": self.seed,
+            "val_accuracy": c.val_accuracy,
+        }
+
+    def grid(self) -> tuple[str, str, str, str, int]:
+        """The contact sheet this task belongs to."""
+        return self.checkpoint.run, self.target, self.objective, self.blur, self.seed
+
+
+@dataclass
+class StudyPlan:
+    """Every cell of a study, grouped into tasks."""
+
+    output: Path
+    steps: list[int]
+    checkpoints: list[Checkpoint]
+    tasks: dict[Task, list[Cell]] = field(default_factory=dict)
+
+    @property
+    def cells(self) -> list[Cell]:
+        return [cell for cells in self.tasks.values() for cell in cells]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find_checkpoints(paths: Sequence[str], epochs: Sequence[int] | None = None) -> list[Checkpoint]:
+    """Checkpoints from files and folders (a folder: its ``epoch-NNN.pt`` files; its name is the run's)."""
+    found, seen = [], set()
+    for text in paths:
+        path = Path(text)
+        files = checkpoints_in(path) if path.is_dir() else [path]
+        if path.is_dir() and not files:
+            raise DreamError(f"folder {text!r} holds no epoch-NNN.pt checkpoints; train some with dreamengine train.")
+        for file in files:
+            extra = read_checkpoint(file).get("extra", {})
+            epoch = int(extra.get("epoch", len(found)))
+            seen.add(epoch)
+            if epochs is None or epoch in epochs:
+                found.append(
+                    Checkpoint(file.parent.name or "run", epoch, str(file), extra.get("val_accuracy"), _sha256(file))
+                )
+    if not found:
+        raise DreamError(
+            f"no checkpoint is at --epochs {','.join(map(str, epochs or []))}: the checkpoints given "
+            f"are at epochs {', '.join(map(str, sorted(seen)))}."
+        )
+    return found
+
+
+def blur_specs(blur: str) -> list[str]:
+    """The regularizer specs for a blur setting: ``0.5`` (sigma), ``0.1-1.0`` (sigma drawn per step) or ``none``."""
+    text = blur.strip().lower()
+    if text in ("none", "0", "off"):
+        return []
+    low, dash, high = text.partition("-")
+    try:
+        values = [float(low)] + ([float(high)] if dash else [])
+    except ValueError:
+        raise DreamError(f"blur setting {blur!r} is not a sigma (0.5), a range (0.1-1.0) or 'none'.") from None
+    return [f"blur:sigma={values[0]:g}" + (f":sigma_max={values[1]:g}" if dash else "")]
+
+
+def _cell_config(base: RunConfig, task: Task, steps: int, path: Path) -> RunConfig:
+    reg = [spec for spec in base.reg if all(s.name != "blur" for s in parse_spec_list(spec))]
+    reg += blur_specs(task.blur)
+    return base.updated(
+        {
+            "checkpoint": task.checkpoint.path,
+            "classes": [task.target],
+            "objective": task.objective,
+            "reg": reg,
+            "seed": task.seed,
+            "steps": steps,
+            "output": str(path),
+            "save_every": 0,
+            "side_by_side": True,
+        },
+        "the study",
+    )
+
+
+def plan_study(
+    base: RunConfig,
+    checkpoints: list[Checkpoint],
+    steps: Sequence[int],
+    classes: Sequence[str] | None,
+    objectives: Sequence[str],
+    blurs: Sequence[str],
+    seeds: Sequence[int],
+    output: str | Path,
+) -> StudyPlan:
+    """Lay out every cell: checkpoints x classes x objectives x blurs x seeds x steps."""
+    if not steps or min(steps) < 1:
+        raise DreamError("a study needs dream step counts >= 1, e.g. --steps 200,500,1000,2000.")
+    for blur in blurs:
+        blur_specs(blur)
+    for objective in objectives:
+        if len(objective_parts(objective)) > 1:
+            raise DreamError(
+                f"--objective {objective!r} names one objective per dream (separated by ';'), but "
+                "a study's cell is one dream: give each objective its own --objective, and the study "
+                "compares them."
+            )
+    output = Path(output)
+    payload = read_checkpoint(checkpoints[0].path)
+    names = list(payload.get("class_names") or [])
+    indices = (
+        [resolve_class(c, names, int(payload["num_classes"])) for c in classes]
+        if classes
+        else list(range(int(payload["num_classes"])))
+    )
+    targets = [name_for(names, i) for i in indices]
+    plan = StudyPlan(output, sorted(set(steps)), checkpoints)
+    for checkpoint in checkpoints:
+        for target in targets:
+            for objective in objectives:
+                for blur in blurs:
+                    for seed in seeds:
+                        task = Task(checkpoint, target, objective, blur, seed)
+                        plan.tasks[task] = [_cell(base, task, n, output) for n in plan.steps]
+    return plan
+
+
+def _cell(base: RunConfig, task: Task, steps: int, output: Path) -> Cell:
+    run, target, objective, blur, seed = task.grid()
+    folder = output / "cells" / slug(run) / slug(target) / f"{slug(objective)}_blur-{slug(blur)}_seed{seed}"
+    path = folder / f"epoch-{task.checkpoint.epoch:03d}_steps-{steps:05d}.png"
+    return Cell(task, steps, _cell_config(base, task, steps, path), path)
