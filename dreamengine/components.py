@@ -192,6 +192,16 @@ class Initializer(_Component):
         """
         return None
 
+    def source(self) -> str | None:
+        """The file the start is made from (a photo's path, as given), or ``None`` (the default) for none.
+
+        A dream toward no class is named after it (``cat-layer-blocks-4-seed0.png``
+        from ``cat.jpg``), and a dream re-run with ``--from`` where the file is
+        missing is refused in one line that names it. Called before the start
+        is made: it should not read the file.
+        """
+        return None
+
 
 class Parametrization(_Component):
     """How the tensors the optimizer changes become the image.
@@ -222,6 +232,10 @@ class Strategy(_Component):
     ``loop`` that runs the rest (the next strategy, and at the end the
     ``dreamengine_run_dream`` hook).
     """
+
+    #: Whether the network sees a bounded part of the image at a time (about its input size, as tiling does),
+    #: whatever the dream's size: a run with such a strategy is not warned that a large dream needs much memory.
+    bounds_memory: bool = False
 
     def run(self, job: DreamJob, loop: Callable[[DreamJob], DreamResult]) -> DreamResult:
         """Run ``job`` (calling ``loop`` on jobs of its own making, or not at all) and return the result.

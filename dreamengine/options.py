@@ -31,6 +31,8 @@ __all__ = [
     "OptionInfo",
     "parse_spec",
     "parse_spec_list",
+    "split_specs",
+    "is_none",
     "parse_assignment",
     "factory_options",
     "coerce_options",
@@ -100,19 +102,36 @@ def parse_spec(text: str) -> ComponentSpec:
         if key in options:
             raise DreamError(f"option {key!r} of {name.strip()!r} is given twice in {text.strip()!r}.")
         options[key] = value
-    return ComponentSpec(name.strip(), options, tuple(positional))
+    return ComponentSpec(name.strip(), types.MappingProxyType(options), tuple(positional))
+
+
+def split_specs(text: str) -> list[str]:
+    """The specs of comma-separated ``text``, each stripped (``'none'`` stays one); blank text holds none.
+
+    The one place a list of specs is split: an empty spec between commas (``',,'``) is an error, not a
+    silent nothing.
+    """
+    if not text.strip():
+        return []
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise DreamError(
+            f"an empty component spec in {text!r} (between commas, or at an end): "
+            "write the specs with one comma between each, or 'none' for none."
+        )
+    return parts
+
+
+def is_none(text: str) -> bool:
+    """Whether a spec's text is ``none``: no component."""
+    return text.strip().lower() == "none"
 
 
 def parse_spec_list(texts: str | Iterable[str]) -> list[ComponentSpec]:
     """Parse comma-separated specs (a string or several strings); 'none' or '' gives an empty list."""
     if isinstance(texts, str):
         texts = [texts]
-    specs = []
-    for text in texts:
-        for part in text.split(","):
-            if part.strip() and part.strip().lower() != "none":
-                specs.append(parse_spec(part))
-    return specs
+    return [parse_spec(part) for text in texts for part in split_specs(text) if not is_none(part)]
 
 
 def parse_assignment(text: str) -> tuple[str, str, str]:

@@ -15,6 +15,12 @@ from dreamengine.run.imaging import MANIFEST_KEY, read_manifest
 TINY = ["--model", "resnet10t", "--size", "32", "--steps", "3"]
 
 
+def tiny(*args: str) -> list[str]:
+    """TINY's options that ``args`` does not give (an option given twice is refused), then ``args``."""
+    pairs = [TINY[i : i + 2] for i in range(0, len(TINY), 2)]
+    return [part for pair in pairs if pair[0] not in args for part in pair] + list(args)
+
+
 pytestmark = pytest.mark.usefixtures("builtins_only_cli")
 
 
@@ -212,7 +218,7 @@ def test_preset_applies_and_options_override_it(runner, tmp_path):
     ],
 )
 def test_bad_input_gets_one_clear_line(runner, args, message):
-    result = runner.invoke(cli, ["run", *TINY, *args])
+    result = runner.invoke(cli, ["run", *tiny(*args)])
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
@@ -356,7 +362,7 @@ def test_divergence_is_reported_and_the_last_finite_image_kept(runner, tmp_path,
     fake_distribution("dreamengine-explode", "fake_explode", EXPLODES)
     monkeypatch.delenv("DREAMENGINE_NO_ENTRYPOINTS")
     out = tmp_path / "nan.png"
-    result = runner.invoke(cli, ["run", *TINY, "--steps", "5", "--lr", "3", "--objective", "explode", "-o", str(out)])
+    result = runner.invoke(cli, ["run", *tiny("--steps", "5"), "--lr", "3", "--objective", "explode", "-o", str(out)])
     assert result.exit_code == 1
     assert "diverged at step 3" in result.output and "learning rate 3" in result.output
     stored = read_manifest(out)
@@ -399,7 +405,7 @@ def test_ctrl_c_keeps_the_dream_so_far_at_the_asked_size(runner, tmp_path, fake_
     monkeypatch.delenv("DREAMENGINE_NO_ENTRYPOINTS")
     out = tmp_path / "stopped.png"
     result = runner.invoke(
-        cli, ["run", *TINY, "--steps", "9", "--strategy", "octaves:count=3", "--side-by-side", "-o", str(out)]
+        cli, ["run", *tiny("--steps", "9"), "--strategy", "octaves:count=3", "--side-by-side", "-o", str(out)]
     )
     assert result.exit_code == 130, result.output
     assert "Interrupted after step 5 of 9: kept the dream so far" in result.output and "Traceback" not in result.output
@@ -411,17 +417,17 @@ def test_ctrl_c_keeps_the_dream_so_far_at_the_asked_size(runner, tmp_path, fake_
 def test_ctrl_c_never_replaces_the_finished_dream_of_the_same_settings(
     runner, tmp_path, fake_distribution, monkeypatch
 ):
-    invoke(runner, "run", *TINY, "--steps", "9", "-o", str(tmp_path))
+    invoke(runner, "run", *tiny("--steps", "9"), "-o", str(tmp_path))
     finished = (tmp_path / "flamingo-seed0.png").read_bytes()
     fake_distribution("dreamengine-interrupts", "fake_interrupts", INTERRUPTS)
     monkeypatch.delenv("DREAMENGINE_NO_ENTRYPOINTS")
     monkeypatch.setattr("dreamengine.cli.group._HOST", None)
-    assert runner.invoke(cli, ["run", *TINY, "--steps", "9", "-o", str(tmp_path)]).exit_code == 130
+    assert runner.invoke(cli, ["run", *tiny("--steps", "9"), "-o", str(tmp_path)]).exit_code == 130
     assert (tmp_path / "flamingo-seed0.png").read_bytes() == finished
     assert read_manifest(tmp_path / "flamingo-seed0-2.png")["interrupted"] is True
     monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
     monkeypatch.setattr("dreamengine.cli.group._HOST", None)
-    invoke(runner, "run", *TINY, "--steps", "9", "-o", str(tmp_path))  # finished again: the same dream, in place
+    invoke(runner, "run", *tiny("--steps", "9"), "-o", str(tmp_path))  # finished again: the same dream, in place
     assert (tmp_path / "flamingo-seed0.png").read_bytes() == finished
 
 

@@ -11,7 +11,8 @@ from PIL import Image
 
 from dreamengine import RunConfig
 from dreamengine.cli import cli
-from dreamengine.run.prepare import dream_size, start_photo
+from dreamengine.run.prepare import dream_size, start_file
+from dreamengine.testing import make_host
 from dreamengine_builtins.initializers import Photo
 
 pytestmark = pytest.mark.usefixtures("builtins_only_cli")
@@ -112,6 +113,7 @@ def test_a_photos_dream_toward_no_class_is_named_after_the_photo_and_the_objecti
         ("photo:path=a.jpg", {"photo": {"path": "c.jpg"}}, "c.jpg"),
     ],
 )
-def test_the_start_photo_is_found_in_the_spec_or_the_options(init, options, expected):
-    found = start_photo(RunConfig(init=init, options=options))
+def test_the_start_file_is_what_the_initializer_says_from_the_spec_or_the_options(init, options, expected):
+    config = RunConfig(init=init, options=options)
+    found = start_file(make_host().registry, config.specs.init, config.options.get(config.specs.init.name))
     assert found == (None if expected is None else Path(expected))

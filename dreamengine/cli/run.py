@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 from typing import Any
@@ -20,16 +21,34 @@ from dreamengine.run.batch import run_items
 from dreamengine.run.config import MAX_SEED, RunConfig, load_toml
 from dreamengine.run.execute import execute, total_steps
 from dreamengine.run.expressions import PerItemObjective
-from dreamengine.run.prepare import apply_preset, prepare, start_photo
+from dreamengine.run.prepare import apply_preset, prepare, start_file
 from dreamengine.run.recipe import stored_settings
 
 #: The settings a run has unless told otherwise, as the options' help shows them.
 DEFAULTS = RunConfig()
 
 
+class OnceOption(click.Option):
+    """An option that takes one value and is refused when given twice (click would keep the last one unsaid)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, multiple=True, **kwargs)  # every value collected, to be counted
+
+    def process_value(self, ctx: click.Context, value: Any) -> Any:
+        """The one value given, or ``None``; a second is an error that names both."""
+        values = super().process_value(ctx, value)
+        if len(values) > 1:
+            shown = ", ".join(map(str, values))
+            raise click.BadParameter(f"given {len(values)} times ({shown}); give it once.", ctx=ctx, param=self)
+        return values[0] if values else None
+
+
+_once = functools.partial(click.option, cls=OnceOption)
+
+
 @cli.command("run")
-@click.option("--model", "-m", help=f"Registered model or any timm architecture. [default: {DEFAULTS.model}]")
-@click.option("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint to dream with.")
+@_once("--model", "-m", help=f"Registered model or any timm architecture. [default: {DEFAULTS.model}]")
+@_once("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint to dream with.")
 @click.option("--pretrained/--no-pretrained", default=None, help="Download timm's pretrained weights.")
 @click.option(
     "--class",
@@ -39,7 +58,7 @@ DEFAULTS = RunConfig()
     help="ImageNet (or checkpoint) class name or index; repeat to dream several in one batch. "
     f"[default: {', '.join(DEFAULTS.classes)}]",
 )
-@click.option(
+@_once(
     "--objective",
     help="Objective spec or expression, e.g. logit, layer:blocks.4:7, "
     "\"logit:flamingo + 0.5*layer:blocks.5 - 0.01*tv\"; several separated by ';' "
@@ -52,12 +71,12 @@ DEFAULTS = RunConfig()
     "default's (or the preset's). "
     f"[default: {', '.join(DEFAULTS.reg)}]",
 )
-@click.option(
+@_once(
     "--init",
     help="Initializer spec, e.g. gray, gradient:start=red:end=blue, photo:path=cat.jpg:blur=4. "
     f"[default: {DEFAULTS.init}]",
 )
-@click.option(
+@_once(
     "--param",
     help=f"Image parametrization: fft (Lucid's decorrelated Fourier basis) or pixel. [default: {DEFAULTS.param}]",
 )
@@ -76,20 +95,20 @@ DEFAULTS = RunConfig()
     metavar="COMPONENT.OPTION=VALUE",
     help="Set one option of a component, e.g. -s blur.sigma=0.8 (repeatable).",
 )
-@click.option("--steps", type=int, help=f"Gradient steps (shared out among octaves). [default: {DEFAULTS.steps}]")
-@click.option("--lr", type=float, help=f"Learning rate. [default: {DEFAULTS.lr}]")
-@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), help=f"[default: {DEFAULTS.optimizer}]")
-@click.option(
+@_once("--steps", type=int, help=f"Gradient steps (shared out among octaves). [default: {DEFAULTS.steps}]")
+@_once("--lr", type=float, help=f"Learning rate. [default: {DEFAULTS.lr}]")
+@_once("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), help=f"[default: {DEFAULTS.optimizer}]")
+@_once(
     "--size",
     help="Dream size in pixels: N (square; from a photo, the longer side of its shape) or "
     "WIDTHxHEIGHT, e.g. 2048x1536. [default: the model's input size]",
 )
-@click.option(
+@_once(
     "--seed",
     type=click.IntRange(0, MAX_SEED),
     help=f"Seed of every random draw; same seed, same bytes. [default: {DEFAULTS.seed}]",
 )
-@click.option("--device", help=f"auto, cpu, cuda, cuda:N or mps. [default: {DEFAULTS.device}]")
+@_once("--device", help=f"auto, cpu, cuda, cuda:N or mps. [default: {DEFAULTS.device}]")
 @click.option(
     "--fold-norms/--no-fold-norms",
     default=None,
@@ -105,28 +124,26 @@ DEFAULTS = RunConfig()
     default=None,
     help="torch.compile the model (slow first step; see docs/performance.md). [default: off]",
 )
-@click.option(
+@_once(
     "--precision",
     type=click.Choice(["fp32", "bf16"]),
     help=f"bf16: run the model under bfloat16 autocast. [default: {DEFAULTS.precision}]",
 )
-@click.option("--output", "-o", help=f"Output folder, or a .png file. [default: {DEFAULTS.output}]")
+@_once("--output", "-o", help=f"Output folder, or a .png file. [default: {DEFAULTS.output}]")
 @click.option(
     "--side-by-side/--no-side-by-side",
     default=None,
     help="Also write the report's raw | rescaled picture (*-side.png).",
 )
-@click.option(
+@_once(
     "--save-every",
     type=int,
     help="Also write an animation with a frame every K steps (a zoom strategy writes its frames without it).",
 )
-@click.option(
-    "--animation", type=click.Choice(["gif", "webp"]), help=f"Animation format. [default: {DEFAULTS.animation}]"
-)
-@click.option("--preset", help="Apply a preset first (see `dreamengine list presets`).")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of settings.")
-@click.option(
+@_once("--animation", type=click.Choice(["gif", "webp"]), help=f"Animation format. [default: {DEFAULTS.animation}]")
+@_once("--preset", help="Apply a preset first (see `dreamengine list presets`).")
+@_once("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of settings.")
+@_once(
     "--from",
     "from_png",
     type=click.Path(dir_okay=False),
@@ -195,9 +212,6 @@ def resolve_config(host, config_file, from_png, preset, assignments, cli_setting
     if file_settings:
         config = config.updated(file_settings, f"config file {config_file!r}")
     given = {k: v for k, v in cli_settings.items() if v is not None and v != ()}
-    for key in ("reg", "strategy"):
-        if key in given:
-            given[key] = [part for text in given[key] for part in text.split(",") if part.strip()]
     options: dict[str, dict[str, str]] = {}
     for text in assignments:
         component, option, value = parse_assignment(text)
@@ -206,19 +220,20 @@ def resolve_config(host, config_file, from_png, preset, assignments, cli_setting
         given["options"] = options
     config = config.updated(given, "the command line")
     if from_png:
-        _check_stored_paths(from_png, stored, config)
+        _check_stored_paths(host.registry, from_png, stored, config)
     return config
 
 
-def _check_stored_paths(from_png: str, stored: dict[str, Any], config: RunConfig) -> None:
+def _check_stored_paths(registry, from_png: str, stored: dict[str, Any], config: RunConfig) -> None:
     """A stored file (the checkpoint, the start photo) missing from here is explained: a relative path in a
     dream's settings is relative to where the dream was made."""
     files = []
     if stored.get("checkpoint") and config.checkpoint == stored["checkpoint"]:
         files.append(("checkpoint", config.checkpoint, "--checkpoint PATH"))
-    photo = start_photo(config)
-    if config.init == stored.get("init") and photo is not None:
-        files.append(("start image", photo, "--init photo:path=PATH"))
+    if config.init == stored.get("init"):
+        photo = start_file(registry, config.specs.init, config.options.get(config.specs.init.name))
+        if photo is not None:
+            files.append(("start image", photo, f"--init {config.specs.init.name}:path=PATH"))
     for what, path, option in files:
         if not Path(str(path)).exists():
             raise DreamError(

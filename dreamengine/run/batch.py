@@ -4,14 +4,14 @@ class indices, and the warnings about a batch that would come out as copies or o
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from dreamengine.components import Objective
+from dreamengine.components import Objective, Strategy
 from dreamengine.engine.model import DreamModel
 from dreamengine.errors import DreamError
-from dreamengine.options import parse_spec
 from dreamengine.run.config import RunConfig
 from dreamengine.run.expressions import PerItemObjective
 
@@ -57,7 +57,7 @@ def class_indices(config: RunConfig, model: DreamModel, objective: Objective) ->
         ) from None
 
 
-def warn_if_copies_stay_alike(config: RunConfig, objective: Objective, indices: list[int], image: torch.Tensor) -> None:
+def warn_if_copies_stay_alike(init: str, objective: Objective, indices: list[int], image: torch.Tensor) -> None:
     """Warn when the batch holds copies of one dream (a class given twice, or several items of an objective that
     reads no class) that start from the same image: they would come out identical."""
     if isinstance(objective, PerItemObjective):  # each dream its own objective
@@ -65,7 +65,7 @@ def warn_if_copies_stay_alike(config: RunConfig, objective: Objective, indices: 
     copies = len(set(indices)) < len(indices) if objective.uses_classes else len(indices) > 1
     if not copies or not bool((image == image[:1]).all()):
         return
-    start = f"the same image (--init {config.init})"
+    start = f"the same image (--init {init})"
     if objective.compares_items:
         why = (
             f"the objective compares the batch's dreams with each other, but dreams of the same class start "
@@ -90,11 +90,14 @@ def warn_if_copies_stay_alike(config: RunConfig, objective: Objective, indices: 
 _HUGE = 25
 
 
-def warn_if_huge(config: RunConfig, model: DreamModel, height: int, width: int, count: int) -> None:
-    """Warn before a run puts far more pixels through the network at once than its input (memory grows with
-    them), with the way out that fits: tiles for a large image, fewer classes per run for a large batch."""
-    net_height, net_width = model.input_size
-    tiled = "tile" in [parse_spec(text).name for text in config.strategy]
+def warn_if_huge(
+    strategies: Sequence[Strategy], input_size: tuple[int, int], height: int, width: int, count: int
+) -> None:
+    """Warn before a run puts far more pixels through the network at once than its ``input_size`` (memory grows
+    with them), with the way out that fits: tiles for a large image, fewer classes per run for a large batch. A
+    strategy that :attr:`~dreamengine.Strategy.bounds_memory` shows the network about its input at a time."""
+    net_height, net_width = input_size
+    tiled = any(strategy.bounds_memory for strategy in strategies)
     each = 1.0 if tiled else height * width / (net_height * net_width)  # a tile is about the network's input
     if each * count <= _HUGE:
         return

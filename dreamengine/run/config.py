@@ -12,11 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from dreamengine.errors import DreamError, unknown_name
+from dreamengine.options import split_specs
+from dreamengine.run.specs import RunSpecs, parse_run_specs
 
-__all__ = ["MAX_SEED", "RunConfig", "load_toml", "parse_size"]
+__all__ = ["MAX_SEED", "MAX_STEPS", "MAX_SIZE", "RunConfig", "load_toml", "parse_size"]
 
 #: The largest seed: every random source the engine seeds (torch, numpy, training's per-epoch seeds) takes 0 to this.
 MAX_SEED = 2**32 - 1
+#: The most steps a run takes: over an hour of the default dream on a GPU at 1,000,000; more is a typing slip.
+MAX_STEPS = 1_000_000
+#: The longest side of a dream in pixels: 8192x8192 is 67 million pixels, under the 89 million at which Pillow
+#: warns of a "decompression bomb" when the dream is read back (``--from``, ``info``).
+MAX_SIZE = 8192
 
 
 def _list(*items: str):
@@ -27,10 +34,13 @@ def _list(*items: str):
 class RunConfig:
     """The settings of one ``dreamengine run``; the keys of a ``--config`` TOML file.
 
-    Component specs use the CLI syntax (``"blur:sigma=0.5"``); ``options`` holds
-    extra options by component name (``{"blur": {"sigma": 0.5}}``) and wins over
-    options written in the specs. In :meth:`updated`, ``reg`` and ``strategy``
-    specs that start with ``+`` are added to the list there was.
+    Component specs use the CLI syntax (``"blur:sigma=0.5"``) and are kept as
+    that text, the form stored in each dream's PNG; :attr:`specs` is their
+    parsed view, which every consumer reads. ``reg`` and ``strategy`` hold one
+    spec each (comma-separated text is split where it comes in). ``options``
+    holds extra options by component name (``{"blur": {"sigma": 0.5}}``) and
+    wins over options written in the specs. In :meth:`updated`, ``reg`` and
+    ``strategy`` specs that start with ``+`` are added to the list there was.
     """
 
     model: str = "efficientnet-lite0"
@@ -68,6 +78,12 @@ class RunConfig:
             if isinstance(value, os.PathLike):
                 value = os.fspath(value)
             setattr(self, setting.name, _normalise(setting.name, value, "RunConfig"))
+        self.specs  # noqa: B018  a malformed spec is an error where the settings come in, not later
+
+    @property
+    def specs(self) -> RunSpecs:
+        """The component settings parsed (cached by their text, so never stale when a setting changes)."""
+        return parse_run_specs(self.objective, tuple(self.reg), self.init, self.param, tuple(self.strategy))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -111,8 +127,12 @@ def parse_size(value: int | str | None) -> tuple[int, int] | None:
     match = re.fullmatch(r"(\d+)(?:x(\d+))?", text)
     if isinstance(value, bool) or not match:
         raise DreamError(f"size must be N (square) or WIDTHxHEIGHT, as in 2048x1536; got {value!r}.")
-    width = int(match.group(1))
-    return (int(match.group(2) or width), width)
+    width, height = int(match.group(1)), int(match.group(2) or match.group(1))
+    if max(width, height) > MAX_SIZE:
+        raise DreamError(
+            f"size must be at most {MAX_SIZE} pixels a side (use --strategy tile to go large); got {value!r}."
+        )
+    return (height, width)
 
 
 _EXAMPLES = {"reg": "['clamp', 'blur:sigma=0.5']", "strategy": "['octaves:count=3']"}
@@ -130,6 +150,8 @@ def _normalise(key: str, value: Any, source: str) -> Any:
             raise DreamError(f"setting {key!r} in {source} must be {kind.__name__}, got {value!r}.")
         if key == "seed" and not 0 <= value <= MAX_SEED:
             raise DreamError(f"setting 'seed' in {source} must be 0 to {MAX_SEED}, got {value}.")
+        if key == "steps" and value > MAX_STEPS:
+            raise DreamError(f"setting 'steps' in {source} must be at most {MAX_STEPS:,}, got {value:,}.")
         return value
     if key in ("classes", "reg", "strategy"):
         return _normalise_list(key, value, source)
@@ -139,24 +161,29 @@ def _normalise(key: str, value: Any, source: str) -> Any:
 
 
 def _normalise_list(key: str, value: Any, source: str) -> list[str]:
-    """``classes``, ``reg`` or ``strategy`` as a list of text: one class, or comma-separated specs, may be given
-    bare; a list must hold text (``classes`` also indices), and ``classes`` at least one."""
-    if isinstance(value, (str, int)):
-        return [str(value)] if key == "classes" else [str(v) for v in str(value).split(",")]
+    """``classes``, ``reg`` or ``strategy`` as a list of text: one class name, or comma-separated specs, may be
+    given bare; a list must hold text (``classes`` also indices), and ``classes`` at least one. Specs are
+    split at their commas, one spec each; an empty one is an error."""
+    if isinstance(value, str):
+        value = [value]
     if key == "classes":
-        if (
-            not isinstance(value, (list, tuple))
-            or not value
-            or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value)
-        ):
+        if not value or not _is_list_of(value, (str, int)):
             raise DreamError(
                 f"setting 'classes' in {source} must list one class or more, by name or index; got {value!r}."
             )
-    elif not (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
+        return [str(v) for v in value]
+    if not _is_list_of(value, str):
         raise DreamError(
             f"setting {key!r} in {source} must list component specs as text, as in {_EXAMPLES[key]}; got {value!r}."
         )
-    return [str(v) for v in value]
+    try:
+        return [spec for text in value for spec in split_specs(text)]
+    except DreamError as error:
+        raise DreamError(f"setting {key!r} in {source}: {error}") from None
+
+
+def _is_list_of(value: Any, kinds: tuple[type, ...] | type) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(v, kinds) and not isinstance(v, bool) for v in value)
 
 
 def _with_additions(earlier: list[str], specs: list[str], where: str) -> list[str]:
@@ -186,3 +213,5 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise DreamError(f"config file {str(path)!r} does not exist.") from None
     except tomllib.TOMLDecodeError as error:
         raise DreamError(f"config file {str(path)!r} is not valid TOML: {error}.") from None
+    except UnicodeDecodeError:
+        raise DreamError(f"config file {str(path)!r} is not valid TOML: it is not UTF-8 text.") from None

@@ -21,7 +21,7 @@ from dreamengine.run.batch import (
 from dreamengine.run.config import RunConfig
 from dreamengine.run.expressions import PerItemObjective
 from dreamengine.run.outputs import write_outputs
-from dreamengine.run.prepare import PreparedRun, prepare, start_photo
+from dreamengine.run.prepare import PreparedRun, prepare
 
 __all__ = ["RunOutcome", "run_through_hooks", "total_steps", "execute", "dream"]
 
@@ -48,7 +48,7 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
     names = [
         display_name(job.model.class_names, index)
         if index is not None
-        else _unclassed_name(config, item.objective_text)
+        else _unclassed_name(run.start_file, item.objective_text)
         for index, item in zip(targets, items)
     ]
     parts = [item.objective_text for item in items] if isinstance(job.objective, PerItemObjective) else None
@@ -66,12 +66,11 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
     return RunOutcome(result, paths, names)
 
 
-def _unclassed_name(config: RunConfig, objective: str) -> str:
-    """What to call a dream toward no class: its objective, after the photo it starts from (``cat layer:blocks.4``);
+def _unclassed_name(start: Path | None, objective: str) -> str:
+    """What to call a dream toward no class: its objective, after the file it starts from (``cat layer:blocks.4``);
     a file the objective reads is named without its folders (``guide:blocks.4:path=flowers.jpg``)."""
-    photo = start_photo(config)
     objective = re.sub(r"[^\s:=,;+*()]*[/\\]", "", objective)
-    return objective if photo is None else f"{photo.stem} {objective}"
+    return objective if start is None else f"{start.stem} {objective}"
 
 
 class _StepCounter:

@@ -18,6 +18,7 @@ three channels of a layer in one run, above.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,9 @@ from dreamengine.options import ComponentSpec, parse_spec
 
 __all__ = [
     "Term",
+    "ObjectiveSpec",
     "parse_expression",
+    "parse_objective",
     "objective_parts",
     "WeightedObjective",
     "WeightedPenalty",
@@ -57,6 +60,35 @@ def parse_expression(text: str) -> list[Term]:
     for sign, start, body in _split(text):
         terms.append(_term(text, sign, start, body))
     return terms
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """An objective setting, parsed: its ``text`` as typed, and each objective it dreams side by side (``a; b``,
+    one per batch item; most settings hold one) as a ``(text, terms)`` pair."""
+
+    text: str
+    parts: tuple[tuple[str, tuple[Term, ...]], ...]
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        """Every term of every part, in order."""
+        return tuple(term for _, terms in self.parts for term in terms)
+
+
+@functools.lru_cache(maxsize=256)
+def parse_objective(text: str) -> ObjectiveSpec:
+    """Parse an objective setting: one spec, an expression, or several separated by ``;`` (parsed once per text:
+    the result is cached, and immutable)."""
+    texts = objective_parts(text)
+    if len(texts) == 1:
+        return ObjectiveSpec(text, ((text, tuple(parse_expression(text))),))
+    if not all(texts):
+        raise DreamError(
+            f"malformed objective {text!r}: an empty objective between ';'s (';' separates the "
+            "objectives of the batch's dreams, one each)."
+        )
+    return ObjectiveSpec(text, tuple((part, tuple(parse_expression(part))) for part in texts))
 
 
 def _split(text: str) -> list[tuple[float, int, str]]:
@@ -164,37 +196,32 @@ def objective_parts(text: str) -> list[str]:
 
 
 def build_objective(
-    registry, text: str, options: Mapping[str, Mapping[str, Any]]
+    registry, objective: str | ObjectiveSpec, options: Mapping[str, Mapping[str, Any]]
 ) -> tuple[Objective, list[Regularizer], list[str]]:
-    """Build the objective ``text`` names: one spec, an expression, or several of them separated by ``;``, one
-    per batch item (a :class:`PerItemObjective`).
+    """Build the objective a setting names: one spec, an expression, or several of them separated by ``;``, one
+    per batch item (a :class:`PerItemObjective`); given as text, or as :func:`parse_objective` parsed it.
 
     Returns the objective, the penalty terms as regularizers, and the names of
     the components used (``options`` holds extra options by component name).
     """
-    texts = objective_parts(text)
-    if len(texts) == 1:
-        return _build_expression(registry, text, options)
-    if not all(texts):
-        raise DreamError(
-            f"malformed objective {text!r}: an empty objective between ';'s (';' separates the "
-            "objectives of the batch's dreams, one each)."
-        )
-    built = [_build_expression(registry, part, options) for part in texts]
+    parsed = parse_objective(objective) if isinstance(objective, str) else objective
+    if len(parsed.parts) == 1:
+        return _build_expression(registry, *parsed.parts[0], options)
+    built = [_build_expression(registry, text, terms, options) for text, terms in parsed.parts]
     if any(penalties for _, penalties, _ in built):
         raise DreamError(
-            f"objective {text!r}: the objectives of the batch's dreams (separated by ';') take no "
+            f"objective {parsed.text!r}: the objectives of the batch's dreams (separated by ';') take no "
             "penalty terms; add one for them all to --reg, after the other regularizers: ...,tv:weight=0.01."
         )
     names = list(dict.fromkeys(name for _, _, used in built for name in used))
+    texts = [text for text, _ in parsed.parts]
     return PerItemObjective([objective for objective, _, _ in built], texts), [], names
 
 
 def _build_expression(
-    registry, text: str, options: Mapping[str, Mapping[str, Any]]
+    registry, text: str, terms: Sequence[Term], options: Mapping[str, Mapping[str, Any]]
 ) -> tuple[Objective, list[Regularizer], list[str]]:
-    """:func:`build_objective` of one spec or expression."""
-    terms = parse_expression(text)
+    """:func:`build_objective` of one spec or expression, ``text`` parsed into ``terms``."""
     if len(terms) == 1 and terms[0].coefficient == 1.0:
         spec = terms[0].spec
         return registry.create("objectives", spec, options.get(spec.name)), [], [spec.name]

@@ -9,14 +9,12 @@ third-party component's file that follows the same convention.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from dreamengine.errors import DreamError
-from dreamengine.options import ComponentSpec, parse_spec, parse_spec_list
 from dreamengine.registry import Registry
 from dreamengine.run.config import RunConfig
-from dreamengine.run.expressions import objective_parts, parse_expression
 
 __all__ = ["files_read", "reading_from"]
 
@@ -24,7 +22,7 @@ __all__ = ["files_read", "reading_from"]
 def files_read(registry: Registry, config: RunConfig) -> list[str]:
     """The files ``config``'s components read, each as written in the settings (its text), once each."""
     found = []
-    for kinds, spec in _specs(config):
+    for kinds, spec in config.specs.components():
         entry = next((registry.entries[kind][spec.name] for kind in kinds if spec.name in registry.entries[kind]), None)
         if entry is None:
             continue  # an unknown component is the run's own error, where it is built
@@ -67,16 +65,3 @@ def reading_from(config: RunConfig, copies: Mapping[str, str]) -> RunConfig:
 
 def _names_a_file(option: str) -> bool:
     return option.endswith(("path", "file"))
-
-
-def _specs(config: RunConfig) -> Iterator[tuple[tuple[str, ...], ComponentSpec]]:
-    """Each component spec of ``config``, with the kinds of component it may name (a term of an objective
-    expression is an objective, or a regularizer's penalty)."""
-    yield ("initializers",), parse_spec(config.init)
-    yield ("parametrizations",), parse_spec(config.param)
-    for kind, texts in (("regularizers", config.reg), ("strategies", config.strategy)):
-        for spec in parse_spec_list(texts):
-            yield (kind,), spec
-    for part in objective_parts(config.objective):
-        for term in parse_expression(part):
-            yield ("objectives", "regularizers"), term.spec

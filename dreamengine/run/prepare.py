@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -13,8 +15,9 @@ from dreamengine.engine.checkpoint import load_checkpoint_model
 from dreamengine.engine.loop import OPTIMIZERS
 from dreamengine.engine.model import DreamModel
 from dreamengine.errors import DreamError, check_options, unknown_name
-from dreamengine.options import parse_spec, parse_spec_list
+from dreamengine.options import ComponentSpec
 from dreamengine.plugins import PluginHost
+from dreamengine.registry import Registry
 from dreamengine.run.acceleration import accelerate
 from dreamengine.run.batch import (
     class_indices,
@@ -34,7 +37,7 @@ __all__ = [
     "build_components",
     "build_job",
     "prepare",
-    "start_photo",
+    "start_file",
     "dream_size",
 ]
 
@@ -117,10 +120,9 @@ def apply_preset(host: PluginHost, config: RunConfig, name: str) -> RunConfig:
 
 def build_components(host: PluginHost, config: RunConfig) -> tuple:
     """Build the objective, regularizers, initializer, parametrization and strategies that ``config`` names."""
-    regs, strategies = parse_spec_list(config.reg), parse_spec_list(config.strategy)
-    init, param = (parse_spec(text) for text in (config.init, config.param))
-    objective, penalties, terms = build_objective(host.registry, config.objective, config.options)
-    used = [*terms, *(spec.name for spec in (*regs, init, param, *strategies))]
+    specs = config.specs
+    objective, penalties, terms = build_objective(host.registry, specs.objective, config.options)
+    used = [*terms, *(spec.name for spec in (*specs.reg, specs.init, specs.param, *specs.strategy))]
     for name in config.options:
         if name not in used:
             raise DreamError(f"options were set for {name!r}, which this run does not use (it uses {', '.join(used)}).")
@@ -130,10 +132,10 @@ def build_components(host: PluginHost, config: RunConfig) -> tuple:
 
     return (
         objective,
-        [create("regularizers", spec) for spec in regs] + penalties,
-        create("initializers", init),
-        create("parametrizations", param),
-        [create("strategies", spec) for spec in strategies],
+        [create("regularizers", spec) for spec in specs.reg] + penalties,
+        create("initializers", specs.init),
+        create("parametrizations", specs.param),
+        [create("strategies", spec) for spec in specs.strategy],
     )
 
 
@@ -155,10 +157,10 @@ def build_job(
     height, width = dream_size(config.size, model.input_size, initializer.aspect())
     if height < 8 or width < 8:
         raise DreamError(f"the dream size must be at least 8 pixels, got {width}x{height} (width x height).")
-    warn_if_huge(config, model, height, width, len(indices))
+    warn_if_huge(strategies, model.input_size, height, width, len(indices))
     generator = torch.Generator().manual_seed(config.seed)
     image = initializer(len(indices), height, width, generator)
-    warn_if_copies_stay_alike(config, objective, indices, image)
+    warn_if_copies_stay_alike(config.init, objective, indices, image)
     model = accelerate(model.freeze().to(device), config)
     objective.prepare(model)  # on the network the loop runs, so that what it computes (a guide's features)
     # is the same in every run of these settings, whether the model is fresh or shared with earlier runs (a study)
@@ -179,14 +181,11 @@ def build_job(
     return job, indices
 
 
-def start_photo(config: RunConfig) -> Path | None:
-    """The file a ``photo`` start reads (``--init photo:path=FILE`` or ``photo:FILE``, or ``-s photo.path=FILE``),
-    if the run starts from one."""
-    spec = parse_spec(config.init)
-    if spec.name != "photo":
-        return None
-    path = config.options.get("photo", {}).get("path") or spec.options.get("path") or next(iter(spec.positional), None)
-    return None if path is None else Path(str(path))
+def start_file(registry: Registry, init: ComponentSpec, options: Mapping[str, Any] | None = None) -> Path | None:
+    """The file the start ``init`` (with extra ``options``, as ``-s`` sets them) is made from, if any: what its
+    initializer's :meth:`~dreamengine.Initializer.source` names (``--init photo:path=FILE``'s file)."""
+    source = registry.create("initializers", init, options).source()
+    return None if source is None else Path(str(source))
 
 
 def dream_size(size: int | str | None, input_size: tuple[int, int], aspect: float | None) -> tuple[int, int]:
@@ -201,17 +200,20 @@ def dream_size(size: int | str | None, input_size: tuple[int, int], aspect: floa
 
 @dataclass
 class PreparedRun:
-    """A run resolved and ready to start: the job and the class index of each item."""
+    """A run resolved and ready to start: the job, the class index of each item, and the file its start is made
+    from (:func:`start_file`), if any."""
 
     config: RunConfig
     job: DreamJob
     indices: list[int]
+    start_file: Path | None = None
 
 
 def prepare(host: PluginHost, config: RunConfig) -> PreparedRun:
     """Load the model and build every component; the slow, failure-prone part before the loop."""
-    check_output(config)
+    check_output(config.output)
     device = resolve_device(config.device)
     model = load_model(host, config)
     job, indices = build_job(host, config, model, device)
-    return PreparedRun(config, job, indices)
+    init = config.specs.init
+    return PreparedRun(config, job, indices, start_file(host.registry, init, config.options.get(init.name)))

@@ -21,9 +21,8 @@ from typing import Any
 from dreamengine.engine.checkpoint import read_checkpoint
 from dreamengine.engine.classes import name_for, resolve_class, slug
 from dreamengine.errors import DreamError
-from dreamengine.options import parse_spec_list
 from dreamengine.run.config import RunConfig
-from dreamengine.run.expressions import objective_parts
+from dreamengine.run.expressions import parse_objective
 from dreamengine.run.imaging import (
     read_manifest,
 )
@@ -160,7 +159,7 @@ def blur_specs(blur: str) -> list[str]:
 
 
 def _cell_config(base: RunConfig, task: Task, steps: int, path: Path) -> RunConfig:
-    reg = [spec for spec in base.reg if all(s.name != "blur" for s in parse_spec_list(spec))]
+    reg = [str(spec) for spec in base.specs.reg if spec.name != "blur"]
     reg += blur_specs(task.blur)
     return base.updated(
         {
@@ -194,7 +193,7 @@ def plan_study(
     for blur in blurs:
         blur_specs(blur)
     for objective in objectives:
-        if len(objective_parts(objective)) > 1:
+        if len(parse_objective(objective).parts) > 1:
             raise DreamError(
                 f"--objective {objective!r} names one objective per dream (separated by ';'), but "
                 "a study's cell is one dream: give each objective its own --objective, and the study "

@@ -73,6 +73,9 @@ class Photo(Initializer):
         width, height = self._load().size
         return width / height
 
+    def source(self):
+        return self.path
+
     def _load(self) -> Image.Image:
         """The photo, upright and RGB, read once."""
         if self._picture is None:

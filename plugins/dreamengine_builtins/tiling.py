@@ -49,6 +49,8 @@ class Tile(Strategy):
     the graph of one tile. Random shifts each step hide the seams.
     """
 
+    bounds_memory = True
+
     def __init__(self, size: int | None = None) -> None:
         if size is not None and size < 8:
             raise ValueError(f"size must be at least 8, got {size}")

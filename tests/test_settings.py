@@ -1,0 +1,145 @@
+"""Settings parsed once, at the edge: the typed view of a RunConfig's component specs, and the limits on what
+comes in (issue 19)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from dreamengine import DreamError, Initializer, RunConfig, Strategy, hookimpl
+from dreamengine.cli import cli
+from dreamengine.options import ComponentSpec, parse_spec, split_specs
+from dreamengine.run.batch import warn_if_huge
+from dreamengine.run.config import MAX_SIZE, MAX_STEPS, load_toml
+from dreamengine.run.prepare import start_file
+from dreamengine.run.specs import parse_run_specs
+from dreamengine.testing import make_host
+from dreamengine_builtins.tiling import Tile
+
+pytestmark = pytest.mark.usefixtures("builtins_only_cli")
+
+
+def test_the_specs_are_parsed_into_typed_values_and_kept_as_text():
+    config = RunConfig(reg="clamp, blur:0.5,none", strategy="none", init="photo:path=a.jpg", objective="logit; tv")
+    assert config.reg == ["clamp", "blur:0.5", "none"] and config.strategy == ["none"]  # the text, one spec each
+    specs = config.specs
+    assert [str(spec) for spec in specs.reg] == ["clamp", "blur:0.5"] and specs.strategy == ()
+    assert specs.init == ComponentSpec("photo", {"path": "a.jpg"})
+    assert [text for text, _ in specs.objective.parts] == ["logit", "tv"]
+    assert config.to_dict()["reg"] == ["clamp", "blur:0.5", "none"]
+
+
+def test_the_typed_view_is_parsed_once_per_text_and_follows_a_change():
+    config = RunConfig()
+    before = parse_run_specs.cache_info().misses
+    assert config.specs is RunConfig().specs
+    assert parse_run_specs.cache_info().misses == before
+    config.reg = ["flip"]
+    assert [spec.name for spec in config.specs.reg] == ["flip"]
+
+
+def test_a_malformed_spec_is_refused_where_the_settings_come_in():
+    with pytest.raises(DreamError, match="malformed component spec 'blur:'"):
+        RunConfig().updated({"reg": ["clamp", "blur:"]}, "config file 'x.toml'")
+
+
+@pytest.mark.parametrize("text, specs", [("", []), ("none", ["none"]), (" blur , flip:p=1", ["blur", "flip:p=1"])])
+def test_specs_are_split_in_one_place(text, specs):
+    assert split_specs(text) == specs
+
+
+@pytest.mark.parametrize("text", [",,,", "blur,", ",blur", "blur,,flip", " , "])
+def test_an_empty_spec_between_commas_is_refused(text):
+    with pytest.raises(DreamError, match="an empty component spec"):
+        split_specs(text)
+
+
+def test_a_repeated_single_valued_option_is_refused(runner):
+    for option, values in (("--seed", ("1", "2")), ("--steps", ("5", "5")), ("--init", ("gray", "noise"))):
+        result = runner.invoke(cli, ["run", option, values[0], option, values[1]])
+        assert result.exit_code == 2, result.output
+        assert f"Invalid value for '{option}': given 2 times ({', '.join(values)}); give it once." in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--reg", ",,,"], "setting 'reg' in the command line: an empty component spec in ',,,'"),
+        (["--strategy", "octaves,"], "setting 'strategy' in the command line: an empty component spec in 'octaves,'"),
+        (
+            ["--steps", "9223372036854775808"],
+            f"setting 'steps' in the command line must be at most {MAX_STEPS:,}, got 9,223,372,036,854,775,808.",
+        ),
+        (["--size", "8193"], f"size must be at most {MAX_SIZE} pixels a side"),
+        (["--size", "64x9000"], f"size must be at most {MAX_SIZE} pixels a side"),
+    ],
+)
+def test_settings_beyond_their_limits_are_refused_in_one_line(runner, args, message):
+    result = runner.invoke(cli, ["run", *args])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_config_file_of_binary_bytes_is_one_line(tmp_path, runner):
+    path = tmp_path / "settings.toml"
+    path.write_bytes(bytes(range(256)))
+    with pytest.raises(DreamError, match="is not valid TOML: it is not UTF-8 text"):
+        load_toml(path)
+    result = runner.invoke(cli, ["run", "--config", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("value", ["5", "true", "{ a = 1 }"])
+def test_classes_in_a_config_file_must_be_a_name_or_a_list(tmp_path, runner, value):
+    path = tmp_path / "settings.toml"
+    path.write_text(f"classes = {value}\n")
+    result = runner.invoke(cli, ["run", "--config", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "setting 'classes' in config file" in result.output and "must list one class or more" in result.output
+
+
+class Canvas(Initializer):
+    """A third party's start made from a file: it declares the file, as the built-in photo does."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def source(self):
+        return self.file
+
+    def __call__(self, batch, height, width, generator):
+        return torch.full((batch, 3, height, width), 0.5)
+
+
+class Stripes(Strategy):
+    """A third party's strategy that shows the network a bounded part of the image at a time."""
+
+    bounds_memory = True
+
+    def run(self, job, loop):
+        return loop(job)
+
+
+class Painter:
+    @hookimpl
+    def dreamengine_register_initializers(self, register):
+        register("canvas", Canvas)
+
+
+def test_the_core_asks_a_start_which_file_it_is_made_from_not_its_name():
+    registry = make_host(Painter()).registry
+    assert start_file(registry, parse_spec("canvas:file=art/linen.png")) == Path("art/linen.png")
+    assert start_file(registry, parse_spec("photo"), {"path": "me.jpg"}) == Path("me.jpg")
+    assert start_file(registry, parse_spec("gray")) is None and Initializer().source() is None
+
+
+def test_a_strategy_that_bounds_memory_is_not_warned_about_a_large_dream():
+    assert not Strategy.bounds_memory and Tile.bounds_memory
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_huge([Stripes()], (16, 16), 1024, 1024, 1)
+    with pytest.warns(UserWarning, match="4096x the pixels of its 16x16 input"):
+        warn_if_huge([], (16, 16), 1024, 1024, 1)
