@@ -37,10 +37,10 @@ def test_channels_last_is_on_by_default_on_the_cpu_only(host, tiny_model):
     job, _ = dream(host, tiny_model)
     assert job.model.layer("0").weight.is_contiguous(memory_format=torch.channels_last)
     assert RunConfig().channels_last is None  # unset: chosen by the device
-    assert uses_channels_last(RunConfig(), torch.device("cpu"))
-    assert not uses_channels_last(RunConfig(), torch.device("cuda"))
-    assert not uses_channels_last(RunConfig(channels_last=False), torch.device("cpu"))
-    assert uses_channels_last(RunConfig(channels_last=True), torch.device("cuda"))
+    assert uses_channels_last(None, torch.device("cpu"))
+    assert not uses_channels_last(None, torch.device("cuda"))
+    assert not uses_channels_last(False, torch.device("cpu"))
+    assert uses_channels_last(True, torch.device("cuda"))
 
 
 def test_bf16_runs_the_model_in_bfloat16_and_keeps_float32_scores(host, tiny_model):

@@ -33,18 +33,20 @@ def accelerate(model: DreamModel, config: RunConfig) -> DreamModel:
         model.fold_norms()
     else:
         model.unfold_norms()
-    layout = torch.channels_last if uses_channels_last(config, model.mean.device) else torch.contiguous_format
+    layout = (
+        torch.channels_last if uses_channels_last(config.channels_last, model.mean.device) else torch.contiguous_format
+    )
     model.to(memory_format=layout)
     if config.compile:
         model.net.compile()
     return model
 
 
-def uses_channels_last(config: RunConfig, device: torch.device) -> bool:
-    """``config.channels_last``, or where it is unset (``None``) the measured default for ``device``.
+def uses_channels_last(setting: bool | None, device: torch.device) -> bool:
+    """The ``channels_last`` setting, or where it is unset (``None``) the measured default for ``device``.
 
     On the CPU, with the norms folded, channels-last made the engine step
     0.8-0.9x; on a GPU at batch 1 it was slower (docs/performance.md), so it
     stays off there unless asked for.
     """
-    return config.channels_last if config.channels_last is not None else device.type == "cpu"
+    return setting if setting is not None else device.type == "cpu"

@@ -39,7 +39,7 @@ def output_path(config: RunConfig, name: str, count: int) -> Path:
     """Where the dream called ``name`` (its class, or its objective) goes: into the output folder, or the given
     .png file."""
     out, part = Path(config.output), slug(name)[:_NAME_PART].rstrip("-")
-    if _names_a_file(config):
+    if _names_a_file(config.output):
         return out if count == 1 else out.with_name(f"{out.stem}-{part}.png")
     return out / f"{part}-seed{config.seed}.png"
 
@@ -48,16 +48,16 @@ def output_path(config: RunConfig, name: str, count: int) -> Path:
 _OTHER_PICTURES = {".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 
 
-def check_output(config: RunConfig) -> None:
+def check_output(output: str) -> None:
     """Refuse, before any work, an ``--output`` that the dream could not be written to."""
-    out = Path(config.output)
+    out = Path(output)
     if out.suffix.lower() in _OTHER_PICTURES:
         raise DreamError(
             f"--output {str(out)!r} names a {out.suffix} file, but dreams are written as PNG, with "
             "their settings inside: name a .png file or a folder (an animation, --save-every, "
             "is written beside each PNG)."
         )
-    names_a_file = _names_a_file(config)
+    names_a_file = _names_a_file(output)
     folder = out.parent if names_a_file else out
     if names_a_file and out.is_dir():
         raise DreamError(
@@ -83,9 +83,9 @@ def _is_dream(path: Path) -> bool:
     return True
 
 
-def _names_a_file(config: RunConfig) -> bool:
+def _names_a_file(output: str) -> bool:
     """Whether ``--output`` names a .png file rather than a folder."""
-    return Path(config.output).suffix.lower() == ".png"
+    return Path(output).suffix.lower() == ".png"
 
 
 def write_outputs(
@@ -104,7 +104,7 @@ def write_outputs(
         repeat = names[:item].count(name)  # the same class dreamed twice in a batch gets "-2", "-3", ...
         path = output_path(config, f"{name} {repeat + 1}" if repeat else name, len(indices))
         meta = manifest(config, model, result, item, index, name, parts[item] if parts else None)
-        if _names_a_file(config):  # a file named by the user is theirs to overwrite
+        if _names_a_file(config.output):  # a file named by the user is theirs to overwrite
             path = save_png(to_pil(result.image[item]), path, meta)
         else:
             path = _save_beside_other_dreams(png_bytes(to_pil(result.image[item]), meta), path, meta)
