@@ -59,10 +59,30 @@ def test_a_checkpoint_that_does_not_fit_the_architecture_is_explained(checkpoint
 
 def test_wrong_shapes_are_named(checkpoint, resnet10t_quiet):
     payload = read_checkpoint(checkpoint)
-    payload["num_classes"] = 5
+    payload["num_classes"], payload["class_names"] = 5, []
     torch.save(payload, checkpoint)
     with pytest.raises(DreamError, match=r"wrong shape \(e.g. fc.weight"):
         load_checkpoint_model(checkpoint, create)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"class_names": ["a", "b"]}, "names 2 classes for its 3 outputs (num_classes): it needs one name per output."),
+        ({"class_names": "abc"}, "has class_names that are not a list of names: 'abc'."),
+        ({"num_classes": 0}, "has num_classes 0: it must be a whole number of outputs, 1 or more."),
+        ({"num_classes": "3"}, "has num_classes '3'"),
+        ({"mean": [0.5, 0.5]}, "has mean [0.5, 0.5]: it needs 3 numbers, one per colour (red, green, blue)."),
+        ({"std": [0.2, 0.2, 0.2, 0.2]}, "has std [0.2, 0.2, 0.2, 0.2]: it needs 3 numbers"),
+        ({"std": [0.2, 0.0, 0.2]}, "has std [0.2, 0.0, 0.2]: each must be above 0."),
+    ],
+)
+def test_metadata_the_engine_cannot_dream_with_is_refused_in_one_line(checkpoint, changes, message):
+    payload = read_checkpoint(checkpoint)
+    torch.save({**payload, **changes}, checkpoint)
+    with pytest.raises(DreamError) as error:
+        load_checkpoint_model(checkpoint, create)
+    assert message in str(error.value) and "\n" not in str(error.value)
 
 
 class Exploit:

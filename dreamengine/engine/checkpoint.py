@@ -81,7 +81,35 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     missing = [key for key in _REQUIRED if key not in payload]
     if missing:
         raise DreamError(f"checkpoint {str(path)!r} lacks {', '.join(missing)}.")
+    _check_metadata(payload, f"checkpoint {str(path)!r}")
     return payload
+
+
+def _check_metadata(payload: Mapping[str, Any], where: str) -> None:
+    """Refuse metadata the engine cannot dream with, in one line: a class count that is not a positive whole
+    number, class names that do not name each output once, a normalisation other than one value per colour."""
+    count = payload["num_classes"]
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise DreamError(f"{where} has num_classes {count!r}: it must be a whole number of outputs, 1 or more.")
+    names = payload.get("class_names") or []
+    if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
+        raise DreamError(f"{where} has class_names that are not a list of names: {names!r}.")
+    if names and len(names) != count:
+        raise DreamError(
+            f"{where} names {len(names)} classes for its {count} outputs (num_classes): it needs one name per output."
+        )
+    for key in ("mean", "std"):
+        values = payload.get(key)
+        if values and not (
+            isinstance(values, (list, tuple)) and len(values) == 3 and all(_is_number(v) for v in values)
+        ):
+            raise DreamError(f"{where} has {key} {values!r}: it needs 3 numbers, one per colour (red, green, blue).")
+    if payload.get("std") and any(v <= 0 for v in payload["std"]):
+        raise DreamError(f"{where} has std {payload['std']!r}: each must be above 0.")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _unloadable(path: Path, error: Exception) -> DreamError:
