@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from dreamengine import DreamError, DreamOutputs, RunConfig
 from dreamengine.options import parse_spec
-from dreamengine.run.expressions import parse_expression
+from dreamengine.run.expression_syntax import parse_expression
 from dreamengine.run.prepare import build_components
 from dreamengine.testing import make_host, tiny_model
 from dreamengine_builtins.objectives import gram_similarity

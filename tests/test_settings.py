@@ -3,6 +3,9 @@ comes in (issue 19)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -143,3 +146,9 @@ def test_a_strategy_that_bounds_memory_is_not_warned_about_a_large_dream():
         warn_if_huge([Stripes()], (16, 16), 1024, 1024, 1)
     with pytest.warns(UserWarning, match="4096x the pixels of its 16x16 input"):
         warn_if_huge([], (16, 16), 1024, 1024, 1)
+
+
+def test_settings_parse_without_torch():
+    """Parsing settings stays light: a command that only reads them need not import torch."""
+    code = "import sys, dreamengine.run.config; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], env={**os.environ}).returncode == 0

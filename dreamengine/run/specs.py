@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dreamengine.options import ComponentSpec, is_none, parse_spec
-from dreamengine.run.expressions import ObjectiveSpec, parse_objective
+from dreamengine.run.expression_syntax import ObjectiveSpec, parse_objective
 
 __all__ = ["RunSpecs", "parse_run_specs"]
 

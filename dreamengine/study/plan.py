@@ -22,7 +22,7 @@ from dreamengine.engine.checkpoint import read_checkpoint
 from dreamengine.engine.classes import name_for, resolve_class, slug
 from dreamengine.errors import DreamError
 from dreamengine.run.config import RunConfig
-from dreamengine.run.expressions import parse_objective
+from dreamengine.run.expression_syntax import parse_objective
 from dreamengine.run.imaging import (
     read_manifest,
 )
