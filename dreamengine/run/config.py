@@ -19,7 +19,8 @@ __all__ = ["MAX_SEED", "MAX_STEPS", "MAX_SIZE", "RunConfig", "load_toml", "parse
 
 #: The largest seed: every random source the engine seeds (torch, numpy, training's per-epoch seeds) takes 0 to this.
 MAX_SEED = 2**32 - 1
-#: The most steps a run takes: over an hour of the default dream on a GPU at 1,000,000; more is a typing slip.
+#: The most steps a run takes: thousands of times the default 300, far past where a dream stops changing; a larger
+#: number is a slip of the keyboard.
 MAX_STEPS = 1_000_000
 #: The longest side of a dream in pixels: 8192x8192 is 67 million pixels, under the 89 million at which Pillow
 #: warns of a "decompression bomb" when the dream is read back (``--from``, ``info``).
@@ -78,7 +79,7 @@ class RunConfig:
             if isinstance(value, os.PathLike):
                 value = os.fspath(value)
             setattr(self, setting.name, _normalise(setting.name, value, "RunConfig"))
-        self.specs  # noqa: B018  a malformed spec is an error where the settings come in, not later
+        self.specs  # noqa: B018 (parsed now: a malformed spec is an error where the settings come in, not later)
 
     @property
     def specs(self) -> RunSpecs:
