@@ -255,7 +255,7 @@ def builtin_import_problems(path: Path) -> list[str]:
     problems = []
     for node in ast.walk(tree(path)):
         if isinstance(node, ast.Import):
-            problems += [f"import {a.name}" for a in node.names if a.name.startswith("dreamengine")]
+            problems += [f"import {a.name}" for a in node.names if a.name.startswith(("dreamengine.", "dreamengine_"))]
         elif isinstance(node, ast.ImportFrom):
             source = "." * node.level + (node.module or "")
             if node.level or source.startswith("dreamengine_builtins"):
@@ -285,9 +285,10 @@ def test_builtins_import_only_names_the_facade_exports():
 def test_a_built_in_reaching_past_the_facade_is_caught(tmp_path):
     module = tmp_path / "sneaky.py"
     module.write_text(
-        "from dreamengine.engine.loop import run_steps\nfrom dreamengine import _PUBLIC\nfrom .regularizers import x\n"
+        "import dreamengine\nimport dreamengine.engine.loop\nfrom dreamengine.engine.loop import run_steps\n"
+        "from dreamengine import _PUBLIC\nfrom .regularizers import x\nfrom dreamengine_builtins.octaves import y\n"
     )
-    assert len(builtin_import_problems(module)) == 3
+    assert len(builtin_import_problems(module)) == 5
 
 
 def test_the_map_gives_the_import_direction():
