@@ -66,9 +66,14 @@ def test_the_run_observer_writes_a_sidecar_only_when_asked(host, tmp_path, monke
     assert json.loads((tmp_path / "dream.scores.json").read_text())["scores"] == [1.0]
 
 
-def test_the_entry_module_imports_no_torch():
-    code = "import sys, dreamengine_extras.plugin; print('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+def test_the_entry_module_and_its_command_import_no_torch():
+    """What `dreamengine --help` does with the plugin: import its entry module and add its commands."""
+    code = (
+        "import sys, click, dreamengine_extras.plugin as plugin\n"
+        "plugin.dreamengine_register_commands(cli=click.Group())\n"
+        "print(sorted({'torch', 'numpy', 'PIL'} & set(sys.modules)))"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 
 def test_the_command_is_added_to_the_cli(host):
