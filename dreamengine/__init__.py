@@ -28,10 +28,11 @@ if TYPE_CHECKING:
     from dreamengine.engine.model import DreamModel
     from dreamengine.engine.phases import compose_transforms, regularizers_by_phase
     from dreamengine.errors import DreamError, DreamInterrupted, WeightsUnavailable, unknown_name
+    from dreamengine.filters import gaussian_blur
     from dreamengine.hookspecs import hookimpl
     from dreamengine.run.config import RunConfig
     from dreamengine.run.imaging import load_image, to_tensor
-    from dreamengine.warping import Warp, resample
+    from dreamengine.warping import Warp, resample, rotation, zoom
 
 #: Where each public name lives; :func:`__getattr__` imports it on first use.
 _PUBLIC = {
@@ -50,6 +51,9 @@ _PUBLIC = {
     "Strategy": "dreamengine.components",
     "Warp": "dreamengine.warping",
     "resample": "dreamengine.warping",
+    "rotation": "dreamengine.warping",
+    "zoom": "dreamengine.warping",
+    "gaussian_blur": "dreamengine.filters",
     "DreamModel": "dreamengine.engine.model",
     "OPTIMIZERS": "dreamengine.engine.loop",
     "PixelParametrization": "dreamengine.engine.loop",

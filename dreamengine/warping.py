@@ -11,10 +11,12 @@ resample and its backward instead of several (on the CPU the backward of a
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
-__all__ = ["IDENTITY", "Warp", "compose", "resample"]
+__all__ = ["IDENTITY", "Warp", "compose", "resample", "rotation", "zoom"]
 
 #: An affine map of the image plane, as the two rows ``((a, b, c), (d, e, f))``: the output pixel at
 #: ``(x, y)`` is read from the input at ``(a*x + b*y + c, d*x + e*y + f)``. Coordinates are normalised
@@ -23,6 +25,19 @@ __all__ = ["IDENTITY", "Warp", "compose", "resample"]
 Warp = tuple[tuple[float, float, float], tuple[float, float, float]]
 
 IDENTITY: Warp = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
+
+
+def zoom(factor: float) -> Warp:
+    """The warp that zooms by ``factor`` about the centre: above 1 enlarges the content (crops), below 1 shrinks it."""
+    return ((1.0 / factor, 0.0, 0.0), (0.0, 1.0 / factor, 0.0))
+
+
+def rotation(degrees: float, height: int, width: int) -> Warp:
+    """The warp that rotates an image of ``height`` x ``width`` by ``degrees`` (counter-clockwise) about the centre."""
+    angle = math.radians(degrees)
+    cos, sin = math.cos(angle), math.sin(angle)
+    # Coordinates are normalised per axis; the aspect ratios keep the rotation rigid in pixel space.
+    return ((cos, -sin * height / width, 0.0), (sin * width / height, cos, 0.0))
 
 
 def compose(first: Warp, then: Warp) -> Warp:

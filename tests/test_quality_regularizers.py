@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from dreamengine import DreamError, DreamJob, Objective
 from dreamengine.engine.loop import run_job
 from dreamengine.testing import tiny_model
-from dreamengine.warping import compose, resample
+from dreamengine.warping import compose, resample, rotation, zoom
 from dreamengine_builtins.gradients import GradBlur, GradNorm
 from dreamengine_builtins.penalties import L2, TotalVariation, total_variation
-from dreamengine_builtins.transforms import Roll, Rotate, Scale, rotation, zoom
+from dreamengine_builtins.transforms import Roll, Rotate, Scale
 
 
 @st.composite

@@ -6,7 +6,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dreamengine_builtins.regularizers import Blur, Clamp, Flip, Jitter, gaussian_blur
+from dreamengine import gaussian_blur
+from dreamengine_builtins.regularizers import Blur, Clamp, Flip, Jitter
 
 
 @st.composite

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dreamengine import Regularizer, compose_transforms, resample
-from dreamengine.warping import IDENTITY, compose
+from dreamengine.warping import IDENTITY, compose, rotation, zoom
 from dreamengine_builtins.regularizers import Flip
-from dreamengine_builtins.transforms import Rotate, Scale, rotation, zoom
+from dreamengine_builtins.transforms import Rotate, Scale
 
 angles = st.floats(-180, 180)
 factors = st.floats(0.5, 2)

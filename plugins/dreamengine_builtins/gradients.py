@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from dreamengine import Regularizer, hookimpl
-
-from .regularizers import gaussian_blur
+from dreamengine import Regularizer, gaussian_blur, hookimpl
 
 __all__ = ["normalise_gradient", "GradNorm", "GradBlur"]
 

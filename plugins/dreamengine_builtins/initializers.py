@@ -7,9 +7,7 @@ import math
 import torch
 from PIL import Image, ImageColor, ImageOps
 
-from dreamengine import Initializer, hookimpl, load_image, to_tensor
-
-from .regularizers import gaussian_blur
+from dreamengine import Initializer, gaussian_blur, hookimpl, load_image, to_tensor
 
 __all__ = ["Gray", "Gradient", "Photo", "Noise"]
 

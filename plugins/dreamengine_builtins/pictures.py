@@ -13,8 +13,6 @@ from PIL import ImageOps
 
 from dreamengine import DreamError, DreamOutputs, Objective, hookimpl, load_image, to_tensor
 
-from .objectives import gram_matrix
-
 __all__ = ["PictureObjective", "Guide", "Style", "best_matches"]
 
 #: positions of the dream matched against the guide at a time, so that a large dream at an early layer
@@ -132,10 +130,16 @@ class Style(PictureObjective):
     """
 
     def keep(self, features):
-        return gram_matrix(self._feature_map(features))[0]
+        return _gram_matrix(self._feature_map(features))[0]
 
     def compare(self, activation, kept):
-        return F.cosine_similarity(gram_matrix(self._feature_map(activation)).flatten(1), kept.flatten()[None], dim=1)
+        return F.cosine_similarity(_gram_matrix(self._feature_map(activation)).flatten(1), kept.flatten()[None], dim=1)
+
+
+def _gram_matrix(activation: torch.Tensor) -> torch.Tensor:
+    """Each item's ``(channels, channels)`` Gram matrix, averaged over positions (as ``diversity`` computes it)."""
+    features = activation.reshape(*activation.shape[:2], -1)
+    return features @ features.transpose(1, 2) / features.shape[-1]
 
 
 @hookimpl

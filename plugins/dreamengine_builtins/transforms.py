@@ -11,26 +11,11 @@ once, together.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from dreamengine import Regularizer, Warp, hookimpl
+from dreamengine import Regularizer, hookimpl, rotation, zoom
 
-__all__ = ["rotation", "zoom", "Roll", "Scale", "Rotate"]
-
-
-def zoom(factor: float) -> Warp:
-    """The warp that zooms by ``factor`` about the centre: above 1 enlarges the content (crops), below 1 shrinks it."""
-    return ((1.0 / factor, 0.0, 0.0), (0.0, 1.0 / factor, 0.0))
-
-
-def rotation(degrees: float, height: int, width: int) -> Warp:
-    """The warp that rotates an image of ``height`` x ``width`` by ``degrees`` (counter-clockwise) about the centre."""
-    angle = math.radians(degrees)
-    cos, sin = math.cos(angle), math.sin(angle)
-    # Coordinates are normalised per axis; the aspect ratios keep the rotation rigid in pixel space.
-    return ((cos, -sin * height / width, 0.0), (sin * width / height, cos, 0.0))
+__all__ = ["Roll", "Scale", "Rotate"]
 
 
 def _uniform(generator: torch.Generator, low: float, high: float) -> float:

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from dreamengine import DreamResult, Strategy, Warp, divergence_message, hookimpl, resample
-
-from .octaves import counted_from
-from .transforms import rotation
+from dreamengine import DreamResult, Strategy, Warp, divergence_message, hookimpl, resample, rotation
 
 __all__ = ["Zoom"]
 
@@ -77,6 +74,13 @@ class Zoom(Strategy):
                 )
             done += result.steps_done
         return DreamResult(result.image, result.scores, done, frames)
+
+
+def counted_from(done: int, on_step):
+    """``on_step`` for a frame that starts after ``done`` steps: it sees the steps counted over the whole run."""
+    if on_step is None:
+        return None
+    return lambda step, scores: on_step(done + step, scores)
 
 
 @hookimpl

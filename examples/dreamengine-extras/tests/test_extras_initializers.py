@@ -7,7 +7,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dreamengine_extras.initializers import Checkerboard, Radial, colour
+from dreamengine_extras.colours import colour
+from dreamengine_extras.initializers import Checkerboard, Radial
 
 GEN = torch.Generator()
 
