@@ -4,6 +4,10 @@ The public API for plugin authors and scripts is what this module exports;
 built-in plugins import nothing else. Names are imported when first used, so
 ``from dreamengine import hookimpl`` (all a plugin's entry module needs) does
 not import torch: the command line starts at once.
+
+The flat modules of 0.1 (``dreamengine.config``, ``dreamengine.dreaming``, ...)
+moved into sub-packages; their old paths still import, with a
+:class:`DeprecationWarning` naming the new one (:mod:`dreamengine._moved`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
+
+from dreamengine import _moved
 
 if TYPE_CHECKING:
     from dreamengine.analysis.directions import read_vector
@@ -70,9 +76,13 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [*_PUBLIC, "__version__"]
 
+_moved.install()
+
 
 def __getattr__(name: str) -> Any:
     """Import a public name from the module it lives in, the first time it is used."""
+    if _moved.is_old_module(f"{__name__}.{name}"):  # 0.1 imported some eagerly, so scripts used them as attributes
+        return importlib.import_module(f"{__name__}.{name}")  # and this warns
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'dreamengine' has no attribute {name!r}")
@@ -82,4 +92,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
+    """The public names (what ``from dreamengine import *`` gives)."""
     return sorted(__all__)
