@@ -74,7 +74,36 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = [*_PUBLIC, "__version__"]
+#: Spelt out (not ``[*_PUBLIC, ...]``) so that type checkers see what the facade exports.
+__all__ = [
+    "DreamError",
+    "DreamInterrupted",
+    "WeightsUnavailable",
+    "unknown_name",
+    "hookimpl",
+    "DreamJob",
+    "DreamOutputs",
+    "DreamResult",
+    "Initializer",
+    "Objective",
+    "Parametrization",
+    "Regularizer",
+    "Strategy",
+    "Warp",
+    "resample",
+    "DreamModel",
+    "OPTIMIZERS",
+    "PixelParametrization",
+    "divergence_message",
+    "run_steps",
+    "compose_transforms",
+    "regularizers_by_phase",
+    "RunConfig",
+    "load_image",
+    "to_tensor",
+    "read_vector",
+    "__version__",
+]
 
 _moved.install()
 

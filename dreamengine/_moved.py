@@ -14,6 +14,7 @@ Nothing here imports the moved modules until an old path is used, so installing 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -125,7 +126,9 @@ def _stacklevel() -> int:
     bootstrap are not counted: ``warnings`` skips them itself.
     """
     shims = {__file__, str(Path(__file__).with_name("__init__.py")), importlib.__file__}
-    frame = sys._getframe(2)  # the caller of _warn, which is stack level 2 of the warnings.warn in _warn
+    frame: FrameType | None = sys._getframe(
+        2
+    )  # the caller of _warn, which is stack level 2 of the warnings.warn in _warn
     level = 2
     while frame is not None and (_bootstrap(frame) or frame.f_code.co_filename in shims):
         level += not _bootstrap(frame)
@@ -165,28 +168,22 @@ def package_getattr(package: str) -> Callable[[str], Any]:
     return __getattr__
 
 
-class _AliasLoader:
+class _AliasLoader(importlib.abc.Loader):
     """Loads an old path as the module it moved to (the import system takes what the loader leaves in sys.modules)."""
 
     def __init__(self, new: str) -> None:
         self.new = new
-
-    def create_module(self, spec: ModuleSpec) -> None:
-        return None
 
     def exec_module(self, module: ModuleType) -> None:
         _warn(f"{module.__name__} has moved to {self.new}: import it from there ({module.__name__} will be removed)")
         sys.modules[module.__name__] = importlib.import_module(self.new)
 
 
-class _SplitLoader:
+class _SplitLoader(importlib.abc.Loader):
     """Loads an old path that was split in parts as a stand-in module whose names warn and point to their new home."""
 
     def __init__(self, names: dict[str, str]) -> None:
         self.names = names
-
-    def create_module(self, spec: ModuleSpec) -> None:
-        return None
 
     def exec_module(self, module: ModuleType) -> None:
         old, names = module.__name__, self.names
@@ -201,12 +198,11 @@ class _SplitLoader:
         module.__dict__.update(__getattr__=__getattr__, __all__=list(names), __dir__=lambda: sorted(names))
 
 
-class _MovedFinder:
+class _MovedFinder(importlib.abc.MetaPathFinder):
     """A meta path finder for the old paths of moved modules; it comes last, so a real module always wins."""
 
-    @classmethod
     def find_spec(
-        cls, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
         """A spec for an old path, or None for any other module."""
         if fullname in MOVED_MODULES:
@@ -223,5 +219,5 @@ def is_old_module(path: str) -> bool:
 
 def install() -> None:
     """Make the old paths importable (once; the facade calls it)."""
-    if not any(getattr(finder, "__name__", None) == _MovedFinder.__name__ for finder in sys.meta_path):
-        sys.meta_path.append(_MovedFinder)
+    if not any(type(finder).__name__ == _MovedFinder.__name__ for finder in sys.meta_path):  # (once, even reloaded)
+        sys.meta_path.append(_MovedFinder())

@@ -19,7 +19,7 @@ __all__ = ["MAX_SEED", "RunConfig", "load_toml", "parse_size"]
 MAX_SEED = 2**32 - 1
 
 
-def _list(*items: str):
+def _list(*items: str) -> list[str]:
     return field(default_factory=lambda: list(items))
 
 
@@ -90,7 +90,7 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
 
-_SCALAR_TYPES = {
+_SCALAR_TYPES: dict[str, type[Any]] = {
     "steps": int,
     "seed": int,
     "save_every": int,
@@ -169,7 +169,9 @@ def _with_additions(earlier: list[str], specs: list[str], where: str) -> list[st
     return (given if given or not added else list(earlier)) + added
 
 
-def _merge_options(old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, Any]]):
+def _merge_options(
+    old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
     merged = {name: dict(values) for name, values in old.items()}
     for name, values in new.items():
         merged.setdefault(name, {}).update(values)
