@@ -5,7 +5,7 @@ built-in plugins import nothing else. Names are imported when first used, so
 ``from dreamengine import hookimpl`` (all a plugin's entry module needs) does
 not import torch: the command line starts at once.
 
-The flat modules of 0.1 (``dreamengine.config``, ``dreamengine.dreaming``, ...)
+The flat modules of the first release (``dreamengine.config``, ``dreamengine.dreaming``, ...)
 moved into sub-packages; their old paths still import, with a
 :class:`DeprecationWarning` naming the new one (:mod:`dreamengine._moved`).
 """
@@ -110,7 +110,7 @@ _moved.install()
 
 def __getattr__(name: str) -> Any:
     """Import a public name from the module it lives in, the first time it is used."""
-    if _moved.is_old_module(f"{__name__}.{name}"):  # 0.1 imported some eagerly, so scripts used them as attributes
+    if _moved.is_old_module(f"{__name__}.{name}"):  # imported eagerly once: scripts used them as attributes
         return importlib.import_module(f"{__name__}.{name}")  # and this warns
     module = _PUBLIC.get(name)
     if module is None:

@@ -1,7 +1,8 @@
 """Old import paths of the modules the regroup moved, kept working with a :class:`DeprecationWarning`.
 
-Until 0.1 the core was one flat package (``dreamengine.config``, ``dreamengine.dreaming``, ...). Its modules now live
-in sub-packages (:mod:`dreamengine.run`, :mod:`dreamengine.engine`, ...). Three kinds of old path are kept:
+The first release kept the core in one flat package (``dreamengine.config``, ``dreamengine.dreaming``, ...). Its
+modules now live in sub-packages (:mod:`dreamengine.run`, :mod:`dreamengine.engine`, ...). Three kinds of old path
+are kept:
 
 - a module moved whole (``dreamengine.config``) is an alias: importing it warns once and gives the new module itself;
 - a module split in parts (``dreamengine.dreaming``) is a stand-in whose names warn, each naming where it lives now;
@@ -126,9 +127,7 @@ def _stacklevel() -> int:
     bootstrap are not counted: ``warnings`` skips them itself.
     """
     shims = {__file__, str(Path(__file__).with_name("__init__.py")), importlib.__file__}
-    frame: FrameType | None = sys._getframe(
-        2
-    )  # the caller of _warn, which is stack level 2 of the warnings.warn in _warn
+    frame: FrameType | None = sys._getframe(2)  # the caller of _warn: stack level 2 of the warn in _warn
     level = 2
     while frame is not None and (_bootstrap(frame) or frame.f_code.co_filename in shims):
         level += not _bootstrap(frame)

@@ -1,5 +1,5 @@
-"""The old flat module paths of 0.1 still import, with a DeprecationWarning naming the new path, and give the same
-objects; the facade and the packages that replaced modules import no torch."""
+"""The old flat module paths of the first release still import, with a DeprecationWarning naming the new path, and
+give the same objects; the facade and the packages that replaced modules import no torch."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_the_warning_points_at_the_line_that_imports_the_old_path():
         from dreamengine.engine import run_job  # noqa: F401
 
         importlib.import_module("dreamengine.config")
-        dreamengine.imaging  # noqa: B018 (0.1 imported it with the facade, so scripts used it as an attribute)
+        dreamengine.imaging  # noqa: B018 (the first release imported it with the facade, so scripts used it as an attribute)
     assert len(caught) >= 3
     assert {warning.filename for warning in caught} == {__file__}
 

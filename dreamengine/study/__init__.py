@@ -6,4 +6,4 @@ from dreamengine._moved import package_getattr
 
 __all__: list[str] = []
 
-__getattr__ = package_getattr(__name__)  # the names the flat module of 0.1 had, with a DeprecationWarning
+__getattr__ = package_getattr(__name__)  # the names the flat module of the first release had, with a DeprecationWarning
