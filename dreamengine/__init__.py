@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from dreamengine.engine.model import DreamModel
     from dreamengine.engine.phases import compose_transforms, regularizers_by_phase
     from dreamengine.errors import DreamError, DreamInterrupted, WeightsUnavailable, unknown_name
-    from dreamengine.hookspecs import hookimpl
+    from dreamengine.hookspecs import Register, hookimpl
     from dreamengine.run.config import RunConfig
     from dreamengine.run.imaging import load_image, to_tensor
     from dreamengine.warping import Warp, resample
@@ -46,6 +46,7 @@ _PUBLIC = {
     "WeightsUnavailable": "dreamengine.errors",
     "unknown_name": "dreamengine.errors",
     "hookimpl": "dreamengine.hookspecs",
+    "Register": "dreamengine.hookspecs",
     "DreamJob": "dreamengine.components",
     "DreamOutputs": "dreamengine.components",
     "DreamResult": "dreamengine.components",
@@ -81,6 +82,7 @@ __all__ = [
     "WeightsUnavailable",
     "unknown_name",
     "hookimpl",
+    "Register",
     "DreamJob",
     "DreamOutputs",
     "DreamResult",
