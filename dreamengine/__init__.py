@@ -4,6 +4,10 @@ The public API for plugin authors and scripts is what this module exports;
 built-in plugins import nothing else. Names are imported when first used, so
 ``from dreamengine import hookimpl`` (all a plugin's entry module needs) does
 not import torch: the command line starts at once.
+
+The flat modules of the first release (``dreamengine.config``, ``dreamengine.dreaming``, ...)
+moved into sub-packages; their old paths still import, with a
+:class:`DeprecationWarning` naming the new one (:mod:`dreamengine._moved`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
+
+from dreamengine import _moved
 
 if TYPE_CHECKING:
     from dreamengine.analysis.directions import read_vector
@@ -29,7 +35,7 @@ if TYPE_CHECKING:
     from dreamengine.engine.phases import compose_transforms, regularizers_by_phase
     from dreamengine.errors import DreamError, DreamInterrupted, WeightsUnavailable, unknown_name
     from dreamengine.filters import gaussian_blur
-    from dreamengine.hookspecs import hookimpl
+    from dreamengine.hookspecs import Register, hookimpl
     from dreamengine.run.config import RunConfig
     from dreamengine.run.imaging import load_image, to_tensor
     from dreamengine.warping import Warp, resample, rotation, zoom
@@ -41,6 +47,7 @@ _PUBLIC = {
     "WeightsUnavailable": "dreamengine.errors",
     "unknown_name": "dreamengine.errors",
     "hookimpl": "dreamengine.hookspecs",
+    "Register": "dreamengine.hookspecs",
     "DreamJob": "dreamengine.components",
     "DreamOutputs": "dreamengine.components",
     "DreamResult": "dreamengine.components",
@@ -72,11 +79,48 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = [*_PUBLIC, "__version__"]
+#: Spelt out (not ``[*_PUBLIC, ...]``) so that type checkers see what the facade exports.
+__all__ = [
+    "DreamError",
+    "DreamInterrupted",
+    "WeightsUnavailable",
+    "unknown_name",
+    "hookimpl",
+    "Register",
+    "DreamJob",
+    "DreamOutputs",
+    "DreamResult",
+    "Initializer",
+    "Objective",
+    "Parametrization",
+    "Regularizer",
+    "Strategy",
+    "Warp",
+    "resample",
+    "rotation",
+    "zoom",
+    "gaussian_blur",
+    "DreamModel",
+    "OPTIMIZERS",
+    "PixelParametrization",
+    "divergence_message",
+    "run_steps",
+    "compose_transforms",
+    "regularizers_by_phase",
+    "RunConfig",
+    "load_image",
+    "to_tensor",
+    "read_vector",
+    "__version__",
+]
+
+_moved.install()
 
 
 def __getattr__(name: str) -> Any:
     """Import a public name from the module it lives in, the first time it is used."""
+    if _moved.is_old_module(f"{__name__}.{name}"):  # imported eagerly once: scripts used them as attributes
+        return importlib.import_module(f"{__name__}.{name}")  # and this warns
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'dreamengine' has no attribute {name!r}")
@@ -86,4 +130,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
+    """The public names (what ``from dreamengine import *`` gives)."""
     return sorted(__all__)

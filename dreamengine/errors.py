@@ -5,6 +5,11 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Hashable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dreamengine.components import DreamResult
 
 __all__ = [
     "DreamError",
@@ -42,10 +47,10 @@ class DreamInterrupted(KeyboardInterrupt):
     it (empty until :func:`dreamengine.run.execute.execute` writes them).
     """
 
-    def __init__(self, result) -> None:
+    def __init__(self, result: DreamResult) -> None:
         super().__init__(f"interrupted after {result.steps_done} steps")
         self.result = result
-        self.paths: list = []
+        self.paths: list[Path] = []
 
 
 def check_options(*rules: tuple[str, object, bool, str]) -> None:

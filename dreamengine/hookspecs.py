@@ -13,17 +13,35 @@ implements it.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
 import pluggy
 
-__all__ = ["hookspec", "hookimpl", "hook_names", "PROJECT_NAME"]
+if TYPE_CHECKING:
+    import click
+    import torch
+
+    from dreamengine.components import DreamJob, DreamResult
+    from dreamengine.engine.model import DreamModel
+    from dreamengine.run.config import RunConfig
+
+__all__ = ["hookspec", "hookimpl", "hook_names", "PROJECT_NAME", "Register"]
 
 PROJECT_NAME = "dreamengine"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
+class Register(Protocol):
+    """The ``register`` callback a registration hook receives; the host names, checks and keeps what it is given."""
+
+    def __call__(self, name: str, target: Any, *, summary: str | None = None) -> None:
+        """Register ``target`` (a factory, or a preset's settings) as ``name``; ``summary`` defaults to its doc."""
+
+
 @hookspec
-def dreamengine_register_objectives(register):
+def dreamengine_register_objectives(register: Register) -> None:
     """Register objectives: what a dream maximises.
 
     Called once when the registry is built.
@@ -38,7 +56,7 @@ def dreamengine_register_objectives(register):
 
 
 @hookspec
-def dreamengine_register_regularizers(register):
+def dreamengine_register_regularizers(register: Register) -> None:
     """Register regularizers: transforms, penalties, gradient filters and projections of the image.
 
     Called once when the registry is built.
@@ -50,7 +68,7 @@ def dreamengine_register_regularizers(register):
 
 
 @hookspec
-def dreamengine_register_initializers(register):
+def dreamengine_register_initializers(register: Register) -> None:
     """Register initializers: the image a dream starts from.
 
     Called once when the registry is built.
@@ -62,7 +80,7 @@ def dreamengine_register_initializers(register):
 
 
 @hookspec
-def dreamengine_register_parametrizations(register):
+def dreamengine_register_parametrizations(register: Register) -> None:
     """Register image parametrizations: how the optimised tensors become the image.
 
     Called once when the registry is built.
@@ -74,7 +92,7 @@ def dreamengine_register_parametrizations(register):
 
 
 @hookspec
-def dreamengine_register_strategies(register):
+def dreamengine_register_strategies(register: Register) -> None:
     """Register strategies: how a job's steps are run (octaves, tiling), chosen with ``--strategy``.
 
     Called once when the registry is built.
@@ -86,7 +104,7 @@ def dreamengine_register_strategies(register):
 
 
 @hookspec
-def dreamengine_register_models(register):
+def dreamengine_register_models(register: Register) -> None:
     """Register named models that ``--model NAME`` can load.
 
     Called once when the registry is built. Names not registered here are
@@ -100,7 +118,7 @@ def dreamengine_register_models(register):
 
 
 @hookspec
-def dreamengine_register_presets(register):
+def dreamengine_register_presets(register: Register) -> None:
     """Register presets: named sets of run settings that ``--preset NAME`` applies.
 
     Called once when the registry is built.
@@ -112,7 +130,7 @@ def dreamengine_register_presets(register):
 
 
 @hookspec(firstresult=True)
-def dreamengine_load_model(name, pretrained, num_classes):
+def dreamengine_load_model(name: str, pretrained: bool, num_classes: int | None) -> DreamModel | None:
     """Load a model that is not registered by name, or decline.
 
     Called for ``--model NAME`` when no plugin registered ``NAME``, and for the
@@ -128,7 +146,7 @@ def dreamengine_load_model(name, pretrained, num_classes):
 
 
 @hookspec
-def dreamengine_register_commands(cli):
+def dreamengine_register_commands(cli: click.Group) -> None:
     """Add commands to the ``dreamengine`` command line.
 
     Called once when the CLI starts.
@@ -138,7 +156,7 @@ def dreamengine_register_commands(cli):
 
 
 @hookspec(firstresult=True)
-def dreamengine_run_dream(job):
+def dreamengine_run_dream(job: DreamJob) -> DreamResult | None:
     """Run one dream job: the gradient-ascent loop.
 
     The core supplies the default loop (:func:`dreamengine.engine.loop.run_job`),
@@ -152,7 +170,7 @@ def dreamengine_run_dream(job):
 
 
 @hookspec
-def dreamengine_step_end(job, step, scores):
+def dreamengine_step_end(job: DreamJob, step: int, scores: torch.Tensor) -> None:
     """Observe the end of one step of a dream.
 
     Called after every step, only when some plugin implements it (otherwise
@@ -166,7 +184,7 @@ def dreamengine_step_end(job, step, scores):
 
 
 @hookspec
-def dreamengine_run_end(config, result, paths):
+def dreamengine_run_end(config: RunConfig, result: DreamResult, paths: list[Path]) -> None:
     """Observe a finished run, after its files are written.
 
     :param dreamengine.RunConfig config: the settings of the run.

@@ -91,7 +91,8 @@ def parse_spec(text: str) -> ComponentSpec:
     name, *pairs = text.strip().split(":")
     if not name:
         raise DreamError(f"malformed component spec {text!r}: it must start with a name, as in 'blur:sigma=0.5'.")
-    options, positional = {}, []
+    options: dict[str, str] = {}
+    positional: list[str] = []
     for pair in pairs:
         if "=" not in pair and not options:
             if not pair.strip():
@@ -153,7 +154,7 @@ def _split_pair(pair: str, context: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
-def factory_options(factory: Callable) -> list[OptionInfo]:
+def factory_options(factory: Callable[..., object]) -> list[OptionInfo]:
     """List the options a component factory takes, from its signature."""
     target = factory.__init__ if inspect.isclass(factory) else factory
     hints = typing.get_type_hints(target)
@@ -166,7 +167,7 @@ def factory_options(factory: Callable) -> list[OptionInfo]:
     return options
 
 
-def _simple_type(hint: Any, name: str, factory: Callable) -> tuple[type, bool]:
+def _simple_type(hint: Any, name: str, factory: Callable[..., object]) -> tuple[type, bool]:
     args = typing.get_args(hint)
     if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
         rest = [a for a in args if a is not type(None)]

@@ -87,7 +87,8 @@ class PluginHost:
         return next((info.distribution for info in self.infos if info.name == plugin), "unknown distribution")
 
     @property
-    def hook(self):
+    def hook(self) -> pluggy.HookRelay:
+        """The hooks, to call: ``host.hook.dreamengine_run_end(config=..., result=..., paths=...)``."""
         return self.pm.hook
 
 
@@ -159,8 +160,7 @@ def _register(host: PluginHost, plugin: object, name: str, dist: str, *, builtin
     unknown = [caller.name for caller in pm.get_hookcallers(plugin) or () if caller.spec is None]
     if unknown:
         pm.unregister(plugin)
-        hooks = hookspecs.hook_names()
-        reason = str(unknown_name("hook", unknown[0], hooks, show=0))
+        reason = str(unknown_name("hook", unknown[0], hookspecs.hook_names(), show=0))
         message = f"implements a hook that does not exist: {reason}"
         if builtin:
             raise DreamError(f"plugin {name!r} {message}")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pluggy
+
 from dreamengine.components import Initializer, Objective, Parametrization, Regularizer, Strategy
 from dreamengine.errors import DreamError, unknown_name
+from dreamengine.hookspecs import Register
 from dreamengine.options import ComponentSpec, OptionInfo, coerce_options, factory_options
 
 __all__ = ["Entry", "Registry", "KINDS", "call_one", "singular"]
@@ -51,7 +54,7 @@ class Registry:
     origins: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, pm, origins: Mapping[str, str] | None = None) -> Registry:
+    def build(cls, pm: pluggy.PluginManager, origins: Mapping[str, str] | None = None) -> Registry:
         """Call every registration hook of ``pm``, one plugin at a time, and collect the entries.
 
         ``origins`` maps plugin names to their distributions, named in errors.
@@ -70,7 +73,7 @@ class Registry:
                     ) from error
         return registry
 
-    def registrar(self, kind: str, plugin: str) -> Callable[..., None]:
+    def registrar(self, kind: str, plugin: str) -> Register:
         """The ``register`` callback handed to ``plugin``'s registration hook for ``kind``."""
 
         def register(name: str, target: Any, *, summary: str | None = None) -> None:
@@ -144,10 +147,11 @@ def singular(kind: str) -> str:
     return kind[:-3] + "y" if kind.endswith("ies") else kind[:-1]
 
 
-def call_one(pm, hook_name: str, impl, **kwargs: Any) -> list[Any]:
+def call_one(pm: pluggy.PluginManager, hook_name: str, impl: pluggy.HookImpl, **kwargs: Any) -> list[Any]:
     """Call one plugin's implementation of a hook, through pluggy so that trace mode shows the call."""
     others = [plugin for plugin in pm.get_plugins() if plugin is not impl.plugin]
-    return pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
+    results: list[Any] = pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
+    return results
 
 
 def _first_line(target: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Collection, Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -43,6 +44,8 @@ class DreamModel(nn.Module):
     """
 
     autocast: torch.dtype | None = None
+    mean: torch.Tensor  # buffers, shaped (1, channels, 1, 1)
+    std: torch.Tensor
 
     def __init__(
         self,
@@ -77,7 +80,8 @@ class DreamModel(nn.Module):
             image = F.interpolate(image, size=self.input_size, mode="bilinear", align_corners=False, antialias=True)
         try:
             with precision:
-                return _float(self.net((image - self.mean) / self.std))
+                logits: torch.Tensor = _float(self.net((image - self.mean) / self.std))
+                return logits
         except _ForwardDone:
             return None
 
@@ -135,7 +139,7 @@ class DreamModel(nn.Module):
 
     def layer(self, name: str) -> nn.Module:
         """Return the sub-module of the network at dotted ``name``."""
-        modules = dict(self.net.named_modules())
+        modules: dict[str, nn.Module] = dict(self.net.named_modules())
         modules.pop("", None)
         if name not in modules:
             error = unknown_name(f"layer of {self.name}", name, modules)
@@ -159,7 +163,7 @@ class DreamModel(nn.Module):
             handles = [self.register_forward_pre_hook(lambda _module, _inputs: captured.clear())]
             for name in names:
 
-                def keep(_module, _inputs, output, name=name):
+                def keep(_module: nn.Module, _inputs: tuple[Any, ...], output: Any, name: str = name) -> None:
                     captured[name] = channels_first(_float(output))
                     if stop_early and wanted <= captured.keys():
                         raise _ForwardDone
@@ -217,7 +221,7 @@ class DreamModel(nn.Module):
         self.net.load_state_dict(state_dict)
 
 
-def channels_first(output):
+def channels_first(output: Any) -> Any:
     """A layer's output as objectives see it, channels on dim 1: a transformer's tokens, ``(batch, tokens,
     channels)``, become ``(batch, channels, tokens)``, as a convolution's ``(batch, channels, height, width)``;
     anything else is unchanged. So ``layer:blocks.3:5`` on a ViT is feature 5 of every token, not token 5."""
@@ -226,7 +230,7 @@ def channels_first(output):
     return output
 
 
-def _float(output):
+def _float(output: Any) -> Any:
     """float32 view of a low-precision floating tensor (autocast), anything else unchanged."""
     if isinstance(output, torch.Tensor) and output.is_floating_point() and output.dtype != torch.float32:
         return output.float()

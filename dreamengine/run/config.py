@@ -27,7 +27,7 @@ MAX_STEPS = 1_000_000
 MAX_SIZE = 8192
 
 
-def _list(*items: str):
+def _list(*items: str) -> list[str]:
     return field(default_factory=lambda: list(items))
 
 
@@ -107,7 +107,7 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
 
-_SCALAR_TYPES = {
+_SCALAR_TYPES: dict[str, type[Any]] = {
     "steps": int,
     "seed": int,
     "save_every": int,
@@ -197,7 +197,9 @@ def _with_additions(earlier: list[str], specs: list[str], where: str) -> list[st
     return (given if given or not added else list(earlier)) + added
 
 
-def _merge_options(old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, Any]]):
+def _merge_options(
+    old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
     merged = {name: dict(values) for name, values in old.items()}
     for name, values in new.items():
         merged.setdefault(name, {}).update(values)
