@@ -141,7 +141,10 @@ def dreamengine_register_commands(cli):
 def dreamengine_run_dream(job):
     """Run one dream job: the gradient-ascent loop.
 
-    The core supplies the default loop (:func:`dreamengine.engine.loop.run_job`),
+    Every dream goes through it: a run, each study cell, each stage of a
+    strategy (an octave, a zoom frame) and a tiled dream. The core supplies the
+    default loop (:func:`dreamengine.engine.loop.run_job`: ``job.make_loop(job).run()``,
+    a :class:`dreamengine.DreamLoop` unless a strategy chose a subclass),
     registered last. A plugin may wrap it (``@hookimpl(wrapper=True)``) to time
     or profile a run, or replace it by returning a result first. Stops at first
     non-None result.
