@@ -161,6 +161,10 @@ def dreamengine_step_end(job, step, scores):
     Called after every step, only when some plugin implements it (otherwise
     the loop pays nothing).
 
+    An implementation that raises stops the dream as Ctrl-C does: the run
+    writes the dream so far (marked as stopped) and ends with one line naming
+    the plugin and the error, and a non-zero exit status.
+
     :param dreamengine.DreamJob job: the running job; ``job.image`` is not to
         be modified.
     :param int step: the step just finished, counting from 1.
@@ -170,9 +174,18 @@ def dreamengine_step_end(job, step, scores):
 
 @hookspec
 def dreamengine_run_end(config, result, paths):
-    """Observe a finished run, after its files are written.
+    """Observe a finished dream, after its files are written.
 
-    :param dreamengine.RunConfig config: the settings of the run.
+    Called for every finished dream: each run, and each study cell. A study
+    cell is dreamed in memory (here or on a Ray worker) and written by the
+    study's own process, which calls this hook there once per cell written:
+    ``config`` is the cell's settings, ``result`` its dream (no frames) and
+    ``paths`` its two files (the picture and its ``-side.png``). Not called for
+    a dream stopped before its end (Ctrl-C, a failing :func:`dreamengine_step_end`).
+    An implementation that raises ends the run with one line naming the plugin
+    and saying the dream was written, and a non-zero exit status.
+
+    :param dreamengine.RunConfig config: the settings of the dream.
     :param dreamengine.DreamResult result: images, scores and frames.
     :param list[pathlib.Path] paths: the files written.
     """
