@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from PIL import Image
 
+from dreamengine import DreamResult, RunConfig, hookimpl
 from dreamengine.cli import cli
 from dreamengine.run.imaging import read_manifest
+from dreamengine.run.observers import HookFailed, culprit, run_ended
+from dreamengine.testing import plugin_host
 
 pytestmark = pytest.mark.usefixtures("one_thread", "resnet10t_quiet")
 
@@ -69,3 +73,37 @@ def test_a_failing_run_end_plugin_is_named_and_says_the_dream_was_written(run_wi
         f"(ConnectionError: no route to the bucket); the dream was written: {out}" in message
     )
     assert "interrupted" not in read_manifest(out) and read_manifest(out)["steps_done"] == 4
+
+
+class Uploader:
+    """A plugin object whose run_end method fails in a helper it calls."""
+
+    @hookimpl
+    def dreamengine_run_end(self, config, result, paths):
+        self.upload(paths)
+
+    def upload(self, paths):
+        raise OSError("disk\nfull")
+
+
+def test_the_failing_plugin_is_found_among_several_even_when_a_method_of_it_raises(tmp_path):
+    quiet = Observer()
+    with plugin_host(Uploader(), quiet) as host:  # the quiet one runs first (pluggy calls the last registered first)
+        with pytest.raises(HookFailed) as failed:
+            run_ended(host, RunConfig(), DREAM, [tmp_path / "a.png"])
+    assert str(failed.value) == (
+        f"plugin 'Uploader' (the plugin under test) failed in dreamengine_run_end (OSError: disk full); "
+        f"the dream was written: {tmp_path / 'a.png'}"
+    )
+    assert culprit(host, "dreamengine_run_end", None) is None
+
+
+class Observer:
+    """A run_end that works."""
+
+    @hookimpl
+    def dreamengine_run_end(self, paths):
+        pass
+
+
+DREAM = DreamResult(torch.zeros(1, 3, 8, 8), torch.zeros(1), 1)

@@ -1,4 +1,9 @@
-"""Running a prepared dream: through the strategies and the ``dreamengine_run_dream`` hook, then writing its files."""
+"""Running a prepared dream: through the strategies and the ``dreamengine_run_dream`` hook, then writing its files.
+
+:func:`run_through_hooks` then :func:`~dreamengine.run.observers.run_ended` is the path every dream takes, with the
+same hooks: a run (:func:`execute`), and each study cell (dreamed by :mod:`dreamengine.study.render`, ended by the
+study's driver once it has written the cell).
+"""
 
 from __future__ import annotations
 
