@@ -30,7 +30,13 @@ if TYPE_CHECKING:
         Regularizer,
         Strategy,
     )
-    from dreamengine.engine.loop import OPTIMIZERS, PixelParametrization, divergence_message, run_steps
+    from dreamengine.engine.loop import (
+        OPTIMIZERS,
+        DreamLoop,
+        PixelParametrization,
+        divergence_message,
+        run_steps,
+    )
     from dreamengine.engine.model import DreamModel
     from dreamengine.engine.phases import compose_transforms, regularizers_by_phase
     from dreamengine.errors import DreamError, DreamInterrupted, WeightsUnavailable, unknown_name
@@ -63,6 +69,7 @@ _PUBLIC = {
     "gaussian_blur": "dreamengine.filters",
     "DreamModel": "dreamengine.engine.model",
     "OPTIMIZERS": "dreamengine.engine.loop",
+    "DreamLoop": "dreamengine.engine.loop",
     "PixelParametrization": "dreamengine.engine.loop",
     "divergence_message": "dreamengine.engine.loop",
     "run_steps": "dreamengine.engine.loop",

@@ -17,6 +17,7 @@ import torch
 from dreamengine.warping import Warp, resample
 
 if TYPE_CHECKING:
+    from dreamengine.engine.loop import DreamLoop
     from dreamengine.engine.model import DreamModel
 
 __all__ = [
@@ -274,6 +275,9 @@ class DreamJob:
         strategies: how the steps are run (octaves, tiling), outermost first;
             applied by :func:`dreamengine.run.execute.run_through_hooks` around
             the ``dreamengine_run_dream`` hook.
+        make_loop: what the default ``dreamengine_run_dream`` makes the job's loop with: a subclass of
+            :class:`dreamengine.DreamLoop` (or a callable ``make_loop(job)`` returning one); ``None`` for
+            ``DreamLoop`` itself. A strategy that changes how a step finds its gradient (``tile``) sets it.
     """
 
     model: DreamModel
@@ -289,6 +293,7 @@ class DreamJob:
     on_step: StepCallback | None = None
     parametrization: Parametrization | None = None
     strategies: Sequence[Strategy] = ()
+    make_loop: Callable[[DreamJob], DreamLoop] | None = None
 
 
 @dataclass

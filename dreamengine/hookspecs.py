@@ -159,7 +159,10 @@ def dreamengine_register_commands(cli: click.Group) -> None:
 def dreamengine_run_dream(job: DreamJob) -> DreamResult | None:
     """Run one dream job: the gradient-ascent loop.
 
-    The core supplies the default loop (:func:`dreamengine.engine.loop.run_job`),
+    Every dream goes through it: a run, each study cell, each stage of a
+    strategy (an octave, a zoom frame) and a tiled dream. The core supplies the
+    default loop (:func:`dreamengine.engine.loop.run_job`: ``job.make_loop(job).run()``,
+    a :class:`dreamengine.DreamLoop` unless a strategy chose a subclass),
     registered last. A plugin may wrap it (``@hookimpl(wrapper=True)``) to time
     or profile a run, or replace it by returning a result first. Stops at first
     non-None result.
@@ -176,6 +179,10 @@ def dreamengine_step_end(job: DreamJob, step: int, scores: torch.Tensor) -> None
     Called after every step, only when some plugin implements it (otherwise
     the loop pays nothing).
 
+    An implementation that raises stops the dream as Ctrl-C does: the run
+    writes the dream so far (marked as stopped) and ends with one line naming
+    the plugin and the error, and a non-zero exit status.
+
     :param dreamengine.DreamJob job: the running job; ``job.image`` is not to
         be modified.
     :param int step: the step just finished, counting from 1.
@@ -185,9 +192,18 @@ def dreamengine_step_end(job: DreamJob, step: int, scores: torch.Tensor) -> None
 
 @hookspec
 def dreamengine_run_end(config: RunConfig, result: DreamResult, paths: list[Path]) -> None:
-    """Observe a finished run, after its files are written.
+    """Observe a finished dream, after its files are written.
 
-    :param dreamengine.RunConfig config: the settings of the run.
+    Called for every finished dream: each run, and each study cell. A study
+    cell is dreamed in memory (here or on a Ray worker) and written by the
+    study's own process, which calls this hook there once per cell written:
+    ``config`` is the cell's settings, ``result`` its dream (no frames) and
+    ``paths`` its two files (the picture and its ``-side.png``). Not called for
+    a dream stopped before its end (Ctrl-C, a failing :func:`dreamengine_step_end`).
+    An implementation that raises ends the run with one line naming the plugin
+    and saying the dream was written, and a non-zero exit status.
+
+    :param dreamengine.RunConfig config: the settings of the dream.
     :param dreamengine.DreamResult result: images, scores and frames.
     :param list[pathlib.Path] paths: the files written.
     """

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from chromium import Chromium, find_chromium
+from dreamengine import Objective, hookimpl
 from dreamengine.cli import cli
 from dreamengine.errors import DreamError
 from dreamengine.run.config import RunConfig
@@ -20,6 +21,7 @@ from dreamengine.run.imaging import read_manifest
 from dreamengine.run.prepare import apply_preset
 from dreamengine.study.plan import blur_specs, find_checkpoints, plan_study
 from dreamengine.study.runner import run_study
+from dreamengine.testing import plugin_host
 
 pytestmark = pytest.mark.usefixtures("one_thread", "builtins_only_cli")
 
@@ -482,3 +484,63 @@ def test_the_page_check_catches_a_missing_image(host, checkpoints, tmp_path, bro
     grids = browser.evaluate(SHOW_ALL)
     assert [image["ok"] for image in grids[0]] == [False, True, True, True]
     assert browser.problems() and int(browser.evaluate("document.body.dataset.failed")) >= 1
+
+
+class CellObserver:
+    """Sees every dream's run_dream and run_end, as a plugin would."""
+
+    def __init__(self):
+        self.dreams, self.ends = [], []
+
+    @hookimpl(wrapper=True)
+    def dreamengine_run_dream(self, job):
+        self.dreams.append(job.steps)
+        return (yield)
+
+    @hookimpl
+    def dreamengine_run_end(self, config, result, paths):
+        self.ends.append((config.steps, config.classes, result.steps_done, [(p.name, p.is_file()) for p in paths]))
+
+
+def test_run_dream_and_run_end_see_every_study_cell(checkpoints, tmp_path):
+    observer = CellObserver()
+    with plugin_host(observer) as host:
+        plan = _plan(host, checkpoints, tmp_path, objectives=["logit", "layer:layer1"], classes=["red-vertical"])
+        plan = replace(plan, tasks={task: cells for task, cells in plan.tasks.items() if task.checkpoint.epoch == 1})
+        assert run_study(host, plan) == 2
+    assert observer.dreams == [4, 4]  # one dream per task, its cells the snapshots at 2 and 4 steps
+    expected = [
+        (steps, ["red-vertical"], steps, [(cell.path.name, True), (cell.side_path.name, True)])
+        for cells in plan.tasks.values()
+        for cell, steps in zip(cells, (2, 4))
+    ]
+    assert observer.ends == expected
+
+
+class CountedObjective:
+    """Registers ``counted``, a logit objective that counts how often it is built."""
+
+    def __init__(self):
+        self.built = 0
+
+    @hookimpl
+    def dreamengine_register_objectives(self, register):
+        def counted():
+            """The target's logit, counted."""
+            self.built += 1
+            return TargetLogit()
+
+        register("counted", counted)
+
+
+class TargetLogit(Objective):
+    def __call__(self, outputs):
+        return outputs.logits.gather(1, outputs.targets[:, None])[:, 0]
+
+
+def test_a_study_builds_each_tasks_objective_once(checkpoints, tmp_path):
+    counter = CountedObjective()
+    with plugin_host(counter) as host:
+        plan = _plan(host, checkpoints, tmp_path, objectives=["counted"])
+        assert run_study(host, plan) == len(plan.tasks) == 4
+    assert counter.built == 4 + 1  # once per task, and once to learn whether it reads the class

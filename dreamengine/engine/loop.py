@@ -1,4 +1,4 @@
-"""The gradient-ascent loop: the default implementation of ``dreamengine_run_dream``.
+"""The gradient-ascent loop: :class:`DreamLoop`, which the default ``dreamengine_run_dream`` runs and strategies reuse.
 
 Everything is resolved before the loop starts; each step calls plain objects:
 transforms -> forward -> objective - penalties -> backward (through the
@@ -7,21 +7,17 @@ gradient filters) -> optimizer step -> projections. Only the image receives grad
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import torch
 
 from dreamengine.components import DreamJob, DreamOutputs, DreamResult, Parametrization
-from dreamengine.engine.phases import (
-    compose_transforms,
-    filter_gradient,
-    project,
-    regularizers_by_phase,
-)
+from dreamengine.engine.phases import by_phase, compose_transforms, filter_gradient, project
 from dreamengine.errors import DreamInterrupted
 from dreamengine.hookspecs import hookimpl
 
-__all__ = ["OPTIMIZERS", "PixelParametrization", "divergence_message", "run_job", "run_steps"]
+__all__ = ["OPTIMIZERS", "DreamLoop", "PixelParametrization", "divergence_message", "run_job", "run_steps"]
 
 
 def _fused(optimizer: type[torch.optim.Optimizer]) -> Callable[..., torch.optim.Optimizer]:
@@ -46,83 +42,6 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
 }
 
 
-def run_job(job: DreamJob) -> DreamResult:
-    """Run the gradient-ascent loop of ``job`` and return its result."""
-    param = job.parametrization or PixelParametrization()
-    optimizer = OPTIMIZERS[job.optimizer](param.setup(job.image.detach()), lr=job.lr)
-    phases = regularizers_by_phase(job.regularizers)
-    transform = compose_transforms(phases["transform"])
-
-    def step(activations: dict[str, torch.Tensor]) -> torch.Tensor:
-        view = transform(filter_gradient(param.image(), phases["gradient"]), job.generator)
-        score = job.objective(DreamOutputs(job.model(view), job.targets, activations))
-        objective = score
-        for regularizer in phases["penalty"]:
-            objective = objective - regularizer.penalty(view)
-        optimizer.zero_grad(set_to_none=True)
-        (-objective.sum()).backward()
-        optimizer.step()
-        return score.detach()
-
-    return run_steps(job, param, step)
-
-
-def run_steps(
-    job: DreamJob, param: Parametrization, step: Callable[[dict[str, torch.Tensor]], torch.Tensor]
-) -> DreamResult:
-    """The bookkeeping every dream loop shares, around ``job.steps`` calls of ``step``.
-
-    Each regularizer first sees the start image (:meth:`~dreamengine.Regularizer.begin`).
-    ``step(activations)`` makes one optimizer step on ``param`` and returns each
-    item's objective; after it come the projections, the divergence check
-    (keeping the last finite image), the frames and ``job.on_step``. The
-    objective's layers are captured (the forward stopped early when it needs no
-    logits). A ``KeyboardInterrupt`` (Ctrl-C) becomes
-    :class:`~dreamengine.DreamInterrupted`, carrying the last finished step's image.
-    """
-    projections = regularizers_by_phase(job.regularizers)["project"]
-    with torch.no_grad():
-        last_good = param.image().detach().clone()
-        for regularizer in job.regularizers:
-            regularizer.begin(last_good)
-    scores = torch.full((last_good.shape[0],), float("nan"), device=last_good.device)
-    frames = [last_good.clone()] if job.save_every else []  # kept on the device until the loop ends
-    done = 0
-    try:
-        with job.model.capture(job.objective.layers, stop_early=not job.objective.needs_logits) as activations:
-            for number in range(1, job.steps + 1):
-                score = step(activations)
-                with torch.no_grad():
-                    image = project(param, projections, job.generator)
-                if not torch.isfinite(score.sum() + image.sum()):  # one reduction and one sync: NaN/inf propagate
-                    return DreamResult(
-                        last_good.cpu(),
-                        scores.cpu(),
-                        number - 1,
-                        _ending(frames, last_good, job, done),
-                        divergence_message(job, number),
-                    )
-                last_good.copy_(image.detach())
-                scores, done = score, number
-                if job.save_every and number % job.save_every == 0:
-                    frames.append(last_good.clone())
-                if job.on_step is not None:
-                    job.on_step(number, scores)
-    except KeyboardInterrupt:
-        raise DreamInterrupted(
-            DreamResult(last_good.cpu(), scores.cpu(), done, _ending(frames, last_good, job, done), interrupted=True)
-        ) from None
-    return DreamResult(last_good.cpu(), scores.cpu(), job.steps, _ending(frames, last_good, job, job.steps))
-
-
-def _ending(frames: list[torch.Tensor], image: torch.Tensor, job: DreamJob, done: int) -> list[torch.Tensor]:
-    """The frames on the CPU, the last of them the dream as it ended (``image``, after ``done`` steps), also when
-    ``done`` is not a multiple of ``job.save_every``."""
-    if job.save_every and done % job.save_every:
-        frames = [*frames, image]
-    return [frame.cpu() for frame in frames]
-
-
 class PixelParametrization(Parametrization):
     """The image is its own parameter: one value per pixel and channel."""
 
@@ -137,14 +56,168 @@ class PixelParametrization(Parametrization):
         self.pixels.copy_(image)
 
 
-def divergence_message(job: DreamJob, step: int) -> str:
-    """The message for a run of ``job`` whose objective or image stopped being finite at ``step``."""
-    kept = f"The last finite image (step {step - 1}) was kept." if step > 1 else "No step finished: nothing was kept."
-    return (
-        f"the dream diverged at step {step} (the objective or the image stopped being finite) "
-        f"with {job.optimizer} at learning rate {job.lr:g}; try a lower learning rate, e.g. --lr {job.lr / 10:g}. "
-        + kept
+class DreamLoop:
+    """The engine's loop over one :class:`~dreamengine.DreamJob`: its step, and the bookkeeping around the steps.
+
+    :meth:`step` renders the image (its gradient passing the regularizers' gradient phase on the way back),
+    calls :meth:`climb` (transforms -> forward -> objective - penalties -> backward) and makes one optimizer
+    step. :meth:`run` makes ``job.steps`` of them with what every loop shares: each regularizer's
+    :meth:`~dreamengine.Regularizer.begin`, the projections, the divergence check (keeping the last finite
+    image), the frames, ``job.on_step`` and Ctrl-C.
+
+    A strategy that changes how a step finds its gradient (the built-in ``tile`` runs :meth:`climb` once per
+    tile) subclasses it, overrides :meth:`climb` or :meth:`step`, and hands the loop ``loop(replace(job,
+    make_loop=MyLoop))``: the job still goes through the ``dreamengine_run_dream`` hook, whose default
+    implementation runs ``job.make_loop(job).run()``.
+
+    Attributes:
+        job: the job it runs.
+        param: the job's parametrization (plain pixels by default), set up from ``job.image``.
+        optimizer: the optimizer of ``param``'s tensors.
+        phases: the job's regularizers acting in each phase (``transform``, ``penalty``, ``gradient``,
+            ``project``), in order.
+        transform: the transform phase as one callable ``(image, generator) -> image``.
+    """
+
+    def __init__(self, job: DreamJob) -> None:
+        self.job = job
+        self.param = job.parametrization or PixelParametrization()
+        self.optimizer = OPTIMIZERS[job.optimizer](self.param.setup(job.image.detach()), lr=job.lr)
+        self.phases = by_phase(job.regularizers)
+        self.transform = compose_transforms(self.phases["transform"])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(steps={self.job.steps}, optimizer={self.job.optimizer!r})"
+
+    def step(self, activations: dict[str, torch.Tensor]) -> torch.Tensor:
+        """One optimizer step on :attr:`param`; returns each item's objective (detached).
+
+        ``activations`` is where the objective's layers are captured during each forward.
+        """
+        self.optimizer.zero_grad(set_to_none=True)
+        score = self.climb(filter_gradient(self.param.image(), self.phases["gradient"]), activations)
+        self.optimizer.step()
+        return score
+
+    def climb(self, image: torch.Tensor, activations: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Backpropagate the loss of one forward pass of ``image``; return each item's objective (detached).
+
+        The loss is minus the objective plus the penalties, computed on ``image`` after the transform phase;
+        ``image`` is the rendered image, or any tensor of the model's input shape that requires grad (a tile).
+        """
+        job = self.job
+        view = self.transform(image, job.generator)
+        score = job.objective(DreamOutputs(job.model(view), job.targets, activations))
+        objective = score
+        for regularizer in self.phases["penalty"]:
+            objective = objective - regularizer.penalty(view)
+        (-objective.sum()).backward()
+        return score.detach()
+
+    def run(self) -> DreamResult:
+        """Make ``job.steps`` steps and return the result.
+
+        The objective's layers are captured (the forward stopped early when it
+        needs no logits). A step whose objective or image is not finite ends
+        the run with the last finite image and a message
+        (:meth:`divergence_message`). A ``KeyboardInterrupt`` (Ctrl-C, or an
+        ``on_step`` that stops the run) becomes :class:`~dreamengine.DreamInterrupted`, carrying the last
+        finished step's image.
+        """
+        job = self.job
+        with torch.no_grad():
+            last_good = self.param.image().detach().clone()
+            for regularizer in job.regularizers:
+                regularizer.begin(last_good)
+        scores = torch.full((last_good.shape[0],), float("nan"), device=last_good.device)
+        frames = [last_good.clone()] if job.save_every else []  # kept on the device until the loop ends
+        done = 0
+        try:
+            with job.model.capture(job.objective.layers, stop_early=not job.objective.needs_logits) as activations:
+                for number in range(1, job.steps + 1):
+                    score = self.step(activations)
+                    with torch.no_grad():
+                        image = project(self.param, self.phases["project"], job.generator)
+                    if not torch.isfinite(score.sum() + image.sum()):  # one reduction and one sync: NaN/inf propagate
+                        ending = _ending(frames, last_good, job, done)
+                        message = self.divergence_message(job, number)
+                        return DreamResult(last_good.cpu(), scores.cpu(), done, ending, message)
+                    last_good.copy_(image.detach())
+                    scores, done = score, number
+                    if job.save_every and number % job.save_every == 0:
+                        frames.append(last_good.clone())
+                    if job.on_step is not None:
+                        job.on_step(number, scores)
+        except KeyboardInterrupt:
+            ending = _ending(frames, last_good, job, done)
+            raise DreamInterrupted(DreamResult(last_good.cpu(), scores.cpu(), done, ending, interrupted=True)) from None
+        return DreamResult(last_good.cpu(), scores.cpu(), job.steps, _ending(frames, last_good, job, job.steps))
+
+    @staticmethod
+    def divergence_message(job: DreamJob, step: int) -> str:
+        """The message for a run of ``job`` whose objective or image stopped being finite at ``step`` (counted
+        as the user asked for the steps: a strategy of several loops counts over all of them)."""
+        kept = (
+            f"The last finite image (step {step - 1}) was kept." if step > 1 else "No step finished: nothing was kept."
+        )
+        return (
+            f"the dream diverged at step {step} (the objective or the image stopped being finite) "
+            f"with {job.optimizer} at learning rate {job.lr:g}; try a lower learning rate, e.g. --lr {job.lr / 10:g}. "
+            + kept
+        )
+
+
+def _ending(frames: list[torch.Tensor], image: torch.Tensor, job: DreamJob, done: int) -> list[torch.Tensor]:
+    """The frames on the CPU, the last of them the dream as it ended (``image``, after ``done`` steps), also when
+    ``done`` is not a multiple of ``job.save_every``."""
+    if job.save_every and done % job.save_every:
+        frames = [*frames, image]
+    return [frame.cpu() for frame in frames]
+
+
+def run_job(job: DreamJob) -> DreamResult:
+    """Run ``job`` with its loop (``job.make_loop``, by default :class:`DreamLoop`) and return its result."""
+    return (job.make_loop or DreamLoop)(job).run()
+
+
+class _GivenStep(DreamLoop):
+    """A loop around a step made elsewhere, on a parametrization already set up: what :func:`run_steps` runs."""
+
+    def __init__(
+        self, job: DreamJob, param: Parametrization, step: Callable[[dict[str, torch.Tensor]], torch.Tensor]
+    ) -> None:
+        self.job, self.param, self.given = job, param, step
+        self.phases = by_phase(job.regularizers)
+
+    def step(self, activations: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.given(activations)
+
+
+def run_steps(
+    job: DreamJob, param: Parametrization, step: Callable[[dict[str, torch.Tensor]], torch.Tensor]
+) -> DreamResult:
+    """Deprecated: subclass :class:`DreamLoop` (override :meth:`~DreamLoop.step` or :meth:`~DreamLoop.climb`)
+    and run it through the ``dreamengine_run_dream`` hook with ``DreamJob.make_loop``.
+
+    Runs ``job.steps`` calls of ``step(activations)`` on ``param`` with :meth:`DreamLoop.run`'s bookkeeping.
+    """
+    warnings.warn(
+        "dreamengine.run_steps is deprecated: subclass dreamengine.DreamLoop and set DreamJob.make_loop "
+        "(see docs/plugins.md).",
+        DeprecationWarning,
+        stacklevel=2,
     )
+    return _GivenStep(job, param, step).run()
+
+
+def divergence_message(job: DreamJob, step: int) -> str:
+    """Deprecated: :meth:`DreamLoop.divergence_message`."""
+    warnings.warn(
+        "dreamengine.divergence_message is deprecated: use dreamengine.DreamLoop.divergence_message.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return DreamLoop.divergence_message(job, step)
 
 
 @hookimpl(trylast=True)

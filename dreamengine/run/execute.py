@@ -1,4 +1,9 @@
-"""Running a prepared dream: through the strategies and the ``dreamengine_run_dream`` hook, then writing its files."""
+"""Running a prepared dream: through the strategies and the ``dreamengine_run_dream`` hook, then writing its files.
+
+:func:`run_through_hooks` then :func:`~dreamengine.run.observers.run_ended` is the path every dream takes, with the
+same hooks: a run (:func:`execute`), and each study cell (dreamed by :mod:`dreamengine.study.render`, ended by the
+study's driver once it has written the cell).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from dreamengine.run.batch import (
 )
 from dreamengine.run.config import RunConfig
 from dreamengine.run.expressions import PerItemObjective
+from dreamengine.run.observers import HookFailed, StepObserver, run_ended
 from dreamengine.run.outputs import write_outputs
 from dreamengine.run.prepare import PreparedRun, prepare
 
@@ -36,11 +42,14 @@ class RunOutcome:
 
 
 def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
-    """Run a prepared job through the ``dreamengine_run_dream`` hook and write its files.
+    """Run a prepared job through the hooks (:func:`run_through_hooks`), write its files, then call the
+    ``dreamengine_run_end`` hook (:func:`~dreamengine.run.observers.run_ended`).
 
     Interrupted (Ctrl-C) after some steps, it writes the dream so far, at the
     asked size and marked as interrupted, and re-raises the
-    :class:`~dreamengine.DreamInterrupted` with its ``paths``.
+    :class:`~dreamengine.DreamInterrupted` with its ``paths``. Stopped by a
+    plugin whose ``dreamengine_step_end`` raised, it writes the dream so far the
+    same way and raises :class:`~dreamengine.run.observers.HookFailed` naming the plugin and the files.
     """
     job, config = run.job, run.config
     items = run_items(config, job.objective)
@@ -56,13 +65,14 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
     job.on_step = counter
     try:
         result = run_through_hooks(host, job)
-    except DreamInterrupted as stop:
-        stop.result = _as_asked(stop.result, job, counter.last or stop.result.steps_done)
-        if stop.result.steps_done:
-            stop.paths = write_outputs(config, job.model, stop.result, targets, names, parts)
+    except (DreamInterrupted, HookFailed) as stop:
+        if stop.result is not None:
+            stop.result = _as_asked(stop.result, job, counter.last or stop.result.steps_done)
+            if stop.result.steps_done:
+                stop.paths = write_outputs(config, job.model, stop.result, targets, names, parts)
         raise
     paths = write_outputs(config, job.model, result, targets, names, parts)
-    host.hook.dreamengine_run_end(config=config, result=result, paths=paths)
+    run_ended(host, config, result, paths)
     return RunOutcome(result, paths, names)
 
 
@@ -96,13 +106,22 @@ def _as_asked(partial: DreamResult, job: DreamJob, steps_done: int) -> DreamResu
 
 
 def run_through_hooks(host: PluginHost, job: DreamJob) -> DreamResult:
-    """Run ``job`` with the ``dreamengine_run_dream`` hook, calling ``dreamengine_step_end`` observers if any.
+    """Run ``job`` through its strategies and the ``dreamengine_run_dream`` hook, calling the
+    ``dreamengine_step_end`` hook after each step if a plugin implements it: the path every dream takes.
 
-    A run that diverges before its first step has nothing to keep: that is an error.
+    A run that diverges before its first step has nothing to keep: that is an error. A plugin whose
+    ``dreamengine_step_end`` raises stops the dream as Ctrl-C does: a
+    :class:`~dreamengine.run.observers.HookFailed` names it and carries the dream so far.
     """
+    observer = None
     if host.hook.dreamengine_step_end.get_hookimpls():
-        job.on_step = _with_step_hook(host, job, job.on_step)
-    result = _nest(job.strategies, lambda inner: host.hook.dreamengine_run_dream(job=inner))(job)
+        job.on_step = observer = StepObserver(host, job, job.on_step)
+    try:
+        result = _nest(job.strategies, lambda inner: host.hook.dreamengine_run_dream(job=inner))(job)
+    except KeyboardInterrupt as stop:
+        if observer is None or observer.failure is None:
+            raise
+        raise HookFailed(observer.failure, stop.result if isinstance(stop, DreamInterrupted) else None) from None
     if result.diverged and result.steps_done == 0:
         raise DreamError(result.diverged)
     return result
@@ -130,12 +149,3 @@ def dream(
     run = prepare(host, config)
     run.job.on_step = on_step
     return execute(host, run)
-
-
-def _with_step_hook(host: PluginHost, job: DreamJob, on_step):
-    def step_end(step: int, scores: torch.Tensor) -> None:
-        if on_step is not None:
-            on_step(step, scores)
-        host.hook.dreamengine_step_end(job=job, step=step, scores=scores)
-
-    return step_end

@@ -19,7 +19,6 @@ from dreamengine.engine.model import DreamModel
 from dreamengine.plugins import PluginHost
 from dreamengine.run.config import RunConfig
 from dreamengine.run.execute import run_through_hooks
-from dreamengine.run.expressions import build_objective
 from dreamengine.run.imaging import (
     png_bytes,
     side_by_side,
@@ -30,7 +29,17 @@ from dreamengine.run.outputs import manifest
 from dreamengine.run.prepare import build_job, load_model, resolve_device
 from dreamengine.study.plan import Cell
 
-__all__ = ["dream_task", "CellOutput", "render_task", "write_cell"]
+__all__ = ["TaskDreams", "dream_task", "CellOutput", "render_task", "write_cell"]
+
+
+@dataclass
+class TaskDreams:
+    """What dreaming one task gives: the result after each of its step counts, the model, and whether its
+    objective dreams the task's class (:attr:`dreamengine.Objective.uses_classes`)."""
+
+    results: dict[int, DreamResult]
+    model: DreamModel
+    uses_classes: bool
 
 
 def dream_task(
@@ -39,21 +48,23 @@ def dream_task(
     steps: Sequence[int],
     on_step: Callable[[int, torch.Tensor], None] | None = None,
     model: DreamModel | None = None,
-) -> tuple[dict[int, DreamResult], DreamModel]:
-    """Dream ``config`` for ``max(steps)`` steps; return the result after each count in ``steps``, and the model.
+) -> TaskDreams:
+    """Dream ``config`` for ``max(steps)`` steps, through the same hooks as ``dreamengine run``
+    (:func:`~dreamengine.run.execute.run_through_hooks`); return the result after each count in ``steps``.
 
     A pure function of ``config`` and ``steps``: each result equals that of a
     separate run of ``config`` with that many steps (with a strategy such as
     octaves, which shares the steps out among its stages, each count is its own run). ``model``, if given, must
-    be the one ``config`` names (it saves loading it again).
+    be the one ``config`` names (it saves loading it again). The objective is built once per run.
     """
     if config.strategy and len(set(steps)) > 1:
         # a strategy (octaves) shares the steps out among its stages: a long run does not pass through a short one
-        outcome: dict[int, DreamResult] = {}
+        results: dict[int, DreamResult] = {}
         for count in steps:
-            single, model = dream_task(host, config, [count], on_step, model)
-            outcome.update(single)
-        return outcome, model
+            single = dream_task(host, config, [count], on_step, model)
+            results.update(single.results)
+            model = single.model
+        return TaskDreams(results, model, single.uses_classes)
     snapshots = len(set(steps)) > 1
     config = config.updated({"steps": max(steps), "save_every": math.gcd(*steps) if snapshots else 0}, "the study")
     model = model or load_model(host, config)
@@ -68,23 +79,25 @@ def dream_task(
 
     job.on_step = keep_scores
     result = run_through_hooks(host, job)
-    outcome = {}
+    results = {}
     for count in steps:
         done = min(count, result.steps_done)
         frame = result.frames[done // job.save_every] if snapshots and done % job.save_every == 0 else result.image
-        outcome[count] = DreamResult(
+        results[count] = DreamResult(
             frame, scores.get(count, result.scores), done, [], result.diverged if done < count else None
         )
-    return outcome, model
+    return TaskDreams(results, model, job.objective.uses_classes)
 
 
 @dataclass(frozen=True)
 class CellOutput:
-    """What a task returns for one of its cells: the raw dream and the raw | rescaled picture, as PNG bytes."""
+    """What a task returns for one of its cells: the raw dream and the raw | rescaled picture, as PNG bytes, and
+    the cell's result (for the ``dreamengine_run_end`` hook the driver calls once it has written them)."""
 
     steps: int
     png: bytes
     side_png: bytes
+    result: DreamResult
 
 
 def render_task(
@@ -102,10 +115,9 @@ def render_task(
     driver's files), which the manifests keep. Returns each cell's PNG bytes
     (manifest included) and the model.
     """
-    results, model = dream_task(host, config or cells[0].config, [cell.steps for cell in cells], on_step, model)
-    settings = cells[0].config
-    classes = build_objective(host.registry, settings.objective, settings.options)[0].uses_classes
-    return [_encode(cell, results[cell.steps], model, classes) for cell in cells], model
+    dreams = dream_task(host, config or cells[0].config, [cell.steps for cell in cells], on_step, model)
+    outputs = [_encode(cell, dreams.results[cell.steps], dreams.model, dreams.uses_classes) for cell in cells]
+    return outputs, dreams.model
 
 
 def _encode(cell: Cell, result: DreamResult, model: DreamModel, classes: bool) -> CellOutput:
@@ -114,7 +126,7 @@ def _encode(cell: Cell, result: DreamResult, model: DreamModel, classes: bool) -
     meta = manifest(cell.config, model, result, 0, index if classes else None, display_name(model.class_names, index))
     meta["study"] = cell.task.key()
     image = result.image[0]
-    return CellOutput(cell.steps, png_bytes(to_pil(image), meta), png_bytes(side_by_side(image), meta))
+    return CellOutput(cell.steps, png_bytes(to_pil(image), meta), png_bytes(side_by_side(image), meta), result)
 
 
 def write_cell(cell: Cell, output: CellOutput) -> None:

@@ -3,7 +3,8 @@
 Re-running a study skips every task whose cells are already on disk with the
 same settings and checkpoint, so an interrupted study resumes and loses nothing.
 An objective that reads no class (``layer:blocks.4``) dreams the same picture
-for every class: it is dreamed once and written for each.
+for every class: it is dreamed once and written for each. Every cell written is
+a finished dream: the ``dreamengine_run_end`` hook is called for it, here, once its files are.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dreamengine.run.imaging import (
     MANIFEST_KEY,
     png_bytes,
 )
+from dreamengine.run.observers import run_ended
 from dreamengine.study.executors import EXECUTORS, Executor, LocalExecutor
 from dreamengine.study.plan import Cell, StudyPlan, Task
 from dreamengine.study.ray_executor import RayExecutor
@@ -42,7 +44,8 @@ def run_study(
     """Dream every task of ``plan`` whose cells are not all done, on ``executor`` (default: this process).
 
     Each task's cells are written here, as soon as the task's result arrives,
-    whichever executor made them; ``on_written(task, number, total)`` follows.
+    whichever executor made them; the ``dreamengine_run_end`` hook follows for each cell (with its settings,
+    its result and its two files), then ``on_written(task, number, total)``.
     A dream whose objective reads no class is made once and written for every
     class (:func:`same_dreams`). Returns how many tasks were written.
     """
@@ -58,6 +61,7 @@ def run_study(
                 for cell in todo[member]:
                     output = by_steps[cell.steps]
                     write_cell(cell, output if member == task else _restamped(output, cell))
+                    run_ended(host, cell.config, output.result, [cell.path, cell.side_path])
                 written += 1
                 if on_written is not None:
                     on_written(member, written, len(todo))
@@ -68,10 +72,13 @@ def same_dreams(host: PluginHost, tasks: Mapping[Task, Sequence[Cell]]) -> dict[
     """The tasks to dream, each with the tasks its dream is written for: itself and, when its objective reads no
     class (``layer:blocks.4``), the same task of every other class, whose dream is the same picture."""
     groups: dict[Task, list[Task]] = {}
+    reads_class: dict[str, bool] = {}  # by objective and options: each objective is built once, not once per task
     for task, cells in tasks.items():
         settings = cells[0].config
-        reads_class = build_objective(host.registry, settings.objective, settings.options)[0].uses_classes
-        groups.setdefault(task if reads_class else replace(task, target=""), []).append(task)
+        key = json.dumps([settings.objective, settings.options], sort_keys=True)
+        if key not in reads_class:
+            reads_class[key] = build_objective(host.registry, settings.objective, settings.options)[0].uses_classes
+        groups.setdefault(task if reads_class[key] else replace(task, target=""), []).append(task)
     return {members[0]: members for members in groups.values()}
 
 
@@ -84,7 +91,7 @@ def _restamped(output: CellOutput, cell: Cell) -> CellOutput:
         meta = {**json.loads(picture.text[MANIFEST_KEY]), "config": cell.config.to_dict(), "study": cell.task.key()}
         return png_bytes(picture, meta)
 
-    return CellOutput(output.steps, restamp(output.png), restamp(output.side_png))
+    return CellOutput(output.steps, restamp(output.png), restamp(output.side_png), output.result)
 
 
 def make_executor(

@@ -15,7 +15,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from dreamengine import DreamResult, Strategy, divergence_message, hookimpl
+from dreamengine import DreamLoop, DreamResult, Strategy, hookimpl
 
 __all__ = ["resize", "octave_sizes", "split_steps", "counted_from", "Octaves"]
 
@@ -87,7 +87,7 @@ class Octaves(Strategy):
             later = result.frames[1:] if frames else result.frames  # an octave's start is the last one's end, upscaled
             frames += [resize(frame, start.shape[-2:]) for frame in later]
             if result.diverged:  # name the step counted over all octaves, as the user asked for them
-                diverged = divergence_message(job, done + result.steps_done + 1)
+                diverged = DreamLoop.divergence_message(job, done + result.steps_done + 1)
                 return DreamResult(
                     resize(result.image, start.shape[-2:]), result.scores, done + result.steps_done, frames, diverged
                 )

@@ -1,35 +1,29 @@
 """The ``tile`` strategy: dreams far larger than the network's input, in bounded memory.
 
 Each step renders the full image once, rolls it by a random offset (so tile
-seams fall somewhere new every step), and runs the network's forward and
-backward on one tile at a time, each a detached copy: only one tile's graph
+seams fall somewhere new every step), and runs the engine's
+:meth:`~dreamengine.DreamLoop.climb` (transforms, forward, objective, penalties,
+backward) on one tile at a time, each a detached copy: only one tile's graph
 exists at a time, whatever the image's size. The tiles' gradients are gathered
-into one full-size gradient (averaged where tiles overlap), rolled back, passed
-through the gradient filters, and sent through the parametrization in a single
-backward; then one optimizer step and the projections on the full image.
-Every tile has the same shape, so the network's input shape never changes.
+into one full-size gradient (averaged where tiles overlap), rolled back and sent
+through the gradient filters into the parametrization in a single backward;
+the rest of the step (the optimizer step, the projections on the full image) is
+the engine's own. Every tile has the same shape, so the network's input shape
+never changes. The tiled job goes through the ``dreamengine_run_dream`` hook
+like any other, so a plugin that wraps that hook sees it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 
 import torch
 
-from dreamengine import (
-    OPTIMIZERS,
-    DreamJob,
-    DreamOutputs,
-    DreamResult,
-    PixelParametrization,
-    Strategy,
-    compose_transforms,
-    hookimpl,
-    regularizers_by_phase,
-    run_steps,
-)
+from dreamengine import DreamJob, DreamLoop, Strategy, hookimpl
 
-__all__ = ["tile_origins", "Tile"]
+__all__ = ["tile_origins", "Tile", "TiledLoop"]
 
 
 def tile_origins(length: int, tile: int) -> list[int]:
@@ -57,61 +51,35 @@ class Tile(Strategy):
         self.size = size
 
     def run(self, job, loop):
-        return _TiledLoop(job, self.size).run()
+        return loop(dataclasses.replace(job, make_loop=functools.partial(TiledLoop, size=self.size)))
 
 
-class _TiledLoop:
-    """The state of one tiled run."""
+class TiledLoop(DreamLoop):
+    """The engine's loop, each step's gradient found tile by tile (tiles of ``size``, or the model's input size)."""
 
-    def __init__(self, job: DreamJob, size: int | None) -> None:
-        self.job = job
+    def __init__(self, job: DreamJob, size: int | None = None) -> None:
+        super().__init__(job)
         height, width = job.image.shape[-2:]
         tile_h, tile_w = (size, size) if size else job.model.input_size
         self.tile = (min(tile_h, height), min(tile_w, width))
         self.origins = [(y, x) for y in tile_origins(height, tile_h) for x in tile_origins(width, tile_w)]
-        self.param = job.parametrization or PixelParametrization()
-        self.optimizer = OPTIMIZERS[job.optimizer](self.param.setup(job.image.detach()), lr=job.lr)
-        self.by_phase = regularizers_by_phase(job.regularizers)
-        self.transform = compose_transforms(self.by_phase["transform"])
 
-    def run(self) -> DreamResult:
-        return run_steps(self.job, self.param, self.step)
-
-    def step(self, activations: dict[str, torch.Tensor]) -> torch.Tensor:
-        """One optimizer step over all tiles; returns the mean objective of each item over the tiles."""
-        job = self.job
-        image = self.param.image()
+    def climb(self, image: torch.Tensor, activations: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Backpropagate each tile's loss into ``image``; returns the mean objective of each item over the tiles."""
         height, width = image.shape[-2:]
-        dy = int(torch.randint(height, (), generator=job.generator))
-        dx = int(torch.randint(width, (), generator=job.generator))
+        dy = int(torch.randint(height, (), generator=self.job.generator))
+        dx = int(torch.randint(width, (), generator=self.job.generator))
         rolled = torch.roll(image.detach(), shifts=(dy, dx), dims=(-2, -1))
         grad, count = torch.zeros_like(rolled), rolled.new_zeros((1, 1, height, width))
         total = rolled.new_zeros(rolled.shape[0])
         for y, x in self.origins:
             window = (..., slice(y, y + self.tile[0]), slice(x, x + self.tile[1]))
-            tile_grad, score = self.tile_gradient(rolled[window], activations)
-            grad[window] += tile_grad
+            tile = rolled[window].clone().requires_grad_(True)  # a detached copy: its graph is freed after climb
+            total += super().climb(tile, activations)
+            grad[window] += tile.grad
             count[window] += 1
-            total += score
-        grad = torch.roll(grad / count, shifts=(-dy, -dx), dims=(-2, -1))
-        for regularizer in self.by_phase["gradient"]:
-            grad = regularizer.gradient(grad)
-        self.optimizer.zero_grad(set_to_none=True)
-        image.backward(grad)
-        self.optimizer.step()
+        image.backward(torch.roll(grad / count, shifts=(-dy, -dx), dims=(-2, -1)))
         return total / len(self.origins)
-
-    def tile_gradient(self, tile: torch.Tensor, activations) -> tuple[torch.Tensor, torch.Tensor]:
-        """Gradient of the loss w.r.t. one tile (a detached copy: its graph is freed on return) and its score."""
-        job = self.job
-        leaf = tile.clone().requires_grad_(True)
-        view = self.transform(leaf, job.generator)
-        score = job.objective(DreamOutputs(job.model(view), job.targets, activations))
-        objective = score
-        for regularizer in self.by_phase["penalty"]:
-            objective = objective - regularizer.penalty(view)
-        (-objective.sum()).backward()
-        return leaf.grad, score.detach()
 
 
 @hookimpl

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from dreamengine import DreamResult, Strategy, Warp, divergence_message, hookimpl, resample, rotation
+from dreamengine import DreamLoop, DreamResult, Strategy, Warp, hookimpl, resample, rotation
 
 __all__ = ["Zoom"]
 
@@ -70,7 +70,7 @@ class Zoom(Strategy):
                     result.scores,
                     done + result.steps_done,
                     frames,
-                    divergence_message(job, done + result.steps_done + 1),
+                    DreamLoop.divergence_message(job, done + result.steps_done + 1),
                 )
             done += result.steps_done
         return DreamResult(result.image, result.scores, done, frames)
