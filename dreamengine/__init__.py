@@ -108,6 +108,7 @@ __all__ = [
     "zoom",
     "gaussian_blur",
     "DreamModel",
+    "DreamLoop",
     "OPTIMIZERS",
     "PixelParametrization",
     "divergence_message",

@@ -32,7 +32,8 @@ class OnceOption(click.Option):
     """An option that takes one value and is refused when given twice (click would keep the last one unsaid)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, multiple=True, **kwargs)  # every value collected, to be counted
+        kwargs["multiple"] = True  # every value collected, to be counted
+        super().__init__(*args, **kwargs)
 
     def process_value(self, ctx: click.Context, value: Any) -> Any:
         """The one value given, or ``None``; a second is an error that names both."""

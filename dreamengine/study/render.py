@@ -60,11 +60,13 @@ def dream_task(
     if config.strategy and len(set(steps)) > 1:
         # a strategy (octaves) shares the steps out among its stages: a long run does not pass through a short one
         results: dict[int, DreamResult] = {}
+        single: TaskDreams | None = None
         for count in steps:
             single = dream_task(host, config, [count], on_step, model)
             results.update(single.results)
             model = single.model
-        return TaskDreams(results, model, single.uses_classes)
+        assert single is not None  # steps is never empty
+        return TaskDreams(results, single.model, single.uses_classes)
     snapshots = len(set(steps)) > 1
     config = config.updated({"steps": max(steps), "save_every": math.gcd(*steps) if snapshots else 0}, "the study")
     model = model or load_model(host, config)

@@ -76,6 +76,7 @@ class TiledLoop(DreamLoop):
             window = (..., slice(y, y + self.tile[0]), slice(x, x + self.tile[1]))
             tile = rolled[window].clone().requires_grad_(True)  # a detached copy: its graph is freed after climb
             total += super().climb(tile, activations)
+            assert tile.grad is not None  # climb ran backward through the tile
             grad[window] += tile.grad
             count[window] += 1
         image.backward(torch.roll(grad / count, shifts=(-dy, -dx), dims=(-2, -1)))
