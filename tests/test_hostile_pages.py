@@ -1,0 +1,116 @@
+"""Study pages and contact sheets with hostile class names: HTML, ``<!--``, ``</script>``, quotes, ``../``,
+control characters. The page must show every picture and every choice, in Chromium and as parsed HTML."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+import torch
+
+from chromium import Chromium, find_chromium
+from dreamengine.run.config import RunConfig
+from dreamengine.run.prepare import apply_preset
+from dreamengine.study.gallery import script_json, write_gallery
+from dreamengine.study.plan import find_checkpoints, plan_study
+from dreamengine.study.runner import run_study
+from dreamengine.study.sheets import write_sheets
+
+pytestmark = pytest.mark.usefixtures("one_thread", "builtins_only_cli")
+
+HOSTILE = ["<!--<script>", '</script><b>"it\'s"</b>', "../../etc/passwd &amp;", "bell\x07tab\t\u2028line"]
+
+
+@pytest.fixture(scope="module")
+def hostile_checkpoints(checkpoints, tmp_path_factory):
+    """The tiny training run's checkpoints, their classes renamed to hostile names."""
+    folder = tmp_path_factory.mktemp("hostile")
+    for path in sorted(checkpoints.glob("*.pt")):
+        payload = torch.load(path, weights_only=False)
+        payload["class_names"] = HOSTILE[: len(payload["class_names"])]
+        torch.save(payload, folder / path.name)
+    return folder
+
+
+class _Scripts(HTMLParser):
+    """The text of each ``<script>`` block, as an HTML parser splits the page."""
+
+    def __init__(self):
+        super().__init__()
+        self.blocks, self._inside = [], False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "script":
+            self._inside = True
+            self.blocks.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._inside = False
+
+    def handle_data(self, data):
+        if self._inside:
+            self.blocks[-1] += data
+
+
+def _study(host, checkpoints, output):
+    base = apply_preset(host, RunConfig(), "report").updated({"size": 16, "device": "cpu", "strategy": []}, "test")
+    plan = plan_study(base, find_checkpoints([str(checkpoints)]), [1], HOSTILE, ["logit"], ["0.5"], [0], output)
+    run_study(host, plan)
+    write_sheets(plan)
+    return plan
+
+
+def test_script_json_escapes_what_ends_or_hides_a_script_block():
+    text = script_json({"name": "<!--</script>&\u2028\u2029"})
+    assert not any(c in text for c in "<>&\u2028\u2029")
+    assert json.loads(text) == {"name": "<!--</script>&\u2028\u2029"}
+
+
+def test_hostile_class_names_stay_inside_the_pages_data(host, hostile_checkpoints, tmp_path):
+    plan = _study(host, hostile_checkpoints, tmp_path / "study")
+    page = write_gallery(plan, "{{data}} </title><!--")
+    parser = _Scripts()
+    parser.feed(page.read_text())
+    assert len(parser.blocks) == 2
+    data = json.loads(parser.blocks[0])
+    assert data["axes"]["class"] == HOSTILE
+    assert len(data["cells"]) == 2 * len(HOSTILE)
+    assert "<title>{{data}} &lt;/title&gt;&lt;!--</title>" in page.read_text()
+    written = {p.resolve() for p in (tmp_path / "study").rglob("*") if p.is_file()}
+    assert all((tmp_path / "study").resolve() in p.parents for p in written)
+    assert not list(tmp_path.glob("etc*")) and len(list((tmp_path / "study" / "sheets").iterdir())) == len(HOSTILE)
+
+
+CHOICES = """
+(async () => {
+  const select = document.getElementById("pick-class");
+  const seen = [];
+  for (const option of [...select.options]) {
+    select.value = option.value;
+    select.dispatchEvent(new Event("change"));
+    const images = [...document.querySelectorAll("#grid img")];
+    await Promise.all(images.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
+    seen.push({value: option.value, ok: images.filter(i => i.naturalWidth > 0).length});
+  }
+  return seen;
+})()
+"""
+
+
+def test_hostile_class_names_show_every_picture_and_choice_in_chromium(host, hostile_checkpoints, tmp_path):
+    path = find_chromium()
+    if not path:
+        pytest.skip("the page test needs Chromium (apt-get install chromium)")
+    plan = _study(host, hostile_checkpoints, tmp_path / "study")
+    browser = Chromium(path, str(tmp_path / "profile"))
+    try:
+        browser.open(write_gallery(plan, "<!-- title").resolve().as_uri())
+        seen = browser.evaluate(CHOICES)
+        assert [choice["value"] for choice in seen] == HOSTILE
+        assert all(choice["ok"] == 2 for choice in seen), seen
+        assert browser.evaluate("document.title") == "<!-- title"
+        assert browser.problems() == []
+    finally:
+        browser.close()
