@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from dreamengine.errors import DreamError, DreamInterrupted, WeightsUnavailable, unknown_name
     from dreamengine.hookspecs import hookimpl
     from dreamengine.run.config import RunConfig
-    from dreamengine.run.imaging import load_image, to_tensor
+    from dreamengine.run.imaging import fit_image, load_image, to_tensor
     from dreamengine.warping import Warp, resample
 
 #: Where each public name lives; :func:`__getattr__` imports it on first use.
@@ -58,6 +58,7 @@ _PUBLIC = {
     "compose_transforms": "dreamengine.engine.phases",
     "regularizers_by_phase": "dreamengine.engine.phases",
     "RunConfig": "dreamengine.run.config",
+    "fit_image": "dreamengine.run.imaging",
     "load_image": "dreamengine.run.imaging",
     "to_tensor": "dreamengine.run.imaging",
     "read_vector": "dreamengine.analysis.directions",

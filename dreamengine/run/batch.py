@@ -15,7 +15,15 @@ from dreamengine.options import parse_spec
 from dreamengine.run.config import RunConfig
 from dreamengine.run.expressions import PerItemObjective
 
-__all__ = ["Item", "run_items", "class_indices", "warn_if_copies_stay_alike", "warn_if_huge"]
+__all__ = [
+    "MAX_SIDE",
+    "Item",
+    "run_items",
+    "check_dream_size",
+    "class_indices",
+    "warn_if_copies_stay_alike",
+    "warn_if_huge",
+]
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,22 @@ def warn_if_copies_stay_alike(config: RunConfig, objective: Objective, indices: 
     warnings.warn(
         f"{why} Start them apart, e.g. --init noise, or dream the copies with other --seed values.", stacklevel=3
     )
+
+
+#: The longest side a dream may have, in pixels: at 8192x8192 its image, gradient and optimizer state alone take
+#: 3 GiB, tiled or not (documented in docs/cli.md, "Limits").
+MAX_SIDE = 8192
+
+
+def check_dream_size(height: int, width: int) -> None:
+    """Refuse, before any memory is taken, a dream under 8 pixels or over :data:`MAX_SIDE` pixels a side."""
+    if height < 8 or width < 8:
+        raise DreamError(f"the dream size must be at least 8 pixels, got {width}x{height} (width x height).")
+    if max(height, width) > MAX_SIDE:
+        raise DreamError(
+            f"the dream size must be at most {MAX_SIDE} pixels a side, got {width}x{height} (width x height): "
+            f"a dream's image, gradient and optimizer state alone take 3 GiB at {MAX_SIDE}x{MAX_SIDE}."
+        )
 
 
 #: Above this many times the network's input pixels (per batch), an untiled dream is warned about its memory.

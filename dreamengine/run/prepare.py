@@ -17,6 +17,7 @@ from dreamengine.options import parse_spec, parse_spec_list
 from dreamengine.plugins import PluginHost
 from dreamengine.run.acceleration import accelerate
 from dreamengine.run.batch import (
+    check_dream_size,
     class_indices,
     warn_if_copies_stay_alike,
     warn_if_huge,
@@ -153,8 +154,7 @@ def build_job(
     for layer in objective.layers:
         model.layer(layer)
     height, width = dream_size(config.size, model.input_size, initializer.aspect())
-    if height < 8 or width < 8:
-        raise DreamError(f"the dream size must be at least 8 pixels, got {width}x{height} (width x height).")
+    check_dream_size(height, width)
     warn_if_huge(config, model, height, width, len(indices))
     generator = torch.Generator().manual_seed(config.seed)
     image = initializer(len(indices), height, width, generator)
