@@ -10,16 +10,17 @@ import pytest
 import torch
 
 from chromium import Chromium, find_chromium
+from dreamengine.cli import cli
 from dreamengine.run.config import RunConfig
 from dreamengine.run.prepare import apply_preset
 from dreamengine.study.gallery import script_json, write_gallery
-from dreamengine.study.plan import find_checkpoints, plan_study
+from dreamengine.study.plan import class_folders, find_checkpoints, plan_study
 from dreamengine.study.runner import run_study
 from dreamengine.study.sheets import write_sheets
 
 pytestmark = pytest.mark.usefixtures("one_thread", "builtins_only_cli")
 
-HOSTILE = ["<!--<script>", '</script><b>"it\'s"</b>', "../../etc/passwd &amp;", "bell\x07tab\t\u2028line"]
+HOSTILE = ["<!--<script>", '</script><b>"it\'s"</b>', "../../etc/passwd &amp;", "[/]bell\x07tab\t\u2028line"]
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +115,15 @@ def test_hostile_class_names_show_every_picture_and_choice_in_chromium(host, hos
         assert browser.problems() == []
     finally:
         browser.close()
+
+
+def test_classes_whose_names_slug_alike_keep_their_own_cells_and_sheets():
+    assert class_folders(["red", "tabby, tabby cat"], [0, 1]) == {"red": "red", "tabby, tabby cat": "tabby-tabby-cat"}
+    assert class_folders(["a b", "a-b", "c"], [3, 5, 7]) == {"a b": "a-b-3", "a-b": "a-b-5", "c": "c-7"}
+    assert class_folders(["<!--", "[/]"], [0, 1]) == {"<!--": "class-0", "[/]": "class-1"}
+
+
+def test_hostile_class_names_print_as_they_are(runner, hostile_checkpoints):
+    result = runner.invoke(cli, ["classes", "--checkpoint", str(hostile_checkpoints / "epoch-001.pt")])
+    assert result.exit_code == 0, result.output
+    assert "<!--<script>" in result.output and "[/]bell" in result.output

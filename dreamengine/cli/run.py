@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -269,8 +270,8 @@ def _report(outcome, of_classes: bool) -> None:
     dreams = [p for p in outcome.paths if p.suffix == ".png" and not p.stem.endswith("-side")]
     named = of_classes or len(set(outcome.targets)) == len(outcome.targets)
     for number, (name, score, path) in enumerate(zip(outcome.targets, outcome.result.scores.tolist(), dreams), 1):
-        table.add_row(name if named else str(number), f"{score:.3f}", str(path))
+        table.add_row(escape(name) if named else str(number), f"{score:.3f}", escape(str(path)))
     console.print(table)
     extra = [p for p in outcome.paths if p not in dreams]
     for path in extra:
-        console.print(f"also wrote {path}", highlight=False)
+        console.print(f"also wrote {path}", highlight=False, markup=False)

@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from dreamengine.cli.group import cli, get_host
@@ -122,7 +123,9 @@ def study_command(
             progress.update(
                 dreaming,
                 completed=0,
-                description=f"{task.target}, {task.checkpoint.run} epoch {task.checkpoint.epoch}, {task.objective}",
+                description=escape(
+                    f"{task.target}, {task.checkpoint.run} epoch {task.checkpoint.epoch}, {task.objective}"
+                ),
             )
 
         def on_step(step, scores):
@@ -151,6 +154,7 @@ def study_command(
         f"{counted(len(plan.cells), 'cell')} ({_made(ran, len(plan.tasks))}); "
         f"{counted(len(sheets), 'contact sheet')}; open {page}",
         highlight=False,
+        markup=False,
     )
     _say_shared(host, plan)
 
@@ -179,6 +183,7 @@ def _say_shared(host: PluginHost, plan: StudyPlan) -> None:
             f"so the study dreams it once and writes it for each ({counted(len(groups), 'dream')} "
             f"for its {runs} runs).",
             highlight=False,
+            markup=False,
         )
 
 
