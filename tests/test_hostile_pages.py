@@ -127,3 +127,18 @@ def test_hostile_class_names_print_as_they_are(runner, hostile_checkpoints):
     result = runner.invoke(cli, ["classes", "--checkpoint", str(hostile_checkpoints / "epoch-001.pt")])
     assert result.exit_code == 0, result.output
     assert "<!--<script>" in result.output and "[/]bell" in result.output
+
+
+def test_run_and_study_say_which_size_they_dream_a_checkpoint_at(runner, checkpoints, tmp_path):
+    checkpoint = str(sorted(checkpoints.glob("*.pt"))[-1])
+    tiny = ["--steps", "1", "--device", "cpu"]
+    ran = runner.invoke(
+        cli, ["run", "--checkpoint", checkpoint, *tiny, "-c", "0", "--strategy", "none", "-o", str(tmp_path)]
+    )
+    assert ran.exit_code == 0, ran.output
+    assert "16x16 pixels (the checkpoint's own size)" in ran.output
+    study = ["study", checkpoint, *tiny, "-c", "0", "-o", str(tmp_path / "s")]
+    preset = runner.invoke(cli, study, catch_exceptions=False)
+    assert "dreamed at 128x128 pixels (preset 'report''s size; --size changes it)" in " ".join(preset.output.split())
+    sized = runner.invoke(cli, [*study, "--size", "16"], catch_exceptions=False)
+    assert "dreamed at 16x16 pixels (set by --size)" in " ".join(sized.output.split())

@@ -167,7 +167,7 @@ def run_command(
             outcome = execute(host, prepared)
     except DreamInterrupted as stop:
         stop_interrupted(_interrupted_message(stop, total))
-    _report(outcome, all(item.objective.uses_classes for item in run_items(config, prepared.job.objective)))
+    _report(outcome, all(item.objective.uses_classes for item in run_items(config, prepared.job.objective)), config)
     if cli_settings.get("animation") and not outcome.result.frames:
         warn(
             f"no animation was written: --animation {config.animation} needs frames, every N steps with "
@@ -260,10 +260,14 @@ def _interrupted_message(stop: DreamInterrupted, total: int) -> str:
     )
 
 
-def _report(outcome, of_classes: bool) -> None:
+def _report(outcome, of_classes: bool, config: RunConfig) -> None:
     """A row per dream: its class (or what it is named after, or where several share that, its number),
-    objective value and file."""
-    table = Table(title_justify="left")
+    objective value and file; the title says the dreams' size and where it came from."""
+    height, width = outcome.result.image.shape[-2:]
+    source = (
+        "as set" if config.size is not None else "the checkpoint's own" if config.checkpoint else "the model's input"
+    )
+    table = Table(title=f"{width}x{height} pixels ({source} size)", title_justify="left")
     table.add_column("class" if of_classes else "dream")
     table.add_column("objective")
     table.add_column("file", overflow="fold")  # a path is never cut short

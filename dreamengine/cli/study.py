@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import click
+from PIL import Image
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -152,11 +153,25 @@ def study_command(
     page = write_gallery(plan, title)
     console.print(
         f"{counted(len(plan.cells), 'cell')} ({_made(ran, len(plan.tasks))}); "
-        f"{counted(len(sheets), 'contact sheet')}; open {page}",
+        f"{counted(len(sheets), 'contact sheet')}; {_size(plan, base, preset, overrides.get('size'))}; open {page}",
         highlight=False,
         markup=False,
     )
     _say_shared(host, plan)
+
+
+def _size(plan: StudyPlan, base: RunConfig, preset: str | None, given: int | None) -> str:
+    """The cells' size and where it came from: ``run --checkpoint`` dreams at the checkpoint's own size, a study
+    at its preset's (the report's 128) unless --size says otherwise."""
+    with Image.open(plan.cells[0].path) as picture:
+        width, height = picture.size
+    if given is not None:
+        source = "set by --size"
+    elif base.size is not None:
+        source = f"preset {preset!r}'s size; --size changes it"
+    else:
+        source = "the checkpoints' own size"
+    return f"dreamed at {width}x{height} pixels ({source})"
 
 
 def _say_replaced(plan: StudyPlan) -> None:
