@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from dreamengine.filters import gaussian_blur
     from dreamengine.hookspecs import Register, hookimpl
     from dreamengine.run.config import RunConfig
-    from dreamengine.run.imaging import load_image, to_tensor
+    from dreamengine.run.imaging import fit_image, load_image, to_tensor
     from dreamengine.warping import Warp, resample, rotation, zoom
 
 #: Where each public name lives; :func:`__getattr__` imports it on first use.
@@ -76,6 +76,7 @@ _PUBLIC = {
     "compose_transforms": "dreamengine.engine.phases",
     "regularizers_by_phase": "dreamengine.engine.phases",
     "RunConfig": "dreamengine.run.config",
+    "fit_image": "dreamengine.run.imaging",
     "load_image": "dreamengine.run.imaging",
     "to_tensor": "dreamengine.run.imaging",
     "read_vector": "dreamengine.analysis.directions",
@@ -116,6 +117,7 @@ __all__ = [
     "compose_transforms",
     "regularizers_by_phase",
     "RunConfig",
+    "fit_image",
     "load_image",
     "to_tensor",
     "read_vector",

@@ -61,19 +61,26 @@ def check_options(*rules: tuple[str, object, bool, str]) -> None:
             raise DreamError(f"{option} must be {must_be}, got {value}.")
 
 
-def out_of_memory(error: BaseException) -> DreamError | None:
+#: How each command asks for less memory at once; a command not named here gets only the plain advice.
+_LESS_MEMORY = {
+    "run": "a smaller --size, fewer classes per run, or --strategy tile for a large dream",
+    "study": "a smaller --size, or fewer --workers with --executor ray",
+    "train": "a smaller --batch-size or --size",
+}
+
+
+def out_of_memory(error: BaseException, command: str | None = None) -> DreamError | None:
     """The one-line error for ``error`` if it is the device running out of memory (torch's CUDA or MPS error, its
-    CPU allocator's, or Python's ``MemoryError``), saying how much was asked for where known; else ``None``."""
+    CPU allocator's, or Python's ``MemoryError``), saying how much was asked for where known and how
+    ``command`` (``"run"``, ``"train"``, ...) asks for less; else ``None``."""
     text = str(error)
     if not (isinstance(error, MemoryError) or "out of memory" in text or "can't allocate memory" in text):
         return None
     asked = re.search(r"allocate (\d+) bytes", text)
     size = f" (it asked for {int(asked.group(1)) / 2**30:.1f} GiB more)" if asked else ""
     gpu = next((f" on {name}" for name in ("CUDA", "MPS") if name in text), "")
-    return DreamError(
-        f"out of memory{gpu}{size}. Ask for less at once: a smaller --size or --batch-size, fewer "
-        "classes per run, or --strategy tile for a large dream."
-    )
+    advice = _LESS_MEMORY.get(command)
+    return DreamError(f"out of memory{gpu}{size}. Ask for less at once{': ' + advice if advice else ''}.")
 
 
 def compile_failure(error: BaseException) -> DreamError | None:

@@ -371,6 +371,7 @@ def test_a_timm_judge_is_loaded_with_its_pretrained_weights_or_refused_in_one_li
         raise ConnectionError("no network")
 
     monkeypatch.setattr("timm.create_model", offline)
+    monkeypatch.setattr("dreamengine_builtins.models._hub_reachable", lambda: True)  # it answers; the download fails
     result = runner.invoke(cli, ["evaluate", str(study), "--judge", "resnet10t"])
     assert asked == [True] and result.exit_code == 1 and "Traceback" not in result.output
     assert (

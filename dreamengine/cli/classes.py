@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from dreamengine.cli.group import cli, get_host
@@ -51,7 +52,7 @@ def classes_command(pattern: str | None, model: str, checkpoint: str | None) -> 
     for column, justify in (("index", "right"), ("--class", "left"), ("known as", "left")):
         table.add_column(column, justify=justify, overflow="fold")
     for index in indices:
-        table.add_row(str(index), name_for(names, index), names[index].strip())
+        table.add_row(str(index), escape(name_for(names, index)), escape(names[index].strip()))
     console.print(table, highlight=False)
     console.print(
         "Dream one with --class NAME (or its index); repeat --class to dream several in one batch.", highlight=False

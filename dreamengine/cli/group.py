@@ -25,7 +25,7 @@ class DreamGroup(click.Group):
         except DreamError as error:
             raise click.ClickException(str(error)) from None
         except (MemoryError, RuntimeError) as error:
-            plain = out_of_memory(error) or compile_failure(error)
+            plain = out_of_memory(error, ctx.invoked_subcommand) or compile_failure(error)
             if plain is None:
                 raise
             raise click.ClickException(str(plain)) from None

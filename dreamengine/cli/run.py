@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -184,7 +185,7 @@ def run_command(
             outcome = execute(host, prepared)
     except DreamInterrupted as stop:
         stop_interrupted(_interrupted_message(stop, total))
-    _report(outcome, all(item.objective.uses_classes for item in run_items(config, prepared.job.objective)))
+    _report(outcome, all(item.objective.uses_classes for item in run_items(config, prepared.job.objective)), config)
     if cli_settings.get("animation") and not outcome.result.frames:
         warn(
             f"no animation was written: --animation {config.animation} needs frames, every N steps with "
@@ -275,18 +276,22 @@ def _interrupted_message(stop: DreamInterrupted, total: int) -> str:
     )
 
 
-def _report(outcome, of_classes: bool) -> None:
+def _report(outcome, of_classes: bool, config: RunConfig) -> None:
     """A row per dream: its class (or what it is named after, or where several share that, its number),
-    objective value and file."""
-    table = Table(title_justify="left")
+    objective value and file; the title says the dreams' size and where it came from."""
+    height, width = outcome.result.image.shape[-2:]
+    source = (
+        "as set" if config.size is not None else "the checkpoint's own" if config.checkpoint else "the model's input"
+    )
+    table = Table(title=f"{width}x{height} pixels ({source} size)", title_justify="left")
     table.add_column("class" if of_classes else "dream")
     table.add_column("objective")
     table.add_column("file", overflow="fold")  # a path is never cut short
     dreams = [p for p in outcome.paths if p.suffix == ".png" and not p.stem.endswith("-side")]
     named = of_classes or len(set(outcome.targets)) == len(outcome.targets)
     for number, (name, score, path) in enumerate(zip(outcome.targets, outcome.result.scores.tolist(), dreams), 1):
-        table.add_row(name if named else str(number), f"{score:.3f}", str(path))
+        table.add_row(escape(name) if named else str(number), f"{score:.3f}", escape(str(path)))
     console.print(table)
     extra = [p for p in outcome.paths if p not in dreams]
     for path in extra:
-        console.print(f"also wrote {path}", highlight=False)
+        console.print(f"also wrote {path}", highlight=False, markup=False)

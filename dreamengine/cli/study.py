@@ -6,6 +6,8 @@ import warnings
 from pathlib import Path
 
 import click
+from PIL import Image
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from dreamengine.cli.group import cli, get_host
@@ -122,7 +124,9 @@ def study_command(
             progress.update(
                 dreaming,
                 completed=0,
-                description=f"{task.target}, {task.checkpoint.run} epoch {task.checkpoint.epoch}, {task.objective}",
+                description=escape(
+                    f"{task.target}, {task.checkpoint.run} epoch {task.checkpoint.epoch}, {task.objective}"
+                ),
             )
 
         def on_step(step, scores):
@@ -149,10 +153,25 @@ def study_command(
     page = write_gallery(plan, title)
     console.print(
         f"{counted(len(plan.cells), 'cell')} ({_made(ran, len(plan.tasks))}); "
-        f"{counted(len(sheets), 'contact sheet')}; open {page}",
+        f"{counted(len(sheets), 'contact sheet')}; {_size(plan, base, preset, overrides.get('size'))}; open {page}",
         highlight=False,
+        markup=False,
     )
     _say_shared(host, plan)
+
+
+def _size(plan: StudyPlan, base: RunConfig, preset: str | None, given: int | None) -> str:
+    """The cells' size and where it came from: ``run --checkpoint`` dreams at the checkpoint's own size, a study
+    at its preset's (the report's 128) unless --size says otherwise."""
+    with Image.open(plan.cells[0].path) as picture:
+        width, height = picture.size
+    if given is not None:
+        source = "set by --size"
+    elif base.size is not None:
+        source = f"preset {preset!r}'s size; --size changes it"
+    else:
+        source = "the checkpoints' own size"
+    return f"dreamed at {width}x{height} pixels ({source})"
 
 
 def _say_replaced(plan: StudyPlan) -> None:
@@ -179,6 +198,7 @@ def _say_shared(host: PluginHost, plan: StudyPlan) -> None:
             f"so the study dreams it once and writes it for each ({counted(len(groups), 'dream')} "
             f"for its {runs} runs).",
             highlight=False,
+            markup=False,
         )
 
 

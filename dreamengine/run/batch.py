@@ -12,10 +12,17 @@ import torch
 from dreamengine.components import Objective, Strategy
 from dreamengine.engine.model import DreamModel
 from dreamengine.errors import DreamError
-from dreamengine.run.config import RunConfig
+from dreamengine.run.config import MAX_SIZE, RunConfig
 from dreamengine.run.expressions import PerItemObjective
 
-__all__ = ["Item", "run_items", "class_indices", "warn_if_copies_stay_alike", "warn_if_huge"]
+__all__ = [
+    "Item",
+    "run_items",
+    "check_dream_size",
+    "class_indices",
+    "warn_if_copies_stay_alike",
+    "warn_if_huge",
+]
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,17 @@ def warn_if_copies_stay_alike(init: str, objective: Objective, indices: list[int
     warnings.warn(
         f"{why} Start them apart, e.g. --init noise, or dream the copies with other --seed values.", stacklevel=3
     )
+
+
+def check_dream_size(height: int, width: int) -> None:
+    """Refuse, before any memory is taken, a dream under 8 pixels or over :data:`MAX_SIZE` pixels a side."""
+    if height < 8 or width < 8:
+        raise DreamError(f"the dream size must be at least 8 pixels, got {width}x{height} (width x height).")
+    if max(height, width) > MAX_SIZE:
+        raise DreamError(
+            f"the dream size must be at most {MAX_SIZE} pixels a side, got {width}x{height} (width x height): "
+            f"a dream's image, gradient and optimizer state alone take 3 GiB at {MAX_SIZE}x{MAX_SIZE}."
+        )
 
 
 #: Above this many times the network's input pixels (per batch), an untiled dream is warned about its memory.

@@ -7,9 +7,10 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from dreamengine.errors import DreamError
 __all__ = [
     "open_image",
     "load_image",
+    "fit_image",
     "as_rgb",
     "to_tensor",
     "to_pil",
@@ -40,24 +42,79 @@ MANIFEST_KEY = "dreamengine"
 _ANIMATION_FIELD = {"GIF": "comment", "WEBP": "xmp"}
 
 
+_T = TypeVar("_T")
+
+
+def _responsive(work: Callable[[], _T]) -> _T:
+    """``work()``, run in a helper thread while the main thread waits for it: Pillow's long C calls (decoding or
+    resizing a large photo) hold Ctrl-C off until they return, a wait does not. Off the main thread, which
+    Ctrl-C never reaches, ``work()`` runs where it is."""
+    if threading.current_thread() is not threading.main_thread():
+        return work()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as error:  # handed to the waiting thread, which raises it
+            outcome["error"] = error
+
+    helper = threading.Thread(target=run, name="dreamengine-image", daemon=True)
+    helper.start()
+    helper.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def open_image(path: str | os.PathLike) -> Image.Image:
-    """Open an image file as it is (metadata kept), with a clear error for a missing or unreadable file."""
+    """Open an image file as it is (metadata kept), with a clear error for a missing or unreadable file; Ctrl-C
+    stops a long read at once. The caller closes it (``with open_image(path) as picture``)."""
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise DreamError(f"{str(path)!r} is a folder, not an image file: name a picture in it.")
+    if not path.exists():
         raise DreamError(f"image file {str(path)!r} does not exist.")
+    if not path.is_file():
+        raise DreamError(f"{str(path)!r} is not a regular file, so not an image file.")
+    return _responsive(lambda: _read(path))
+
+
+def _read(path: Path) -> Image.Image:
+    picture = None
     try:
         picture = Image.open(path)
         picture.load()
         return picture
-    except Image.DecompressionBombError as error:
-        raise DreamError(f"{str(path)!r} is too large to read safely ({error}).") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise DreamError(f"{str(path)!r} is not a readable image ({error}).") from None
+    except BaseException as error:
+        if picture is not None:
+            picture.close()
+        problem = _unreadable(path, error)
+        if problem is None:
+            raise
+        raise problem from None
+
+
+def _unreadable(path: Path, error: BaseException) -> DreamError | None:
+    """The one-line error for a file Pillow cannot read; ``None`` for anything else (Ctrl-C)."""
+    if isinstance(error, Image.DecompressionBombError):
+        return DreamError(f"{str(path)!r} is too large to read safely ({error}).")
+    if isinstance(error, (UnidentifiedImageError, OSError, SyntaxError, ValueError)):
+        return DreamError(f"{str(path)!r} is not a readable image ({error}).")
+    return None
 
 
 def load_image(path: str | os.PathLike) -> Image.Image:
-    """Open an image file as RGB (see :func:`as_rgb`), with a clear error for a missing or unreadable file."""
-    return as_rgb(open_image(path))
+    """Open an image file as RGB (see :func:`as_rgb`), with a clear error for a missing or unreadable file; the
+    file is closed (an animation's too) and Ctrl-C stops a long read at once."""
+    with open_image(path) as picture:
+        return _responsive(lambda: as_rgb(picture))
+
+
+def fit_image(picture: Image.Image, width: int, height: int) -> torch.Tensor:
+    """``picture`` cropped about its centre to the shape of ``width`` x ``height`` and resized to it (bicubic),
+    as a ``(3, height, width)`` image in [0, 1]; Ctrl-C stops a long resize at once."""
+    return _responsive(lambda: to_tensor(ImageOps.fit(picture, (width, height), method=Image.Resampling.BICUBIC)))
 
 
 def as_rgb(picture: Image.Image) -> Image.Image:
@@ -127,14 +184,14 @@ def save_png(picture: Image.Image, path: str | os.PathLike, manifest: Mapping[st
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     """Return the run manifest stored in a dream PNG (or in its animation)."""
-    picture = open_image(path)
-    text = getattr(picture, "text", {}).get(MANIFEST_KEY)
+    with open_image(path) as picture:
+        text = getattr(picture, "text", {}).get(MANIFEST_KEY)
+        manifest = _animation_manifest(picture) if text is None else None
     if text is not None:
         try:
             return json.loads(text)
         except json.JSONDecodeError as error:
             raise DreamError(f"the settings stored in {str(path)!r} are corrupt ({error}).") from None
-    manifest = _animation_manifest(picture)
     if manifest is not None:
         return manifest
     dream = Path(path).with_suffix(".png")

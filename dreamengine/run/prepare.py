@@ -20,6 +20,7 @@ from dreamengine.plugins import PluginHost
 from dreamengine.registry import Registry
 from dreamengine.run.acceleration import accelerate
 from dreamengine.run.batch import (
+    check_dream_size,
     class_indices,
     warn_if_copies_stay_alike,
     warn_if_huge,
@@ -155,8 +156,7 @@ def build_job(
     for layer in objective.layers:
         model.layer(layer)
     height, width = dream_size(config.size, model.input_size, initializer.aspect())
-    if height < 8 or width < 8:
-        raise DreamError(f"the dream size must be at least 8 pixels, got {width}x{height} (width x height).")
+    check_dream_size(height, width)
     warn_if_huge(strategies, model.input_size, height, width, len(indices))
     generator = torch.Generator().manual_seed(config.seed)
     image = initializer(len(indices), height, width, generator)

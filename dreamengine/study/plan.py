@@ -28,7 +28,17 @@ from dreamengine.run.imaging import (
 )
 from dreamengine.training.fine_tune import checkpoints_in
 
-__all__ = ["REPORT_STEPS", "Checkpoint", "Cell", "Task", "StudyPlan", "find_checkpoints", "blur_specs", "plan_study"]
+__all__ = [
+    "class_folders",
+    "REPORT_STEPS",
+    "Checkpoint",
+    "Cell",
+    "Task",
+    "StudyPlan",
+    "find_checkpoints",
+    "blur_specs",
+    "plan_study",
+]
 
 
 #: the dream step counts the report compared
@@ -107,6 +117,8 @@ class StudyPlan:
     steps: list[int]
     checkpoints: list[Checkpoint]
     tasks: dict[Task, list[Cell]] = field(default_factory=dict)
+    #: Each class's folder name (see :func:`class_folders`).
+    folders: dict[str, str] = field(default_factory=dict)
 
     @property
     def cells(self) -> list[Cell]:
@@ -208,19 +220,29 @@ def plan_study(
         else list(range(int(payload["num_classes"])))
     )
     targets = [name_for(names, i) for i in indices]
-    plan = StudyPlan(output, sorted(set(steps)), checkpoints)
+    plan = StudyPlan(output, sorted(set(steps)), checkpoints, folders=class_folders(targets, indices))
     for checkpoint in checkpoints:
         for target in targets:
             for objective in objectives:
                 for blur in blurs:
                     for seed in seeds:
                         task = Task(checkpoint, target, objective, blur, seed)
-                        plan.tasks[task] = [_cell(base, task, n, output) for n in plan.steps]
+                        plan.tasks[task] = [_cell(base, task, n, output, plan.folders[target]) for n in plan.steps]
     return plan
 
 
-def _cell(base: RunConfig, task: Task, steps: int, output: Path) -> Cell:
+def class_folders(targets: Sequence[str], indices: Sequence[int]) -> dict[str, str]:
+    """Each class's folder (and file-name) part: its :func:`slug`, or, where classes' slugs are not all different
+    (``a b`` and ``a-b``, or names of symbols only), every slug followed by its class index, so that no class's
+    cells take another's place."""
+    slugs = {target: slug(target) for target in targets}
+    if len(set(slugs.values())) == len(slugs):
+        return slugs
+    return {target: f"{slugs[target]}-{index}" for target, index in zip(targets, indices)}
+
+
+def _cell(base: RunConfig, task: Task, steps: int, output: Path, folder_name: str) -> Cell:
     run, target, objective, blur, seed = task.grid()
-    folder = output / "cells" / slug(run) / slug(target) / f"{slug(objective)}_blur-{slug(blur)}_seed{seed}"
+    folder = output / "cells" / slug(run) / folder_name / f"{slug(objective)}_blur-{slug(blur)}_seed{seed}"
     path = folder / f"epoch-{task.checkpoint.epoch:03d}_steps-{steps:05d}.png"
     return Cell(task, steps, _cell_config(base, task, steps, path), path)

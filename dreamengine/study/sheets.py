@@ -29,7 +29,8 @@ def grids(plan: StudyPlan) -> dict[tuple, list]:
 def sheet_path(plan: StudyPlan, grid: tuple) -> Path:
     """Where the contact sheet of ``grid`` goes."""
     run, target, objective, blur, seed = grid
-    return plan.output / "sheets" / f"{slug(run)}_{slug(target)}_{slug(objective)}_blur-{slug(blur)}_seed{seed}.png"
+    name = plan.folders.get(target) or slug(target)
+    return plan.output / "sheets" / f"{slug(run)}_{name}_{slug(objective)}_blur-{slug(blur)}_seed{seed}.png"
 
 
 def _render(plan: StudyPlan, grid: tuple, cells: list) -> Image.Image:

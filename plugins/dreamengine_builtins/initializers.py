@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import torch
-from PIL import Image, ImageColor, ImageOps
+from PIL import Image, ImageColor
 
-from dreamengine import Initializer, gaussian_blur, hookimpl, load_image, to_tensor
+from dreamengine import Initializer, fit_image, gaussian_blur, hookimpl, load_image
 
 __all__ = ["Gray", "Gradient", "Photo", "Noise"]
 
@@ -81,8 +81,7 @@ class Photo(Initializer):
         return self._picture
 
     def __call__(self, batch, height, width, generator):
-        picture = ImageOps.fit(self._load(), (width, height), method=Image.Resampling.BICUBIC)
-        image = gaussian_blur(to_tensor(picture)[None], self.blur).clamp(0, 1)
+        image = gaussian_blur(fit_image(self._load(), width, height)[None], self.blur).clamp(0, 1)
         return image.expand(batch, 3, height, width).clone()
 
 

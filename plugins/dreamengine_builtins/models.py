@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import socket
+import threading
+import urllib.request
 import warnings
+from urllib.parse import urlparse
 
 import torch
 
@@ -56,16 +61,14 @@ def timm_model(name: str, pretrained: bool = False, num_classes: int | None = No
             reason="timm has none for it",
         )
     kwargs = {} if num_classes is None else {"num_classes": num_classes}
+    offline = pretrained and not _hub_reachable()
     try:
-        net = timm.create_model(name, pretrained=pretrained, **kwargs)
+        with _hub_offline(offline):
+            net = timm.create_model(name, pretrained=pretrained, **kwargs)
     except Exception as error:
         if not pretrained:
             raise
-        raise WeightsUnavailable(
-            f"could not download pretrained weights for {name!r} ({type(error).__name__}); "
-            "check the network, or run without --pretrained (random weights).",
-            reason=f"timm's could not be downloaded ({type(error).__name__}; check the network)",
-        ) from None
+        raise _download_failed(name, error, offline) from None
     if not pretrained:
         warnings.warn(
             f"model {name!r} has random weights (pass --pretrained to download trained ones, "
@@ -73,6 +76,71 @@ def timm_model(name: str, pretrained: bool = False, num_classes: int | None = No
             stacklevel=2,
         )
     return wrap_timm(net, name)
+
+
+#: Seconds the weights' hub gets to accept a connection before ``--pretrained`` takes the network for down.
+HUB_TIMEOUT = 3.0
+
+
+def _hub_reachable(timeout: float = HUB_TIMEOUT) -> bool:
+    """Whether the Hugging Face hub that holds timm's weights (``HF_ENDPOINT``; through the proxy the environment
+    names, if any) accepts a connection within ``timeout`` seconds, the name lookup included. Without the check,
+    the hub's client retries each file for about 46 seconds before it gives up. Offline mode
+    (``HF_HUB_OFFLINE=1``) needs no check."""
+    from huggingface_hub import constants
+
+    if constants.is_offline_mode():
+        return True
+    endpoint = urlparse(constants.ENDPOINT)
+    proxy = urllib.request.getproxies().get(endpoint.scheme)
+    target = urlparse(
+        proxy if proxy and not urllib.request.proxy_bypass(endpoint.hostname or "") else constants.ENDPOINT
+    )
+    address = (target.hostname, target.port or (443 if target.scheme == "https" else 80))
+    done, answered = threading.Event(), []
+
+    def connect() -> None:
+        try:
+            socket.create_connection(address, timeout=timeout).close()
+            answered.append(True)
+        except OSError:  # no name lookup, refused, unreachable, timed out
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=connect, name="dreamengine-hub-check", daemon=True).start()
+    return done.wait(timeout) and bool(answered)
+
+
+@contextlib.contextmanager
+def _hub_offline(offline: bool):
+    """Within the block, the hub's client reads only its local cache when ``offline`` (as ``HF_HUB_OFFLINE=1``
+    makes it, read once at its import): weights downloaded before still load, others fail at once."""
+    from huggingface_hub import constants
+
+    before = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = before or offline
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = before
+
+
+def _download_failed(name: str, error: Exception, offline: bool) -> WeightsUnavailable:
+    from huggingface_hub import constants
+
+    if offline:
+        why = f"{urlparse(constants.ENDPOINT).hostname} cannot be reached and they are not in the local cache"
+        return WeightsUnavailable(
+            f"could not download pretrained weights for {name!r}: {why}; connect to the network, or run without "
+            "--pretrained (random weights).",
+            reason=f"timm's could not be downloaded ({why})",
+        )
+    return WeightsUnavailable(
+        f"could not download pretrained weights for {name!r} ({type(error).__name__}); "
+        "check the network, or run without --pretrained (random weights).",
+        reason=f"timm's could not be downloaded ({type(error).__name__}; check the network)",
+    )
 
 
 def _unknown_model(name):
