@@ -131,7 +131,9 @@ def dreamengine_load_model(name, pretrained, num_classes):
 def dreamengine_register_commands(cli):
     """Add commands to the ``dreamengine`` command line.
 
-    Called once when the CLI starts.
+    Called once when the CLI starts, for every command and ``--help``, on the
+    entry-point plugins alone (the built-ins add no command): keep the module
+    light, with torch imported in the command's body.
 
     :param click.Group cli: the top-level group; use ``@cli.command()``.
     """

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import click
-import numpy as np
-import torch
-
-from dreamengine import load_image
-
-from .regularizers import total_variation
 
 __all__ = ["tv_command"]
 
@@ -22,6 +16,13 @@ def tv_command(images: tuple[str, ...], squared: bool) -> None:
     One "VALUE  PATH" line per image. Compare dreams made with different `--reg smooth:weight=...` settings, e.g.
     `dreamengine tv dreams/*.png | sort -n`. (From dreamengine-extras.)
     """
+    import numpy as np  # here, not at the top: this module is imported for `dreamengine --help`
+    import torch
+
+    from dreamengine import load_image
+
+    from .regularizers import total_variation
+
     for path in images:
         array = np.asarray(load_image(path), dtype=np.float32) / 255
         image = torch.from_numpy(array.copy()).permute(2, 0, 1)[None]
