@@ -9,6 +9,7 @@ Environment switches (also honoured by the CLI; an argument given to :func:`load
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import os
@@ -16,7 +17,6 @@ import sys
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -87,7 +87,7 @@ class PluginHost:
     entry_points: bool = True
     blocked: tuple[str, ...] = ()
 
-    @cached_property
+    @functools.cached_property
     def registry(self) -> Registry:
         """Every component, model and preset the plugins registered (built on first use)."""
         # Imported here, not at the top: the registry checks components against their classes, which import
@@ -192,6 +192,7 @@ def _register(host: PluginHost, plugin: object, name: str, dist: str, *, builtin
     host.infos.append(PluginInfo(name, dist, _version(dist), hooks, builtin))
 
 
+@functools.cache  # the 16 built-ins share one distribution: look its version up once
 def _version(dist: str) -> str:
     try:
         return importlib.metadata.version(dist)
