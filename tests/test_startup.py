@@ -15,6 +15,7 @@ import pytest
 from rich.console import Console
 
 from dreamengine.cli import cli, evaluate, output, run, study
+from dreamengine.plugins import load_plugins
 
 HEAVY = ("torch", "timm", "numpy", "PIL", "ray")
 
@@ -183,7 +184,6 @@ def test_a_command_that_needs_torch_says_so_before_it_runs(runner, terminal, mon
     fake_distribution("dreamengine-heavy", "fake_heavy", source)
     group = type(cli)(commands=dict(cli.commands))
     from dreamengine.cli.group import add_plugin_commands
-    from dreamengine.plugins import load_plugins
 
     add_plugin_commands(load_plugins(builtins=False, entry_points=True, blocked=(), trace=False), group)
     result = runner.invoke(group, ["heavy"])
@@ -192,3 +192,12 @@ def test_a_command_that_needs_torch_says_so_before_it_runs(runner, terminal, mon
 
 def test_no_builtin_adds_commands_so_the_command_line_may_load_the_entry_points_alone(host):
     assert host.hook.dreamengine_register_commands.get_hookimpls() == []
+
+
+def test_a_host_keeps_the_choices_it_was_loaded_with_for_other_processes(fake_distribution, monkeypatch):
+    fake_distribution("dreamengine-hello", "fake_hello", ADDS_HELLO)
+    monkeypatch.setenv("DREAMENGINE_BLOCK_PLUGINS", " fake_other, ")
+    host = load_plugins(entry_points=False, trace=False)
+    assert (host.entry_points, host.blocked) == (False, ("fake_other",))
+    again = load_plugins(entry_points=host.entry_points, blocked=host.blocked, trace=False)
+    assert [info.name for info in again.infos] == [info.name for info in host.infos]
