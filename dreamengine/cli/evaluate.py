@@ -77,6 +77,7 @@ def evaluate_command(
 
     if json_path not in (None, "-"):
         check_report_path(json_path)
+    host = get_host()  # before the progress bars: its status line is a live display too
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console
     ) as progress:
@@ -89,7 +90,7 @@ def evaluate_command(
 
         try:
             report = evaluate_folder(
-                get_host(),
+                host,
                 folder,
                 judges or None,
                 thumb=thumb,

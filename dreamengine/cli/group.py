@@ -114,6 +114,7 @@ def add_plugin_commands(host: PluginHost, group: click.Group) -> None:
         before = dict(group.commands)
         who = f"plugin {impl.plugin_name!r} ({host.distribution(impl.plugin_name)})"
         block = f"fix or upgrade it, or block it with DREAMENGINE_BLOCK_PLUGINS={impl.plugin_name}"
+        # as dreamengine.registry.call_one does (through pluggy, so trace mode shows it); that module imports torch
         others = [plugin for plugin in host.pm.get_plugins() if plugin is not impl.plugin]
         try:
             host.pm.subset_hook_caller("dreamengine_register_commands", remove_plugins=others)(cli=group)

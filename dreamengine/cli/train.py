@@ -80,6 +80,7 @@ def train_command(data_dir: str, **options) -> None:
     from dreamengine.training.fine_tune import TrainCallbacks, TrainSettings, train
 
     settings = TrainSettings(data=data_dir, **options)
+    host = get_host()  # before the progress bars: its status line is a live display too
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -127,7 +128,7 @@ def train_command(data_dir: str, **options) -> None:
             )
 
         try:
-            reports = train(get_host(), settings, TrainCallbacks(on_data, on_image, on_batch, on_epoch))
+            reports = train(host, settings, TrainCallbacks(on_data, on_image, on_batch, on_epoch))
         except KeyboardInterrupt:
             if saved:
                 message = (
