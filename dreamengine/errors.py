@@ -79,7 +79,7 @@ def out_of_memory(error: BaseException, command: str | None = None) -> DreamErro
     asked = re.search(r"allocate (\d+) bytes", text)
     size = f" (it asked for {int(asked.group(1)) / 2**30:.1f} GiB more)" if asked else ""
     gpu = next((f" on {name}" for name in ("CUDA", "MPS") if name in text), "")
-    advice = _LESS_MEMORY.get(command)
+    advice = _LESS_MEMORY.get(command) if command is not None else None
     return DreamError(f"out of memory{gpu}{size}. Ask for less at once{': ' + advice if advice else ''}.")
 
 

@@ -149,7 +149,9 @@ def dreamengine_load_model(name: str, pretrained: bool, num_classes: int | None)
 def dreamengine_register_commands(cli: click.Group) -> None:
     """Add commands to the ``dreamengine`` command line.
 
-    Called once when the CLI starts.
+    Called once when the CLI starts, for every command and ``--help``, on the
+    entry-point plugins alone (the built-ins add no command): keep the module
+    light, with torch imported in the command's body.
 
     :param click.Group cli: the top-level group; use ``@cli.command()``.
     """

@@ -1,6 +1,6 @@
 """Finding and loading plugins: the built-ins, then the ``dreamengine`` entry-point group.
 
-Environment switches (also honoured by the CLI):
+Environment switches (also honoured by the CLI; an argument given to :func:`load_plugins` wins over them):
 
 * ``DREAMENGINE_NO_ENTRYPOINTS=1`` -- load only the built-in plugins.
 * ``DREAMENGINE_BLOCK_PLUGINS=name,name`` -- never load the named plugins.
@@ -9,6 +9,7 @@ Environment switches (also honoured by the CLI):
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import os
@@ -16,13 +17,15 @@ import sys
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
+from typing import TYPE_CHECKING
 
 import pluggy
 
 from dreamengine import hookspecs
 from dreamengine.errors import DreamError, unknown_name
-from dreamengine.registry import Registry
+
+if TYPE_CHECKING:
+    from dreamengine.registry import Registry
 
 __all__ = ["BUILTIN_PLUGINS", "ENTRY_POINT_GROUP", "PluginInfo", "PluginFailure", "PluginHost", "load_plugins"]
 
@@ -72,14 +75,25 @@ class PluginFailure:
 
 @dataclass
 class PluginHost:
-    """The plugin manager with what was loaded, what failed, and the registry built from it."""
+    """The plugin manager with what was loaded, what failed, and the registry built from it.
+
+    ``entry_points`` and ``blocked`` are the choices it was loaded with, so that
+    another process (a Ray worker) can load the same plugins.
+    """
 
     pm: pluggy.PluginManager
     infos: list[PluginInfo] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
+    entry_points: bool = True
+    blocked: tuple[str, ...] = ()
 
-    @cached_property
+    @functools.cached_property
     def registry(self) -> Registry:
+        """Every component, model and preset the plugins registered (built on first use)."""
+        # Imported here, not at the top: the registry checks components against their classes, which import
+        # torch, and the command line loads plugins (for their commands) before it knows it needs torch.
+        from dreamengine.registry import Registry
+
         return Registry.build(self.pm, {info.name: info.distribution for info in self.infos})
 
     def distribution(self, plugin: str) -> str:
@@ -93,26 +107,32 @@ class PluginHost:
 
 
 def load_plugins(
-    *, entry_points: bool | None = None, blocked: Iterable[str] | None = None, trace: bool | None = None
+    *,
+    entry_points: bool | None = None,
+    blocked: Iterable[str] | None = None,
+    trace: bool | None = None,
+    builtins: bool = True,
 ) -> PluginHost:
     """Create a plugin manager with the hook specs, the built-ins and the installed plugins.
 
     Arguments left as ``None`` are read from the environment (see module docstring).
+    ``builtins=False`` loads the entry-point plugins alone: the command line does
+    so to add their commands, without the built-ins, which import torch.
     """
     env = os.environ
     if entry_points is None:
         entry_points = env.get("DREAMENGINE_NO_ENTRYPOINTS", "") in ("", "0")
     if blocked is None:
-        blocked = [b for b in env.get("DREAMENGINE_BLOCK_PLUGINS", "").split(",") if b.strip()]
+        blocked = env.get("DREAMENGINE_BLOCK_PLUGINS", "").split(",")
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
-    for name in blocked:
-        pm.set_blocked(name.strip())
-    host = PluginHost(pm)
+    host = PluginHost(pm, entry_points=entry_points, blocked=tuple(b.strip() for b in blocked if b.strip()))
+    for name in host.blocked:
+        pm.set_blocked(name)
     if trace if trace is not None else env.get("DREAMENGINE_TRACE", "") not in ("", "0"):
         pm.trace.root.setwriter(sys.stderr.write)
         pm.enable_tracing()
-    for module_name in BUILTIN_PLUGINS:
+    for module_name in BUILTIN_PLUGINS if builtins else ():
         if not pm.is_blocked(module_name):
             _register(host, importlib.import_module(module_name), module_name, "dreamengine", builtin=True)
     if entry_points:
@@ -172,6 +192,7 @@ def _register(host: PluginHost, plugin: object, name: str, dist: str, *, builtin
     host.infos.append(PluginInfo(name, dist, _version(dist), hooks, builtin))
 
 
+@functools.cache  # the 16 built-ins share one distribution: look its version up once
 def _version(dist: str) -> str:
     try:
         return importlib.metadata.version(dist)

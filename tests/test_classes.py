@@ -144,7 +144,7 @@ def test_the_command_lists_a_checkpoints_classes_and_refuses_a_pattern_that_matc
 def test_a_model_without_class_names_says_to_give_an_index(runner, monkeypatch):
     net = torch.nn.Linear(3, 5)
     net.num_classes = 5
-    monkeypatch.setattr("dreamengine.cli.classes.load_model", lambda host, config: DreamModel(net, name="nameless"))
+    monkeypatch.setattr("dreamengine.run.prepare.load_model", lambda host, config: DreamModel(net, name="nameless"))
     result = runner.invoke(cli, ["classes"])
     assert (
         result.exit_code == 1 and "nameless has no class names: give --class as an index from 0 to 4." in result.output

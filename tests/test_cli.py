@@ -259,7 +259,7 @@ def test_running_out_of_memory_or_a_failed_compile_is_one_clear_line(runner, mon
     def failing(host, config):
         raise error
 
-    monkeypatch.setattr("dreamengine.cli.run.prepare", failing)
+    monkeypatch.setattr("dreamengine.run.prepare.prepare", failing)
     result = runner.invoke(cli, ["run", *TINY])
     assert result.exit_code == 1 and message in " ".join(result.output.split()) and "Traceback" not in result.output
 
@@ -268,7 +268,7 @@ def test_other_runtime_errors_are_not_taken_for_memory_or_compile_failures(runne
     def broken(host, config):
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
 
-    monkeypatch.setattr("dreamengine.cli.run.prepare", broken)
+    monkeypatch.setattr("dreamengine.run.prepare.prepare", broken)
     result = runner.invoke(cli, ["run", *TINY])
     assert isinstance(result.exception, RuntimeError) and "out of memory" not in result.output
     assert "torch.compile" not in result.output

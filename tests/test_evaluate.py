@@ -335,7 +335,7 @@ def test_json_replaces_an_earlier_report_but_never_another_file_and_says_so_befo
         assert result.exit_code == 0, result.output
     photo = tmp_path / "holiday.png"
     photo.write_bytes(b"a photo's bytes")
-    monkeypatch.setattr("dreamengine.cli.evaluate.evaluate_folder", lambda *a, **k: pytest.fail("judged"))
+    monkeypatch.setattr("dreamengine.analysis.evaluation.evaluate_folder", lambda *a, **k: pytest.fail("judged"))
     for path, message in ((photo, "is there and is not an evaluate report"), (tmp_path, "is a folder")):
         result = runner.invoke(cli, ["evaluate", str(study), "-j", "colour-judge", "--json", str(path)])
         assert result.exit_code == 1 and message in result.output

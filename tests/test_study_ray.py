@@ -280,7 +280,7 @@ def test_a_worker_dreams_from_the_shipped_bytes_not_the_drivers_files(host, chec
     moved = tmp_path / "elsewhere.pt"
     Path(task.checkpoint.path).rename(moved)
     try:
-        (output,) = _dream_cells((), list(cells), checkpoint, files, 1, *contents)
+        (output,) = _dream_cells((False, ()), list(cells), checkpoint, files, 1, *contents)
     finally:
         moved.rename(task.checkpoint.path)
     assert output.png == expected  # the same dream, and the settings stored keep the driver's paths

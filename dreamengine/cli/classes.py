@@ -8,14 +8,15 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from dreamengine.cli.group import cli, get_host
-from dreamengine.cli.output import console, err_console
-from dreamengine.engine.classes import find_classes, name_for
+from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.output import console, loading
 from dreamengine.run.config import RunConfig
-from dreamengine.run.prepare import load_model
+
+# Loading a model imports torch: it is imported in the function that uses it, not here, because `dreamengine --help`
+# imports every command's module and should start at once (see TorchCommand).
 
 
-@cli.command("classes")
+@cli.command("classes", cls=TorchCommand)
 @click.argument("pattern", required=False)
 @click.option(
     "--model", "-m", default=RunConfig.model, show_default=True, help="Registered model or any timm architecture."
@@ -33,7 +34,10 @@ def classes_command(pattern: str | None, model: str, checkpoint: str | None) -> 
       dreamengine classes 'grey*'
       dreamengine classes --checkpoint checkpoints/epoch-010.pt
     """
-    with warnings.catch_warnings(), err_console.status(f"loading {checkpoint or model}"):
+    from dreamengine.engine.classes import find_classes, name_for
+    from dreamengine.run.prepare import load_model
+
+    with warnings.catch_warnings(), loading(checkpoint or model):
         warnings.filterwarnings("ignore", message=".*random weights.*")  # the class names do not depend on them
         loaded = load_model(get_host(), RunConfig(model=model, checkpoint=checkpoint))
     names = loaded.class_names

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import click
 
-from dreamengine.cli.group import cli
+from dreamengine.cli.group import TorchCommand, cli
 from dreamengine.cli.output import console
 from dreamengine.run.config import MAX_SEED
-from dreamengine.training.demo_data import DEMO_CLASSES, write_demo_data
+
+# Drawing the pictures imports torch: it is imported in the command, not here, because `dreamengine --help`
+# imports every command's module and should start at once (see TorchCommand).
 
 
-@cli.command("demo-data")
+@cli.command("demo-data", cls=TorchCommand)
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--per-class", type=int, default=60, show_default=True, help="Images per class (train + val).")
 @click.option("--val-fraction", type=float, default=0.2, show_default=True, help="Share of each class in val/.")
@@ -22,6 +24,8 @@ def demo_data_command(directory: str, per_class: int, val_fraction: float, size:
     Its classes differ in ways you can see: blue discs, green horizontal
     stripes, red vertical stripes and yellow checks, over noisy gray.
     """
+    from dreamengine.training.demo_data import DEMO_CLASSES, write_demo_data
+
     counts = write_demo_data(directory, per_class=per_class, val_fraction=val_fraction, size=size, seed=seed)
     console.print(
         f"wrote {counts['train']} training and {counts['val']} validation images of "

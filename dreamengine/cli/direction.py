@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from dreamengine.analysis.directions import Features, example_files, mean_features, save_direction
-from dreamengine.cli.group import cli, get_host
-from dreamengine.cli.output import console, counted, err_console, warn
+from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.output import console, counted, err_console, loading, warn
 from dreamengine.errors import DreamError
 from dreamengine.run.config import RunConfig
-from dreamengine.run.prepare import load_model
+
+# Measuring features imports torch: it is imported in the command, not here, because `dreamengine --help`
+# imports every command's module and should start at once (see TorchCommand).
+if TYPE_CHECKING:
+    from dreamengine.analysis.directions import Features
 
 _SHOWN = 8  # channels listed: those the direction weighs most, either way
 
 
-@cli.command("direction")
+@cli.command("direction", cls=TorchCommand)
 @click.argument("layer")
 @click.option(
     "--toward",
@@ -62,7 +66,10 @@ def direction_command(
       dreamengine direction blocks.5 --toward photos/cats --away photos/dogs -o cat-vs-dog.pt
       dreamengine run --objective direction:blocks.5:path=cat-vs-dog.pt
     """
-    with warnings.catch_warnings(record=True) as caught, err_console.status(f"loading {checkpoint or model}"):
+    from dreamengine.analysis.directions import example_files, mean_features, save_direction
+    from dreamengine.run.prepare import load_model
+
+    with warnings.catch_warnings(record=True) as caught, loading(checkpoint or model):
         warnings.simplefilter("always")
         loaded = load_model(get_host(), RunConfig(model=model, checkpoint=checkpoint))
     for warning in caught:  # random weights: a direction of a network that has learned nothing

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dreamengine.analysis.evaluation import (
-    DEFAULT_JUDGES,
-    DEFAULT_THUMB,
-    GROUPINGS,
-    Report,
-    check_report_path,
-    evaluate_folder,
-)
-from dreamengine.cli.group import cli, get_host
+from dreamengine.cli.group import TorchCommand, cli, get_host
 from dreamengine.cli.output import console, err_console
 from dreamengine.errors import DreamError
-from dreamengine.run.imaging import write_atomic
-from dreamengine.run.prepare import resolve_device
+
+# Judging imports torch: it is imported in the command, not here, because `dreamengine --help` imports every
+# command's module and should start at once (see TorchCommand).
+if TYPE_CHECKING:
+    from dreamengine.analysis.evaluation import Report
+
+#: :data:`~dreamengine.analysis.evaluation.DEFAULT_JUDGES`, ``DEFAULT_THUMB`` and the keys of ``GROUPINGS``,
+#: written out so that `evaluate --help` needs no torch (a test keeps them equal).
+DEFAULT_JUDGES = ("efficientnet-lite1", "efficientnet-lite2")
+DEFAULT_THUMB = 64
+GROUPINGS = ("folder", "class", "all")
 
 
-@cli.command("evaluate")
+@cli.command("evaluate", cls=TorchCommand)
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.option(
     "--judge",
@@ -46,7 +48,7 @@ from dreamengine.run.prepare import resolve_device
 )
 @click.option(
     "--group-by",
-    type=click.Choice(list(GROUPINGS)),
+    type=click.Choice(GROUPINGS),
     default="folder",
     show_default=True,
     help="Summary rows per sub-folder (a study's settings), per target class, or one for all.",
@@ -69,8 +71,13 @@ def evaluate_command(
       dreamengine evaluate dreams --judge efficientnet-lite2 --per-image
       dreamengine evaluate dreams --json scores.json
     """
+    from dreamengine.analysis.evaluation import check_report_path, evaluate_folder
+    from dreamengine.run.imaging import write_atomic
+    from dreamengine.run.prepare import resolve_device
+
     if json_path not in (None, "-"):
         check_report_path(json_path)
+    host = get_host()  # before the progress bars: its status line is a live display too
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console
     ) as progress:
@@ -83,7 +90,7 @@ def evaluate_command(
 
         try:
             report = evaluate_folder(
-                get_host(),
+                host,
                 folder,
                 judges or None,
                 thumb=thumb,

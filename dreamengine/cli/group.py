@@ -1,27 +1,39 @@
-"""The ``dreamengine`` click group: one-line errors, the plugin host, the commands plugins add, ``main``."""
+"""The ``dreamengine`` click group: one-line errors, the plugin host, the commands plugins add, ``main``.
+
+The command line starts at once: ``main`` adds the commands of the entry-point
+plugins alone (the built-ins import torch and add no command), and the full
+host, built-ins first, is loaded only when a command asks for it (:func:`get_host`).
+"""
 
 from __future__ import annotations
 
-import os
+import importlib
 import sys
 
 import click
 
-from dreamengine.cli.output import warn
+from dreamengine.cli.output import loading, stop_interrupted, warn
 from dreamengine.errors import DreamError, compile_failure, out_of_memory
-from dreamengine.plugins import PluginHost, load_plugins
-from dreamengine.registry import call_one
+from dreamengine.plugins import PluginFailure, PluginHost, load_plugins
 
-__all__ = ["cli", "main", "get_host", "add_plugin_commands"]
+__all__ = ["cli", "main", "get_host", "add_plugin_commands", "TorchCommand"]
+
+#: what Ctrl-C says when no command caught it
+INTERRUPTED = "Interrupted."
+#: where ``--no-plugins`` leaves its choice, in the command's context
+NO_PLUGINS = "dreamengine.no_plugins"
 
 
 class DreamGroup(click.Group):
     """A group that turns :class:`DreamError`, running out of memory and a failed ``torch.compile`` into a
-    one-line error and a non-zero exit."""
+    one-line error and a non-zero exit, and Ctrl-C that no command caught (while torch imports, while a model
+    loads) into one line and exit 130."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            stop_interrupted(INTERRUPTED)
         except DreamError as error:
             raise click.ClickException(str(error)) from None
         except (MemoryError, RuntimeError) as error:
@@ -31,9 +43,19 @@ class DreamGroup(click.Group):
             raise click.ClickException(str(plain)) from None
 
 
+class TorchCommand(click.Command):
+    """A command that needs torch: torch is imported under a status line before the command runs (it takes
+    seconds), so that something is on screen at once. The command imports its own modules in its body."""
+
+    def invoke(self, ctx: click.Context):
+        with loading("torch"):
+            importlib.import_module("torch")
+        return super().invoke(ctx)
+
+
 def _no_plugins(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value:
-        os.environ["DREAMENGINE_NO_ENTRYPOINTS"] = "1"
+        ctx.meta[NO_PLUGINS] = True
 
 
 @click.group(cls=DreamGroup)
@@ -56,16 +78,30 @@ def cli(ctx: click.Context) -> None:
 
 
 _HOST: PluginHost | None = None
+_WARNED: set[PluginFailure] = set()
 
 
 def get_host() -> PluginHost:
-    """The plugin host for this process (loaded once, warnings about broken plugins shown once)."""
+    """The plugin host for this process: built-ins, then entry points unless ``--no-plugins`` was given.
+
+    Loaded once, under a status line (the built-ins import torch); a broken
+    plugin is warned about once, however many hosts load it.
+    """
     global _HOST
     if _HOST is None:
-        _HOST = load_plugins()
-        for failure in _HOST.failures:
-            warn(f"plugin {failure.name!r} ({failure.distribution}) {failure.message}")
+        context = click.get_current_context(silent=True)
+        no_plugins = context is not None and context.meta.get(NO_PLUGINS, False)
+        with loading("plugins"):
+            _HOST = load_plugins(entry_points=False if no_plugins else None)
+        _warn_failures(_HOST)
     return _HOST
+
+
+def _warn_failures(host: PluginHost) -> None:
+    for failure in host.failures:
+        if failure not in _WARNED:
+            _WARNED.add(failure)
+            warn(f"plugin {failure.name!r} ({failure.distribution}) {failure.message}")
 
 
 def add_plugin_commands(host: PluginHost, group: click.Group) -> None:
@@ -78,8 +114,10 @@ def add_plugin_commands(host: PluginHost, group: click.Group) -> None:
         before = dict(group.commands)
         who = f"plugin {impl.plugin_name!r} ({host.distribution(impl.plugin_name)})"
         block = f"fix or upgrade it, or block it with DREAMENGINE_BLOCK_PLUGINS={impl.plugin_name}"
+        # as dreamengine.registry.call_one does (through pluggy, so trace mode shows it); that module imports torch
+        others = [plugin for plugin in host.pm.get_plugins() if plugin is not impl.plugin]
         try:
-            call_one(host.pm, "dreamengine_register_commands", impl, cli=group)
+            host.pm.subset_hook_caller("dreamengine_register_commands", remove_plugins=others)(cli=group)
         except Exception as error:
             group.commands = before
             warn(f"{who} could not add its commands ({type(error).__name__}: {error}); {block}.")
@@ -94,10 +132,14 @@ def add_plugin_commands(host: PluginHost, group: click.Group) -> None:
 
 
 def main() -> None:
-    """Entry point of the ``dreamengine`` script."""
-    if "--no-plugins" in _leading_options(sys.argv[1:]):
-        os.environ["DREAMENGINE_NO_ENTRYPOINTS"] = "1"  # before the host loads: plugin commands are added first
-    add_plugin_commands(get_host(), cli)
+    """Entry point of the ``dreamengine`` script: add the entry-point plugins' commands, then run the group."""
+    try:
+        if "--no-plugins" not in _leading_options(sys.argv[1:]):
+            commands = load_plugins(builtins=False)  # the built-ins add no command, and import torch
+            _warn_failures(commands)
+            add_plugin_commands(commands, cli)
+    except KeyboardInterrupt:
+        stop_interrupted(INTERRUPTED)
     cli()
 
 

@@ -10,17 +10,16 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from dreamengine.analysis.montage import MONTAGE_KEY, label
-from dreamengine.cli.group import cli, get_host
+from dreamengine.cli.group import TorchCommand, cli, get_host
 from dreamengine.cli.output import console, counted, err_console
 from dreamengine.errors import DreamError
 from dreamengine.run.config import RunConfig
-from dreamengine.run.imaging import open_image, read_manifest
-from dreamengine.run.recipe import command_line, stored_config
-from dreamengine.study.sheets import SHEET_KEY
+
+# Reading dreams imports PIL and torch: those modules are imported in the functions that use them, not here,
+# because `dreamengine --help` imports every command's module and should start at once (see TorchCommand).
 
 
-@cli.command("info")
+@cli.command("info", cls=TorchCommand)
 @click.argument("dreams", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def info_command(dreams: tuple[Path, ...]) -> None:
     """Show what each dream in DREAMS shows, how it was made, and the `dreamengine run` that makes it again.
@@ -52,6 +51,9 @@ def info_command(dreams: tuple[Path, ...]) -> None:
 def _summary(path: Path) -> tuple[Table, str]:
     """A two-column table of one dream (what it shows, its model, size and steps, versions), and the command
     line that makes it again."""
+    from dreamengine.run.imaging import read_manifest
+    from dreamengine.run.recipe import command_line, stored_config
+
     manifest = read_manifest(path)
     _refuse_collections(path, manifest)
     config = stored_config(path)
@@ -65,6 +67,9 @@ def _summary(path: Path) -> tuple[Table, str]:
 
 def _refuse_collections(path: Path, manifest: dict[str, Any]) -> None:
     """A montage or a study's contact sheet shows many dreams: say so, and where they are."""
+    from dreamengine.analysis.montage import MONTAGE_KEY
+    from dreamengine.study.sheets import SHEET_KEY
+
     if MONTAGE_KEY in manifest:
         pictures = manifest[MONTAGE_KEY].get("pictures") or []
         raise DreamError(
@@ -86,6 +91,9 @@ def _preset(config: RunConfig) -> dict[str, Any] | None:
 
 
 def _rows(path: Path, manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    from dreamengine.analysis.montage import label
+    from dreamengine.run.imaging import open_image
+
     width, height = manifest.get("size") or ("?", "?")
     steps = f"{manifest.get('steps_done', '?')} of {manifest['config'].get('steps', '?')} steps"
     if manifest.get("interrupted"):

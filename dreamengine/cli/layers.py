@@ -7,14 +7,15 @@ import warnings
 import click
 from rich.table import Table
 
-from dreamengine.cli.group import cli, get_host
-from dreamengine.cli.output import console, err_console
-from dreamengine.engine.layers import model_layers
+from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.output import console, loading
 from dreamengine.run.config import RunConfig
-from dreamengine.run.prepare import load_model
+
+# Loading a model imports torch: it is imported in the function that uses it, not here, because `dreamengine --help`
+# imports every command's module and should start at once (see TorchCommand).
 
 
-@cli.command("layers")
+@cli.command("layers", cls=TorchCommand)
 @click.argument("pattern", required=False)
 @click.option(
     "--model", "-m", default=RunConfig.model, show_default=True, help="Registered model or any timm architecture."
@@ -44,7 +45,10 @@ def layers_command(pattern: str | None, model: str, checkpoint: str | None, leve
       dreamengine layers --model resnet50 --levels 1
       dreamengine layers --checkpoint checkpoints/epoch-010.pt
     """
-    with warnings.catch_warnings(), err_console.status(f"loading {checkpoint or model}"):
+    from dreamengine.engine.layers import model_layers
+    from dreamengine.run.prepare import load_model
+
+    with warnings.catch_warnings(), loading(checkpoint or model):
         warnings.filterwarnings("ignore", message=".*random weights.*")  # the layers do not depend on them
         loaded = load_model(get_host(), RunConfig(model=model, checkpoint=checkpoint))
         layers = model_layers(loaded, pattern, levels)

@@ -11,10 +11,14 @@ from dreamengine import hookspecs
 from dreamengine.cli.group import cli, get_host
 from dreamengine.cli.output import console
 from dreamengine.errors import DreamError, unknown_name
-from dreamengine.registry import KINDS, singular
+
+# The registry module imports torch (it checks components against their classes): it is imported in the
+# functions that use it, not here, because `dreamengine --help` imports every command's module.
 
 
 def _kind(value: str | None) -> str | None:
+    from dreamengine.registry import KINDS, singular
+
     if value is None:
         return None
     for kind in KINDS:
@@ -31,6 +35,8 @@ def list_components(kind: str | None, pattern: str) -> None:
 
     PATTERN filters names with wildcards, e.g. `dreamengine list regularizers 'b*'`.
     """
+    from dreamengine.registry import KINDS
+
     registry = get_host().registry
     for name in [_kind(kind)] if kind else list(KINDS):
         entries = registry.find(name, pattern)
@@ -55,6 +61,8 @@ def list_components(kind: str | None, pattern: str) -> None:
 
 def _no_match(kind: str, pattern: str, names: list[str]) -> DreamError:
     """The error for a pattern that matches no name of ``kind``: a plain name gets the closest names suggested."""
+    from dreamengine.registry import singular
+
     if any(char in pattern for char in "*?["):
         return DreamError(f"no {singular(kind)} matches {pattern!r}; `dreamengine list {kind}` lists them all.")
     return unknown_name(singular(kind), pattern, names)

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import click
 
-from dreamengine.analysis.montage import MONTAGE_KEY, is_montage, left_out, montage
-from dreamengine.cli.group import cli
+from dreamengine.cli.group import TorchCommand, cli
 from dreamengine.cli.output import console, counted
 from dreamengine.errors import DreamError
-from dreamengine.run.imaging import open_image, save_png
+
+# Reading and drawing pictures imports PIL and torch: they are imported in the functions that use them, not
+# here, because `dreamengine --help` imports every command's module and should start at once (see TorchCommand).
 
 
-@cli.command("montage")
+@cli.command("montage", cls=TorchCommand)
 @click.argument("pictures", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))  # files or folders
 @click.option(
     "-o",
@@ -43,6 +44,9 @@ def montage_command(pictures: tuple[Path, ...], output: Path, columns: int | Non
       dreamengine run --objective "$(seq -f 'layer:blocks.4:%g' -s '; ' 0 15)" -o atlas
       dreamengine montage atlas -o atlas.png --columns 8
     """
+    from dreamengine.analysis.montage import MONTAGE_KEY, left_out, montage
+    from dreamengine.run.imaging import open_image, save_png
+
     if output.suffix.lower() != ".png":
         raise DreamError(f"--output {str(output)!r}: a montage is written as a .png file.")
     if output.exists() and not _is_montage(output):
@@ -77,6 +81,9 @@ def _natural(path: Path) -> list:
 
 
 def _is_montage(path: Path) -> bool:
+    from dreamengine.analysis.montage import is_montage
+    from dreamengine.run.imaging import open_image
+
     try:
         return is_montage(open_image(path))
     except DreamError:  # not a readable picture: not a montage

@@ -1,17 +1,48 @@
-"""What the commands print: the consoles, warnings, counts and the exit after Ctrl-C."""
+"""What the commands print: the consoles, warnings, counts, a status line while loading, the exit after Ctrl-C."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 from rich.console import Console
 from rich.markup import escape
+from rich.status import Status
 
-__all__ = ["console", "counted", "err_console", "stop_interrupted", "warn"]
+__all__ = ["console", "counted", "err_console", "loading", "stop_interrupted", "warn"]
 
 console = Console()
 err_console = Console(stderr=True)
+
+_shown: list[Status] = []  # the status line on screen, if any: one at a time, as rich allows one live display
+
+
+@contextmanager
+def loading(what: str) -> Iterator[None]:
+    """Say ``loading WHAT...`` on standard error while the block runs (torch's import, a model's weights), so a
+    command is never silent while it starts; a nested block changes the line's text for its duration.
+
+    Nothing is shown where standard error is not a terminal.
+    """
+    text = f"loading {escape(what)}..."
+    if _shown:
+        before = _shown[0].status
+        _shown[0].update(text)
+        try:
+            yield
+        finally:
+            _shown[0].update(before)
+    elif not err_console.is_terminal:
+        yield
+    else:
+        with err_console.status(text) as status:
+            _shown.append(status)
+            try:
+                yield
+            finally:
+                _shown.clear()
 
 
 def stop_interrupted(message: str, on: Console = err_console) -> NoReturn:

@@ -5,28 +5,28 @@ from __future__ import annotations
 import functools
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from dreamengine.cli.group import cli, get_host
-from dreamengine.cli.output import console, err_console, stop_interrupted, warn
-from dreamengine.components import Objective
-from dreamengine.engine.loop import OPTIMIZERS
+from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.output import console, err_console, loading, stop_interrupted, warn
 from dreamengine.errors import DreamError, DreamInterrupted
 from dreamengine.options import parse_assignment
-from dreamengine.run.batch import run_items
 from dreamengine.run.config import MAX_SEED, RunConfig, load_toml
-from dreamengine.run.execute import execute, total_steps
-from dreamengine.run.expressions import PerItemObjective
-from dreamengine.run.prepare import apply_preset, prepare, start_file
-from dreamengine.run.recipe import stored_settings
+
+# The modules that dream import torch: they are imported in the functions that use them, not here, because
+# `dreamengine --help` imports every command's module and should start at once (see TorchCommand).
+if TYPE_CHECKING:
+    from dreamengine.components import Objective
 
 #: The settings a run has unless told otherwise, as the options' help shows them.
 DEFAULTS = RunConfig()
+#: The names of :data:`dreamengine.OPTIMIZERS`, written out: `run --help` needs no torch (a test keeps them equal).
+OPTIMIZER_NAMES = ("adam", "adamw", "sgd")
 
 
 class OnceOption(click.Option):
@@ -48,7 +48,7 @@ class OnceOption(click.Option):
 _once = functools.partial(click.option, cls=OnceOption)
 
 
-@cli.command("run")
+@cli.command("run", cls=TorchCommand)
 @_once("--model", "-m", help=f"Registered model or any timm architecture. [default: {DEFAULTS.model}]")
 @_once("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint to dream with.")
 @click.option("--pretrained/--no-pretrained", default=None, help="Download timm's pretrained weights.")
@@ -99,7 +99,7 @@ _once = functools.partial(click.option, cls=OnceOption)
 )
 @_once("--steps", type=int, help=f"Gradient steps (shared out among octaves). [default: {DEFAULTS.steps}]")
 @_once("--lr", type=float, help=f"Learning rate. [default: {DEFAULTS.lr}]")
-@_once("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), help=f"[default: {DEFAULTS.optimizer}]")
+@_once("--optimizer", type=click.Choice(OPTIMIZER_NAMES), help=f"[default: {DEFAULTS.optimizer}]")
 @_once(
     "--size",
     help="Dream size in pixels: N (square; from a photo, the longer side of its shape) or "
@@ -164,11 +164,15 @@ def run_command(
       dreamengine run --reg clamp,blur:sigma=0.1:sigma_max=1.0,flip -s flip.p=0.3
       dreamengine run --init photo:path=me.jpg:blur=4 --objective layer:layer=blocks.3
     """
+    from dreamengine.run.batch import run_items
+    from dreamengine.run.execute import execute, total_steps
+    from dreamengine.run.prepare import prepare
+
     host = get_host()
     config = resolve_config(host, config_file, from_png, preset, assignments, cli_settings)
     with (
         warnings.catch_warnings(record=True) as caught,
-        err_console.status(f"loading {config.checkpoint or config.model}"),
+        loading(config.checkpoint or config.model),
     ):
         warnings.simplefilter("always")
         prepared = prepare(host, config)
@@ -203,6 +207,9 @@ def _warn_unused_model(config: RunConfig, typed: str | None, used: str) -> None:
 
 def resolve_config(host, config_file, from_png, preset, assignments, cli_settings) -> RunConfig:
     """Defaults <- stored PNG settings <- preset <- config file <- command-line options."""
+    from dreamengine.run.prepare import apply_preset
+    from dreamengine.run.recipe import stored_settings
+
     config = RunConfig()
     if from_png:
         stored = stored_settings(from_png)
@@ -229,6 +236,8 @@ def resolve_config(host, config_file, from_png, preset, assignments, cli_setting
 def _check_stored_paths(registry, from_png: str, stored: dict[str, Any], config: RunConfig) -> None:
     """A stored file (the checkpoint, the start photo) missing from here is explained: a relative path in a
     dream's settings is relative to where the dream was made."""
+    from dreamengine.run.prepare import start_file
+
     files = []
     if stored.get("checkpoint") and config.checkpoint == stored["checkpoint"]:
         files.append(("checkpoint", config.checkpoint, "--checkpoint PATH"))
@@ -247,6 +256,8 @@ def _check_stored_paths(registry, from_png: str, stored: dict[str, Any], config:
 
 def _describe(config: RunConfig, objective: Objective) -> str:
     """What the progress bar says is being dreamed: the classes, or an objective that reads none."""
+    from dreamengine.run.expressions import PerItemObjective
+
     if objective.uses_classes and not isinstance(objective, PerItemObjective):
         what = ", ".join(config.classes[:3]) + (", ..." if len(config.classes) > 3 else "")
     else:  # an objective that reads no class, or one objective per dream

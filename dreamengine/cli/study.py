@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from PIL import Image
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from dreamengine.cli.group import cli, get_host
+from dreamengine.cli.group import TorchCommand, cli, get_host
 from dreamengine.cli.output import console, counted, err_console, stop_interrupted, warn
 from dreamengine.errors import DreamError
 from dreamengine.plugins import PluginHost
 from dreamengine.run.config import MAX_SEED, RunConfig
-from dreamengine.run.prepare import apply_preset
-from dreamengine.study.executors import EXECUTORS
-from dreamengine.study.gallery import check_gallery_path, write_gallery
-from dreamengine.study.plan import REPORT_STEPS, StudyPlan, find_checkpoints, plan_study
-from dreamengine.study.runner import make_executor, run_study, same_dreams
-from dreamengine.study.sheets import write_sheets
+
+# The study's modules import torch: they are imported in the functions that use them, not here, because
+# `dreamengine --help` imports every command's module and should start at once (see TorchCommand).
+if TYPE_CHECKING:
+    from dreamengine.study.plan import StudyPlan
+
+#: :data:`dreamengine.study.executors.EXECUTORS` and :data:`dreamengine.study.plan.REPORT_STEPS`, written out so
+#: that `study --help` needs no torch (a test keeps them equal).
+EXECUTORS = ("local", "ray")
+REPORT_STEPS = (200, 500, 1000, 2000)
 
 
 def _numbers(text: str | None, what: str) -> list[int] | None:
@@ -32,7 +37,7 @@ def _numbers(text: str | None, what: str) -> list[int] | None:
         raise DreamError(f"{what} must be comma-separated whole numbers, as in 200,500,1000; got {text!r}.") from None
 
 
-@cli.command("study")
+@cli.command("study", cls=TorchCommand)
 @click.argument("checkpoints", nargs=-1, required=True)
 @click.option(
     "--steps",
@@ -93,6 +98,12 @@ def study_command(
       dreamengine study full --blur 0.5 --blur 0.1-1.0 --seed 0 --seed 1 --size 64
       dreamengine study full --executor ray --address 10.0.0.5:6379
     """
+    from dreamengine.run.prepare import apply_preset
+    from dreamengine.study.gallery import check_gallery_path, write_gallery
+    from dreamengine.study.plan import find_checkpoints, plan_study
+    from dreamengine.study.runner import make_executor, run_study
+    from dreamengine.study.sheets import write_sheets
+
     host = get_host()
     base = apply_preset(host, RunConfig(), preset) if preset else RunConfig()
     base = base.updated({k: v for k, v in overrides.items() if v is not None}, "the command line")
@@ -188,6 +199,8 @@ def _say_replaced(plan: StudyPlan) -> None:
 
 def _say_shared(host: PluginHost, plan: StudyPlan) -> None:
     """Name the objectives that read no class, whose dreams were made once and written for every class."""
+    from dreamengine.study.runner import same_dreams
+
     shared = [members for members in same_dreams(host, plan.tasks).values() if len(members) > 1]
     for objective in dict.fromkeys(members[0].objective for members in shared):
         groups = [members for members in shared if members[0].objective == objective]

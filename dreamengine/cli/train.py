@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dreamengine.cli.group import cli, get_host
+from dreamengine.cli.group import TorchCommand, cli, get_host
 from dreamengine.cli.output import console, counted, err_console, stop_interrupted
 from dreamengine.run.config import MAX_SEED
-from dreamengine.training.fine_tune import EpochReport, TrainCallbacks, TrainSettings, train
+
+# Training imports torch: it is imported in the command, not here, because `dreamengine --help` imports every
+# command's module and should start at once (see TorchCommand).
+if TYPE_CHECKING:
+    from dreamengine.training.fine_tune import EpochReport
 
 
 def _skipped(files: list[Path], root: str) -> str:
@@ -27,7 +32,7 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-@cli.command("train")
+@cli.command("train", cls=TorchCommand)
 @click.argument("data_dir", type=click.Path(file_okay=False))
 @click.option(
     "--model", "-m", default="efficientnet-lite0", show_default=True, help="Registered model or any timm architecture."
@@ -72,7 +77,10 @@ def train_command(data_dir: str, **options) -> None:
       dreamengine train birds --model inception_v4 --pretrained --epochs 20 --output full
       dreamengine train birds --model inception_v4 --pretrained --freeze-backbone --output fc-only
     """
+    from dreamengine.training.fine_tune import TrainCallbacks, TrainSettings, train
+
     settings = TrainSettings(data=data_dir, **options)
+    host = get_host()  # before the progress bars: its status line is a live display too
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -120,7 +128,7 @@ def train_command(data_dir: str, **options) -> None:
             )
 
         try:
-            reports = train(get_host(), settings, TrainCallbacks(on_data, on_image, on_batch, on_epoch))
+            reports = train(host, settings, TrainCallbacks(on_data, on_image, on_batch, on_epoch))
         except KeyboardInterrupt:
             if saved:
                 message = (

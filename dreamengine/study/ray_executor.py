@@ -39,8 +39,6 @@ from dreamengine.study.render import CellOutput, render_task
 
 __all__ = ["RayExecutor", "import_ray"]
 
-#: the environment that chooses a process's plugins (see dreamengine.plugins): workers get the driver's
-PLUGIN_ENVIRONMENT = ("DREAMENGINE_NO_ENTRYPOINTS", "DREAMENGINE_BLOCK_PLUGINS")
 LOOPBACK = ("127.0.0.1", "localhost")
 
 
@@ -130,7 +128,7 @@ class RayExecutor:
         remote = ray.remote(_dream_cells).options(
             num_cpus=self.cpus_per_task, num_gpus=gpus, max_retries=self.max_retries
         )
-        plugins = tuple((name, os.environ.get(name)) for name in PLUGIN_ENVIRONMENT)
+        plugins = (host.entry_points, host.blocked)  # workers load the plugins the driver chose
         shipped: dict[Path, tuple[Any, str]] = {}  # each file the tasks read: in the object store once, and its name
 
         def ship(path: Path) -> tuple[Any, str]:
@@ -197,7 +195,7 @@ def _result(ray: Any, ref: Any, task: Task) -> list[CellOutput]:
 
 
 def _dream_cells(
-    plugins: tuple[tuple[str, str | None], ...],
+    plugins: tuple[bool, tuple[str, ...]],
     cells: list[Cell],
     checkpoint: bytes,
     files: list[tuple[str, str]],
@@ -227,14 +225,11 @@ def _read(path: Path) -> bytes:
 
 
 @functools.lru_cache(maxsize=4)
-def _host(plugins: tuple[tuple[str, str | None], ...]) -> PluginHost:
-    """This worker's plugin host, loaded with the driver's plugin settings (once per worker process)."""
-    for name, value in plugins:
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    return load_plugins()
+def _host(plugins: tuple[bool, tuple[str, ...]]) -> PluginHost:
+    """This worker's plugin host, loaded with the driver's choices: entry points or not, and the plugins blocked
+    (once per worker process)."""
+    entry_points, blocked = plugins
+    return load_plugins(entry_points=entry_points, blocked=blocked)
 
 
 def _local_copy(data: bytes, name: str) -> Path:
