@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from PIL import Image
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -174,6 +173,8 @@ def study_command(
 def _size(plan: StudyPlan, base: RunConfig, preset: str | None, given: int | None) -> str:
     """The cells' size and where it came from: ``run --checkpoint`` dreams at the checkpoint's own size, a study
     at its preset's (the report's 128) unless --size says otherwise."""
+    from PIL import Image
+
     with Image.open(plan.cells[0].path) as picture:
         width, height = picture.size
     if given is not None:

@@ -131,7 +131,8 @@ def parse_size(value: int | str | None) -> tuple[int, int] | None:
     width, height = int(match.group(1)), int(match.group(2) or match.group(1))
     if max(width, height) > MAX_SIZE:
         raise DreamError(
-            f"size must be at most {MAX_SIZE} pixels a side (use --strategy tile to go large); got {value!r}."
+            f"size must be at most {MAX_SIZE} pixels a side (at that size a dream's image, gradient and optimizer "
+            f"state alone take 3 GiB, tiled or not); got {value!r}."
         )
     return (height, width)
 
