@@ -22,6 +22,7 @@ from dreamengine.run.execute import execute, total_steps
 from dreamengine.run.expressions import PerItemObjective
 from dreamengine.run.prepare import apply_preset, prepare, start_photo
 from dreamengine.run.recipe import stored_settings
+from dreamengine.run.threads import apply_threads
 
 #: The settings a run has unless told otherwise, as the options' help shows them.
 DEFAULTS = RunConfig()
@@ -91,6 +92,11 @@ DEFAULTS = RunConfig()
 )
 @click.option("--device", help=f"auto, cpu, cuda, cuda:N or mps. [default: {DEFAULTS.device}]")
 @click.option(
+    "--threads",
+    type=click.IntRange(1),
+    help="CPU threads. [default: OMP_NUM_THREADS, else one per CPU that other programs leave free]",
+)
+@click.option(
     "--fold-norms/--no-fold-norms",
     default=None,
     help="Fold each batch norm into the convolution before it: the same network, faster. [default: on]",
@@ -147,6 +153,9 @@ def run_command(
     """
     host = get_host()
     config = resolve_config(host, config_file, from_png, preset, assignments, cli_settings)
+    note = apply_threads(config.threads).note()
+    if note:
+        err_console.print(note, highlight=False)
     with (
         warnings.catch_warnings(record=True) as caught,
         err_console.status(f"loading {config.checkpoint or config.model}"),
