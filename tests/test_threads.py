@@ -1,5 +1,5 @@
 """Threads: how many a run chooses on a busy machine, the count stored with each dream and used again by
-``--from``, and pictures that do not depend on it."""
+``--from``, and pictures that do not depend on it in MKL's strict mode."""
 
 from __future__ import annotations
 
@@ -138,10 +138,11 @@ def test_study_takes_threads_or_chooses_them_and_says_so_when_busy(
 
 def _dream(tmp_path: Path, threads: int) -> np.ndarray:
     """The default model's dream, small, short and plain, made by the command in a fresh process (MKL reads its
-    settings once) with ``threads``. Its last feature maps are 3x3: MKL would split their sums across threads."""
+    settings once) with ``threads``, in MKL's strict mode. Its last feature maps are 3x3: without that mode MKL splits
+    their sums across threads, and the pictures differ."""
     out = tmp_path / f"threads{threads}.png"
     env = {**os.environ, "DREAMENGINE_NO_ENTRYPOINTS": "1"}
-    env.pop("MKL_CBWR", None)
+    env["MKL_CBWR"] = "AUTO,STRICT"  # MKL's strict mode, as docs/guide.md says (read once, at its first call)
     env.pop("OMP_NUM_THREADS", None)
     command = [sys.executable, "-c", "from dreamengine.cli import main; main()", "run", "--size", "96", "--steps", "10"]
     command += ["--reg", "none", "--strategy", "none", "--param", "pixel"]  # the network's sums alone, undamped
@@ -153,5 +154,5 @@ def _dream(tmp_path: Path, threads: int) -> np.ndarray:
     return np.asarray(Image.open(out))
 
 
-def test_the_default_models_dream_is_the_same_on_one_thread_and_on_two(tmp_path):
+def test_in_mkls_strict_mode_the_default_models_dream_is_the_same_on_one_thread_and_on_two(tmp_path):
     assert np.array_equal(_dream(tmp_path, 1), _dream(tmp_path, 2))

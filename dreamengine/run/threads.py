@@ -1,15 +1,15 @@
-"""How many threads a dream computes with on the CPU, and the same pixels whatever that number.
+"""How many threads a dream computes with on the CPU.
 
 PyTorch starts one thread per core. On a machine whose cores are busy with other work that is many times slower
 than one thread (every parallel operation waits for its slowest thread, and a thread that shares its core waits a
 whole time slice), so unless told (``--threads N``, a config file's ``threads``, or ``OMP_NUM_THREADS``) a run
 counts the CPUs it may use and how busy other programs keep them, and uses the free ones.
 
-The thread count must not change the dream: Intel MKL splits a matrix product's sum across threads when the product
-is small (a 1x1 convolution on a 3x3 feature map), which changes the last bits of each sum, and over hundreds of
-steps the picture. MKL's strict conditional numerical reproducibility mode (``MKL_CBWR=AUTO,STRICT``) keeps those
-sums the same for any thread count; it is read at MKL's first call, so :func:`reproducible_sums` must run before the
-first matrix product.
+The thread count changes the dream's last bits, and over hundreds of steps its picture: Intel MKL splits a small
+matrix product's sums across threads (a 1x1 convolution on a 3x3 feature map). So every dream stores the count it
+was made with (:func:`dreamengine.run.outputs.manifest`), and ``--from`` uses it again. MKL's strict reproducible
+mode (``MKL_CBWR=AUTO,STRICT`` in the environment) keeps those sums the same for any thread count; it is not set
+here, since it would change the default dream made on more than one thread (docs/guide.md, Reproducibility).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import torch
 
 from dreamengine.errors import DreamError
 
-__all__ = ["ThreadChoice", "usable_cpus", "busy_cpus", "choose_threads", "apply_threads", "reproducible_sums"]
+__all__ = ["ThreadChoice", "usable_cpus", "busy_cpus", "choose_threads", "apply_threads"]
 
 #: How long the CPUs' use by other programs is sampled, in seconds.
 SAMPLE_SECONDS = 0.1
@@ -125,8 +125,7 @@ def choose_threads(cpus: int | None = None, busy: float | None = None) -> Thread
 
 def apply_threads(requested: int | None) -> ThreadChoice:
     """Set torch's thread count: ``requested``; or, when ``None``, ``OMP_NUM_THREADS`` where that is set (torch
-    has read it), else :func:`choose_threads`; and first :func:`reproducible_sums`. Returns what was chosen."""
-    reproducible_sums()
+    has read it), else :func:`choose_threads`. Returns what was chosen."""
     if requested is not None and (isinstance(requested, bool) or requested < 1):
         raise DreamError(f"threads must be 1 or more, got {requested!r}.")
     if requested is None and os.environ.get("OMP_NUM_THREADS", "").strip():
@@ -134,9 +133,3 @@ def apply_threads(requested: int | None) -> ThreadChoice:
     choice = choose_threads() if requested is None else ThreadChoice(requested, usable_cpus(), 0.0, automatic=False)
     torch.set_num_threads(choice.threads)
     return choice
-
-
-def reproducible_sums() -> None:
-    """Ask MKL for matrix products whose sums do not depend on the thread count (its strict CNR mode), unless
-    ``MKL_CBWR`` is set already. It takes effect only before MKL's first call in this process."""
-    os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
