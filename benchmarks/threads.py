@@ -89,7 +89,8 @@ def report(results: dict[tuple[str, str], list[dict]], args: argparse.Namespace)
     print(
         f"default dream at {args.size}x{args.size}, {args.steps} steps, {args.rounds} rounds, "
         f"{len(os.sched_getaffinity(0))} CPUs, busy = {args.competitors} busy-loop competitor(s); "
-        "seconds of the loop, median (fastest)"
+        f"seconds of the loop, median (fastest); load average now {os.getloadavg()[0]:.1f} "
+        "(other programs make 'idle' busy too)"
     )
     print("| machine | " + " | ".join(f"threads {case}" for case in cases) + " | auto / best fixed (median) |")
     print("| --- " * (len(cases) + 2) + "|")
