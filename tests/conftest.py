@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 import warnings
@@ -19,6 +20,13 @@ from dreamengine.training.fine_tune import TrainSettings, train
 # Timings on a shared 2-core machine vary: no per-example deadline, a modest number of examples.
 settings.register_profile("dreamengine", max_examples=40, deadline=None)
 settings.load_profile("dreamengine")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def threads_as_set():
+    """Commands keep torch's thread count, as under ``OMP_NUM_THREADS``, instead of choosing one from how busy the
+    machine is: the same test makes the same files however busy the machine is (tests/test_threads.py unsets it)."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ KNOWN_CROSSINGS = {
 LAZY_IMPORTS = {
     "dreamengine/cli/*": "start-up: --help imports no torch",
     "dreamengine/study/ray_executor.py": "ray is an optional dependency, imported only when a Ray executor is made",
-    "dreamengine/plugins.py": "start-up: the host loads plugins for their commands before the registry (torch) is needed",
+    "dreamengine/plugins.py": "start-up: the host loads plugins for their commands before the registry (torch)",
 }
 
 

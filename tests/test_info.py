@@ -102,8 +102,9 @@ def test_info_shows_the_dream_and_its_command_line_makes_the_same_picture(runner
     second = tmp_path / "second"
     assert runner.invoke(cli, ["run", *args, "-o", str(second)]).exit_code == 0
     assert np.array_equal(np.asarray(Image.open(second / dream.name)), np.asarray(Image.open(dream)))
-    made, remade = read_manifest(dream)["config"], read_manifest(second / dream.name)["config"]
-    assert {**made, "output": None} == {**remade, "output": None}
+    made, remade = read_manifest(dream), read_manifest(second / dream.name)
+    assert remade["config"]["threads"] == made["threads"] == remade["threads"]  # the line names the threads used
+    assert {**made["config"], "output": None, "threads": None} == {**remade["config"], "output": None, "threads": None}
 
 
 def test_info_on_a_picture_that_is_not_a_dream_says_so_and_goes_on(runner, tmp_path):
@@ -139,7 +140,10 @@ def test_info_names_a_registered_preset_and_its_line_makes_the_same_picture(runn
     result = runner.invoke(cli, ["info", str(first)])
     assert result.exit_code == 0, result.output
     again = next(line for line in result.output.splitlines() if line.startswith("dreamengine run "))
-    assert again == "dreamengine run --preset report --model resnet10t -c toucan --steps 2 --size 32"
+    threads = read_manifest(first)["threads"]  # as it was dreamed: the pixels may depend on it
+    assert (
+        again == f"dreamengine run --preset report --model resnet10t -c toucan --steps 2 --size 32 --threads {threads}"
+    )
     second = tmp_path / "second.png"
     assert runner.invoke(cli, ["run", *shlex.split(again)[2:], "-o", str(second)]).exit_code == 0
     assert np.array_equal(np.asarray(Image.open(second)), np.asarray(Image.open(first)))

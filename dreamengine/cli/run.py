@@ -111,6 +111,11 @@ _once = functools.partial(click.option, cls=OnceOption)
     help=f"Seed of every random draw; same seed, same bytes. [default: {DEFAULTS.seed}]",
 )
 @_once("--device", help=f"auto, cpu, cuda, cuda:N or mps. [default: {DEFAULTS.device}]")
+@_once(
+    "--threads",
+    type=click.IntRange(1),
+    help="CPU threads. [default: OMP_NUM_THREADS, else one per CPU that other programs leave free]",
+)
 @click.option(
     "--fold-norms/--no-fold-norms",
     default=None,
@@ -167,9 +172,13 @@ def run_command(
     from dreamengine.run.batch import run_items
     from dreamengine.run.execute import execute, total_steps
     from dreamengine.run.prepare import prepare
+    from dreamengine.run.threads import apply_threads
 
     host = get_host()
     config = resolve_config(host, config_file, from_png, preset, assignments, cli_settings)
+    note = apply_threads(config.threads).note()
+    if note:
+        err_console.print(note, highlight=False)
     with (
         warnings.catch_warnings(record=True) as caught,
         loading(config.checkpoint or config.model),

@@ -56,6 +56,11 @@ def _numbers(text: str | None, what: str) -> list[int] | None:
 @click.option("--lr", type=float, help="Dream learning rate. [default: the preset's]")
 @click.option("--init", help="Initializer spec. [default: the preset's]")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps. [default: auto]")
+@click.option(
+    "--threads",
+    type=click.IntRange(1),
+    help="CPU threads. [default: OMP_NUM_THREADS, else one per CPU that other programs leave free]",
+)
 @click.option("--output", "-o", default="study", show_default=True, help="Folder for cells, sheets and index.html.")
 @click.option("--title", default="dreamengine study", show_default=True, help="Title of the page.")
 @click.option(
@@ -98,6 +103,7 @@ def study_command(
       dreamengine study full --executor ray --address 10.0.0.5:6379
     """
     from dreamengine.run.prepare import apply_preset
+    from dreamengine.run.threads import apply_threads
     from dreamengine.study.gallery import check_gallery_path, write_gallery
     from dreamengine.study.plan import find_checkpoints, plan_study
     from dreamengine.study.runner import make_executor, run_study
@@ -107,6 +113,9 @@ def study_command(
     base = apply_preset(host, RunConfig(), preset) if preset else RunConfig()
     base = base.updated({k: v for k, v in overrides.items() if v is not None}, "the command line")
     check_gallery_path(Path(output))
+    note = apply_threads(base.threads).note()
+    if note:
+        err_console.print(note, highlight=False)
     found = find_checkpoints(checkpoints, _numbers(epochs, "--epochs"))
     plan = plan_study(
         base,

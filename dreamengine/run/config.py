@@ -60,6 +60,7 @@ class RunConfig:
     size: int | str | None = None
     seed: int = 0
     device: str = "auto"
+    threads: int | None = None  # None: the command chooses (docs/guide.md, Threads)
     fold_norms: bool = True
     channels_last: bool | None = None  # None: on for the CPU, off elsewhere (measured)
     compile: bool = False
@@ -110,6 +111,7 @@ class RunConfig:
 _SCALAR_TYPES: dict[str, type[Any]] = {
     "steps": int,
     "seed": int,
+    "threads": int,
     "save_every": int,
     "lr": float,
     "pretrained": bool,

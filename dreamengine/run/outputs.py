@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from dreamengine.components import DreamResult
 from dreamengine.engine.classes import slug
 from dreamengine.engine.model import DreamModel
@@ -167,6 +169,7 @@ def manifest(
         "score": float(result.scores[item]),
         "steps_done": result.steps_done,
         "diverged": result.diverged,
+        "threads": torch.get_num_threads(),  # the CPU threads it was dreamed with (docs/guide.md, Reproducibility)
         **({"interrupted": True} if result.interrupted else {}),
         "versions": _versions(),
     }

@@ -28,6 +28,7 @@ from dreamengine.run.batch import (
 from dreamengine.run.config import RunConfig, parse_size
 from dreamengine.run.expressions import build_objective
 from dreamengine.run.outputs import check_output
+from dreamengine.run.threads import apply_threads
 
 __all__ = [
     "PreparedRun",
@@ -210,8 +211,11 @@ class PreparedRun:
 
 
 def prepare(host: PluginHost, config: RunConfig) -> PreparedRun:
-    """Load the model and build every component; the slow, failure-prone part before the loop."""
+    """Load the model and build every component; the slow, failure-prone part before the loop. ``config.threads``,
+    where set, becomes torch's thread count (``None`` keeps it)."""
     check_output(config.output)
+    if config.threads is not None:
+        apply_threads(config.threads)
     device = resolve_device(config.device)
     model = load_model(host, config)
     job, indices = build_job(host, config, model, device)

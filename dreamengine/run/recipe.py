@@ -20,11 +20,14 @@ _FLAGS = {"classes": "-c", "options": "-s"}
 
 
 def stored_settings(path: str | os.PathLike) -> dict[str, Any]:
-    """The run settings stored in a dream PNG, as a dream made before norms were folded was made."""
-    stored = read_manifest(path).get("config")
+    """The run settings stored in a dream PNG, as a dream made before norms were folded was made, with the
+    thread count it was dreamed with where its settings left that to the machine."""
+    manifest = read_manifest(path)
+    stored = manifest.get("config")
     if not isinstance(stored, dict):
         raise DreamError(f"{str(path)!r} holds no run settings: it is not a dream, or not dreamengine's.")
-    return {"fold_norms": False, **stored}
+    threads = {"threads": manifest["threads"]} if stored.get("threads") is None and "threads" in manifest else {}
+    return {"fold_norms": False, **stored, **threads}
 
 
 def stored_config(path: str | os.PathLike) -> RunConfig:
