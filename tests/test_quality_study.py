@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from dreamengine.engine.classes import display_name, resolve_class
 from dreamengine_builtins.models import DEFAULT_MODEL, efficientnet_lite
@@ -66,3 +68,13 @@ def test_the_script_still_explains_itself():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "--classes {birds,broad}" in result.stdout
+
+
+def test_the_sheet_finds_each_groups_dreams_in_its_sub_folder(study, tmp_path):
+    groups = {"dogs": ["Siberian husky"], "food": ["pizza", "banana"]}
+    (tmp_path / "default" / "food").mkdir(parents=True)
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "default" / "food" / "banana-seed0.png")
+    study.sheet(tmp_path, tmp_path / "sheet.png", ["default"], groups, tile=10)
+    sheet = np.asarray(Image.open(tmp_path / "sheet.png").convert("RGB")).astype(int)
+    tiles = [sheet[28:38, 110 + 10 * column : 120 + 10 * column] for column in range(3)]
+    assert [bool((tile == (255, 0, 0)).all()) for tile in tiles] == [False, False, True]
