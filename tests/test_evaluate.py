@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 
 import pytest
 import torch
@@ -19,6 +21,7 @@ from dreamengine.analysis.evaluation import (
     judge_views,
     score_dreams,
     summarise,
+    summarise_measures,
 )
 from dreamengine.engine.folding import NormRemainder
 from dreamengine.run.execute import dream
@@ -419,3 +422,52 @@ def test_progress_is_reported_per_judge_over_every_dream_and_view(judge_host, st
     evaluate_folder(judge_host, study, ["colour-judge"], thumb=8, on_scored=lambda *args: seen.append(args))
     assert seen[0] == ("colour-judge", 0, 8) and seen[-1] == ("colour-judge", 8, 8)  # 4 dreams x 2 views
     assert [done for _, done, _ in seen] == sorted(done for _, done, _ in seen)
+
+
+def test_each_dream_and_group_is_measured_for_colour_contrast_and_sharpness(judge_host, study):
+    report = evaluate_folder(judge_host, study, ["colour-judge"], thumb=0)
+    measures = {image["path"]: image["measures"] for image in report.images}
+    red = 0.3 * math.hypot(255, 127.5)  # Hasler & Süsstrunk's M of pure red: its mean opponent colours only
+    assert measures["colours/red.png"] == pytest.approx({"colourfulness": red, "contrast": 0, "sharpness": 0}, abs=1e-4)
+    assert measures["texture/checks.png"]["contrast"] == pytest.approx(0.5)
+    assert measures["texture/checks.png"]["colourfulness"] == 0 and measures["texture/checks.png"]["sharpness"] > 0.1
+    colours = report.summary["colours"]["measures"]["colourfulness"]
+    values = sorted(measures[f"colours/{n}.png"]["colourfulness"] for n in ("red", "green", "not-blue"))
+    assert colours == pytest.approx({"median": values[1], "mean": sum(values) / 3, "min": values[0], "max": values[2]})
+    assert set(report.summary["texture"]["measures"]) == {"colourfulness", "contrast", "sharpness"}
+
+
+def test_measures_are_summarised_by_median_mean_and_extremes():
+    items = [{"contrast": 0.1}, {"contrast": 0.2}, {"contrast": 0.6}]
+    assert summarise_measures(items) == {
+        "contrast": pytest.approx({"median": 0.2, "mean": 0.3, "min": 0.1, "max": 0.6})
+    }
+    assert summarise_measures([]) == {}
+
+
+def test_cli_prints_how_each_group_and_dream_looks(runner, judge_cli, study):
+    from dreamengine.cli import cli
+
+    result = runner.invoke(cli, ["evaluate", str(study), "--judge", "colour-judge", "--per-image"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "median colourfulness, RMS contrast, sharpness" in said
+    assert "Per dream: colourfulness, RMS contrast, sharpness" in said
+    for heading in ("colourfulness", "contrast", "sharpness"):
+        assert f"┃ {heading}" in result.output or f"{heading} ┃" in result.output
+    assert re.search(r"│ texture\s+│\s+1 │\s+0\.0 │\s+0\.500 │", result.output)  # the checkerboard's group
+    assert re.search(r"│ colours/red\.png\s+│ red\s+│\s+85\.5 │\s+0\.000 │\s+0\.0000 │", result.output)
+    short = runner.invoke(cli, ["evaluate", str(study), "--judge", "colour-judge"])
+    assert "median colourfulness" in " ".join(short.output.split()) and "Per dream" not in short.output
+
+
+def test_cli_json_holds_the_measures_of_each_dream_and_group(runner, judge_cli, study):
+    from dreamengine.cli import cli
+
+    result = runner.invoke(cli, ["evaluate", str(study), "-j", "colour-judge", "--json", "-"])
+    report = json.loads(result.stdout)
+    for image in report["images"]:
+        assert set(image["measures"]) == {"colourfulness", "contrast", "sharpness"}
+    texture = report["groups"]["texture"]["measures"]
+    assert texture["contrast"] == {"median": 0.5, "mean": 0.5, "min": 0.5, "max": 0.5}
+    assert set(texture["sharpness"]) == {"median", "mean", "min", "max"}

@@ -12,7 +12,10 @@ two views:
   adversarial texture does not survive this; shapes and colours do.
 
 For each judge, view and group of dreams the report gives the top-1 and top-5
-recognition rates and the mean probability of the target class.
+recognition rates and the mean probability of the target class. It also gives
+how each dream looks, judged by no network: its colourfulness, contrast and
+sharpness (:mod:`dreamengine.analysis.image_stats`), and their median, mean,
+minimum and maximum per group.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dreamengine.analysis.image_stats import measure
 from dreamengine.analysis.montage import MONTAGE_KEY
 from dreamengine.engine.classes import display_name
 from dreamengine.engine.model import DreamModel
@@ -50,6 +55,8 @@ __all__ = [
     "judge_views",
     "score_dreams",
     "summarise",
+    "measure_dream",
+    "summarise_measures",
     "evaluate_folder",
     "check_report_path",
 ]
@@ -103,6 +110,9 @@ class Report:
     ``p_target`` (and ``summary[group]["count"]`` the number of dreams);
     ``images[i]["judges"][judge][view]`` holds the target's ``rank`` (0 is
     top-1), ``p_target`` and the judge's own ``top1`` class name.
+    ``images[i]["measures"]`` holds the dream's ``colourfulness``, ``contrast``
+    and ``sharpness``, and ``summary[group]["measures"][name]`` their
+    ``median``, ``mean``, ``min`` and ``max`` over the group.
     """
 
     folder: str
@@ -321,6 +331,26 @@ def summarise(items: Iterable[dict[str, Any]]) -> dict[str, float]:
     }
 
 
+def measure_dream(image: torch.Tensor) -> dict[str, float]:
+    """Colourfulness, contrast and sharpness (see :mod:`~dreamengine.analysis.image_stats`) of a ``(3, H, W)``
+    dream in [0, 1], rounded to four decimals."""
+    values = measure(image.permute(1, 2, 0).numpy())
+    return {name: round(value, 4) for name, value in values.items()}
+
+
+def summarise_measures(measures: Iterable[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per measure, the ``median``, ``mean``, ``min`` and ``max`` of per-dream measures (from :func:`measure_dream`)."""
+    measures = list(measures)
+    summary = {}
+    for name in measures[0] if measures else ():
+        values = np.array([m[name] for m in measures])
+        summary[name] = {
+            key: round(float(reduce(values)), 4)
+            for key, reduce in (("median", np.median), ("mean", np.mean), ("min", np.min), ("max", np.max))
+        }
+    return summary
+
+
 def evaluate_folder(
     host: PluginHost,
     folder: str | os.PathLike,
@@ -363,6 +393,7 @@ def evaluate_folder(
             "group": GROUPINGS[group_by](d),
             "model": d.model,
             "target": {"index": d.target, "name": d.target_name},
+            "measures": measure_dream(d.image),
             "judges": {},
         }
         for d in dreams
@@ -408,6 +439,7 @@ def _group_summary(report: Report) -> dict[str, dict[str, Any]]:
     return {
         group: {
             "count": len(images),
+            "measures": summarise_measures(i["measures"] for i in images),
             "judges": {
                 judge: {view: summarise(i["judges"][judge][view] for i in images) for view in report.views}
                 for judge in report.judges

@@ -1,0 +1,80 @@
+"""examples/quality_study.py: its class sets resolve on the default model, and the broad set is dreamed by group."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dreamengine.engine.classes import display_name, resolve_class
+from dreamengine_builtins.models import DEFAULT_MODEL, efficientnet_lite
+
+SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "quality_study.py"
+
+
+@pytest.fixture(scope="module")
+def study():
+    spec = importlib.util.spec_from_file_location("quality_study", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_class_of_the_broad_set_is_the_default_models_class_of_that_index_and_name(study):
+    names = efficientnet_lite(DEFAULT_MODEL).class_names
+    for group, classes in study.BROAD.items():
+        for index, name in classes:
+            assert resolve_class(name, names, len(names)) == index, (group, name)
+            assert display_name(names, index) == name, (group, index)
+
+
+def test_the_broad_set_spans_imagenets_kinds_with_the_studys_birds_as_one_group(study):
+    indices = [index for classes in study.BROAD.values() for index, _ in classes]
+    assert 45 <= len(indices) <= 60 and len(set(indices)) == len(indices)
+    assert len(study.BROAD) >= 9 and all(len(classes) >= 4 for classes in study.BROAD.values())
+    assert study.BIRDS == [
+        "flamingo", "goldfinch", "indigo bunting", "robin", "magpie", "bald eagle",
+        "great grey owl", "peacock", "macaw", "toucan", "pelican", "king penguin",
+    ]  # fmt: skip
+    assert study.CLASS_SETS["birds"] == {"": study.BIRDS}  # the documented layout: no sub-folder
+
+
+def test_the_broad_set_is_dreamed_into_one_sub_folder_per_group(study, tmp_path, monkeypatch):
+    made = []
+    monkeypatch.setattr(study, "load_plugins", lambda: None)
+    monkeypatch.setattr(study, "dream", lambda host, config: made.append((config.output, config.classes)))
+    groups = {"dogs": ["pug", "dalmatian", "golden retriever"], "food": ["pizza"]}
+    study.dream_all(tmp_path, ["default"], groups, "cpu", 2, [0])
+    assert made == [
+        (str(tmp_path / "default" / "dogs"), ["pug", "dalmatian"]),
+        (str(tmp_path / "default" / "dogs"), ["golden retriever"]),
+        (str(tmp_path / "default" / "food"), ["pizza"]),
+    ]
+    made.clear()
+    study.dream_all(tmp_path, ["default"], study.CLASS_SETS["birds"], "cpu", 12, [0])
+    assert made == [(str(tmp_path / "default"), study.BIRDS)]
+
+
+def test_the_script_still_explains_itself():
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "--classes {birds,broad}" in result.stdout
+
+
+def test_the_sheet_finds_each_groups_dreams_in_its_sub_folder(study, tmp_path):
+    groups = {"dogs": ["Siberian husky"], "food": ["pizza", "banana"]}
+    (tmp_path / "default" / "food").mkdir(parents=True)
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "default" / "food" / "banana-seed0.png")
+    study.sheet(tmp_path, tmp_path / "sheet.png", ["default"], groups, tile=10)
+    sheet = np.asarray(Image.open(tmp_path / "sheet.png").convert("RGB")).astype(int)
+    tiles = [sheet[28:38, 110 + 10 * column : 120 + 10 * column] for column in range(3)]
+    assert [bool((tile == (255, 0, 0)).all()) for tile in tiles] == [False, False, True]
