@@ -22,15 +22,6 @@ MAP = ROOT / "docs" / "architecture.md"
 #: The top-level modules (the contract) are part "" at the bottom.
 LAYERS = {"": 0, "engine": 1, "run": 2, "study": 3, "analysis": 3, "training": 3, "testing": 3, "cli": 4}
 
-#: Imports between parts on one level that exist today, each with the way out. Nobody is fixing them yet: both
-#: importers live in study/ or analysis/, so the fix belongs to whoever owns those next. Remove an entry once fixed.
-KNOWN_CROSSINGS = {
-    "dreamengine.analysis.evaluation -> dreamengine.study.sheets": "reads SHEET_KEY; to fix, the manifest keys "
-    "(SHEET_KEY beside MANIFEST_KEY) move down to run/imaging.py",
-    "dreamengine.study.plan -> dreamengine.training.fine_tune": "reads checkpoints_in; to fix, it moves to "
-    "engine/checkpoint.py, where checkpoints are read",
-}
-
 #: Modules (glob patterns, relative to the repository) allowed to import inside a function, and why.
 LAZY_IMPORTS = {
     "dreamengine/cli/*": "start-up: --help imports no torch",
@@ -227,11 +218,7 @@ def layering_violations(graph: dict[str, set[str]]) -> list[str]:
 
 
 def test_imports_flow_down_the_layers_only():
-    assert [edge for edge in layering_violations(import_graph()) if edge not in KNOWN_CROSSINGS] == []
-
-
-def test_every_known_crossing_still_exists():
-    assert set(KNOWN_CROSSINGS) <= set(layering_violations(import_graph())), "fixed: remove it from KNOWN_CROSSINGS"
+    assert layering_violations(import_graph()) == []
 
 
 def test_a_reaching_up_import_is_caught():

@@ -11,9 +11,8 @@ from PIL import Image
 
 from dreamengine.cli import cli
 from dreamengine.run.config import RunConfig
-from dreamengine.run.imaging import read_manifest, save_png
+from dreamengine.run.imaging import SHEET_KEY, read_manifest, save_png
 from dreamengine.run.recipe import command_line
-from dreamengine.study.sheets import SHEET_KEY
 
 pytestmark = pytest.mark.usefixtures("builtins_only_cli")
 

@@ -8,10 +8,10 @@ from PIL import Image
 
 from dreamengine import DreamError
 from dreamengine.cli import cli
-from dreamengine.engine.checkpoint import read_checkpoint
+from dreamengine.engine.checkpoint import checkpoints_in, read_checkpoint
 from dreamengine.run.imaging import read_manifest
 from dreamengine.training.demo_data import DEMO_CLASSES, write_demo_data
-from dreamengine.training.fine_tune import TrainSettings, checkpoints_in, train
+from dreamengine.training.fine_tune import TrainSettings, train
 from dreamengine.training.imagefolder import scan_dataset
 
 FAST = ["--model", "test_resnet", "--size", "16", "--batch-size", "8", "--lr", "0.05", "--device", "cpu"]

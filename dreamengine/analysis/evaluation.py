@@ -39,9 +39,8 @@ from dreamengine.errors import DreamError, WeightsUnavailable, unknown_name
 from dreamengine.plugins import PluginHost
 from dreamengine.run.acceleration import accelerate
 from dreamengine.run.config import RunConfig, parse_size
-from dreamengine.run.imaging import MANIFEST_KEY, SIDE_BY_SIDE_GAP, open_image, to_tensor
+from dreamengine.run.imaging import MANIFEST_KEY, SHEET_KEY, SIDE_BY_SIDE_GAP, open_image, to_tensor
 from dreamengine.run.prepare import load_model
-from dreamengine.study.sheets import SHEET_KEY
 
 __all__ = [
     "DEFAULT_JUDGES",

@@ -68,7 +68,7 @@ def _summary(path: Path) -> tuple[Table, str]:
 def _refuse_collections(path: Path, manifest: dict[str, Any]) -> None:
     """A montage or a study's contact sheet shows many dreams: say so, and where they are."""
     from dreamengine.analysis.montage import MONTAGE_KEY
-    from dreamengine.study.sheets import SHEET_KEY
+    from dreamengine.run.imaging import SHEET_KEY
 
     if MONTAGE_KEY in manifest:
         pictures = manifest[MONTAGE_KEY].get("pictures") or []

@@ -11,6 +11,7 @@ values, so it loads with ``torch.load(..., weights_only=True)``::
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,7 +22,7 @@ import torch
 from dreamengine.engine.model import DreamModel
 from dreamengine.errors import DreamError
 
-__all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "read_checkpoint", "load_checkpoint_model"]
+__all__ = ["CHECKPOINT_FORMAT", "checkpoints_in", "save_checkpoint", "read_checkpoint", "load_checkpoint_model"]
 
 CHECKPOINT_FORMAT = "dreamengine-checkpoint"
 _REQUIRED = ("architecture", "num_classes", "state_dict")
@@ -159,3 +160,16 @@ def load_checkpoint_model(path: str | Path, create: Callable[[str, int], DreamMo
         if payload.get(key):
             getattr(model, key).copy_(torch.tensor(payload[key], dtype=torch.float32).view(1, -1, 1, 1))
     return model
+
+
+#: the file name of a fine-tuning run's checkpoint after each epoch
+_CHECKPOINT = re.compile(r"epoch-(\d{3,})\.pt")
+
+
+def checkpoints_in(folder: str | Path) -> list[Path]:
+    """The ``epoch-NNN.pt`` files in ``folder``, in epoch order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if _CHECKPOINT.fullmatch(p.name)]
+    return sorted(found, key=lambda p: int(_CHECKPOINT.fullmatch(p.name).group(1)))

@@ -19,6 +19,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from dreamengine.errors import DreamError
 
 __all__ = [
+    "SHEET_KEY",
     "open_image",
     "load_image",
     "fit_image",
@@ -38,6 +39,8 @@ __all__ = [
 
 #: the PNG text chunk that holds a dream's run manifest (JSON).
 MANIFEST_KEY = "dreamengine"
+#: The key of a study's contact sheet's own settings: it is not a dream, and ``evaluate`` and ``info`` say so.
+SHEET_KEY = "study_sheet"
 #: where an animation holds it, by format: a GIF's comment, a WebP's XMP metadata.
 _ANIMATION_FIELD = {"GIF": "comment", "WEBP": "xmp"}
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dreamengine.engine.checkpoint import read_checkpoint
+from dreamengine.engine.checkpoint import checkpoints_in, read_checkpoint
 from dreamengine.engine.classes import name_for, resolve_class, slug
 from dreamengine.errors import DreamError
 from dreamengine.run.config import RunConfig
@@ -26,7 +26,6 @@ from dreamengine.run.expression_syntax import parse_objective
 from dreamengine.run.imaging import (
     read_manifest,
 )
-from dreamengine.training.fine_tune import checkpoints_in
 
 __all__ = [
     "class_folders",

@@ -7,13 +7,11 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from dreamengine.engine.classes import slug
-from dreamengine.run.imaging import load_image, save_png
+from dreamengine.run.imaging import SHEET_KEY, load_image, save_png
 from dreamengine.study.plan import StudyPlan
 
 __all__ = ["SHEET_KEY", "grids", "sheet_path", "write_sheets"]
 
-#: The key of a contact sheet's own settings: it is not a dream, and ``evaluate`` and ``info`` say so.
-SHEET_KEY = "study_sheet"
 
 _LABEL_WIDTH, _HEADER, _GAP, _MIN_HEIGHT = 150, 44, 6, 96
 

@@ -13,7 +13,6 @@ every epoch trains the classifier on those stored features.
 
 from __future__ import annotations
 
-import re
 import time
 import warnings
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from dreamengine.engine.checkpoint import read_checkpoint, save_checkpoint
+from dreamengine.engine.checkpoint import checkpoints_in, read_checkpoint, save_checkpoint
 from dreamengine.engine.model import DreamModel
 from dreamengine.errors import DreamError, check_options
 from dreamengine.plugins import PluginHost
@@ -32,9 +31,7 @@ from dreamengine.run.config import MAX_SEED
 from dreamengine.run.prepare import load_architecture, resolve_device
 from dreamengine.training.imagefolder import LoadedImages, load_images, scan_dataset
 
-__all__ = ["TrainSettings", "EpochReport", "TrainCallbacks", "train", "checkpoints_in", "create_model"]
-
-_CHECKPOINT = re.compile(r"epoch-(\d{3,})\.pt")
+__all__ = ["TrainSettings", "EpochReport", "TrainCallbacks", "train", "create_model"]
 
 
 @dataclass
@@ -85,15 +82,6 @@ class _Split:
     inputs: torch.Tensor
     labels: torch.Tensor
     skipped: list[Path] = field(default_factory=list)
-
-
-def checkpoints_in(folder: str | Path) -> list[Path]:
-    """The ``epoch-NNN.pt`` files in ``folder``, in epoch order."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    found = [p for p in folder.iterdir() if _CHECKPOINT.fullmatch(p.name)]
-    return sorted(found, key=lambda p: int(_CHECKPOINT.fullmatch(p.name).group(1)))
 
 
 def create_model(host: PluginHost, name: str, pretrained: bool, num_classes: int) -> DreamModel:
