@@ -171,5 +171,5 @@ def checkpoints_in(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    found = [p for p in folder.iterdir() if _CHECKPOINT.fullmatch(p.name)]
-    return sorted(found, key=lambda p: int(_CHECKPOINT.fullmatch(p.name).group(1)))
+    epochs = {path: match for path in folder.iterdir() if (match := _CHECKPOINT.fullmatch(path.name))}
+    return sorted(epochs, key=lambda path: int(epochs[path].group(1)))
