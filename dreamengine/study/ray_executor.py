@@ -24,7 +24,7 @@ import socket
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -33,9 +33,11 @@ from dreamengine.plugins import PluginHost, load_plugins
 from dreamengine.run.imaging import write_atomic
 from dreamengine.run.inputs import files_read, reading_from
 from dreamengine.run.prepare import load_model
-from dreamengine.study.executors import Finished
 from dreamengine.study.plan import Cell, Task
 from dreamengine.study.render import CellOutput, render_task
+
+if TYPE_CHECKING:
+    from dreamengine.study.executors import Finished
 
 __all__ = ["RayExecutor", "import_ray"]
 
