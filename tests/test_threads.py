@@ -4,14 +4,9 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from dreamengine.cli import cli
 from dreamengine.errors import DreamError
@@ -134,25 +129,3 @@ def test_study_takes_threads_or_chooses_them_and_says_so_when_busy(
     result = runner.invoke(cli, [*study, "-o", str(tmp_path / "busy")], catch_exceptions=False)
     assert "other programs keep 1.0 of the 2 CPUs busy: dreaming on 1 thread" in " ".join(result.output.split())
     assert {read_manifest(cell)["threads"] for cell in (tmp_path / "busy").rglob("*steps-?????.png")} == {1}
-
-
-def _dream(tmp_path: Path, threads: int) -> np.ndarray:
-    """The default model's dream, small, short and plain, made by the command in a fresh process (MKL reads its
-    settings once) with ``threads``, in MKL's strict mode. Its last feature maps are 3x3: without that mode MKL splits
-    their sums across threads, and the pictures differ."""
-    out = tmp_path / f"threads{threads}.png"
-    env = {**os.environ, "DREAMENGINE_NO_ENTRYPOINTS": "1"}
-    env["MKL_CBWR"] = "AUTO,STRICT"  # MKL's strict mode, as docs/guide.md says (read once, at its first call)
-    env.pop("OMP_NUM_THREADS", None)
-    command = [sys.executable, "-c", "from dreamengine.cli import main; main()", "run", "--size", "96", "--steps", "10"]
-    command += ["--reg", "none", "--strategy", "none", "--param", "pixel"]  # the network's sums alone, undamped
-    done = subprocess.run(
-        [*command, "--threads", str(threads), "-o", str(out)], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert read_manifest(out)["threads"] == threads
-    return np.asarray(Image.open(out))
-
-
-def test_in_mkls_strict_mode_the_default_models_dream_is_the_same_on_one_thread_and_on_two(tmp_path):
-    assert np.array_equal(_dream(tmp_path, 1), _dream(tmp_path, 2))

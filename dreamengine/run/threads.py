@@ -8,8 +8,8 @@ counts the CPUs it may use and how busy other programs keep them, and uses the f
 The thread count changes the dream's last bits, and over hundreds of steps its picture: Intel MKL splits a small
 matrix product's sums across threads (a 1x1 convolution on a 3x3 feature map). So every dream stores the count it
 was made with (:func:`dreamengine.run.outputs.manifest`), and ``--from`` uses it again. MKL's strict reproducible
-mode (``MKL_CBWR=AUTO,STRICT`` in the environment) keeps those sums the same for any thread count; it is not set
-here, since it would change the default dream made on more than one thread (docs/guide.md, Reproducibility).
+mode (``MKL_CBWR=AUTO,STRICT``) is no cure: at the default size the pictures still differ by thread count with it
+(docs/guide.md, Reproducibility).
 """
 
 from __future__ import annotations
