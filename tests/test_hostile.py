@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -35,8 +35,6 @@ pytestmark = pytest.mark.usefixtures("one_thread", "builtins_only_cli")
 
 #: A few seconds per property on a shared 2-core machine.
 FEW = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-#: For a property known to fail (its fix is another part of issue 19): no shrinking, which takes minutes.
-KNOWN = settings(FEW, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 TINY = ["--model", "resnet10t", "--size", "16", "--steps", "1", "--strategy", "none", "--device", "cpu"]
 _REGISTRY = load_plugins(entry_points=False, blocked=(), trace=False).registry.entries
@@ -220,7 +218,6 @@ def test_any_config_file_text_gets_a_dream_or_one_line(text):
         _check(_run("--config", "out/run.toml"))
 
 
-@pytest.mark.xfail(reason="issue 19, config files (settings): a preset that is not a string raises in apply_preset")
 @pytest.mark.parametrize("value", ["1", "[1]", '{blur = {sigma = "x"}}'])
 def test_a_preset_of_another_type_in_a_config_file_is_one_line(value):
     with _sandbox() as root:
@@ -229,8 +226,7 @@ def test_a_preset_of_another_type_in_a_config_file_is_one_line(value):
         _check(_run("--config", "out/run.toml"), valid=False)
 
 
-@pytest.mark.xfail(reason="issue 19, config files (settings): bytes that are not UTF-8 raise UnicodeDecodeError")
-@KNOWN
+@FEW
 @given(data=st.binary(max_size=80))
 @example(data=b"\x80")
 def test_any_config_file_bytes_get_a_dream_or_one_line(data):
@@ -264,11 +260,7 @@ CHECKPOINT_KEYS = [
 ]
 
 
-@pytest.mark.xfail(
-    reason="issue 19, checkpoints (settings): load_checkpoint_model takes a field of another type or an empty tensor "
-    "(mean, std, input_size, class_names, num_classes) as it is and raises TypeError, ValueError or RuntimeError"
-)
-@KNOWN
+@FEW
 @given(
     changes=st.dictionaries(st.one_of(st.sampled_from(CHECKPOINT_KEYS), HOSTILE_TEXT), PLAIN, max_size=3),
     dropped=st.lists(st.sampled_from(CHECKPOINT_KEYS), max_size=2),

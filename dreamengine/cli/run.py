@@ -224,7 +224,10 @@ def resolve_config(host, config_file, from_png, preset, assignments, cli_setting
         stored = stored_settings(from_png)
         config = config.updated(stored, f"the settings stored in {from_png!r}")
     file_settings = load_toml(config_file) if config_file else {}
-    preset = preset or file_settings.get("preset")
+    if not preset and file_settings.get("preset") is not None:
+        preset = file_settings["preset"]
+        if not isinstance(preset, str):
+            raise DreamError(f"setting 'preset' in config file {config_file!r} must be str, got {preset!r}.")
     if preset:
         config = apply_preset(host, config, preset)
     if file_settings:

@@ -11,6 +11,7 @@ values, so it loads with ``torch.load(..., weights_only=True)``::
 
 from __future__ import annotations
 
+import math
 import re
 import zipfile
 from collections.abc import Callable, Mapping
@@ -87,30 +88,55 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def _check_metadata(payload: Mapping[str, Any], where: str) -> None:
-    """Refuse metadata the engine cannot dream with, in one line: a class count that is not a positive whole
-    number, class names that do not name each output once, a normalisation other than one value per colour."""
+    """Refuse metadata the engine cannot dream with, in one line: an architecture that is not a name, weights
+    that are not a state dict, a class count that is not a positive whole number, class names that do not name
+    each output once, an input size other than (height, width), a normalisation other than one value per colour.
+    A field that is absent, ``None`` or empty leaves the architecture's own."""
+    if not isinstance(payload["architecture"], str) or not payload["architecture"]:
+        raise DreamError(f"{where} has architecture {payload['architecture']!r}: it must be a model's name.")
+    if not isinstance(payload["state_dict"], Mapping):
+        raise DreamError(f"{where} has a state_dict that is not a mapping of names to tensors.")
     count = payload["num_classes"]
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise DreamError(f"{where} has num_classes {count!r}: it must be a whole number of outputs, 1 or more.")
-    names = payload.get("class_names") or []
-    if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
+    names = _given(payload, "class_names")
+    if names is not None and not (isinstance(names, (list, tuple)) and all(isinstance(name, str) for name in names)):
         raise DreamError(f"{where} has class_names that are not a list of names: {names!r}.")
     if names and len(names) != count:
         raise DreamError(
             f"{where} names {len(names)} classes for its {count} outputs (num_classes): it needs one name per output."
         )
+    size = _given(payload, "input_size")
+    if size is not None and not (
+        isinstance(size, (list, tuple)) and len(size) == 2 and all(_is_whole(v) and v >= 1 for v in size)
+    ):
+        raise DreamError(f"{where} has input_size {size!r}: it needs 2 whole numbers of pixels, (height, width).")
     for key in ("mean", "std"):
-        values = payload.get(key)
-        if values and not (
+        values = _given(payload, key)
+        if values is not None and not (
             isinstance(values, (list, tuple)) and len(values) == 3 and all(_is_number(v) for v in values)
         ):
             raise DreamError(f"{where} has {key} {values!r}: it needs 3 numbers, one per colour (red, green, blue).")
-    if payload.get("std") and any(v <= 0 for v in payload["std"]):
-        raise DreamError(f"{where} has std {payload['std']!r}: each must be above 0.")
+    std = _given(payload, "std")
+    if std is not None and any(v <= 0 for v in std):
+        raise DreamError(f"{where} has std {std!r}: each must be above 0.")
+
+
+def _given(payload: Mapping[str, Any], key: str) -> Any:
+    """``payload[key]``, or ``None`` where it is absent, ``None`` or an empty list or tuple (the architecture's own
+    value is kept). Anything else, a tensor included, is returned as it is, for the checks to judge."""
+    value = payload.get(key)
+    return None if value is None or (isinstance(value, (list, tuple)) and not value) else value
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_whole(value: Any) -> bool:
+    """An int (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _unloadable(path: Path, error: Exception) -> DreamError:
@@ -153,12 +179,14 @@ def load_checkpoint_model(path: str | Path, create: Callable[[str, int], DreamMo
     payload = read_checkpoint(path)
     model = create(payload["architecture"], int(payload["num_classes"]))
     model.load_weights(payload["state_dict"], f"checkpoint {str(path)!r}")
-    model.class_names = list(payload.get("class_names") or model.class_names)
-    if payload.get("input_size"):
-        model.input_size = tuple(payload["input_size"])
+    model.class_names = list(_given(payload, "class_names") or model.class_names)
+    size = _given(payload, "input_size")
+    if size is not None:
+        model.input_size = (int(size[0]), int(size[1]))
     for key in ("mean", "std"):
-        if payload.get(key):
-            getattr(model, key).copy_(torch.tensor(payload[key], dtype=torch.float32).view(1, -1, 1, 1))
+        values = _given(payload, key)
+        if values is not None:
+            getattr(model, key).copy_(torch.tensor(values, dtype=torch.float32).view(1, -1, 1, 1))
     return model
 
 
