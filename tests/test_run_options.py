@@ -8,7 +8,8 @@ import typing
 import click
 import pytest
 
-from dreamengine.cli.run import OnceOption, run_command
+from dreamengine.cli.once import OnceOption
+from dreamengine.cli.run import run_command
 from dreamengine.engine.loop import OPTIMIZERS
 from dreamengine.run.acceleration import PRECISIONS
 from dreamengine.run.config import RunConfig

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.once import once
 from dreamengine.cli.output import console, loading
 from dreamengine.run.config import RunConfig
 
@@ -18,10 +19,8 @@ from dreamengine.run.config import RunConfig
 
 @cli.command("classes", cls=TorchCommand)
 @click.argument("pattern", required=False)
-@click.option(
-    "--model", "-m", default=RunConfig.model, show_default=True, help="Registered model or any timm architecture."
-)
-@click.option("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint's classes instead.")
+@once("--model", "-m", default=RunConfig.model, show_default=True, help="Registered model or any timm architecture.")
+@once("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint's classes instead.")
 def classes_command(pattern: str | None, model: str, checkpoint: str | None) -> None:
     """List the classes a model can dream with --class: index, name, and the other names it is known by.
 

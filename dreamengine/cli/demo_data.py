@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dreamengine.cli.group import TorchCommand, cli
+from dreamengine.cli.once import once
 from dreamengine.cli.output import console
 from dreamengine.run.config import MAX_SEED
 
@@ -14,10 +15,10 @@ from dreamengine.run.config import MAX_SEED
 
 @cli.command("demo-data", cls=TorchCommand)
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--per-class", type=int, default=60, show_default=True, help="Images per class (train + val).")
-@click.option("--val-fraction", type=float, default=0.2, show_default=True, help="Share of each class in val/.")
-@click.option("--size", type=int, default=64, show_default=True, help="Image size in pixels (square).")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
+@once("--per-class", type=int, default=60, show_default=True, help="Images per class (train + val).")
+@once("--val-fraction", type=float, default=0.2, show_default=True, help="Share of each class in val/.")
+@once("--size", type=int, default=64, show_default=True, help="Image size in pixels (square).")
+@once("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 def demo_data_command(directory: str, per_class: int, val_fraction: float, size: int, seed: int) -> None:
     """Write a small image dataset to DIRECTORY (train/ and val/), no download needed.
 

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.once import once
 from dreamengine.cli.output import console, counted, err_console, loading, warn
 from dreamengine.errors import DreamError
 from dreamengine.run.config import RunConfig
@@ -38,11 +39,9 @@ _SHOWN = 8  # channels listed: those the direction weighs most, either way
     type=click.Path(exists=True, path_type=Path),
     help="Pictures it points away from (repeatable). [default: none: the mean feature of --toward]",
 )
-@click.option(
-    "--model", "-m", default=RunConfig.model, show_default=True, help="Registered model or any timm architecture."
-)
-@click.option("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint's network instead.")
-@click.option(
+@once("--model", "-m", default=RunConfig.model, show_default=True, help="Registered model or any timm architecture.")
+@once("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint's network instead.")
+@once(
     "--output",
     "-o",
     default="direction.pt",

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.once import once
 from dreamengine.cli.output import console, err_console
 from dreamengine.errors import DreamError
 
@@ -38,7 +39,7 @@ GROUPINGS = ("folder", "class", "all")
     f"pretrained weights. [default: {', '.join(DEFAULT_JUDGES)}, "
     "less any model that made the dreams]",
 )
-@click.option(
+@once(
     "--thumb",
     type=int,
     default=DEFAULT_THUMB,
@@ -46,7 +47,7 @@ GROUPINGS = ("folder", "class", "all")
     help="Also judge each dream shrunk to THUMB pixels (longer side; a smaller dream as it is) and "
     "scaled back up; 0: off.",
 )
-@click.option(
+@once(
     "--group-by",
     type=click.Choice(GROUPINGS),
     default="folder",
@@ -54,8 +55,8 @@ GROUPINGS = ("folder", "class", "all")
     help="Summary rows per sub-folder (a study's settings), per target class, or one for all.",
 )
 @click.option("--per-image", is_flag=True, help="Also print one row per dream and judge.")
-@click.option("--json", "json_path", metavar="PATH", help="Write the report as JSON to PATH ('-': stdout only).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@once("--json", "json_path", metavar="PATH", help="Write the report as JSON to PATH ('-': stdout only).")
+@once("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 def evaluate_command(
     folder: str, judges: tuple[str, ...], thumb: int, group_by: str, per_image: bool, json_path: str | None, device: str
 ) -> None:

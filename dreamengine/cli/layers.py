@@ -8,6 +8,7 @@ import click
 from rich.table import Table
 
 from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.once import once
 from dreamengine.cli.output import console, loading
 from dreamengine.run.config import RunConfig
 
@@ -17,11 +18,9 @@ from dreamengine.run.config import RunConfig
 
 @cli.command("layers", cls=TorchCommand)
 @click.argument("pattern", required=False)
-@click.option(
-    "--model", "-m", default=RunConfig.model, show_default=True, help="Registered model or any timm architecture."
-)
-@click.option("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint's network instead.")
-@click.option(
+@once("--model", "-m", default=RunConfig.model, show_default=True, help="Registered model or any timm architecture.")
+@once("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint's network instead.")
+@once(
     "--levels",
     type=click.IntRange(min=1),
     default=2,

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from dreamengine import hookspecs
 from dreamengine.cli.group import cli, get_host
+from dreamengine.cli.once import once
 from dreamengine.cli.output import console
 from dreamengine.errors import DreamError, unknown_name
 
@@ -89,7 +90,7 @@ def _summary(text: str) -> Text:
 
 
 @cli.command("plugins")
-@click.option("--hook", help="Only plugins implementing this hook, e.g. dreamengine_step_end (or step_end).")
+@once("--hook", help="Only plugins implementing this hook, e.g. dreamengine_step_end (or step_end).")
 def list_plugins(hook: str | None) -> None:
     """List the loaded plugins: name, distribution, version and hooks, then any problems.
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from dreamengine.cli.group import TorchCommand, cli
+from dreamengine.cli.once import once
 from dreamengine.cli.output import console, counted
 from dreamengine.errors import DreamError
 
@@ -17,7 +18,7 @@ from dreamengine.errors import DreamError
 
 @cli.command("montage", cls=TorchCommand)
 @click.argument("pictures", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))  # files or folders
-@click.option(
+@once(
     "-o",
     "--output",
     default="montage.png",
@@ -25,7 +26,7 @@ from dreamengine.errors import DreamError
     type=click.Path(path_type=Path),
     help="The PNG to write (a montage there before is replaced, any other file kept).",
 )
-@click.option("--columns", type=int, help="Pictures across. [default: about square]")
+@once("--columns", type=int, help="Pictures across. [default: about square]")
 @click.option(
     "--as-given", is_flag=True, help="Keep the pictures in the order given, not by their names with numbers as numbers."
 )

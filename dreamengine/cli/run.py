@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.once import once
 from dreamengine.cli.output import console, err_console, loading, stop_interrupted, warn
 from dreamengine.errors import DreamError, DreamInterrupted
 from dreamengine.options import parse_assignment
@@ -29,28 +29,9 @@ DEFAULTS = RunConfig()
 OPTIMIZER_NAMES = ("adam", "adamw", "sgd")
 
 
-class OnceOption(click.Option):
-    """An option that takes one value and is refused when given twice (click would keep the last one unsaid)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["multiple"] = True  # every value collected, to be counted
-        super().__init__(*args, **kwargs)
-
-    def process_value(self, ctx: click.Context, value: Any) -> Any:
-        """The one value given, or ``None``; a second is an error that names both."""
-        values = super().process_value(ctx, value)
-        if len(values) > 1:
-            shown = ", ".join(map(str, values))
-            raise click.BadParameter(f"given {len(values)} times ({shown}); give it once.", ctx=ctx, param=self)
-        return values[0] if values else None
-
-
-_once = functools.partial(click.option, cls=OnceOption)
-
-
 @cli.command("run", cls=TorchCommand)
-@_once("--model", "-m", help=f"Registered model or any timm architecture. [default: {DEFAULTS.model}]")
-@_once("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint to dream with.")
+@once("--model", "-m", help=f"Registered model or any timm architecture. [default: {DEFAULTS.model}]")
+@once("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint to dream with.")
 @click.option("--pretrained/--no-pretrained", default=None, help="Download timm's pretrained weights.")
 @click.option(
     "--class",
@@ -60,7 +41,7 @@ _once = functools.partial(click.option, cls=OnceOption)
     help="ImageNet (or checkpoint) class name or index; repeat to dream several in one batch. "
     f"[default: {', '.join(DEFAULTS.classes)}]",
 )
-@_once(
+@once(
     "--objective",
     help="Objective spec or expression, e.g. logit, layer:blocks.4:7, "
     "\"logit:flamingo + 0.5*layer:blocks.5 - 0.01*tv\"; several separated by ';' "
@@ -73,12 +54,12 @@ _once = functools.partial(click.option, cls=OnceOption)
     "default's (or the preset's). "
     f"[default: {', '.join(DEFAULTS.reg)}]",
 )
-@_once(
+@once(
     "--init",
     help="Initializer spec, e.g. gray, gradient:start=red:end=blue, photo:path=cat.jpg:blur=4. "
     f"[default: {DEFAULTS.init}]",
 )
-@_once(
+@once(
     "--param",
     help=f"Image parametrization: fft (Lucid's decorrelated Fourier basis) or pixel. [default: {DEFAULTS.param}]",
 )
@@ -97,21 +78,21 @@ _once = functools.partial(click.option, cls=OnceOption)
     metavar="COMPONENT.OPTION=VALUE",
     help="Set one option of a component, e.g. -s blur.sigma=0.8 (repeatable).",
 )
-@_once("--steps", type=int, help=f"Gradient steps (shared out among octaves). [default: {DEFAULTS.steps}]")
-@_once("--lr", type=float, help=f"Learning rate. [default: {DEFAULTS.lr}]")
-@_once("--optimizer", type=click.Choice(OPTIMIZER_NAMES), help=f"[default: {DEFAULTS.optimizer}]")
-@_once(
+@once("--steps", type=int, help=f"Gradient steps (shared out among octaves). [default: {DEFAULTS.steps}]")
+@once("--lr", type=float, help=f"Learning rate. [default: {DEFAULTS.lr}]")
+@once("--optimizer", type=click.Choice(OPTIMIZER_NAMES), help=f"[default: {DEFAULTS.optimizer}]")
+@once(
     "--size",
     help="Dream size in pixels: N (square; from a photo, the longer side of its shape) or "
     "WIDTHxHEIGHT, e.g. 2048x1536. [default: the model's input size]",
 )
-@_once(
+@once(
     "--seed",
     type=click.IntRange(0, MAX_SEED),
     help=f"Seed of every random draw; same seed, same bytes. [default: {DEFAULTS.seed}]",
 )
-@_once("--device", help=f"auto, cpu, cuda, cuda:N or mps. [default: {DEFAULTS.device}]")
-@_once(
+@once("--device", help=f"auto, cpu, cuda, cuda:N or mps. [default: {DEFAULTS.device}]")
+@once(
     "--threads",
     type=click.IntRange(1),
     help="CPU threads. [default: OMP_NUM_THREADS, else one per CPU that other programs leave free]",
@@ -131,26 +112,26 @@ _once = functools.partial(click.option, cls=OnceOption)
     default=None,
     help="torch.compile the model (slow first step; see docs/performance.md). [default: off]",
 )
-@_once(
+@once(
     "--precision",
     type=click.Choice(["fp32", "bf16"]),
     help=f"bf16: run the model under bfloat16 autocast. [default: {DEFAULTS.precision}]",
 )
-@_once("--output", "-o", help=f"Output folder, or a .png file. [default: {DEFAULTS.output}]")
+@once("--output", "-o", help=f"Output folder, or a .png file. [default: {DEFAULTS.output}]")
 @click.option(
     "--side-by-side/--no-side-by-side",
     default=None,
     help="Also write the report's raw | rescaled picture (*-side.png).",
 )
-@_once(
+@once(
     "--save-every",
     type=int,
     help="Also write an animation with a frame every K steps (a zoom strategy writes its frames without it).",
 )
-@_once("--animation", type=click.Choice(["gif", "webp"]), help=f"Animation format. [default: {DEFAULTS.animation}]")
-@_once("--preset", help="Apply a preset first (see `dreamengine list presets`).")
-@_once("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of settings.")
-@_once(
+@once("--animation", type=click.Choice(["gif", "webp"]), help=f"Animation format. [default: {DEFAULTS.animation}]")
+@once("--preset", help="Apply a preset first (see `dreamengine list presets`).")
+@once("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of settings.")
+@once(
     "--from",
     "from_png",
     type=click.Path(dir_okay=False),

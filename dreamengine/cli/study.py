@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.once import once
 from dreamengine.cli.output import console, counted, err_console, stop_interrupted, warn
 from dreamengine.errors import DreamError
 from dreamengine.plugins import PluginHost
@@ -38,40 +39,40 @@ def _numbers(text: str | None, what: str) -> list[int] | None:
 
 @cli.command("study", cls=TorchCommand)
 @click.argument("checkpoints", nargs=-1, required=True)
-@click.option(
+@once(
     "--steps",
     default=",".join(map(str, REPORT_STEPS)),
     show_default=True,
     help="Dream step counts, comma-separated (the columns).",
 )
-@click.option("--epochs", help="Only these epochs of each run, comma-separated (the rows). [default: all]")
+@once("--epochs", help="Only these epochs of each run, comma-separated (the rows). [default: all]")
 @click.option("--class", "-c", "classes", multiple=True, help="Classes to dream (repeatable). [default: all]")
 @click.option(
     "--objective", "objectives", multiple=True, help="Objective(s), e.g. logit, cross-entropy. [default: logit]"
 )
 @click.option("--blur", "blurs", multiple=True, help="Blur setting(s): 0.5, a range 0.1-1.0, or none. [default: 0.5]")
 @click.option("--seed", "seeds", type=click.IntRange(0, MAX_SEED), multiple=True, help="Seed(s). [default: 0]")
-@click.option("--preset", default="report", show_default=True, help="Base settings of every dream.")
-@click.option("--size", type=int, help="Dream size in pixels. [default: the preset's]")
-@click.option("--lr", type=float, help="Dream learning rate. [default: the preset's]")
-@click.option("--init", help="Initializer spec. [default: the preset's]")
-@click.option("--device", help="auto, cpu, cuda, cuda:N or mps. [default: auto]")
-@click.option(
+@once("--preset", default="report", show_default=True, help="Base settings of every dream.")
+@once("--size", type=int, help="Dream size in pixels. [default: the preset's]")
+@once("--lr", type=float, help="Dream learning rate. [default: the preset's]")
+@once("--init", help="Initializer spec. [default: the preset's]")
+@once("--device", help="auto, cpu, cuda, cuda:N or mps. [default: auto]")
+@once(
     "--threads",
     type=click.IntRange(1),
     help="CPU threads. [default: OMP_NUM_THREADS, else one per CPU that other programs leave free]",
 )
-@click.option("--output", "-o", default="study", show_default=True, help="Folder for cells, sheets and index.html.")
-@click.option("--title", default="dreamengine study", show_default=True, help="Title of the page.")
-@click.option(
+@once("--output", "-o", default="study", show_default=True, help="Folder for cells, sheets and index.html.")
+@once("--title", default="dreamengine study", show_default=True, help="Title of the page.")
+@once(
     "--executor",
     type=click.Choice(EXECUTORS),
     default="local",
     show_default=True,
     help="Where the dreams run: this process, or a Ray cluster (pip install 'dreamengine[ray]').",
 )
-@click.option("--address", help="Ray cluster to join, e.g. 10.0.0.5:6379. [default: start a Ray here, on 127.0.0.1]")
-@click.option("--workers", type=int, help="Worker processes of a Ray started here. [default: one per CPU]")
+@once("--address", help="Ray cluster to join, e.g. 10.0.0.5:6379. [default: start a Ray here, on 127.0.0.1]")
+@once("--workers", type=int, help="Worker processes of a Ray started here. [default: one per CPU]")
 def study_command(
     checkpoints,
     steps,

@@ -9,6 +9,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.once import once
 from dreamengine.cli.output import console, counted, err_console, stop_interrupted
 from dreamengine.run.config import MAX_SEED
 
@@ -34,7 +35,7 @@ def _percent(value: float | None) -> str:
 
 @cli.command("train", cls=TorchCommand)
 @click.argument("data_dir", type=click.Path(file_okay=False))
-@click.option(
+@once(
     "--model", "-m", default="efficientnet-lite0", show_default=True, help="Registered model or any timm architecture."
 )
 @click.option(
@@ -43,27 +44,27 @@ def _percent(value: float | None) -> str:
     show_default=True,
     help="Start from timm's pretrained weights (downloads them).",
 )
-@click.option("--epochs", type=int, default=10, show_default=True, help="Train until this many epochs in all.")
-@click.option("--lr", type=float, default=0.01, show_default=True, help="SGD learning rate (momentum 0.9).")
-@click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--size", type=int, default=128, show_default=True, help="Images are resized to SIZE x SIZE.")
+@once("--epochs", type=int, default=10, show_default=True, help="Train until this many epochs in all.")
+@once("--lr", type=float, default=0.01, show_default=True, help="SGD learning rate (momentum 0.9).")
+@once("--batch-size", type=int, default=32, show_default=True)
+@once("--size", type=int, default=128, show_default=True, help="Images are resized to SIZE x SIZE.")
 @click.option("--freeze-backbone", is_flag=True, help="Train only the classifier (the report's fc-only run).")
-@click.option(
+@once(
     "--val-fraction",
     type=float,
     default=0.2,
     show_default=True,
     help="Validation share when DATA_DIR has no train/ and val/ folders.",
 )
-@click.option(
+@once(
     "--seed",
     type=click.IntRange(0, MAX_SEED),
     default=0,
     show_default=True,
     help="Seed of the weights, split and shuffles.",
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--output", "-o", default="checkpoints", show_default=True, help="Folder for epoch-NNN.pt files.")
+@once("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@once("--output", "-o", default="checkpoints", show_default=True, help="Folder for epoch-NNN.pt files.")
 @click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in --output.")
 def train_command(data_dir: str, **options) -> None:
     """Fine-tune a classifier on DATA_DIR (one sub-folder per class; train/ + val/ if present).
