@@ -129,3 +129,18 @@ def test_study_takes_threads_or_chooses_them_and_says_so_when_busy(
     result = runner.invoke(cli, [*study, "-o", str(tmp_path / "busy")], catch_exceptions=False)
     assert "other programs keep 1.0 of the 2 CPUs busy: dreaming on 1 thread" in " ".join(result.output.split())
     assert {read_manifest(cell)["threads"] for cell in (tmp_path / "busy").rglob("*steps-?????.png")} == {1}
+
+
+def test_a_dream_made_again_from_its_settings_replaces_itself(runner, tmp_path, monkeypatch, restore_threads):
+    """``--from`` names the thread count the command chose; the dream it makes is the same one, in the same file."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(thread_choice, "busy_cpus", lambda: 0.0)
+    folder = tmp_path / "dreams"
+    assert runner.invoke(cli, ["run", *TINY, "-o", str(folder)]).exit_code == 0
+    (made,) = folder.glob("*.png")
+    again = runner.invoke(cli, ["run", "--from", str(made), "-o", str(folder)])
+    assert again.exit_code == 0, again.output
+    assert [path.name for path in folder.glob("*.png")] == [made.name]
+    assert read_manifest(made)["config"]["threads"] == usable_cpus()  # now the settings name it
+    other = runner.invoke(cli, ["run", *TINY, "--threads", str(usable_cpus() + 1), "-o", str(folder)])
+    assert other.exit_code == 0 and len(list(folder.glob("*.png"))) == 2  # another count: another dream, kept apart

@@ -143,9 +143,18 @@ def _replaceable(path: Path, meta: Mapping[str, Any]) -> bool:
         stored = read_manifest(path)
     except DreamError:
         return False
-    made = json.loads(json.dumps({"config": meta["config"], "target": meta["target"]}))  # as stored: lists, not tuples
-    same = stored.get("config") == made["config"] and stored.get("target") == made["target"]
+    made = json.loads(json.dumps(meta))  # as stored: lists, not tuples
+    same = _as_made(stored) == _as_made(made) and stored.get("target") == made["target"]
     return same and (stored.get("interrupted", False) or not meta.get("interrupted", False))
+
+
+def _as_made(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A manifest's settings with the thread count it was made with where they left it to the command: a dream
+    made again from its stored settings (``--from``, which names the count) is the same dream."""
+    config = manifest.get("config")
+    if not isinstance(config, Mapping):
+        return None
+    return {**config, "threads": config.get("threads") or manifest.get("threads")}
 
 
 def manifest(
