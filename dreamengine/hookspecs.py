@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from dreamengine.engine.model import DreamModel
     from dreamengine.run.config import RunConfig
 
-__all__ = ["hookspec", "hookimpl", "hook_names", "PROJECT_NAME", "Register"]
+__all__ = ["hookspec", "hookimpl", "hook_names", "call_one", "PROJECT_NAME", "Register"]
 
 PROJECT_NAME = "dreamengine"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -209,6 +209,13 @@ def dreamengine_run_end(config: RunConfig, result: DreamResult, paths: list[Path
     :param dreamengine.DreamResult result: images, scores and frames.
     :param list[pathlib.Path] paths: the files written.
     """
+
+
+def call_one(pm: pluggy.PluginManager, hook_name: str, impl: pluggy.HookImpl, **kwargs: Any) -> list[Any]:
+    """Call one plugin's implementation of a hook, through pluggy so that trace mode shows the call."""
+    others = [plugin for plugin in pm.get_plugins() if plugin is not impl.plugin]
+    results: list[Any] = pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
+    return results
 
 
 def hook_names() -> list[str]:

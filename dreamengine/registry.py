@@ -12,10 +12,10 @@ import pluggy
 
 from dreamengine.components import Initializer, Objective, Parametrization, Regularizer, Strategy
 from dreamengine.errors import DreamError, unknown_name
-from dreamengine.hookspecs import Register
+from dreamengine.hookspecs import Register, call_one
 from dreamengine.options import ComponentSpec, OptionInfo, coerce_options, factory_options
 
-__all__ = ["Entry", "Registry", "KINDS", "call_one", "singular"]
+__all__ = ["Entry", "Registry", "KINDS", "singular"]
 
 #: kind -> (registration hook, what the factory must return, or None for presets/models)
 KINDS: dict[str, tuple[str, type | None]] = {
@@ -145,13 +145,6 @@ class Registry:
 def singular(kind: str) -> str:
     """``strategies`` -> ``strategy``, ``objectives`` -> ``objective``."""
     return kind[:-3] + "y" if kind.endswith("ies") else kind[:-1]
-
-
-def call_one(pm: pluggy.PluginManager, hook_name: str, impl: pluggy.HookImpl, **kwargs: Any) -> list[Any]:
-    """Call one plugin's implementation of a hook, through pluggy so that trace mode shows the call."""
-    others = [plugin for plugin in pm.get_plugins() if plugin is not impl.plugin]
-    results: list[Any] = pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
-    return results
 
 
 def _first_line(target: Any) -> str:

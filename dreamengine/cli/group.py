@@ -14,6 +14,7 @@ import click
 
 from dreamengine.cli.output import loading, stop_interrupted, warn
 from dreamengine.errors import DreamError, compile_failure, out_of_memory
+from dreamengine.hookspecs import call_one
 from dreamengine.plugins import PluginFailure, PluginHost, load_plugins
 
 __all__ = ["cli", "main", "get_host", "add_plugin_commands", "TorchCommand"]
@@ -114,10 +115,8 @@ def add_plugin_commands(host: PluginHost, group: click.Group) -> None:
         before = dict(group.commands)
         who = f"plugin {impl.plugin_name!r} ({host.distribution(impl.plugin_name)})"
         block = f"fix or upgrade it, or block it with DREAMENGINE_BLOCK_PLUGINS={impl.plugin_name}"
-        # as dreamengine.registry.call_one does (through pluggy, so trace mode shows it); that module imports torch
-        others = [plugin for plugin in host.pm.get_plugins() if plugin is not impl.plugin]
         try:
-            host.pm.subset_hook_caller("dreamengine_register_commands", remove_plugins=others)(cli=group)
+            call_one(host.pm, "dreamengine_register_commands", impl, cli=group)
         except Exception as error:
             group.commands = before
             warn(f"{who} could not add its commands ({type(error).__name__}: {error}); {block}.")
