@@ -13,7 +13,7 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dreamengine.options import ComponentSpec, is_none, parse_spec
+from dreamengine.options import ComponentSpec, parse_spec, parse_spec_list
 from dreamengine.run.expression_syntax import ObjectiveSpec, parse_objective
 
 __all__ = ["RunSpecs", "parse_run_specs"]
@@ -53,8 +53,8 @@ def parse_run_specs(objective: str, reg: tuple[str, ...], init: str, param: str,
     :class:`~dreamengine.run.config.RunConfig` keeps them)."""
     return RunSpecs(
         objective=parse_objective(objective),
-        reg=tuple(parse_spec(text) for text in reg if not is_none(text)),
+        reg=tuple(parse_spec_list(reg)),
         init=parse_spec(init),
         param=parse_spec(param),
-        strategy=tuple(parse_spec(text) for text in strategy if not is_none(text)),
+        strategy=tuple(parse_spec_list(strategy)),
     )
