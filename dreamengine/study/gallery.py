@@ -8,17 +8,17 @@ and in full on click. The study's data is embedded in the page as JSON.
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
 from pathlib import Path
 
 from dreamengine.errors import DreamError
 from dreamengine.run.imaging import read_manifest, write_atomic
+from dreamengine.run.pages import script_json
 from dreamengine.study.plan import StudyPlan
 from dreamengine.study.sheets import grids, sheet_path
 
-__all__ = ["check_gallery_path", "gallery_data", "script_json", "write_gallery"]
+__all__ = ["check_gallery_path", "gallery_data", "write_gallery"]
 
 _SETTINGS = ("checkpoint", "objective", "reg", "init", "steps", "lr", "optimizer", "size", "seed")
 
@@ -80,17 +80,6 @@ def _is_gallery(page: Path) -> bool:
         return _MARK in page.read_text(errors="replace")
     except OSError:
         return False
-
-
-#: Characters that JSON leaves as they are but that an HTML ``<script>`` block or a JavaScript parser reads:
-#: ``<!--`` and ``</script>`` end or hide the rest of the page, U+2028/9 end a line in older JavaScript.
-_SCRIPT_UNSAFE = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
-
-
-def script_json(value) -> str:
-    """``value`` as JSON safe to embed in an HTML ``<script>`` block: ``<``, ``>``, ``&`` and U+2028/9 are
-    written as ``\\uXXXX`` escapes, so no name (``<!--``, ``</script>``) can end the block or hide the page."""
-    return json.dumps(value, sort_keys=True).translate(_SCRIPT_UNSAFE)
 
 
 def write_gallery(plan: StudyPlan, title: str = "dreamengine study") -> Path:
