@@ -6,10 +6,12 @@ One browser serves the whole module (a start costs about a second); the tests sk
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from PIL import Image
 
 from atlas_folder import CLASSES, HOSTILE_CLASS, QUOTED_LAYER, QUOTED_SLUG, write_atlas_folder
 from chromium import Chromium, find_chromium
@@ -138,3 +140,26 @@ def test_the_class_search_finds_a_hostile_name(site, browser):
     _key(browser, "Enter", "Enter", "\r")
     assert _after_load(browser).endswith("classes/1-script-img-src-x-onerror-alert-1.html")
     assert browser.problems() == []
+
+
+def _screenshots():
+    """The docs' screenshot helper, examples/atlas_screenshots.py, as a module."""
+    path = Path(__file__).resolve().parents[1] / "examples" / "atlas_screenshots.py"
+    spec = importlib.util.spec_from_file_location("atlas_screenshots", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_screenshot_helper_picks_the_index_a_layer_and_a_dreamt_unit_and_shoots_them(site, browser, tmp_path):
+    helper = _screenshots()
+    assert helper.pages(site, None, None) == {
+        "atlas-index": site / "index.html",
+        "atlas-layer": site / "layers" / f"{QUOTED_SLUG}.html",
+        "atlas-unit": site / "units" / QUOTED_SLUG / "0.html",
+    }
+    assert helper.pages(site, "logits", 2)["atlas-unit"] == site / "units" / "logits" / "2.html"
+    helper.screenshot(find_chromium(), site / "units" / QUOTED_SLUG / "1.html", tmp_path / "unit.jpg", 640, 480)
+    picture = Image.open(tmp_path / "unit.jpg")
+    assert picture.size == (640, 480) and picture.format == "JPEG"
+    assert picture.convert("L").getextrema()[0] < 40  # the dark background: a page, not a blank window

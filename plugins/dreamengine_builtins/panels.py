@@ -82,8 +82,8 @@ class ExamplesPanel(Panel):
         caption = f"{example.activation:.3g} · {self.escape(example.image)}"
         if example.peak is not None and example.y is not None and example.x is not None:
             caption += f" · peak {example.peak:.3g} at ({example.y}, {example.x})"
-        marker = self._marker(unit, atlas, example)
-        return f'<li><figure class="crop">{picture}{marker}<figcaption>{caption}</figcaption></figure></li>'
+        crop = f'<span class="crop">{picture}{self._marker(unit, atlas, example)}</span>'
+        return f"<li><figure>{crop}<figcaption>{caption}</figcaption></figure></li>"
 
     @staticmethod
     def _marker(unit, atlas, example) -> str:
