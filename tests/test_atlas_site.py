@@ -75,6 +75,14 @@ def test_every_link_and_picture_is_a_file_inside_the_folder(site):
             assert target.is_file() and site.resolve() in target.parents, (page, link)
 
 
+def test_no_file_of_the_site_names_anything_outside_it(site):
+    written = [*site.rglob("*.html"), *(site / "assets").iterdir()]
+    assert len(written) == 14 + 2  # the pages, the stylesheet and the script
+    for path in written:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"https?:|//[a-z]|@import|url\(", text, flags=re.I), path
+
+
 def test_grids_show_thumbnails_lazily_never_the_full_dreams(site):
     for page in [site / "index.html", *(site / "layers").iterdir()]:
         images = parse(page).images
@@ -203,9 +211,27 @@ class BrokenPlugin:
         register("broken", Broken)
 
 
-def test_a_failing_panel_names_itself_and_the_unit(tmp_path):
+class Wordless(Panel):
+    def render(self, unit, atlas):
+        return None
+
+
+class WordlessPlugin:
+    @hookimpl
+    def dreamengine_register_panels(self, register):
+        register("wordless", Wordless)
+
+
+@pytest.mark.parametrize(
+    "plugin, message",
+    [
+        (BrokenPlugin(), f"panel 'broken' failed on {QUOTED_LAYER!r} unit 0: KeyError: 'histogram'"),
+        (WordlessPlugin(), "panel 'wordless' returned a NoneType, not the HTML of its section"),
+    ],
+)
+def test_a_failing_panel_names_itself_and_the_unit(tmp_path, plugin, message):
     folder = write_atlas_folder(tmp_path / "atlas")
-    with plugin_host(BrokenPlugin()) as host, pytest.raises(DreamError, match="panel 'broken' failed on"):
+    with plugin_host(plugin) as host, pytest.raises(DreamError, match=re.escape(message)):
         write_site(folder, host)
 
 

@@ -175,7 +175,7 @@ placeholder="name"></label></div>
 def class_page(atlas: Atlas, found: AtlasClass) -> str:
     """A class: its dream (the logits unit of that class) and the units that feed it most."""
     page = found.page
-    dream = atlas.unit("logits", found.index)
+    dream = atlas.class_dream(found.index)
     parts = []
     if dream is not None and dream.dream:
         parts.append(

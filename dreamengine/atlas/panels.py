@@ -132,6 +132,11 @@ class Atlas:
         layer = next((layer for layer in self.layers if layer.name == layer_name), None)
         return self.units.get((layer.slug, unit)) if layer else None
 
+    def class_dream(self, index: int) -> AtlasUnit | None:
+        """The unit of the logits that dreams class ``index``, if the atlas has it."""
+        logits = next((layer for layer in self.layers if layer.kind == "logits"), None)
+        return self.units.get((logits.slug, index)) if logits else None
+
     def class_of(self, index: int) -> AtlasClass | None:
         """The class of index ``index``, if the model has names for its classes."""
         return self.classes[index] if 0 <= index < len(self.classes) else None
