@@ -31,14 +31,17 @@ def _json(path: Path, value) -> None:
     path.write_text(json.dumps(value), encoding="utf-8")
 
 
-def write_atlas_folder(folder: Path, examples: bool = True) -> Path:
-    """Write the atlas files of a two-layer model (4 channels, then 3 classes) into ``folder``; returns it."""
+def write_atlas_folder(folder: Path, examples: bool = True, layer_name: str = QUOTED_LAYER, classes=CLASSES) -> Path:
+    """Write the atlas files of a two-layer model (4 channels, then 3 classes) into ``folder``; returns it.
+
+    ``layer_name`` names the first layer, ``classes`` the three classes.
+    """
     layers = [
-        {"name": QUOTED_LAYER, "slug": QUOTED_SLUG, "kind": "features", "shape": [4, 4, 4], "units": [0, 1, 2, 3]},
+        {"name": layer_name, "slug": QUOTED_SLUG, "kind": "features", "shape": [4, 4, 4], "units": [0, 1, 2, 3]},
         {"name": "logits", "slug": "logits", "kind": "logits", "shape": [3], "units": [0, 1, 2]},
     ]
     plan = {"version": 1, "model": "tiny", "settings": {}, "size": [32, 32], "variants": 1, "layers": layers}
-    _json(folder / "atlas.json", {**plan, "classes": CLASSES, "checkpoint": None, "pretrained": False})
+    _json(folder / "atlas.json", {**plan, "classes": list(classes), "checkpoint": None, "pretrained": False})
     found, negative = {}, {}
     for layer in layers:
         slug, units = layer["slug"], layer["units"]
@@ -66,13 +69,13 @@ def write_atlas_folder(folder: Path, examples: bool = True) -> Path:
                 )
             found[layer["name"]][str(unit)] = crops
             negative[layer["name"]][str(unit)] = crops[:1]
-    images = [f"{HOSTILE_CLASS}/001.jpg", "tench/002 #1.png"]
+    images = [f"{classes[1]}/001.jpg", "tench/002 #1.png"]
     if examples:
         _json(
             folder / "examples.json",
             {"version": 1, "k": 2, "source": "data", "images": images, "layers": found, "negative": negative},
         )
-    classes = [{"index": i, "name": name, "units": [[2 - i % 3, 0.5], [3, 0.25]]} for i, name in enumerate(CLASSES)]
+    links = [{"index": i, "name": name, "units": [[2 - i % 3, 0.5], [3, 0.25]]} for i, name in enumerate(classes)]
     units = {str(unit): [[1, 0.5], [0, 0.2]] for unit in range(4)}
-    _json(folder / "classes.json", {"layer": QUOTED_LAYER, "classes": classes, "units": units})
+    _json(folder / "classes.json", {"layer": layer_name, "classes": links, "units": units})
     return folder

@@ -9,14 +9,38 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from atlas_folder import CLASSES, HOSTILE_CLASS, QUOTED_LAYER, QUOTED_SLUG, write_atlas_folder
 from dreamengine import DreamError, Panel, hookimpl
 from dreamengine.atlas.panels import read_atlas
 from dreamengine.atlas.site import write_site
 from dreamengine.cli import cli
+from dreamengine.plugins import load_plugins
 from dreamengine.run.pages import relative_url
 from dreamengine.testing import plugin_host
+
+
+class _Tags(HTMLParser):
+    """The page's elements and attribute names, in order: what a name that broke out of its place would change."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, tuple(name for name, _ in attrs)))
+
+
+def tags(folder: Path) -> dict[str, list]:
+    """Each page's elements, by the page's path with the class pages' names left out."""
+    found = {}
+    for page in sorted(folder.rglob("*.html")):
+        parser = _Tags()
+        parser.feed(page.read_text(encoding="utf-8"))
+        found[re.sub(r"classes/(\d+)-?[^/]*$", r"classes/\1", page.relative_to(folder).as_posix())] = parser.tags
+    return found
 
 
 class _Links(HTMLParser):
@@ -101,6 +125,33 @@ def test_hostile_names_are_escaped_in_every_page(site):
     assert "<title>class 1: &lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;</title>" in title
     layer = (site / "layers" / f"{QUOTED_SLUG}.html").read_text(encoding="utf-8")
     assert "<h1>blocks.&quot;3&quot;&#x27;s</h1>" in layer
+
+
+@pytest.fixture(scope="module")
+def builtins():
+    return load_plugins(entry_points=False, blocked=(), trace=False)
+
+
+@pytest.fixture(scope="module")
+def plain_tags(builtins, tmp_path_factory):
+    """The elements of each page of an atlas whose names are plain words."""
+    folder = write_atlas_folder(tmp_path_factory.mktemp("plain"), layer_name="layer", classes=["a", "b", "c"])
+    write_site(folder, builtins)
+    return tags(folder)
+
+
+#: Names made mostly of what HTML, URLs and scripts read (tags, quotes, entities, comments), or of anything.
+NAMES = st.text(st.sampled_from("<>&\"'/=!-?#% ab"), max_size=12) | st.text(max_size=12)
+
+
+@given(layer=NAMES.filter(bool), names=st.lists(NAMES, min_size=3, max_size=3))
+@settings(max_examples=15)
+def test_any_layer_and_class_names_leave_every_page_as_it_is_built(
+    builtins, plain_tags, tmp_path_factory, layer, names
+):
+    named = write_atlas_folder(tmp_path_factory.mktemp("named"), layer_name=layer, classes=names)
+    write_site(named, builtins)
+    assert tags(named) == plain_tags
 
 
 def test_a_unit_page_shows_its_panels_in_order_with_its_dream_examples_and_classes(site):
