@@ -173,6 +173,7 @@ def test_a_unit_page_shows_its_panels_in_order_with_its_dream_examples_and_class
 def test_the_check_is_the_dream_over_the_best_example_and_summarised_per_layer(site):
     atlas = read_atlas(site)
     checks = [unit.check for unit in atlas.layer_units(atlas.layers[0])]
+    assert atlas.plan["variants"] == 1 and atlas.size == (32, 32) and atlas.model == "tiny"
     assert checks == [pytest.approx(2 / 3), 1.0, pytest.approx(4 / 3), None]
     assert "2 of 3 units checked at ≥ 1 (67 %)" in (site / "index.html").read_text(encoding="utf-8")
     layer = (site / "layers" / f"{QUOTED_SLUG}.html").read_text(encoding="utf-8")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -122,6 +123,8 @@ class Atlas:
     classes: tuple[AtlasClass, ...] = ()
     #: the layer whose units ``classes.json`` links to the classes, if any
     class_layer: str | None = None
+    #: ``atlas.json`` as read: the checkpoint, whether the weights are pretrained, the dreams' settings, ...
+    plan: Mapping[str, Any] = field(default_factory=dict)
 
     def layer_units(self, layer: AtlasLayer) -> list[AtlasUnit]:
         """The units of ``layer``, in the plan's order."""
@@ -184,7 +187,8 @@ def read_atlas(folder: Path) -> Atlas:
                 negatives=tuple(_example(e, images) for e in negative.get(str(unit), ())),
                 classes=supported.get(unit, ()) if layer.name == links.get("layer") else (),
             )
-    return Atlas(folder, str(plan.get("model")), (int(height), int(width)), layers, units, classes, links.get("layer"))
+    size = (int(height), int(width))
+    return Atlas(folder, str(plan.get("model")), size, layers, units, classes, links.get("layer"), plan)
 
 
 def _read_json(path: Path) -> Any:
