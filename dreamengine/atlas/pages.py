@@ -25,7 +25,10 @@ def frame(page: str, title: str, body: str, crumbs: Sequence[tuple[str, str]] = 
 
     ``links`` (``prev``, ``next``, ``up``) are the paths the arrow keys and ``u`` go to, shown in the header.
     """
-    url = lambda path: escape(relative_url(path, page))  # noqa: E731
+
+    def url(path: str) -> str:
+        return escape(relative_url(path, page))
+
     head = "".join(f'<link rel="{rel}" href="{url(path)}">\n' for rel, path in links.items() if path)
     trail = "".join(f'<a href="{url(path)}">{escape(label)}</a>' for label, path in crumbs)
     steps = [(links.get("prev"), "← previous", "prev"), (links.get("next"), "next →", "next")]
@@ -141,8 +144,8 @@ def unit_page(atlas: Atlas, unit: AtlasUnit, sections: Sequence[tuple[str, str, 
     body = "\n".join(
         f'<section id="{escape(name)}" class="panel">'
         + (f"<h2>{escape(title)}</h2>" if title else "")
-        + f"{html}</section>"
-        for name, title, html in sections
+        + f"{text}</section>"
+        for name, title, text in sections
     )
     crumbs = [("atlas", "index.html"), (unit.layer.name, unit.layer.page)]
     return frame(
