@@ -4,6 +4,7 @@ folder, names escaped, the panels in order, a plugin's own panel on every unit p
 from __future__ import annotations
 
 import re
+import types
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -292,3 +293,16 @@ def test_list_shows_the_built_in_panels(runner):
     assert result.exit_code == 0, result.output
     for name in ("dream", "variants", "examples", "classes", "Panels", "the diversity objective"):
         assert name in result.output
+
+
+def test_the_plugin_guides_panel_example_shows_on_the_unit_pages(tmp_path):
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text(encoding="utf-8")
+    code = re.search(r"### Atlas panels.*?```python\n(.*?)```", guide, flags=re.S).group(1)
+    module = types.ModuleType("dreamengine_top_images")
+    exec(compile(code, "plugins.md", "exec"), vars(module))
+    folder = write_atlas_folder(tmp_path / "atlas")
+    with plugin_host(module) as host:
+        write_site(folder, host)
+    page = folder / "units" / QUOTED_SLUG / "1.html"
+    assert parse(page).sections == ["dream", "variants", "examples", "classes", "top-images"]
+    assert "<li>&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;/001.jpg: 3</li>" in page.read_text(encoding="utf-8")
