@@ -22,15 +22,15 @@ def unit_check(activation: float | None, examples: Sequence[Mapping[str, Any]] |
     """The check of one unit: ``{"best": float | None, "ratio": float | None, "passed": bool | None}``.
 
     ``best`` is the largest ``activation`` of ``examples`` (the unit's records of examples.json); ``ratio`` is
-    ``activation / best`` when ``best > 0``; ``passed`` is ``activation >= best``. All three are ``None`` when
-    there is nothing to compare (no dream activation, no examples, a value that is not a finite number).
+    ``activation / best`` when ``best > 0``; ``passed`` is ``activation >= best``. ``best`` is ``None`` without examples
+    (values that are not finite numbers are left out), ``ratio`` and ``passed`` are when there is nothing to
+    compare (no examples, no dream activation).
     """
-    values = [record.get("activation") for record in examples or ()]
-    finite = [float(value) for value in values if _finite(value)]
+    finite = [value for record in examples or () if (value := _number(record.get("activation"))) is not None]
     best = max(finite) if finite else None
-    if best is None or not _finite(activation):
+    dream = _number(activation)
+    if best is None or dream is None:
         return {"best": best, "ratio": None, "passed": None}
-    dream = float(activation)  # type: ignore[arg-type]  # _finite checked it
     return {"best": best, "ratio": dream / best if best > 0 else None, "passed": dream >= best}
 
 
@@ -60,5 +60,8 @@ def sort_key(check: Mapping[str, Any]) -> tuple[int, float]:
     return (int(bool(passed)), ratio)
 
 
-def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def _number(value: object) -> float | None:
+    """``value`` as a float if it is a finite number (not a bool), else ``None``."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None

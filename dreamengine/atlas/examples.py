@@ -66,7 +66,7 @@ class TopK:
         """Merge a batch: ``values``, ``peaks`` and ``where`` are ``(rows, batch)``, ``images`` ``(batch,)``, the
         indices of the batch's images (increasing)."""
         values = torch.cat([self.values, values.float().cpu()], 1)
-        order = torch.sort(values, 1, descending=self.largest, stable=True).indices[:, : self.k]
+        order = torch.sort(values, dim=1, descending=self.largest, stable=True).indices[:, : self.k]
         self.values = values.gather(1, order)
         images = torch.cat([self.images, images.cpu().expand(values.shape[0], -1)], 1)
         self.images = images.gather(1, order)
@@ -184,8 +184,18 @@ def _atlas_size(output: Path) -> tuple[int, int] | None:
 
 
 def _watch(model: DreamModel, record: Mapping[str, Any], k: int, negatives: bool, size: tuple[int, int]) -> _Layer:
+    """A layer record's watch, its units checked against the layer before any image is read."""
     name, units = str(record["name"]), [int(unit) for unit in record["units"]]
-    field = None if name == LOGITS else receptive_field(model, name, size)
+    if name == LOGITS:
+        channels, field = model.num_classes, None
+    else:
+        output = model.layer_output(name, torch.full((1, 3, *size), 0.5))
+        if not isinstance(output, torch.Tensor) or output.dim() < 2:
+            raise DreamError(f"layer {name!r} of {model.name} does not output a tensor, so it has no units.")
+        channels, field = output.shape[1], receptive_field(model, name, size)
+    stray = [unit for unit in units if not 0 <= unit < channels]
+    if stray:
+        raise DreamError(f"layer {name!r} of {model.name} has {channels} units (0-{channels - 1}), not {stray[0]}.")
     worst = TopK(len(units), k, largest=False) if negatives else None
     return _Layer(name, str(record.get("slug", name)), units, field, TopK(len(units), k), worst)
 
@@ -266,16 +276,10 @@ def _observe(model: DreamModel, watched: list[_Layer], images: torch.Tensor, ind
         logits = model(images.to(model.mean.device))
         outputs = {**seen, LOGITS: logits} if wants_logits else dict(seen)
     for layer in watched:
-        output = outputs[layer.name]
-        if not isinstance(output, torch.Tensor) or output.dim() < 2:
-            raise DreamError(f"layer {layer.name!r} of {model.name} does not output a tensor, so it has no units.")
-        _take(layer, output, indices)
+        _take(layer, outputs[layer.name], indices)
 
 
 def _take(layer: _Layer, output: torch.Tensor, indices: torch.Tensor) -> None:
-    channels = output.shape[1]
-    if layer.units and max(layer.units) >= channels:
-        raise DreamError(f"layer {layer.name!r} has {channels} units (0-{channels - 1}), not {max(layer.units)}.")
     chosen = output[:, layer.units].float()
     layer.shape = tuple(chosen.shape[2:]) if chosen.dim() == 4 else ()
     cells = chosen.flatten(2) if chosen.dim() > 2 else chosen[:, :, None]

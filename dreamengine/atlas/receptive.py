@@ -97,6 +97,17 @@ def receptive_field(
     network's total stride (128 and 224 are for the timm CNNs, whose total stride is at most 32).
     """
     height, width = size or model.input_size
+    training = model.training
+    try:
+        return _measure(model, layer, (height, width), mass, samples, seed)
+    finally:
+        model.train(training)
+
+
+def _measure(
+    model: DreamModel, layer: str, size: tuple[int, int], mass: float, samples: int, seed: int
+) -> ReceptiveField | None:
+    height, width = size
     shape = model.layer_output(layer, torch.full((1, 3, height, width), 0.5)).shape
     if len(shape) != 4:
         return None
@@ -120,17 +131,12 @@ def _centre_gradient(
     cell, and the map's stride on the canvas."""
     generator = torch.Generator().manual_seed(seed)
     images = torch.rand(samples, 3, *canvas, generator=generator).to(model.mean.device).requires_grad_(True)
-    training = model.training
-    model.eval()
-    try:
-        with torch.enable_grad(), model.capture([layer], stop_early=True) as seen:
-            model(images)
-            output = seen[layer]
-            rows, columns = output.shape[-2:]
-            row, column = rows // 2, columns // 2
-            (gradient,) = torch.autograd.grad(output[:, :, row, column].sum(), images)
-    finally:
-        model.train(training)
+    with torch.enable_grad(), model.capture([layer], stop_early=True) as seen:
+        model.eval()(images)
+        output = seen[layer]
+        rows, columns = output.shape[-2:]
+        row, column = rows // 2, columns // 2
+        (gradient,) = torch.autograd.grad(output[:, :, row, column].sum(), images)
     weight = gradient.detach().abs().sum((0, 1)).double().cpu()
     return weight, (row, column), (canvas[0] / rows, canvas[1] / columns)
 
