@@ -210,8 +210,25 @@ def test_the_logits_record_the_logit_and_crop_the_whole_image(classes, tmp_path)
     with torch.no_grad():
         assert record["activation"] == pytest.approx(model(image[None])[0, 3].item(), rel=1e-4)
     assert "box" not in record and record["peak"] == record["activation"]
+    assert record["crop"] == f"examples/images/{record['image']}.jpg"  # one file per image, for every class
     crop = Image.open(tmp_path / "atlas" / record["crop"])
     assert crop.size == (CROP_SIDE, CROP_SIDE)  # the whole square the network saw
+
+
+def test_records_that_crop_the_same_pixels_share_one_file(classes, tmp_path):
+    layers = [{"name": "conv2", "slug": "conv2", "units": list(range(16))}, LAYERS[2]]
+    result = collect_examples(tiny_model(), layers, classes, tmp_path / "atlas", k=5, negatives=True, size=SIZE)
+    crops = {}
+    for group in ("layers", "negative"):
+        for records in result[group].values():
+            for record in (record for examples in records.values() for record in examples):
+                crops.setdefault(record["crop"], set()).add((record["image"], tuple(record.get("box", ()))))
+    assert all(len(sources) == 1 for sources in crops.values())  # a file shows one image's one region
+    regions = [region for sources in crops.values() for region in sources]
+    assert len(regions) == len(set(regions))  # and no region is written twice
+    files = {path.relative_to(tmp_path / "atlas").as_posix() for path in (tmp_path / "atlas").rglob("*.jpg")}
+    assert files == set(crops)
+    assert sum(1 for name in files if name.startswith("examples/images/")) == 5
 
 
 def test_fitting_crops_the_centre_as_a_photo_start_does(tmp_path):

@@ -356,8 +356,14 @@ def _number(value: torch.Tensor) -> float | None:
 
 
 def _write_crops(result: dict, output: Path, size: tuple[int, int]) -> None:
-    """Cut every kept example's crop, reading each kept image once; an image unreadable now (changed since the
-    pass) gets no crop, and its records say so (``crop`` is ``None``)."""
+    """Cut every kept example's crop, reading each kept image once.
+
+    Records that crop the same pixels share one file: a whole image (the logits', and a deep layer's field that
+    covers the picture) is ``examples/images/<n>.jpg`` (``n`` its number in ``images``), and units of a layer
+    that peak in the same cell of the same image share the first one's crop. An image unreadable now (changed
+    since the pass) gets no crop, and its records say so (``crop`` is ``None``).
+    """
+    height, width = size
     wanted: dict[int, list[dict]] = {}
     for group in ("layers", "negative"):
         for records in result.get(group, {}).values():
@@ -368,24 +374,32 @@ def _write_crops(result: dict, output: Path, size: tuple[int, int]) -> None:
     for position, records in sorted(wanted.items()):
         picture = _read(root / result["images"][position])
         region = fit_box(picture.size, size) if picture is not None else None
+        written: dict[tuple[int, ...], str] = {}
         for record in records:
+            box = tuple(record.get("box") or (0, 0, width, height))
+            if box == (0, 0, width, height):
+                record["crop"] = f"examples/images/{position}.jpg"
             if picture is None or region is None:
                 record["crop"] = None
+            elif box in written:
+                record["crop"] = written[box]
             else:
-                _save_crop(picture, region, record.get("box"), size, output / record["crop"])
+                _save_crop(picture, region, box, size, output / record["crop"])
+                written[box] = record["crop"]
 
 
 def _save_crop(
     picture: Image.Image,
     region: tuple[float, float, float, float],
-    box: Sequence[int] | None,
+    box: Sequence[int],
     size: tuple[int, int],
     path: Path,
 ) -> None:
-    """Cut ``box`` (pixels at the atlas ``size``; ``None``: the whole fitted image) out of the original
-    ``picture``, of which ``region`` is what the network saw, and save it as a JPEG of :data:`CROP_SIDE`."""
+    """Cut ``box`` (pixels at the atlas ``size``) out of the original ``picture``, of which ``region`` is what
+    the network saw, and save it as a JPEG of :data:`CROP_SIDE` (a large photo is first reduced by a whole
+    factor, as Pillow's ``reducing_gap`` does: much faster, and as sharp)."""
     height, width = size
-    left, top, right, bottom = box if box is not None else (0, 0, width, height)
+    left, top, right, bottom = box
     scale_x, scale_y = (region[2] - region[0]) / width, (region[3] - region[1]) / height
     cut = (
         region[0] + left * scale_x,
@@ -395,7 +409,7 @@ def _save_crop(
     )
     longer = max(right - left, bottom - top)
     shape = (max(1, round(CROP_SIDE * (right - left) / longer)), max(1, round(CROP_SIDE * (bottom - top) / longer)))
-    crop = picture.resize(shape, Image.Resampling.BICUBIC, box=cut)
+    crop = picture.resize(shape, Image.Resampling.BICUBIC, box=cut, reducing_gap=3.0)
     write_atomic(path, lambda f: crop.save(f, format="JPEG", quality=JPEG_QUALITY))
 
 
