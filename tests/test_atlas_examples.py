@@ -269,3 +269,29 @@ def test_a_unit_the_layer_lacks_is_a_clear_error(classes, tmp_path):
         collect_examples(
             tiny_model(), [{"name": "conv2", "slug": "conv2", "units": [3, 16]}], classes, tmp_path / "atlas"
         )
+
+
+def test_a_finished_collection_is_not_done_again_until_something_it_depends_on_changes(classes, tmp_path, monkeypatch):
+    passes = []
+    update = TopK.update
+    monkeypatch.setattr(TopK, "update", lambda self, *args: (passes.append(1), update(self, *args)))
+    model, output = tiny_model(), tmp_path / "atlas"
+
+    def collect(**settings):
+        passes.clear()
+        result = collect_examples(model, LAYERS, classes, output, size=SIZE, **{"k": 2, **settings})
+        return result, bool(passes)
+
+    first, ran = collect()
+    assert ran
+    again, ran = collect(on_progress=lambda *counts: passes.append(counts) or None)
+    assert again == first and passes == [(5, 5)]  # no forward: only the progress, complete
+    assert collect(k=3)[1]
+    assert not collect(k=3)[1]
+    write_images(classes / "new", ["n.png"], seed=5)  # another image
+    assert collect(k=3)[1]
+    (output / collect(k=3)[0]["layers"]["conv2"]["0"][0]["crop"]).unlink()  # a crop gone
+    assert collect(k=3)[1]
+    with torch.no_grad():
+        model.net.conv1.bias += 0.1  # other weights
+    assert collect(k=3)[1]

@@ -13,6 +13,7 @@ sharp crop), saved as a small JPEG. A file that is not a readable image is skipp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -39,6 +40,8 @@ CROP_SIDE = 128
 JPEG_QUALITY = 85
 #: The name of the classifier's logits as a pseudo-layer of the atlas.
 LOGITS = "logits"
+#: The version of examples.json's format.
+_VERSION = 1
 #: Unreadable files named in the warning; the rest are counted.
 _NAMED = 5
 
@@ -110,6 +113,10 @@ def collect_examples(
     """Find each unit's ``k`` most activating images in the folder ``source``, cut their crops into
     ``output/examples/`` and write ``output/examples.json`` (atomically); returns what it wrote.
 
+    A second call with the same model (weights), layers, units, settings and files (names, sizes, times) finds
+    examples.json's ``fingerprint`` unchanged and every crop in place, and returns it without a pass: an atlas
+    resumed after Ctrl-C does not look at its images again.
+
     Args:
         model: the model, frozen.
         layers: the atlas's layer records (``name``, ``slug``, ``units``; ``logits`` for the classifier's logits).
@@ -127,13 +134,19 @@ def collect_examples(
     output = Path(output)
     files = image_files(source, exclude=output)
     height, width = size or _atlas_size(output) or model.input_size
+    fingerprint = _fingerprint(model, layers, files, (height, width), k, negatives)
+    done = _done(output, fingerprint)
+    if done is not None:
+        if on_progress is not None:
+            on_progress(len(files), len(files))
+        return done
     watched = [_watch(model, record, k, negatives, (height, width)) for record in layers]
     count, skipped = _stream(model, watched, files, (height, width), batch, on_progress)
     if skipped:
         _warn_skipped(skipped, Path(source))
     if not count:
         raise DreamError(f"none of the {len(files)} files in {str(source)!r} is a readable image.")
-    result = _result(watched, files, Path(source), k, count, skipped, (height, width))
+    result = {**_result(watched, files, Path(source), k, count, skipped, (height, width)), "fingerprint": fingerprint}
     _write_crops(result, output, (height, width))
     write_atomic(output / "examples.json", lambda f: f.write(json.dumps(result, indent=1).encode()))
     return result
@@ -171,6 +184,46 @@ def fit_box(picture_size: tuple[int, int], size: tuple[int, int]) -> tuple[float
         kept_width, kept_height = float(picture_width), picture_width * height / width
     left, top = (picture_width - kept_width) / 2, (picture_height - kept_height) / 2
     return left, top, left + kept_width, top + kept_height
+
+
+def _fingerprint(
+    model: DreamModel,
+    layers: Sequence[Mapping[str, Any]],
+    files: list[Path],
+    size: tuple[int, int],
+    k: int,
+    negatives: bool,
+) -> str:
+    """A digest of everything examples.json depends on: the network's weights, the layers and units, the
+    settings, and each file's name, size and modification time."""
+    digest = hashlib.sha256()
+    wanted = [[str(r["name"]), str(r.get("slug", r["name"])), [int(u) for u in r["units"]]] for r in layers]
+    digest.update(json.dumps([_VERSION, k, negatives, list(size), wanted]).encode())
+    for name, tensor in model.net.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
+    for path in files:
+        stat = path.stat()
+        digest.update(f"{path.as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode(errors="surrogateescape"))
+    return digest.hexdigest()
+
+
+def _done(output: Path, fingerprint: str) -> dict | None:
+    """examples.json, if it was made with the same ``fingerprint`` and its crops are all in place."""
+    try:
+        done = json.loads((output / "examples.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(done, dict) or done.get("fingerprint") != fingerprint:
+        return None
+    crops = {
+        record.get("crop")
+        for group in ("layers", "negative")
+        for records in done.get(group, {}).values()
+        for examples in records.values()
+        for record in examples
+    }
+    return done if all(crop is None or (output / crop).is_file() for crop in crops) else None
 
 
 def _atlas_size(output: Path) -> tuple[int, int] | None:
@@ -306,7 +359,7 @@ def _result(
     )
     number = {index: position for position, index in enumerate(kept)}
     result: dict[str, Any] = {
-        "version": 1,
+        "version": _VERSION,
         "k": k,
         "source": str(source),
         "size": list(size),
