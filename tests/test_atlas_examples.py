@@ -12,8 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
-from dreamengine.atlas.examples import CROP_SIDE, TopK, collect_examples, fit_box, image_files
+from dreamengine.atlas.crops import CROP_SIDE
+from dreamengine.atlas.examples import collect_examples
+from dreamengine.atlas.images import fit_box, image_files
 from dreamengine.atlas.receptive import receptive_field
+from dreamengine.atlas.topk import TopK
 from dreamengine.errors import DreamError
 from dreamengine.run.imaging import fit_image, load_image
 from dreamengine.testing import tiny_model

@@ -18,26 +18,23 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 
+from dreamengine.atlas.crops import write_crops
+from dreamengine.atlas.images import chunks, decoded_batches, image_files
 from dreamengine.atlas.receptive import ReceptiveField, receptive_field
+from dreamengine.atlas.topk import TopK
 from dreamengine.engine.model import DreamModel
 from dreamengine.errors import DreamError
-from dreamengine.run.imaging import load_image, to_tensor, write_atomic
+from dreamengine.run.imaging import write_atomic
 
-__all__ = ["CROP_SIDE", "LOGITS", "TopK", "collect_examples", "fit_box", "image_files"]
+__all__ = ["LOGITS", "collect_examples"]
 
-#: The longer side, in pixels, of a saved crop.
-CROP_SIDE = 128
-#: JPEG quality of the crops (as the atlas's thumbnails).
-JPEG_QUALITY = 85
 #: The name of the classifier's logits as a pseudo-layer of the atlas.
 LOGITS = "logits"
 #: The version of examples.json's format.
@@ -46,43 +43,6 @@ _VERSION = 1
 _NAMED = 5
 
 Progress = Callable[[int, int], None]
-
-
-class TopK:
-    """The ``k`` largest (or smallest) values of each row seen so far, with the image and the peak of each.
-
-    Its size is fixed by ``rows x k``: :meth:`update` merges a batch into what is kept with one stable sort of
-    ``[kept; new]`` per row, so ties keep the image seen first, and nothing else is held.
-    """
-
-    def __init__(self, rows: int, k: int, *, largest: bool = True) -> None:
-        if k < 1:
-            raise DreamError(f"the number of examples per unit must be at least 1, got {k}.")
-        self.k = k
-        self.largest = largest
-        self.values = torch.empty(rows, 0)
-        self.images = torch.empty(rows, 0, dtype=torch.long)
-        self.peaks = torch.empty(rows, 0)
-        self.where = torch.empty(rows, 0, dtype=torch.long)
-
-    def update(self, values: torch.Tensor, images: torch.Tensor, peaks: torch.Tensor, where: torch.Tensor) -> None:
-        """Merge a batch: ``values``, ``peaks`` and ``where`` are ``(rows, batch)``, ``images`` ``(batch,)``, the
-        indices of the batch's images (increasing)."""
-        values = torch.cat([self.values, values.float().cpu()], 1)
-        order = torch.sort(values, dim=1, descending=self.largest, stable=True).indices[:, : self.k]
-        self.values = values.gather(1, order)
-        images = torch.cat([self.images, images.cpu().expand(values.shape[0], -1)], 1)
-        self.images = images.gather(1, order)
-        self.peaks = torch.cat([self.peaks, peaks.float().cpu()], 1).gather(1, order)
-        self.where = torch.cat([self.where, where.cpu()], 1).gather(1, order)
-
-    @property
-    def nbytes(self) -> int:
-        """The bytes held."""
-        return sum(t.numel() * t.element_size() for t in (self.values, self.images, self.peaks, self.where))
-
-    def __repr__(self) -> str:
-        return f"TopK(rows={self.values.shape[0]}, k={self.k}, largest={self.largest})"
 
 
 @dataclass
@@ -147,43 +107,9 @@ def collect_examples(
     if not count:
         raise DreamError(f"none of the {len(files)} files in {str(source)!r} is a readable image.")
     result = {**_result(watched, files, Path(source), k, count, skipped, (height, width)), "fingerprint": fingerprint}
-    _write_crops(result, output, (height, width))
+    write_crops(result, output, (height, width))
     write_atomic(output / "examples.json", lambda f: f.write(json.dumps(result, indent=1).encode()))
     return result
-
-
-def image_files(source: str | os.PathLike, *, exclude: str | os.PathLike | None = None) -> list[Path]:
-    """The files under ``source``, recursively, sorted; hidden files and folders are left out, and so is
-    everything under ``exclude`` (the atlas itself, when it is written inside the folder of images)."""
-    root = Path(source)
-    if not root.is_dir():
-        raise DreamError(f"image folder {str(root)!r} does not exist or is not a folder.")
-    skip = Path(exclude).resolve() if exclude is not None else None
-    files = [
-        path
-        for path in root.rglob("*")
-        if not any(part.startswith(".") for part in path.relative_to(root).parts)
-        and path.is_file()
-        and (skip is None or not path.resolve().is_relative_to(skip))
-    ]
-    if not files:
-        raise DreamError(
-            f"image folder {str(root)!r} holds no files: give a folder of images (DIR/*.jpg or DIR/<class>/*.jpg)."
-        )
-    return sorted(files)
-
-
-def fit_box(picture_size: tuple[int, int], size: tuple[int, int]) -> tuple[float, float, float, float]:
-    """The ``(left, top, right, bottom)`` region of a ``(width, height)`` picture that fitting it to a
-    ``(height, width)`` ``size`` keeps: the largest centred region of that shape (as ``PIL.ImageOps.fit``)."""
-    picture_width, picture_height = picture_size
-    height, width = size
-    if picture_width * height >= picture_height * width:  # wider than the target: full height
-        kept_width, kept_height = picture_height * width / height, float(picture_height)
-    else:
-        kept_width, kept_height = float(picture_width), picture_width * height / width
-    left, top = (picture_width - kept_width) / 2, (picture_height - kept_height) / 2
-    return left, top, left + kept_width, top + kept_height
 
 
 def _fingerprint(
@@ -264,7 +190,7 @@ def _stream(
     """The pass over the images; returns how many were read and the files that were not."""
     count, skipped, done = 0, [], 0
     model.eval()
-    for chunk, (pictures, bad) in zip(_chunks(files, batch), _decoded(files, size, batch), strict=True):
+    for chunk, (pictures, bad) in zip(chunks(files, batch), decoded_batches(files, size, batch), strict=True):
         skipped += bad
         if pictures:
             indices = torch.tensor([index for index, _ in pictures])
@@ -274,51 +200,6 @@ def _stream(
         if on_progress is not None:
             on_progress(done, len(files))
     return count, skipped
-
-
-def _chunks(files: list[Path], batch: int) -> Iterator[range]:
-    for start in range(0, len(files), batch):
-        yield range(start, min(start + batch, len(files)))
-
-
-def _decoded(files: list[Path], size: tuple[int, int], batch: int) -> Iterator[tuple[list, list[Path]]]:
-    """Each batch's readable images as ``(index, (3, H, W) tensor)`` and its unreadable files; the next batch is
-    decoded in a helper thread while the network runs on this one."""
-    with ThreadPoolExecutor(1, thread_name_prefix="dreamengine-examples") as pool:
-        pending: Future | None = None
-        for chunk in _chunks(files, batch):
-            current = pending if pending is not None else pool.submit(_decode_chunk, files, chunk, size)
-            following = chunk.stop
-            pending = (
-                pool.submit(_decode_chunk, files, range(following, min(following + batch, len(files))), size)
-                if following < len(files)
-                else None
-            )
-            yield current.result()
-
-
-def _decode_chunk(files: list[Path], chunk: range, size: tuple[int, int]) -> tuple[list, list[Path]]:
-    pictures, bad = [], []
-    for index in chunk:
-        picture = _read(files[index])
-        if picture is None:
-            bad.append(files[index])
-        else:
-            pictures.append((index, _fitted(picture, size)))
-    return pictures, bad
-
-
-def _read(path: Path) -> Image.Image | None:
-    """``path`` as RGB, or ``None`` if it is not a readable image."""
-    try:
-        return load_image(path)
-    except DreamError:
-        return None
-
-
-def _fitted(picture: Image.Image, size: tuple[int, int]) -> torch.Tensor:
-    height, width = size
-    return to_tensor(picture.resize((width, height), Image.Resampling.BICUBIC, box=fit_box(picture.size, size)))
 
 
 def _observe(model: DreamModel, watched: list[_Layer], images: torch.Tensor, indices: torch.Tensor) -> None:
@@ -406,64 +287,6 @@ def _number(value: torch.Tensor) -> float | None:
     """A JSON number (6 significant digits), or ``None`` for a value that is not finite."""
     number = float(value)
     return float(f"{number:.6g}") if math.isfinite(number) else None
-
-
-def _write_crops(result: dict, output: Path, size: tuple[int, int]) -> None:
-    """Cut every kept example's crop, reading each kept image once.
-
-    Records that crop the same pixels share one file: a whole image (the logits', and a deep layer's field that
-    covers the picture) is ``examples/images/<n>.jpg`` (``n`` its number in ``images``), and units of a layer
-    that peak in the same cell of the same image share the first one's crop. An image unreadable now (changed
-    since the pass) gets no crop, and its records say so (``crop`` is ``None``).
-    """
-    height, width = size
-    wanted: dict[int, list[dict]] = {}
-    for group in ("layers", "negative"):
-        for records in result.get(group, {}).values():
-            for examples in records.values():
-                for record in examples:
-                    wanted.setdefault(record["image"], []).append(record)
-    root = Path(result["source"])
-    for position, records in sorted(wanted.items()):
-        picture = _read(root / result["images"][position])
-        region = fit_box(picture.size, size) if picture is not None else None
-        written: dict[tuple[int, ...], str] = {}
-        for record in records:
-            box = tuple(record.get("box") or (0, 0, width, height))
-            if box == (0, 0, width, height):
-                record["crop"] = f"examples/images/{position}.jpg"
-            if picture is None or region is None:
-                record["crop"] = None
-            elif box in written:
-                record["crop"] = written[box]
-            else:
-                _save_crop(picture, region, box, size, output / record["crop"])
-                written[box] = record["crop"]
-
-
-def _save_crop(
-    picture: Image.Image,
-    region: tuple[float, float, float, float],
-    box: Sequence[int],
-    size: tuple[int, int],
-    path: Path,
-) -> None:
-    """Cut ``box`` (pixels at the atlas ``size``) out of the original ``picture``, of which ``region`` is what
-    the network saw, and save it as a JPEG of :data:`CROP_SIDE` (a large photo is first reduced by a whole
-    factor, as Pillow's ``reducing_gap`` does: much faster, and as sharp)."""
-    height, width = size
-    left, top, right, bottom = box
-    scale_x, scale_y = (region[2] - region[0]) / width, (region[3] - region[1]) / height
-    cut = (
-        region[0] + left * scale_x,
-        region[1] + top * scale_y,
-        region[0] + right * scale_x,
-        region[1] + bottom * scale_y,
-    )
-    longer = max(right - left, bottom - top)
-    shape = (max(1, round(CROP_SIDE * (right - left) / longer)), max(1, round(CROP_SIDE * (bottom - top) / longer)))
-    crop = picture.resize(shape, Image.Resampling.BICUBIC, box=cut, reducing_gap=3.0)
-    write_atomic(path, lambda f: crop.save(f, format="JPEG", quality=JPEG_QUALITY))
 
 
 def _warn_skipped(skipped: list[Path], source: Path) -> None:
