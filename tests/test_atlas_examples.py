@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
+from dreamengine import DreamModel
 from dreamengine.atlas.crops import CROP_SIDE
 from dreamengine.atlas.examples import collect_examples
 from dreamengine.atlas.images import fit_box, image_files
@@ -250,6 +251,8 @@ def test_the_atlas_size_comes_from_the_plan_and_the_atlas_inside_the_folder_is_n
     again = collect_examples(tiny_model(), LAYERS[:1], classes, output, k=2)
     assert first["size"] == [24, 24] and first["count"] == again["count"] == 5
     assert first["layers"]["conv2"]["0"][0]["box"][2] <= 24
+    with pytest.raises(DreamError, match="cannot be written into its folder of images"):
+        collect_examples(tiny_model(), LAYERS[:1], classes, classes)
 
 
 def test_a_folder_without_images_is_a_clear_error(tmp_path):
@@ -298,3 +301,30 @@ def test_a_finished_collection_is_not_done_again_until_something_it_depends_on_c
     with torch.no_grad():
         model.net.conv1.bias += 0.1  # other weights
     assert collect(k=3)[1]
+
+
+class Tokens(torch.nn.Module):
+    """A patch grid as a transformer's tokens, ``(batch, tokens, channels)``."""
+
+    def forward(self, x):
+        return x.flatten(2).transpose(1, 2)
+
+
+class MeanToken(torch.nn.Module):
+    def forward(self, x):
+        return x.mean(1)
+
+
+def test_a_layer_of_tokens_keeps_its_examples_without_a_place_in_the_picture(classes, tmp_path):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 6, 4, stride=4), Tokens(), MeanToken(), torch.nn.Linear(6, 3))
+    model = DreamModel(net, name="tokens", input_size=(16, 16)).freeze()
+    layers = [{"name": "1", "slug": "tokens", "units": [4]}]
+    result = collect_examples(model, layers, classes, tmp_path, size=SIZE)  # an atlas around its images
+    kept = result["layers"]["1"]["4"]
+    assert len(kept) == 5 and all("box" not in record and "y" not in record for record in kept)
+    image = fit_image(load_image(classes / result["images"][kept[0]["image"]]), *SIZE)
+    with torch.no_grad(), model.capture(["1"]) as seen:
+        model(image[None])
+    assert kept[0]["activation"] == pytest.approx(seen["1"][0, 4].mean().item(), rel=1e-4)  # features of all tokens
+    assert kept[0]["crop"].startswith("examples/images/")

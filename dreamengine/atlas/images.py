@@ -22,23 +22,35 @@ Decoded = tuple[list[tuple[int, torch.Tensor]], list[Path]]
 
 def image_files(source: str | os.PathLike, *, exclude: str | os.PathLike | None = None) -> list[Path]:
     """The files under ``source``, recursively, sorted; hidden files and folders are left out, and so is
-    everything under ``exclude`` (the atlas itself, when it is written inside the folder of images)."""
+    the folder ``exclude`` (the atlas) when it lies inside ``source``: its crops are not images of the dataset.
+    ``exclude`` may not be ``source`` itself."""
     root = Path(source)
     if not root.is_dir():
         raise DreamError(f"image folder {str(root)!r} does not exist or is not a folder.")
-    skip = Path(exclude).resolve() if exclude is not None else None
+    skip = _inside(Path(exclude), root) if exclude is not None else None
     files = [
         path
         for path in root.rglob("*")
         if not any(part.startswith(".") for part in path.relative_to(root).parts)
+        and (skip is None or path.relative_to(root).parts[: len(skip)] != skip)
         and path.is_file()
-        and (skip is None or not path.resolve().is_relative_to(skip))
     ]
     if not files:
         raise DreamError(
             f"image folder {str(root)!r} holds no files: give a folder of images (DIR/*.jpg or DIR/<class>/*.jpg)."
         )
     return sorted(files)
+
+
+def _inside(folder: Path, root: Path) -> tuple[str, ...] | None:
+    """``folder``'s path relative to ``root`` as parts, if it lies inside it; an error if it is ``root``."""
+    folder, base = folder.resolve(), root.resolve()
+    if folder == base:
+        raise DreamError(
+            f"the atlas cannot be written into its folder of images {str(root)!r} (its crops would be read as "
+            "images): give it a folder of its own."
+        )
+    return folder.relative_to(base).parts if folder.is_relative_to(base) else None
 
 
 def fit_box(picture_size: tuple[int, int], size: tuple[int, int]) -> tuple[float, float, float, float]:
