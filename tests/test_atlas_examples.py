@@ -328,3 +328,22 @@ def test_a_layer_of_tokens_keeps_its_examples_without_a_place_in_the_picture(cla
         model(image[None])
     assert kept[0]["activation"] == pytest.approx(seen["1"][0, 4].mean().item(), rel=1e-4)  # features of all tokens
     assert kept[0]["crop"].startswith("examples/images/")
+
+
+class DarkIsNaN(torch.nn.Module):
+    """The identity, except that a dark picture's every value is NaN."""
+
+    def forward(self, x):
+        return torch.where(x.mean((1, 2, 3), keepdim=True) < 0, torch.nan, x)
+
+
+def test_a_picture_that_gives_nan_is_never_an_example_and_the_model_keeps_its_mode(tmp_path):
+    net = torch.nn.Sequential(DarkIsNaN(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 2))
+    model = DreamModel(net, name="sick", input_size=(16, 16)).freeze().train()
+    write_images(tmp_path / "images", ["a.png", "b.png"])
+    Image.new("RGB", (20, 20), "black").save(tmp_path / "images" / "dark.png")  # normalised: below 0
+    result = collect_examples(model, [{"name": "0", "units": [1]}], tmp_path / "images", tmp_path, k=3, negatives=True)
+    assert {result["images"][record["image"]] for record in result["layers"]["0"]["1"][:2]} == {"a.png", "b.png"}
+    assert result["layers"]["0"]["1"][2]["activation"] is None  # last, and not a number
+    assert result["negative"]["0"]["1"][2]["activation"] is None
+    assert model.training

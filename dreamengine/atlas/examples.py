@@ -100,8 +100,12 @@ def collect_examples(
         if on_progress is not None:
             on_progress(len(files), len(files))
         return done
-    watched = [_watch(model, record, k, negatives, (height, width)) for record in layers]
-    count, skipped = _stream(model, watched, files, (height, width), batch, on_progress)
+    training = model.training
+    try:
+        watched = [_watch(model, record, k, negatives, (height, width)) for record in layers]
+        count, skipped = _stream(model, watched, files, (height, width), batch, on_progress)
+    finally:
+        model.train(training)
     if skipped:
         _warn_skipped(skipped, Path(source))
     if not count:
@@ -214,15 +218,16 @@ def _observe(model: DreamModel, watched: list[_Layer], images: torch.Tensor, ind
 
 
 def _take(layer: _Layer, output: torch.Tensor, indices: torch.Tensor) -> None:
+    """The batch's mean activation, peak and peak cell of each of the layer's units, merged into what it keeps."""
     chosen = output[:, layer.units].float()
     layer.shape = tuple(chosen.shape[2:]) if chosen.dim() == 4 else ()
     cells = chosen.flatten(2) if chosen.dim() > 2 else chosen[:, :, None]
     mean = cells.mean(2).T
     high, high_at = cells.max(2)
-    layer.best.update(mean, indices, high.T, high_at.T)
+    layer.best.update(mean.nan_to_num(-math.inf), indices, high.T, high_at.T)  # a NaN is never the best
     if layer.worst is not None:
         low, low_at = cells.min(2)
-        layer.worst.update(mean, indices, low.T, low_at.T)
+        layer.worst.update(mean.nan_to_num(math.inf), indices, low.T, low_at.T)
 
 
 def _result(
@@ -257,6 +262,7 @@ def _result(
 
 
 def _records(layer: _Layer, top: TopK, number: dict[int, int], size: tuple[int, int], tag: str) -> dict:
+    """The kept examples of each unit of ``layer``, best first; ``tag`` marks the crops' names (``neg``)."""
     records = {}
     for row, unit in enumerate(layer.units):
         records[str(unit)] = [
@@ -269,6 +275,8 @@ def _records(layer: _Layer, top: TopK, number: dict[int, int], size: tuple[int, 
 def _record(
     layer: _Layer, top: TopK, row: int, rank: int, number: dict[int, int], size: tuple[int, int], crop: str
 ) -> dict:
+    """The record of the example at ``rank`` of unit ``row``: its image, activation, peak and where (a map's
+    cell and the receptive field's box about it), and its crop."""
     record: dict[str, Any] = {
         "image": number[int(top.images[row, rank])],
         "activation": _number(top.values[row, rank]),
@@ -290,6 +298,7 @@ def _number(value: torch.Tensor) -> float | None:
 
 
 def _warn_skipped(skipped: list[Path], source: Path) -> None:
+    """One warning for the files that are not readable images, the first few named."""
     names = ", ".join(repr(path.relative_to(source).as_posix()) for path in skipped[:_NAMED])
     more = f" and {len(skipped) - _NAMED} more" if len(skipped) > _NAMED else ""
     warnings.warn(
