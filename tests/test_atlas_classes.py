@@ -40,6 +40,7 @@ def test_each_class_lists_its_strongest_units_and_each_unit_its_classes(tmp_path
     links = class_links(known(weight), tmp_path)
     assert links["layer"] == "features"  # the stage ends where the pooled map is made (after its ReLU)
     assert [c["name"] for c in links["classes"][:4]] == ["tench", "<script>alert(1)</script>", "class-2", "naïve 'cat'"]
+    assert links["classes"][0]["description"] == "tench, Tinca tinca"
     for index, entry in enumerate(links["classes"]):
         expected = torch.topk(weight[index], CLASS_UNITS)
         assert entry["index"] == index

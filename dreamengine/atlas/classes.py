@@ -4,8 +4,8 @@ unit supports, read from the classifier's weights.
 This holds for a classifier whose last feature map reaches a linear classifier through global average pooling
 (ResNets, EfficientNets, MobileNets, RegNets, ...): the logit of class ``c`` is ``sum_u W[c, u] * mean(u) + b[c]``,
 so ``W[c, u]`` is exactly how much one unit of activation of ``u`` adds to class ``c``. The layer is found from
-the model, not from its name: the classifier is timm's ``get_classifier()`` (else the last linear layer a
-forward runs), and the layer is the last module to finish whose output, averaged over its positions, *is* the
+the model, not from its name: the classifier is timm's ``get_classifier()`` (else the last linear layer the
+network defines), and the layer is the last module to finish whose output, averaged over its positions, *is* the
 classifier's input (checked on a forward of a noise image). A model where no such layer exists (a norm between
 the pool and the classifier, a transformer's class token) gets no links.
 """
@@ -32,9 +32,10 @@ UNIT_CLASSES = 5
 
 
 def class_links(model: DreamModel, output: str | os.PathLike) -> dict | None:
-    """Write ``output/classes.json`` (atomically) and return it: for each class the :data:`CLASS_UNITS` units of
-    the pooled feature layer with the largest weights into it, for each unit the :data:`UNIT_CLASSES` classes it
-    supports most, as ``[index, weight]`` pairs. ``None`` (nothing written) when the model is not a classifier of
+    """Write ``output/classes.json`` (atomically) and return it: for each class (its index, short name, whole
+    description with its synonyms) the :data:`CLASS_UNITS` units of the pooled feature layer with the largest
+    weights into it, for each unit the :data:`UNIT_CLASSES` classes it supports most, as ``[index, weight]``
+    pairs. ``None`` (nothing written) when the model is not a classifier of
     that shape (see :func:`pooled_layer`)."""
     found = pooled_layer(model)
     if found is None:
@@ -49,6 +50,7 @@ def class_links(model: DreamModel, output: str | os.PathLike) -> dict | None:
             {
                 "index": index,
                 "name": display_name(model.class_names, index),
+                "description": model.class_names[index] if index < len(model.class_names) else "",
                 "units": _pairs(by_class.indices[index], by_class.values[index]),
             }
             for index in range(classes)
