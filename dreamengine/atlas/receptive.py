@@ -8,10 +8,10 @@ Effective Receptive Field in Deep Convolutional Neural Networks"): the
 gradient of the cell with respect to the input is roughly Gaussian, and most
 of its mass sits in a small square around the cell's centre.
 
-So the field is measured, not derived from the architecture: one forward of a few seeded noise images at the
-atlas size, stopped at the layer, and one backward from the centre cell of the map (all channels, the model's
-parameters frozen); the field is the smallest square about the gradient's centre that holds :data:`MASS` of its
-absolute value. Works for any network :meth:`~dreamengine.DreamModel.capture` reaches, whatever its padding,
+So the field is measured, not derived from the architecture: for each of a few seeded noise pictures twice
+the atlas size (so that no border cuts the field short), one forward stopped at the layer and one backward from
+the centre cell of the map (all channels, the model's parameters frozen); the field is the smallest square about
+the centre of the gradient's absolute value (its centroid) that holds :data:`MASS` of it. Works for any network :meth:`~dreamengine.DreamModel.capture` reaches, whatever its padding,
 dilation or branches. With ``mass=1`` it is the theoretical field (where the gradient is not zero).
 
 Where a cell sits in the picture is cheap and analytic: a map of ``h x w`` cells on an ``H x W`` picture has
