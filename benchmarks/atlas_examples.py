@@ -4,7 +4,8 @@ Every stage output (``blocks.N``) and the logits, every unit, ``k`` examples eac
 are crops and flips of scikit-image's sample photographs (JPEG, a few hundred pixels a side), or a folder given
 with ``--images``. Each count runs in a child process, so its peak RSS (``ru_maxrss``) is its own: memory must not
 grow with the number of images. Printed per count: the time to the end of the pass (the receptive fields, then
-the forwards), the time to cut the crops and write examples.json, and the peak RSS.
+the forwards), the time to cut the crops and write examples.json, and the peak RSS (and what it was with the
+model loaded, before the collection).
 
     python benchmarks/atlas_examples.py [--counts 50,200] [--size 128] [--k 8] [--batch 16] [--images DIR]
 """
@@ -62,6 +63,7 @@ def measure(images: Path, output: Path, model_name: str, size: int, k: int, batc
     layers = [{"name": s.name, "slug": s.name, "units": list(range(s.shape[0]))} for s in stages]
     layers.append({"name": LOGITS, "slug": LOGITS, "units": list(range(model.num_classes))})
     marks: list[float] = []
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
     result = collect_examples(
         model,
@@ -83,6 +85,7 @@ def measure(images: Path, output: Path, model_name: str, size: int, k: int, batc
         "crops_s": end - marks[-1],
         "crops": sum(1 for _ in (output / "examples").rglob("*.jpg")),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "model_rss_mib": before,
     }
 
 
@@ -111,7 +114,7 @@ def main() -> None:
                 f"{found['images']} images, {found['units']} units ({', '.join(found['layers'])}), "
                 f"{args.size}x{args.size}, k={args.k}: pass {found['pass_s']:.1f} s (first batch, with the receptive "
                 f"fields, {found['first_batch_s']:.1f} s), crops {found['crops_s']:.1f} s ({found['crops']} JPEGs), "
-                f"peak RSS {found['peak_rss_mib']:.0f} MiB"
+                f"peak RSS {found['peak_rss_mib']:.0f} MiB ({found['model_rss_mib']:.0f} MiB with the model loaded)"
             )
             if args.images is not None:
                 break
