@@ -11,8 +11,9 @@ of its mass sits in a small square around the cell's centre.
 So the field is measured, not derived from the architecture: for each of a few seeded noise pictures twice
 the atlas size (so that no border cuts the field short), one forward stopped at the layer and one backward from
 the centre cell of the map (all channels, the model's parameters frozen); the field is the smallest square about
-the centre of the gradient's absolute value (its centroid) that holds :data:`MASS` of it. Works for any network :meth:`~dreamengine.DreamModel.capture` reaches, whatever its padding,
-dilation or branches. With ``mass=1`` it is the theoretical field (where the gradient is not zero).
+the centre of the gradient's absolute value (its centroid) that holds :data:`MASS` of it. Works for any network
+:meth:`~dreamengine.DreamModel.capture` reaches, whatever its padding, dilation or branches. With ``mass=1`` it
+is the theoretical field (where the gradient is not zero).
 
 Where a cell sits in the picture is cheap and analytic: a map of ``h x w`` cells on an ``H x W`` picture has
 a stride of ``H / h`` by ``W / w`` pixels; the measured gradient's centre, minus the analytic centre of the
