@@ -6,9 +6,11 @@ Each function returns a page's text; every name in it is escaped (:func:`html.es
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
+from typing import Any
 
+from dreamengine.atlas.check import layer_summary, sort_key
 from dreamengine.atlas.panels import Atlas, AtlasClass, AtlasLayer, AtlasUnit
 from dreamengine.run.pages import relative_url
 
@@ -65,11 +67,19 @@ def unit_name(atlas: Atlas, unit: AtlasUnit) -> str:
 
 def check_summary(units: Sequence[AtlasUnit]) -> str:
     """``12 of 16 units checked at ≥ 1 (75 %)``: the share of units whose dream beats every dataset example."""
-    checks = [unit.check for unit in units if unit.check is not None]
-    if not checks:
+    summary = layer_summary(unit.check for unit in units)
+    if not summary["checked"]:
         return "no check yet (it needs dreams and dataset examples)"
-    passed = sum(check >= 1 for check in checks)
-    return f"{passed} of {len(checks)} units checked at ≥ 1 ({100 * passed / len(checks):.0f} %)"
+    passed, checked = summary["passed"], summary["checked"]
+    return f"{passed} of {checked} units checked at ≥ 1 ({100 * summary['share']:.0f} %)"
+
+
+def check_text(check: Mapping[str, Any]) -> str:
+    """A unit's check in a few characters: its ratio (``1.25``), or ``pass``/``fail`` over a best example at or
+    below 0 (no ratio), or ``""`` unchecked."""
+    if check["ratio"] is not None:
+        return f"{check['ratio']:.2f}"
+    return {True: "pass", False: "fail", None: ""}[check["passed"]]
 
 
 def _thumb(atlas: Atlas, unit: AtlasUnit, page: str, caption: str = "") -> str:
@@ -112,12 +122,13 @@ def layer_page(atlas: Atlas, layer: AtlasLayer) -> str:
     """A layer: the grid of its units' thumbnails, sortable by unit and by the check, filtered by number or class."""
     page = layer.page
     units = atlas.layer_units(layer)
+    checked = sorted((unit for unit in units if unit.check["passed"] is not None), key=lambda u: sort_key(u.check))
+    rank = {unit.unit: place for place, unit in enumerate(checked, 1)}  # the weakest 1: sorting puts the largest first
     items = []
     for unit in units:
-        check = unit.check
         label = unit_name(atlas, unit).removeprefix("unit ")
-        caption = label + (f" · {check:.2f}" if check is not None else "")
-        data = f' data-check="{check:.6g}"' if check is not None else ""
+        caption = label + (f" · {text}" if (text := check_text(unit.check)) else "")
+        data = f' data-check="{rank[unit.unit]}"' if unit.unit in rank else ""
         items.append(
             f'<li data-unit="{unit.unit}" data-name="{escape(label.lower())}"{data}>'
             f"{_thumb(atlas, unit, page, caption)}</li>"

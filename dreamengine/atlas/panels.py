@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from dreamengine.atlas.check import unit_check
 from dreamengine.errors import DreamError
 from dreamengine.run.pages import relative_url
 
@@ -94,21 +95,15 @@ class AtlasUnit:
         return f"units/{self.layer.slug}/{self.unit}.html"
 
     @property
-    def check(self) -> float | None:
-        """The dream's activation of its unit over the best dataset example's (``None`` without both)."""
-        return _check(self.activation, self.examples)
+    def check(self) -> dict[str, Any]:
+        """The unit's measured check (:func:`~dreamengine.atlas.check.unit_check`): ``best`` (the best dataset
+        example's activation), ``ratio`` (the dream's activation over it, when it is positive) and ``passed``
+        (whether the dream drives the unit at least as hard; ``None`` without both)."""
+        return unit_check(self.activation, [{"activation": example.activation} for example in self.examples])
 
     def url(self, path: str) -> str:
         """The link from this unit's page to ``path`` (relative to the atlas folder), percent-encoded."""
         return relative_url(path, self.page)
-
-
-def _check(activation: float | None, examples: tuple[Example, ...]) -> float | None:
-    """The per-unit check of the atlas: the dream's activation / the best example's, when that is positive."""
-    best = max((example.activation for example in examples), default=None)
-    if activation is None or best is None or best <= 0:
-        return None
-    return activation / best
 
 
 @dataclass(frozen=True)

@@ -36,14 +36,18 @@ class DreamPanel(Panel):
         return f'<div class="hero">{picture}{self._facts(unit)}</div>'
 
     def _facts(self, unit) -> str:
-        best = max((example.activation for example in unit.examples), default=None)
-        rows = [("activation of its dream", "-" if unit.activation is None else f"{unit.activation:.4g}")]
-        if best is not None:
-            rows.append(("of the best dataset example", f"{best:.4g}"))
         check = unit.check
-        if check is not None:
-            verdict = "pass" if check >= 1 else "fail"
-            rows.append(("check", f'<span class="{verdict}">{check:.2f}</span> (the dream ÷ the best example)'))
+        rows = [("activation of its dream", "-" if unit.activation is None else f"{unit.activation:.4g}")]
+        if check["best"] is not None:
+            rows.append(("of the best dataset example", f"{check['best']:.4g}"))
+        if check["passed"] is not None:
+            verdict = "pass" if check["passed"] else "fail"
+            ratio = (
+                f"{check['ratio']:.2f}</span> (the dream ÷ the best example)"
+                if check["ratio"] is not None
+                else f"{verdict}</span> (the best example does not turn the unit on)"
+            )
+            rows.append(("check", f'<span class="{verdict}">{ratio}'))
         return '<dl class="facts">' + "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows) + "</dl>"
 
 
