@@ -67,7 +67,7 @@ def test_the_script_still_explains_itself():
         [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, env=env, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "--classes {birds,broad}" in result.stdout
+    assert "--classes {birds,broad,screen}" in result.stdout
 
 
 def test_the_sheet_finds_each_groups_dreams_in_its_sub_folder(study, tmp_path):
@@ -78,3 +78,21 @@ def test_the_sheet_finds_each_groups_dreams_in_its_sub_folder(study, tmp_path):
     sheet = np.asarray(Image.open(tmp_path / "sheet.png").convert("RGB")).astype(int)
     tiles = [sheet[28:38, 110 + 10 * column : 120 + 10 * column] for column in range(3)]
     assert [bool((tile == (255, 0, 0)).all()) for tile in tiles] == [False, False, True]
+
+
+def test_every_setting_is_a_run_configuration_and_its_variants_change_only_what_they_name(study, tmp_path):
+    configs = {name: study.config_for(name, ["pug"], tmp_path, "cpu") for name in study.SETTINGS}
+    base = configs["fft-octaves-300"]
+    assert (base.lr, base.steps, base.strategy) == (0.05, 300, ["octaves:count=3:scale=1.4"])
+    every4 = ["clamp", "blur:sigma=0.5:every=4", "flip", "jitter:pixels=8", "scale", "rotate"]
+    assert configs["lr15-blur4"].reg == every4
+    assert configs["lr15-blur4"].lr == 0.15 and configs["lr15-blur4"].strategy == base.strategy
+    assert configs["decay75"].param == "fft:decay=0.75" and configs["decay75"].reg == base.reg
+    # the settings measured before the octaves existed run without them, whatever today's default strategy
+    assert all(configs[name].strategy == ["none"] for name in ("report", "pixel", "fft", "fft-transforms"))
+
+
+def test_the_screen_is_ten_classes_of_the_broad_set(study):
+    broad = {name for classes in study.BROAD.values() for _, name in classes}
+    assert len(study.SCREEN) == 10 and set(study.SCREEN) <= broad
+    assert study.CLASS_SETS["screen"] == {"": study.SCREEN}
