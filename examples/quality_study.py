@@ -9,7 +9,7 @@ setting's folder, so that `evaluate` reports each group of each setting.
 
     python examples/quality_study.py dream  OUT [--setting NAME ...] [--device auto] [--classes broad]
     python examples/quality_study.py time   OUT [--setting NAME ...]   # seconds per single dream, here
-    python examples/quality_study.py sheet  OUT SHEET.png [--setting NAME ...]
+    python examples/quality_study.py sheet  OUT SHEET.png [--setting NAME ...] [--seed N ...]
     dreamengine evaluate OUT --json OUT/scores.json
     python examples/quality_study.py table  OUT              # docs/quality.md's table, from the two files
 
@@ -24,6 +24,7 @@ import argparse
 import json
 import shlex
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -186,21 +187,37 @@ def time_all(out: Path, names: list[str], klass: str) -> None:
     (out / "timing" / "seconds.json").write_text(json.dumps(times, indent=2))
 
 
-def sheet(out: Path, target: Path, names: list[str], groups: dict[str, list[str]], tile: int = 112) -> None:
-    """Settings down the side, classes across (group by group): one picture to check the numbers by eye."""
+def sheet(
+    out: Path,
+    target: Path,
+    names: list[str],
+    groups: dict[str, list[str]],
+    seeds: Sequence[int] = (0,),
+    tile: int = 112,
+    across: int = 16,
+) -> None:
+    """Settings (and seeds) down the side, classes across group by group, ``across`` classes a band: one picture
+    to check the numbers by eye."""
     label, header = 110, 28
-    columns = [(group, klass) for group, classes in groups.items() for klass in classes]
-    canvas = Image.new("RGB", (label + tile * len(columns), header + tile * len(names)), "white")
+    classes = [(group, klass) for group, members in groups.items() for klass in members]
+    bands = [classes[start : start + across] for start in range(0, len(classes), across)]
+    rows = [(name, seed) for name in names for seed in seeds]
+    band_height = header + tile * len(rows)
+    width = label + tile * min(across, len(classes))
+    canvas = Image.new("RGB", (width, band_height * len(bands)), "white")
     draw, font = ImageDraw.Draw(canvas), ImageFont.load_default()
-    for column, (_, klass) in enumerate(columns):
-        draw.text((label + column * tile + 2, 4 + 12 * (column % 2)), klass[:18], fill="black", font=font)
-    for row, name in enumerate(names):
-        draw.text((4, header + row * tile + 4), name, fill="black", font=font)
-        for column, (group, klass) in enumerate(columns):
-            path = output_path(RunConfig(output=str(out / name / group), seed=0), klass, 1)
-            if path.exists():
-                picture = Image.open(path).convert("RGB").resize((tile, tile), Image.Resampling.LANCZOS)
-                canvas.paste(picture, (label + column * tile, header + row * tile))
+    for band, columns in enumerate(bands):
+        top = band * band_height
+        for column, (_, klass) in enumerate(columns):
+            draw.text((label + column * tile + 2, top + 4 + 12 * (column % 2)), klass[:18], fill="black", font=font)
+        for row, (name, seed) in enumerate(rows):
+            y = top + header + row * tile
+            draw.text((4, y + 4), name if len(seeds) == 1 else f"{name}, seed {seed}", fill="black", font=font)
+            for column, (group, klass) in enumerate(columns):
+                path = output_path(RunConfig(output=str(out / name / group), seed=seed), klass, 1)
+                if path.exists():
+                    picture = Image.open(path).convert("RGB").resize((tile, tile), Image.Resampling.LANCZOS)
+                    canvas.paste(picture, (label + column * tile, y))
     canvas.save(target, optimize=True)
 
 
@@ -265,7 +282,7 @@ def main() -> None:
     elif args.action == "time":
         time_all(args.out, names, next(iter(groups.values()))[0])
     elif args.action == "sheet":
-        sheet(args.out, args.target, names, groups)
+        sheet(args.out, args.target, names, groups, args.seeds or [0])
     else:
         table(args.out)
 

@@ -80,6 +80,19 @@ def test_the_sheet_finds_each_groups_dreams_in_its_sub_folder(study, tmp_path):
     assert [bool((tile == (255, 0, 0)).all()) for tile in tiles] == [False, False, True]
 
 
+def test_the_sheet_has_a_row_per_setting_and_seed_and_wraps_the_classes_into_bands(study, tmp_path):
+    groups = {"": ["pug", "pizza", "banana"]}
+    for seed, colour in ((0, "red"), (1, "blue")):
+        (tmp_path / "new").mkdir(exist_ok=True)
+        Image.new("RGB", (8, 8), colour).save(tmp_path / "new" / f"banana-seed{seed}.png")
+    study.sheet(tmp_path, tmp_path / "sheet.png", ["old", "new"], groups, seeds=[0, 1], tile=10, across=2)
+    sheet = np.asarray(Image.open(tmp_path / "sheet.png").convert("RGB")).astype(int)
+    band = 28 + 4 * 10  # a header, then the rows old/0, old/1, new/0, new/1
+    assert sheet.shape == (2 * band, 110 + 2 * 10, 3)
+    banana = [sheet[band + 28 + 10 * row : band + 38 + 10 * row, 110:120] for row in range(4)]  # band 2, column 1
+    assert [tuple(tile[5, 5]) for tile in banana] == [(255, 255, 255), (255, 255, 255), (255, 0, 0), (0, 0, 255)]
+
+
 def test_every_setting_is_a_run_configuration_and_its_variants_change_only_what_they_name(study, tmp_path):
     configs = {name: study.config_for(name, ["pug"], tmp_path, "cpu") for name in study.SETTINGS}
     base = configs["fft-octaves-300"]
