@@ -12,6 +12,7 @@ setting's folder, so that `evaluate` reports each group of each setting.
     python examples/quality_study.py sheet  OUT SHEET.png [--setting NAME ...] [--seed N ...]
     dreamengine evaluate OUT --json OUT/scores.json
     python examples/quality_study.py table  OUT              # docs/quality.md's table, from the two files
+    python examples/quality_study.py groups OUT --setting A --setting B   # the broad set's table, per group
 
 Every
 setting is a set of `dreamengine run` options on top of the defaults, so any
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import statistics
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -67,6 +69,9 @@ BROAD: dict[str, tuple[tuple[int, str], ...]] = {
 
 #: The birds alone, in the order of the documented study.
 BIRDS = [name for _, name in BROAD["birds"]]
+
+#: The measures of how a dream looks, as `dreamengine evaluate` reports them.
+MEASURES = ("colourfulness", "contrast", "sharpness")
 
 #: The ten classes of issue 20's first screen (one or two from each group), to try a setting in minutes.
 SCREEN = ["flamingo", "lion", "golden retriever", "tree frog", "goldfish", "monarch", "school bus", "pizza"]
@@ -248,6 +253,39 @@ def table(out: Path) -> None:
         print(f"| {name} | {groups[name]['count']} | " + " | ".join(cells) + f" | {seconds.get(name, '')} |")
 
 
+def group_table(out: Path, names: list[str]) -> None:
+    """Print the markdown table of the broad set: a row per group (and all), for each setting both judges' thumbnail
+    top-1 and the median colourfulness, contrast and sharpness, from the images of ``OUT/scores.json``."""
+    images = json.loads((out / "scores.json").read_text())["images"]
+    by_group: dict[tuple[str, str], list[dict]] = {}
+    for image in images:
+        setting, group = (Path(image["path"]).parts[:-1] + ("",))[:2]
+        by_group.setdefault((setting, group), []).append(image)
+        by_group.setdefault((setting, "all"), []).append(image)
+    groups = list(dict.fromkeys(group for setting, group in by_group if setting in names and group not in ("", "all")))
+    heads = [f"{name} {head}" for name in names for head in ("thumb top-1 (lite1 / lite2)", "M", "contrast", "sharp")]
+    print("| group | " + " | ".join(heads) + " |")
+    print("| --- |" + " ---: |" * len(heads))
+    for group in [*groups, "all"]:
+        cells = [cell for name in names for cell in _group_cells(by_group.get((name, group), []))]
+        print(f"| {group} | " + " | ".join(cells) + " |")
+
+
+def _group_cells(images: list[dict]) -> list[str]:
+    """One setting's cells of a group's row: thumbnail top-1 of each judge, then the median measures."""
+    if not images:
+        return ["", "", "", ""]
+    judges = sorted(images[0]["judges"])
+    hits = [sum(image["judges"][j]["thumb"]["rank"] == 0 for image in images) / len(images) for j in judges]
+    medians = [statistics.median(image["measures"][key] for image in images) for key in MEASURES]
+    return [
+        " / ".join(f"{hit:.0%}" for hit in hits),
+        f"{medians[0]:.1f}",
+        f"{medians[1]:.3f}",
+        f"{medians[2]:.3f}",
+    ]
+
+
 def _rank_score(group: dict) -> float:
     """Order rows by the judges' mean thumbnail p(target), the most discriminating figure."""
     judged = group["judges"].values()
@@ -256,7 +294,7 @@ def _rank_score(group: dict) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["dream", "time", "sheet", "table"])
+    parser.add_argument("action", choices=["dream", "time", "sheet", "table", "groups"])
     parser.add_argument("out", type=Path)
     parser.add_argument("target", type=Path, nargs="?", help="the sheet's file (sheet only)")
     parser.add_argument("--setting", action="append", choices=sorted(SETTINGS))
@@ -283,6 +321,8 @@ def main() -> None:
         time_all(args.out, names, next(iter(groups.values()))[0])
     elif args.action == "sheet":
         sheet(args.out, args.target, names, groups, args.seeds or [0])
+    elif args.action == "groups":
+        group_table(args.out, names)
     else:
         table(args.out)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -109,3 +110,24 @@ def test_the_screen_is_ten_classes_of_the_broad_set(study):
     broad = {name for classes in study.BROAD.values() for _, name in classes}
     assert len(study.SCREEN) == 10 and set(study.SCREEN) <= broad
     assert study.CLASS_SETS["screen"] == {"": study.SCREEN}
+
+
+def test_the_group_table_gives_each_settings_judges_and_median_measures_per_group_and_over_all(study, tmp_path, capsys):
+    def image(path, ranks, colourfulness):
+        judges = {judge: {"thumb": {"rank": rank}} for judge, rank in zip(("lite1", "lite2"), ranks)}
+        measures = {"colourfulness": colourfulness, "contrast": 0.2, "sharpness": 0.1}
+        return {"path": path, "judges": judges, "measures": measures}
+
+    images = [
+        image("old/dogs/pug-seed0.png", (0, 3), 20.0),
+        image("old/dogs/pug-seed1.png", (1, 0), 30.0),
+        image("old/food/pizza-seed0.png", (0, 0), 40.0),
+        image("new/dogs/pug-seed0.png", (0, 0), 50.0),
+    ]
+    (tmp_path / "scores.json").write_text(json.dumps({"images": images}))
+    study.group_table(tmp_path, ["old", "new"])
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [row[0] for row in rows] == ["| dogs", "| food", "| all"]
+    assert rows[0][1:5] == ["50% / 50%", "25.0", "0.200", "0.100"] and rows[0][5] == "100% / 100%"
+    assert rows[1][1:3] == ["100% / 100%", "40.0"] and rows[1][5:] == ["", "", "", " |"]
+    assert rows[2][1:3] == ["67% / 67%", "30.0"]
