@@ -157,9 +157,11 @@ def _dream(
 
 
 def _thumb(picture: Image.Image) -> bytes:
-    """A ``THUMB_SIDE`` pixel JPEG of ``picture`` (its longer side, for a dream that is not square)."""
-    small = picture.copy()
-    small.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+    """A ``THUMB_SIDE`` pixel JPEG of ``picture`` (its longer side, for a dream that is not square), made smaller
+    or larger: every cell of a layer's grid the same size."""
+    scale = THUMB_SIDE / max(picture.size)
+    size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
+    small = picture.resize(size, Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     small.save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
