@@ -88,6 +88,14 @@ def test_layer_patterns_pick_layers_and_a_wrong_one_is_refused(tmp_path):
         plan_atlas(tiny_model(), TINY, tmp_path, layers=["conv2"], units="10-16")
 
 
+def test_a_layer_whose_name_an_objective_cannot_carry_is_refused(tmp_path):
+    model = tiny_model()
+    model.net.add_module("odd:name;x", torch.nn.Identity())
+    model.net.add_module("head two", torch.nn.ReLU())
+    with pytest.raises(DreamError, match="layer 'head two' of tiny has a name an objective cannot carry"):
+        plan_atlas(model, TINY, tmp_path, layers=["head*"])
+
+
 def test_batches_hold_the_units_to_dream_of_one_layer_each(tmp_path):
     plan = _plan(tmp_path, units="all", batch=5)
     batches = plan.batches({"conv2": [0, 1, 2, 3, 4, 5, 9], "logits": [1, 3]})

@@ -260,6 +260,11 @@ def select_layers(model: DreamModel, patterns: Sequence[str] = ()) -> tuple[list
 
 
 def _check_dreamable(layer: Layer, model: str) -> None:
+    if not re.fullmatch(r"[\w.-]+", layer.name):
+        raise DreamError(
+            f"layer {layer.name!r} of {model} has a name an objective cannot carry (only letters, digits, "
+            "'.', '_' and '-'): the atlas dreams it as layer:NAME:UNIT."
+        )
     if layer.cost is None:
         raise DreamError(f"layer {layer.name!r} of {model} does not run in a forward: it has no units to dream.")
     if layer.shape is None or len(layer.shape) < 1:
