@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from dreamengine.cli import cli
+from dreamengine.run.imaging import read_manifest
 
 pytestmark = pytest.mark.usefixtures("builtins_only_cli", "one_thread")
 
@@ -93,3 +94,18 @@ def test_ctrl_c_keeps_the_batches_done_and_says_how_to_resume(runner, tmp_path, 
 def test_options_that_the_atlas_sets_itself_are_not_offered(runner):
     result = runner.invoke(cli, ["atlas", "--objective", "logit"])
     assert result.exit_code == 2 and "No such option '--objective'" in result.output
+
+
+def test_the_help_shows_the_atlas_defaults_without_torch():
+    from dreamengine.atlas import plan
+    from dreamengine.cli import atlas
+
+    assert atlas.DEFAULT_BATCH == plan.DEFAULT_BATCH
+
+
+def test_a_start_given_is_each_units_start(runner, tmp_path):
+    out = tmp_path / "atlas"
+    result = invoke(runner, "atlas", *TINY, "--units", "1", "--init", "gradient", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "atlas.json").read_text())["settings"]["init"] == "gradient"
+    assert read_manifest(out / "units/layer1/0.png")["config"]["init"] == "gradient"

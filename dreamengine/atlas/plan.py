@@ -52,8 +52,9 @@ VERSION = 1
 LOGITS = "logits"
 #: Units of one layer dreamt in one engine run unless ``--batch`` says otherwise (benchmarks/atlas.py measures it).
 DEFAULT_BATCH = 16
-#: The settings a unit's own dream sets itself: they are not the atlas's to share.
-PER_UNIT = ("objective", "classes", "init", "output", "side_by_side", "save_every")
+#: The settings a unit's own dream sets itself (its objective and class; its variants, their start), or that are
+#: about a run's files: not the atlas's to share.
+PER_UNIT = ("objective", "classes", "output", "side_by_side", "save_every")
 
 
 @dataclass(frozen=True)
