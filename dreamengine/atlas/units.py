@@ -53,6 +53,7 @@ __all__ = [
     "dream_batch",
     "write_batch",
     "unit_done",
+    "same_settings",
     "unit_paths",
 ]
 
@@ -231,11 +232,12 @@ def unit_done(plan: AtlasPlan, layer: AtlasLayer, unit: int) -> bool:
         stored = read_manifest(plan.output / paths["dream"]).get("config")
     except (OSError, ValueError, DreamError):
         return False
-    if not isinstance(record, dict) or record.get("layer") != layer.name or record.get("variants") != paths["variants"]:
+    expected = {"layer": layer.name, "unit": unit, "variants": paths["variants"]}
+    if not isinstance(record, dict) or any(record.get(key) != value for key, value in expected.items()):
         return False
     if not all((plan.output / path).is_file() for path in (paths["thumb"], *paths["variants"])):
         return False
-    return isinstance(stored, dict) and same_settings({k: v for k, v in stored.items()}, plan.settings())
+    return isinstance(stored, dict) and same_settings(stored, plan.settings())
 
 
 def same_settings(stored: dict[str, Any], settings: dict[str, Any]) -> bool:
