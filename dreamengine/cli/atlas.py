@@ -108,10 +108,12 @@ def atlas_command(
     note = apply_threads(config.threads).note()
     if note:
         err_console.print(note, highlight=False)
-    with warnings.catch_warnings(), loading(config.checkpoint or config.model):
-        warnings.filterwarnings("ignore", message=".*random weights.*")
+    with warnings.catch_warnings(record=True) as caught, loading(config.checkpoint or config.model):
+        warnings.simplefilter("always")
         model = load_model(host, config)
         plan = plan_atlas(model, config, output, layers=layers, units=units, batch=batch, variants=variants)
+    for warning in caught:  # a model of random weights, said once, not once per batch
+        warn(str(warning.message))
     plan = open_folder(plan, restart=restart, write=not dry_run)
     todo = pending_units(plan)
     batches = plan.batches(todo)
@@ -171,7 +173,7 @@ def _dream_units(
         )
         try:
             with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*random weights.*")
+                warnings.filterwarnings("ignore", message=".*random weights.*")  # said before the dreams
                 made = run_atlas(
                     host, plan, batches, runner, on_written=lambda batch: progress.advance(overall, len(batch.units))
                 )
