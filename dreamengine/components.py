@@ -1,4 +1,4 @@
-"""The three kinds of dream component and the values they exchange with the engine.
+"""The kinds of component (the dream's, and the atlas's page panels) and the values they exchange with the engine.
 
 Components are plain objects: the registry builds them once per run and the loop
 calls them directly. The image they see is always RGB in [0, 1], shaped
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from html import escape
 from typing import TYPE_CHECKING
 
 import torch
@@ -17,6 +18,7 @@ import torch
 from dreamengine.warping import Warp, resample
 
 if TYPE_CHECKING:
+    from dreamengine.atlas.panels import Atlas, AtlasUnit
     from dreamengine.engine.loop import DreamLoop
     from dreamengine.engine.model import DreamModel
 
@@ -31,6 +33,7 @@ __all__ = [
     "Initializer",
     "Parametrization",
     "Strategy",
+    "Panel",
 ]
 
 
@@ -249,6 +252,42 @@ class Strategy(_Component):
     def total_steps(self, steps: int) -> int:
         """How many steps a job of ``steps`` steps takes under this strategy (for progress bars)."""
         return steps
+
+
+class Panel(_Component):
+    """A section of an atlas's unit page: the dream, its variants, its dataset examples, its classes, or a
+    plugin's own (a weight histogram, a note).
+
+    The atlas builds every registered panel once (with no options) and calls :meth:`render` for each unit; a unit's
+    page shows the panels by :attr:`order`, then by name, each under its :attr:`title` in a ``<section>`` whose id
+    is the panel's registered name. A panel with nothing to show for a unit returns ``""`` and is left out.
+
+    Example::
+
+        class Note(Panel):
+            title = "Note"
+
+            def render(self, unit, atlas):
+                return f"<p>{self.escape(unit.layer.name)}, unit {unit.unit}</p>"
+    """
+
+    #: the section's heading (escaped by the page; empty: no heading).
+    title: str = ""
+    #: where the section goes: lower first (the built-ins use 10, 20, 30, 40; the default puts a panel after them).
+    order: int = 100
+
+    def render(self, unit: AtlasUnit, atlas: Atlas) -> str:
+        """The section's HTML for ``unit`` of ``atlas`` (``""``: nothing to show).
+
+        Escape every name with :meth:`escape` (layer and class names come from checkpoints and may hold any
+        character); link to files of the atlas with ``unit.url(path)``, which is relative and percent-encoded.
+        """
+        raise NotImplementedError
+
+    @staticmethod
+    def escape(value: object) -> str:
+        """``value`` as text safe in HTML, in element content and in quoted attributes (``&<>"'`` escaped)."""
+        return escape(str(value), quote=True)
 
 
 #: ``on_step(step, scores)``: called after every step of a dream

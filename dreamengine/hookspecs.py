@@ -104,6 +104,18 @@ def dreamengine_register_strategies(register: Register) -> None:
 
 
 @hookspec
+def dreamengine_register_panels(register: Register) -> None:
+    """Register panels: the sections of an atlas's unit page (the dream, its dataset examples, a plugin's own).
+
+    Called once when the registry is built; the atlas shows every registered panel on every unit's page.
+
+    :param register: ``register(name, factory, *, summary=None)``; ``factory``
+        returns a :class:`dreamengine.Panel`. The atlas calls it with no
+        arguments, so its options need defaults.
+    """
+
+
+@hookspec
 def dreamengine_register_models(register: Register) -> None:
     """Register named models that ``--model NAME`` can load.
 

@@ -49,6 +49,7 @@ BUILTIN_PLUGINS = (
     "dreamengine_builtins.zoom",
     "dreamengine_builtins.models",
     "dreamengine_builtins.presets",
+    "dreamengine_builtins.panels",
 )
 
 
@@ -192,7 +193,7 @@ def _register(host: PluginHost, plugin: object, name: str, dist: str, *, builtin
     host.infos.append(PluginInfo(name, dist, _version(dist), hooks, builtin))
 
 
-@functools.cache  # the 16 built-ins share one distribution: look its version up once
+@functools.cache  # the built-ins share one distribution: look its version up once
 def _version(dist: str) -> str:
     try:
         return importlib.metadata.version(dist)

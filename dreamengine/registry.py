@@ -10,7 +10,7 @@ from typing import Any
 
 import pluggy
 
-from dreamengine.components import Initializer, Objective, Parametrization, Regularizer, Strategy
+from dreamengine.components import Initializer, Objective, Panel, Parametrization, Regularizer, Strategy
 from dreamengine.errors import DreamError, unknown_name
 from dreamengine.hookspecs import Register, call_one
 from dreamengine.options import ComponentSpec, OptionInfo, coerce_options, factory_options
@@ -24,6 +24,7 @@ KINDS: dict[str, tuple[str, type | None]] = {
     "initializers": ("dreamengine_register_initializers", Initializer),
     "parametrizations": ("dreamengine_register_parametrizations", Parametrization),
     "strategies": ("dreamengine_register_strategies", Strategy),
+    "panels": ("dreamengine_register_panels", Panel),
     "models": ("dreamengine_register_models", None),
     "presets": ("dreamengine_register_presets", None),
 }

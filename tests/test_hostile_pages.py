@@ -12,8 +12,9 @@ import torch
 from chromium import Chromium, find_chromium
 from dreamengine.cli import cli
 from dreamengine.run.config import RunConfig
+from dreamengine.run.pages import script_json
 from dreamengine.run.prepare import apply_preset
-from dreamengine.study.gallery import script_json, write_gallery
+from dreamengine.study.gallery import write_gallery
 from dreamengine.study.plan import class_folders, find_checkpoints, plan_study
 from dreamengine.study.runner import run_study
 from dreamengine.study.sheets import write_sheets

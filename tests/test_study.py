@@ -474,6 +474,50 @@ def test_the_page_shows_every_image_without_errors_in_chromium(host, checkpoints
     assert browser.evaluate("document.body.dataset.failed") == "0"
 
 
+LAYOUT = """
+(async () => {
+  const images = [...document.querySelectorAll("#grid img")];
+  await Promise.all(images.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
+  const boxes = images.map(i => i.getBoundingClientRect());
+  return {
+    src: images.map(i => i.getAttribute("src")),
+    ok: images.every(i => i.naturalWidth > 0),
+    width: boxes.map(b => b.width), height: boxes.map(b => b.height),
+    across: boxes[1].left - boxes[0].right, down: boxes[2].top - boxes[0].bottom,
+    position: getComputedStyle(images[0]).objectPosition,
+    hash: location.hash,
+  };
+})()
+"""
+
+
+def test_the_page_shows_rescaled_or_raw_dreams_in_a_grid_that_fills_the_window(host, checkpoints, tmp_path, browser):
+    from dreamengine.study.gallery import write_gallery
+
+    plan = _plan(host, checkpoints, tmp_path / "study", classes=["red-vertical"], objectives=["logit"])
+    run_study(host, plan)
+    browser.send(
+        "Emulation.setDeviceMetricsOverride", session=True, width=1200, height=900, deviceScaleFactor=1, mobile=False
+    )
+    page = write_gallery(plan).resolve().as_uri()
+    browser.open(page)
+    rescaled = browser.evaluate(LAYOUT)
+    cells = [c for c in plan.cells if c.task.checkpoint.run == plan.cells[0].task.checkpoint.run]
+    assert rescaled["ok"] and set(rescaled["src"]) <= {str(c.side_path.relative_to(plan.output)) for c in cells}
+    assert rescaled["position"] == "100% 0px"  # the right half of raw | rescaled: the rescaled dream alone
+    sizes = set(rescaled["width"]) | set(rescaled["height"])
+    assert len(sizes) == 1 and sizes.pop() >= 200  # square pictures, far larger than the 16-pixel dreams
+    assert rescaled["across"] == rescaled["down"] > 0  # one gap between pictures, across and down
+    browser.evaluate('document.querySelector("input[value=raw]").click()')
+    raw = browser.evaluate(LAYOUT)
+    assert raw["ok"] and set(raw["src"]) <= {str(c.path.relative_to(plan.output)) for c in cells}
+    assert "view=raw" in raw["hash"] and raw["width"] == rescaled["width"]
+    browser.open("about:blank")
+    browser.open(page + raw["hash"])  # the link keeps the choice
+    assert browser.evaluate(LAYOUT)["src"] == raw["src"]
+    assert browser.problems() == []
+
+
 def test_the_page_check_catches_a_missing_image(host, checkpoints, tmp_path, browser):
     from dreamengine.study.gallery import write_gallery
 

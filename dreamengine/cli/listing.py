@@ -32,7 +32,8 @@ def _kind(value: str | None) -> str | None:
 @click.argument("kind", required=False)
 @click.argument("pattern", default="*")
 def list_components(kind: str | None, pattern: str) -> None:
-    """List components: KIND is objectives, regularizers, initializers, parametrizations, strategies, models or presets.
+    """List components: KIND is objectives, regularizers, initializers, parametrizations, strategies, panels, models or
+    presets.
 
     PATTERN filters names with wildcards, e.g. `dreamengine list regularizers 'b*'`.
     """

@@ -1,24 +1,26 @@
 """The study's gallery: one static HTML page that works offline (no server, no network).
 
 Pick a run, class, objective, blur and seed; the page shows that grid, epochs
-down the side and dream steps across, each image with its settings on hover
-and in full on click. The study's data is embedded in the page as JSON.
+down the side and dream steps across, as large as the window allows, rescaled
+(each dream stretched to the full range) or raw, each image with its settings
+on hover and in full on click. It shares the atlas's look
+(:func:`dreamengine.run.pages.stylesheet`). The study's data is embedded in the page as JSON.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
 from pathlib import Path
 
 from dreamengine.errors import DreamError
 from dreamengine.run.imaging import read_manifest, write_atomic
+from dreamengine.run.pages import script_json, stylesheet
 from dreamengine.study.plan import StudyPlan
 from dreamengine.study.sheets import grids, sheet_path
 
-__all__ = ["check_gallery_path", "gallery_data", "script_json", "write_gallery"]
+__all__ = ["check_gallery_path", "gallery_data", "write_gallery"]
 
 _SETTINGS = ("checkpoint", "objective", "reg", "init", "steps", "lr", "optimizer", "size", "seed")
 
@@ -82,52 +84,55 @@ def _is_gallery(page: Path) -> bool:
         return False
 
 
-#: Characters that JSON leaves as they are but that an HTML ``<script>`` block or a JavaScript parser reads:
-#: ``<!--`` and ``</script>`` end or hide the rest of the page, U+2028/9 end a line in older JavaScript.
-_SCRIPT_UNSAFE = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
-
-
-def script_json(value) -> str:
-    """``value`` as JSON safe to embed in an HTML ``<script>`` block: ``<``, ``>``, ``&`` and U+2028/9 are
-    written as ``\\uXXXX`` escapes, so no name (``<!--``, ``</script>``) can end the block or hide the page."""
-    return json.dumps(value, sort_keys=True).translate(_SCRIPT_UNSAFE)
-
-
 def write_gallery(plan: StudyPlan, title: str = "dreamengine study") -> Path:
     """Write ``index.html`` into the study folder; returns its path."""
-    fields = {"title": html.escape(title), "data": script_json(gallery_data(plan))}
-    page = re.sub(r"\{\{(title|data)\}\}", lambda match: fields[match[1]], _PAGE)
+    fields = {"title": html.escape(title), "data": script_json(gallery_data(plan)), "style": stylesheet() + _STYLE}
+    page = re.sub(r"\{\{(title|data|style)\}\}", lambda match: fields[match[1]], _PAGE)
     return write_atomic(plan.output / "index.html", lambda handle: handle.write(page.encode("utf-8")))
 
 
 #: A line of script that every study page has had: how :func:`check_gallery_path` knows one.
 _MARK = 'const key = [pick.run, pick.class, pick.objective, pick.blur, pick.seed].join("|");'
 
+#: The gallery's own style, after the pages' shared one: a grid of square pictures sized to fill the screen.
+_STYLE = """
+#grid { display: grid; gap: var(--gap); align-items: center; }
+#grid .head { font-weight: 600; white-space: nowrap; }
+#grid img { display: block; width: var(--size, 160px); height: var(--size, 160px); object-fit: cover;
+            background: #000; cursor: pointer; image-rendering: pixelated; }
+#grid img.rescaled { object-position: 100% 0; }
+#grid img.selected { outline: 3px solid var(--accent); outline-offset: 1px; }
+#details { white-space: pre-wrap; background: var(--surface); border: 1px solid var(--line); border-radius: 4px;
+           padding: 10px 14px; margin-top: 16px; min-height: 2em; }
+#pickers { display: flex; flex-wrap: wrap; gap: 8px 18px; }
+fieldset { border: 0; padding: 0; margin: 0; display: inline-flex; gap: 10px; align-items: baseline; }
+legend { float: left; margin-right: 4px; }
+"""
+
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{title}}</title>
-<style>
-body { font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }
-label { margin-right: 1em; }
-table { border-collapse: collapse; margin-top: 1em; }
-th { font-weight: 600; padding: 4px 8px; text-align: left; white-space: nowrap; }
-td { padding: 3px; }
-img { display: block; image-rendering: pixelated; height: 128px; cursor: pointer; }
-img.selected { outline: 3px solid #d33; }
-#details { white-space: pre-wrap; background: #f4f4f4; padding: 0.8em; margin-top: 1em; min-height: 2em; }
-.note { color: #666; }
-</style>
+<style>{{style}}</style>
 </head>
 <body>
-<h1>{{title}}</h1>
-<p class="note">Each picture is a dream: raw on the left, rescaled on the right. Rows are training epochs,
-columns dream steps. Hover for the settings; click for all of them.</p>
+<header><h1>{{title}}</h1></header>
+<main>
+<p class="note">Each picture is a dream: rows are training epochs, columns dream steps. Rescaled stretches each
+dream's values to the full range, so that faint patterns show; raw is the dream as saved. Hover for the settings,
+click for all of them.</p>
+<div class="controls">
 <form id="pickers"></form>
-<p><a id="sheet" href="#">contact sheet of this grid</a></p>
-<table id="grid"></table>
+<fieldset id="view"><legend class="muted">show</legend>
+<label><input type="radio" name="view" value="rescaled" checked> rescaled</label>
+<label><input type="radio" name="view" value="raw"> raw</label></fieldset>
+<a id="sheet" href="#">contact sheet of this grid</a>
+</div>
+<div id="grid"></div>
 <div id="details">Click a picture to see how it was made.</div>
+</main>
 <script id="study-data" type="application/json">{{data}}</script>
 <script>
 "use strict";
@@ -144,6 +149,10 @@ function choice(axis) {
   return document.getElementById("pick-" + axis).value;
 }
 
+function view() {
+  return document.querySelector("input[name=view]:checked").value;
+}
+
 function record(image, ok) {
   state[ok ? "loaded" : "failed"] += 1;
   document.body.dataset.loaded = state.loaded;
@@ -151,40 +160,59 @@ function record(image, ok) {
   if (!ok) image.alt = "missing: " + image.getAttribute("src");
 }
 
+function label(text) {
+  const div = document.createElement("div");
+  div.className = "head";
+  div.textContent = text;
+  return div;
+}
+
+// The pictures as large as the window lets every row and column of the grid be, never under 96 pixels.
+function fit() {
+  const grid = document.getElementById("grid");
+  const rows = grid.dataset.rows, columns = grid.dataset.columns;
+  const gap = parseFloat(getComputedStyle(grid).rowGap) || 0;
+  const side = grid.children[Number(columns) + 1];  // the first row's label
+  const wide = (grid.clientWidth - (side ? side.offsetWidth : 0) - gap * columns) / columns;
+  const high = (innerHeight - grid.getBoundingClientRect().top - 40 - gap * rows) / rows;
+  grid.style.setProperty("--size", Math.max(96, Math.floor(Math.min(wide, high))) + "px");
+}
+
 function show() {
   const pick = Object.fromEntries(Object.keys(names).map(axis => [axis, choice(axis)]));
   const cells = study.cells.filter(c => Object.keys(names).every(axis => String(c[axis]) === pick[axis]));
-  const table = document.getElementById("grid");
-  table.replaceChildren();
-  const head = table.insertRow();
-  head.appendChild(document.createElement("th"));
-  for (const steps of study.steps) {
-    const th = document.createElement("th");
-    th.textContent = steps + " steps";
-    head.appendChild(th);
-  }
-  for (const [epoch, accuracy] of study.epochs[pick.run]) {
-    const row = table.insertRow();
-    const th = document.createElement("th");
-    th.textContent = "epoch " + epoch + (accuracy === null ? "" : " (val " + Math.round(accuracy * 100) + "%)");
-    row.appendChild(th);
+  const grid = document.getElementById("grid");
+  const epochs = study.epochs[pick.run];
+  grid.replaceChildren(label(""));
+  grid.dataset.rows = epochs.length;
+  grid.dataset.columns = study.steps.length;
+  grid.style.gridTemplateColumns = "max-content repeat(" + study.steps.length + ", max-content)";
+  for (const steps of study.steps) grid.appendChild(label(steps + " steps"));
+  for (const [epoch, accuracy] of epochs) {
+    grid.appendChild(label("epoch " + epoch + (accuracy === null ? "" : " (val " + Math.round(accuracy * 100) + "%)")));
     for (const steps of study.steps) {
-      const td = row.insertCell();
       const cell = cells.find(c => c.epoch === epoch && c.steps === steps);
-      if (!cell) continue;
+      if (!cell) {
+        grid.appendChild(document.createElement("div"));
+        continue;
+      }
       const image = new Image();
       image.addEventListener("load", () => record(image, true));
       image.addEventListener("error", () => record(image, false));
-      image.src = cell.image;
-      image.alt = cell.class + ", epoch " + epoch + ", " + steps + " steps";
+      image.src = view() === "raw" ? cell.raw : cell.image;
+      image.className = view();
+      image.alt = cell.class + ", epoch " + epoch + ", " + steps + " steps, " + view();
       image.title = describe(cell);
+      image.tabIndex = 0;
       image.addEventListener("click", () => select(image, cell));
-      td.appendChild(image);
+      image.addEventListener("keydown", event => { if (event.key === "Enter") select(image, cell); });
+      grid.appendChild(image);
     }
   }
+  fit();
   const key = [pick.run, pick.class, pick.objective, pick.blur, pick.seed].join("|");
   document.getElementById("sheet").href = study.sheets[key] || "#";
-  location.hash = new URLSearchParams(pick).toString();
+  location.hash = new URLSearchParams({...pick, view: view()}).toString();
 }
 
 function select(image, cell) {
@@ -196,9 +224,9 @@ function select(image, cell) {
 }
 
 const wanted = new URLSearchParams(location.hash.slice(1));
-for (const [axis, label] of Object.entries(names)) {
+for (const [axis, text] of Object.entries(names)) {
   const span = document.createElement("label");
-  span.textContent = label + " ";
+  span.textContent = text + " ";
   const select = document.createElement("select");
   select.id = "pick-" + axis;
   for (const value of study.axes[axis]) select.add(new Option(value, String(value)));
@@ -208,6 +236,11 @@ for (const [axis, label] of Object.entries(names)) {
   span.appendChild(select);
   pickers.appendChild(span);
 }
+for (const radio of document.querySelectorAll("input[name=view]")) {
+  radio.checked = radio.value === (wanted.get("view") || "rescaled");
+  radio.addEventListener("change", show);
+}
+addEventListener("resize", fit);
 show();
 </script>
 </body>
