@@ -9,6 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
+from dreamengine.atlas.classes import pooled_layer
+from dreamengine.atlas.panels import read_atlas
 from dreamengine.atlas.plan import (
     DEFAULT_BATCH,
     LOGITS,
@@ -17,6 +19,7 @@ from dreamengine.atlas.plan import (
     parse_units,
     plan_atlas,
     read_atlas_json,
+    select_layers,
 )
 from dreamengine.atlas.runner import LocalAtlasExecutor, open_folder, pending_units, run_atlas
 from dreamengine.atlas.units import THUMB_SIDE, dream_batch, unit_config, unit_paths
@@ -77,6 +80,24 @@ def test_the_default_layers_are_the_stage_outputs_and_the_logits(tmp_path, resne
     timm = load_model(host, RunConfig(model="test_efficientnet"))
     names = [layer.name for layer in plan_atlas(timm, RunConfig(size=32), tmp_path).layers]
     assert names == ["blocks.0", "blocks.1", "blocks.2", "blocks.3", "blocks.4", "bn2", LOGITS]
+    resnet, _ = select_layers(load_model(host, RunConfig(model="resnet10t")))
+    assert [layer.name for layer in resnet] == ["act1", "layer1", "layer2", "layer3", "layer4"]  # not layer4.0 again
+
+
+def test_the_layer_the_classifier_pools_is_a_default_layer_for_the_class_pages(tmp_path, monkeypatch):
+    from dreamengine.atlas import plan as planning
+
+    model = tiny_model()
+    assert pooled_layer(model)[0] == "relu2"  # the layer classes.json links to the classes
+    first_only = planning.stage_layers
+    monkeypatch.setattr(planning, "stage_layers", lambda model, listed: first_only(model, listed)[:1])
+    assert [layer.name for layer in plan_atlas(model, TINY, tmp_path).layers] == ["relu1", "relu2", LOGITS]
+
+
+def test_the_atlas_size_is_height_then_width_as_the_site_reads_it(tmp_path):
+    plan = open_folder(plan_atlas(tiny_model(), TINY.updated({"size": "24x16"}, "test"), tmp_path, layers=["logits"]))
+    assert plan.size == (16, 24) and read_atlas_json(tmp_path)["size"] == [16, 24]
+    assert read_atlas(tmp_path).size == (16, 24)
 
 
 def test_layer_patterns_pick_layers_and_a_wrong_one_is_refused(tmp_path):

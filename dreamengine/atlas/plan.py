@@ -3,7 +3,8 @@
 A layer's units are its channels (the mean of one channel of its output is what
 a unit's dream maximises); the classifier's logits are the pseudo-layer
 :data:`LOGITS`, whose units are the classes. By default an atlas holds every
-stage output of the model (:func:`stage_layers`) and, for a classifier, its logits.
+stage output of the model (:func:`stage_layers`), the layer a classifier pools (whose units ``classes.json``
+links to the classes) and, for a classifier, its logits.
 Units of one layer are dreamt several at a time, one engine run per
 :class:`Batch`; each unit's files live under ``units/<slug>/`` and
 ``thumbs/<slug>/`` of the output folder, the slug made by :func:`atlas_slugs`.
@@ -23,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dreamengine.atlas.classes import pooled_layer
 from dreamengine.engine.layers import Layer, model_layers
 from dreamengine.engine.model import DreamModel
 from dreamengine.errors import DreamError, unknown_name
@@ -104,7 +106,7 @@ class AtlasPlan:
     Attributes:
         output: the atlas's folder.
         base: the run settings every unit's dream starts from (its size fixed to :attr:`size`).
-        size: ``(width, height)`` of every dream.
+        size: ``(height, width)`` of every dream (``atlas.json`` keeps it in this order, as the site reads it).
         variants: diverse dreams of each unit besides its own (``--variants``).
         layers: the layers, in forward order, the logits last.
         classes: the model's class names, or ``None`` when it has none.
@@ -171,8 +173,9 @@ def stage_layers(model: DreamModel, listed: Sequence[Layer]) -> list[Layer]:
     A timm network names its stages itself (``feature_info``: ``blocks.1``, ``layer2``): those, each widened to
     every stage of its container (EfficientNet's ``blocks.3`` and ``blocks.5`` too, which timm leaves out as
     they keep the resolution), then the last feature map the classifier pools (``bn2``, timm's
-    ``num_features`` channels). Any other network: the last layer of each run of listed layers with one
-    feature-map shape (the output of each block of equal shape), leaving out containers of numbered blocks.
+    ``num_features`` channels) unless a stage holds it. Any other network: the last layer of each run of listed
+    layers with one feature-map shape (the output of each block of equal shape), leaving out containers of
+    numbered blocks.
     """
     maps = [layer for layer in listed if _is_map(layer)]
     info = getattr(model.net, "feature_info", None)
@@ -192,9 +195,15 @@ def stage_layers(model: DreamModel, listed: Sequence[Layer]) -> list[Layer]:
         wanted.update(siblings)
     stages = [layer for layer in maps if layer.name in wanted]
     head = _head_features(model, maps)
-    if head is not None and all(layer.name != head.name for layer in stages):
+    if head is not None and not any(_holds(layer.name, head.name) for layer in stages):
         stages.append(head)
     return stages
+
+
+def _holds(outer: str, inner: str) -> bool:
+    """Whether the module ``outer`` is ``inner`` or holds it (ResNet's ``layer4`` holds ``layer4.0``, whose output,
+    the last block's, is its own)."""
+    return inner == outer or inner.startswith(f"{outer}.")
 
 
 def _is_map(layer: Layer) -> bool:
@@ -234,12 +243,12 @@ def _head_features(model: DreamModel, maps: Sequence[Layer]) -> Layer | None:
 
 def select_layers(model: DreamModel, patterns: Sequence[str] = ()) -> tuple[list[Layer], bool]:
     """The layers ``patterns`` name (shell wildcards, as ``dreamengine layers`` takes them; :data:`LOGITS` names
-    the logits), in forward order, and whether the logits are among them; no pattern: every stage output and,
-    for a classifier, the logits. A pattern that matches nothing is an error."""
+    the logits), in forward order, and whether the logits are among them; no pattern: every stage output, the
+    layer the classifier pools, and, for a classifier, the logits. A pattern that matches nothing is an error."""
     listed = model_layers(model)
     classifier = _is_classifier(model)
     if not patterns:
-        return stage_layers(model, listed), classifier
+        return _with_class_layer(model, stage_layers(model, listed)), classifier
     every = model_layers(model, "*")
     chosen: dict[str, Layer] = {}
     logits = False
@@ -258,6 +267,18 @@ def select_layers(model: DreamModel, patterns: Sequence[str] = ()) -> tuple[list
             chosen.setdefault(layer.name, layer)
     order = {layer.name: position for position, layer in enumerate(every)}
     return sorted(chosen.values(), key=lambda layer: order[layer.name]), logits
+
+
+def _with_class_layer(model: DreamModel, stages: list[Layer]) -> list[Layer]:
+    """``stages`` and, if they lack it, the layer whose pooled output feeds the classifier (the one
+    ``classes.json`` links to the classes: :func:`~dreamengine.atlas.classes.pooled_layer`), in forward order."""
+    found = pooled_layer(model)
+    if found is None or any(layer.name == found[0] for layer in stages):
+        return stages
+    every = model_layers(model, "*")
+    order = {layer.name: position for position, layer in enumerate(every)}
+    added = [layer for layer in every if layer.name == found[0]]
+    return sorted([*stages, *added], key=lambda layer: order.get(layer.name, len(order)))
 
 
 def _check_dreamable(layer: Layer, model: str) -> None:
@@ -375,7 +396,7 @@ def plan_atlas(
     return AtlasPlan(
         Path(output),
         base,
-        (width, height),
+        (height, width),
         variants,
         planned,
         list(model.class_names) or None,
