@@ -60,12 +60,16 @@ def test_changed_settings_in_an_atlas_folder_are_refused(runner, tmp_path):
 
 
 def test_a_dry_run_prints_an_estimate_and_writes_nothing(runner, tmp_path):
-    out = tmp_path / "atlas"
-    result = invoke(runner, "atlas", *TINY, *UNITS, "-o", str(out), "--dry-run")
+    out, images = tmp_path / "atlas", tmp_path / "images"
+    images.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.new("RGB", (8, 8)).save(images / name)
+    result = invoke(runner, "atlas", *TINY, *UNITS, "-o", str(out), "--images", str(images), "--dry-run")
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "4 dreams in 2 batches of up to 2 units, 4 steps each: about" in text
     assert "a step of a full batch measured: layer1" in text and "Nothing was written." in text
+    assert f"dataset examples: 2 files in {images}" in text
     assert not out.exists()
 
 
@@ -109,3 +113,10 @@ def test_a_start_given_is_each_units_start(runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads((out / "atlas.json").read_text())["settings"]["init"] == "gradient"
     assert read_manifest(out / "units/layer1/0.png")["config"]["init"] == "gradient"
+
+
+def test_a_wrong_folder_of_images_stops_the_atlas_before_any_dream(runner, tmp_path):
+    out = tmp_path / "atlas"
+    result = runner.invoke(cli, ["atlas", *TINY, *UNITS, "-o", str(out), "--images", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "does not exist or is not a folder" in " ".join(result.output.split())
+    assert not (out / "units").exists()

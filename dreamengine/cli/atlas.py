@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import time
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -52,6 +52,7 @@ NOT_ATLAS_SETTINGS = ("classes", "objective", "output", "side_by_side", "save_ev
 @once("--batch", type=click.IntRange(1), help=f"Units of one layer dreamt at once. [default: {DEFAULT_BATCH}]")
 @once("--images", type=click.Path(file_okay=False), help="A folder of images for each unit's dataset examples.")
 @once("--examples", type=click.IntRange(1), default=8, show_default=True, help="Dataset examples per unit.")
+@click.option("--negatives", is_flag=True, help="Also keep each unit's most negative dataset examples.")
 @once(
     "--executor",
     type=click.Choice(("local", "ray")),
@@ -71,6 +72,7 @@ def atlas_command(
     batch: int | None,
     images: str | None,
     examples: int,
+    negatives: bool,
     executor: str,
     address: str | None,
     workers: int | None,
@@ -81,19 +83,24 @@ def atlas_command(
     assignments: tuple[str, ...],
     **cli_settings: Any,
 ) -> None:
-    """Dream every unit (channel) of a model's layers, and each class of its logits, into OUTPUT.
+    """Build the atlas of a model in OUTPUT: every unit's dream, its dataset examples, its classes, a website.
 
-    Each unit's dream maximises the mean of its channel, with the run's quality
-    settings (any run option changes them); units of one layer are dreamt
-    several at a time, the forward stopped at the layer. OUTPUT gets
-    atlas.json, units/LAYER/UNIT.png (each with its settings, so
-    `dreamengine run --from` makes it again), 96-pixel thumbnails and a record
-    per unit with its dream's activation. Units already there with the same
-    settings are kept, so an interrupted atlas resumes where it stopped.
+    Each unit (channel) of the model's layers, and each class of its logits,
+    gets a dream that maximises its mean, with the run's quality settings (any
+    run option changes them); units of one layer are dreamt several at a time,
+    the forward stopped at the layer. With --images, one pass over a folder of
+    images finds each unit's most activating examples first. For a classifier,
+    classes.json links the units its classifier pools to the classes. Last, the
+    static site: open OUTPUT/index.html. OUTPUT keeps atlas.json,
+    units/LAYER/UNIT.png (each with its settings, so `dreamengine run --from`
+    makes it again), 96-pixel thumbnails, a record per unit with its dream's
+    activation, and examples.json. Units and examples already there with the
+    same settings are kept, so an interrupted atlas resumes where it stopped.
 
     \b
     Examples:
       dreamengine atlas --dry-run
+      dreamengine atlas --images photos --units 8 --size 128
       dreamengine atlas --layer 'blocks.*' --units 16 --size 128
       dreamengine atlas --checkpoint checkpoints/epoch-010.pt --layer logits
       dreamengine atlas --variants 2 --executor ray --address 10.0.0.5:6379
@@ -118,14 +125,17 @@ def atlas_command(
     todo = pending_units(plan)
     batches = plan.batches(todo)
     if dry_run:
-        _dry_run(host, plan, todo, batches, model)
+        _dry_run(host, plan, todo, batches, model, images)
         return
+    read = _collect_examples(plan, model, images, examples, negatives) if images is not None else 0
     made = _dream_units(host, plan, batches, model, executor, address, workers)
-    _after_units(host, plan, model, images, examples)
+    index = _write_site(host, plan, model)
     done = plan.unit_count()
     console.print(
-        f"{counted(done, 'unit')} in {plan.output} ({made} dreamt now, {done - made} done before); "
-        f"dreamt at {plan.size[0]}x{plan.size[1]} pixels",
+        f"{counted(done, 'unit')} in {plan.output} ({made} dreamt now, {done - made} done before), dreamt at "
+        f"{plan.size[1]}x{plan.size[0]} pixels; "
+        + (f"dataset examples from {counted(read, 'image')}" if images is not None else "no dataset examples")
+        + f"; open {index}",
         highlight=False,
         markup=False,
     )
@@ -144,14 +154,7 @@ def _dream_units(
     from dreamengine.atlas.runner import dream_steps, make_executor, run_atlas
 
     total = sum(len(batch.units) for batch in batches)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-    ) as progress:
+    with _progress() as progress:
         overall = progress.add_task(f"units ({executor})", total=total)
         steps = dream_steps(host, plan, model) if batches else 1
         dreaming = progress.add_task("batch", total=steps, visible=executor == "local")
@@ -188,13 +191,74 @@ def _dream_units(
     return made
 
 
+def _progress() -> Progress:
+    """A progress display on standard error: what, a bar, done of all, time spent and left."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+    )
+
+
+def _collect_examples(plan: AtlasPlan, model: DreamModel, images: str, k: int, negatives: bool) -> int:
+    """Each unit's ``k`` best dataset examples (and most negative, with ``negatives``) from one pass over the
+    folder ``images``, before any dream (a wrong folder stops the command at once); returns how many images were
+    read. examples.json made from the same weights, layers, settings and files is kept, not made again."""
+    from dreamengine.atlas.examples import collect_examples
+
+    layers = [layer.to_json() for layer in plan.layers]
+    with _progress() as progress, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task = progress.add_task("dataset examples", total=None)
+        try:
+            found = collect_examples(
+                model,
+                layers,
+                images,
+                plan.output,
+                k=k,
+                negatives=negatives,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+                size=plan.size,
+            )
+        except KeyboardInterrupt:
+            stop_interrupted(
+                "Interrupted while reading the dataset examples: none is kept yet; run the same command again.",
+                on=progress.console,
+            )
+    for warning in caught:  # files that are not images, named once
+        warn(str(warning.message))
+    return int(found["count"])
+
+
+def _write_site(host: PluginHost, plan: AtlasPlan, model: DreamModel) -> Path:
+    """The links of a classifier's units to its classes (classes.json, from its weights), then the atlas's static
+    site from every file the folder holds; returns the site's index.html."""
+    from dreamengine.atlas.classes import class_links
+    from dreamengine.atlas.site import write_site
+
+    with loading("the atlas's pages"):
+        class_links(model, plan.output)
+        return write_site(plan.output, host)
+
+
 def _dry_run(
-    host: PluginHost, plan: AtlasPlan, todo: dict[str, list[int]], batches: list[Batch], model: DreamModel
+    host: PluginHost,
+    plan: AtlasPlan,
+    todo: dict[str, list[int]],
+    batches: list[Batch],
+    model: DreamModel,
+    images: str | None,
 ) -> None:
-    """Print the layers, their units and batches, and an estimate from measured steps; write nothing."""
+    """Print the layers, their units and batches, the files the dataset examples will read, and an estimate from
+    measured steps; write nothing."""
+    from dreamengine.atlas.images import image_files
     from dreamengine.atlas.runner import estimate
 
-    table = Table(title=f"Atlas of {model.name} at {plan.size[0]}x{plan.size[1]}", title_justify="left")
+    table = Table(title=f"Atlas of {model.name} at {plan.size[1]}x{plan.size[0]}", title_justify="left")
     table.add_column("layer", overflow="fold")
     for column in ("output", "units", "to dream", "batches"):
         table.add_column(column, justify="right")
@@ -203,6 +267,9 @@ def _dry_run(
         shape = " x ".join(map(str, layer.shape))
         table.add_row(escape(layer.name), shape, str(len(layer.units)), str(len(todo.get(layer.name, ()))), str(count))
     console.print(table)
+    if images is not None:
+        files = image_files(images, exclude=plan.output)
+        console.print(f"dataset examples: {counted(len(files), 'file')} in {images}, read in one pass", markup=False)
     started = time.perf_counter()
     with warnings.catch_warnings(), loading("a few steps to time them"):
         warnings.simplefilter("ignore")
@@ -224,27 +291,3 @@ def _duration(seconds: float) -> str:
     if seconds < 90 * 60:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-def _after_units(host: PluginHost, plan: AtlasPlan, model: DreamModel, images: str | None, examples: int) -> None:
-    """The atlas's other parts, each where its module is installed: the dataset examples of ``--images``
-    (``dreamengine.atlas.examples``), the classes (``dreamengine.atlas.classes``) and the site
-    (``dreamengine.atlas.site``). The one place where the command calls them."""
-    names = [layer.name for layer in plan.layers]
-    if images is not None:
-        if _has("dreamengine.atlas.examples"):
-            examples_module = importlib.import_module("dreamengine.atlas.examples")
-            with loading(f"examples from {images}"):
-                examples_module.collect_examples(model, names, images, plan.output, k=examples)
-        else:
-            warn("--images needs dreamengine.atlas.examples, which this installation lacks: no dataset examples.")
-    if _has("dreamengine.atlas.classes"):
-        importlib.import_module("dreamengine.atlas.classes").class_links(model, plan.output)
-    if _has("dreamengine.atlas.site"):
-        page = importlib.import_module("dreamengine.atlas.site").write_site(plan.output)
-        console.print(f"open {page}", highlight=False, markup=False)
-
-
-def _has(module: str) -> bool:
-    """Whether ``module`` is installed (another part of the atlas that this build may not have yet)."""
-    return importlib.util.find_spec(module) is not None
