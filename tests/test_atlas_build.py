@@ -23,8 +23,10 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 #: a class folder's name that would be markup if a page took it as it is (a folder name holds no "/")
 HOSTILE = "<img src=x onerror=alert(1)>"
 CLASSES = [HOSTILE, "blue", "red"]  # in the order training sorts the folders: "<" first
-#: two units of each default layer and of the logits, one variant each, 2 steps, 64 pixels (test_resnet's layer4: 2 x 2)
-SETTINGS = ["--size", "64", "--steps", "2", "--units", "2", "--batch", "2", "--variants", "1", "--examples", "2"]
+#: two units of each default layer and of the logits, each with a variant, two examples and two negatives;
+#: 2 steps at 64 pixels (test_resnet's layer4: 2 x 2)
+SETTINGS = ["--size", "64", "--steps", "2", "--units", "2", "--batch", "2", "--variants", "1"]
+SETTINGS += ["--examples", "2", "--negatives"]
 
 
 def _class_folders(root: Path) -> Path:
@@ -72,6 +74,7 @@ def test_one_command_writes_dreams_examples_classes_and_the_site(built):
     assert "skipped 1 file(s)" in output and "notes.txt" in output  # said once, as a warning
     examples = json.loads((atlas / "examples.json").read_text())
     assert set(examples["layers"]) == set(layers) and len(examples["layers"]["layer1"]["0"]) == 2
+    assert set(examples["negative"]) == set(layers)
     assert json.loads((atlas / "classes.json").read_text())["layer"] == "layer4"  # a default layer: linked
     assert (atlas / "index.html").is_file() and f"open {atlas / 'index.html'}" in output
 
@@ -95,6 +98,7 @@ def test_the_pages_link_a_layer_its_units_and_a_unit_its_dream_and_examples(buil
     sources = [image["src"] for image in unit.images]
     assert sources[:2] == ["0.png", "0-v1.png"]
     assert sources[2:4] == ["../../examples/layer1/0-0.jpg", "../../examples/layer1/0-1.jpg"]
+    assert "../../examples/layer1/0-neg0.jpg" in sources[4:]  # the most negative examples follow
     logits = parse(atlas / "units" / "logits" / "0.html")
     assert "../../classes/0-img-src-x-onerror-alert-1.html" in logits.links
 
