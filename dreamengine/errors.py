@@ -65,6 +65,7 @@ def check_options(*rules: tuple[str, object, bool, str]) -> None:
 _LESS_MEMORY = {
     "run": "a smaller --size, fewer classes per run, or --strategy tile for a large dream",
     "study": "a smaller --size, or fewer --workers with --executor ray",
+    "atlas": "a smaller --batch or --size, or fewer --workers with --executor ray",
     "train": "a smaller --batch-size or --size",
 }
 

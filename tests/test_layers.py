@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
-from dreamengine import DreamModel
+from dreamengine import DreamError, DreamModel
 from dreamengine.cli import cli
 from dreamengine.engine.layers import Layer, model_layers
+from dreamengine.options import parse_spec
 from dreamengine.testing import TINY_LAYERS, tiny_model
 
 pytestmark = pytest.mark.usefixtures("builtins_only_cli")
@@ -120,3 +121,18 @@ def test_a_checkpoints_network_is_listed_at_its_training_size(runner, checkpoint
     assert result.exit_code == 0, result.output
     assert "at 16x16" in result.output
     assert any(line.split("│")[3].strip() == "4" for line in result.output.splitlines() if "│ fc " in line)
+
+
+def test_a_layers_shape_is_measured_once_for_all_its_components(host):
+    model = tiny_model()
+    forwards = []
+    model.register_forward_pre_hook(lambda module, inputs: forwards.append(1))
+    assert model.layer_shape("conv2") == (16, 8, 8) and model.layer_shape("conv2") == (16, 8, 8)
+    assert model.layer_shape("relu1") == (8, 16, 16)
+    assert len(forwards) == 2  # one per layer
+    channels = [host.registry.create("objectives", parse_spec(f"layer:conv2:{channel}")) for channel in range(16)]
+    for objective in channels:
+        objective.prepare(model)
+    assert len(forwards) == 2
+    with pytest.raises(DreamError, match="layer 'conv2' has 16 channels \\(0-15\\); there is no channel 16"):
+        host.registry.create("objectives", parse_spec("layer:conv2:16")).prepare(model)

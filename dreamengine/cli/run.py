@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,108 +30,191 @@ DEFAULTS = RunConfig()
 OPTIMIZER_NAMES = ("adam", "adamw", "sgd")
 
 
+#: Every option of a run's settings, by the name its value is given as, in the order `run --help` lists them:
+#: other commands that dream take them too (:func:`setting_options`).
+_SETTING_OPTIONS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("model", once("--model", "-m", help=f"Registered model or any timm architecture. [default: {DEFAULTS.model}]")),
+    (
+        "checkpoint",
+        once("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint to dream with."),
+    ),
+    (
+        "pretrained",
+        click.option("--pretrained/--no-pretrained", default=None, help="Download timm's pretrained weights."),
+    ),
+    (
+        "classes",
+        click.option(
+            "--class",
+            "-c",
+            "classes",
+            multiple=True,
+            help="ImageNet (or checkpoint) class name or index; repeat to dream several in one batch. "
+            f"[default: {', '.join(DEFAULTS.classes)}]",
+        ),
+    ),
+    (
+        "objective",
+        once(
+            "--objective",
+            help="Objective spec or expression, e.g. logit, layer:blocks.4:7, "
+            "\"logit:flamingo + 0.5*layer:blocks.5 - 0.01*tv\"; several separated by ';' "
+            f"are dreamed side by side, one each. [default: {DEFAULTS.objective}]",
+        ),
+    ),
+    (
+        "reg",
+        click.option(
+            "--reg",
+            multiple=True,
+            help="Regularizer specs, comma-separated or repeated; 'none' for none; +SPEC adds one to the "
+            "default's (or the preset's). "
+            f"[default: {', '.join(DEFAULTS.reg)}]",
+        ),
+    ),
+    (
+        "init",
+        once(
+            "--init",
+            help="Initializer spec, e.g. gray, gradient:start=red:end=blue, photo:path=cat.jpg:blur=4. "
+            f"[default: {DEFAULTS.init}]",
+        ),
+    ),
+    (
+        "param",
+        once(
+            "--param",
+            help="Image parametrization: fft (Lucid's decorrelated Fourier basis) or pixel. "
+            f"[default: {DEFAULTS.param}]",
+        ),
+    ),
+    (
+        "strategy",
+        click.option(
+            "--strategy",
+            multiple=True,
+            help="How the steps run, e.g. octaves:count=4:scale=1.4 or tile:size=224; several nest, the first "
+            "outermost; 'none' for one plain loop; +SPEC adds one inside the default's. "
+            f"[default: {', '.join(DEFAULTS.strategy)}]",
+        ),
+    ),
+    (
+        "assignments",
+        click.option(
+            "--set",
+            "-s",
+            "assignments",
+            multiple=True,
+            metavar="COMPONENT.OPTION=VALUE",
+            help="Set one option of a component, e.g. -s blur.sigma=0.8 (repeatable).",
+        ),
+    ),
+    (
+        "steps",
+        once("--steps", type=int, help=f"Gradient steps (shared out among octaves). [default: {DEFAULTS.steps}]"),
+    ),
+    ("lr", once("--lr", type=float, help=f"Learning rate. [default: {DEFAULTS.lr}]")),
+    ("optimizer", once("--optimizer", type=click.Choice(OPTIMIZER_NAMES), help=f"[default: {DEFAULTS.optimizer}]")),
+    (
+        "size",
+        once(
+            "--size",
+            help="Dream size in pixels: N (square; from a photo, the longer side of its shape) or "
+            "WIDTHxHEIGHT, e.g. 2048x1536. [default: the model's input size]",
+        ),
+    ),
+    (
+        "seed",
+        once(
+            "--seed",
+            type=click.IntRange(0, MAX_SEED),
+            help=f"Seed of every random draw; same seed, same bytes. [default: {DEFAULTS.seed}]",
+        ),
+    ),
+    ("device", once("--device", help=f"auto, cpu, cuda, cuda:N or mps. [default: {DEFAULTS.device}]")),
+    (
+        "threads",
+        once(
+            "--threads",
+            type=click.IntRange(1),
+            help="CPU threads. [default: OMP_NUM_THREADS, else one per CPU that other programs leave free]",
+        ),
+    ),
+    (
+        "fold_norms",
+        click.option(
+            "--fold-norms/--no-fold-norms",
+            default=None,
+            help="Fold each batch norm into the convolution before it: the same network, faster. [default: on]",
+        ),
+    ),
+    (
+        "channels_last",
+        click.option(
+            "--channels-last/--no-channels-last",
+            default=None,
+            help="Run the model in channels-last memory format. [default: on for the CPU, off on GPUs]",
+        ),
+    ),
+    (
+        "compile",
+        click.option(
+            "--compile/--no-compile",
+            default=None,
+            help="torch.compile the model (slow first step; see docs/performance.md). [default: off]",
+        ),
+    ),
+    (
+        "precision",
+        once(
+            "--precision",
+            type=click.Choice(["fp32", "bf16"]),
+            help=f"bf16: run the model under bfloat16 autocast. [default: {DEFAULTS.precision}]",
+        ),
+    ),
+    ("output", once("--output", "-o", help=f"Output folder, or a .png file. [default: {DEFAULTS.output}]")),
+    (
+        "side_by_side",
+        click.option(
+            "--side-by-side/--no-side-by-side",
+            default=None,
+            help="Also write the report's raw | rescaled picture (*-side.png).",
+        ),
+    ),
+    (
+        "save_every",
+        once(
+            "--save-every",
+            type=int,
+            help="Also write an animation with a frame every K steps (a zoom strategy writes its frames without it).",
+        ),
+    ),
+    (
+        "animation",
+        once(
+            "--animation", type=click.Choice(["gif", "webp"]), help=f"Animation format. [default: {DEFAULTS.animation}]"
+        ),
+    ),
+    ("preset", once("--preset", help="Apply a preset first (see `dreamengine list presets`).")),
+    ("config_file", once("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of settings.")),
+)
+
+
+def setting_options(*, leave_out: Collection[str] = ()) -> Callable[[Any], Any]:
+    """Add a run's setting options (``--model``, ``--steps``, ``--reg``, ..., ``--preset``, ``--config``) to a
+    command, less those named in ``leave_out``; :func:`resolve_config` makes their values a :class:`RunConfig`."""
+
+    def add(command: Any) -> Any:
+        for name, option in reversed(_SETTING_OPTIONS):
+            if name not in leave_out:
+                command = option(command)
+        return command
+
+    return add
+
+
 @cli.command("run", cls=TorchCommand)
-@once("--model", "-m", help=f"Registered model or any timm architecture. [default: {DEFAULTS.model}]")
-@once("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint to dream with.")
-@click.option("--pretrained/--no-pretrained", default=None, help="Download timm's pretrained weights.")
-@click.option(
-    "--class",
-    "-c",
-    "classes",
-    multiple=True,
-    help="ImageNet (or checkpoint) class name or index; repeat to dream several in one batch. "
-    f"[default: {', '.join(DEFAULTS.classes)}]",
-)
-@once(
-    "--objective",
-    help="Objective spec or expression, e.g. logit, layer:blocks.4:7, "
-    "\"logit:flamingo + 0.5*layer:blocks.5 - 0.01*tv\"; several separated by ';' "
-    f"are dreamed side by side, one each. [default: {DEFAULTS.objective}]",
-)
-@click.option(
-    "--reg",
-    multiple=True,
-    help="Regularizer specs, comma-separated or repeated; 'none' for none; +SPEC adds one to the "
-    "default's (or the preset's). "
-    f"[default: {', '.join(DEFAULTS.reg)}]",
-)
-@once(
-    "--init",
-    help="Initializer spec, e.g. gray, gradient:start=red:end=blue, photo:path=cat.jpg:blur=4. "
-    f"[default: {DEFAULTS.init}]",
-)
-@once(
-    "--param",
-    help=f"Image parametrization: fft (Lucid's decorrelated Fourier basis) or pixel. [default: {DEFAULTS.param}]",
-)
-@click.option(
-    "--strategy",
-    multiple=True,
-    help="How the steps run, e.g. octaves:count=4:scale=1.4 or tile:size=224; several nest, the first "
-    "outermost; 'none' for one plain loop; +SPEC adds one inside the default's. "
-    f"[default: {', '.join(DEFAULTS.strategy)}]",
-)
-@click.option(
-    "--set",
-    "-s",
-    "assignments",
-    multiple=True,
-    metavar="COMPONENT.OPTION=VALUE",
-    help="Set one option of a component, e.g. -s blur.sigma=0.8 (repeatable).",
-)
-@once("--steps", type=int, help=f"Gradient steps (shared out among octaves). [default: {DEFAULTS.steps}]")
-@once("--lr", type=float, help=f"Learning rate. [default: {DEFAULTS.lr}]")
-@once("--optimizer", type=click.Choice(OPTIMIZER_NAMES), help=f"[default: {DEFAULTS.optimizer}]")
-@once(
-    "--size",
-    help="Dream size in pixels: N (square; from a photo, the longer side of its shape) or "
-    "WIDTHxHEIGHT, e.g. 2048x1536. [default: the model's input size]",
-)
-@once(
-    "--seed",
-    type=click.IntRange(0, MAX_SEED),
-    help=f"Seed of every random draw; same seed, same bytes. [default: {DEFAULTS.seed}]",
-)
-@once("--device", help=f"auto, cpu, cuda, cuda:N or mps. [default: {DEFAULTS.device}]")
-@once(
-    "--threads",
-    type=click.IntRange(1),
-    help="CPU threads. [default: OMP_NUM_THREADS, else one per CPU that other programs leave free]",
-)
-@click.option(
-    "--fold-norms/--no-fold-norms",
-    default=None,
-    help="Fold each batch norm into the convolution before it: the same network, faster. [default: on]",
-)
-@click.option(
-    "--channels-last/--no-channels-last",
-    default=None,
-    help="Run the model in channels-last memory format. [default: on for the CPU, off on GPUs]",
-)
-@click.option(
-    "--compile/--no-compile",
-    default=None,
-    help="torch.compile the model (slow first step; see docs/performance.md). [default: off]",
-)
-@once(
-    "--precision",
-    type=click.Choice(["fp32", "bf16"]),
-    help=f"bf16: run the model under bfloat16 autocast. [default: {DEFAULTS.precision}]",
-)
-@once("--output", "-o", help=f"Output folder, or a .png file. [default: {DEFAULTS.output}]")
-@click.option(
-    "--side-by-side/--no-side-by-side",
-    default=None,
-    help="Also write the report's raw | rescaled picture (*-side.png).",
-)
-@once(
-    "--save-every",
-    type=int,
-    help="Also write an animation with a frame every K steps (a zoom strategy writes its frames without it).",
-)
-@once("--animation", type=click.Choice(["gif", "webp"]), help=f"Animation format. [default: {DEFAULTS.animation}]")
-@once("--preset", help="Apply a preset first (see `dreamengine list presets`).")
-@once("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of settings.")
+@setting_options()
 @once(
     "--from",
     "from_png",

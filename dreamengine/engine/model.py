@@ -73,6 +73,7 @@ class DreamModel(nn.Module):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
         self._folded: list[FoldedPair] | None = None
         self._folding = nn.ModuleList()  # both versions of each folded pair, so that .to() moves them all
+        self._shapes: dict[str, tuple[int, ...]] = {}  # layer_shape's, by layer name
 
     def forward(self, image: torch.Tensor) -> torch.Tensor | None:
         """The logits, or ``None`` if a :meth:`capture` with ``stop_early`` ended the forward."""
@@ -191,6 +192,15 @@ class DreamModel(nn.Module):
         with torch.no_grad(), self.capture([name], stop_early=True) as seen:
             self(image.to(self.mean.device))
         return seen[name]
+
+    def layer_shape(self, name: str) -> tuple[int, ...]:
+        """The shape of layer ``name``'s output for one gray image of the input size, without the batch, channels
+        first: what a component checks its options against before the run (a channel's index). Measured once per
+        layer, by :meth:`layer_output` (the weights do not change it), so that many components of one layer (an
+        atlas's batch of ``layer:NAME:CHANNEL``) cost one forward."""
+        if name not in self._shapes:
+            self._shapes[name] = tuple(self.layer_output(name).shape[1:])
+        return self._shapes[name]
 
     @property
     def num_classes(self) -> int:

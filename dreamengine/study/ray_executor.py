@@ -17,11 +17,7 @@ Ray is an optional extra: ``pip install 'dreamengine[ray]'``.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import os
-import socket
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from dreamengine.errors import DreamError
-from dreamengine.plugins import PluginHost, load_plugins
-from dreamengine.run.imaging import write_atomic
+from dreamengine.plugins import PluginHost
 from dreamengine.run.inputs import files_read, reading_from
 from dreamengine.run.prepare import load_model
+from dreamengine.run.ray_cluster import RayCluster, import_ray, local_copy, read_for_workers, worker_host
 from dreamengine.study.plan import Cell, Task
 from dreamengine.study.render import CellOutput, render_task
 
@@ -40,17 +36,6 @@ if TYPE_CHECKING:
     from dreamengine.study.executors import Finished
 
 __all__ = ["RayExecutor", "import_ray"]
-
-LOOPBACK = ("127.0.0.1", "localhost")
-
-
-def import_ray() -> Any:
-    """The ``ray`` module, or a one-line error saying how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise DreamError("--executor ray needs Ray, an optional extra: pip install 'dreamengine[ray]'.") from None
-    return ray
 
 
 class RayExecutor:
@@ -64,14 +49,7 @@ class RayExecutor:
         gpus_per_task: float | None = None,
         max_retries: int = 3,
     ) -> None:
-        if workers is not None and (address is not None or workers < 1):
-            raise DreamError("--workers (at least 1) sets the size of a Ray started here; an --address has its own.")
-        if address is not None and not address.strip():
-            raise DreamError(
-                "--address is empty: give the head's HOST:PORT (as in 10.0.0.5:6379), or leave it out "
-                "to start a Ray here."
-            )
-        import_ray()  # fail now, before any planning, where Ray is missing
+        self.cluster = RayCluster(address, workers)
         self.address, self.workers = address, workers
         self.cpus_per_task, self.gpus_per_task, self.max_retries = cpus_per_task, gpus_per_task, max_retries
 
@@ -98,29 +76,7 @@ class RayExecutor:
 
     def _connect(self, ray: Any) -> bool:
         """Join the cluster (or start a loopback Ray); False when this process was already connected."""
-        if ray.is_initialized():
-            return False
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        if self.address is None or self.address.rpartition(":")[0] in LOOPBACK:
-            _keep_loopback()
-        if self.address is not None:
-            _check_reachable(self.address)
-        try:
-            if self.address is None:
-                ray.init(
-                    address="local",
-                    _node_ip_address="127.0.0.1",
-                    num_cpus=self.workers or os.cpu_count(),
-                    include_dashboard=False,
-                    log_to_driver=False,
-                )
-            else:
-                ray.init(address=self.address, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as error:
-            where = f"reach the Ray cluster at {self.address}" if self.address else "start Ray here"
-            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise DreamError(f"cannot {where}: {first}") from None
-        return True
+        return self.cluster.connect(ray)
 
     def _submit(self, ray: Any, host: PluginHost, work: Mapping[Task, Sequence[Cell]]) -> dict[Any, Task]:
         gpus = self.gpus_per_task
@@ -135,7 +91,7 @@ class RayExecutor:
 
         def ship(path: Path) -> tuple[Any, str]:
             if path not in shipped:
-                data = _read(path)
+                data = read_for_workers(path)
                 shipped[path] = ray.put(data), f"{hashlib.sha256(data).hexdigest()}{path.suffix}"
             return shipped[path]
 
@@ -154,31 +110,6 @@ class RayExecutor:
                 )
             ] = task
         return pending
-
-
-def _check_reachable(address: str, timeout: float = 5.0) -> None:
-    """Fail in seconds when nothing listens at a ``HOST:PORT`` (or ``ray://HOST:PORT``) address, where
-    ``ray.init`` would wait for minutes; other forms (``auto``) are left to Ray."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        return
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise DreamError(
-            f"cannot reach the Ray cluster at {address}: nothing answers there ({reason.lower()}). "
-            "Start its head with `ray start --head` on that machine, or check --address."
-        ) from None
-
-
-def _keep_loopback() -> None:
-    """Keep Ray on 127.0.0.1: on Linux it replaces a loopback address by the machine's routable one unless
-    cluster mode is off, as it is on macOS and Windows (set before Ray reads it, and where it has already)."""
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    from ray._private import ray_constants
-
-    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 def _result(ray: Any, ref: Any, task: Task) -> list[CellOutput]:
@@ -208,36 +139,9 @@ def _dream_cells(
     their paths, which are the driver's): ``files`` holds each file's text in the settings and its local name
     (its SHA-256 and suffix), ``contents`` their bytes, in order. The manifests keep the driver's paths."""
     torch.set_num_threads(max(1, int(threads)))
-    host = _host(plugins)
-    local = {"checkpoint": str(_local_copy(checkpoint, f"{cells[0].task.checkpoint.sha256}.pt"))}
-    copies = {text: str(_local_copy(data, name)) for (text, name), data in zip(files, contents, strict=True)}
+    host = worker_host(plugins)
+    local = {"checkpoint": str(local_copy(checkpoint, f"{cells[0].task.checkpoint.sha256}.pt"))}
+    copies = {text: str(local_copy(data, name)) for (text, name), data in zip(files, contents, strict=True)}
     config = reading_from(cells[0].config.updated(local, "the Ray worker"), copies)
     outputs, _ = render_task(host, cells, load_model(host, config), config=config)
     return outputs
-
-
-def _read(path: Path) -> bytes:
-    """A file's bytes, to ship to the workers, or a one-line error."""
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise DreamError(
-            f"cannot read {str(path)!r} to send it to the Ray workers: {error.strerror or error}."
-        ) from None
-
-
-@functools.lru_cache(maxsize=4)
-def _host(plugins: tuple[bool, tuple[str, ...]]) -> PluginHost:
-    """This worker's plugin host, loaded with the driver's choices: entry points or not, and the plugins blocked
-    (once per worker process)."""
-    entry_points, blocked = plugins
-    return load_plugins(entry_points=entry_points, blocked=blocked)
-
-
-def _local_copy(data: bytes, name: str) -> Path:
-    """``data`` as the file ``name`` (its SHA-256, so equal bytes share it) in this worker's temporary folder,
-    written once."""
-    path = Path(tempfile.gettempdir()) / "dreamengine-files" / name
-    if not path.is_file():
-        write_atomic(path, lambda handle: handle.write(data))
-    return path

@@ -72,9 +72,9 @@ class Layer(Objective):
         self.layers = (layer,)
 
     def prepare(self, model):
-        """Check the channel against the layer's output before the run (a gray image's)."""
+        """Check the channel against the layer's output before the run (its shape for a gray image)."""
         if self.channel is not None:
-            _one_channel(model.layer_output(self.layer), self.layer, self.channel)
+            _check_channel(model.layer_shape(self.layer)[0], self.layer, self.channel)
 
     def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
         activation = outputs.activations[self.layer]
@@ -133,12 +133,14 @@ class Neuron(Objective):
 
 def _one_channel(activation: torch.Tensor, layer: str, channel: int) -> torch.Tensor:
     """``activation[:, channel]`` of the module ``layer``, or an error that says how many channels it has."""
-    if not 0 <= channel < activation.shape[1]:
-        raise DreamError(
-            f"layer {layer!r} has {activation.shape[1]} channels "
-            f"(0-{activation.shape[1] - 1}); there is no channel {channel}."
-        )
+    _check_channel(activation.shape[1], layer, channel)
     return activation[:, channel]
+
+
+def _check_channel(channels: int, layer: str, channel: int) -> None:
+    """An error that says how many channels the module ``layer`` has, unless ``channel`` is one of them."""
+    if not 0 <= channel < channels:
+        raise DreamError(f"layer {layer!r} has {channels} channels (0-{channels - 1}); there is no channel {channel}.")
 
 
 def gram_matrix(activation: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,256 @@
+"""Running an atlas: the units not yet done, in batches, on an executor; the folder's plan; a measured estimate.
+
+Re-running an atlas skips every unit already done with the same settings
+(:func:`~dreamengine.atlas.units.unit_done`), so an interrupted atlas resumes and
+loses nothing but the batches that were under way. An atlas folder made with
+other settings is refused (:func:`open_folder`), never mixed. The executors turn
+batches into bytes (:func:`~dreamengine.atlas.units.dream_batch`); this process
+writes every file as each batch comes back.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Generator, Sequence
+from contextlib import closing
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import torch
+
+from dreamengine.atlas.plan import AtlasLayer, AtlasPlan, Batch, read_atlas_json
+from dreamengine.atlas.ray_executor import RayAtlasExecutor
+from dreamengine.atlas.units import BatchOutput, dream_batch, same_settings, unit_config, unit_done, write_batch
+from dreamengine.engine.model import DreamModel
+from dreamengine.errors import DreamError
+from dreamengine.plugins import PluginHost
+from dreamengine.run.execute import run_through_hooks, total_steps
+from dreamengine.run.prepare import build_job, load_model, resolve_device
+
+__all__ = [
+    "Finished",
+    "AtlasExecutor",
+    "LocalAtlasExecutor",
+    "open_folder",
+    "pending_units",
+    "run_atlas",
+    "Estimate",
+    "estimate",
+    "dream_steps",
+    "make_executor",
+]
+
+#: what an executor's ``run`` returns: each batch's output, as it finishes (closing it stops the rest)
+Finished = Generator[BatchOutput, None, None]
+
+
+class AtlasExecutor(Protocol):
+    """Dreams an atlas's batches and yields each one's output in the order they finish."""
+
+    def run(self, host: PluginHost, plan: AtlasPlan, batches: Sequence[Batch]) -> Finished:
+        """Dream every batch of ``batches``; yield each :class:`~dreamengine.atlas.units.BatchOutput` when done."""
+
+
+class LocalAtlasExecutor:
+    """One batch after another in this process, with one model loaded for them all.
+
+    ``model``, if given, is the one the plan names (it saves loading it again);
+    ``on_start(batch)`` is called before each batch and ``on_step(step, scores)`` after each dream step.
+    """
+
+    def __init__(
+        self,
+        model: DreamModel | None = None,
+        on_start: Callable[[Batch], None] | None = None,
+        on_step: Callable[[int, torch.Tensor], None] | None = None,
+    ) -> None:
+        self.model, self.on_start, self.on_step = model, on_start, on_step
+
+    def __repr__(self) -> str:
+        return "LocalAtlasExecutor()"
+
+    def run(self, host: PluginHost, plan: AtlasPlan, batches: Sequence[Batch]) -> Finished:
+        model = self.model
+        for batch in batches:
+            if self.on_start is not None:
+                self.on_start(batch)
+            model = model or load_model(host, plan.base)
+            yield dream_batch(host, plan, batch, model, self.on_step)
+
+
+def open_folder(plan: AtlasPlan, *, restart: bool = False, write: bool = True) -> AtlasPlan:
+    """Make ``plan``'s folder ready and write its ``atlas.json``; returns the plan as written.
+
+    A folder with an atlas of the same model and settings is resumed, and the
+    layers and units it held are kept in the plan beside the new ones (an atlas
+    grows layer by layer). One made with other settings is refused, unless
+    ``restart``: then its units and thumbnails are deleted first. With ``write``
+    false (a dry run) nothing is deleted or written: the plan is only checked.
+    """
+    existing = read_atlas_json(plan.output)
+    if existing is not None and not _same_atlas(existing, plan):
+        if not restart:
+            raise DreamError(
+                f"{str(plan.output)!r} holds an atlas made with other settings ({_difference(existing, plan)}): "
+                "give another --output, the same settings, or --restart to delete its units and start over."
+            )
+        if write:
+            for folder in ("units", "thumbs"):
+                shutil.rmtree(plan.output / folder, ignore_errors=True)
+        existing = None
+    if existing is not None:
+        plan = replace(plan, layers=_merged(existing, plan))
+    if write:
+        plan.write()
+    return plan
+
+
+def _same_atlas(stored: dict, plan: AtlasPlan) -> bool:
+    fresh = plan.to_json()
+    keys = ("model", "checkpoint", "pretrained", "size", "variants")
+    stored_settings = stored.get("settings")
+    return (
+        all(stored.get(key) == fresh[key] for key in keys)
+        and isinstance(stored_settings, dict)
+        and same_settings(stored_settings, plan.settings())
+    )
+
+
+def _difference(stored: dict, plan: AtlasPlan) -> str:
+    """The first setting that differs, as ``name: before -> now``."""
+    fresh = plan.to_json()
+    before = {**(stored.get("settings") or {}), **{k: v for k, v in stored.items() if k != "settings"}}
+    now = {**fresh["settings"], **{k: v for k, v in fresh.items() if k != "settings"}}
+    for key in ("model", "checkpoint", "pretrained", "size", "variants", *fresh["settings"]):
+        if key != "threads" and before.get(key) != now.get(key):
+            return f"{key}: {before.get(key)!r} then, {now.get(key)!r} now"
+    return "another layout"
+
+
+def _merged(stored: dict, plan: AtlasPlan) -> list[AtlasLayer]:
+    """The plan's layers with those of the atlas on disk: a layer in both holds the units of both."""
+    new = {layer.name: layer for layer in plan.layers}
+    merged = []
+    for record in stored.get("layers") or []:
+        name = record.get("name")
+        earlier = tuple(int(unit) for unit in record.get("units") or [])
+        if name in new:
+            layer = new.pop(name)
+            merged.append(replace(layer, units=tuple(sorted({*earlier, *layer.units}))))
+        else:
+            merged.append(
+                AtlasLayer(
+                    name,
+                    record["slug"],
+                    record["kind"],
+                    tuple(record["shape"]),
+                    earlier,
+                    float(record["cost"]),
+                )
+            )
+    return merged + list(new.values())
+
+
+def pending_units(plan: AtlasPlan, layers: Sequence[str] | None = None) -> dict[str, list[int]]:
+    """The units of ``plan`` (of the ``layers`` named, if given) not yet done, by layer name."""
+    todo = {}
+    for layer in plan.layers:
+        if layers is None or layer.name in layers:
+            todo[layer.name] = [unit for unit in layer.units if not unit_done(plan, layer, unit)]
+    return todo
+
+
+def run_atlas(
+    host: PluginHost,
+    plan: AtlasPlan,
+    batches: Sequence[Batch],
+    executor: AtlasExecutor | None = None,
+    *,
+    on_written: Callable[[Batch], None] | None = None,
+) -> int:
+    """Dream ``batches`` on ``executor`` (default: this process) and write each as it comes back, then call
+    ``on_written(batch)``. Returns how many units were written."""
+    written = 0
+    with closing((executor or LocalAtlasExecutor()).run(host, plan, batches)) as finished:
+        for output in finished:
+            write_batch(host, plan, output)
+            written += len(output.batch.units)
+            if on_written is not None:
+                on_written(output.batch)
+    return written
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What the atlas's batches will take, from measured steps.
+
+    Attributes:
+        seconds: the estimated time of every batch (and the variants).
+        step_seconds: the measured time of one step of a full batch, by layer name measured.
+        steps: the steps each batch takes (under the strategies: octaves, ...).
+    """
+
+    seconds: float
+    step_seconds: dict[str, float]
+    steps: int
+
+
+#: steps run to measure a batch's step: the first is left out (its allocations), the others timed
+PROBE_STEPS = 4
+
+
+def estimate(host: PluginHost, plan: AtlasPlan, batches: Sequence[Batch], model: DreamModel) -> Estimate:
+    """Estimate the time ``batches`` take: a few steps of a full batch of the cheapest and of the dearest layer are
+    measured (the first step left out), and a batch's step time drawn as a line through them by each layer's
+    cost (:attr:`AtlasLayer.cost`), in proportion to its units; the variants' runs are counted the same way."""
+    if not batches:
+        return Estimate(0.0, {}, 0)
+    layers = sorted({batch.layer for batch in batches}, key=lambda layer: layer.cost)
+    probes = {layer.name: _step_seconds(host, plan, layer, model) for layer in dict.fromkeys((layers[0], layers[-1]))}
+    low, high = layers[0], layers[-1]
+    slope = (probes[high.name] - probes[low.name]) / (high.cost - low.cost) if high.cost > low.cost else 0.0
+    job_steps = dream_steps(host, plan, model)
+    seconds = 0.0
+    for batch in batches:
+        per_step = probes[low.name] + slope * (batch.layer.cost - low.cost)
+        seconds += per_step * job_steps * len(batch.units) * (1 + plan.variants) / plan.batch
+    return Estimate(seconds, probes, job_steps)
+
+
+def _step_seconds(host: PluginHost, plan: AtlasPlan, layer: AtlasLayer, model: DreamModel) -> float:
+    """The measured time of one step of a full batch of ``layer``'s first units (the steps after the first)."""
+    units = [layer.units[i % len(layer.units)] for i in range(plan.batch)]
+    config = unit_config(plan, layer, units).updated({"steps": PROBE_STEPS}, "the estimate")
+    job, _ = build_job(host, config, model, resolve_device(config.device))
+    times: list[float] = []
+    job.on_step = lambda step, scores: times.append(time.perf_counter())
+    run_through_hooks(host, job)
+    return (times[-1] - times[0]) / max(1, len(times) - 1)
+
+
+def dream_steps(host: PluginHost, plan: AtlasPlan, model: DreamModel) -> int:
+    """The steps each of the atlas's dreams takes, under its strategies (what a batch's progress bar counts to)."""
+    layer = plan.layers[0]
+    job, _ = build_job(host, unit_config(plan, layer, layer.units[:1]), model, resolve_device(plan.base.device))
+    return total_steps(job)
+
+
+def make_executor(
+    name: str,
+    *,
+    model: DreamModel | None = None,
+    address: str | None = None,
+    workers: int | None = None,
+    on_start: Callable[[Batch], None] | None = None,
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
+) -> AtlasExecutor:
+    """The executor ``dreamengine atlas --executor NAME`` uses (``address`` and ``workers`` are Ray's; ``model``,
+    the plan's model, and the callbacks are this process's)."""
+    if name == "local":
+        if address is not None or workers is not None:
+            raise DreamError("--address and --workers are for --executor ray.")
+        return LocalAtlasExecutor(model, on_start, on_step)
+    if name == "ray":
+        return RayAtlasExecutor(address=address, workers=workers)
+    raise DreamError(f"unknown executor {name!r}; use local or ray.")

@@ -1,0 +1,130 @@
+"""What every Ray executor shares (a study's, an atlas's): importing Ray, joining or starting a cluster, and a
+worker's plugin host and local copies of the files the driver shipped.
+
+Without an address, dreamengine starts a Ray of its own on this machine, bound
+to 127.0.0.1, with ``workers`` worker processes; it stops when the work ends.
+Ray is an optional extra: ``pip install 'dreamengine[ray]'``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from dreamengine.errors import DreamError
+from dreamengine.plugins import PluginHost, load_plugins
+from dreamengine.run.imaging import write_atomic
+
+__all__ = ["LOOPBACK", "RayCluster", "import_ray", "read_for_workers", "worker_host", "local_copy"]
+
+LOOPBACK = ("127.0.0.1", "localhost")
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a one-line error saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise DreamError("--executor ray needs Ray, an optional extra: pip install 'dreamengine[ray]'.") from None
+    return ray
+
+
+class RayCluster:
+    """The cluster at ``address``, or a Ray of ``workers`` processes started here; checked when made (Ray
+    installed, the options consistent), joined by :meth:`connect`."""
+
+    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+        if workers is not None and (address is not None or workers < 1):
+            raise DreamError("--workers (at least 1) sets the size of a Ray started here; an --address has its own.")
+        if address is not None and not address.strip():
+            raise DreamError(
+                "--address is empty: give the head's HOST:PORT (as in 10.0.0.5:6379), or leave it out "
+                "to start a Ray here."
+            )
+        import_ray()  # fail now, before any planning, where Ray is missing
+        self.address, self.workers = address, workers
+
+    def __repr__(self) -> str:
+        return f"RayCluster(address={self.address!r}, workers={self.workers!r})"
+
+    def connect(self, ray: Any) -> bool:
+        """Join the cluster (or start a loopback Ray); False when this process was already connected."""
+        if ray.is_initialized():
+            return False
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        if self.address is None or self.address.rpartition(":")[0] in LOOPBACK:
+            _keep_loopback()
+        if self.address is not None:
+            _check_reachable(self.address)
+        try:
+            if self.address is None:
+                ray.init(
+                    address="local",
+                    _node_ip_address="127.0.0.1",
+                    num_cpus=self.workers or os.cpu_count(),
+                    include_dashboard=False,
+                    log_to_driver=False,
+                )
+            else:
+                ray.init(address=self.address, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            where = f"reach the Ray cluster at {self.address}" if self.address else "start Ray here"
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise DreamError(f"cannot {where}: {first}") from None
+        return True
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail in seconds when nothing listens at a ``HOST:PORT`` (or ``ray://HOST:PORT``) address, where
+    ``ray.init`` would wait for minutes; other forms (``auto``) are left to Ray."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise DreamError(
+            f"cannot reach the Ray cluster at {address}: nothing answers there ({reason.lower()}). "
+            "Start its head with `ray start --head` on that machine, or check --address."
+        ) from None
+
+
+def _keep_loopback() -> None:
+    """Keep Ray on 127.0.0.1: on Linux it replaces a loopback address by the machine's routable one unless
+    cluster mode is off, as it is on macOS and Windows (set before Ray reads it, and where it has already)."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    from ray._private import ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
+def read_for_workers(path: Path) -> bytes:
+    """A file's bytes, to ship to the workers, or a one-line error."""
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise DreamError(
+            f"cannot read {str(path)!r} to send it to the Ray workers: {error.strerror or error}."
+        ) from None
+
+
+@functools.lru_cache(maxsize=4)
+def worker_host(plugins: tuple[bool, tuple[str, ...]]) -> PluginHost:
+    """This worker's plugin host, loaded with the driver's choices: entry points or not, and the plugins blocked
+    (once per worker process)."""
+    entry_points, blocked = plugins
+    return load_plugins(entry_points=entry_points, blocked=blocked)
+
+
+def local_copy(data: bytes, name: str) -> Path:
+    """``data`` as the file ``name`` (its SHA-256, so equal bytes share it) in this worker's temporary folder,
+    written once."""
+    path = Path(tempfile.gettempdir()) / "dreamengine-files" / name
+    if not path.is_file():
+        write_atomic(path, lambda handle: handle.write(data))
+    return path
