@@ -56,7 +56,8 @@ def test_copies_of_a_class_from_the_same_start_do_come_out_identical():
     with pytest.warns(UserWarning, match="they come out identical"):
         job, _ = build_job(host, config, tiny_model(), torch.device("cpu"))
     image = run_through_hooks(host, job).image
-    assert torch.equal(image[0], image[1])
+    # the same picture: on some CPUs (AVX-512) a batch's items differ in a float's last bit by their place in it
+    assert torch.allclose(image[0], image[1], rtol=0, atol=1e-6) and not torch.allclose(image[0], image[0].mean())
 
 
 @pytest.mark.parametrize(
