@@ -129,6 +129,11 @@ SETTINGS: dict[str, str] = {
     "lr15-blur4": f"{BIRDS_DEFAULT} {BLUR_EVERY.format(4)} --lr 0.15",
     "lr20-blur4": f"{BIRDS_DEFAULT} {BLUR_EVERY.format(4)} --lr 0.2",
     "lr20-blur2": f"{BIRDS_DEFAULT} {BLUR_EVERY.format(2)} --lr 0.2",
+    # ... and the colour blurred alone every step, the brightness every fourth (chromablur)
+    "lr15-blur4-chroma": f"{BIRDS_DEFAULT} --lr 0.15 --reg clamp,blur:sigma=0.5:every=4,chromablur:sigma=1,flip,"
+    "jitter:pixels=8,scale,rotate",
+    "lr10-blur4-chroma": f"{BIRDS_DEFAULT} --lr 0.1 --reg clamp,blur:sigma=0.5:every=4,chromablur:sigma=1,flip,"
+    "jitter:pixels=8,scale,rotate",
     # the defaults of this checkout, in float32 and under bfloat16 autocast
     "default": "",
     "default-bf16": "--precision bf16",

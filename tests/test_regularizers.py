@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dreamengine import gaussian_blur
-from dreamengine_builtins.regularizers import Blur, Clamp, Flip, Jitter
+from dreamengine_builtins.regularizers import RGB_TO_YCC, Blur, ChromaBlur, Clamp, Flip, Jitter
 
 
 @st.composite
@@ -24,7 +24,7 @@ def gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-ALL = [Clamp(), Blur(), Blur(sigma=0.1, sigma_max=1.0), Flip(), Jitter(pixels=3)]
+ALL = [Clamp(), Blur(), Blur(sigma=0.1, sigma_max=1.0), ChromaBlur(), ChromaBlur(sigma=3), Flip(), Jitter(pixels=3)]
 
 
 def apply_all_phases(regularizer, image, generator):
@@ -42,7 +42,7 @@ def test_every_regularizer_keeps_shape_dtype_and_unit_range(image, seed):
 
 @given(images(), st.integers(0, 1000))
 def test_every_regularizer_repeats_exactly_with_the_same_seed(image, seed):
-    for make in (Clamp, Blur, lambda: Blur(sigma=0.1, sigma_max=1.0), Flip, lambda: Jitter(pixels=3)):
+    for make in (Clamp, Blur, lambda: Blur(sigma=0.1, sigma_max=1.0), ChromaBlur, Flip, lambda: Jitter(pixels=3)):
         first = apply_all_phases(make(), image, gen(seed))
         second = apply_all_phases(make(), image, gen(seed))
         assert torch.equal(first, second)
@@ -90,6 +90,38 @@ def test_blur_stays_within_the_input_range_and_smooths(image, sigma):
     assert out.var() <= image.var() + 1e-6
 
 
+def ycc(image):
+    return torch.einsum("dc,bchw->bdhw", RGB_TO_YCC, image)
+
+
+@given(images(), st.floats(0.05, 3))
+def test_chromablur_leaves_a_gray_picture_as_it_is(image, sigma):
+    gray = image[:, :1].expand_as(image)  # any detail in brightness, no colour
+    assert torch.allclose(ChromaBlur(sigma).project(gray, gen()), gray, atol=1e-6)
+
+
+@given(images(low=0.4, high=0.6), st.floats(0.05, 3))
+def test_chromablur_keeps_the_brightness_and_smooths_the_colour(image, sigma):
+    """Inside [0.4, 0.6] no colour leaves the RGB cube (nothing is clipped), so the luma is kept exactly."""
+    out = ChromaBlur(sigma).project(image, gen())
+    assert torch.allclose(ycc(out)[:, 0], ycc(image)[:, 0], atol=1e-6)
+    assert torch.allclose(ycc(out)[:, 1:], gaussian_blur(ycc(image)[:, 1:], sigma), atol=1e-6)
+
+
+def test_chromablur_takes_the_speckle_out_of_the_colour():
+    image = torch.rand(1, 3, 32, 32, generator=gen(3))
+    out = ChromaBlur(sigma=1.0).project(image, gen())
+    assert ycc(out)[:, 1:].var() < ycc(image)[:, 1:].var() / 4
+    assert ycc(out)[:, 0].var() > ycc(image)[:, 0].var() / 2  # the brightness's detail stays
+
+
+def test_chromablur_every_k_steps():
+    image = torch.rand(1, 3, 8, 8, generator=gen(2))
+    chroma = ChromaBlur(sigma=1.0, every=2)
+    assert torch.equal(chroma.project(image, gen()), image)
+    assert not torch.equal(chroma.project(image, gen()), image)
+
+
 def test_blur_sigma_range_is_drawn_per_step():
     image = torch.rand(1, 3, 16, 16, generator=gen(1))
     blur = Blur(sigma=0.1, sigma_max=1.0)
@@ -126,6 +158,8 @@ def test_invalid_options_are_refused():
         lambda: Clamp(1, 0),
         lambda: Blur(sigma=-1),
         lambda: Blur(0.5, 0.1),
+        lambda: ChromaBlur(sigma=-1),
+        lambda: ChromaBlur(every=0),
         lambda: Flip(p=2),
         lambda: Jitter(pixels=-1),
     ):
