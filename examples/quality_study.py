@@ -128,6 +128,7 @@ SETTINGS: dict[str, str] = {
     "lr10-blur4": f"{BIRDS_DEFAULT} {BLUR_EVERY.format(4)} --lr 0.1",
     "lr15-blur4": f"{BIRDS_DEFAULT} {BLUR_EVERY.format(4)} --lr 0.15",
     "lr20-blur4": f"{BIRDS_DEFAULT} {BLUR_EVERY.format(4)} --lr 0.2",
+    "lr10-blur2": f"{BIRDS_DEFAULT} {BLUR_EVERY.format(2)} --lr 0.1",
     "lr20-blur2": f"{BIRDS_DEFAULT} {BLUR_EVERY.format(2)} --lr 0.2",
     # ... and the colour blurred alone every step, the brightness every fourth (chromablur)
     "lr15-blur4-chroma": f"{BIRDS_DEFAULT} --lr 0.15 --reg clamp,blur:sigma=0.5:every=4,chromablur:sigma=1,flip,"
