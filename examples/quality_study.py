@@ -70,8 +70,8 @@ BROAD: dict[str, tuple[tuple[int, str], ...]] = {
 #: The birds alone, in the order of the documented study.
 BIRDS = [name for _, name in BROAD["birds"]]
 
-#: The measures of how a dream looks, as `dreamengine evaluate` reports them.
-MEASURES = ("colourfulness", "contrast", "sharpness")
+#: The measures of how a dream looks, as `dreamengine evaluate` reports them, and how a table prints each.
+LOOKS = (("colourfulness", ".1f"), ("contrast", ".3f"), ("sharpness", ".3f"))
 
 #: The ten classes of issue 20's first screen (one or two from each group), to try a setting in minutes.
 SCREEN = ["flamingo", "lion", "golden retriever", "tree frog", "goldfish", "monarch", "school bus", "pizza"]
@@ -127,6 +127,8 @@ SETTINGS: dict[str, str] = {
     "decay150": f"{BIRDS_DEFAULT} --param fft:decay=1.5",
     "decay125-blur2": f"{BIRDS_DEFAULT} --param fft:decay=1.25 {BLUR_EVERY.format(2)}",
     "decay125-blur4": f"{BIRDS_DEFAULT} --param fft:decay=1.25 {BLUR_EVERY.format(4)}",
+    "decay125-blur8": f"{BIRDS_DEFAULT} --param fft:decay=1.25 {BLUR_EVERY.format(8)}",
+    "decay125-noblur": f"{BIRDS_DEFAULT} --param fft:decay=1.25 --reg clamp,flip,jitter:pixels=8,scale,rotate",
     "noblur-lr10": f"{BIRDS_DEFAULT} --reg clamp,flip,jitter:pixels=8,scale,rotate --lr 0.1",
     "lr10-blur4": f"{BIRDS_DEFAULT} {BLUR_EVERY.format(4)} --lr 0.1",
     "lr15-blur4": f"{BIRDS_DEFAULT} {BLUR_EVERY.format(4)} --lr 0.15",
@@ -135,8 +137,6 @@ SETTINGS: dict[str, str] = {
     "lr20-blur2": f"{BIRDS_DEFAULT} {BLUR_EVERY.format(2)} --lr 0.2",
     # ... and the colour blurred alone every step, the brightness every fourth (chromablur)
     "lr15-blur4-chroma": f"{BIRDS_DEFAULT} --lr 0.15 --reg clamp,blur:sigma=0.5:every=4,chromablur:sigma=1,flip,"
-    "jitter:pixels=8,scale,rotate",
-    "lr10-blur4-chroma": f"{BIRDS_DEFAULT} --lr 0.1 --reg clamp,blur:sigma=0.5:every=4,chromablur:sigma=1,flip,"
     "jitter:pixels=8,scale,rotate",
     # the defaults of this checkout, in float32 and under bfloat16 autocast
     "default": "",
@@ -236,7 +236,8 @@ def sheet(
 
 
 def table(out: Path) -> None:
-    """Print the markdown table: settings x judges (thumbnail and full size) x seconds per dream, best first."""
+    """Print the markdown table: settings x judges (thumbnail and full size), the median colourfulness (M),
+    contrast and sharpness, and seconds per dream; best first."""
     groups = json.loads((out / "scores.json").read_text())["groups"]
     seconds_file = out / "timing" / "seconds.json"
     seconds = json.loads(seconds_file.read_text()) if seconds_file.exists() else {}
@@ -249,8 +250,8 @@ def table(out: Path) -> None:
         ("full", "p_target", "full p"),
     )
     heads = [f"{j.removeprefix('efficientnet-')} {head}" for j in judges for _, _, head in columns]
-    print("| setting | dreams | " + " | ".join(heads) + " | s / dream |")
-    print("| --- | ---: |" + " ---: |" * (len(heads) + 1))
+    print("| setting | dreams | " + " | ".join(heads) + " | M | contrast | sharp | s / dream |")
+    print("| --- | ---: |" + " ---: |" * (len(heads) + 4))
     for name in sorted(groups, key=lambda g: -_rank_score(groups[g])):
         scores = groups[name]["judges"]
         cells = [
@@ -259,7 +260,9 @@ def table(out: Path) -> None:
             for view, key, _ in columns
             for value in [scores[j][view][key]]
         ]
-        print(f"| {name} | {groups[name]['count']} | " + " | ".join(cells) + f" | {seconds.get(name, '')} |")
+        measures = groups[name].get("measures", {})
+        looks = [f"{measures[key]['median']:{form}}" if key in measures else "" for key, form in LOOKS]
+        print(f"| {name} | {groups[name]['count']} | " + " | ".join(cells + looks) + f" | {seconds.get(name, '')} |")
 
 
 def group_table(out: Path, names: list[str]) -> None:
@@ -286,12 +289,9 @@ def _group_cells(images: list[dict]) -> list[str]:
         return ["", "", "", ""]
     judges = sorted(images[0]["judges"])
     hits = [sum(image["judges"][j]["thumb"]["rank"] == 0 for image in images) / len(images) for j in judges]
-    medians = [statistics.median(image["measures"][key] for image in images) for key in MEASURES]
-    return [
-        " / ".join(f"{hit:.0%}" for hit in hits),
-        f"{medians[0]:.1f}",
-        f"{medians[1]:.3f}",
-        f"{medians[2]:.3f}",
+    medians = [statistics.median(image["measures"][key] for image in images) for key, _ in LOOKS]
+    return [" / ".join(f"{hit:.0%}" for hit in hits)] + [
+        f"{median:{form}}" for median, (_, form) in zip(medians, LOOKS)
     ]
 
 

@@ -131,3 +131,17 @@ def test_the_group_table_gives_each_settings_judges_and_median_measures_per_grou
     assert rows[0][1:5] == ["50% / 50%", "25.0", "0.200", "0.100"] and rows[0][5] == "100% / 100%"
     assert rows[1][1:3] == ["100% / 100%", "40.0"] and rows[1][5:] == ["", "", "", " |"]
     assert rows[2][1:3] == ["67% / 67%", "30.0"]
+
+
+def test_the_table_ranks_the_settings_and_gives_their_median_looks(study, tmp_path, capsys):
+    def group(p, colourfulness):
+        views = {view: {"top1": 0.5, "top5": 1.0, "p_target": p} for view in ("thumb", "full")}
+        measures = {key: {"median": value} for (key, _), value in zip(study.LOOKS, (colourfulness, 0.25, 0.0625))}
+        return {"count": 2, "judges": {"lite1": views}, "measures": measures}
+
+    scores = {"groups": {"weak": group(0.1, 20.0), "strong": group(0.9, 50.0)}}
+    (tmp_path / "scores.json").write_text(json.dumps(scores))
+    study.table(tmp_path)
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert [row.split(" | ")[0] for row in rows] == ["| strong", "| weak"]
+    assert rows[0].endswith("| 50.0 | 0.250 | 0.062 |  |")
