@@ -84,7 +84,8 @@ _SETTING_OPTIONS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
         "param",
         once(
             "--param",
-            help="Image parametrization: fft (Lucid's decorrelated Fourier basis) or pixel. "
+            help="Image parametrization: fft (Lucid's decorrelated Fourier basis; :decay=D, steeper for larger "
+            "shapes and more colour) or pixel. "
             f"[default: {DEFAULTS.param}]",
         ),
     ),

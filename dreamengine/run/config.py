@@ -51,7 +51,7 @@ class RunConfig:
     objective: str = "logit"
     reg: list[str] = _list("clamp", "blur:sigma=0.5", "flip", "jitter:pixels=8", "scale", "rotate")
     init: str = "gray"
-    param: str = "fft"
+    param: str = "fft:decay=1.25"
     strategy: list[str] = _list("octaves:count=3:scale=1.4")
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     steps: int = 300
