@@ -135,6 +135,11 @@ SETTINGS: dict[str, str] = {
     "lr20-blur4": f"{BIRDS_DEFAULT} {BLUR_EVERY.format(4)} --lr 0.2",
     "lr10-blur2": f"{BIRDS_DEFAULT} {BLUR_EVERY.format(2)} --lr 0.1",
     "lr20-blur2": f"{BIRDS_DEFAULT} {BLUR_EVERY.format(2)} --lr 0.2",
+    # ... and on top of decay125 (the new default): the colour basis, the start, one more octave, a larger step
+    "decay125-nodecorrelate": f"{BIRDS_DEFAULT} --param fft:decay=1.25:decorrelate=false",
+    "decay125-noise": f"{BIRDS_DEFAULT} --param fft:decay=1.25 --init noise",
+    "decay125-octaves4": f"{BIRDS_DEFAULT} --param fft:decay=1.25 --strategy octaves:count=4:scale=1.4",
+    "decay125-lr10": f"{BIRDS_DEFAULT} --param fft:decay=1.25 --lr 0.1",
     # ... and the colour blurred alone every step, the brightness every fourth (chromablur)
     "lr15-blur4-chroma": f"{BIRDS_DEFAULT} --lr 0.15 --reg clamp,blur:sigma=0.5:every=4,chromablur:sigma=1,flip,"
     "jitter:pixels=8,scale,rotate",

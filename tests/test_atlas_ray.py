@@ -4,6 +4,9 @@ for byte; and a Ray started here dreams a whole atlas with the same bytes as thi
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,14 +19,42 @@ from dreamengine.run.prepare import load_model
 
 ray = pytest.importorskip("ray", reason="the Ray executor's tests need Ray: pip install -e '.[test]'")
 
-from dreamengine.atlas.ray_executor import RayAtlasExecutor, _dream_batch  # noqa: E402  (only usable with Ray)
+from dreamengine.atlas.ray_executor import _dream_batch  # noqa: E402  (only usable with Ray)
 
 pytestmark = pytest.mark.usefixtures("one_thread", "resnet10t_quiet")
 
 
+#: The atlas of these tests: two units of two layers of a checkpoint, at 16 pixels, 3 steps, in batches of 2.
+PLAN = {"size": 16, "steps": 3, "layers": ["layer1", "logits"], "units": "2", "batch": 2}
+
+#: The same atlas dreamt with a Ray started in a child process (argv: checkpoint, folder). A Ray that this test
+#: process joined and left would stay half-known to it, and a later test that joins a Ray cluster of its own
+#: (test_study_ray's killed worker) would find its objects' owner gone.
+RAY_HERE = """
+import json, sys, warnings
+from pathlib import Path
+import torch
+from dreamengine.atlas.plan import plan_atlas
+from dreamengine.atlas.ray_executor import RayAtlasExecutor
+from dreamengine.atlas.runner import open_folder, pending_units, run_atlas
+from dreamengine.plugins import load_plugins
+from dreamengine.run.config import RunConfig
+from dreamengine.run.prepare import load_model
+warnings.filterwarnings("ignore", message=".*random weights.*")
+torch.set_num_threads(1)
+host, settings = load_plugins(entry_points=False, blocked=(), trace=False), json.loads(sys.argv[3])
+size, steps = settings.pop("size"), settings.pop("steps")
+base = RunConfig(checkpoint=sys.argv[1], size=size, steps=steps, strategy=[], device="cpu")
+plan = open_folder(plan_atlas(load_model(host, base), base, Path(sys.argv[2]), **settings))
+print(run_atlas(host, plan, plan.batches(pending_units(plan)), RayAtlasExecutor(workers=1)))
+"""
+
+
 def _plan(host, checkpoint: Path, output: Path):
-    base = RunConfig(checkpoint=str(checkpoint), size=16, steps=3, strategy=[], device="cpu")
-    return plan_atlas(load_model(host, base), base, output, layers=["layer1", "logits"], units="2", batch=2)
+    settings = dict(PLAN)
+    base = RunConfig(checkpoint=str(checkpoint), size=settings.pop("size"), steps=settings.pop("steps"))
+    base = base.updated({"strategy": [], "device": "cpu"}, "the test")
+    return plan_atlas(load_model(host, base), base, output, **settings)
 
 
 def test_a_worker_dreams_a_batch_from_the_shipped_checkpoint_not_the_drivers_file(host, checkpoints, tmp_path):
@@ -46,10 +77,18 @@ def test_a_worker_dreams_a_batch_from_the_shipped_checkpoint_not_the_drivers_fil
 
 def test_a_ray_started_here_makes_the_same_atlas_as_this_process(host, checkpoints, tmp_path):
     checkpoint = checkpoints / "epoch-001.pt"
-    made = []
-    for name, executor in (("local", LocalAtlasExecutor()), ("ray", RayAtlasExecutor(workers=1))):
-        plan = open_folder(_plan(host, checkpoint, tmp_path / name))
-        assert run_atlas(host, plan, plan.batches(pending_units(plan)), executor) == 4
-        made.append({path.relative_to(plan.output): path.read_bytes() for path in plan.output.rglob("*.*")})
+    plan = open_folder(_plan(host, checkpoint, tmp_path / "local"))
+    assert run_atlas(host, plan, plan.batches(pending_units(plan)), LocalAtlasExecutor()) == 4
+    child = subprocess.run(
+        [sys.executable, "-c", RAY_HERE, str(checkpoint), str(tmp_path / "ray"), json.dumps(PLAN)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert child.returncode == 0 and child.stdout.split()[-1] == "4", child.stderr[-3000:]
+    made = [
+        {path.relative_to(folder): path.read_bytes() for path in folder.rglob("*.*")}
+        for folder in (tmp_path / "local", tmp_path / "ray")
+    ]
     assert made[0].keys() == made[1].keys() and len(made[0]) == 13  # atlas.json, 4 dreams, thumbs and records
     assert made[0] == made[1]

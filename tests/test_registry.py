@@ -41,6 +41,7 @@ def test_unknown_name_suggests(host):
 def test_wildcard_find(host):
     assert [e.name for e in host.registry.find("regularizers", "*l*")] == [
         "blur",
+        "chromablur",
         "clamp",
         "flip",
         "gradblur",
