@@ -28,7 +28,7 @@ from dreamengine.plugins import PluginHost
 from dreamengine.run.config import RunConfig
 from dreamengine.run.inputs import files_read, reading_from
 from dreamengine.run.prepare import load_model
-from dreamengine.run.ray_cluster import RayCluster, import_ray, local_copy, read_for_workers, worker_host
+from dreamengine.run.ray_cluster import RayTasks, local_copy, read_for_workers, worker_host
 
 if TYPE_CHECKING:
     from dreamengine.atlas.runner import Finished
@@ -36,48 +36,17 @@ if TYPE_CHECKING:
 __all__ = ["RayAtlasExecutor"]
 
 
-class RayAtlasExecutor:
+class RayAtlasExecutor(RayTasks):
     """Batches as Ray tasks on the cluster at ``address``, or on a Ray of ``workers`` processes started here."""
-
-    def __init__(
-        self,
-        address: str | None = None,
-        workers: int | None = None,
-        cpus_per_task: float = 1,
-        gpus_per_task: float | None = None,
-        max_retries: int = 3,
-    ) -> None:
-        self.cluster = RayCluster(address, workers)
-        self.cpus_per_task, self.gpus_per_task, self.max_retries = cpus_per_task, gpus_per_task, max_retries
-
-    def __repr__(self) -> str:
-        return f"RayAtlasExecutor(address={self.cluster.address!r}, workers={self.cluster.workers!r})"
 
     def run(self, host: PluginHost, plan: AtlasPlan, batches: Sequence[Batch]) -> Finished:
         if not batches:
             return
-        ray = import_ray()
-        connected_here = self.cluster.connect(ray)
-        pending: dict[Any, Batch] = {}
-        try:
-            pending = self._submit(ray, host, plan, batches)
-            while pending:
-                (ready,), _ = ray.wait(list(pending), num_returns=1)
-                batch = pending.pop(ready)
-                yield _result(ray, ready, batch)
-        finally:
-            for ref in pending:
-                ray.cancel(ref, force=True)
-            if connected_here:
-                ray.shutdown()
+        for ray, ref, batch in self._as_done(lambda ray: self._submit(ray, host, plan, batches)):
+            yield _result(ray, ref, batch)
 
     def _submit(self, ray: Any, host: PluginHost, plan: AtlasPlan, batches: Sequence[Batch]) -> dict[Any, Batch]:
-        gpus = self.gpus_per_task
-        if gpus is None:
-            gpus = 1 if plan.base.device != "cpu" and ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        remote = ray.remote(_dream_batch).options(
-            num_cpus=self.cpus_per_task, num_gpus=gpus, max_retries=self.max_retries
-        )
+        remote = self._remote(ray, _dream_batch, plan.base.device)
         plugins = (host.entry_points, host.blocked)  # workers load the plugins the driver chose
         first = batches[0]
         paths = files_read(host.registry, unit_config(plan, first.layer, first.units))

@@ -12,14 +12,15 @@ import functools
 import os
 import socket
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dreamengine.errors import DreamError
 from dreamengine.plugins import PluginHost, load_plugins
 from dreamengine.run.imaging import write_atomic
 
-__all__ = ["LOOPBACK", "RayCluster", "import_ray", "read_for_workers", "worker_host", "local_copy"]
+__all__ = ["LOOPBACK", "RayCluster", "RayTasks", "import_ray", "read_for_workers", "worker_host", "local_copy"]
 
 LOOPBACK = ("127.0.0.1", "localhost")
 
@@ -76,6 +77,57 @@ class RayCluster:
             first = (str(error).strip().splitlines() or [type(error).__name__])[0]
             raise DreamError(f"cannot {where}: {first}") from None
         return True
+
+
+#: what a submission keys its pending tasks by (a study's task, an atlas's batch)
+Key = TypeVar("Key")
+
+
+class RayTasks:
+    """What every Ray executor holds and does: the cluster, each task's CPUs and GPUs and retries, and running
+    the submitted tasks to the end (cancelled and the Ray started here stopped, however the caller stops)."""
+
+    def __init__(
+        self,
+        address: str | None = None,
+        workers: int | None = None,
+        cpus_per_task: float = 1,
+        gpus_per_task: float | None = None,
+        max_retries: int = 3,
+    ) -> None:
+        self.cluster = RayCluster(address, workers)
+        self.cpus_per_task, self.gpus_per_task, self.max_retries = cpus_per_task, gpus_per_task, max_retries
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(address={self.cluster.address!r}, workers={self.cluster.workers!r})"
+
+    def _connect(self, ray: Any) -> bool:
+        """Join the cluster (or start a loopback Ray); False when this process was already connected."""
+        return self.cluster.connect(ray)
+
+    def _remote(self, ray: Any, function: Callable[..., Any], device: str) -> Any:
+        """``function`` as a Ray task with this executor's CPUs, retries and GPUs (one, where the cluster has
+        them and ``device`` is not the CPU, unless ``gpus_per_task`` says)."""
+        gpus = self.gpus_per_task
+        if gpus is None:
+            gpus = 1 if device != "cpu" and ray.cluster_resources().get("GPU", 0) >= 1 else 0
+        return ray.remote(function).options(num_cpus=self.cpus_per_task, num_gpus=gpus, max_retries=self.max_retries)
+
+    def _as_done(self, submit: Callable[[Any], dict[Any, Key]]) -> Iterator[tuple[Any, Any, Key]]:
+        """Connect, ``submit(ray)`` the tasks (``{ref: key}``), and yield ``(ray, ref, key)`` as each finishes."""
+        ray = import_ray()
+        connected_here = self._connect(ray)
+        pending: dict[Any, Key] = {}
+        try:
+            pending = submit(ray)
+            while pending:
+                (ready,), _ = ray.wait(list(pending), num_returns=1)
+                yield ray, ready, pending.pop(ready)
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            if connected_here:
+                ray.shutdown()
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:

@@ -28,7 +28,7 @@ from dreamengine.errors import DreamError
 from dreamengine.plugins import PluginHost
 from dreamengine.run.inputs import files_read, reading_from
 from dreamengine.run.prepare import load_model
-from dreamengine.run.ray_cluster import RayCluster, import_ray, local_copy, read_for_workers, worker_host
+from dreamengine.run.ray_cluster import RayTasks, import_ray, local_copy, read_for_workers, worker_host
 from dreamengine.study.plan import Cell, Task
 from dreamengine.study.render import CellOutput, render_task
 
@@ -38,54 +38,17 @@ if TYPE_CHECKING:
 __all__ = ["RayExecutor", "import_ray"]
 
 
-class RayExecutor:
+class RayExecutor(RayTasks):
     """Tasks as Ray tasks on the cluster at ``address``, or on a Ray of ``workers`` processes started here."""
-
-    def __init__(
-        self,
-        address: str | None = None,
-        workers: int | None = None,
-        cpus_per_task: float = 1,
-        gpus_per_task: float | None = None,
-        max_retries: int = 3,
-    ) -> None:
-        self.cluster = RayCluster(address, workers)
-        self.address, self.workers = address, workers
-        self.cpus_per_task, self.gpus_per_task, self.max_retries = cpus_per_task, gpus_per_task, max_retries
-
-    def __repr__(self) -> str:
-        return f"RayExecutor(address={self.address!r}, workers={self.workers!r})"
 
     def run(self, host: PluginHost, work: Mapping[Task, Sequence[Cell]]) -> Finished:
         if not work:
             return
-        ray = import_ray()
-        connected_here = self._connect(ray)
-        pending: dict[Any, Task] = {}
-        try:
-            pending = self._submit(ray, host, work)
-            while pending:
-                (ready,), _ = ray.wait(list(pending), num_returns=1)
-                task = pending.pop(ready)
-                yield task, _result(ray, ready, task)
-        finally:
-            for ref in pending:
-                ray.cancel(ref, force=True)
-            if connected_here:
-                ray.shutdown()
-
-    def _connect(self, ray: Any) -> bool:
-        """Join the cluster (or start a loopback Ray); False when this process was already connected."""
-        return self.cluster.connect(ray)
+        for ray, ref, task in self._as_done(lambda ray: self._submit(ray, host, work)):
+            yield task, _result(ray, ref, task)
 
     def _submit(self, ray: Any, host: PluginHost, work: Mapping[Task, Sequence[Cell]]) -> dict[Any, Task]:
-        gpus = self.gpus_per_task
-        if gpus is None:
-            device = next(iter(work.values()))[0].config.device
-            gpus = 1 if device != "cpu" and ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        remote = ray.remote(_dream_cells).options(
-            num_cpus=self.cpus_per_task, num_gpus=gpus, max_retries=self.max_retries
-        )
+        remote = self._remote(ray, _dream_cells, next(iter(work.values()))[0].config.device)
         plugins = (host.entry_points, host.blocked)  # workers load the plugins the driver chose
         shipped: dict[Path, tuple[Any, str]] = {}  # each file the tasks read: in the object store once, and its name
 
