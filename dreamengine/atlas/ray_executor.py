@@ -23,12 +23,11 @@ import torch
 from dreamengine.atlas.plan import AtlasPlan, Batch
 from dreamengine.atlas.units import BatchOutput, dream_batch, unit_config
 from dreamengine.engine.model import DreamModel
-from dreamengine.errors import DreamError
 from dreamengine.plugins import PluginHost
 from dreamengine.run.config import RunConfig
 from dreamengine.run.inputs import files_read, reading_from
 from dreamengine.run.prepare import load_model
-from dreamengine.run.ray_cluster import RayTasks, local_copy, read_for_workers, worker_host
+from dreamengine.run.ray_cluster import RayTasks, local_copy, read_for_workers, task_result, worker_host
 
 if TYPE_CHECKING:
     from dreamengine.atlas.runner import Finished
@@ -63,17 +62,7 @@ class RayAtlasExecutor(RayTasks):
 
 def _result(ray: Any, ref: Any, batch: Batch) -> BatchOutput:
     """A batch's output; a DreamError raised on a worker comes back as itself."""
-    try:
-        return ray.get(ref)
-    except ray.exceptions.RayTaskError as error:
-        if isinstance(error.cause, DreamError):
-            raise error.cause from None
-        raise
-    except ray.exceptions.WorkerCrashedError:
-        raise DreamError(
-            f"Ray workers kept dying while dreaming units {batch.units[0]}-{batch.units[-1]} of layer "
-            f"{batch.layer.name!r}; see the Ray logs."
-        ) from None
+    return task_result(ray, ref, f"units {batch.units[0]}-{batch.units[-1]} of layer {batch.layer.name!r}")
 
 
 #: the model this worker process loaded last, by the settings that name it: batches of one atlas share it

@@ -20,7 +20,16 @@ from dreamengine.errors import DreamError
 from dreamengine.plugins import PluginHost, load_plugins
 from dreamengine.run.imaging import write_atomic
 
-__all__ = ["LOOPBACK", "RayCluster", "RayTasks", "import_ray", "read_for_workers", "worker_host", "local_copy"]
+__all__ = [
+    "LOOPBACK",
+    "RayCluster",
+    "RayTasks",
+    "import_ray",
+    "local_copy",
+    "read_for_workers",
+    "task_result",
+    "worker_host",
+]
 
 LOOPBACK = ("127.0.0.1", "localhost")
 
@@ -128,6 +137,19 @@ class RayTasks:
                 ray.cancel(ref, force=True)
             if connected_here:
                 ray.shutdown()
+
+
+def task_result(ray: Any, ref: Any, dreaming: str) -> Any:
+    """A finished task's result; a DreamError raised on a worker comes back as itself, and workers that kept
+    dying while ``dreaming`` (what the task was dreaming, for the message) as one line."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as error:
+        if isinstance(error.cause, DreamError):
+            raise error.cause from None
+        raise
+    except ray.exceptions.WorkerCrashedError:
+        raise DreamError(f"Ray workers kept dying while dreaming {dreaming}; see the Ray logs.") from None
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:

@@ -24,11 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from dreamengine.errors import DreamError
 from dreamengine.plugins import PluginHost
 from dreamengine.run.inputs import files_read, reading_from
 from dreamengine.run.prepare import load_model
-from dreamengine.run.ray_cluster import RayTasks, import_ray, local_copy, read_for_workers, worker_host
+from dreamengine.run.ray_cluster import RayTasks, import_ray, local_copy, read_for_workers, task_result, worker_host
 from dreamengine.study.plan import Cell, Task
 from dreamengine.study.render import CellOutput, render_task
 
@@ -77,17 +76,7 @@ class RayExecutor(RayTasks):
 
 def _result(ray: Any, ref: Any, task: Task) -> list[CellOutput]:
     """A task's outputs; a DreamError raised on a worker comes back as itself."""
-    try:
-        return ray.get(ref)
-    except ray.exceptions.RayTaskError as error:
-        if isinstance(error.cause, DreamError):
-            raise error.cause from None
-        raise
-    except ray.exceptions.WorkerCrashedError:
-        raise DreamError(
-            f"Ray workers kept dying while dreaming {task.target}, {task.checkpoint.run} epoch "
-            f"{task.checkpoint.epoch}; see the Ray logs."
-        ) from None
+    return task_result(ray, ref, f"{task.target}, {task.checkpoint.run} epoch {task.checkpoint.epoch}")
 
 
 def _dream_cells(
