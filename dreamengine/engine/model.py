@@ -12,6 +12,7 @@ from torch import nn
 
 from dreamengine.engine.classes import resolve_class
 from dreamengine.engine.folding import FoldedPair, fold_norms
+from dreamengine.engine.rectifiers import output_rectifiers, redirected
 from dreamengine.errors import DreamError, unknown_name
 
 __all__ = ["DreamModel", "channels_first"]
@@ -74,6 +75,7 @@ class DreamModel(nn.Module):
         self._folded: list[FoldedPair] | None = None
         self._folding = nn.ModuleList()  # both versions of each folded pair, so that .to() moves them all
         self._shapes: dict[str, tuple[int, ...]] = {}  # layer_shape's, by layer name
+        self._rectifiers: dict[str, list[nn.Module]] = {}  # the rectifiers making each captured layer's output
 
     def forward(self, image: torch.Tensor) -> torch.Tensor | None:
         """The logits, or ``None`` if a :meth:`capture` with ``stop_early`` ended the forward."""
@@ -163,10 +165,15 @@ class DreamModel(nn.Module):
         execution, and returns ``None`` instead of logits: the later layers
         never run (a module called several times in one forward is then
         captured at its first call; otherwise at its last).
+
+        While active, a rectifier whose output is a named layer's lets a gradient through to a unit that is off
+        everywhere (:mod:`dreamengine.engine.rectifiers`), so that such a unit can be dreamt.
         """
         captured: dict[str, torch.Tensor] = {}
         wanted = set(names)
-        with self.unfolded(wanted):  # a folded convolution's output would include its norm
+        rectifiers = [module for name in names for module in self._output_rectifiers(name)]
+        # a folded convolution's output would include its norm: the named ones run unfolded
+        with self.unfolded(wanted), redirected(rectifiers):
             handles = [self.register_forward_pre_hook(lambda _module, _inputs: captured.clear())]
             for name in names:
 
@@ -181,6 +188,14 @@ class DreamModel(nn.Module):
             finally:
                 for handle in handles:
                     handle.remove()
+
+    def _output_rectifiers(self, name: str) -> list[nn.Module]:
+        """The rectifiers that make layer ``name``'s output (:func:`~dreamengine.engine.rectifiers.output_rectifiers`),
+        found once, from a gray image."""
+        if name not in self._rectifiers:
+            gray = torch.full((1, 3, *self.input_size), 0.5, device=self.mean.device)
+            self._rectifiers[name] = output_rectifiers(self.net, self.layer(name), (gray - self.mean) / self.std)
+        return self._rectifiers[name]
 
     def layer_output(self, name: str, image: torch.Tensor | None = None) -> torch.Tensor:
         """The output of layer ``name`` for ``image`` (RGB in [0, 1]; unset, a gray image of the input size), in
