@@ -19,6 +19,7 @@ from dreamengine.options import ComponentSpec
 from dreamengine.plugins import PluginHost
 from dreamengine.registry import Registry
 from dreamengine.run.acceleration import accelerate
+from dreamengine.run.allocator import keep_freed_memory
 from dreamengine.run.batch import (
     check_dream_size,
     class_indices,
@@ -84,8 +85,10 @@ def load_model(host: PluginHost, config: RunConfig) -> DreamModel:
     """The model a config names: a checkpoint, a registered model, or one a loader plugin provides.
 
     Random initial weights are drawn under ``config.seed``, so even an untrained
-    model dreams the same bytes twice.
+    model dreams the same bytes twice. The process's allocator is set to keep the
+    blocks each step frees for the next (:func:`~dreamengine.run.allocator.keep_freed_memory`).
     """
+    keep_freed_memory()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         return _load_model(host, config)
