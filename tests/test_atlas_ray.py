@@ -1,10 +1,13 @@
 """`dreamengine atlas --executor ray`: a batch dreamt by a Ray worker from shipped bytes is the local batch, byte
-for byte; and a Ray started here dreams a whole atlas with the same bytes as this process."""
+for byte; a Ray started here dreams a whole atlas with the same bytes as this process; and `dreamengine atlas
+--address` on a two-node cluster on 127.0.0.1, one of its workers killed mid-batch, makes the same folder as a
+local run, and resumes with nothing to do."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +23,7 @@ from dreamengine.run.prepare import load_model
 ray = pytest.importorskip("ray", reason="the Ray executor's tests need Ray: pip install -e '.[test]'")
 
 from dreamengine.atlas.ray_executor import _dream_batch  # noqa: E402  (only usable with Ray)
+from ray_cluster import LOOPBACK, WorkerKiller, listening_on, our_processes, two_node_cluster  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread", "resnet10t_quiet")
 
@@ -92,3 +96,56 @@ def test_a_ray_started_here_makes_the_same_atlas_as_this_process(host, checkpoin
     ]
     assert made[0].keys() == made[1].keys() and len(made[0]) == 13  # atlas.json, 4 dreams, thumbs and records
     assert made[0] == made[1]
+
+
+#: the batch task's process title while a Ray worker runs it
+TASK_TITLE = b"ray::_dream_batch"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A two-node Ray cluster on 127.0.0.1 for this module's tests: its address and marker. This process never
+    joins it (the atlas commands run in child processes): see :data:`RAY_HERE`."""
+    with two_node_cluster(tmp_path_factory.mktemp("ray")) as found:
+        yield found
+
+
+def _atlas_command(checkpoint: Path, output: Path, *executor: str) -> str:
+    """Run ``dreamengine atlas`` of :data:`PLAN` in a child process, as a user would; returns its output."""
+    settings = ["--size", "16", "--steps", "3", "--strategy", "none", "--device", "cpu", "--threads", "1"]
+    units = ["--layer", "layer1", "--layer", "logits", "--units", "2", "--batch", "2"]
+    command = [sys.executable, "-m", "dreamengine", "atlas", "--checkpoint", str(checkpoint), *settings, *units]
+    environment = {**os.environ, "DREAMENGINE_NO_ENTRYPOINTS": "1", "COLUMNS": "200"}
+    child = subprocess.run(
+        [*command, "--output", str(output), *executor], capture_output=True, text=True, timeout=600, env=environment
+    )
+    assert child.returncode == 0, (child.stdout + child.stderr)[-3000:]
+    return child.stdout
+
+
+def _contents(folder: Path) -> dict[Path, bytes]:
+    return {path.relative_to(folder): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_an_atlas_on_a_two_node_cluster_survives_a_killed_worker_and_equals_the_local_one(
+    checkpoints, cluster, tmp_path
+):
+    address, marker = cluster
+    checkpoint = checkpoints / "epoch-001.pt"
+    assert "4 dreamt now" in _atlas_command(checkpoint, tmp_path / "local")
+    killer = WorkerKiller(marker, TASK_TITLE)
+    killer.start()
+    try:
+        said = _atlas_command(checkpoint, tmp_path / "ray", "--executor", "ray", "--address", address)
+    finally:
+        killer.stop.set()
+    assert killer.killed is not None, "no worker was seen dreaming a batch"
+    assert "4 dreamt now" in said
+    assert LOOPBACK >= listening_on(our_processes(marker)) != set()  # nothing listens beyond this machine
+    local, remote = _contents(tmp_path / "local"), _contents(tmp_path / "ray")
+    assert remote.keys() == local.keys() and len([path for path in remote if path.suffix == ".png"]) == 4
+    assert remote == local  # the dreams, thumbnails, records, atlas.json and the site, byte for byte
+    stamps = {path: path.stat().st_mtime_ns for path in (tmp_path / "ray").rglob("*.png")}
+    again = _atlas_command(checkpoint, tmp_path / "ray", "--executor", "ray", "--address", address)
+    assert "0 dreamt now, 4 done before" in again
+    assert {path: path.stat().st_mtime_ns for path in (tmp_path / "ray").rglob("*.png")} == stamps

@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import uuid
 from pathlib import Path
 
 import pytest
@@ -25,142 +18,19 @@ from dreamengine.study.runner import run_study
 ray = pytest.importorskip("ray", reason="the Ray executor's tests need Ray: pip install -e '.[test]'")
 
 from dreamengine.study.ray_executor import RayExecutor  # noqa: E402  (after the skip: it is only usable with Ray)
+from ray_cluster import LOOPBACK, WorkerKiller, listening_on, our_processes, two_node_cluster  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread", "builtins_only_cli")
 
 #: the dream task's process title while a Ray worker runs it
 TASK_TITLE = b"ray::_dream_cells"
-#: a second node on the same machine: keep Ray's loopback address as given (Ray's CLI refuses a second node
-#: when cluster mode is off, which is how the head and every other process stay on 127.0.0.1)
-SECOND_NODE = (
-    "import ray._private.ray_constants as c, ray._private.services as s; c.ENABLE_RAY_CLUSTER = True; "
-    "s.resolve_ip_for_localhost = lambda host: host; from ray.scripts.scripts import main; main()"
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _our_processes(marker: bytes | None = None) -> list[int]:
-    """The processes of this test's cluster: those with its marker in their environment, and their descendants
-    (Ray's agents retitle themselves over their environment); without a marker, this process and its descendants."""
-    parents, ours = {}, set()
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit():
-                parents[int(entry.name)] = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
-                if int(entry.name) == os.getpid() if marker is None else marker in (entry / "environ").read_bytes():
-                    ours.add(int(entry.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    while True:
-        children = {pid for pid, parent in parents.items() if parent in ours} - ours
-        if not children:
-            return sorted(ours)
-        ours |= children
-
-
-def _ray_start(command: list[str], env: dict[str, str]) -> None:
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
-    if done.returncode != 0:
-        pytest.fail(f"ray start failed ({done.returncode}): {(done.stdout + done.stderr)[-3000:]}")
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """A Ray head node and a second node, one CPU each, all on 127.0.0.1; killed afterwards, whatever happens."""
-    if not Path("/proc/self/environ").exists():
-        pytest.skip("the Ray cluster test finds its processes through /proc (Linux)")
-    marker = f"DREAMENGINE_TEST_CLUSTER={uuid.uuid4().hex}"
-    # token authentication off in every process, this one too: a Ray started on this machine before (as
-    # `--executor ray` without --address does) leaves ~/.ray/auth_token, which switches it on for some of them only
-    saved_auth = os.environ.get("RAY_AUTH_MODE")
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    env = {
-        **os.environ,
-        "RAY_USAGE_STATS_ENABLED": "0",
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        marker.split("=")[0]: marker.split("=")[1],
-    }
-    port = _free_port()
-    address = f"127.0.0.1:{port}"
-    common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
-    try:
-        _ray_start(
-            [
-                sys.executable,
-                "-m",
-                "ray.scripts.scripts",
-                "start",
-                "--head",
-                f"--port={port}",
-                "--include-dashboard=false",
-                f"--temp-dir={tmp_path_factory.mktemp('ray')}",
-                *common,
-            ],
-            env,
-        )
-        _ray_start([sys.executable, "-c", SECOND_NODE, "start", f"--address={address}", *common], env)
-        yield address, marker.encode()
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        for pid in _our_processes(marker.encode()):
-            os.kill(pid, signal.SIGKILL)
-        if saved_auth is None:
-            os.environ.pop("RAY_AUTH_MODE")
-        else:
-            os.environ["RAY_AUTH_MODE"] = saved_auth
-
-
-def _address(text: str) -> str:
-    """An address of /proc/net/tcp or tcp6 (32-bit words in little-endian hex) as text."""
-    data = b"".join(bytes.fromhex(text[i : i + 8])[::-1] for i in range(0, len(text), 8))
-    return socket.inet_ntop(socket.AF_INET if len(data) == 4 else socket.AF_INET6, data)
-
-
-def _listening_on(pids: list[int]) -> set[str]:
-    """The addresses that these processes' TCP sockets listen on."""
-    inodes = set()
-    for pid in pids:
-        try:
-            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
-        except OSError:
-            continue
-        inodes |= {link[8:-1] for link in links if link.startswith("socket:[")}
-    found = set()
-    for table in ("tcp", "tcp6"):
-        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and fields[9] in inodes:  # 0A: listening
-                found.add(_address(fields[1].partition(":")[0]))
-    return found
-
-
-LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1"}
-
-
-class WorkerKiller(threading.Thread):
-    """Kills (SIGKILL) the first worker process of the cluster seen running a dream task."""
-
-    def __init__(self, marker: bytes) -> None:
-        super().__init__(daemon=True)
-        self.marker, self.killed, self.stop = marker, None, threading.Event()
-
-    def run(self) -> None:
-        while self.killed is None and not self.stop.wait(0.01):
-            for pid in _our_processes(self.marker):
-                try:
-                    running = Path(f"/proc/{pid}/cmdline").read_bytes().startswith(TASK_TITLE)
-                except OSError:
-                    continue
-                if running:
-                    os.kill(pid, signal.SIGKILL)
-                    self.killed = pid
-                    return
+    """A two-node Ray cluster on 127.0.0.1 for this module's tests: its address and marker."""
+    with two_node_cluster(tmp_path_factory.mktemp("ray")) as found:
+        yield found
 
 
 def _plan(host, checkpoints, output, steps=(30, 60), classes=("red-vertical", "blue-discs")):
@@ -185,14 +55,14 @@ def test_a_study_on_a_ray_cluster_survives_a_killed_worker_and_equals_the_local_
     address, marker = cluster
     local, remote = _plan(host, checkpoints, tmp_path / "local"), _plan(host, checkpoints, tmp_path / "ray")
     assert run_study(host, local) == 4
-    killer = WorkerKiller(marker)
+    killer = WorkerKiller(marker, TASK_TITLE)
     killer.start()
     try:
         assert run_study(host, remote, RayExecutor(address=address)) == 4
     finally:
         killer.stop.set()
     assert killer.killed is not None, "no worker was seen running a task"
-    assert LOOPBACK >= _listening_on(_our_processes(marker)) != set()  # nothing listens beyond this machine
+    assert LOOPBACK >= listening_on(our_processes(marker)) != set()  # nothing listens beyond this machine
     assert _files(remote.output) == _files(local.output) and len(_files(remote.output)) == 2 * len(remote.cells)
     for mine, theirs in zip(remote.cells, local.cells):
         assert mine.is_done()
@@ -209,7 +79,7 @@ def test_without_an_address_the_study_starts_a_ray_of_its_own_on_loopback(host, 
     listening = []
 
     def check(task, number, total):  # while this process's own Ray runs
-        listening.append(_listening_on(_our_processes()))
+        listening.append(listening_on(our_processes()))
 
     assert run_study(host, plan, RayExecutor(workers=1), on_written=check) == 2
     assert all(cell.is_done() for cell in plan.cells) and not list(tmp_path.rglob("*.tmp"))
