@@ -100,6 +100,16 @@ def test_the_atlas_size_is_height_then_width_as_the_site_reads_it(tmp_path):
     assert read_atlas(tmp_path).size == (16, 24)
 
 
+@pytest.mark.parametrize(
+    ("input_size", "expected"), [((16, 16), (16, 16)), ((224, 224), (128, 128)), ((256, 192), (128, 96))]
+)
+def test_without_a_size_the_atlas_dreams_at_the_input_size_at_most_128_pixels_a_side(tmp_path, input_size, expected):
+    model = tiny_model()
+    model.input_size = input_size
+    assert plan_atlas(model, RunConfig(), tmp_path, layers=["logits"]).size == expected
+    assert plan_atlas(model, RunConfig(size=200), tmp_path, layers=["logits"]).size == (200, 200)
+
+
 def test_layer_patterns_pick_layers_and_a_wrong_one_is_refused(tmp_path):
     plan = plan_atlas(tiny_model(), TINY, tmp_path, layers=["relu*"], units="2")
     assert [(layer.name, layer.units) for layer in plan.layers] == [("relu1", (0, 1)), ("relu2", (0, 1))]

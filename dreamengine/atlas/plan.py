@@ -36,6 +36,7 @@ __all__ = [
     "VERSION",
     "LOGITS",
     "DEFAULT_BATCH",
+    "DEFAULT_SIDE",
     "AtlasLayer",
     "Batch",
     "AtlasPlan",
@@ -54,6 +55,9 @@ VERSION = 1
 LOGITS = "logits"
 #: Units of one layer dreamt in one engine run unless ``--batch`` says otherwise (benchmarks/atlas.py measures it).
 DEFAULT_BATCH = 16
+#: The longer side of an atlas's dreams unless ``--size`` says, where the model's input is larger: Lucid's and
+#: Microscope's feature visualizations are 128 pixels, and a layer page shows 96.
+DEFAULT_SIDE = 128
 #: The settings a unit's own dream sets itself (its objective and class; its variants, their start), or that are
 #: about a run's files: not the atlas's to share.
 PER_UNIT = ("objective", "classes", "output", "side_by_side", "save_every")
@@ -360,12 +364,16 @@ def plan_atlas(
 ) -> AtlasPlan:
     """Plan the atlas of ``model`` (the one ``base`` names) into ``output``: the layers ``layers`` names
     (:func:`select_layers`), the units ``units`` picks of each (:func:`parse_units`), dreamt ``batch`` at a time
-    with ``variants`` diverse dreams each, every dream at ``base``'s size (the model's input size if unset)."""
+    with ``variants`` diverse dreams each, every dream at ``base``'s size (unset: the model's input size, its longer
+    side at most :data:`DEFAULT_SIDE`)."""
     if batch is not None and batch < 1:
         raise DreamError(f"--batch must be at least 1, got {batch}.")
     if variants < 0:
         raise DreamError(f"--variants must be 0 or more, got {variants}.")
-    height, width = dream_size(base.size, (model.input_size[0], model.input_size[1]), None)
+    shrink = min(1.0, DEFAULT_SIDE / max(model.input_size))
+    height, width = dream_size(
+        base.size, (round(model.input_size[0] * shrink), round(model.input_size[1] * shrink)), None
+    )
     base = base.updated({"size": str(width) if width == height else f"{width}x{height}"}, "the atlas")
     base = base.updated({key: getattr(RunConfig(), key) for key in PER_UNIT}, "the atlas")
     chosen, logits = select_layers(model, layers)

@@ -87,8 +87,9 @@ def atlas_command(
 
     Each unit (channel) of the model's layers, and each class of its logits,
     gets a dream that maximises its mean, with the run's quality settings (any
-    run option changes them); units of one layer are dreamt several at a time,
-    the forward stopped at the layer. With --images, one pass over a folder of
+    run option changes them) at 128 pixels (or the model's smaller input size;
+    --size sets it); units of one layer are dreamt several at a time, the
+    forward stopped at the layer. With --images, one pass over a folder of
     images finds each unit's most activating examples first. For a classifier,
     classes.json links the units its classifier pools to the classes. Last, the
     static site: open OUTPUT/index.html. OUTPUT keeps atlas.json,
@@ -100,8 +101,8 @@ def atlas_command(
     \b
     Examples:
       dreamengine atlas --dry-run
-      dreamengine atlas --images photos --units 8 --size 128
-      dreamengine atlas --layer 'blocks.*' --units 16 --size 128
+      dreamengine atlas --images photos --units 8
+      dreamengine atlas --layer 'blocks.*' --units 16 --size 224
       dreamengine atlas --checkpoint checkpoints/epoch-010.pt --layer logits
       dreamengine atlas --variants 2 --executor ray --address 10.0.0.5:6379
     """
