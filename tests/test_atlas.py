@@ -237,3 +237,23 @@ def test_unit_paths_are_relative_with_slashes(tmp_path):
         "variants": ["units/conv2/5-v1.png"],
         "record": "units/conv2/5.json",
     }
+
+
+def test_the_estimate_counts_a_steps_cost_not_what_every_run_pays_once(tmp_path, host, monkeypatch):
+    from types import SimpleNamespace
+
+    from dreamengine.atlas import runner
+    from dreamengine.run.execute import total_steps
+
+    clock = [0.0]
+
+    def run(_host, job):  # a run pays 5 s once (building, each octave's first step), then 0.25 s a step
+        clock[0] += 5.0 + 0.25 * total_steps(job)
+
+    monkeypatch.setattr(runner, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    monkeypatch.setattr(runner, "run_through_hooks", run)
+    plan = _plan(tmp_path)
+    guess = runner.estimate(host, plan, plan.batches(pending_units(plan)), tiny_model())
+    assert guess.step_seconds == {"conv2": pytest.approx(0.25), "logits": pytest.approx(0.25)}
+    # 3 units of each layer in batches of 2: each batch counted for its share of a full batch, at 12 steps
+    assert guess.seconds == pytest.approx(0.25 * 12 * 6 / 2)

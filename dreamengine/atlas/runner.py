@@ -196,14 +196,16 @@ class Estimate:
     steps: int
 
 
-#: steps run to measure a batch's step: the first is left out (its allocations), the others timed
-PROBE_STEPS = 4
+#: the two probe runs of a layer's full batch, in steps: a step's cost is the difference of their times over the
+#: difference of their steps, so what every run pays once (building the job, each octave's first step) cancels,
+#: and the steps are shared among the octaves as in the atlas's runs
+PROBE_STEPS = (6, 12)
 
 
 def estimate(host: PluginHost, plan: AtlasPlan, batches: Sequence[Batch], model: DreamModel) -> Estimate:
-    """Estimate the time ``batches`` take: a few steps of a full batch of the cheapest and of the dearest layer are
-    measured (the first step left out), and a batch's step time drawn as a line through them by each layer's
-    cost (:attr:`AtlasLayer.cost`), in proportion to its units; the variants' runs are counted the same way."""
+    """Estimate the time ``batches`` take: a full batch of the cheapest and of the dearest layer is measured
+    (:data:`PROBE_STEPS`), a batch's step time drawn as a line through them by each layer's cost
+    (:attr:`AtlasLayer.cost`), in proportion to its units; the variants' runs are counted the same way."""
     if not batches:
         return Estimate(0.0, {}, 0)
     layers = sorted({batch.layer for batch in batches}, key=lambda layer: layer.cost)
@@ -219,14 +221,19 @@ def estimate(host: PluginHost, plan: AtlasPlan, batches: Sequence[Batch], model:
 
 
 def _step_seconds(host: PluginHost, plan: AtlasPlan, layer: AtlasLayer, model: DreamModel) -> float:
-    """The measured time of one step of a full batch of ``layer``'s first units (the steps after the first)."""
+    """The measured time of one step of a full batch of ``layer``'s first units (see :data:`PROBE_STEPS`)."""
     units = [layer.units[i % len(layer.units)] for i in range(plan.batch)]
-    config = unit_config(plan, layer, units).updated({"steps": PROBE_STEPS}, "the estimate")
-    job, _ = build_job(host, config, model, resolve_device(config.device))
-    times: list[float] = []
-    job.on_step = lambda step, scores: times.append(time.perf_counter())
-    run_through_hooks(host, job)
-    return (times[-1] - times[0]) / max(1, len(times) - 1)
+    timed = []
+    for steps in PROBE_STEPS:
+        config = unit_config(plan, layer, units).updated({"steps": steps}, "the estimate")
+        job, _ = build_job(host, config, model, resolve_device(config.device))
+        started = time.perf_counter()
+        run_through_hooks(host, job)
+        timed.append((total_steps(job), time.perf_counter() - started))
+    (few, shorter), (more, longer) = timed
+    if longer <= shorter or more <= few:  # noise beat the difference: the longer run's mean step
+        return longer / max(1, more)
+    return (longer - shorter) / (more - few)
 
 
 def dream_steps(host: PluginHost, plan: AtlasPlan, model: DreamModel) -> int:
