@@ -196,10 +196,11 @@ class Estimate:
     steps: int
 
 
-#: the two probe runs of a layer's full batch, in steps: a step's cost is the difference of their times over the
-#: difference of their steps, so what every run pays once (building the job, each octave's first step) cancels,
-#: and the steps are shared among the octaves as in the atlas's runs
-PROBE_STEPS = (6, 12)
+#: the probe runs of a layer's full batch, in steps: the first warms up (the math library plans each new shape
+#: the first time it meets it, and these are every octave's shapes); of the other two, a step's cost is the
+#: difference of their times over the difference of their steps, so what every run pays once (building the job,
+#: each octave's first step) cancels, and the steps are shared among the octaves as in the atlas's runs
+PROBE_STEPS = (3, 6, 12)
 
 
 def estimate(host: PluginHost, plan: AtlasPlan, batches: Sequence[Batch], model: DreamModel) -> Estimate:
@@ -230,7 +231,7 @@ def _step_seconds(host: PluginHost, plan: AtlasPlan, layer: AtlasLayer, model: D
         started = time.perf_counter()
         run_through_hooks(host, job)
         timed.append((total_steps(job), time.perf_counter() - started))
-    (few, shorter), (more, longer) = timed
+    (few, shorter), (more, longer) = timed[-2:]
     if longer <= shorter or more <= few:  # noise beat the difference: the longer run's mean step
         return longer / max(1, more)
     return (longer - shorter) / (more - few)

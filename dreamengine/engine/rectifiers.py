@@ -12,7 +12,8 @@ it is zero everywhere, the gradient flows instead wherever the step would move t
 rectifier's open range (up from its floor, down from its ceiling). Wherever some true gradient flows it is the
 true gradient, to the bit, and the forward pass is the same. Only that one rectifier is redirected: deeper in
 the network the gradient reaches every image through the units that are on, and a redirected rectifier costs
-an out-of-place output and a check of its gradient (a fifth of a step were every rectifier redirected).
+an out-of-place output and a check of its gradient (a quarter more time a step, measured, were every
+rectifier of EfficientNet-Lite0 redirected).
 """
 
 from __future__ import annotations
