@@ -4,8 +4,9 @@ A dream step allocates the same large activations and gradients every step and f
 ``malloc`` serves a block above its mmap threshold straight from the system (the threshold starts at 128 KiB
 and only rises as such blocks are freed), and hands the top of its heap back to the system once more than its
 trim threshold (twice that) is free there. Either way the next step gets its blocks as fresh pages, and the
-first write to each 4 KiB page is a page fault: in a batch of 16 atlas units at 128x128 a tenth of the step
-went to zeroing and copying into fresh pages (``benchmarks/atlas.py``; docs/performance.md).
+first write to each 4 KiB page is a page fault: in a batch of 16 atlas units at 128x128, zeroing one padded
+activation in fresh pages took 18 ms of a 98 ms step (the profiler), and the batch's median step is 0.73x as long
+with the blocks kept (``benchmarks/allocator.py``; docs/performance.md).
 
 :func:`keep_freed_memory` raises the mmap threshold to glibc's most (32 MiB) and the trim threshold to 1 GiB, so
 a step's blocks are reused from the heap. It changes no arithmetic (the pictures are the same bytes), only
