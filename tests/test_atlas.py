@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 
@@ -186,6 +187,10 @@ def test_an_atlas_writes_each_units_dream_thumbnail_variants_and_record(tmp_path
         "thumb": "thumbs/conv2/1.jpg",
         "variants": ["units/conv2/1-v1.png", "units/conv2/1-v2.png"],
         "activation": record["activation"],
+        "files": {
+            path: {"bytes": len(data := (plan.output / path).read_bytes()), "sha256": hashlib.sha256(data).hexdigest()}
+            for path in ("units/conv2/1.png", "units/conv2/1-v1.png", "units/conv2/1-v2.png", "thumbs/conv2/1.jpg")
+        },
     }
     thumb = Image.open(plan.output / record["thumb"])
     assert thumb.format == "JPEG" and max(thumb.size) == THUMB_SIDE
@@ -202,12 +207,27 @@ def test_a_resumed_atlas_dreams_only_what_is_missing(tmp_path, host):
     run_atlas(host, plan, plan.batches(pending_units(plan)), LocalAtlasExecutor(model))
     (plan.output / "units/conv2/1.json").unlink()  # stopped before its record was written: half done
     (plan.output / "thumbs/logits/2.jpg").unlink()
-    before = (plan.output / "units/conv2/0.png").stat().st_mtime_ns
+    thumb = plan.output / "thumbs/conv2/0.jpg"
+    thumb.write_bytes(thumb.read_bytes()[:-40])  # damaged after it was written
+    dream = plan.output / "units/logits/1.png"
+    Image.new("RGB", (16, 16), "white").save(dream, pnginfo=_same_manifest(dream))  # replaced, settings and all
+    before = (plan.output / "units/conv2/2.png").stat().st_mtime_ns
     todo = pending_units(plan)
-    assert todo == {"conv2": [1], "logits": [2]}
-    assert run_atlas(host, plan, plan.batches(todo), LocalAtlasExecutor(model)) == 2
+    assert todo == {"conv2": [0, 1], "logits": [1, 2]}
+    assert run_atlas(host, plan, plan.batches(todo), LocalAtlasExecutor(model)) == 4
     assert pending_units(plan) == {"conv2": [], "logits": []}
-    assert (plan.output / "units/conv2/0.png").stat().st_mtime_ns == before
+    assert (plan.output / "units/conv2/2.png").stat().st_mtime_ns == before
+    assert Image.open(thumb).load() is not None and Image.open(dream).getextrema() != ((255, 255),) * 3
+
+
+def _same_manifest(path):
+    """The PNG text chunks of ``path`` (its stored settings), to save another picture with them."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for key, value in Image.open(path).text.items():
+        info.add_text(key, value)
+    return info
 
 
 def test_an_atlas_folder_of_other_settings_is_refused_or_started_over(tmp_path, host):

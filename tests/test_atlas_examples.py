@@ -243,16 +243,22 @@ def test_fitting_crops_the_centre_as_a_photo_start_does(tmp_path):
     assert ours.tobytes() == ImageOps.fit(picture, (20, 10), method=Image.Resampling.BICUBIC).tobytes()
 
 
-def test_the_atlas_size_comes_from_the_plan_and_the_atlas_inside_the_folder_is_not_read(classes):
-    output = classes / "atlas"  # written inside the folder of images
+def test_the_atlas_size_comes_from_the_plan(classes, tmp_path):
+    output = tmp_path / "atlas"
     output.mkdir()
     (output / "atlas.json").write_text(json.dumps({"size": [24, 24]}), encoding="utf-8")
     first = collect_examples(tiny_model(), LAYERS[:1], classes, output, k=2)
     again = collect_examples(tiny_model(), LAYERS[:1], classes, output, k=2)
     assert first["size"] == [24, 24] and first["count"] == again["count"] == 5
     assert first["layers"]["conv2"]["0"][0]["box"][2] <= 24
-    with pytest.raises(DreamError, match="cannot be written into its folder of images"):
-        collect_examples(tiny_model(), LAYERS[:1], classes, classes)
+
+
+def test_an_atlas_among_its_images_is_refused_before_anything_is_written(classes, tmp_path):
+    before = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*"))
+    for output, why in ((classes, "is --images"), (classes / "atlas", "is inside"), (tmp_path, "holds --images")):
+        with pytest.raises(DreamError, match=why):
+            collect_examples(tiny_model(), LAYERS[:1], classes, output, k=2)
+    assert sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*")) == before
 
 
 def test_a_folder_without_images_is_a_clear_error(tmp_path):
@@ -320,7 +326,7 @@ def test_a_layer_of_tokens_keeps_its_examples_without_a_place_in_the_picture(cla
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 6, 4, stride=4), Tokens(), MeanToken(), torch.nn.Linear(6, 3))
     model = DreamModel(net, name="tokens", input_size=(16, 16)).freeze()
     layers = [{"name": "1", "slug": "tokens", "units": [4]}]
-    result = collect_examples(model, layers, classes, tmp_path, size=SIZE)  # an atlas around its images
+    result = collect_examples(model, layers, classes, tmp_path / "atlas", size=SIZE)
     kept = result["layers"]["1"]["4"]
     assert len(kept) == 5 and all("box" not in record and "y" not in record for record in kept)
     image = fit_image(load_image(classes / result["images"][kept[0]["image"]]), *SIZE)
@@ -342,7 +348,9 @@ def test_a_picture_that_gives_nan_is_never_an_example_and_the_model_keeps_its_mo
     model = DreamModel(net, name="sick", input_size=(16, 16)).freeze().train()
     write_images(tmp_path / "images", ["a.png", "b.png"])
     Image.new("RGB", (20, 20), "black").save(tmp_path / "images" / "dark.png")  # normalised: below 0
-    result = collect_examples(model, [{"name": "0", "units": [1]}], tmp_path / "images", tmp_path, k=3, negatives=True)
+    result = collect_examples(
+        model, [{"name": "0", "units": [1]}], tmp_path / "images", tmp_path / "atlas", k=3, negatives=True
+    )
     assert {result["images"][record["image"]] for record in result["layers"]["0"]["1"][:2]} == {"a.png", "b.png"}
     assert result["layers"]["0"]["1"][2]["activation"] is None  # last, and not a number
     assert result["negative"]["0"]["1"][2]["activation"] is None

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import torch
 from torch import nn
 
+from dreamengine.atlas.folder import atlas_folder
 from dreamengine.engine.classes import display_name
 from dreamengine.engine.model import DreamModel
-from dreamengine.run.imaging import write_atomic
 
 __all__ = ["CLASS_UNITS", "UNIT_CLASSES", "class_links", "pooled_layer"]
 
@@ -57,7 +56,7 @@ def class_links(model: DreamModel, output: str | os.PathLike) -> dict | None:
         ],
         "units": {str(unit): _pairs(by_unit.indices[unit], by_unit.values[unit]) for unit in range(units)},
     }
-    write_atomic(Path(output) / "classes.json", lambda f: f.write(json.dumps(links).encode()))
+    atlas_folder(output).write_bytes("classes.json", json.dumps(links).encode())
     return links
 
 

@@ -9,6 +9,7 @@ from PIL import Image
 
 from dreamengine.atlas.images import fit_box, read_image
 from dreamengine.run.imaging import write_atomic
+from dreamengine.run.owned import OwnedFolder
 
 __all__ = ["CROP_SIDE", "JPEG_QUALITY", "write_crops", "save_crop"]
 
@@ -18,8 +19,8 @@ CROP_SIDE = 128
 JPEG_QUALITY = 85
 
 
-def write_crops(result: dict, output: Path, size: tuple[int, int]) -> None:
-    """Cut every kept example's crop, reading each kept image once.
+def write_crops(result: dict, folder: OwnedFolder, size: tuple[int, int]) -> None:
+    """Cut every kept example's crop into the atlas ``folder``, reading each kept image once.
 
     Records that crop the same pixels share one file: a whole image (the logits', and a deep layer's field that
     covers the picture) is ``examples/images/<n>.jpg`` (``n`` its number in ``images``), and units of a layer
@@ -47,7 +48,7 @@ def write_crops(result: dict, output: Path, size: tuple[int, int]) -> None:
             elif box in written:
                 record["crop"] = written[box]
             else:
-                save_crop(picture, region, box, size, output / record["crop"])
+                save_crop(picture, region, box, size, folder.claim(record["crop"]))
                 written[box] = record["crop"]
 
 

@@ -26,12 +26,12 @@ from typing import Any
 import torch
 
 from dreamengine.atlas.crops import write_crops
+from dreamengine.atlas.folder import atlas_folder, check_images_apart
 from dreamengine.atlas.images import chunks, decoded_batches, image_files
 from dreamengine.atlas.receptive import ReceptiveField, receptive_field
 from dreamengine.atlas.topk import TopK
 from dreamengine.engine.model import DreamModel
 from dreamengine.errors import DreamError
-from dreamengine.run.imaging import write_atomic
 
 __all__ = ["LOGITS", "collect_examples"]
 
@@ -92,7 +92,8 @@ def collect_examples(
     if batch < 1:
         raise DreamError(f"the batch of images must be at least 1, got {batch}.")
     output = Path(output)
-    files = image_files(source, exclude=output)
+    check_images_apart(output, source)
+    files = image_files(source)
     height, width = size or _atlas_size(output) or model.input_size
     fingerprint = _fingerprint(model, layers, files, (height, width), k, negatives)
     done = _done(output, fingerprint)
@@ -111,8 +112,9 @@ def collect_examples(
     if not count:
         raise DreamError(f"none of the {len(files)} files in {str(source)!r} is a readable image.")
     result = {**_result(watched, files, Path(source), k, count, skipped, (height, width)), "fingerprint": fingerprint}
-    write_crops(result, output, (height, width))
-    write_atomic(output / "examples.json", lambda f: f.write(json.dumps(result, indent=1).encode()))
+    folder = atlas_folder(output)
+    write_crops(result, folder, (height, width))
+    folder.write_bytes("examples.json", json.dumps(result, indent=1).encode())
     return result
 
 

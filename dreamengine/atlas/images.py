@@ -14,26 +14,21 @@ from PIL import Image
 from dreamengine.errors import DreamError
 from dreamengine.run.imaging import load_image, to_tensor
 
-__all__ = ["image_files", "fit_box", "read_image", "fitted", "chunks", "decoded_batches"]
+__all__ = ["image_files", "readable_files", "fit_box", "read_image", "fitted", "chunks", "decoded_batches"]
 
 #: One decoded batch: its readable images as ``(index in the file list, (3, H, W) image)``, and its other files.
 Decoded = tuple[list[tuple[int, torch.Tensor]], list[Path]]
 
 
-def image_files(source: str | os.PathLike, *, exclude: str | os.PathLike | None = None) -> list[Path]:
-    """The files under ``source``, recursively, sorted; hidden files and folders are left out, and so is
-    the folder ``exclude`` (the atlas) when it lies inside ``source``: its crops are not images of the dataset.
-    ``exclude`` may not be ``source`` itself."""
+def image_files(source: str | os.PathLike) -> list[Path]:
+    """The files under ``source``, recursively, sorted; hidden files and folders are left out."""
     root = Path(source)
     if not root.is_dir():
         raise DreamError(f"image folder {str(root)!r} does not exist or is not a folder.")
-    skip = _inside(Path(exclude), root) if exclude is not None else None
     files = [
         path
         for path in root.rglob("*")
-        if not any(part.startswith(".") for part in path.relative_to(root).parts)
-        and (skip is None or path.relative_to(root).parts[: len(skip)] != skip)
-        and path.is_file()
+        if not any(part.startswith(".") for part in path.relative_to(root).parts) and path.is_file()
     ]
     if not files:
         raise DreamError(
@@ -42,15 +37,12 @@ def image_files(source: str | os.PathLike, *, exclude: str | os.PathLike | None 
     return sorted(files)
 
 
-def _inside(folder: Path, root: Path) -> tuple[str, ...] | None:
-    """``folder``'s path relative to ``root`` as parts, if it lies inside it; an error if it is ``root``."""
-    folder, base = folder.resolve(), root.resolve()
-    if folder == base:
-        raise DreamError(
-            f"the atlas cannot be written into its folder of images {str(root)!r} (its crops would be read as "
-            "images): give it a folder of its own."
-        )
-    return folder.relative_to(base).parts if folder.is_relative_to(base) else None
+def readable_files(source: str | os.PathLike) -> list[Path]:
+    """:func:`image_files`, once one of them is seen to decode as an image (a folder of none is refused)."""
+    files = image_files(source)
+    if not any(read_image(path) is not None for path in files):
+        raise DreamError(f"none of the {len(files)} files in {str(source)!r} is a readable image.")
+    return files
 
 
 def fit_box(picture_size: tuple[int, int], size: tuple[int, int]) -> tuple[float, float, float, float]:

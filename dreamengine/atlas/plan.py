@@ -25,11 +25,11 @@ import torch
 from torch import nn
 
 from dreamengine.atlas.classes import pooled_layer
+from dreamengine.atlas.folder import atlas_folder
 from dreamengine.engine.layers import Layer, model_layers
 from dreamengine.engine.model import DreamModel
 from dreamengine.errors import DreamError, unknown_name
 from dreamengine.run.config import RunConfig
-from dreamengine.run.imaging import write_atomic
 from dreamengine.run.prepare import dream_size
 
 __all__ = [
@@ -168,7 +168,7 @@ class AtlasPlan:
     def write(self) -> Path:
         """Write ``atlas.json`` atomically; returns its path."""
         text = json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n"
-        return write_atomic(self.output / "atlas.json", lambda handle: handle.write(text.encode()))
+        return atlas_folder(self.output).write_bytes("atlas.json", text.encode())
 
 
 def stage_layers(model: DreamModel, listed: Sequence[Layer]) -> list[Layer]:

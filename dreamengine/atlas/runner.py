@@ -10,7 +10,6 @@ writes every file as each batch comes back.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
@@ -19,6 +18,7 @@ from typing import Protocol
 
 import torch
 
+from dreamengine.atlas.folder import MARKER, atlas_folder, is_unit_file
 from dreamengine.atlas.plan import AtlasLayer, AtlasPlan, Batch, read_atlas_json
 from dreamengine.atlas.ray_executor import RayAtlasExecutor
 from dreamengine.atlas.units import BatchOutput, dream_batch, same_settings, unit_config, unit_done, write_batch
@@ -82,13 +82,17 @@ class LocalAtlasExecutor:
 def open_folder(plan: AtlasPlan, *, restart: bool = False, write: bool = True) -> AtlasPlan:
     """Make ``plan``'s folder ready and write its ``atlas.json``; returns the plan as written.
 
-    A folder with an atlas of the same model and settings is resumed, and the
-    layers and units it held are kept in the plan beside the new ones (an atlas
-    grows layer by layer). One made with other settings is refused, unless
-    ``restart``: then its units and thumbnails are deleted first. With ``write``
-    false (a dry run) nothing is deleted or written: the plan is only checked.
+    The folder must be missing, empty, or an atlas this command made (a
+    user's folder is refused before anything is written: see
+    :mod:`~dreamengine.atlas.folder`). A folder with an atlas of the same model
+    and settings is resumed, and the layers and units it held are kept in the
+    plan beside the new ones (an atlas grows layer by layer). One made with
+    other settings is refused, unless ``restart``: then the units' files it wrote
+    (on its list, never by folder) are deleted first. With ``write`` false (a dry
+    run) nothing is deleted or written: the plan is only checked.
     """
-    existing = read_atlas_json(plan.output)
+    folder = atlas_folder(plan.output)
+    existing = read_atlas_json(plan.output) if folder.check(marker=MARKER) else None
     if existing is not None and not _same_atlas(existing, plan):
         if not restart:
             raise DreamError(
@@ -96,8 +100,7 @@ def open_folder(plan: AtlasPlan, *, restart: bool = False, write: bool = True) -
                 "give another --output, the same settings, or --restart to delete its units and start over."
             )
         if write:
-            for folder in ("units", "thumbs"):
-                shutil.rmtree(plan.output / folder, ignore_errors=True)
+            folder.remove_written(keep=lambda relative: not is_unit_file(relative))
         existing = None
     if existing is not None:
         plan = replace(plan, layers=_merged(existing, plan))

@@ -12,13 +12,14 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from dreamengine.atlas.folder import atlas_folder
 from dreamengine.atlas.pages import class_index_page, class_page, index_page, layer_page, unit_page
 from dreamengine.atlas.panels import Atlas, AtlasUnit, read_atlas
 from dreamengine.components import Panel
 from dreamengine.errors import DreamError
 from dreamengine.options import ComponentSpec
 from dreamengine.plugins import PluginHost, load_plugins
-from dreamengine.run.pages import stylesheet, write_page
+from dreamengine.run.pages import stylesheet
 
 __all__ = ["build_panels", "render_unit", "write_site"]
 
@@ -32,17 +33,22 @@ def write_site(output: Path, host: PluginHost | None = None) -> Path:
     atlas = read_atlas(output)
     panels = build_panels(host or load_plugins())
     assets = resources.files(__package__)
-    write_page(output / "assets" / "atlas.css", stylesheet() + assets.joinpath("atlas.css").read_text("utf-8"))
-    write_page(output / "assets" / "atlas.js", assets.joinpath("atlas.js").read_text("utf-8"))
+    folder = atlas_folder(output)
+
+    def write(page: str, text: str) -> Path:
+        return folder.write_bytes(page, text.encode("utf-8"))
+
+    write("assets/atlas.css", stylesheet() + assets.joinpath("atlas.css").read_text("utf-8"))
+    write("assets/atlas.js", assets.joinpath("atlas.js").read_text("utf-8"))
     for layer in atlas.layers:
-        write_page(output / layer.page, layer_page(atlas, layer))
+        write(layer.page, layer_page(atlas, layer))
         for unit in atlas.layer_units(layer):
-            write_page(output / unit.page, unit_page(atlas, unit, render_unit(panels, unit, atlas)))
+            write(unit.page, unit_page(atlas, unit, render_unit(panels, unit, atlas)))
     if atlas.classes:
-        write_page(output / "classes" / "index.html", class_index_page(atlas))
+        write("classes/index.html", class_index_page(atlas))
         for found in atlas.classes:
-            write_page(output / found.page, class_page(atlas, found))
-    return write_page(output / "index.html", index_page(atlas))
+            write(found.page, class_page(atlas, found))
+    return write("index.html", index_page(atlas))
 
 
 def build_panels(host: PluginHost) -> list[tuple[str, Panel]]:

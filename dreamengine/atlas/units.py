@@ -19,6 +19,7 @@ its dream holds the atlas's settings.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from dreamengine.atlas.folder import atlas_folder
 from dreamengine.atlas.plan import AtlasLayer, AtlasPlan, Batch
 from dreamengine.components import DreamResult
 from dreamengine.engine.classes import display_name, name_for
@@ -38,7 +40,7 @@ from dreamengine.plugins import PluginHost
 from dreamengine.run.batch import run_items
 from dreamengine.run.config import RunConfig
 from dreamengine.run.execute import run_through_hooks
-from dreamengine.run.imaging import png_bytes, read_manifest, to_pil, to_tensor, write_atomic
+from dreamengine.run.imaging import png_bytes, read_manifest, to_pil, to_tensor
 from dreamengine.run.observers import run_ended
 from dreamengine.run.outputs import manifest
 from dreamengine.run.prepare import build_job, resolve_device
@@ -193,16 +195,18 @@ def unit_paths(plan: AtlasPlan, layer: AtlasLayer, unit: int) -> dict[str, Any]:
 
 
 def write_batch(host: PluginHost, plan: AtlasPlan, output: BatchOutput) -> list[Path]:
-    """Write a dreamt batch's files into the atlas folder, atomically, each unit's record last; then call the
-    ``dreamengine_run_end`` hook for each of its runs with the files it made. Returns the records written."""
+    """Write a dreamt batch's files into the atlas folder, atomically, each unit's record last (with each file's
+    size and SHA-256, which a resume checks); then call the ``dreamengine_run_end`` hook for each of its runs with
+    the files it made. Returns the records written."""
     records, written = [], []
-    batch = output.batch
+    batch, folder = output.batch, atlas_folder(plan.output)
     for item, unit in enumerate(batch.units):
         paths = unit_paths(plan, batch.layer, unit)
-        _write(plan, paths["dream"], output.units.pngs[item])
-        for path, data in zip(paths["variants"], output.variants[item].pngs if output.variants else [], strict=True):
-            _write(plan, path, data)
-        _write(plan, paths["thumb"], output.thumbs[item])
+        variants = output.variants[item].pngs if output.variants else []
+        files = dict(zip((paths["dream"], *paths["variants"]), (output.units.pngs[item], *variants), strict=True))
+        files[paths["thumb"]] = output.thumbs[item]
+        for path, data in files.items():
+            folder.write_bytes(path, data)
         record = {
             "layer": batch.layer.name,
             "unit": unit,
@@ -210,22 +214,25 @@ def write_batch(host: PluginHost, plan: AtlasPlan, output: BatchOutput) -> list[
             "thumb": paths["thumb"],
             "variants": paths["variants"],
             "activation": output.activations[item],
+            "files": {path: _fingerprint(data) for path, data in files.items()},
         }
-        records.append(_write(plan, paths["record"], (json.dumps(record, ensure_ascii=False) + "\n").encode()))
+        records.append(folder.write_bytes(paths["record"], (json.dumps(record, ensure_ascii=False) + "\n").encode()))
         written.append([plan.output / path for path in (paths["dream"], *paths["variants"])])
-    run_ended(host, output.units.config, output.units.result, [files[0] for files in written])
-    for run, files in zip(output.variants, written, strict=False):
-        run_ended(host, run.config, run.result, files[1:])
+    run_ended(host, output.units.config, output.units.result, [made[0] for made in written])
+    for run, made in zip(output.variants, written, strict=False):
+        run_ended(host, run.config, run.result, made[1:])
     return records
 
 
-def _write(plan: AtlasPlan, relative: str, data: bytes) -> Path:
-    return write_atomic(plan.output / relative, lambda handle: handle.write(data))
+def _fingerprint(data: bytes) -> dict[str, Any]:
+    """A file's size and SHA-256, as a unit's record keeps them."""
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def unit_done(plan: AtlasPlan, layer: AtlasLayer, unit: int) -> bool:
-    """Whether ``unit`` is in the atlas folder with the atlas's settings: its record, every file it names, and a
-    dream made with these settings (a record is written last, so a unit whose writing stopped half-way is not)."""
+    """Whether ``unit`` is in the atlas folder with the atlas's settings: its record, every file it names with the
+    size and checksum the record gives (a file damaged or replaced since is made again), and a dream made with
+    these settings (a record is written last, so a unit whose writing stopped half-way is not)."""
     paths = unit_paths(plan, layer, unit)
     try:
         record = json.loads((plan.output / paths["record"]).read_text(encoding="utf-8"))
@@ -235,9 +242,22 @@ def unit_done(plan: AtlasPlan, layer: AtlasLayer, unit: int) -> bool:
     expected = {"layer": layer.name, "unit": unit, "variants": paths["variants"]}
     if not isinstance(record, dict) or any(record.get(key) != value for key, value in expected.items()):
         return False
-    if not all((plan.output / path).is_file() for path in (paths["thumb"], *paths["variants"])):
+    files = record.get("files")
+    names = (paths["dream"], *paths["variants"], paths["thumb"])
+    if not isinstance(files, dict) or sorted(files) != sorted(names):
+        return False
+    if not all(_intact(plan.output / path, files[path]) for path in names):
         return False
     return isinstance(stored, dict) and same_settings(stored, plan.settings())
+
+
+def _intact(path: Path, expected: Any) -> bool:
+    """Whether the file at ``path`` has the size and checksum ``expected`` (:func:`_fingerprint`) gives."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    return expected == _fingerprint(data)
 
 
 def same_settings(stored: dict[str, Any], settings: dict[str, Any]) -> bool:

@@ -122,11 +122,12 @@ def atlas_command(
         plan = plan_atlas(model, config, output, layers=layers, units=units, batch=batch, variants=variants)
     for warning in caught:  # a model of random weights, said once, not once per batch
         warn(str(warning.message))
+    files = _image_files(plan, images)  # every check before the first write
     plan = open_folder(plan, restart=restart, write=not dry_run)
     todo = pending_units(plan)
     batches = plan.batches(todo)
     if dry_run:
-        _dry_run(host, plan, todo, batches, model, images)
+        _dry_run(host, plan, todo, batches, model, images, files)
         return
     read = _collect_examples(plan, model, images, examples, negatives) if images is not None else 0
     made = _dream_units(host, plan, batches, model, executor, address, workers)
@@ -140,6 +141,18 @@ def atlas_command(
         highlight=False,
         markup=False,
     )
+
+
+def _image_files(plan: AtlasPlan, images: str | None) -> list[Path]:
+    """The files of the folder ``images`` (none without it), refused before anything is written where it is not a
+    folder apart from the atlas's, or holds no readable image."""
+    from dreamengine.atlas.folder import check_images_apart
+    from dreamengine.atlas.images import readable_files
+
+    if images is None:
+        return []
+    check_images_apart(plan.output, images)
+    return readable_files(images)
 
 
 def _dream_units(
@@ -253,10 +266,10 @@ def _dry_run(
     batches: list[Batch],
     model: DreamModel,
     images: str | None,
+    files: list[Path],
 ) -> None:
-    """Print the layers, their units and batches, the files the dataset examples will read, and an estimate from
-    measured steps; write nothing."""
-    from dreamengine.atlas.images import image_files
+    """Print the layers, their units and batches, the ``files`` the dataset examples will read, and an estimate
+    from measured steps; write nothing."""
     from dreamengine.atlas.runner import estimate
 
     table = Table(title=f"Atlas of {model.name} at {plan.size[1]}x{plan.size[0]}", title_justify="left")
@@ -269,7 +282,6 @@ def _dry_run(
         table.add_row(escape(layer.name), shape, str(len(layer.units)), str(len(todo.get(layer.name, ()))), str(count))
     console.print(table)
     if images is not None:
-        files = image_files(images, exclude=plan.output)
         console.print(f"dataset examples: {counted(len(files), 'file')} in {images}, read in one pass", markup=False)
     started = time.perf_counter()
     with warnings.catch_warnings(), loading("a few steps to time them"):

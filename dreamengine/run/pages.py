@@ -1,5 +1,5 @@
 """What the static pages share (the study's gallery and the atlas): their stylesheet, JSON safe inside a
-``<script>`` block, relative links, and writing a page atomically.
+``<script>`` block, and relative links.
 
 The pages work from ``file://`` with no server and no network: every link is relative, every name in a URL is
 percent-encoded, every name in the text is HTML-escaped, and no page names anything outside its folder.
@@ -10,12 +10,9 @@ from __future__ import annotations
 import json
 import posixpath
 from importlib import resources
-from pathlib import Path
 from urllib.parse import quote
 
-from dreamengine.run.imaging import write_atomic
-
-__all__ = ["script_json", "relative_url", "stylesheet", "write_page"]
+__all__ = ["script_json", "relative_url", "stylesheet"]
 
 #: Characters that JSON leaves as they are but that an HTML ``<script>`` block or a JavaScript parser reads:
 #: ``<!--`` and ``</script>`` end or hide the rest of the page, U+2028/9 end a line in older JavaScript.
@@ -42,9 +39,3 @@ def relative_url(target: str, page: str) -> str:
 def stylesheet() -> str:
     """The pages' shared stylesheet: a dark neutral background, a grid of pictures with even gaps, visible focus."""
     return resources.files(__package__).joinpath("pages.css").read_text(encoding="utf-8")
-
-
-def write_page(path: Path, text: str) -> Path:
-    """Write one page (or a stylesheet, a script) as UTF-8, atomically; returns ``path``."""
-    data = text.encode("utf-8")
-    return write_atomic(path, lambda handle: handle.write(data))
