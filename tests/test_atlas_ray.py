@@ -18,6 +18,7 @@ from dreamengine.atlas.plan import plan_atlas
 from dreamengine.atlas.runner import LocalAtlasExecutor, open_folder, pending_units, run_atlas
 from dreamengine.atlas.units import dream_batch
 from dreamengine.run.config import RunConfig
+from dreamengine.run.owned import LIST_NAME
 from dreamengine.run.prepare import load_model
 
 ray = pytest.importorskip("ray", reason="the Ray executor's tests need Ray: pip install -e '.[test]'")
@@ -90,11 +91,8 @@ def test_a_ray_started_here_makes_the_same_atlas_as_this_process(host, checkpoin
         timeout=600,
     )
     assert child.returncode == 0 and child.stdout.split()[-1] == "4", child.stderr[-3000:]
-    made = [
-        {path.relative_to(folder): path.read_bytes() for path in folder.rglob("*.*")}
-        for folder in (tmp_path / "local", tmp_path / "ray")
-    ]
-    assert made[0].keys() == made[1].keys() and len(made[0]) == 13  # atlas.json, 4 dreams, thumbs and records
+    made = [_contents(folder) for folder in (tmp_path / "local", tmp_path / "ray")]
+    assert made[0].keys() == made[1].keys() and len(made[0]) == 14  # atlas.json, 4 dreams, thumbs, records; the list
     assert made[0] == made[1]
 
 
@@ -124,7 +122,11 @@ def _atlas_command(checkpoint: Path, output: Path, *executor: str) -> str:
 
 
 def _contents(folder: Path) -> dict[Path, bytes]:
-    return {path.relative_to(folder): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+    """Each file's bytes; the list of written files as a set (in the order the batches came back)."""
+    files = {path.relative_to(folder): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+    listed = Path(LIST_NAME)
+    files[listed] = b"\n".join(sorted(files[listed].splitlines()))
+    return files
 
 
 def test_an_atlas_on_a_two_node_cluster_survives_a_killed_worker_and_equals_the_local_one(

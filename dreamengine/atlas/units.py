@@ -180,7 +180,8 @@ def _activations(model: DreamModel, batch: Batch, pictures: Sequence[Image.Image
         else:
             with model.capture([batch.layer.name], stop_early=True) as seen:
                 model(images)
-            values = seen[batch.layer.name].flatten(2).mean(2)
+            seen_there = seen[batch.layer.name]  # (batch, units, positions...), or (batch, units): one position
+            values = seen_there.flatten(2).mean(2) if seen_there.dim() > 2 else seen_there
     return [float(values[item, unit]) for item, unit in enumerate(batch.units)]
 
 

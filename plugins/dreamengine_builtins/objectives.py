@@ -80,7 +80,7 @@ class Layer(Objective):
         activation = outputs.activations[self.layer]
         if self.channel is None:
             return activation.pow(2).flatten(1).mean(1)
-        return _one_channel(activation, self.layer, self.channel).flatten(1).mean(1)
+        return _one_channel(activation, self.layer, self.channel).reshape(len(activation), -1).mean(1)
 
 
 class Neuron(Objective):
@@ -123,6 +123,11 @@ class Neuron(Objective):
     def _plane(self, activation: torch.Tensor) -> torch.Tensor:
         """The neuron's channel, ``(batch, height, width)``, or an error that says why the layer has none."""
         plane = _one_channel(activation, self.layer, self.channel)
+        if plane.dim() == 1:
+            raise DreamError(
+                f"layer {self.layer!r} gives features with no positions (a linear layer's output): a neuron needs "
+                f"a (channels, height, width) output; dream a feature with layer:{self.layer}:{self.channel}."
+            )
         if plane.dim() != 3:
             raise DreamError(
                 f"layer {self.layer!r} has no feature map (its output is {tuple(plane.shape[1:])} per "
