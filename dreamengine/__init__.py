@@ -4,19 +4,12 @@ The public API for plugin authors and scripts is what this module exports;
 built-in plugins import nothing else. Names are imported when first used, so
 ``from dreamengine import hookimpl`` (all a plugin's entry module needs) does
 not import torch: the command line starts at once.
-
-The flat modules of the first release (``dreamengine.config``, ``dreamengine.dreaming``, ...)
-moved into sub-packages; their old paths still import, with a
-:class:`DeprecationWarning` naming the new one (:mod:`dreamengine._moved`).
 """
 
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
-
-from dreamengine import _moved
 
 if TYPE_CHECKING:
     from dreamengine.analysis.directions import read_vector
@@ -84,11 +77,6 @@ _PUBLIC = {
     "read_vector": "dreamengine.analysis.directions",
 }
 
-try:
-    __version__ = version("dreamengine")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
-
 #: Spelt out (not ``[*_PUBLIC, ...]``) so that type checkers see what the facade exports.
 __all__ = [
     "DreamError",
@@ -127,19 +115,29 @@ __all__ = [
     "__version__",
 ]
 
-_moved.install()
-
 
 def __getattr__(name: str) -> Any:
     """Import a public name from the module it lives in, the first time it is used."""
-    if _moved.is_old_module(f"{__name__}.{name}"):  # imported eagerly once: scripts used them as attributes
-        return importlib.import_module(f"{__name__}.{name}")  # and this warns
+    if name == "__version__":
+        return _version()
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'dreamengine' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def _version() -> str:
+    """The installed distribution's version, read when first asked for: reading it imports half the standard
+    library (``importlib.metadata``), which the command line's start, before it holds Ctrl-C, does without."""
+    metadata = importlib.import_module("importlib.metadata")
+    try:
+        found: str = metadata.version("dreamengine")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        found = "0+unknown"
+    globals()["__version__"] = found
+    return found
 
 
 def __dir__() -> list[str]:

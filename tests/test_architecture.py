@@ -25,6 +25,7 @@ LAYERS = {"": 0, "engine": 1, "run": 2, "study": 3, "atlas": 3, "analysis": 3, "
 #: Modules (glob patterns, relative to the repository) allowed to import inside a function, and why.
 LAZY_IMPORTS = {
     "dreamengine/cli/*": "start-up: --help imports no torch",
+    "dreamengine/__main__.py": "start-up: Ctrl-C is held before the command line's modules load",
     "dreamengine/run/ray_cluster.py": "ray is an optional dependency, imported only when a Ray executor is made",
     "dreamengine/plugins.py": "start-up: the host loads plugins for their commands before the registry (torch)",
 }

@@ -15,12 +15,11 @@ import click
 from dreamengine.cli.output import loading, stop_interrupted, warn
 from dreamengine.errors import DreamError, compile_failure, out_of_memory
 from dreamengine.hookspecs import call_one
+from dreamengine.interrupts import INTERRUPTED, interrupts_held
 from dreamengine.plugins import PluginFailure, PluginHost, load_plugins
 
 __all__ = ["cli", "main", "get_host", "add_plugin_commands", "TorchCommand"]
 
-#: what Ctrl-C says when no command caught it
-INTERRUPTED = "Interrupted."
 #: where ``--no-plugins`` leaves its choice, in the command's context
 NO_PLUGINS = "dreamengine.no_plugins"
 
@@ -133,10 +132,11 @@ def add_plugin_commands(host: PluginHost, group: click.Group) -> None:
 def main() -> None:
     """Entry point of the ``dreamengine`` script: add the entry-point plugins' commands, then run the group."""
     try:
-        if "--no-plugins" not in _leading_options(sys.argv[1:]):
-            commands = load_plugins(builtins=False)  # the built-ins add no command, and import torch
-            _warn_failures(commands)
-            add_plugin_commands(commands, cli)
+        with interrupts_held():  # a plugin's import is never cut in two
+            if "--no-plugins" not in _leading_options(sys.argv[1:]):
+                commands = load_plugins(builtins=False)  # the built-ins add no command, and import torch
+                _warn_failures(commands)
+                add_plugin_commands(commands, cli)
     except KeyboardInterrupt:
         stop_interrupted(INTERRUPTED)
     cli()

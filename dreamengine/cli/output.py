@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
+from dreamengine.interrupts import interrupts_held
+
 __all__ = ["console", "counted", "err_console", "loading", "stop_interrupted", "warn"]
 
 console = Console()
@@ -24,9 +26,16 @@ def loading(what: str) -> Iterator[None]:
     """Say ``loading WHAT...`` on standard error while the block runs (torch's import, a model's weights), so a
     command is never silent while it starts; a nested block changes the line's text for its duration.
 
-    Nothing is shown where standard error is not a terminal.
+    Ctrl-C is held while it runs (:func:`~dreamengine.interrupts.interrupts_held`): loading is never cut in two,
+    and a Ctrl-C pressed meanwhile stops the command once it is done. Nothing is shown where standard error is not
+    a terminal.
     """
-    text = f"loading {escape(what)}..."
+    with interrupts_held(), _status_line(f"loading {escape(what)}..."):
+        yield
+
+
+@contextmanager
+def _status_line(text: str) -> Iterator[None]:
     if _shown:
         before = _shown[0].status
         _shown[0].update(text)
