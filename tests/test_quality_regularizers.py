@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from hypothesis import given
@@ -52,6 +54,32 @@ def test_scale_and_rotate_keep_the_frame_and_the_range(image, seed):
 def test_scale_and_rotate_leave_a_constant_image_constant(value, degrees, factor):
     image = torch.full((1, 3, 9, 13), value)
     torch.testing.assert_close(resample(image, compose(rotation(degrees, 9, 13), zoom(factor))), image)
+
+
+def drawn_angles(rotate: Rotate, seed: int, count: int = 64) -> list[float]:
+    """The angles, in degrees, of ``count`` warps ``rotate`` draws for a square image from one seeded generator."""
+    generator = gen(seed)
+    warps = [rotate.warp(generator, 8, 8) for _ in range(count)]
+    return [math.degrees(math.atan2(warp[1][0], warp[0][0])) for warp in warps]
+
+
+@given(st.floats(0.5, 179.0), st.integers(0, 2**31 - 1))
+def test_rotate_draws_angles_of_both_signs_within_its_degrees(degrees, seed):
+    """64 draws, uniform in [-degrees, degrees]: all of one sign has probability 2**-63."""
+    angles = drawn_angles(Rotate(degrees), seed)
+    assert all(abs(angle) <= degrees * (1 + 1e-9) for angle in angles)
+    assert min(angles) < 0 < max(angles)
+    assert max(angles) - min(angles) > degrees  # spread over the range, not bunched at one end
+
+
+@given(st.floats(0.2, 1.0), st.floats(1.0, 3.0), st.integers(0, 2**31 - 1))
+def test_scale_draws_factors_across_its_range(low, high, seed):
+    generator = gen(seed)
+    factors = [1 / Scale(low, high).warp(generator, 8, 8)[0][0] for _ in range(64)]
+    assert all(low * (1 - 1e-9) <= factor <= high * (1 + 1e-9) for factor in factors)
+    if high - low > 1e-3:
+        middle = (low + high) / 2
+        assert min(factors) < middle < max(factors)
 
 
 def test_a_quarter_turn_of_a_square_image_is_rot90():
