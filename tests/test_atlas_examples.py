@@ -61,7 +61,8 @@ def classes(tmp_path):
 
 
 def brute_force(model, folder, layers, size=SIZE):
-    """Every readable image's mean activation, peak and peak position of every unit, one image at a time."""
+    """Every readable image's mean activation, peak and peak position of every unit, then the map's minimum and its
+    position, one image at a time."""
     found = {}
     for path in image_files(folder):
         try:
@@ -76,7 +77,14 @@ def brute_force(model, folder, layers, size=SIZE):
             for unit in layer["units"]:
                 cells = outputs[layer["name"]][0, unit].flatten()
                 found.setdefault((layer["name"], unit), []).append(
-                    (path.relative_to(folder).as_posix(), cells.mean().item(), cells.max().item(), int(cells.argmax()))
+                    (
+                        path.relative_to(folder).as_posix(),
+                        cells.mean().item(),
+                        cells.max().item(),
+                        int(cells.argmax()),
+                        cells.min().item(),
+                        int(cells.argmin()),
+                    )
                 )
     return found
 
@@ -109,6 +117,17 @@ def test_the_most_negative_examples_are_the_brute_force_bottom_k(flat, tmp_path)
         assert [result["images"][record["image"]] for record in kept] == [row[0] for row in bottom]
         assert [record["crop"] for record in kept] == [f"examples/conv2/{unit}-neg{rank}.jpg" for rank in range(2)]
         assert all((tmp_path / "atlas" / record["crop"]).is_file() for record in kept)
+
+
+def test_the_most_negative_examples_record_the_minimum_of_the_map_and_where_it_is(flat, tmp_path):
+    model = tiny_model()
+    with pytest.warns(UserWarning):
+        result = collect_examples(model, LAYERS[:1], flat, tmp_path / "atlas", k=3, negatives=True, size=SIZE)
+    for unit in LAYERS[0]["units"]:
+        bottom = sorted(brute_force(model, flat, LAYERS[:1])[("conv2", unit)], key=lambda row: row[1])[:3]
+        kept = result["negative"]["conv2"][str(unit)]
+        assert [record["peak"] for record in kept] == pytest.approx([row[4] for row in bottom], rel=1e-4, abs=1e-6)
+        assert [record["y"] * 16 + record["x"] for record in kept] == [row[5] for row in bottom]
 
 
 @given(
