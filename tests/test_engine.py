@@ -244,3 +244,21 @@ def test_cross_entropy_scores_the_target_class_log_probability():
     score = CrossEntropy()(DreamOutputs(logits, torch.tensor([0, 2]), {}))
     torch.testing.assert_close(score, torch.log_softmax(logits, 1)[[0, 1], [0, 2]])
     assert score[0] > score[1] and (score <= 0).all()
+
+
+class Begins(Regularizer):
+    """Remembers the start images it was shown."""
+
+    def __init__(self) -> None:
+        self.starts: list[torch.Tensor] = []
+
+    def begin(self, image):
+        self.starts.append(image.clone())
+
+
+def test_every_regularizer_of_the_job_is_shown_the_start_image(tiny_model):
+    regularizers = [Begins(), Clamp(), Begins(), Begins()]
+    job = job_for(tiny_model, regularizers=regularizers, steps=2)
+    run_job(job)
+    for regularizer in regularizers[::2] + regularizers[3:]:
+        assert len(regularizer.starts) == 1 and torch.equal(regularizer.starts[0], job.image)

@@ -42,6 +42,19 @@ def test_capped_roll_is_one_of_the_allowed_shifts(image, seed, pixels):
     assert any(torch.equal(out, torch.roll(image, s, dims=(-2, -1))) for s in shifts)
 
 
+@given(st.integers(1, 3), st.integers(0, 2**31 - 1))
+def test_capped_roll_draws_shifts_of_both_signs_on_each_axis(pixels, seed):
+    """64 draws on a 16x16 image: a roll capped at ``pixels`` shifts both ways, not only down and right."""
+    image = torch.arange(16 * 16, dtype=torch.float32).view(1, 1, 16, 16)
+    generator, shifts = gen(seed), []
+    for _ in range(64):
+        y, x = (Roll(pixels=pixels).transform(image, generator)[0, 0] == 0).nonzero()[0].tolist()
+        shifts.append((y if y < 8 else y - 16, x if x < 8 else x - 16))  # where pixel (0, 0) went
+    for axis in (0, 1):
+        drawn = [shift[axis] for shift in shifts]
+        assert min(drawn) < 0 < max(drawn) and max(map(abs, drawn)) <= pixels
+
+
 @given(images(), st.integers(0, 1000))
 def test_scale_and_rotate_keep_the_frame_and_the_range(image, seed):
     for transform in (Scale(0.5, 2.0), Rotate(180.0)):

@@ -129,6 +129,12 @@ def test_blur_sigma_range_is_drawn_per_step():
     assert not torch.equal(outs[0], outs[1]) or not torch.equal(outs[1], outs[2])
 
 
+@given(images(), st.floats(0.2, 2.0), st.integers(0, 1000))
+def test_blur_draws_sigma_within_its_range_so_a_range_of_one_value_is_a_fixed_blur(image, sigma, seed):
+    expected = gaussian_blur(image, sigma)
+    torch.testing.assert_close(Blur(sigma=sigma, sigma_max=sigma).project(image, gen(seed)), expected)
+
+
 def test_blur_every_k_steps():
     image = torch.rand(1, 3, 8, 8, generator=gen())
     blur = Blur(sigma=1.0, every=2)
