@@ -5,7 +5,8 @@ modules now live in sub-packages (:mod:`dreamengine.run`, :mod:`dreamengine.engi
 are kept:
 
 - a module moved whole (``dreamengine.config``) is an alias: importing it warns once and gives the new module itself;
-- a module split in parts (``dreamengine.dreaming``) is a stand-in whose names warn, each naming where it lives now;
+- a module split in parts (``dreamengine.dreaming``, and the built-ins' ``dreamengine_builtins.regularizers``, now
+  ``projections`` and ``transforms``) is a stand-in whose names warn, each naming where it lives now;
 - a module that became a package of the same name (``dreamengine.engine``) answers its old names the same way, through
   the package's ``__getattr__`` (:func:`package_getattr`).
 
@@ -75,6 +76,11 @@ SPLIT_MODULES: dict[str, dict[str, str]] = {
     "dreamengine.executors": {
         **_names("dreamengine.study.executors", "EXECUTORS", "Finished", "Executor", "LocalExecutor"),
         "make_executor": "dreamengine.study.runner",
+    },
+    # the built-ins' regularizers, regrouped by what they do: projections, transforms (and penalties, unchanged)
+    "dreamengine_builtins.regularizers": {
+        **_names("dreamengine_builtins.projections", "RGB_TO_YCC", "YCC_TO_RGB", "Clamp", "Blur", "ChromaBlur"),
+        **_names("dreamengine_builtins.transforms", "Flip", "Jitter"),
     },
 }
 

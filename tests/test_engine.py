@@ -13,7 +13,8 @@ from dreamengine.engine.loop import run_job
 from dreamengine.run.execute import run_through_hooks
 from dreamengine_builtins.objectives import CrossEntropy, Layer, Logit, Neuron
 from dreamengine_builtins.penalties import L2, TotalVariation
-from dreamengine_builtins.regularizers import Blur, Clamp, Flip, Jitter
+from dreamengine_builtins.projections import Blur, Clamp
+from dreamengine_builtins.transforms import Flip, Jitter
 
 
 def job_for(model, objective=None, regularizers=(), steps=20, lr=0.05, seed=0, targets=(0,), optimizer="adam", **kw):

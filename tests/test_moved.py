@@ -112,3 +112,21 @@ def test_the_facade_and_the_packages_that_replaced_modules_import_no_torch():
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_built_ins_old_regularizers_module_imports_first_thing_in_a_script():
+    """``dreamengine_builtins.regularizers`` was split into ``projections`` and ``transforms``: a script that imports
+    it before anything of dreamengine's still gets its names, each with a warning naming the new module."""
+    code = (
+        "import warnings\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    from dreamengine_builtins.regularizers import RGB_TO_YCC, Blur, ChromaBlur, Clamp, Flip, Jitter\n"
+        "from dreamengine_builtins import projections, transforms\n"
+        "assert (Blur, ChromaBlur, Clamp, RGB_TO_YCC) == (projections.Blur, projections.ChromaBlur, projections.Clamp,"
+        " projections.RGB_TO_YCC)\n"
+        "assert (Flip, Jitter) == (transforms.Flip, transforms.Jitter)\n"
+        "moved = [str(w.message) for w in caught if w.category is DeprecationWarning]\n"
+        "assert len(moved) == 6 and 'import it from dreamengine_builtins.transforms' in moved[4], moved\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

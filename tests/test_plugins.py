@@ -25,7 +25,7 @@ def test_builtins_load_without_entry_points(host):
     assert [i.name for i in host.infos] == list(BUILTIN_PLUGINS)
     assert all(i.builtin and i.distribution == "dreamengine" for i in host.infos)
     hooks = {i.name: i.hooks for i in host.infos}
-    assert hooks["dreamengine_builtins.regularizers"] == ("dreamengine_register_regularizers",)
+    assert hooks["dreamengine_builtins.projections"] == ("dreamengine_register_regularizers",)
 
 
 def test_an_installed_distribution_is_picked_up(fake_distribution):

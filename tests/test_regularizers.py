@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dreamengine import gaussian_blur
-from dreamengine_builtins.regularizers import RGB_TO_YCC, Blur, ChromaBlur, Clamp, Flip, Jitter
+from dreamengine_builtins.projections import RGB_TO_YCC, Blur, ChromaBlur, Clamp
+from dreamengine_builtins.transforms import Flip, Jitter
 
 
 @st.composite
