@@ -28,6 +28,24 @@ def test_builtins_load_without_entry_points(host):
     assert hooks["dreamengine_builtins.projections"] == ("dreamengine_register_regularizers",)
 
 
+#: The built-in modules of regularizers, each holding those of one phase (docs/architecture.md, "Where a new piece
+#: belongs"), and the regularizers each registers.
+PHASE_MODULES = {
+    "dreamengine_builtins.transforms": ("transform", {"flip", "jitter", "roll", "scale", "rotate"}),
+    "dreamengine_builtins.penalties": ("penalty", {"tv", "l2"}),
+    "dreamengine_builtins.gradients": ("gradient", {"gradnorm", "gradblur"}),
+    "dreamengine_builtins.projections": ("project", {"clamp", "blur", "chromablur"}),
+}
+
+
+def test_each_built_in_regularizer_lives_in_the_module_of_the_phase_it_acts_in(host):
+    entries = host.registry.entries["regularizers"]
+    for module, (phase, names) in PHASE_MODULES.items():
+        assert {name for name, entry in entries.items() if entry.plugin == module} == names, module
+        for name in names:
+            assert entries[name].target().phases() == {phase}, name
+
+
 def test_an_installed_distribution_is_picked_up(fake_distribution):
     fake_distribution("dreamengine-sharpen", "fake_sharpen", GOOD)
     host = load_plugins(entry_points=True, blocked=(), trace=False)
