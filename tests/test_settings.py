@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from dreamengine import DreamError, Initializer, RunConfig, Strategy, hookimpl
+from dreamengine import DreamError, DreamModel, Initializer, RunConfig, Strategy, hookimpl
 from dreamengine.cli import cli
 from dreamengine.options import ComponentSpec, parse_spec, split_specs
 from dreamengine.run.batch import warn_if_huge
 from dreamengine.run.config import MAX_SIZE, MAX_STEPS, load_toml
 from dreamengine.run.execute import dream
-from dreamengine.run.prepare import start_file
+from dreamengine.run.prepare import load_model, start_file
 from dreamengine.run.specs import parse_run_specs
 from dreamengine.testing import make_host, tiny_model
 from dreamengine_builtins.tiling import Tile
@@ -181,3 +181,22 @@ def test_the_seed_governs_the_dream_through_the_real_prepare_path(tmp_path, monk
     other, _ = dreamt(2, "c")
     assert first_bytes == again_bytes and torch.equal(first, again)
     assert (first - other).abs().max() > 1e-3
+
+
+class DrawnModel:
+    """A model whose weights are drawn from torch's global random state, as an untrained timm model's are."""
+
+    @hookimpl
+    def dreamengine_register_models(self, register):
+        register("drawn", lambda pretrained: DreamModel(torch.nn.Conv2d(3, 4, 3), name="drawn", input_size=(8, 8)))
+
+
+def test_a_model_with_random_weights_draws_them_under_the_runs_seed_and_leaves_the_global_state_alone():
+    host = make_host(DrawnModel())
+    state = torch.random.get_rng_state()
+
+    def weights(seed):
+        return load_model(host, RunConfig(model="drawn", seed=seed)).net.weight
+
+    assert torch.equal(weights(1), weights(1)) and not torch.equal(weights(1), weights(2))
+    assert torch.equal(torch.random.get_rng_state(), state)
