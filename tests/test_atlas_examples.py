@@ -151,6 +151,18 @@ def test_merging_batch_after_batch_keeps_the_stable_top_k_of_all(batches, k, lar
     assert torch.equal(top.peaks, top.values * 2) and torch.equal(top.where, -top.values.long())
 
 
+@pytest.mark.parametrize("largest", [True, False])
+def test_ties_keep_the_image_seen_first_also_when_a_batch_is_larger_than_a_small_sort(largest):
+    """torch sorts more than 16 values per row unstably unless asked: a batch of 32 ties must still keep the first."""
+    values = torch.randint(0, 3, (4, 96), generator=torch.Generator().manual_seed(7)).float()  # ties everywhere
+    top = TopK(4, 8, largest=largest)
+    for start in range(0, 96, 32):
+        chunk = slice(start, start + 32)
+        top.update(values[:, chunk], torch.arange(start, start + 32), values[:, chunk], torch.zeros(4, 32).long())
+    order = torch.sort(values, dim=1, descending=largest, stable=True).indices[:, :8]
+    assert torch.equal(top.images, order)
+
+
 def test_the_kept_state_does_not_grow_with_the_number_of_images():
     top = TopK(40, 8)
     sizes = []
