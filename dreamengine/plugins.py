@@ -37,7 +37,7 @@ BUILTIN_PLUGINS = (
     "dreamengine_builtins.objectives",
     "dreamengine_builtins.pictures",
     "dreamengine_builtins.direction",
-    "dreamengine_builtins.regularizers",
+    "dreamengine_builtins.projections",
     "dreamengine_builtins.transforms",
     "dreamengine_builtins.penalties",
     "dreamengine_builtins.gradients",

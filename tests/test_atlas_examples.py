@@ -61,7 +61,8 @@ def classes(tmp_path):
 
 
 def brute_force(model, folder, layers, size=SIZE):
-    """Every readable image's mean activation, peak and peak position of every unit, one image at a time."""
+    """Every readable image's mean activation, peak and peak position of every unit, then the map's minimum and its
+    position, one image at a time."""
     found = {}
     for path in image_files(folder):
         try:
@@ -76,7 +77,14 @@ def brute_force(model, folder, layers, size=SIZE):
             for unit in layer["units"]:
                 cells = outputs[layer["name"]][0, unit].flatten()
                 found.setdefault((layer["name"], unit), []).append(
-                    (path.relative_to(folder).as_posix(), cells.mean().item(), cells.max().item(), int(cells.argmax()))
+                    (
+                        path.relative_to(folder).as_posix(),
+                        cells.mean().item(),
+                        cells.max().item(),
+                        int(cells.argmax()),
+                        cells.min().item(),
+                        int(cells.argmin()),
+                    )
                 )
     return found
 
@@ -111,6 +119,17 @@ def test_the_most_negative_examples_are_the_brute_force_bottom_k(flat, tmp_path)
         assert all((tmp_path / "atlas" / record["crop"]).is_file() for record in kept)
 
 
+def test_the_most_negative_examples_record_the_minimum_of_the_map_and_where_it_is(flat, tmp_path):
+    model = tiny_model()
+    with pytest.warns(UserWarning):
+        result = collect_examples(model, LAYERS[:1], flat, tmp_path / "atlas", k=3, negatives=True, size=SIZE)
+    for unit in LAYERS[0]["units"]:
+        bottom = sorted(brute_force(model, flat, LAYERS[:1])[("conv2", unit)], key=lambda row: row[1])[:3]
+        kept = result["negative"]["conv2"][str(unit)]
+        assert [record["peak"] for record in kept] == pytest.approx([row[4] for row in bottom], rel=1e-4, abs=1e-6)
+        assert [record["y"] * 16 + record["x"] for record in kept] == [row[5] for row in bottom]
+
+
 @given(
     batches=st.lists(st.integers(1, 6), min_size=1, max_size=8),
     k=st.integers(1, 5),
@@ -130,6 +149,18 @@ def test_merging_batch_after_batch_keeps_the_stable_top_k_of_all(batches, k, lar
     assert torch.equal(top.images, order)  # ties keep the image seen first
     assert torch.equal(top.values, values.gather(1, order))
     assert torch.equal(top.peaks, top.values * 2) and torch.equal(top.where, -top.values.long())
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_ties_keep_the_image_seen_first_also_when_a_batch_is_larger_than_a_small_sort(largest):
+    """torch sorts more than 16 values per row unstably unless asked: a batch of 32 ties must still keep the first."""
+    values = torch.randint(0, 3, (4, 96), generator=torch.Generator().manual_seed(7)).float()  # ties everywhere
+    top = TopK(4, 8, largest=largest)
+    for start in range(0, 96, 32):
+        chunk = slice(start, start + 32)
+        top.update(values[:, chunk], torch.arange(start, start + 32), values[:, chunk], torch.zeros(4, 32).long())
+    order = torch.sort(values, dim=1, descending=largest, stable=True).indices[:, :8]
+    assert torch.equal(top.images, order)
 
 
 def test_the_kept_state_does_not_grow_with_the_number_of_images():

@@ -443,7 +443,7 @@ def test_ctrl_c_before_the_first_step_writes_nothing(runner, tmp_path, fake_dist
 def test_list_shows_components_with_options(runner):
     result = invoke(runner, "list", "regularizers")
     assert result.exit_code == 0
-    for text in ("blur", "sigma: float = 0.5", "dreamengine_builtins.regularizers", "jitter"):
+    for text in ("blur", "sigma: float = 0.5", "dreamengine_builtins.projections", "jitter"):
         assert text in result.output
     assert "of up to pixels" in result.output and "``" not in result.output  # docstring literals, rendered
     assert "flamingo" not in result.output

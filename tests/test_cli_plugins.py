@@ -53,13 +53,13 @@ CLASHES = '''
 def test_a_name_clash_is_explained_and_plugins_still_lists_everything(runner, fake_distribution):
     fake_distribution("dreamengine-clash", "fake_clash", CLASHES)
     expected = (
-        "regularizer name 'blur' is registered twice: by plugin 'dreamengine_builtins.regularizers' "
+        "regularizer name 'blur' is registered twice: by plugin 'dreamengine_builtins.projections' "
         "(from dreamengine) and by plugin 'fake_clash' (from dreamengine-clash). Uninstall or block one "
         "of them (DREAMENGINE_BLOCK_PLUGINS=fake_clash)."
     )
     plugins = invoke(runner, "plugins")
     assert plugins.exit_code == 0
-    assert "fake_clash" in plugins.output and "dreamengine_builtins.regularizers" in plugins.output
+    assert "fake_clash" in plugins.output and "dreamengine_builtins.projections" in plugins.output
     assert "registry problem: " + expected in " ".join(plugins.output.split())
     for args in (["list"], ["run", "--steps", "1"]):
         result = runner.invoke(cli, args)

@@ -13,7 +13,8 @@ from dreamengine.cli import cli
 from dreamengine.engine.loop import run_job
 from dreamengine_builtins.direction import Direction
 from dreamengine_builtins.objectives import Layer
-from dreamengine_builtins.regularizers import Clamp, Jitter
+from dreamengine_builtins.projections import Clamp
+from dreamengine_builtins.transforms import Jitter
 
 
 def saved(vector, tmp_path):

@@ -14,7 +14,7 @@ from dreamengine.engine.loop import run_job
 from dreamengine.run.execute import run_through_hooks
 from dreamengine.testing import make_host, tiny_model
 from dreamengine_builtins.octaves import Octaves
-from dreamengine_builtins.regularizers import Clamp
+from dreamengine_builtins.projections import Clamp
 from dreamengine_builtins.tiling import Tile, TiledLoop
 
 pytestmark = pytest.mark.usefixtures("one_thread")

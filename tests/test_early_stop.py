@@ -8,7 +8,8 @@ from torch import nn
 from dreamengine import DreamJob, DreamModel
 from dreamengine.engine.loop import run_job
 from dreamengine_builtins.objectives import Layer
-from dreamengine_builtins.regularizers import Clamp, Jitter
+from dreamengine_builtins.projections import Clamp
+from dreamengine_builtins.transforms import Jitter
 
 
 class WithLogits(Layer):

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
+import torch.nn.functional as F
 
-from dreamengine import DreamError, DreamInterrupted, DreamJob, DreamOutputs, Objective
+from dreamengine import DreamError, DreamInterrupted, DreamJob, DreamOutputs, Objective, Regularizer
 from dreamengine.engine.loop import run_job
+from dreamengine.run.execute import run_through_hooks
 from dreamengine_builtins.objectives import CrossEntropy, Layer, Logit, Neuron
-from dreamengine_builtins.regularizers import Blur, Clamp, Flip, Jitter
+from dreamengine_builtins.penalties import L2, TotalVariation
+from dreamengine_builtins.projections import Blur, Clamp
+from dreamengine_builtins.transforms import Flip, Jitter
 
 
 def job_for(model, objective=None, regularizers=(), steps=20, lr=0.05, seed=0, targets=(0,), optimizer="adam", **kw):
@@ -180,3 +186,80 @@ def test_ctrl_c_keeps_the_last_finished_step(tiny_model):
     partial = stop.value.result
     assert isinstance(stop.value, KeyboardInterrupt) and partial.interrupted and partial.steps_done == 3
     assert torch.equal(partial.image, three_steps.image) and torch.equal(partial.scores, three_steps.scores)
+
+
+class Still(Objective):
+    """Zero for any image, even one holding a NaN: only the penalties move the dream, and the score stays finite."""
+
+    def __call__(self, outputs):
+        return outputs.logits.nan_to_num(0.0)[:, 0] * 0
+
+
+@pytest.mark.parametrize("penalty", [L2(weight=1.0, center=0.2), TotalVariation(weight=1.0)])
+def test_the_loop_subtracts_each_penalty_from_the_objective_so_the_dream_lowers_it(tiny_model, penalty):
+    """Added instead of subtracted, a penalty would be maximised: the dream would saturate and turn to noise."""
+    start = torch.rand((1, 3, 16, 16), generator=torch.Generator().manual_seed(1))
+    job = replace(job_for(tiny_model, objective=Still(), regularizers=[penalty], steps=10, lr=0.02), image=start)
+    result = run_job(job)
+    assert float(penalty.penalty(result.image)) < 0.8 * float(penalty.penalty(start))
+
+
+class Poisons(Regularizer):
+    """Writes a NaN into one pixel of the image after the projection phase of step ``at``."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.calls = at, 0
+
+    def project(self, image, generator):
+        self.calls += 1
+        if self.calls == self.at:
+            image = image.clone()
+            image[0, 0, 0, 0] = float("nan")
+        return image
+
+
+def test_a_nan_in_the_image_stops_the_run_even_when_the_objective_is_finite(tiny_model):
+    result = run_job(job_for(tiny_model, objective=Still(), regularizers=[Poisons(at=3)], steps=6))
+    assert result.steps_done == 2 and "diverged at step 3" in result.diverged
+    assert torch.isfinite(result.image).all() and torch.isfinite(result.scores).all()
+
+
+def test_a_nan_in_the_image_at_the_first_step_is_the_dream_error(host, tiny_model):
+    job = job_for(tiny_model, objective=Still(), regularizers=[Poisons(at=1)], steps=4)
+    with pytest.raises(DreamError, match="diverged at step 1 .*nothing was kept"):
+        run_through_hooks(host, job)
+
+
+def test_a_cross_entropy_dream_raises_its_class_probability_and_lowers_the_loss(tiny_model):
+    job = job_for(tiny_model, objective=CrossEntropy(), targets=(2,), regularizers=[Clamp()], lr=0.05)
+    result = run_job(job)
+    with torch.no_grad():
+        before, after = (torch.softmax(tiny_model(image), 1)[0, 2] for image in (job.image, result.image))
+        loss = F.cross_entropy(tiny_model(result.image), job.targets)
+    assert float(after) > float(before) + 0.05
+    torch.testing.assert_close(result.scores, -loss[None], atol=0.05, rtol=0)  # the score is minus the loss
+
+
+def test_cross_entropy_scores_the_target_class_log_probability():
+    logits = torch.tensor([[3.0, 0.0, -1.0], [3.0, 0.0, -1.0]])
+    score = CrossEntropy()(DreamOutputs(logits, torch.tensor([0, 2]), {}))
+    torch.testing.assert_close(score, torch.log_softmax(logits, 1)[[0, 1], [0, 2]])
+    assert score[0] > score[1] and (score <= 0).all()
+
+
+class Begins(Regularizer):
+    """Remembers the start images it was shown."""
+
+    def __init__(self) -> None:
+        self.starts: list[torch.Tensor] = []
+
+    def begin(self, image):
+        self.starts.append(image.clone())
+
+
+def test_every_regularizer_of_the_job_is_shown_the_start_image(tiny_model):
+    regularizers = [Begins(), Clamp(), Begins(), Begins()]
+    job = job_for(tiny_model, regularizers=regularizers, steps=2)
+    run_job(job)
+    for regularizer in regularizers[::2] + regularizers[3:]:
+        assert len(regularizer.starts) == 1 and torch.equal(regularizer.starts[0], job.image)

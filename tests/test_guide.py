@@ -14,7 +14,7 @@ from dreamengine.run.imaging import read_manifest
 from dreamengine.run.prepare import build_job, load_model
 from dreamengine_builtins import pictures
 from dreamengine_builtins.pictures import Guide, best_matches
-from dreamengine_builtins.regularizers import Clamp
+from dreamengine_builtins.projections import Clamp
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from dreamengine import DreamJob
 from dreamengine.engine.loop import run_job
 from dreamengine_builtins.objectives import Logit
 from dreamengine_builtins.parametrizations import Fourier, Pixel
-from dreamengine_builtins.regularizers import Blur, Clamp, Jitter
+from dreamengine_builtins.projections import Blur, Clamp
+from dreamengine_builtins.transforms import Jitter
 
 
 @given(st.integers(2, 20), st.integers(2, 20), st.integers(0, 1000), st.booleans(), st.floats(0, 2))

@@ -25,7 +25,25 @@ def test_builtins_load_without_entry_points(host):
     assert [i.name for i in host.infos] == list(BUILTIN_PLUGINS)
     assert all(i.builtin and i.distribution == "dreamengine" for i in host.infos)
     hooks = {i.name: i.hooks for i in host.infos}
-    assert hooks["dreamengine_builtins.regularizers"] == ("dreamengine_register_regularizers",)
+    assert hooks["dreamengine_builtins.projections"] == ("dreamengine_register_regularizers",)
+
+
+#: The built-in modules of regularizers, each holding those of one phase (docs/architecture.md, "Where a new piece
+#: belongs"), and the regularizers each registers.
+PHASE_MODULES = {
+    "dreamengine_builtins.transforms": ("transform", {"flip", "jitter", "roll", "scale", "rotate"}),
+    "dreamengine_builtins.penalties": ("penalty", {"tv", "l2"}),
+    "dreamengine_builtins.gradients": ("gradient", {"gradnorm", "gradblur"}),
+    "dreamengine_builtins.projections": ("project", {"clamp", "blur", "chromablur"}),
+}
+
+
+def test_each_built_in_regularizer_lives_in_the_module_of_the_phase_it_acts_in(host):
+    entries = host.registry.entries["regularizers"]
+    for module, (phase, names) in PHASE_MODULES.items():
+        assert {name for name, entry in entries.items() if entry.plugin == module} == names, module
+        for name in names:
+            assert entries[name].target().phases() == {phase}, name
 
 
 def test_an_installed_distribution_is_picked_up(fake_distribution):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from hypothesis import given
@@ -40,6 +42,19 @@ def test_capped_roll_is_one_of_the_allowed_shifts(image, seed, pixels):
     assert any(torch.equal(out, torch.roll(image, s, dims=(-2, -1))) for s in shifts)
 
 
+@given(st.integers(1, 3), st.integers(0, 2**31 - 1))
+def test_capped_roll_draws_shifts_of_both_signs_on_each_axis(pixels, seed):
+    """64 draws on a 16x16 image: a roll capped at ``pixels`` shifts both ways, not only down and right."""
+    image = torch.arange(16 * 16, dtype=torch.float32).view(1, 1, 16, 16)
+    generator, shifts = gen(seed), []
+    for _ in range(64):
+        y, x = (Roll(pixels=pixels).transform(image, generator)[0, 0] == 0).nonzero()[0].tolist()
+        shifts.append((y if y < 8 else y - 16, x if x < 8 else x - 16))  # where pixel (0, 0) went
+    for axis in (0, 1):
+        drawn = [shift[axis] for shift in shifts]
+        assert min(drawn) < 0 < max(drawn) and max(map(abs, drawn)) <= pixels
+
+
 @given(images(), st.integers(0, 1000))
 def test_scale_and_rotate_keep_the_frame_and_the_range(image, seed):
     for transform in (Scale(0.5, 2.0), Rotate(180.0)):
@@ -52,6 +67,32 @@ def test_scale_and_rotate_keep_the_frame_and_the_range(image, seed):
 def test_scale_and_rotate_leave_a_constant_image_constant(value, degrees, factor):
     image = torch.full((1, 3, 9, 13), value)
     torch.testing.assert_close(resample(image, compose(rotation(degrees, 9, 13), zoom(factor))), image)
+
+
+def drawn_angles(rotate: Rotate, seed: int, count: int = 64) -> list[float]:
+    """The angles, in degrees, of ``count`` warps ``rotate`` draws for a square image from one seeded generator."""
+    generator = gen(seed)
+    warps = [rotate.warp(generator, 8, 8) for _ in range(count)]
+    return [math.degrees(math.atan2(warp[1][0], warp[0][0])) for warp in warps]
+
+
+@given(st.floats(0.5, 179.0), st.integers(0, 2**31 - 1))
+def test_rotate_draws_angles_of_both_signs_within_its_degrees(degrees, seed):
+    """64 draws, uniform in [-degrees, degrees]: all of one sign has probability 2**-63."""
+    angles = drawn_angles(Rotate(degrees), seed)
+    assert all(abs(angle) <= degrees * (1 + 1e-9) for angle in angles)
+    assert min(angles) < 0 < max(angles)
+    assert max(angles) - min(angles) > degrees  # spread over the range, not bunched at one end
+
+
+@given(st.floats(0.2, 1.0), st.floats(1.0, 3.0), st.integers(0, 2**31 - 1))
+def test_scale_draws_factors_across_its_range(low, high, seed):
+    generator = gen(seed)
+    factors = [1 / Scale(low, high).warp(generator, 8, 8)[0][0] for _ in range(64)]
+    assert all(low * (1 - 1e-9) <= factor <= high * (1 + 1e-9) for factor in factors)
+    if high - low > 1e-3:
+        middle = (low + high) / 2
+        assert min(factors) < middle < max(factors)
 
 
 def test_a_quarter_turn_of_a_square_image_is_rot90():

@@ -23,7 +23,7 @@ BUILTINS = {
 def test_builtins_are_registered_by_their_plugins(host):
     for kind, names in BUILTINS.items():
         assert set(host.registry.names(kind)) >= names
-    assert host.registry.get("regularizers", "blur").plugin == "dreamengine_builtins.regularizers"
+    assert host.registry.get("regularizers", "blur").plugin == "dreamengine_builtins.projections"
     assert host.registry.get("regularizers", "blur").summary.startswith("Gaussian blur")
 
 
@@ -60,7 +60,7 @@ class _Twice:
 
 def test_duplicate_names_name_both_plugins(host):
     host.pm.register(_Twice(), name="twice")
-    with pytest.raises(DreamError, match="'dreamengine_builtins.regularizers' and by plugin 'twice'"):
+    with pytest.raises(DreamError, match="'dreamengine_builtins.projections' and by plugin 'twice'"):
         Registry.build(host.pm)
 
 

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dreamengine import gaussian_blur
-from dreamengine_builtins.regularizers import RGB_TO_YCC, Blur, ChromaBlur, Clamp, Flip, Jitter
+from dreamengine_builtins.projections import RGB_TO_YCC, Blur, ChromaBlur, Clamp
+from dreamengine_builtins.transforms import Flip, Jitter
 
 
 @st.composite
@@ -127,6 +128,12 @@ def test_blur_sigma_range_is_drawn_per_step():
     blur = Blur(sigma=0.1, sigma_max=1.0)
     outs = [blur.project(image, generator) for generator in (gen(1), gen(2), gen(3))]
     assert not torch.equal(outs[0], outs[1]) or not torch.equal(outs[1], outs[2])
+
+
+@given(images(), st.floats(0.2, 2.0), st.integers(0, 1000))
+def test_blur_draws_sigma_within_its_range_so_a_range_of_one_value_is_a_fixed_blur(image, sigma, seed):
+    expected = gaussian_blur(image, sigma)
+    torch.testing.assert_close(Blur(sigma=sigma, sigma_max=sigma).project(image, gen(seed)), expected)
 
 
 def test_blur_every_k_steps():

@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from dreamengine import DreamError, Initializer, RunConfig, Strategy, hookimpl
+from dreamengine import DreamError, DreamModel, Initializer, RunConfig, Strategy, hookimpl
 from dreamengine.cli import cli
 from dreamengine.options import ComponentSpec, parse_spec, split_specs
 from dreamengine.run.batch import warn_if_huge
 from dreamengine.run.config import MAX_SIZE, MAX_STEPS, load_toml
-from dreamengine.run.prepare import start_file
+from dreamengine.run.execute import dream
+from dreamengine.run.prepare import load_model, start_file
 from dreamengine.run.specs import parse_run_specs
-from dreamengine.testing import make_host
+from dreamengine.testing import make_host, tiny_model
 from dreamengine_builtins.tiling import Tile
 
 pytestmark = pytest.mark.usefixtures("builtins_only_cli")
@@ -152,3 +153,50 @@ def test_settings_parse_without_torch():
     """Parsing settings stays light: a command that only reads them need not import torch."""
     code = "import sys, dreamengine.run.config; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], env={**os.environ}).returncode == 0
+
+
+class FixedModel:
+    """A model whose weights do not depend on the run's seed: only the seeded draws can tell two seeds apart."""
+
+    @hookimpl
+    def dreamengine_register_models(self, register):
+        register("fixed", lambda pretrained: tiny_model())
+
+
+@pytest.mark.parametrize("init", ["noise", "gray"])
+def test_the_seed_governs_the_dream_through_the_real_prepare_path(tmp_path, monkeypatch, init):
+    """The same seed writes the same bytes; another seed another dream, from a noise start (the initializer's draws)
+    or a gray one (the regularizers' draws: flip, jitter, scale, rotate), with weights that ignore the seed."""
+    host = make_host(FixedModel())
+
+    def dreamt(seed, folder):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)  # the same --output in each run's settings
+        settings = dict(model="fixed", classes=["class1"], size=16, steps=4, strategy="none", device="cpu")
+        outcome = dream(host, RunConfig(**settings, init=init, seed=seed, output="dreams"))
+        return outcome.result.image, outcome.paths[0].read_bytes()
+
+    first, first_bytes = dreamt(1, "a")
+    again, again_bytes = dreamt(1, "b")
+    other, _ = dreamt(2, "c")
+    assert first_bytes == again_bytes and torch.equal(first, again)
+    assert (first - other).abs().max() > 1e-3
+
+
+class DrawnModel:
+    """A model whose weights are drawn from torch's global random state, as an untrained timm model's are."""
+
+    @hookimpl
+    def dreamengine_register_models(self, register):
+        register("drawn", lambda pretrained: DreamModel(torch.nn.Conv2d(3, 4, 3), name="drawn", input_size=(8, 8)))
+
+
+def test_a_model_with_random_weights_draws_them_under_the_runs_seed_and_leaves_the_global_state_alone():
+    host = make_host(DrawnModel())
+    state = torch.random.get_rng_state()
+
+    def weights(seed):
+        return load_model(host, RunConfig(model="drawn", seed=seed)).net.weight
+
+    assert torch.equal(weights(1), weights(1)) and not torch.equal(weights(1), weights(2))
+    assert torch.equal(torch.random.get_rng_state(), state)

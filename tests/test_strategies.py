@@ -29,7 +29,7 @@ from dreamengine.run.execute import run_through_hooks, total_steps
 from dreamengine.run.prepare import prepare
 from dreamengine.testing import make_host, tiny_model
 from dreamengine_builtins.octaves import Octaves, octave_sizes, split_steps
-from dreamengine_builtins.regularizers import Clamp
+from dreamengine_builtins.projections import Clamp
 from dreamengine_builtins.tiling import Tile, tile_origins
 from dreamengine_builtins.zoom import Zoom
 

@@ -13,7 +13,7 @@ from dreamengine import DreamError, DreamJob, DreamOutputs
 from dreamengine.engine.loop import run_job
 from dreamengine_builtins.objectives import gram_matrix
 from dreamengine_builtins.pictures import Style
-from dreamengine_builtins.regularizers import Clamp
+from dreamengine_builtins.projections import Clamp
 
 
 def with_gram(gram):

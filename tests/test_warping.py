@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from dreamengine import Regularizer, compose_transforms, resample
 from dreamengine.warping import IDENTITY, compose, rotation, zoom
-from dreamengine_builtins.regularizers import Flip
-from dreamengine_builtins.transforms import Rotate, Scale
+from dreamengine_builtins.transforms import Flip, Rotate, Scale
 
 angles = st.floats(-180, 180)
 factors = st.floats(0.5, 2)

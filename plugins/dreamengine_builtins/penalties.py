@@ -1,4 +1,12 @@
-"""Built-in penalties: total variation and the L2 norm of the image, each subtracted from the objective."""
+"""Built-in penalties: total variation and the L2 norm of the image, each subtracted from the objective.
+
+A penalty (:meth:`dreamengine.Regularizer.penalty`) is a differentiable cost per
+batch item, computed on the image the network sees; the loop subtracts it from
+the objective, so the dream lowers it. A new regularizer that adds to the loss
+belongs here; one that changes the stored image between steps belongs in
+``projections.py``, one that changes only what the network sees in
+``transforms.py``.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""Built-in regularizers: clamp, Gaussian blur (of everything, or of the colour alone), random flip, random jitter.
+"""Built-in projections: clamp, and Gaussian blur of everything or of the colour alone.
+
+A projection acts on the stored image after each optimizer step, under ``no_grad``
+(:meth:`dreamengine.Regularizer.project`): what it returns is the image the next
+step starts from. A new regularizer that changes the image itself between steps
+belongs here; one that changes only what the network sees belongs in
+``transforms.py``, one added to the loss in ``penalties.py``, one that acts on the
+gradient in ``gradients.py``.
 
 Blur's functional form is :func:`dreamengine.gaussian_blur`, usable on any tensor.
 Random draws are scalars taken on the generator's own device (the CPU), so a
@@ -11,7 +18,7 @@ import torch
 
 from dreamengine import Regularizer, gaussian_blur, hookimpl
 
-__all__ = ["Clamp", "Blur", "ChromaBlur", "Flip", "Jitter"]
+__all__ = ["RGB_TO_YCC", "YCC_TO_RGB", "Clamp", "Blur", "ChromaBlur"]
 
 #: RGB to ITU-R BT.601 luma and chroma ``(Y, Cb, Cr)``, full range; the chroma's offsets are left out (a blur
 #: keeps them), so gray is ``(Y, 0, 0)``.
@@ -87,46 +94,9 @@ class ChromaBlur(Regularizer):
         return torch.einsum("dc,bchw->bdhw", YCC_TO_RGB.to(image), ycc).clamp(0, 1)
 
 
-class Flip(Regularizer):
-    """Flip the image left-right at random (probability p) for each step's forward pass."""
-
-    def __init__(self, p: float = 0.5) -> None:
-        if not 0 <= p <= 1:
-            raise ValueError(f"p must be in [0, 1], got {p}")
-        self.p = p
-
-    def transform(self, image, generator):
-        if torch.rand((), generator=generator, device=generator.device).item() < self.p:
-            return image.flip(-1)
-        return image
-
-
-class Jitter(Regularizer):
-    """Shift the image by a random offset of up to ``pixels`` (circularly) for each step.
-
-    The shift lives inside the autograd graph, so the step lands on the
-    unshifted image: the jitter is undone after every step.
-    """
-
-    def __init__(self, pixels: int = 8) -> None:
-        if pixels < 0:
-            raise ValueError(f"pixels must be >= 0, got {pixels}")
-        self.pixels = pixels
-
-    def transform(self, image, generator):
-        if self.pixels == 0:
-            return image
-        dy, dx = torch.randint(
-            -self.pixels, self.pixels + 1, (2,), generator=generator, device=generator.device
-        ).tolist()
-        return torch.roll(image, shifts=(dy, dx), dims=(-2, -1))
-
-
 @hookimpl
 def dreamengine_register_regularizers(register):
-    """Register ``clamp``, ``blur``, ``chromablur``, ``flip`` and ``jitter``."""
+    """Register ``clamp``, ``blur`` and ``chromablur``."""
     register("clamp", Clamp)
     register("blur", Blur)
     register("chromablur", ChromaBlur)
-    register("flip", Flip)
-    register("jitter", Jitter)
