@@ -173,7 +173,11 @@ def manifest(
         "config": config.to_dict(),
         "target": None if index is None else {"index": index, "name": name, "item": item},
         **({"part": {"item": item, "objective": part}} if part is not None else {}),
-        "model": {"name": model.name, "input_size": list(model.input_size)},
+        "model": {
+            "name": model.name,
+            "input_size": list(model.input_size),
+            **({"weights": model.weights.to_json()} if model.weights is not None else {}),
+        },
         "size": [result.image.shape[-1], result.image.shape[-2]],  # width, height: a photo's shape, say
         "score": float(result.scores[item]),
         "steps_done": result.steps_done,
