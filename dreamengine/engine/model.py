@@ -111,6 +111,14 @@ class DreamModel(nn.Module):
             image = (image * _LUMA.to(image.device, image.dtype)).sum(1, keepdim=True)
         return (image - self.mean) / self.std
 
+    def seen(self, image: torch.Tensor) -> torch.Tensor:
+        """An RGB ``image`` (``(..., 3, H, W)``) in the colours the network sees: its luminance in every channel for
+        a grayscale network (what its dreams are shown and saved as), else as it is."""
+        if self.mean.shape[1] != 1:
+            return image
+        luma = (image * _LUMA.to(image.device, image.dtype).view(3, 1, 1)).sum(-3, keepdim=True)
+        return luma.expand_as(image).contiguous()
+
     def freeze(self) -> DreamModel:
         """Put the model in eval mode with every parameter frozen; returns self."""
         self.eval()

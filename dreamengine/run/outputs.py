@@ -8,6 +8,7 @@ import json
 import os
 import platform
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,7 @@ def write_outputs(
     holds each item's target class (``None``: dreamed toward no class), ``names`` what to call it, and ``parts``,
     for objectives dreamed side by side, each item's own objective."""
     paths = []
+    result = replace(result, image=model.seen(result.image))  # a grayscale network's dreams in its own colours
     for item, (index, name) in enumerate(zip(indices, names)):
         repeat = names[:item].count(name)  # the same class dreamed twice in a batch gets "-2", "-3", ...
         path = output_path(config, f"{name} {repeat + 1}" if repeat else name, len(indices))

@@ -25,6 +25,7 @@ __all__ = [
     "load_with_weights",
     "with_settings",
     "read_class_names",
+    "wrap_module",
 ]
 
 #: How ``--model`` names a model on the Hugging Face hub (as timm does), read from the local cache only.
@@ -182,3 +183,58 @@ def read_class_names(path: str | Path) -> list[str]:
     if not names:
         raise DreamError(f"{str(path)!r} names no classes: write one a line, or a JSON list.")
     return names
+
+
+#: ImageNet's normalisation, what a module from Python is given unless told otherwise (its luminance's for one
+#: input channel).
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+GRAY_MEAN, GRAY_STD = (0.449,), (0.226,)
+
+
+def wrap_module(
+    net: torch.nn.Module,
+    *,
+    name: str | None = None,
+    mean: list[float] | tuple[float, ...] | None = None,
+    std: list[float] | tuple[float, ...] | None = None,
+    input_size: int | str | tuple[int, int] | None = None,
+    class_names: list[str] | tuple[str, ...] = (),
+) -> DreamModel:
+    """Any ``nn.Module`` that maps pictures to logits or features, ready to dream: ImageNet's normalisation unless
+    given, 224 pixels unless given, classes numbered unless named. A network of one input channel sees the
+    picture's luminance; one whose output is not ``(batch, classes)`` is a feature extractor (no logits)."""
+    channels = _input_channels(net)
+    if channels not in (1, 3):
+        raise DreamError(
+            f"{type(net).__name__} takes {channels} input channels: dreamengine dreams RGB pictures (3 channels) "
+            "and grayscale ones (1); wrap the network in a module that maps 3 channels to its own."
+        )
+    size = input_size if isinstance(input_size, tuple) else parse_size(input_size) or (224, 224)
+    model = DreamModel(
+        net,
+        name=name or type(net).__name__,
+        mean=mean or (GRAY_MEAN if channels == 1 else IMAGENET_MEAN),
+        std=std or (GRAY_STD if channels == 1 else IMAGENET_STD),
+        input_size=size,
+        class_names=class_names,
+    )
+    gray = torch.full((1, 3, *model.input_size), 0.5)
+    with torch.no_grad():
+        output = model.eval()(gray.to(model.mean.device))
+    if not isinstance(output, torch.Tensor):
+        raise DreamError(
+            f"{model.name} returns a {type(output).__name__}, not one tensor: wrap it in a module whose forward "
+            "returns the logits (or the features) alone."
+        )
+    model.has_logits = output.dim() == 2
+    return model
+
+
+def _input_channels(net: torch.nn.Module) -> int:
+    """The input channels of the network's first convolution or linear layer (3 when it has none)."""
+    for module in net.modules():
+        if isinstance(module, torch.nn.modules.conv._ConvNd):
+            return int(module.in_channels)
+        if isinstance(module, torch.nn.Linear):
+            return 3
+    return 3

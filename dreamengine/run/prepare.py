@@ -169,6 +169,12 @@ def build_job(
         ("--save-every", config.save_every, config.save_every >= 0, "0 (off) or more"),
     )
     objective, regularizers, initializer, parametrization, strategies = build_components(host, config)
+    if objective.needs_logits and not model.has_logits:
+        raise DreamError(
+            f"objective {config.objective!r} reads class logits, and {model.name} gives features, not logits: "
+            "dream a layer, a channel or a neuron (layer:NAME, layer:NAME:CHANNEL, neuron:NAME:CHANNEL; "
+            "`dreamengine layers` lists them)."
+        )
     indices = class_indices(config, model, objective)
     for layer in objective.layers:
         model.layer(layer)
@@ -226,14 +232,15 @@ class PreparedRun:
     start_file: Path | None = None
 
 
-def prepare(host: PluginHost, config: RunConfig) -> PreparedRun:
-    """Load the model and build every component; the slow, failure-prone part before the loop. ``config.threads``,
-    where set, becomes torch's thread count (``None`` keeps it)."""
+def prepare(host: PluginHost, config: RunConfig, model: DreamModel | None = None) -> PreparedRun:
+    """Load the model (unless ``model`` is given: a module from Python, wrapped) and build every component; the
+    slow, failure-prone part before the loop. ``config.threads``, where set, becomes torch's thread count
+    (``None`` keeps it)."""
     check_output(config.output)
     if config.threads is not None:
         apply_threads(config.threads)
     device = resolve_device(config.device)
-    model = load_model(host, config)
+    model = model or load_model(host, config)
     job, indices = build_job(host, config, model, device)
     init = config.specs.init
     return PreparedRun(config, job, indices, start_file(host.registry, init, config.options.get(init.name)))
