@@ -143,7 +143,10 @@ def dream(
     result = run_through_hooks(host, run.job)
     targets, names, parts = dream_names(run)
     pictures = [
-        Picture(run.job.model.seen(result.image[item]), manifest(config, run.job.model, result, item, index, names[item], part))
+        Picture(
+            run.job.model.seen(result.image[item]),
+            manifest(config, run.job.model, result, item, index, names[item], part),
+        )
         for item, (index, part) in enumerate(zip(targets, parts or [None] * len(targets)))
     ]
     return pictures[0] if len(pictures) == 1 else pictures
