@@ -20,6 +20,7 @@ from dreamengine import _moved
 
 if TYPE_CHECKING:
     from dreamengine.analysis.directions import read_vector
+    from dreamengine.atlas.build import atlas
     from dreamengine.components import (
         DreamJob,
         DreamOutputs,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from dreamengine.hookspecs import Register, hookimpl
     from dreamengine.run.config import RunConfig
     from dreamengine.run.imaging import fit_image, load_image, to_tensor
+    from dreamengine.run.notebook import Picture, dream, objective
     from dreamengine.warping import Warp, resample, rotation, zoom
 
 #: Where each public name lives; :func:`__getattr__` imports it on first use.
@@ -82,6 +84,10 @@ _PUBLIC = {
     "load_image": "dreamengine.run.imaging",
     "to_tensor": "dreamengine.run.imaging",
     "read_vector": "dreamengine.analysis.directions",
+    "dream": "dreamengine.run.notebook",
+    "objective": "dreamengine.run.notebook",
+    "Picture": "dreamengine.run.notebook",
+    "atlas": "dreamengine.atlas.build",
 }
 
 try:
@@ -124,6 +130,10 @@ __all__ = [
     "load_image",
     "to_tensor",
     "read_vector",
+    "dream",
+    "objective",
+    "Picture",
+    "atlas",
     "__version__",
 ]
 
