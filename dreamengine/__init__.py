@@ -20,7 +20,6 @@ from dreamengine import _moved
 
 if TYPE_CHECKING:
     from dreamengine.analysis.directions import read_vector
-    from dreamengine.atlas.build import atlas
     from dreamengine.components import (
         DreamJob,
         DreamOutputs,
@@ -87,7 +86,7 @@ _PUBLIC = {
     "dream": "dreamengine.run.notebook",
     "objective": "dreamengine.run.notebook",
     "Picture": "dreamengine.run.notebook",
-    "atlas": "dreamengine.atlas.build",
+    "atlas": "dreamengine.atlas",  # the package, which is callable: dreamengine.atlas(model, ...)
 }
 
 try:
@@ -147,6 +146,8 @@ def __getattr__(name: str) -> Any:
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'dreamengine' has no attribute {name!r}")
+    if module == f"{__name__}.{name}":  # a callable sub-package (atlas): its import makes it this attribute
+        return importlib.import_module(module)
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

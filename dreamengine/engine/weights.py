@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
 from dreamengine.errors import DreamError
 
@@ -84,9 +86,6 @@ def head_classes(own: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tens
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     try:
         return load_file(path, device="cpu")
     except (SafetensorError, OSError, ValueError) as error:

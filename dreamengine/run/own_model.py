@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from huggingface_hub import constants, snapshot_download
 
 from dreamengine.engine.model import DreamModel
 from dreamengine.engine.weights import WeightsFile, file_sha256, head_classes, read_state_dict
@@ -54,8 +55,6 @@ def saved_folder(name: str) -> Path | None:
 
 def _cached(repo: str) -> Path:
     """The snapshot of ``REPO[@REVISION]`` in the local Hugging Face cache; never the network."""
-    from huggingface_hub import constants, snapshot_download
-
     name, _, revision = repo.partition("@")
     try:
         return Path(snapshot_download(name, revision=revision or None, local_files_only=True))

@@ -27,8 +27,8 @@ def torchvision_model(name: str, num_classes: int | None = None) -> DreamModel:
     architectures = models.list_models(module=models)
     if name not in architectures:
         raise DreamError(
-            unknown_name("torchvision architecture", name, architectures, show=0)
-            + f" torchvision has {len(architectures)} (torchvision.models.list_models(module=torchvision.models))."
+            f"{unknown_name('torchvision architecture', name, architectures, show=0)}"
+            f" torchvision has {len(architectures)} (torchvision.models.list_models(module=torchvision.models))."
         )
     kwargs = {} if not num_classes else {"num_classes": num_classes}
     net = models.get_model(name, weights=None, **kwargs)
