@@ -41,7 +41,7 @@ def build_atlas(
 ) -> Path:
     """Build the atlas of ``model`` (the one ``config`` names, or a module from Python) in ``output`` in this
     process, with the options of ``dreamengine atlas``; returns the site's ``index.html``."""
-    plan = plan_atlas(model, config, output, layers=layers, units=units, batch=batch, variants=variants)
+    plan = plan_atlas(model, config, Path(output), layers=layers, units=units, batch=batch, variants=variants)
     plan = open_folder(plan, restart=restart)
     if images is not None:
         found = [layer.to_json() for layer in plan.layers]

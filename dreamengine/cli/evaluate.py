@@ -68,7 +68,7 @@ def evaluate_command(
     per_image: bool,
     json_path: str | None,
     device: str,
-    **judge: Any,
+    **judge_options: Any,
 ) -> None:
     """Score the dreams in FOLDER with judges: networks other than the one that dreamed.
 
@@ -111,7 +111,7 @@ def evaluate_command(
                 group_by=group_by,
                 device=str(resolve_device(device)),
                 on_scored=on_scored,
-                judge_settings=model_settings(judge, prefix="judge"),
+                judge_settings=model_settings(judge_options, prefix="judge"),
             )
         except DreamError:  # a judge that could not be loaded leaves no empty bar above the error
             for task in progress.tasks:

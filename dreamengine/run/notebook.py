@@ -142,12 +142,13 @@ def dream(
     run.job.on_step = on_step
     result = run_through_hooks(host, run.job)
     targets, names, parts = dream_names(run)
+    own: list[str | None] = list(parts) if parts else [None] * len(targets)
     pictures = [
         Picture(
             run.job.model.seen(result.image[item]),
             manifest(config, run.job.model, result, item, index, names[item], part),
         )
-        for item, (index, part) in enumerate(zip(targets, parts or [None] * len(targets)))
+        for item, (index, part) in enumerate(zip(targets, own))
     ]
     return pictures[0] if len(pictures) == 1 else pictures
 
