@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from dreamengine.hookspecs import Register, hookimpl
     from dreamengine.run.config import RunConfig
     from dreamengine.run.imaging import fit_image, load_image, to_tensor
+    from dreamengine.run.notebook import Picture, dream, objective
     from dreamengine.warping import Warp, resample, rotation, zoom
 
 #: Where each public name lives; :func:`__getattr__` imports it on first use.
@@ -75,6 +76,10 @@ _PUBLIC = {
     "load_image": "dreamengine.run.imaging",
     "to_tensor": "dreamengine.run.imaging",
     "read_vector": "dreamengine.analysis.directions",
+    "dream": "dreamengine.run.notebook",
+    "objective": "dreamengine.run.notebook",
+    "Picture": "dreamengine.run.notebook",
+    "atlas": "dreamengine.atlas",  # the package, which is callable: dreamengine.atlas(model, ...)
 }
 
 #: Spelt out (not ``[*_PUBLIC, ...]``) so that type checkers see what the facade exports.
@@ -112,6 +117,10 @@ __all__ = [
     "load_image",
     "to_tensor",
     "read_vector",
+    "dream",
+    "objective",
+    "Picture",
+    "atlas",
     "__version__",
 ]
 
@@ -123,6 +132,8 @@ def __getattr__(name: str) -> Any:
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'dreamengine' has no attribute {name!r}")
+    if module == f"{__name__}.{name}":  # a callable sub-package (atlas): its import makes it this attribute
+        return importlib.import_module(module)
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

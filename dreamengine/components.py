@@ -29,6 +29,7 @@ __all__ = [
     "StepCallback",
     "DreamOutputs",
     "Objective",
+    "WeightedObjective",
     "Regularizer",
     "Initializer",
     "Parametrization",
@@ -88,6 +89,10 @@ class Objective(_Component):
     #: settings name no target class (``dreamengine evaluate`` leaves them out).
     uses_classes: bool = True
 
+    #: the text spec it was built from (``layer:blocks.4:7``; the registry sets it), what :func:`str` gives and a
+    #: dream's settings store; ``None`` for an objective made in Python only.
+    spec: str | None = None
+
     def prepare(self, model: DreamModel) -> None:
         """Called once before the loop with the model the loop runs (frozen, on its device, with the run's speed
         settings): resolve class names (``model.class_index``), compute what the objective needs from the network
@@ -96,6 +101,77 @@ class Objective(_Component):
     def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
         """Return the value to maximise for each batch item, shape ``(batch,)``."""
         raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.spec if self.spec is not None else repr(self)
+
+    def __add__(self, other: Objective) -> WeightedObjective:
+        """``a + b``: both maximised, summed (the text ``a + b``)."""
+        if not isinstance(other, Objective):
+            return NotImplemented
+        return WeightedObjective([*_weighted(self), *_weighted(other)])
+
+    def __sub__(self, other: Objective) -> WeightedObjective:
+        """``a - b``: ``a`` maximised, ``b`` minimised."""
+        if not isinstance(other, Objective):
+            return NotImplemented
+        return WeightedObjective([*_weighted(self), *_weighted(other, -1.0)])
+
+    def __mul__(self, coefficient: float) -> WeightedObjective:
+        """``0.5 * a``: ``a`` weighted."""
+        if isinstance(coefficient, bool) or not isinstance(coefficient, (int, float)):
+            return NotImplemented
+        return WeightedObjective(_weighted(self, float(coefficient)))
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> WeightedObjective:
+        return self * -1.0
+
+
+class WeightedObjective(Objective):
+    """A weighted sum of objectives, per batch item: what ``a + 0.5 * b`` makes, and the text expression
+    ``"a + 0.5*b"`` builds; :func:`str` writes it as that text."""
+
+    def __init__(self, parts: Sequence[tuple[float, Objective]]) -> None:
+        self.parts = list(parts)
+        self.layers = tuple(dict.fromkeys(layer for _, objective in self.parts for layer in objective.layers))
+        self.needs_logits = any(objective.needs_logits for _, objective in self.parts)
+        self.compares_items = any(objective.compares_items for _, objective in self.parts)
+        self.uses_classes = any(objective.uses_classes for _, objective in self.parts)
+        if all(objective.spec is not None for _, objective in self.parts):
+            self.spec = _expression(self.parts)
+
+    def prepare(self, model: DreamModel) -> None:
+        for _, objective in self.parts:
+            objective.prepare(model)
+
+    def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
+        total = None
+        for coefficient, objective in self.parts:
+            value = coefficient * objective(outputs)
+            total = value if total is None else total + value
+        if total is None:
+            raise ValueError("a weighted objective of no parts has no value.")
+        return total
+
+
+def _weighted(objective: Objective, factor: float = 1.0) -> list[tuple[float, Objective]]:
+    """``objective``'s terms, each weighted by ``factor``: a sum's own parts (so sums stay flat), else itself."""
+    if isinstance(objective, WeightedObjective):
+        return [(factor * coefficient, part) for coefficient, part in objective.parts]
+    return [(factor, objective)]
+
+
+def _expression(parts: Sequence[tuple[float, Objective]]) -> str:
+    """The text of a weighted sum, as ``--objective`` reads it: ``a + 0.5*b - c``."""
+    text = ""
+    for coefficient, objective in parts:
+        sign = "-" if coefficient < 0 else "+"
+        size = abs(coefficient)
+        term = f"{size:g}*{objective.spec}" if size != 1 else str(objective.spec)
+        text = (f"{text} {sign} " if text else ("-" if sign == "-" else "")) + term
+    return text
 
 
 class Regularizer(_Component):

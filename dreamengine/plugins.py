@@ -48,6 +48,7 @@ BUILTIN_PLUGINS = (
     "dreamengine_builtins.tiling",
     "dreamengine_builtins.zoom",
     "dreamengine_builtins.models",
+    "dreamengine_builtins.torchvision_models",
     "dreamengine_builtins.presets",
     "dreamengine_builtins.panels",
 )

@@ -140,6 +140,8 @@ class Registry:
                 f"plugin {entry.plugin!r}: {entry.singular} {spec.name!r} built a "
                 f"{type(component).__name__}, not an instance of {expected.__name__}."
             )
+        if kind == "objectives":  # its text, what str() of it and of the sums it is part of give
+            component.spec = str(spec) if not extra else f"{spec}:" + ":".join(f"{k}={v}" for k, v in extra.items())
         return component
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from dreamengine.plugins import PluginHost
 from dreamengine.run.acceleration import accelerate
 from dreamengine.run.config import RunConfig, parse_size
 from dreamengine.run.imaging import MANIFEST_KEY, SHEET_KEY, SIDE_BY_SIDE_GAP, open_image, to_tensor
+from dreamengine.run.own_model import saved_folder
 from dreamengine.run.prepare import load_model
 
 __all__ = [
@@ -359,6 +360,7 @@ def evaluate_folder(
     group_by: str = "folder",
     device: str = "cpu",
     on_scored: Callable[[str, int, int], None] | None = None,
+    judge_settings: Mapping[str, Any] | None = None,
 ) -> Report:
     """Score every dream under ``folder`` with each judge (loaded once); see :class:`Report`.
 
@@ -371,7 +373,12 @@ def evaluate_folder(
         device: where the judges run.
         on_scored: called as ``on_scored(judge, done, total)``: with ``done`` 0 before each judge is
             loaded, then after each batch; ``total`` counts every dream in every view.
+        judge_settings: model settings (``weights``, ``class_names``, ``mean``, ...) for the one judge named.
     """
+    if judge_settings and len(judges or ()) != 1:
+        raise DreamError(
+            f"the --judge-* options ({', '.join(sorted(judge_settings))}) are for one judge: name it once with --judge."
+        )
     if group_by not in GROUPINGS:
         raise unknown_name("grouping", group_by, GROUPINGS)
     if thumb < 0:
@@ -408,7 +415,7 @@ def evaluate_folder(
                 on_scored(name, done, total)  # noqa: B023 (called within the loop's own iteration)
 
         scored(0)
-        judge = _load_judge(host, name).to(device)
+        judge = _load_judge(host, name, judge_settings).to(device)
         for view, items in score_dreams(judge, dreams, thumb, on_batch=scored).items():
             for image, item in zip(report.images, items):
                 image["judges"].setdefault(name, {})[view] = item
@@ -416,14 +423,17 @@ def evaluate_folder(
     return report
 
 
-def _load_judge(host: PluginHost, name: str) -> DreamModel:
-    """A judge with trained weights: a registered model as it comes (the offline ones ship theirs), any other
-    (a timm architecture) with its pretrained weights, downloaded; random weights would judge nothing."""
+def _load_judge(host: PluginHost, name: str, settings: Mapping[str, Any] | None = None) -> DreamModel:
+    """A judge with trained weights: a registered model as it comes (the offline ones ship theirs), one with its
+    own weights (``settings``' weights file or checkpoint, or a saved model's folder), any other (a timm
+    architecture) with its pretrained weights, downloaded; random weights would judge nothing. ``settings`` holds
+    the model settings of ``evaluate``'s ``--judge-*`` options (weights, class names, normalisation, input size)."""
     registered = host.registry.names("models")
-    if name in registered:
-        return load_model(host, RunConfig(model=name))
+    config = RunConfig(model=name).updated(settings or {}, "the judge's options")
+    if name in registered or config.weights or config.checkpoint or saved_folder(name) is not None:
+        return load_model(host, config)
     try:
-        return load_model(host, RunConfig(model=name, pretrained=True))
+        return load_model(host, config.updated({"pretrained": True}, "a judge"))
     except WeightsUnavailable as error:
         raise DreamError(
             f"cannot judge with {name!r}: a judge needs trained weights, and {error.reason}. Judge "

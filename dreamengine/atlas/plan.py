@@ -116,6 +116,8 @@ class AtlasPlan:
         classes: the model's class names, or ``None`` when it has none.
         batch: units of one layer per engine run.
         diversity_layer: the feature layer the logits' variants are kept apart at (the deepest stage).
+        model: the name of the model the atlas shows (a checkpoint's architecture, not the ``--model`` setting).
+        weights: the weights file it was loaded from, ``{"file": NAME, "sha256": HEX}``, if any.
     """
 
     output: Path
@@ -126,6 +128,8 @@ class AtlasPlan:
     classes: list[str] | None
     batch: int = DEFAULT_BATCH
     diversity_layer: str | None = None
+    model: str = ""
+    weights: dict[str, str] | None = None
 
     def settings(self) -> dict[str, Any]:
         """The run settings every unit shares, as stored in each dream's manifest (less those each unit sets)."""
@@ -154,7 +158,8 @@ class AtlasPlan:
         """``atlas.json``'s content."""
         return {
             "version": VERSION,
-            "model": self.base.model,
+            "model": self.model or self.base.model,
+            "weights": self.weights,
             "checkpoint": self.base.checkpoint,
             "pretrained": self.base.pretrained,
             "settings": self.settings(),
@@ -299,7 +304,7 @@ def _check_dreamable(layer: Layer, model: str) -> None:
 
 def _is_classifier(model: DreamModel) -> bool:
     try:
-        return model.num_classes > 0
+        return model.has_logits and model.num_classes > 0
     except DreamError:
         return False
 
@@ -410,6 +415,8 @@ def plan_atlas(
         list(model.class_names) or None,
         batch or DEFAULT_BATCH,
         stages[-1].name if stages else None,
+        model.name,
+        model.weights.to_json() if model.weights is not None else None,
     )
 
 

@@ -111,7 +111,7 @@ def open_folder(plan: AtlasPlan, *, restart: bool = False, write: bool = True) -
 
 def _same_atlas(stored: dict, plan: AtlasPlan) -> bool:
     fresh = plan.to_json()
-    keys = ("model", "checkpoint", "pretrained", "size", "variants")
+    keys = ("model", "weights", "checkpoint", "pretrained", "size", "variants")
     stored_settings = stored.get("settings")
     return (
         all(stored.get(key) == fresh[key] for key in keys)

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.model_options import model_label
 from dreamengine.cli.once import once
 from dreamengine.cli.output import console, counted, err_console, loading, stop_interrupted, warn
 from dreamengine.cli.run import resolve_config, setting_options
@@ -116,7 +117,7 @@ def atlas_command(
     note = apply_threads(config.threads).note()
     if note:
         err_console.print(note, highlight=False)
-    with warnings.catch_warnings(record=True) as caught, loading(config.checkpoint or config.model):
+    with warnings.catch_warnings(record=True) as caught, loading(model_label(config)):
         warnings.simplefilter("always")
         model = load_model(host, config)
         plan = plan_atlas(model, config, output, layers=layers, units=units, batch=batch, variants=variants)

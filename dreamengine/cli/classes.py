@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
 from dreamengine.cli.group import TorchCommand, cli, get_host
-from dreamengine.cli.once import once
+from dreamengine.cli.model_options import model_config, model_label, model_options
 from dreamengine.cli.output import console, loading
-from dreamengine.run.config import RunConfig
 
 # Loading a model imports torch: it is imported in the function that uses it, not here, because `dreamengine --help`
 # imports every command's module and should start at once (see TorchCommand).
@@ -19,9 +19,8 @@ from dreamengine.run.config import RunConfig
 
 @cli.command("classes", cls=TorchCommand)
 @click.argument("pattern", required=False)
-@once("--model", "-m", default=RunConfig.model, show_default=True, help="Registered model or any timm architecture.")
-@once("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint's classes instead.")
-def classes_command(pattern: str | None, model: str, checkpoint: str | None) -> None:
+@model_options()
+def classes_command(pattern: str | None, **model: Any) -> None:
     """List the classes a model can dream with --class: index, name, and the other names it is known by.
 
     PATTERN picks classes: the start of a word in their names (owl), shell
@@ -36,9 +35,10 @@ def classes_command(pattern: str | None, model: str, checkpoint: str | None) -> 
     from dreamengine.engine.classes import find_classes, name_for
     from dreamengine.run.prepare import load_model
 
-    with warnings.catch_warnings(), loading(checkpoint or model):
+    config = model_config(model)
+    with warnings.catch_warnings(), loading(model_label(config)):
         warnings.filterwarnings("ignore", message=".*random weights.*")  # the class names do not depend on them
-        loaded = load_model(get_host(), RunConfig(model=model, checkpoint=checkpoint))
+        loaded = load_model(get_host(), config)
     names = loaded.class_names
     if not names:
         raise click.ClickException(

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.model_options import model_config, model_label, model_options
 from dreamengine.cli.once import once
 from dreamengine.cli.output import console, counted, err_console, loading, warn
 from dreamengine.errors import DreamError
-from dreamengine.run.config import RunConfig
 
 # Measuring features imports torch: it is imported in the command, not here, because `dreamengine --help`
 # imports every command's module and should start at once (see TorchCommand).
@@ -39,8 +39,7 @@ _SHOWN = 8  # channels listed: those the direction weighs most, either way
     type=click.Path(exists=True, path_type=Path),
     help="Pictures it points away from (repeatable). [default: none: the mean feature of --toward]",
 )
-@once("--model", "-m", default=RunConfig.model, show_default=True, help="Registered model or any timm architecture.")
-@once("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint's network instead.")
+@model_options()
 @once(
     "--output",
     "-o",
@@ -50,9 +49,7 @@ _SHOWN = 8  # channels listed: those the direction weighs most, either way
     help="The file to write: .pt or .pth (torch.save), .npy, or any other name as text (a direction "
     "there is replaced, any other file kept).",
 )
-def direction_command(
-    layer: str, toward: tuple[Path, ...], away: tuple[Path, ...], model: str, checkpoint: str | None, output: Path
-) -> None:
+def direction_command(layer: str, toward: tuple[Path, ...], away: tuple[Path, ...], output: Path, **model: Any) -> None:
     """Write the direction in LAYER's channel space from the pictures --away to those --toward, to dream it.
 
     The direction is the mean feature of the --toward pictures (over pictures
@@ -68,9 +65,10 @@ def direction_command(
     from dreamengine.analysis.directions import example_files, mean_features, save_direction
     from dreamengine.run.prepare import load_model
 
-    with warnings.catch_warnings(record=True) as caught, loading(checkpoint or model):
+    config = model_config(model)
+    with warnings.catch_warnings(record=True) as caught, loading(model_label(config)):
         warnings.simplefilter("always")
-        loaded = load_model(get_host(), RunConfig(model=model, checkpoint=checkpoint))
+        loaded = load_model(get_host(), config)
     for warning in caught:  # random weights: a direction of a network that has learned nothing
         warn(str(warning.message))
     loaded.layer(layer)

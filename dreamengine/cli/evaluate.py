@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.model_options import model_options, model_settings
 from dreamengine.cli.once import once
 from dreamengine.cli.output import console, err_console
 from dreamengine.errors import DreamError
@@ -35,8 +36,9 @@ GROUPINGS = ("folder", "class", "all")
     "-j",
     "judges",
     multiple=True,
-    help=f"A model to judge with (repeatable): a registered one, or a timm architecture with its "
-    f"pretrained weights. [default: {', '.join(DEFAULT_JUDGES)}, "
+    help="A model to judge with (repeatable): a registered one, a timm architecture with its pretrained "
+    "weights, or your own (a saved model's folder, or an architecture with --judge-weights). "
+    f"[default: {', '.join(DEFAULT_JUDGES)}, "
     "less any model that made the dreams]",
 )
 @once(
@@ -57,8 +59,16 @@ GROUPINGS = ("folder", "class", "all")
 @click.option("--per-image", is_flag=True, help="Also print one row per dream and judge.")
 @once("--json", "json_path", metavar="PATH", help="Write the report as JSON to PATH ('-': stdout only).")
 @once("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@model_options(prefix="judge", leave_out=("model", "pretrained"))
 def evaluate_command(
-    folder: str, judges: tuple[str, ...], thumb: int, group_by: str, per_image: bool, json_path: str | None, device: str
+    folder: str,
+    judges: tuple[str, ...],
+    thumb: int,
+    group_by: str,
+    per_image: bool,
+    json_path: str | None,
+    device: str,
+    **judge_options: Any,
 ) -> None:
     """Score the dreams in FOLDER with judges: networks other than the one that dreamed.
 
@@ -73,6 +83,7 @@ def evaluate_command(
       dreamengine evaluate dreams
       dreamengine evaluate dreams --judge efficientnet-lite2 --per-image
       dreamengine evaluate dreams --json scores.json
+      dreamengine evaluate dreams --judge torchvision:resnet50 --judge-weights resnet50.pth
     """
     from dreamengine.analysis.evaluation import check_report_path, evaluate_folder
     from dreamengine.run.imaging import write_atomic
@@ -100,6 +111,7 @@ def evaluate_command(
                 group_by=group_by,
                 device=str(resolve_device(device)),
                 on_scored=on_scored,
+                judge_settings=model_settings(judge_options, prefix="judge"),
             )
         except DreamError:  # a judge that could not be loaded leaves no empty bar above the error
             for task in progress.tasks:

@@ -104,6 +104,9 @@ def _rows(path: Path, manifest: dict[str, Any]) -> list[tuple[str, str]]:
         ("model", manifest["config"].get("checkpoint") or manifest.get("model", {}).get("name", "?")),
         ("size", f"{width}x{height}, {steps}, score {manifest.get('score', float('nan')):.4g}"),
     ]
+    weights = (manifest.get("model") or {}).get("weights") or {}
+    if weights:
+        rows.append(("weights", f"{weights.get('file', '?')}, sha256 {weights.get('sha256', '?')}"))
     if manifest.get("diverged"):
         rows.append(("diverged", manifest["diverged"]))
     part = manifest.get("part")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import click
 from rich.table import Table
 
 from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.model_options import model_config, model_label, model_options
 from dreamengine.cli.once import once
 from dreamengine.cli.output import console, loading
-from dreamengine.run.config import RunConfig
 
 # Loading a model imports torch: it is imported in the function that uses it, not here, because `dreamengine --help`
 # imports every command's module and should start at once (see TorchCommand).
@@ -18,8 +19,7 @@ from dreamengine.run.config import RunConfig
 
 @cli.command("layers", cls=TorchCommand)
 @click.argument("pattern", required=False)
-@once("--model", "-m", default=RunConfig.model, show_default=True, help="Registered model or any timm architecture.")
-@once("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint's network instead.")
+@model_options()
 @once(
     "--levels",
     type=click.IntRange(min=1),
@@ -27,7 +27,7 @@ from dreamengine.run.config import RunConfig
     show_default=True,
     help="Without PATTERN, list names of at most this many dotted parts (blocks.4 has two).",
 )
-def layers_command(pattern: str | None, model: str, checkpoint: str | None, levels: int) -> None:
+def layers_command(pattern: str | None, levels: int, **model: Any) -> None:
     """List the layers of a model to dream with --objective layer:NAME[:CHANNEL].
 
     Each row gives the layer's output for one image at the model's input size
@@ -43,13 +43,15 @@ def layers_command(pattern: str | None, model: str, checkpoint: str | None, leve
       dreamengine layers 'blocks.4.*'
       dreamengine layers --model resnet50 --levels 1
       dreamengine layers --checkpoint checkpoints/epoch-010.pt
+      dreamengine layers --model torchvision:resnet50 --weights resnet50.pth
     """
     from dreamengine.engine.layers import model_layers
     from dreamengine.run.prepare import load_model
 
-    with warnings.catch_warnings(), loading(checkpoint or model):
+    config = model_config(model)
+    with warnings.catch_warnings(), loading(model_label(config)):
         warnings.filterwarnings("ignore", message=".*random weights.*")  # the layers do not depend on them
-        loaded = load_model(get_host(), RunConfig(model=model, checkpoint=checkpoint))
+        loaded = load_model(get_host(), config)
         layers = model_layers(loaded, pattern, levels)
     if not layers:
         raise click.ClickException(f"no layer of {loaded.name} matches {pattern!r}.")

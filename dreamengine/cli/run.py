@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.model_options import model_label, model_option_list
 from dreamengine.cli.once import once
 from dreamengine.cli.output import console, err_console, loading, stop_interrupted, warn
 from dreamengine.errors import DreamError, DreamInterrupted
@@ -33,15 +34,7 @@ OPTIMIZER_NAMES = ("adam", "adamw", "sgd")
 #: Every option of a run's settings, by the name its value is given as, in the order `run --help` lists them:
 #: other commands that dream take them too (:func:`setting_options`).
 _SETTING_OPTIONS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
-    ("model", once("--model", "-m", help=f"Registered model or any timm architecture. [default: {DEFAULTS.model}]")),
-    (
-        "checkpoint",
-        once("--checkpoint", type=click.Path(dir_okay=False), help="A dreamengine checkpoint to dream with."),
-    ),
-    (
-        "pretrained",
-        click.option("--pretrained/--no-pretrained", default=None, help="Download timm's pretrained weights."),
-    ),
+    *model_option_list(),
     (
         "classes",
         click.option(
@@ -49,7 +42,7 @@ _SETTING_OPTIONS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
             "-c",
             "classes",
             multiple=True,
-            help="ImageNet (or checkpoint) class name or index; repeat to dream several in one batch. "
+            help="ImageNet (or the model's) class name or index; repeat to dream several in one batch. "
             f"[default: {', '.join(DEFAULTS.classes)}]",
         ),
     ),
@@ -247,13 +240,14 @@ def run_command(
         err_console.print(note, highlight=False)
     with (
         warnings.catch_warnings(record=True) as caught,
-        loading(config.checkpoint or config.model),
+        loading(model_label(config)),
     ):
         warnings.simplefilter("always")
         prepared = prepare(host, config)
     for warning in caught:
         warn(str(warning.message))
     _warn_unused_model(config, cli_settings.get("model"), prepared.job.model.name)
+    _warn_other_weights(from_png, prepared.job.model.weights)
     total = total_steps(prepared.job)
     try:
         with _progress() as progress:
@@ -312,24 +306,53 @@ def resolve_config(host, config_file, from_png, preset, assignments, cli_setting
 
 
 def _check_stored_paths(registry, from_png: str, stored: dict[str, Any], config: RunConfig) -> None:
-    """A stored file (the checkpoint, the start photo) missing from here is explained: a relative path in a
-    dream's settings is relative to where the dream was made."""
+    """A stored file (the checkpoint, the weights and their SHA-256, the class names, the saved model's folder, the
+    start photo) missing from here is explained: a relative path in a dream's settings is relative to where the
+    dream was made."""
     from dreamengine.run.prepare import start_file
 
     files = []
     if stored.get("checkpoint") and config.checkpoint == stored["checkpoint"]:
-        files.append(("checkpoint", config.checkpoint, "--checkpoint PATH"))
+        files.append(("checkpoint", config.checkpoint, "--checkpoint PATH", ""))
+    if stored.get("weights") and config.weights == stored["weights"]:
+        files.append(("weights file", config.weights, "--weights PATH", _sha256_of(from_png)))
+    if stored.get("class_names") and config.class_names == stored["class_names"]:
+        files.append(("class names", config.class_names, "--class-names PATH", ""))
+    if config.model == stored.get("model") and ("/" in config.model or "\\" in config.model):
+        files.append(("the saved model", config.model, "--model FOLDER", ""))
     if config.init == stored.get("init"):
         photo = start_file(registry, config.specs.init, config.options.get(config.specs.init.name))
         if photo is not None:
-            files.append(("start image", photo, f"--init {config.specs.init.name}:path=PATH"))
-    for what, path, option in files:
+            files.append(("start image", photo, f"--init {config.specs.init.name}:path=PATH", ""))
+    for what, path, option, note in files:
         if not Path(str(path)).exists():
             raise DreamError(
-                f"{from_png!r} was dreamed with {what} {str(path)!r}, which is not there from this "
+                f"{from_png!r} was dreamed with {what} {str(path)!r}{note}, which is not there from this "
                 "folder (a relative path is relative to where the dream was made): run from that "
                 f"folder, or give {option}."
             )
+
+
+def _sha256_of(path: str) -> str:
+    """`` (sha256 HEX)`` of the weights a dream PNG names in its manifest, or nothing where it names none."""
+    from dreamengine.run.imaging import read_manifest
+
+    weights = (read_manifest(path).get("model") or {}).get("weights") or {}
+    return f" (sha256 {weights['sha256']})" if weights.get("sha256") else ""
+
+
+def _warn_other_weights(from_png: str | None, used: Any) -> None:
+    """A ``--from`` replay whose weights file holds other bytes than the dream's did is said to dream differently."""
+    from dreamengine.run.imaging import read_manifest
+
+    if not from_png or used is None:
+        return
+    stored = (read_manifest(from_png).get("model") or {}).get("weights") or {}
+    if stored.get("sha256") and stored["sha256"] != used.sha256:
+        warn(
+            f"{str(used.path)!r} is not the weights file {from_png!r} was dreamed with (sha256 {stored['sha256']}, "
+            f"now {used.sha256}): the dream will differ."
+        )
 
 
 def _describe(config: RunConfig, objective: Objective) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import re
-import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import torch
 
 from dreamengine.engine.model import DreamModel
+from dreamengine.engine.weights import WeightsFile, file_sha256, unloadable
 from dreamengine.errors import DreamError
 
 __all__ = ["CHECKPOINT_FORMAT", "checkpoints_in", "save_checkpoint", "read_checkpoint", "load_checkpoint_model"]
@@ -74,7 +74,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a file that is not a checkpoint fails in any way (KeyError for a text file)
-        raise _unloadable(path, error) from None
+        raise unloadable(path, error) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise DreamError(
             f"{str(path)!r} is not a dreamengine checkpoint (no 'format': '{CHECKPOINT_FORMAT}'); "
@@ -139,46 +139,12 @@ def _is_whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _unloadable(path: Path, error: Exception) -> DreamError:
-    """The error for a checkpoint file that ``torch.load`` refused, saying which of three things it is."""
-    text = str(error).strip()
-    reason = _weights_only_reason(text) if text.startswith("Weights only load failed") else None
-    if not _saved_by_torch(path) or (reason or "").startswith("Unsupported operand"):  # not a whole pickle
-        return DreamError(
-            f"{str(path)!r} is not a loadable checkpoint: it is not a complete file saved with "
-            "torch.save (a different kind of file, or a truncated download?)."
-        )
-    if reason is not None:
-        return DreamError(
-            f"{str(path)!r} is not a loadable checkpoint: dreamengine loads checkpoints with "
-            f"weights_only=True and never runs code from them, and this one needs more ({reason})."
-        )
-    first = text.splitlines()[0] if text else type(error).__name__
-    return DreamError(f"{str(path)!r} is not a loadable checkpoint ({first}).")
-
-
-def _weights_only_reason(text: str) -> str:
-    """What ``torch.load(weights_only=True)`` refused, from its message: the line after its advice."""
-    lines = [line.strip() for line in text.splitlines()[1:] if line.strip()]
-    detail = [line for line in lines if not line.startswith(("Please file", "Check the", "(1)", "(2)"))]
-    if not detail:
-        return "it holds Python objects other than tensors and plain values"
-    return detail[0].split("WeightsUnpickler error:")[-1].split(". Please use")[0].strip()
-
-
-def _saved_by_torch(path: Path) -> bool:
-    """Whether ``path`` looks like ``torch.save``'s output: a zip archive, or a pickle (torch's legacy format)."""
-    with path.open("rb") as file:
-        if file.read(1) == b"\x80":  # before is_zipfile, which moves the file's position
-            return True
-    return zipfile.is_zipfile(path)
-
-
 def load_checkpoint_model(path: str | Path, create: Callable[[str, int], DreamModel]) -> DreamModel:
     """Build the checkpoint's architecture with ``create(architecture, num_classes)`` and load its weights."""
     payload = read_checkpoint(path)
     model = create(payload["architecture"], int(payload["num_classes"]))
     model.load_weights(payload["state_dict"], f"checkpoint {str(path)!r}")
+    model.weights = WeightsFile(Path(path), file_sha256(path))
     model.class_names = list(_given(payload, "class_names") or model.class_names)
     size = _given(payload, "input_size")
     if size is not None:

@@ -13,6 +13,7 @@ from torch import nn
 from dreamengine.engine.classes import resolve_class
 from dreamengine.engine.folding import FoldedPair, fold_norms
 from dreamengine.engine.rectifiers import output_rectifiers, redirected
+from dreamengine.engine.weights import WeightsFile
 from dreamengine.errors import DreamError, unknown_name
 
 __all__ = ["DreamModel", "channels_first"]
@@ -21,6 +22,10 @@ __all__ = ["DreamModel", "channels_first"]
 #: (the folded weights never do), but the check's three forwards cost a quarter at 112 what they cost at 224:
 #: about 0.8 s less before a default dream's first step on one CPU thread.
 FOLD_CHECK_SIDE = 112
+
+
+#: The weights of red, green and blue in a picture's luminance, what a grayscale network sees.
+_LUMA = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
 
 
 class _ForwardDone(Exception):
@@ -47,9 +52,14 @@ class DreamModel(nn.Module):
         autocast: a dtype (``torch.bfloat16``) to run the network under
             ``torch.autocast`` on the input's device; ``None`` (the default):
             full float32. Logits and captured layer outputs are float32 either way.
+        has_logits: whether the network's output is class logits; ``False`` for a feature extractor, which
+            dreams layers, channels and neurons only.
+        weights: the file the weights were loaded from (its name and SHA-256 go into each dream's settings), if any.
     """
 
     autocast: torch.dtype | None = None
+    has_logits: bool = True
+    weights: WeightsFile | None = None
     mean: torch.Tensor  # buffers, shaped (1, channels, 1, 1)
     std: torch.Tensor
 
@@ -76,6 +86,7 @@ class DreamModel(nn.Module):
         self._folding = nn.ModuleList()  # both versions of each folded pair, so that .to() moves them all
         self._shapes: dict[str, tuple[int, ...]] = {}  # layer_shape's, by layer name
         self._rectifiers: dict[str, list[nn.Module]] = {}  # the rectifiers making each captured layer's output
+        self._logits: int | None = None  # _logit_count's
 
     def forward(self, image: torch.Tensor) -> torch.Tensor | None:
         """The logits, or ``None`` if a :meth:`capture` with ``stop_early`` ended the forward."""
@@ -88,10 +99,25 @@ class DreamModel(nn.Module):
             image = F.interpolate(image, size=self.input_size, mode="bilinear", align_corners=False, antialias=True)
         try:
             with precision:
-                logits: torch.Tensor = _float(self.net((image - self.mean) / self.std))
+                logits: torch.Tensor = _float(self.net(self.normalise(image)))
                 return logits
         except _ForwardDone:
             return None
+
+    def normalise(self, image: torch.Tensor) -> torch.Tensor:
+        """What the network sees of an RGB ``image`` in [0, 1]: normalised with :attr:`mean` and :attr:`std`, and,
+        for a network of one input channel (grayscale), its luminance (ITU-R 601, as Pillow's ``L``)."""
+        if self.mean.shape[1] == 1 and image.shape[1] == 3:
+            image = (image * _LUMA.to(image.device, image.dtype)).sum(1, keepdim=True)
+        return (image - self.mean) / self.std
+
+    def seen(self, image: torch.Tensor) -> torch.Tensor:
+        """An RGB ``image`` (``(..., 3, H, W)``) in the colours the network sees: its luminance in every channel for
+        a grayscale network (what its dreams are shown and saved as), else as it is."""
+        if self.mean.shape[1] != 1:
+            return image
+        luma = (image * _LUMA.to(image.device, image.dtype).view(3, 1, 1)).sum(-3, keepdim=True)
+        return luma.expand_as(image).contiguous()
 
     def freeze(self) -> DreamModel:
         """Put the model in eval mode with every parameter frozen; returns self."""
@@ -121,7 +147,7 @@ class DreamModel(nn.Module):
             size = self.input_size if self.fixed_size else [min(side, FOLD_CHECK_SIDE) for side in self.input_size]
             example = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(0), device="cpu")
             example = example.to(self.mean.device)  # drawn on the CPU, so it is the same input on every device
-            self._folded = fold_norms(self.net, (example - self.mean) / self.std, f"model {self.name!r}")
+            self._folded = fold_norms(self.net, self.normalise(example), f"model {self.name!r}")
             self._folding = nn.ModuleList(m for pair in self._folded for m in (*pair.original, *pair.folded))
         return self
 
@@ -194,7 +220,7 @@ class DreamModel(nn.Module):
         found once, from a gray image."""
         if name not in self._rectifiers:
             gray = torch.full((1, 3, *self.input_size), 0.5, device=self.mean.device)
-            self._rectifiers[name] = output_rectifiers(self.net, self.layer(name), (gray - self.mean) / self.std)
+            self._rectifiers[name] = output_rectifiers(self.net, self.layer(name), self.normalise(gray))
         return self._rectifiers[name]
 
     def layer_output(self, name: str, image: torch.Tensor | None = None) -> torch.Tensor:
@@ -221,9 +247,21 @@ class DreamModel(nn.Module):
     def num_classes(self) -> int:
         """How many classes the network tells apart (from the network, else from its class names)."""
         classes = getattr(self.net, "num_classes", None) or len(self.class_names)
+        if not classes and self.has_logits:
+            classes = self._logit_count()
         if not classes:
             raise DreamError(f"cannot tell how many classes model {self.name!r} has.")
         return int(classes)
+
+    def _logit_count(self) -> int:
+        """How many logits a network that does not say (no ``num_classes``) gives for a gray picture of its input
+        size, measured once in eval mode; 0 where its output is not ``(batch, classes)``."""
+        if self._logits is None:
+            gray = torch.full((1, 3, *self.input_size), 0.5, device=self.mean.device)
+            with torch.no_grad():
+                output = self.eval()(gray)
+            self._logits = int(output.shape[1]) if isinstance(output, torch.Tensor) and output.dim() == 2 else 0
+        return self._logits
 
     def class_index(self, name: str) -> int:
         """The index of class ``name`` (a class name or synonym, case-insensitive, or an index)."""
@@ -245,11 +283,17 @@ class DreamModel(nn.Module):
                     f"{tuple(state_dict[k].shape)} in the file, {tuple(own[k].shape)} in the model)"
                 )
             if missing:
-                parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+                parts.append(f"{len(missing)} missing ({_some(missing)})")
             if unexpected:
-                parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+                parts.append(f"{len(unexpected)} unexpected ({_some(unexpected)})")
             raise DreamError(f"{source} does not fit the architecture {self.name!r}: " + "; ".join(parts) + ".")
         self.net.load_state_dict(state_dict)
+
+
+def _some(names: Sequence[str], shown: int = 5) -> str:
+    """The first ``shown`` of ``names``, and how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def channels_first(output: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -46,6 +47,11 @@ class RunConfig:
 
     model: str = "efficientnet-lite0"
     checkpoint: str | None = None
+    weights: str | None = None  # a state dict for the architecture `model` names (docs/models.md)
+    class_names: str | None = None  # a file of class names, or a dataset folder of class folders
+    mean: list[float] | None = None  # None: the model's own normalisation, input size
+    std: list[float] | None = None
+    input_size: int | str | None = None
     pretrained: bool = False
     classes: list[str] = _list("flamingo")
     objective: str = "logit"
@@ -143,9 +149,11 @@ _EXAMPLES = {"reg": "['clamp', 'blur:sigma=0.5']", "strategy": "['octaves:count=
 
 
 def _normalise(key: str, value: Any, source: str) -> Any:
-    if key == "size":
+    if key in ("size", "input_size"):
         parse_size(value)
         return int(value) if value is not None and str(value).strip().isdigit() else value
+    if key in ("mean", "std"):
+        return _numbers(key, value, source)
     kind = _SCALAR_TYPES.get(key, str if key not in ("classes", "reg", "strategy", "options") else None)
     if kind is not None and value is not None:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -162,6 +170,26 @@ def _normalise(key: str, value: Any, source: str) -> Any:
     if key == "options" and not (isinstance(value, Mapping) and all(isinstance(v, Mapping) for v in value.values())):
         raise DreamError(f"'options' in {source} must be a table of tables, as in [options.blur] sigma = 0.5.")
     return value
+
+
+def _numbers(key: str, value: Any, source: str) -> list[float] | None:
+    """``mean`` or ``std``: one number per channel of the network's input, as a list or comma-separated text
+    (``"0.5,0.5,0.5"``); ``std`` above 0."""
+    if value is None:
+        return None
+    given = value.split(",") if isinstance(value, str) else value
+    try:
+        numbers = [float(v) for v in given if not isinstance(v, bool)] if isinstance(given, (list, tuple)) else []
+    except (TypeError, ValueError):
+        numbers = []
+    finite = all(math.isfinite(v) for v in numbers)
+    if not numbers or len(numbers) != len(given) or not finite or (key == "std" and min(numbers) <= 0):
+        raise DreamError(
+            f"setting {key!r} in {source} must be one number per input channel, as in 0.5,0.5,0.5"
+            + (", each above 0" if key == "std" else "")
+            + f"; got {value!r}."
+        )
+    return numbers
 
 
 def _normalise_list(key: str, value: Any, source: str) -> list[str]:

@@ -52,15 +52,7 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
     same way and raises :class:`~dreamengine.run.observers.HookFailed` naming the plugin and the files.
     """
     job, config = run.job, run.config
-    items = run_items(config, job.objective)
-    targets = [index if item.objective.uses_classes else None for index, item in zip(run.indices, items)]
-    names = [
-        display_name(job.model.class_names, index)
-        if index is not None
-        else _unclassed_name(run.start_file, item.objective_text)
-        for index, item in zip(targets, items)
-    ]
-    parts = [item.objective_text for item in items] if isinstance(job.objective, PerItemObjective) else None
+    targets, names, parts = dream_names(run)
     counter = _StepCounter(job.on_step)
     job.on_step = counter
     try:
@@ -74,6 +66,21 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
     paths = write_outputs(config, job.model, result, targets, names, parts)
     run_ended(host, config, result, paths)
     return RunOutcome(result, paths, names)
+
+
+def dream_names(run: PreparedRun) -> tuple[list[int | None], list[str], list[str] | None]:
+    """Each dream's target class (``None``: its objective reads none), what it is called (its class, or its
+    objective), and, for objectives dreamed side by side, its own objective's text."""
+    items = run_items(run.config, run.job.objective)
+    targets = [index if item.objective.uses_classes else None for index, item in zip(run.indices, items)]
+    names = [
+        display_name(run.job.model.class_names, index)
+        if index is not None
+        else _unclassed_name(run.start_file, item.objective_text)
+        for index, item in zip(targets, items)
+    ]
+    parts = [item.objective_text for item in items] if isinstance(run.job.objective, PerItemObjective) else None
+    return targets, names, parts
 
 
 def _unclassed_name(start: Path | None, objective: str) -> str:

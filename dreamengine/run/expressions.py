@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from dreamengine.components import DreamOutputs, Objective, Regularizer
+from dreamengine.components import DreamOutputs, Objective, Regularizer, WeightedObjective
 from dreamengine.errors import DreamError
 from dreamengine.run.expression_syntax import ObjectiveSpec, Term, parse_objective
 
@@ -20,28 +20,6 @@ __all__ = [
     "PerItemObjective",
     "build_objective",
 ]
-
-
-class WeightedObjective(Objective):
-    """A weighted sum of objectives, per batch item."""
-
-    def __init__(self, parts: Sequence[tuple[float, Objective]]) -> None:
-        self.parts = list(parts)
-        self.layers = tuple(dict.fromkeys(layer for _, objective in self.parts for layer in objective.layers))
-        self.needs_logits = any(objective.needs_logits for _, objective in self.parts)
-        self.compares_items = any(objective.compares_items for _, objective in self.parts)
-        self.uses_classes = any(objective.uses_classes for _, objective in self.parts)
-
-    def prepare(self, model):
-        for _, objective in self.parts:
-            objective.prepare(model)
-
-    def __call__(self, outputs: DreamOutputs) -> torch.Tensor:
-        total = None
-        for coefficient, objective in self.parts:
-            value = coefficient * objective(outputs)
-            total = value if total is None else total + value
-        return total
 
 
 class WeightedPenalty(Regularizer):

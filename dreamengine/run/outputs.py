@@ -8,6 +8,7 @@ import json
 import os
 import platform
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,7 @@ def write_outputs(
     holds each item's target class (``None``: dreamed toward no class), ``names`` what to call it, and ``parts``,
     for objectives dreamed side by side, each item's own objective."""
     paths = []
+    result = replace(result, image=model.seen(result.image))  # a grayscale network's dreams in its own colours
     for item, (index, name) in enumerate(zip(indices, names)):
         repeat = names[:item].count(name)  # the same class dreamed twice in a batch gets "-2", "-3", ...
         path = output_path(config, f"{name} {repeat + 1}" if repeat else name, len(indices))
@@ -173,7 +175,11 @@ def manifest(
         "config": config.to_dict(),
         "target": None if index is None else {"index": index, "name": name, "item": item},
         **({"part": {"item": item, "objective": part}} if part is not None else {}),
-        "model": {"name": model.name, "input_size": list(model.input_size)},
+        "model": {
+            "name": model.name,
+            "input_size": list(model.input_size),
+            **({"weights": model.weights.to_json()} if model.weights is not None else {}),
+        },
         "size": [result.image.shape[-1], result.image.shape[-2]],  # width, height: a photo's shape, say
         "score": float(result.scores[item]),
         "steps_done": result.steps_done,

@@ -29,6 +29,7 @@ from dreamengine.run.batch import (
 from dreamengine.run.config import RunConfig, parse_size
 from dreamengine.run.expressions import build_objective
 from dreamengine.run.outputs import check_output
+from dreamengine.run.own_model import load_saved_folder, load_with_weights, saved_folder, with_settings
 from dreamengine.run.threads import apply_threads
 
 __all__ = [
@@ -105,16 +106,28 @@ def load_architecture(
 
 
 def _load_model(host: PluginHost, config: RunConfig) -> DreamModel:
+    """The model of ``config`` (a checkpoint, an architecture with a weights file, a saved folder, a registered
+    model, or one from the hook), with the class names, normalisation and input size ``config`` overrides."""
+
+    def create(name: str, num_classes: int | None) -> DreamModel:
+        return load_architecture(host, name, num_classes=num_classes)
+
+    if config.checkpoint and config.weights:
+        raise DreamError("give --checkpoint or --weights, not both: each holds the weights to dream with.")
+    folder = None if config.checkpoint or config.weights else saved_folder(config.model)
     if config.checkpoint:
         with warnings.catch_warnings():  # the checkpoint's weights replace the random ones
             warnings.filterwarnings("ignore", message=".*random weights.*")
-            return load_checkpoint_model(
-                config.checkpoint, lambda name, num_classes: load_architecture(host, name, num_classes=num_classes)
-            )
-    entry = host.registry.entries["models"].get(config.model)
-    if entry is not None:
-        return entry.target(pretrained=config.pretrained)
-    return load_architecture(host, config.model, pretrained=config.pretrained)
+            model = load_checkpoint_model(config.checkpoint, create)
+    elif config.weights:
+        model = load_with_weights(create, config.model, config.weights)
+    elif folder is not None:
+        model = load_saved_folder(create, folder)
+    elif (entry := host.registry.entries["models"].get(config.model)) is not None:
+        model = entry.target(pretrained=config.pretrained)
+    else:
+        model = load_architecture(host, config.model, pretrained=config.pretrained)
+    return with_settings(model, config)
 
 
 def apply_preset(host: PluginHost, config: RunConfig, name: str) -> RunConfig:
@@ -156,6 +169,12 @@ def build_job(
         ("--save-every", config.save_every, config.save_every >= 0, "0 (off) or more"),
     )
     objective, regularizers, initializer, parametrization, strategies = build_components(host, config)
+    if objective.needs_logits and not model.has_logits:
+        raise DreamError(
+            f"objective {config.objective!r} reads class logits, and {model.name} gives features, not logits: "
+            "dream a layer, a channel or a neuron (layer:NAME, layer:NAME:CHANNEL, neuron:NAME:CHANNEL; "
+            "`dreamengine layers` lists them)."
+        )
     indices = class_indices(config, model, objective)
     for layer in objective.layers:
         model.layer(layer)
@@ -213,14 +232,15 @@ class PreparedRun:
     start_file: Path | None = None
 
 
-def prepare(host: PluginHost, config: RunConfig) -> PreparedRun:
-    """Load the model and build every component; the slow, failure-prone part before the loop. ``config.threads``,
-    where set, becomes torch's thread count (``None`` keeps it)."""
+def prepare(host: PluginHost, config: RunConfig, model: DreamModel | None = None) -> PreparedRun:
+    """Load the model (unless ``model`` is given: a module from Python, wrapped) and build every component; the
+    slow, failure-prone part before the loop. ``config.threads``, where set, becomes torch's thread count
+    (``None`` keeps it)."""
     check_output(config.output)
     if config.threads is not None:
         apply_threads(config.threads)
     device = resolve_device(config.device)
-    model = load_model(host, config)
+    model = model or load_model(host, config)
     job, indices = build_job(host, config, model, device)
     init = config.specs.init
     return PreparedRun(config, job, indices, start_file(host.registry, init, config.options.get(init.name)))
