@@ -3,6 +3,7 @@ own files, the images are never written into, a refusal writes nothing, and a da
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -118,4 +119,6 @@ def test_the_folder_lists_what_the_atlas_wrote(runner, tmp_path):
     listed = (out / LIST_NAME).read_text().splitlines()
     assert listed[0] == "# dreamengine atlas"
     on_disk = {key + ("/" if value is None else "") for key, value in snapshot(out).items()} - {LIST_NAME}
-    assert set(listed[1:]) == on_disk
+    assert {line.partition("\t")[0] for line in listed[1:]} == on_disk
+    digests = dict(line.split("\t") for line in listed[1:] if "\t" in line)
+    assert digests["index.html"] == hashlib.sha256((out / "index.html").read_bytes()).hexdigest()

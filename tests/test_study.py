@@ -336,7 +336,9 @@ def test_a_study_replaces_its_own_page_but_never_another_index_html(runner, chec
     for cell in (tmp_path / "cells").rglob("*.png"):
         cell.unlink()
     result = runner.invoke(cli, study)
-    assert result.exit_code == 1 and "is there and is not a study's page" in " ".join(result.output.split())
+    assert result.exit_code == 1 and "index.html, changed since dreamengine study wrote" in " ".join(
+        result.output.split()
+    )
     assert page.read_text() == "<h1>my website</h1>" and not list((tmp_path / "cells").rglob("*.png"))
 
 

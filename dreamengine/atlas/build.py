@@ -13,6 +13,7 @@ import torch
 
 from dreamengine.atlas.classes import class_links
 from dreamengine.atlas.examples import collect_examples
+from dreamengine.atlas.folder import checked_images
 from dreamengine.atlas.plan import plan_atlas
 from dreamengine.atlas.runner import LocalAtlasExecutor, open_folder, pending_units, run_atlas
 from dreamengine.atlas.site import write_site
@@ -42,6 +43,7 @@ def build_atlas(
     """Build the atlas of ``model`` (the one ``config`` names, or a module from Python) in ``output`` in this
     process, with the options of ``dreamengine atlas``; returns the site's ``index.html``."""
     plan = plan_atlas(model, config, Path(output), layers=layers, units=units, batch=batch, variants=variants)
+    checked_images(plan.output, images)  # every check before the first write
     plan = open_folder(plan, restart=restart)
     if images is not None:
         found = [layer.to_json() for layer in plan.layers]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dreamengine.atlas.images import readable_files
 from dreamengine.run.owned import OwnedFolder, check_apart
 
-__all__ = ["COMMAND", "MARKER", "atlas_folder", "check_images_apart", "is_unit_file"]
+__all__ = ["COMMAND", "MARKER", "atlas_folder", "check_images_apart", "checked_images", "is_unit_file"]
 
 #: The command whose folder it is, as the folder's list of written files names it.
 COMMAND = "atlas"
@@ -31,7 +32,16 @@ def check_images_apart(output: str | os.PathLike, images: str | os.PathLike) -> 
     check_apart(output, images, output_option="--output", source_option="--images")
 
 
+def checked_images(output: str | os.PathLike, images: str | os.PathLike | None) -> list[Path]:
+    """The files of the folder ``images`` (none without it), refused before anything is written where it is not a
+    folder apart from the atlas ``output``, or holds no readable image."""
+    if images is None:
+        return []
+    check_images_apart(output, images)
+    return readable_files(images)
+
+
 def is_unit_file(relative: str) -> bool:
     """Whether ``relative`` (a path on the folder's list) is a unit's dream, record, thumbnail or page: what
-    ``--restart`` deletes."""
+    ``--restart`` deletes, and what a resume checks against the unit's record and makes again when damaged."""
     return relative.startswith(("units/", "thumbs/"))

@@ -92,7 +92,7 @@ def open_folder(plan: AtlasPlan, *, restart: bool = False, write: bool = True) -
     run) nothing is deleted or written: the plan is only checked.
     """
     folder = atlas_folder(plan.output)
-    existing = read_atlas_json(plan.output) if folder.check(marker=MARKER) else None
+    existing = read_atlas_json(plan.output) if folder.check(marker=MARKER, remade=is_unit_file) else None
     if existing is not None and not _same_atlas(existing, plan):
         if not restart:
             raise DreamError(

@@ -206,8 +206,8 @@ def write_batch(host: PluginHost, plan: AtlasPlan, output: BatchOutput) -> list[
         variants = output.variants[item].pngs if output.variants else []
         files = dict(zip((paths["dream"], *paths["variants"]), (output.units.pngs[item], *variants), strict=True))
         files[paths["thumb"]] = output.thumbs[item]
-        for path, data in files.items():
-            folder.write_bytes(path, data)
+        for path, data in files.items():  # one its record found damaged is made again
+            folder.write_bytes(path, data, replace_changed=True)
         record = {
             "layer": batch.layer.name,
             "unit": unit,
@@ -217,7 +217,8 @@ def write_batch(host: PluginHost, plan: AtlasPlan, output: BatchOutput) -> list[
             "activation": output.activations[item],
             "files": {path: _fingerprint(data) for path, data in files.items()},
         }
-        records.append(folder.write_bytes(paths["record"], (json.dumps(record, ensure_ascii=False) + "\n").encode()))
+        text = json.dumps(record, ensure_ascii=False) + "\n"
+        records.append(folder.write_bytes(paths["record"], text.encode(), replace_changed=True))
         written.append([plan.output / path for path in (paths["dream"], *paths["variants"])])
     run_ended(host, output.units.config, output.units.result, [made[0] for made in written])
     for run, made in zip(output.variants, written, strict=False):

@@ -107,6 +107,7 @@ def atlas_command(
       dreamengine atlas --checkpoint checkpoints/epoch-010.pt --layer logits
       dreamengine atlas --variants 2 --executor ray --address 10.0.0.5:6379
     """
+    from dreamengine.atlas.folder import checked_images
     from dreamengine.atlas.plan import plan_atlas
     from dreamengine.atlas.runner import open_folder, pending_units
     from dreamengine.run.prepare import load_model
@@ -123,7 +124,7 @@ def atlas_command(
         plan = plan_atlas(model, config, output, layers=layers, units=units, batch=batch, variants=variants)
     for warning in caught:  # a model of random weights, said once, not once per batch
         warn(str(warning.message))
-    files = _image_files(plan, images)  # every check before the first write
+    files = checked_images(plan.output, images)  # every check before the first write
     plan = open_folder(plan, restart=restart, write=not dry_run)
     todo = pending_units(plan)
     batches = plan.batches(todo)
@@ -142,18 +143,6 @@ def atlas_command(
         highlight=False,
         markup=False,
     )
-
-
-def _image_files(plan: AtlasPlan, images: str | None) -> list[Path]:
-    """The files of the folder ``images`` (none without it), refused before anything is written where it is not a
-    folder apart from the atlas's, or holds no readable image."""
-    from dreamengine.atlas.folder import check_images_apart
-    from dreamengine.atlas.images import readable_files
-
-    if images is None:
-        return []
-    check_images_apart(plan.output, images)
-    return readable_files(images)
 
 
 def _dream_units(

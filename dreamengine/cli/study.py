@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -105,15 +104,15 @@ def study_command(
     """
     from dreamengine.run.prepare import apply_preset
     from dreamengine.run.threads import apply_threads
-    from dreamengine.study.gallery import check_gallery_path, write_gallery
-    from dreamengine.study.plan import find_checkpoints, plan_study
+    from dreamengine.study.gallery import write_gallery
+    from dreamengine.study.plan import find_checkpoints, plan_study, study_folder
     from dreamengine.study.runner import make_executor, run_study
     from dreamengine.study.sheets import write_sheets
 
     host = get_host()
     base = apply_preset(host, RunConfig(), preset) if preset else RunConfig()
     base = base.updated({k: v for k, v in overrides.items() if v is not None}, "the command line")
-    check_gallery_path(Path(output))
+    study_folder(output).check()  # a folder of the user's is refused before anything is written
     note = apply_threads(base.threads).note()
     if note:
         err_console.print(note, highlight=False)

@@ -14,13 +14,12 @@ import os
 import re
 from pathlib import Path
 
-from dreamengine.errors import DreamError
-from dreamengine.run.imaging import read_manifest, write_atomic
+from dreamengine.run.imaging import read_manifest
 from dreamengine.run.pages import script_json, stylesheet
 from dreamengine.study.plan import StudyPlan
 from dreamengine.study.sheets import grids, sheet_path
 
-__all__ = ["check_gallery_path", "gallery_data", "write_gallery"]
+__all__ = ["gallery_data", "write_gallery"]
 
 _SETTINGS = ("checkpoint", "objective", "reg", "init", "steps", "lr", "optimizer", "size", "seed")
 
@@ -66,33 +65,12 @@ def gallery_data(plan: StudyPlan) -> dict:
     }
 
 
-def check_gallery_path(output: Path) -> None:
-    """Refuse, before a study starts, an output folder whose ``index.html`` is not a study's page: the study
-    would replace it (a website's own page, say)."""
-    page = Path(output) / "index.html"
-    if page.exists() and not _is_gallery(page):
-        raise DreamError(
-            f"{str(page)!r} is there and is not a study's page, which the study would write in its "
-            "place: choose another folder with --output."
-        )
-
-
-def _is_gallery(page: Path) -> bool:
-    try:
-        return _MARK in page.read_text(errors="replace")
-    except OSError:
-        return False
-
-
 def write_gallery(plan: StudyPlan, title: str = "dreamengine study") -> Path:
     """Write ``index.html`` into the study folder; returns its path."""
     fields = {"title": html.escape(title), "data": script_json(gallery_data(plan)), "style": stylesheet() + _STYLE}
     page = re.sub(r"\{\{(title|data|style)\}\}", lambda match: fields[match[1]], _PAGE)
-    return write_atomic(plan.output / "index.html", lambda handle: handle.write(page.encode("utf-8")))
+    return plan.folder().write_bytes("index.html", page.encode("utf-8"))
 
-
-#: A line of script that every study page has had: how :func:`check_gallery_path` knows one.
-_MARK = 'const key = [pick.run, pick.class, pick.objective, pick.blur, pick.seed].join("|");'
 
 #: The gallery's own style, after the pages' shared one: a grid of square pictures sized to fill the screen.
 _STYLE = """

@@ -26,6 +26,7 @@ from dreamengine.run.expression_syntax import parse_objective
 from dreamengine.run.imaging import (
     read_manifest,
 )
+from dreamengine.run.owned import OwnedFolder
 
 __all__ = [
     "class_folders",
@@ -34,6 +35,7 @@ __all__ = [
     "Cell",
     "Task",
     "StudyPlan",
+    "study_folder",
     "find_checkpoints",
     "blur_specs",
     "plan_study",
@@ -122,6 +124,20 @@ class StudyPlan:
     @property
     def cells(self) -> list[Cell]:
         return [cell for cells in self.tasks.values() for cell in cells]
+
+    def folder(self) -> OwnedFolder:
+        """The study's folder (:func:`study_folder`)."""
+        return study_folder(self.output)
+
+    def relative(self, path: Path) -> str:
+        """``path``, a file of the study, relative to its folder with ``/``."""
+        return path.relative_to(self.output).as_posix()
+
+
+def study_folder(output: str | Path) -> OwnedFolder:
+    """The study folder ``output``: written only while it is missing, empty or a study's, and only through the list
+    of what the study wrote there (:class:`~dreamengine.run.owned.OwnedFolder`)."""
+    return OwnedFolder(Path(output), "study")
 
 
 def _sha256(path: Path) -> str:

@@ -23,9 +23,9 @@ from dreamengine.run.imaging import (
     png_bytes,
     side_by_side,
     to_pil,
-    write_atomic,
 )
 from dreamengine.run.outputs import manifest
+from dreamengine.run.owned import OwnedFolder
 from dreamengine.run.prepare import build_job, load_model, resolve_device
 from dreamengine.study.plan import Cell
 
@@ -131,7 +131,8 @@ def _encode(cell: Cell, result: DreamResult, model: DreamModel, classes: bool) -
     return CellOutput(cell.steps, png_bytes(to_pil(image), meta), png_bytes(side_by_side(image), meta), result)
 
 
-def write_cell(cell: Cell, output: CellOutput) -> None:
-    """Write a cell's files atomically, its raw | rescaled picture last: that marks the cell done."""
+def write_cell(folder: OwnedFolder, cell: Cell, output: CellOutput) -> None:
+    """Write a cell's files atomically into the study's ``folder``, its raw | rescaled picture last: that marks the
+    cell done."""
     for path, data in ((cell.path, output.png), (cell.side_path, output.side_png)):
-        write_atomic(path, lambda handle, data=data: handle.write(data))
+        folder.write_bytes(path.relative_to(folder.root).as_posix(), data)

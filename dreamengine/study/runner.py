@@ -53,14 +53,14 @@ def run_study(
     todo = {task: cells for task, cells in todo.items() if cells}
     shared = same_dreams(host, {task: plan.tasks[task] for task in todo})
     work = {task: plan.tasks[task] for task in shared}
-    written = 0
+    written, folder = 0, plan.folder()
     with closing((executor or LocalExecutor()).run(host, work)) as finished:  # closed: no task left running
         for task, outputs in finished:
             by_steps = {output.steps: output for output in outputs}
             for member in shared[task]:
                 for cell in todo[member]:
                     output = by_steps[cell.steps]
-                    write_cell(cell, output if member == task else _restamped(output, cell))
+                    write_cell(folder, cell, output if member == task else _restamped(output, cell))
                     run_ended(host, cell.config, output.result, [cell.path, cell.side_path])
                 written += 1
                 if on_written is not None:

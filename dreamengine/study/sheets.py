@@ -63,7 +63,7 @@ def _render(plan: StudyPlan, grid: tuple, cells: list) -> Image.Image:
 
 def write_sheets(plan: StudyPlan) -> list[Path]:
     """Write one contact sheet per grid (from the cells on disk); returns their paths."""
-    paths = []
+    paths, folder = [], plan.folder()
     for grid, cells in grids(plan).items():
         run, target, objective, blur, seed = grid
         meta = {
@@ -77,5 +77,5 @@ def write_sheets(plan: StudyPlan) -> list[Path]:
                 "epochs": sorted({c.task.checkpoint.epoch for c in cells}),
             }
         }
-        paths.append(save_png(_render(plan, grid, cells), sheet_path(plan, grid), meta))
+        paths.append(save_png(_render(plan, grid, cells), folder.claim(plan.relative(sheet_path(plan, grid))), meta))
     return paths
