@@ -21,14 +21,16 @@ def model():
 
 
 def test_the_cat_photo_is_the_best_example_of_the_cat_classes(model, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
     for name in ("chelsea", "coffee", "rocket", "astronaut"):
-        Image.fromarray(getattr(skimage_data, name)()).save(tmp_path / f"{name}.jpg")
+        Image.fromarray(getattr(skimage_data, name)()).save(photos / f"{name}.jpg")
     cats = [index for index, name in enumerate(model.class_names) if name.split(",")[0].endswith("tabby")]
     layers = [
         {"name": "blocks.2", "slug": "blocks.2", "units": [0, 1]},
         {"name": "logits", "slug": "logits", "units": cats},
     ]
-    result = collect_examples(model, layers, tmp_path, tmp_path / "atlas", k=2, size=(128, 128))
+    result = collect_examples(model, layers, photos, tmp_path / "atlas", k=2, size=(128, 128))
     for unit in cats:
         assert result["images"][result["layers"]["logits"][str(unit)][0]["image"]] == "chelsea.jpg"
     record = result["layers"]["blocks.2"]["0"][0]

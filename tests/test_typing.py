@@ -18,7 +18,10 @@ def type_checking_imports() -> dict[str, str]:
 
 
 def test_type_checkers_see_each_public_name_where_it_is_loaded_from():
-    assert type_checking_imports() == dreamengine._PUBLIC
+    # a sub-package that is itself the public name (dreamengine.atlas, callable) needs no import to be seen
+    packages = {name for name, module in dreamengine._PUBLIC.items() if module == f"dreamengine.{name}"}
+    assert packages == {"atlas"}
+    assert type_checking_imports() == {k: v for k, v in dreamengine._PUBLIC.items() if k not in packages}
 
 
 def test_the_spelt_out_all_lists_exactly_the_public_names():

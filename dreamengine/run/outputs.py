@@ -7,7 +7,7 @@ import importlib.metadata
 import json
 import os
 import platform
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -102,7 +102,7 @@ def write_outputs(
     """Write each dream (and its side-by-side and animation, if asked), every PNG with its manifest; ``indices``
     holds each item's target class (``None``: dreamed toward no class), ``names`` what to call it, and ``parts``,
     for objectives dreamed side by side, each item's own objective."""
-    paths = []
+    paths, side, animated = [], config.side_by_side, bool(result.frames)
     result = replace(result, image=model.seen(result.image))  # a grayscale network's dreams in its own colours
     for item, (index, name) in enumerate(zip(indices, names)):
         repeat = names[:item].count(name)  # the same class dreamed twice in a batch gets "-2", "-3", ...
@@ -111,26 +111,36 @@ def write_outputs(
         if _names_a_file(config.output):  # a file named by the user is theirs to overwrite
             path = save_png(to_pil(result.image[item]), path, meta)
         else:
-            path = _save_beside_other_dreams(png_bytes(to_pil(result.image[item]), meta), path, meta)
+            data = png_bytes(to_pil(result.image[item]), meta)
+            path = _save_beside_other_dreams(data, path, meta, lambda at: _companions(config, at, side, animated))
         paths.append(path)
-        if config.side_by_side:
-            paths.append(save_png(side_by_side(result.image[item]), path.with_name(f"{path.stem}-side.png"), meta))
-        if result.frames:  # every --save-every steps, or a strategy's own (a zoom's frames)
+        if side:
+            paths.append(save_png(side_by_side(result.image[item]), _companions(config, path, side, False)[0], meta))
+        if animated:  # every --save-every steps, or a strategy's own (a zoom's frames)
             frames = [frame[item] for frame in result.frames]
-            paths.append(save_animation(frames, path.with_suffix(f".{config.animation}"), meta))
+            paths.append(save_animation(frames, _companions(config, path, False, animated)[0], meta))
     return paths
 
 
-def _save_beside_other_dreams(data: bytes, path: Path, meta: Mapping[str, Any]) -> Path:
-    """Write the PNG ``data`` of the dream ``meta`` describes at ``path``, unless that holds another dream (other
-    settings or class), a file that is not a dream, or the finished dream of an interrupted one: then at the first
-    of ``STEM-2.png``, ``STEM-3.png``, ... that does not. A dream made again with the same settings replaces itself
-    (the same bytes, or the finished dream in place of an interrupted one). A free name is taken in one step, so
-    that runs finishing together into one folder keep both dreams."""
+def _companions(config: RunConfig, path: Path, side: bool, animated: bool) -> list[Path]:
+    """The files written beside the dream at ``path``: its raw | rescaled picture (``side``), its animation."""
+    return [path.with_name(f"{path.stem}-side.png")] * side + [path.with_suffix(f".{config.animation}")] * animated
+
+
+def _save_beside_other_dreams(
+    data: bytes, path: Path, meta: Mapping[str, Any], beside: Callable[[Path], list[Path]]
+) -> Path:
+    """Write the PNG ``data`` of the dream ``meta`` describes at ``path``, unless that or a file to be written
+    ``beside`` it (its side-by-side picture, its animation) holds another dream (other settings or class), a file
+    that is not a dream, or the finished dream of an interrupted one: then at the first of ``STEM-2.png``,
+    ``STEM-3.png``, ... where none does. A dream made again with the same settings replaces itself (the same bytes,
+    or the finished dream in place of an interrupted one). A free name is taken in one step, so that runs finishing
+    together into one folder keep both dreams."""
     candidate, number = path, 1
     while True:
         taken = os.path.lexists(candidate)  # a dangling link too is in the way
-        if not taken or _replaceable(candidate, meta):
+        others = [other for other in beside(candidate) if os.path.lexists(other) and not _replaceable(other, meta)]
+        if (not taken or _replaceable(candidate, meta)) and not others:
             try:
                 return write_atomic(candidate, lambda handle: handle.write(data), replace=taken)
             except FileExistsError:  # another run took the name just now: judge its file
@@ -159,6 +169,15 @@ def _as_made(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
     return {**config, "threads": config.get("threads") or manifest.get("threads")}
 
 
+def _weights(config: RunConfig, model: DreamModel) -> dict[str, Any]:
+    """The weights file a dream was made with, as its manifest names it: the file the settings give (a Ray worker
+    loads a copy of it under another name), and the SHA-256 of what was loaded."""
+    if model.weights is None:
+        return {}
+    given = config.weights or config.checkpoint
+    return {"weights": {**model.weights.to_json(), **({"file": Path(given).name} if given else {})}}
+
+
 def manifest(
     config: RunConfig,
     model: DreamModel,
@@ -178,7 +197,7 @@ def manifest(
         "model": {
             "name": model.name,
             "input_size": list(model.input_size),
-            **({"weights": model.weights.to_json()} if model.weights is not None else {}),
+            **_weights(config, model),
         },
         "size": [result.image.shape[-1], result.image.shape[-2]],  # width, height: a photo's shape, say
         "score": float(result.scores[item]),

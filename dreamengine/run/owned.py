@@ -71,6 +71,12 @@ class OwnedFolder:
                     f"{str(self.root)!r} was written by another command ({first.lstrip('# ') or 'unknown'}): "
                     f"give dreamengine {self.command} a folder of its own."
                 )
+            linked = sorted(r for r in self.written() if r.endswith("/") and (self.root / r.rstrip("/")).is_symlink())
+            if linked:
+                raise DreamError(
+                    f"{str(self.root)!r} holds {_some(linked)}, a folder dreamengine {self.command} made, now a link: "
+                    f"it writes only inside {str(self.root)!r}, never through a link out of it; nothing was written."
+                )
             changed = sorted(r for r in self.written() if not remade(r) and not self._as_written(r))
             if changed:
                 raise DreamError(

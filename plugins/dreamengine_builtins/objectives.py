@@ -125,8 +125,9 @@ class Neuron(Objective):
         plane = _one_channel(activation, self.layer, self.channel)
         if plane.dim() == 1:
             raise DreamError(
-                f"layer {self.layer!r} gives features with no positions (a linear layer's output): a neuron needs "
-                f"a (channels, height, width) output; dream a feature with layer:{self.layer}:{self.channel}."
+                f"layer {self.layer!r} has no feature map: it gives features with no positions (a linear layer's "
+                f"output), and a neuron needs a (channels, height, width) output; dream a feature with "
+                f"layer:{self.layer}:{self.channel}."
             )
         if plane.dim() != 3:
             raise DreamError(
