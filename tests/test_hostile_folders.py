@@ -240,6 +240,7 @@ def test_a_study_among_a_users_files_touches_none(tmp_path_factory, checkpoints,
 
 @FEW
 @given(around=TREES, inside=TREES)
+@example(around={}, inside={"goldfish-seed0-side.png": b"mine"})
 def test_run_into_a_folder_of_a_users_files_keeps_every_one(tmp_path_factory, around, inside):
     world = tmp_path_factory.mktemp("world")
     lay_out(world, around)
