@@ -28,11 +28,9 @@ if TYPE_CHECKING:
         OPTIMIZERS,
         DreamLoop,
         PixelParametrization,
-        divergence_message,
-        run_steps,
     )
     from dreamengine.engine.model import DreamModel
-    from dreamengine.engine.phases import compose_transforms, regularizers_by_phase
+    from dreamengine.engine.phases import compose_transforms
     from dreamengine.errors import DreamError, DreamInterrupted, WeightsUnavailable, unknown_name
     from dreamengine.filters import gaussian_blur
     from dreamengine.hookspecs import Register, hookimpl
@@ -67,10 +65,7 @@ _PUBLIC = {
     "OPTIMIZERS": "dreamengine.engine.loop",
     "DreamLoop": "dreamengine.engine.loop",
     "PixelParametrization": "dreamengine.engine.loop",
-    "divergence_message": "dreamengine.engine.loop",
-    "run_steps": "dreamengine.engine.loop",
     "compose_transforms": "dreamengine.engine.phases",
-    "regularizers_by_phase": "dreamengine.engine.phases",
     "RunConfig": "dreamengine.run.config",
     "fit_image": "dreamengine.run.imaging",
     "load_image": "dreamengine.run.imaging",
@@ -108,10 +103,7 @@ __all__ = [
     "DreamLoop",
     "OPTIMIZERS",
     "PixelParametrization",
-    "divergence_message",
-    "run_steps",
     "compose_transforms",
-    "regularizers_by_phase",
     "RunConfig",
     "fit_image",
     "load_image",

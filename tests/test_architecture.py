@@ -291,7 +291,7 @@ def test_builtins_import_only_names_the_facade_exports():
 def test_a_built_in_reaching_past_the_facade_is_caught(tmp_path):
     module = tmp_path / "sneaky.py"
     module.write_text(
-        "import dreamengine\nimport dreamengine.engine.loop\nfrom dreamengine.engine.loop import run_steps\n"
+        "import dreamengine\nimport dreamengine.engine.loop\nfrom dreamengine.engine.loop import run_job\n"
         "from dreamengine import _PUBLIC\nfrom .regularizers import x\nfrom dreamengine_builtins.octaves import y\n"
     )
     assert len(builtin_import_problems(module)) == 5

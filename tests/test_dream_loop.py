@@ -124,40 +124,6 @@ def test_dream_loop_is_public_and_runs_what_run_job_runs():
     assert torch.equal(loop.run().image, run_job(job(regularizers=[Clamp()])).image)
 
 
-class OldTile(Strategy):
-    """A strategy written against the API before DreamLoop: its own step, handed to run_steps."""
-
-    def run(self, job, loop):
-        param = dreamengine.PixelParametrization()
-        optimizer = dreamengine.OPTIMIZERS[job.optimizer](param.setup(job.image), lr=job.lr)
-        phases = dreamengine.regularizers_by_phase(job.regularizers)
-        transform = dreamengine.compose_transforms(phases["transform"])
-
-        def step(activations):
-            view = transform(param.image(), job.generator)
-            score = job.objective(dreamengine.DreamOutputs(job.model(view), job.targets, activations))
-            optimizer.zero_grad()
-            (-score.sum()).backward()
-            optimizer.step()
-            return score.detach()
-
-        return dreamengine.run_steps(job, param, step)
-
-
-def test_a_strategy_written_against_the_old_names_still_works_with_deprecation_warnings():
-    with pytest.warns(DeprecationWarning) as caught:
-        result = OldTile().run(job(regularizers=[Clamp()]), run_job)
-        message = dreamengine.divergence_message(job(), 3)
-    assert torch.equal(result.image, run_job(job(regularizers=[Clamp()])).image)
-    assert message == DreamLoop.divergence_message(job(), 3)
-    assert [str(w.message).split(" is ")[0] for w in caught] == [
-        "dreamengine.regularizers_by_phase",
-        "dreamengine.run_steps",
-        "dreamengine.divergence_message",
-    ]
-    assert all(w.filename == __file__ for w in caught)  # the warning points at the caller's line
-
-
 def test_a_replacement_loop_ignores_make_loop_and_is_still_used():
     class Keep:
         @hookimpl

@@ -7,7 +7,6 @@ gradient filters) -> optimizer step -> projections. Only the image receives grad
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import torch
@@ -17,7 +16,7 @@ from dreamengine.engine.phases import by_phase, compose_transforms, filter_gradi
 from dreamengine.errors import DreamInterrupted
 from dreamengine.hookspecs import hookimpl
 
-__all__ = ["OPTIMIZERS", "DreamLoop", "PixelParametrization", "divergence_message", "run_job", "run_steps"]
+__all__ = ["OPTIMIZERS", "DreamLoop", "PixelParametrization", "run_job"]
 
 
 def _fused(optimizer: type[torch.optim.Optimizer]) -> Callable[..., torch.optim.Optimizer]:
@@ -178,46 +177,6 @@ def _ending(frames: list[torch.Tensor], image: torch.Tensor, job: DreamJob, done
 def run_job(job: DreamJob) -> DreamResult:
     """Run ``job`` with its loop (``job.make_loop``, by default :class:`DreamLoop`) and return its result."""
     return (job.make_loop or DreamLoop)(job).run()
-
-
-class _GivenStep(DreamLoop):
-    """A loop around a step made elsewhere, on a parametrization already set up: what :func:`run_steps` runs."""
-
-    def __init__(
-        self, job: DreamJob, param: Parametrization, step: Callable[[dict[str, torch.Tensor]], torch.Tensor]
-    ) -> None:
-        self.job, self.param, self.given = job, param, step
-        self.phases = by_phase(job.regularizers)
-
-    def step(self, activations: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.given(activations)
-
-
-def run_steps(
-    job: DreamJob, param: Parametrization, step: Callable[[dict[str, torch.Tensor]], torch.Tensor]
-) -> DreamResult:
-    """Deprecated: subclass :class:`DreamLoop` (override :meth:`~DreamLoop.step` or :meth:`~DreamLoop.climb`)
-    and run it through the ``dreamengine_run_dream`` hook with ``DreamJob.make_loop``.
-
-    Runs ``job.steps`` calls of ``step(activations)`` on ``param`` with :meth:`DreamLoop.run`'s bookkeeping.
-    """
-    warnings.warn(
-        "dreamengine.run_steps is deprecated: subclass dreamengine.DreamLoop and set DreamJob.make_loop "
-        "(see docs/plugins.md).",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return _GivenStep(job, param, step).run()
-
-
-def divergence_message(job: DreamJob, step: int) -> str:
-    """Deprecated: :meth:`DreamLoop.divergence_message`."""
-    warnings.warn(
-        "dreamengine.divergence_message is deprecated: use dreamengine.DreamLoop.divergence_message.",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return DreamLoop.divergence_message(job, step)
 
 
 @hookimpl(trylast=True)

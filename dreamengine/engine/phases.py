@@ -3,7 +3,6 @@ one resample), the gradient filters on the way back, the projections after the o
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -11,7 +10,7 @@ import torch
 from dreamengine.components import PHASES, Parametrization, Regularizer
 from dreamengine.warping import IDENTITY, Warp, compose, resample
 
-__all__ = ["Transform", "by_phase", "compose_transforms", "filter_gradient", "project", "regularizers_by_phase"]
+__all__ = ["Transform", "by_phase", "compose_transforms", "filter_gradient", "project"]
 
 #: a step's transform phase: ``(image, generator) -> image``, differentiable
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -21,16 +20,6 @@ def by_phase(regularizers: Sequence[Regularizer]) -> dict[str, list[Regularizer]
     """The regularizers acting in each phase (``transform``, ``penalty``, ``gradient``, ``project``), in order."""
     phases = [(r, r.phases()) for r in regularizers]
     return {phase: [r for r, p in phases if phase in p] for phase in PHASES}
-
-
-def regularizers_by_phase(regularizers: Sequence[Regularizer]) -> dict[str, list[Regularizer]]:
-    """Deprecated: a :class:`~dreamengine.DreamLoop` sorts its job's regularizers (``loop.phases``)."""
-    warnings.warn(
-        "dreamengine.regularizers_by_phase is deprecated: a dreamengine.DreamLoop has them sorted in loop.phases.",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return by_phase(regularizers)
 
 
 def compose_transforms(regularizers: Sequence[Regularizer]) -> Transform:
