@@ -74,7 +74,7 @@ def page_templates(package: str) -> Environment:
 
 
 def render_page(package: str, template: str, **values: Any) -> str:
-    """The page ``template`` of ``package`` (e.g. ``"dreamengine.atlas"``, ``"layer.html"``) rendered with ``values``."""
+    """The page ``template`` of ``package`` (``"dreamengine.atlas"``, ``"layer.html"``) rendered with ``values``."""
     return page_templates(package).get_template(template).render(values)
 
 

@@ -84,4 +84,3 @@ def write_gallery(plan: StudyPlan, title: str = "dreamengine study") -> Path:
 def _asset(name: str) -> str:
     """The package file ``name`` beside this module (the gallery's style or code, inlined into its page)."""
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
-
