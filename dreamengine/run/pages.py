@@ -5,7 +5,9 @@ The pages are Jinja2 templates, package files in each part's ``templates/`` fold
 ``page.html``, is here). :func:`render_page` renders one with autoescape on, so every value is HTML-escaped unless
 it is marked safe, and with strict undefined values, so a name the template uses and the code does not give fails
 loudly. Two filters do what escaping cannot: ``script_json`` for data inside a ``<script>`` block (the one place
-a value is marked safe) and ``url`` for links (:func:`relative_url`).
+data is marked safe) and ``url`` for links (:func:`relative_url`). Besides, only markup is marked safe, where the
+code hands it over: a panel's HTML (a :class:`dreamengine.Panel` escapes its names) and the package's own style and
+script files that a page inlines.
 
 The pages work from ``file://`` with no server and no network: every link is relative, every name in a URL is
 percent-encoded, every name in the text is HTML-escaped, and no page names anything outside its folder.
