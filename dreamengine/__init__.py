@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from dreamengine.filters import gaussian_blur
     from dreamengine.hookspecs import Register, hookimpl
     from dreamengine.run.config import RunConfig
+    from dreamengine.run.executors import Executor, Work
     from dreamengine.run.imaging import fit_image, load_image, to_tensor
     from dreamengine.run.notebook import Picture, dream, objective
     from dreamengine.warping import Warp, resample, rotation, zoom
@@ -67,6 +68,8 @@ _PUBLIC = {
     "PixelParametrization": "dreamengine.engine.loop",
     "compose_transforms": "dreamengine.engine.phases",
     "RunConfig": "dreamengine.run.config",
+    "Executor": "dreamengine.run.executors",
+    "Work": "dreamengine.run.executors",
     "fit_image": "dreamengine.run.imaging",
     "load_image": "dreamengine.run.imaging",
     "to_tensor": "dreamengine.run.imaging",
@@ -105,6 +108,8 @@ __all__ = [
     "PixelParametrization",
     "compose_transforms",
     "RunConfig",
+    "Executor",
+    "Work",
     "fit_image",
     "load_image",
     "to_tensor",

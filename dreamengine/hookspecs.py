@@ -141,6 +141,23 @@ def dreamengine_register_presets(register: Register) -> None:
     """
 
 
+@hookspec
+def dreamengine_register_executors(register: Register) -> None:
+    """Register executors: where a study's or an atlas's tasks run, chosen with ``--executor NAME``.
+
+    Called once when the registry is built. The built-ins are ``local`` and ``ray``.
+
+    :param register: ``register(name, factory, *, summary=None)``. ``factory``
+        is called with ``address`` and ``workers`` as keyword arguments where
+        the user gave ``--address`` or ``--workers`` (a factory that takes
+        neither refuses them) and returns an executor: an object with
+        ``run(tasks, work)`` that yields ``(task, work(task))`` for every task,
+        in the order they finish, and stops the rest when closed. ``work`` is
+        picklable (a :class:`dreamengine.Work`), so it can run in other
+        processes; it writes nothing: the command writes every result.
+    """
+
+
 @hookspec(firstresult=True)
 def dreamengine_load_model(name: str, pretrained: bool, num_classes: int | None) -> DreamModel | None:
     """Load a model that is not registered by name, or decline.

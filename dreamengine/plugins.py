@@ -34,6 +34,7 @@ ENTRY_POINT_GROUP = "dreamengine"
 #: Modules registered by name before any entry point, so they load with autoloading off.
 BUILTIN_PLUGINS = (
     "dreamengine.engine.loop",
+    "dreamengine.run.executors",
     "dreamengine_builtins.objectives",
     "dreamengine_builtins.pictures",
     "dreamengine_builtins.direction",

@@ -17,7 +17,7 @@ from dreamengine.options import ComponentSpec, OptionInfo, coerce_options, facto
 
 __all__ = ["Entry", "Registry", "KINDS", "singular"]
 
-#: kind -> (registration hook, what the factory must return, or None for presets/models)
+#: kind -> (registration hook, what the factory must return, or None for presets, models and executors)
 KINDS: dict[str, tuple[str, type | None]] = {
     "objectives": ("dreamengine_register_objectives", Objective),
     "regularizers": ("dreamengine_register_regularizers", Regularizer),
@@ -27,6 +27,7 @@ KINDS: dict[str, tuple[str, type | None]] = {
     "panels": ("dreamengine_register_panels", Panel),
     "models": ("dreamengine_register_models", None),
     "presets": ("dreamengine_register_presets", None),
+    "executors": ("dreamengine_register_executors", None),
 }
 
 
@@ -102,7 +103,8 @@ class Registry:
             raise DreamError(f"plugin {plugin!r} registered {singular(kind)} {name!r} with a non-callable factory.")
         if kind == "presets" and not isinstance(target, Mapping):
             raise DreamError(f"plugin {plugin!r} registered preset {name!r} with settings that are not a mapping.")
-        options = tuple(factory_options(target)) if KINDS[kind][1] is not None else ()
+        with_options = KINDS[kind][1] is not None or kind == "executors"
+        options = tuple(factory_options(target)) if with_options else ()
         self.entries[kind][name] = Entry(kind, name, target, plugin, summary or _first_line(target), options)
 
     def describe(self, plugin: str) -> str:

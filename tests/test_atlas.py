@@ -22,7 +22,7 @@ from dreamengine.atlas.plan import (
     read_atlas_json,
     select_layers,
 )
-from dreamengine.atlas.runner import LocalAtlasExecutor, open_folder, pending_units, run_atlas
+from dreamengine.atlas.runner import open_folder, pending_units, run_atlas
 from dreamengine.atlas.units import THUMB_SIDE, dream_batch, unit_config, unit_paths
 from dreamengine.errors import DreamError
 from dreamengine.run.config import RunConfig
@@ -175,7 +175,7 @@ def test_an_atlas_writes_each_units_dream_thumbnail_variants_and_record(tmp_path
     plan = open_folder(_plan(tmp_path, variants=2))
     model = tiny_model()
     batches = plan.batches(pending_units(plan))
-    assert run_atlas(host, plan, batches, LocalAtlasExecutor(model)) == 6
+    assert run_atlas(host, plan, batches, model=model) == 6
     stored = read_atlas_json(plan.output)
     assert [layer["slug"] for layer in stored["layers"]] == ["conv2", "logits"]
     assert stored["size"] == [16, 16] and stored["variants"] == 2 and stored["classes"] == model.class_names
@@ -204,7 +204,7 @@ def test_an_atlas_writes_each_units_dream_thumbnail_variants_and_record(tmp_path
 def test_a_resumed_atlas_dreams_only_what_is_missing(tmp_path, host):
     plan = open_folder(_plan(tmp_path))
     model = tiny_model()
-    run_atlas(host, plan, plan.batches(pending_units(plan)), LocalAtlasExecutor(model))
+    run_atlas(host, plan, plan.batches(pending_units(plan)), model=model)
     (plan.output / "units/conv2/1.json").unlink()  # stopped before its record was written: half done
     (plan.output / "thumbs/logits/2.jpg").unlink()
     thumb = plan.output / "thumbs/conv2/0.jpg"
@@ -214,7 +214,7 @@ def test_a_resumed_atlas_dreams_only_what_is_missing(tmp_path, host):
     before = (plan.output / "units/conv2/2.png").stat().st_mtime_ns
     todo = pending_units(plan)
     assert todo == {"conv2": [0, 1], "logits": [1, 2]}
-    assert run_atlas(host, plan, plan.batches(todo), LocalAtlasExecutor(model)) == 4
+    assert run_atlas(host, plan, plan.batches(todo), model=model) == 4
     assert pending_units(plan) == {"conv2": [], "logits": []}
     assert (plan.output / "units/conv2/2.png").stat().st_mtime_ns == before
     assert Image.open(thumb).load() is not None and Image.open(dream).getextrema() != ((255, 255),) * 3
@@ -232,7 +232,7 @@ def _same_manifest(path):
 
 def test_an_atlas_folder_of_other_settings_is_refused_or_started_over(tmp_path, host):
     plan = open_folder(_plan(tmp_path))
-    run_atlas(host, plan, plan.batches({"conv2": [0]}), LocalAtlasExecutor(tiny_model()))
+    run_atlas(host, plan, plan.batches({"conv2": [0]}), model=tiny_model())
     other = plan_atlas(tiny_model(), TINY.updated({"steps": 5}, "test"), plan.output, layers=["conv2"], units="2")
     with pytest.raises(DreamError, match="other settings \\(steps: 12 then, 5 now\\).*--restart"):
         open_folder(other)

@@ -74,7 +74,7 @@ def test_a_dry_run_prints_an_estimate_and_writes_nothing(runner, tmp_path):
 
 
 def test_ctrl_c_keeps_the_batches_done_and_says_how_to_resume(runner, tmp_path, monkeypatch):
-    from dreamengine.atlas import runner as atlas_runner
+    from dreamengine.atlas import work as atlas_runner
 
     real, calls = atlas_runner.dream_batch, []
 

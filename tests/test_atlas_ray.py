@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -15,15 +16,16 @@ from pathlib import Path
 import pytest
 
 from dreamengine.atlas.plan import plan_atlas
-from dreamengine.atlas.runner import LocalAtlasExecutor, open_folder, pending_units, run_atlas
+from dreamengine.atlas.runner import open_folder, pending_units, run_atlas
 from dreamengine.atlas.units import dream_batch
+from dreamengine.atlas.work import AtlasWork
 from dreamengine.run.config import RunConfig
 from dreamengine.run.owned import LIST_NAME
 from dreamengine.run.prepare import load_model
 
 ray = pytest.importorskip("ray", reason="the Ray executor's tests need Ray: pip install -e '.[test]'")
 
-from dreamengine.atlas.ray_executor import _dream_batch  # noqa: E402  (only usable with Ray)
+from dreamengine.run.ray_executor import _run_task  # noqa: E402  (only usable with Ray)
 from ray_cluster import LOOPBACK, WorkerKiller, listening_on, our_processes, two_node_cluster  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread", "resnet10t_quiet")
@@ -40,7 +42,7 @@ import json, sys, warnings
 from pathlib import Path
 import torch
 from dreamengine.atlas.plan import plan_atlas
-from dreamengine.atlas.ray_executor import RayAtlasExecutor
+from dreamengine.run.ray_executor import RayExecutor
 from dreamengine.atlas.runner import open_folder, pending_units, run_atlas
 from dreamengine.plugins import load_plugins
 from dreamengine.run.config import RunConfig
@@ -51,7 +53,7 @@ host, settings = load_plugins(entry_points=False, blocked=(), trace=False), json
 size, steps = settings.pop("size"), settings.pop("steps")
 base = RunConfig(checkpoint=sys.argv[1], size=size, steps=steps, strategy=[], device="cpu")
 plan = open_folder(plan_atlas(load_model(host, base), base, Path(sys.argv[2]), **settings))
-print(run_atlas(host, plan, plan.batches(pending_units(plan)), RayAtlasExecutor(workers=1)))
+print(run_atlas(host, plan, plan.batches(pending_units(plan)), RayExecutor(workers=1)))
 """
 
 
@@ -71,9 +73,8 @@ def test_a_worker_dreams_a_batch_from_the_shipped_checkpoint_not_the_drivers_fil
     moved = tmp_path / "elsewhere.pt"
     checkpoint.rename(moved)  # as on a machine without the driver's files
     try:
-        output = _dream_batch(
-            (False, ()), plan, batch, [(str(checkpoint), f"{hashlib.sha256(data).hexdigest()}.pt")], 1, data
-        )
+        work = pickle.loads(pickle.dumps(AtlasWork(host, plan)))  # as a worker gets it: its own plugin host
+        output = _run_task(work, batch, [(str(checkpoint), f"{hashlib.sha256(data).hexdigest()}.pt")], 1, data)
     finally:
         moved.rename(checkpoint)
     assert output.units.pngs == expected.units.pngs  # the same dreams, the settings stored naming the driver's file
@@ -83,7 +84,7 @@ def test_a_worker_dreams_a_batch_from_the_shipped_checkpoint_not_the_drivers_fil
 def test_a_ray_started_here_makes_the_same_atlas_as_this_process(host, checkpoints, tmp_path):
     checkpoint = checkpoints / "epoch-001.pt"
     plan = open_folder(_plan(host, checkpoint, tmp_path / "local"))
-    assert run_atlas(host, plan, plan.batches(pending_units(plan)), LocalAtlasExecutor()) == 4
+    assert run_atlas(host, plan, plan.batches(pending_units(plan))) == 4
     child = subprocess.run(
         [sys.executable, "-c", RAY_HERE, str(checkpoint), str(tmp_path / "ray"), json.dumps(PLAN)],
         capture_output=True,
@@ -97,7 +98,7 @@ def test_a_ray_started_here_makes_the_same_atlas_as_this_process(host, checkpoin
 
 
 #: the batch task's process title while a Ray worker runs it
-TASK_TITLE = b"ray::_dream_batch"
+TASK_TITLE = b"ray::_run_task"
 
 
 @pytest.fixture(scope="module")

@@ -70,10 +70,10 @@ def test_help_of_the_group_and_of_every_command_imports_no_torch(tmp_path, fake_
 def test_the_names_written_out_for_help_are_the_engines():
     from dreamengine.analysis import evaluation
     from dreamengine.engine.loop import OPTIMIZERS
-    from dreamengine.study import executors, plan
+    from dreamengine.study import plan
 
     assert sorted(run.OPTIMIZER_NAMES) == sorted(OPTIMIZERS)
-    assert (study.EXECUTORS, study.REPORT_STEPS) == (executors.EXECUTORS, plan.REPORT_STEPS)
+    assert study.REPORT_STEPS == plan.REPORT_STEPS
     assert (evaluate.DEFAULT_JUDGES, evaluate.DEFAULT_THUMB) == (evaluation.DEFAULT_JUDGES, evaluation.DEFAULT_THUMB)
     assert evaluate.GROUPINGS == tuple(evaluation.GROUPINGS)
 

@@ -103,12 +103,12 @@ def test_each_cell_is_what_dreamengine_run_makes_with_its_settings(runner, host,
 def test_an_objective_that_reads_no_class_is_dreamed_once_and_written_for_every_class(
     runner, host, checkpoints, tmp_path, monkeypatch
 ):
-    from dreamengine.study import executors as executors
+    from dreamengine.study import work
 
     dreamed = []
-    render = executors.render_task
+    render = work.render_task
     monkeypatch.setattr(
-        executors, "render_task", lambda host, cells, *a: dreamed.append(cells[0].task) or render(host, cells, *a)
+        work, "render_task", lambda host, cells, *a: dreamed.append(cells[0].task) or render(host, cells, *a)
     )
     plan = _plan(host, checkpoints, tmp_path / "study", objectives=["layer:layer1", "logit"])
     assert run_study(host, plan) == len(plan.tasks) == 8  # 2 epochs x 2 classes x 2 objectives: all written

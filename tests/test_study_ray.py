@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -15,16 +16,17 @@ from dreamengine.run.prepare import apply_preset
 from dreamengine.study.plan import find_checkpoints, plan_study
 from dreamengine.study.render import render_task
 from dreamengine.study.runner import run_study
+from dreamengine.study.work import StudyWork
 
 ray = pytest.importorskip("ray", reason="the Ray executor's tests need Ray: pip install -e '.[test]'")
 
-from dreamengine.study.ray_executor import RayExecutor  # noqa: E402  (after the skip: it is only usable with Ray)
+from dreamengine.run.ray_executor import RayExecutor  # noqa: E402  (after the skip: it is only usable with Ray)
 from ray_cluster import LOOPBACK, WorkerKiller, listening_on, our_processes, two_node_cluster  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread", "builtins_only_cli")
 
 #: the dream task's process title while a Ray worker runs it
-TASK_TITLE = b"ray::_dream_cells"
+TASK_TITLE = b"ray::_run_task"
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +124,7 @@ def test_a_photo_start_travels_with_the_task_and_the_manifest_keeps_its_path(hos
 
 def test_a_worker_dreams_from_the_shipped_bytes_not_the_drivers_files(host, checkpoints, tmp_path):
     """As on a machine without the driver's files: the checkpoint, the photo, the guide and the mask are gone."""
-    from dreamengine.study.ray_executor import _dream_cells
+    from dreamengine.run.ray_executor import _run_task
 
     photo, guide = _photo(tmp_path / "start.png"), tmp_path / "guide.png"
     Image.new("RGB", (16, 16), (0, 90, 200)).save(guide)
@@ -152,7 +154,9 @@ def test_a_worker_dreams_from_the_shipped_bytes_not_the_drivers_files(host, chec
     moved = tmp_path / "elsewhere.pt"
     Path(task.checkpoint.path).rename(moved)
     try:
-        (output,) = _dream_cells((False, ()), list(cells), checkpoint, files, 1, *contents)
+        work = pickle.loads(pickle.dumps(StudyWork(host, plan.tasks)))  # as a worker gets it: its own plugin host
+        shipped = [(task.checkpoint.path, "sha-checkpoint.pt"), *files]
+        (output,) = _run_task(work, task, shipped, 1, checkpoint, *contents)
     finally:
         moved.rename(task.checkpoint.path)
     assert output.png == expected  # the same dream, and the settings stored keep the driver's paths
@@ -178,14 +182,15 @@ class FailingRay:
 
 def test_a_dream_error_on_a_worker_comes_back_as_itself(host, checkpoints, tmp_path):
     from dreamengine.errors import DreamError
-    from dreamengine.study.ray_executor import _result
+    from dreamengine.run.ray_cluster import task_result
 
-    task = next(iter(_plan(host, checkpoints, tmp_path).tasks))
-    failure = ray.exceptions.RayTaskError("_dream_cells", "Traceback ...", DreamError("the learning rate is too high"))
+    plan = _plan(host, checkpoints, tmp_path)
+    dreaming = StudyWork(host, plan.tasks).describe(next(iter(plan.tasks)))
+    failure = ray.exceptions.RayTaskError("_run_task", "Traceback ...", DreamError("the learning rate is too high"))
     with pytest.raises(DreamError, match="^the learning rate is too high$"):
-        _result(FailingRay(failure), None, task)
+        task_result(FailingRay(failure), None, dreaming)
     with pytest.raises(DreamError, match="Ray workers kept dying while dreaming red-vertical, full epoch 0"):
-        _result(FailingRay(ray.exceptions.WorkerCrashedError()), None, task)
+        task_result(FailingRay(ray.exceptions.WorkerCrashedError()), None, dreaming)
 
 
 @pytest.mark.parametrize(

@@ -3,80 +3,32 @@
 Re-running an atlas skips every unit already done with the same settings
 (:func:`~dreamengine.atlas.units.unit_done`), so an interrupted atlas resumes and
 loses nothing but the batches that were under way. An atlas folder made with
-other settings is refused (:func:`open_folder`), never mixed. The executors turn
-batches into bytes (:func:`~dreamengine.atlas.units.dream_batch`); this process
-writes every file as each batch comes back.
+other settings is refused (:func:`open_folder`), never mixed. An executor
+(:mod:`dreamengine.run.executors`) turns batches into bytes
+(:class:`~dreamengine.atlas.work.AtlasWork`); this process writes every file as
+each batch comes back.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Sequence
-from contextlib import closing
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 import torch
 
 from dreamengine.atlas.folder import MARKER, atlas_folder, is_unit_file
 from dreamengine.atlas.plan import AtlasLayer, AtlasPlan, Batch, read_atlas_json
-from dreamengine.atlas.ray_executor import RayAtlasExecutor
-from dreamengine.atlas.units import BatchOutput, dream_batch, same_settings, unit_config, unit_done, write_batch
+from dreamengine.atlas.units import same_settings, unit_config, unit_done, write_batch
+from dreamengine.atlas.work import AtlasWork
 from dreamengine.engine.model import DreamModel
 from dreamengine.errors import DreamError
 from dreamengine.plugins import PluginHost
 from dreamengine.run.execute import run_through_hooks, total_steps
-from dreamengine.run.prepare import build_job, load_model, resolve_device
+from dreamengine.run.executors import Executor, LocalExecutor, finished
+from dreamengine.run.prepare import build_job, resolve_device
 
-__all__ = [
-    "Finished",
-    "AtlasExecutor",
-    "LocalAtlasExecutor",
-    "open_folder",
-    "pending_units",
-    "run_atlas",
-    "Estimate",
-    "estimate",
-    "dream_steps",
-    "make_executor",
-]
-
-#: what an executor's ``run`` returns: each batch's output, as it finishes (closing it stops the rest)
-Finished = Generator[BatchOutput, None, None]
-
-
-class AtlasExecutor(Protocol):
-    """Dreams an atlas's batches and yields each one's output in the order they finish."""
-
-    def run(self, host: PluginHost, plan: AtlasPlan, batches: Sequence[Batch]) -> Finished:
-        """Dream every batch of ``batches``; yield each :class:`~dreamengine.atlas.units.BatchOutput` when done."""
-
-
-class LocalAtlasExecutor:
-    """One batch after another in this process, with one model loaded for them all.
-
-    ``model``, if given, is the one the plan names (it saves loading it again);
-    ``on_start(batch)`` is called before each batch and ``on_step(step, scores)`` after each dream step.
-    """
-
-    def __init__(
-        self,
-        model: DreamModel | None = None,
-        on_start: Callable[[Batch], None] | None = None,
-        on_step: Callable[[int, torch.Tensor], None] | None = None,
-    ) -> None:
-        self.model, self.on_start, self.on_step = model, on_start, on_step
-
-    def __repr__(self) -> str:
-        return "LocalAtlasExecutor()"
-
-    def run(self, host: PluginHost, plan: AtlasPlan, batches: Sequence[Batch]) -> Finished:
-        model = self.model
-        for batch in batches:
-            if self.on_start is not None:
-                self.on_start(batch)
-            model = model or load_model(host, plan.base)
-            yield dream_batch(host, plan, batch, model, self.on_step)
+__all__ = ["open_folder", "pending_units", "run_atlas", "Estimate", "estimate", "dream_steps"]
 
 
 def open_folder(plan: AtlasPlan, *, restart: bool = False, write: bool = True) -> AtlasPlan:
@@ -168,15 +120,21 @@ def run_atlas(
     host: PluginHost,
     plan: AtlasPlan,
     batches: Sequence[Batch],
-    executor: AtlasExecutor | None = None,
+    executor: Executor | None = None,
     *,
+    model: DreamModel | None = None,
+    on_start: Callable[[Batch], None] | None = None,
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
     on_written: Callable[[Batch], None] | None = None,
 ) -> int:
     """Dream ``batches`` on ``executor`` (default: this process) and write each as it comes back, then call
-    ``on_written(batch)``. Returns how many units were written."""
+    ``on_written(batch)``. ``model`` (the plan's, already loaded), ``on_start(batch)`` and ``on_step(step,
+    scores)`` serve the batches dreamt in this process (see :class:`~dreamengine.atlas.work.AtlasWork`).
+    Returns how many units were written."""
     written = 0
-    with closing((executor or LocalAtlasExecutor()).run(host, plan, batches)) as finished:
-        for output in finished:
+    work = AtlasWork(host, plan, model, on_start, on_step)
+    with finished(executor or LocalExecutor(), list(batches), work) as results:  # closed: no batch left running
+        for _, output in results:
             write_batch(host, plan, output)
             written += len(output.batch.units)
             if on_written is not None:
@@ -245,23 +203,3 @@ def dream_steps(host: PluginHost, plan: AtlasPlan, model: DreamModel) -> int:
     layer = plan.layers[0]
     job, _ = build_job(host, unit_config(plan, layer, layer.units[:1]), model, resolve_device(plan.base.device))
     return total_steps(job)
-
-
-def make_executor(
-    name: str,
-    *,
-    model: DreamModel | None = None,
-    address: str | None = None,
-    workers: int | None = None,
-    on_start: Callable[[Batch], None] | None = None,
-    on_step: Callable[[int, torch.Tensor], None] | None = None,
-) -> AtlasExecutor:
-    """The executor ``dreamengine atlas --executor NAME`` uses (``address`` and ``workers`` are Ray's; ``model``,
-    the plan's model, and the callbacks are this process's)."""
-    if name == "local":
-        if address is not None or workers is not None:
-            raise DreamError("--address and --workers are for --executor ray.")
-        return LocalAtlasExecutor(model, on_start, on_step)
-    if name == "ray":
-        return RayAtlasExecutor(address=address, workers=workers)
-    raise DreamError(f"unknown executor {name!r}; use local or ray.")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from dreamengine.cli.executing import dreaming, executor_options, progress_bars
 from dreamengine.cli.group import TorchCommand, cli, get_host
 from dreamengine.cli.model_options import model_label
 from dreamengine.cli.once import once
@@ -21,6 +23,7 @@ from dreamengine.cli.run import resolve_config, setting_options
 # The atlas's modules import torch: they are imported in the functions that use them, not here, because
 # `dreamengine --help` imports every command's module and should start at once (see TorchCommand).
 if TYPE_CHECKING:
+    from dreamengine.atlas.build import Dreams
     from dreamengine.atlas.plan import AtlasPlan, Batch
     from dreamengine.engine.model import DreamModel
     from dreamengine.plugins import PluginHost
@@ -54,15 +57,7 @@ NOT_ATLAS_SETTINGS = ("classes", "objective", "output", "side_by_side", "save_ev
 @once("--images", type=click.Path(file_okay=False), help="A folder of images for each unit's dataset examples.")
 @once("--examples", type=click.IntRange(1), default=8, show_default=True, help="Dataset examples per unit.")
 @click.option("--negatives", is_flag=True, help="Also keep each unit's most negative dataset examples.")
-@once(
-    "--executor",
-    type=click.Choice(("local", "ray")),
-    default="local",
-    show_default=True,
-    help="Where the batches run: this process, or a Ray cluster (pip install 'dreamengine[ray]').",
-)
-@once("--address", help="Ray cluster to join, e.g. 10.0.0.5:6379. [default: start a Ray here, on 127.0.0.1]")
-@once("--workers", type=click.IntRange(1), help="Worker processes of a Ray started here. [default: one per CPU]")
+@executor_options("the batches")
 @click.option("--restart", is_flag=True, help="Delete the units of an atlas made with other settings and start over.")
 @click.option("--dry-run", is_flag=True, help="Print the layers, units, batches and a measured time; dream nothing.")
 def atlas_command(
@@ -107,146 +102,124 @@ def atlas_command(
       dreamengine atlas --checkpoint checkpoints/epoch-010.pt --layer logits
       dreamengine atlas --variants 2 --executor ray --address 10.0.0.5:6379
     """
-    from dreamengine.atlas.folder import checked_images
-    from dreamengine.atlas.plan import plan_atlas
-    from dreamengine.atlas.runner import open_folder, pending_units
+    from dreamengine.atlas.build import build_atlas
+    from dreamengine.run.executors import make_executor
     from dreamengine.run.prepare import load_model
     from dreamengine.run.threads import apply_threads
 
     host = get_host()
     config = resolve_config(host, config_file, None, preset, assignments, cli_settings)
+    runner = make_executor(host.registry, executor, address=address, workers=workers)
     note = apply_threads(config.threads).note()
     if note:
         err_console.print(note, highlight=False)
     with warnings.catch_warnings(record=True) as caught, loading(model_label(config)):
         warnings.simplefilter("always")
         model = load_model(host, config)
-        plan = plan_atlas(model, config, output, layers=layers, units=units, batch=batch, variants=variants)
-    for warning in caught:  # a model of random weights, said once, not once per batch
-        warn(str(warning.message))
-    files = checked_images(plan.output, images)  # every check before the first write
-    plan = open_folder(plan, restart=restart, write=not dry_run)
-    todo = pending_units(plan)
-    batches = plan.batches(todo)
+    said = [warning.message for warning in caught]
+    steps = _CommandSteps(host, model, model_label(config), executor, images, dry_run, said)
+    built = build_atlas(
+        host,
+        model,
+        config,
+        output,
+        layers=layers,
+        units=units,
+        batch=batch,
+        variants=variants,
+        images=images,
+        examples=examples,
+        negatives=negatives,
+        restart=restart,
+        executor=runner,
+        dry_run=dry_run,
+        steps=steps,
+    )
     if dry_run:
-        _dry_run(host, plan, todo, batches, model, images, files)
         return
-    read = _collect_examples(plan, model, images, examples, negatives) if images is not None else 0
-    made = _dream_units(host, plan, batches, model, executor, address, workers)
-    index = _write_site(host, plan, model)
-    done = plan.unit_count()
+    plan, made, done = built.plan, built.made, built.plan.unit_count()
     console.print(
         f"{counted(done, 'unit')} in {plan.output} ({made} dreamt now, {done - made} done before), dreamt at "
         f"{plan.size[1]}x{plan.size[0]} pixels; "
-        + (f"dataset examples from {counted(read, 'image')}" if images is not None else "no dataset examples")
-        + f"; open {index}",
+        + (f"dataset examples from {counted(built.read, 'image')}" if images is not None else "no dataset examples")
+        + f"; open {built.index}",
         highlight=False,
         markup=False,
     )
 
 
-def _dream_units(
-    host: PluginHost,
-    plan: AtlasPlan,
-    batches: list[Batch],
-    model: DreamModel,
-    executor: str,
-    address: str | None,
-    workers: int | None,
-) -> int:
-    """Dream ``batches`` with a progress bar (units done and time left); Ctrl-C keeps what is done and says so."""
-    from dreamengine.atlas.runner import dream_steps, make_executor, run_atlas
+class _CommandSteps:
+    """What the command shows of each step of :func:`~dreamengine.atlas.build.build_atlas`: a spinner while it
+    plans, the dry run's table, progress bars, and on Ctrl-C what is kept and how to resume."""
 
-    total = sum(len(batch.units) for batch in batches)
-    with _progress() as progress:
-        overall = progress.add_task(f"units ({executor})", total=total)
-        steps = dream_steps(host, plan, model) if batches else 1
-        dreaming = progress.add_task("batch", total=steps, visible=executor == "local")
+    def __init__(
+        self,
+        host: PluginHost,
+        model: DreamModel,
+        label: str,
+        executor: str,
+        images: str | None,
+        dry_run: bool,
+        said: list[Any],
+    ) -> None:
+        self.host, self.model, self.label, self.executor = host, model, label, executor
+        self.images, self.dry_run = images, dry_run
+        self.said = said  # warnings while the model loaded, said with the plan's
 
-        def on_start(batch: Batch) -> None:
-            shown = f"{batch.layer.name} {batch.units[0]}-{batch.units[-1]}"
-            progress.update(dreaming, completed=0, description=escape(shown))
+    @contextmanager
+    def planning(self) -> Iterator[None]:
+        with warnings.catch_warnings(record=True) as caught, loading(self.label):
+            warnings.simplefilter("always")
+            yield
+        for message in [*self.said, *(warning.message for warning in caught)]:  # once, not once per batch
+            warn(str(message))
 
-        def on_step(step: int, scores: Any) -> None:
-            progress.update(dreaming, completed=step)
+    def planned(self, plan: AtlasPlan, todo: dict[str, list[int]], batches: list[Batch], files: list[Path]) -> None:
+        if self.dry_run:
+            _dry_run(self.host, plan, todo, batches, self.model, self.images, files)
 
-        runner = make_executor(
-            executor,
-            model=model,
-            address=address,
-            workers=workers,
-            on_start=on_start,
-            on_step=on_step,
-        )
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*random weights.*")  # said before the dreams
-                made = run_atlas(
-                    host, plan, batches, runner, on_written=lambda batch: progress.advance(overall, len(batch.units))
+    @contextmanager
+    def examples(self) -> Iterator[Callable[[int, int | None], None]]:
+        """Each unit's best dataset examples from one pass over the folder, before any dream (a wrong folder stops
+        the command at once); examples.json made from the same weights, layers, settings and files is kept."""
+        with progress_bars() as progress, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            task = progress.add_task("dataset examples", total=None)
+            try:
+                yield lambda done, total: progress.update(task, completed=done, total=total)
+            except KeyboardInterrupt:
+                stop_interrupted(
+                    "Interrupted while reading the dataset examples: none is kept yet; run the same command again.",
+                    on=progress.console,
                 )
-        except KeyboardInterrupt:
-            kept = int(next(task.completed for task in progress.tasks if task.id == overall))
-            stop_interrupted(
+        for warning in caught:  # files that are not images, named once
+            warn(str(warning.message))
+
+    @contextmanager
+    def dreams(self, plan: AtlasPlan, batches: list[Batch]) -> Iterator[Dreams]:
+        """A progress bar of the units done and the time left; Ctrl-C keeps what is done and says so."""
+        from dreamengine.atlas.build import Dreams
+        from dreamengine.atlas.runner import dream_steps
+
+        total = sum(len(batch.units) for batch in batches)
+
+        def interrupted(kept: int) -> str:
+            return (
                 f"Interrupted: {kept} of {total} units dreamt now are kept in {plan.output}; run the same "
-                "command again to dream the rest (nothing done is dreamt again).",
-                on=progress.console,
+                "command again to dream the rest (nothing done is dreamt again)."
             )
-        progress.update(dreaming, visible=False)
-    return made
 
-
-def _progress() -> Progress:
-    """A progress display on standard error: what, a bar, done of all, time spent and left."""
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-    )
-
-
-def _collect_examples(plan: AtlasPlan, model: DreamModel, images: str, k: int, negatives: bool) -> int:
-    """Each unit's ``k`` best dataset examples (and most negative, with ``negatives``) from one pass over the
-    folder ``images``, before any dream (a wrong folder stops the command at once); returns how many images were
-    read. examples.json made from the same weights, layers, settings and files is kept, not made again."""
-    from dreamengine.atlas.examples import collect_examples
-
-    layers = [layer.to_json() for layer in plan.layers]
-    with _progress() as progress, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        task = progress.add_task("dataset examples", total=None)
-        try:
-            found = collect_examples(
-                model,
-                layers,
-                images,
-                plan.output,
-                k=k,
-                negatives=negatives,
-                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-                size=plan.size,
+        steps = dream_steps(self.host, plan, self.model) if batches else 1
+        with dreaming("units", total, "batch", steps, self.executor, interrupted) as bars:
+            yield Dreams(
+                on_start=lambda batch: bars.start(f"{batch.layer.name} {batch.units[0]}-{batch.units[-1]}"),
+                on_step=bars.step,
+                on_written=lambda batch: bars.progress.advance(bars.overall, len(batch.units)),
             )
-        except KeyboardInterrupt:
-            stop_interrupted(
-                "Interrupted while reading the dataset examples: none is kept yet; run the same command again.",
-                on=progress.console,
-            )
-    for warning in caught:  # files that are not images, named once
-        warn(str(warning.message))
-    return int(found["count"])
 
-
-def _write_site(host: PluginHost, plan: AtlasPlan, model: DreamModel) -> Path:
-    """The links of a classifier's units to its classes (classes.json, from its weights), then the atlas's static
-    site from every file the folder holds; returns the site's index.html."""
-    from dreamengine.atlas.classes import class_links
-    from dreamengine.atlas.site import write_site
-
-    with loading("the atlas's pages"):
-        class_links(model, plan.output)
-        return write_site(plan.output, host)
+    def site(self) -> Any:
+        """The links of a classifier's units to its classes, then the static site."""
+        return loading("the atlas's pages")
 
 
 def _dry_run(

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING
 
 import click
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from dreamengine.cli.executing import dreaming, executor_options
 from dreamengine.cli.group import TorchCommand, cli, get_host
 from dreamengine.cli.once import once
-from dreamengine.cli.output import console, counted, err_console, stop_interrupted, warn
+from dreamengine.cli.output import console, counted, err_console, warn
 from dreamengine.errors import DreamError
 from dreamengine.plugins import PluginHost
 from dreamengine.run.config import MAX_SEED, RunConfig
@@ -21,9 +19,8 @@ from dreamengine.run.config import MAX_SEED, RunConfig
 if TYPE_CHECKING:
     from dreamengine.study.plan import StudyPlan
 
-#: :data:`dreamengine.study.executors.EXECUTORS` and :data:`dreamengine.study.plan.REPORT_STEPS`, written out so
-#: that `study --help` needs no torch (a test keeps them equal).
-EXECUTORS = ("local", "ray")
+#: :data:`dreamengine.study.plan.REPORT_STEPS`, written out so that `study --help` needs no torch (a test keeps
+#: them equal).
 REPORT_STEPS = (200, 500, 1000, 2000)
 
 
@@ -63,15 +60,7 @@ def _numbers(text: str | None, what: str) -> list[int] | None:
 )
 @once("--output", "-o", default="study", show_default=True, help="Folder for cells, sheets and index.html.")
 @once("--title", default="dreamengine study", show_default=True, help="Title of the page.")
-@once(
-    "--executor",
-    type=click.Choice(EXECUTORS),
-    default="local",
-    show_default=True,
-    help="Where the dreams run: this process, or a Ray cluster (pip install 'dreamengine[ray]').",
-)
-@once("--address", help="Ray cluster to join, e.g. 10.0.0.5:6379. [default: start a Ray here, on 127.0.0.1]")
-@once("--workers", type=int, help="Worker processes of a Ray started here. [default: one per CPU]")
+@executor_options("the dreams")
 def study_command(
     checkpoints,
     steps,
@@ -102,11 +91,12 @@ def study_command(
       dreamengine study full --blur 0.5 --blur 0.1-1.0 --seed 0 --seed 1 --size 64
       dreamengine study full --executor ray --address 10.0.0.5:6379
     """
+    from dreamengine.run.executors import make_executor
     from dreamengine.run.prepare import apply_preset
     from dreamengine.run.threads import apply_threads
     from dreamengine.study.gallery import write_gallery
     from dreamengine.study.plan import find_checkpoints, plan_study, study_folder
-    from dreamengine.study.runner import make_executor, run_study
+    from dreamengine.study.runner import run_study
     from dreamengine.study.sheets import write_sheets
 
     host = get_host()
@@ -128,46 +118,24 @@ def study_command(
         output,
     )
     _say_replaced(plan)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-    ) as progress:
-        overall = progress.add_task(f"study ({executor})", total=len(plan.tasks))
-        dreaming = progress.add_task("dream", total=max(plan.steps), visible=executor == "local")
+    runner = make_executor(host.registry, executor, address=address, workers=workers)
+
+    def interrupted(kept: int) -> str:
+        return (
+            f"Interrupted: {kept} of {len(plan.tasks)} dream runs are done and kept in {output}; "
+            "run the same command again to make the rest (nothing done is made again)."
+        )
+
+    with dreaming("study", len(plan.tasks), "dream", max(plan.steps), executor, interrupted) as bars:
 
         def on_start(task):
-            progress.update(
-                dreaming,
-                completed=0,
-                description=escape(
-                    f"{task.target}, {task.checkpoint.run} epoch {task.checkpoint.epoch}, {task.objective}"
-                ),
-            )
-
-        def on_step(step, scores):
-            progress.update(dreaming, completed=step)
+            bars.start(f"{task.target}, {task.checkpoint.run} epoch {task.checkpoint.epoch}, {task.objective}")
 
         def on_written(task, number, total):
-            progress.update(overall, completed=len(plan.tasks) - total + number)
+            bars.progress.update(bars.overall, completed=len(plan.tasks) - total + number)
 
-        runner = make_executor(executor, address=address, workers=workers, on_start=on_start, on_step=on_step)
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*random weights.*")
-                ran = run_study(host, plan, runner, on_written=on_written)
-        except KeyboardInterrupt:
-            kept = int(next(task.completed for task in progress.tasks if task.id == overall))
-            stop_interrupted(
-                f"Interrupted: {kept} of {len(plan.tasks)} dream runs are done and kept in {output}; "
-                "run the same command again to make the rest (nothing done is made again).",
-                on=progress.console,
-            )
-        progress.update(overall, completed=len(plan.tasks))
-        progress.update(dreaming, visible=False)  # the last dream's bar (or, if none ran, an empty one) is done with
+        ran = run_study(host, plan, runner, on_written=on_written, on_start=on_start, on_step=bars.step)
+        bars.progress.update(bars.overall, completed=len(plan.tasks))
     sheets = write_sheets(plan)
     page = write_gallery(plan, title)
     console.print(

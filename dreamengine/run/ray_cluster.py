@@ -1,5 +1,5 @@
-"""What every Ray executor shares (a study's, an atlas's): importing Ray, joining or starting a cluster, and a
-worker's plugin host and local copies of the files the driver shipped.
+"""What the Ray executor (:mod:`~dreamengine.run.ray_executor`) stands on: importing Ray, joining or starting a
+cluster, running tasks to the end, and a worker's plugin host and local copies of the files the driver shipped.
 
 Without an address, dreamengine starts a Ray of its own on this machine, bound
 to 127.0.0.1, with ``workers`` worker processes; it stops when the work ends.
@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 from dreamengine.errors import DreamError
 from dreamengine.plugins import PluginHost, load_plugins
-from dreamengine.run.imaging import write_atomic
 
 __all__ = [
     "LOOPBACK",
@@ -199,6 +198,14 @@ def local_copy(data: bytes, name: str) -> Path:
     """``data`` as the file ``name`` (its SHA-256, so equal bytes share it) in this worker's temporary folder,
     written once."""
     path = Path(tempfile.gettempdir()) / "dreamengine-files" / name
-    if not path.is_file():
-        write_atomic(path, lambda handle: handle.write(data))
+    if not path.is_file():  # written beside it, then moved into place: another task never reads half a file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(data)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
     return path

@@ -1,4 +1,5 @@
-"""Running a study: every task not yet on disk, on an executor, each cell written as its task finishes.
+"""Running a study: every task not yet on disk, on an executor (:mod:`dreamengine.run.executors`), each cell
+written as its task finishes.
 
 Re-running a study skips every task whose cells are already on disk with the
 same settings and checkpoint, so an interrupted study resumes and loses nothing.
@@ -12,26 +13,24 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import closing
 from dataclasses import replace
 
 import torch
 from PIL import Image
 
-from dreamengine.errors import DreamError
 from dreamengine.plugins import PluginHost
+from dreamengine.run.executors import Executor, LocalExecutor, finished
 from dreamengine.run.expressions import build_objective
 from dreamengine.run.imaging import (
     MANIFEST_KEY,
     png_bytes,
 )
 from dreamengine.run.observers import run_ended
-from dreamengine.study.executors import EXECUTORS, Executor, LocalExecutor
 from dreamengine.study.plan import Cell, StudyPlan, Task
-from dreamengine.study.ray_executor import RayExecutor
 from dreamengine.study.render import CellOutput, write_cell
+from dreamengine.study.work import StudyWork
 
-__all__ = ["run_study", "same_dreams", "make_executor"]
+__all__ = ["run_study", "same_dreams"]
 
 
 def run_study(
@@ -40,8 +39,13 @@ def run_study(
     executor: Executor | None = None,
     *,
     on_written: Callable[[Task, int, int], None] | None = None,
+    on_start: Callable[[Task], None] | None = None,
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
 ) -> int:
     """Dream every task of ``plan`` whose cells are not all done, on ``executor`` (default: this process).
+
+    ``on_start(task)`` and ``on_step(step, scores)`` are called for the tasks dreamt in this process (for
+    progress bars; see :class:`~dreamengine.study.work.StudyWork`).
 
     Each task's cells are written here, as soon as the task's result arrives,
     whichever executor made them; the ``dreamengine_run_end`` hook follows for each cell (with its settings,
@@ -52,10 +56,10 @@ def run_study(
     todo = {task: [cell for cell in cells if not cell.is_done()] for task, cells in plan.tasks.items()}
     todo = {task: cells for task, cells in todo.items() if cells}
     shared = same_dreams(host, {task: plan.tasks[task] for task in todo})
-    work = {task: plan.tasks[task] for task in shared}
+    work = StudyWork(host, {task: plan.tasks[task] for task in shared}, on_start, on_step)
     written, folder = 0, plan.folder()
-    with closing((executor or LocalExecutor()).run(host, work)) as finished:  # closed: no task left running
-        for task, outputs in finished:
+    with finished(executor or LocalExecutor(), list(work.cells), work) as results:  # closed: no task left running
+        for task, outputs in results:
             by_steps = {output.steps: output for output in outputs}
             for member in shared[task]:
                 for cell in todo[member]:
@@ -92,21 +96,3 @@ def _restamped(output: CellOutput, cell: Cell) -> CellOutput:
         return png_bytes(picture, meta)
 
     return CellOutput(output.steps, restamp(output.png), restamp(output.side_png), output.result)
-
-
-def make_executor(
-    name: str,
-    *,
-    address: str | None = None,
-    workers: int | None = None,
-    on_start: Callable[[Task], None] | None = None,
-    on_step: Callable[[int, torch.Tensor], None] | None = None,
-) -> Executor:
-    """The executor ``dreamengine study --executor NAME`` uses (``address`` and ``workers`` are Ray's)."""
-    if name == "local":
-        if address is not None or workers is not None:
-            raise DreamError("--address and --workers are for --executor ray.")
-        return LocalExecutor(on_start, on_step)
-    if name == "ray":
-        return RayExecutor(address=address, workers=workers)
-    raise DreamError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}.")
