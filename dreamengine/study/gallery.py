@@ -21,7 +21,7 @@ from dreamengine.study.sheets import grids, sheet_path
 
 __all__ = ["gallery_data", "write_gallery"]
 
-_SETTINGS = ("checkpoint", "objective", "reg", "init", "steps", "lr", "optimizer", "size", "seed")
+_SETTINGS = ("checkpoint", "weights", "objective", "reg", "init", "steps", "lr", "optimizer", "size", "seed")
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -35,7 +35,11 @@ def gallery_data(plan: StudyPlan) -> dict:
     for cell in plan.cells:
         task, config = cell.task, cell.config.to_dict()
         settings = {key: config[key] for key in _SETTINGS}
-        settings["checkpoint"] = Path(settings["checkpoint"]).name
+        for key in ("checkpoint", "weights"):  # the row's file, by name; the other is not set
+            if settings[key] is None:
+                del settings[key]
+            else:
+                settings[key] = Path(settings[key]).name
         cells.append(
             {
                 "run": task.checkpoint.run,
@@ -44,6 +48,7 @@ def gallery_data(plan: StudyPlan) -> dict:
                 "blur": task.blur,
                 "seed": task.seed,
                 "epoch": task.checkpoint.epoch,
+                "row": task.checkpoint.label,
                 "steps": cell.steps,
                 "image": _relative(cell.side_path, root),
                 "raw": _relative(cell.path, root),
@@ -52,14 +57,14 @@ def gallery_data(plan: StudyPlan) -> dict:
             }
         )
     axes = {name: list(dict.fromkeys(c[name] for c in cells)) for name in ("run", "class", "objective", "blur", "seed")}
-    epochs = {c.run: {} for c in plan.checkpoints}
+    epochs: dict[str, dict[int, tuple[float | None, str]]] = {c.run: {} for c in plan.checkpoints}
     for checkpoint in plan.checkpoints:
-        epochs[checkpoint.run][checkpoint.epoch] = checkpoint.val_accuracy
+        epochs[checkpoint.run][checkpoint.epoch] = (checkpoint.val_accuracy, checkpoint.label)
     sheets = {"|".join(map(str, grid)): _relative(sheet_path(plan, grid), root) for grid in grids(plan)}
     return {
         "axes": axes,
         "steps": plan.steps,
-        "epochs": {run: sorted(e.items()) for run, e in epochs.items()},
+        "epochs": {run: [[epoch, *row] for epoch, row in sorted(e.items())] for run, e in epochs.items()},
         "cells": cells,
         "sheets": sheets,
     }
@@ -98,9 +103,9 @@ _PAGE = """<!DOCTYPE html>
 <body>
 <header><h1>{{title}}</h1></header>
 <main>
-<p class="note">Each picture is a dream: rows are training epochs, columns dream steps. Rescaled stretches each
-dream's values to the full range, so that faint patterns show; raw is the dream as saved. Hover for the settings,
-click for all of them.</p>
+<p class="note">Each picture is a dream: rows are training epochs (or weights files), columns dream steps.
+Rescaled stretches each dream's values to the full range, so that faint patterns show; raw is the dream as saved.
+Hover for the settings, click for all of them.</p>
 <div class="controls">
 <form id="pickers"></form>
 <fieldset id="view"><legend class="muted">show</legend>
@@ -166,8 +171,8 @@ function show() {
   grid.dataset.columns = study.steps.length;
   grid.style.gridTemplateColumns = "max-content repeat(" + study.steps.length + ", max-content)";
   for (const steps of study.steps) grid.appendChild(label(steps + " steps"));
-  for (const [epoch, accuracy] of epochs) {
-    grid.appendChild(label("epoch " + epoch + (accuracy === null ? "" : " (val " + Math.round(accuracy * 100) + "%)")));
+  for (const [epoch, accuracy, row] of epochs) {
+    grid.appendChild(label(row + (accuracy === null ? "" : " (val " + Math.round(accuracy * 100) + "%)")));
     for (const steps of study.steps) {
       const cell = cells.find(c => c.epoch === epoch && c.steps === steps);
       if (!cell) {
@@ -179,7 +184,7 @@ function show() {
       image.addEventListener("error", () => record(image, false));
       image.src = view() === "raw" ? cell.raw : cell.image;
       image.className = view();
-      image.alt = cell.class + ", epoch " + epoch + ", " + steps + " steps, " + view();
+      image.alt = cell.class + ", " + row + ", " + steps + " steps, " + view();
       image.title = describe(cell);
       image.tabIndex = 0;
       image.addEventListener("click", () => select(image, cell));
@@ -197,7 +202,7 @@ function select(image, cell) {
   document.querySelectorAll("img.selected").forEach(i => i.classList.remove("selected"));
   image.classList.add("selected");
   const score = cell.score === null ? "-" : cell.score.toFixed(3);
-  document.getElementById("details").textContent = cell.class + ", " + cell.run + ", epoch " + cell.epoch + ", "
+  document.getElementById("details").textContent = cell.class + ", " + cell.run + ", " + cell.row + ", "
     + cell.steps + " steps, objective value " + score + "\\n" + describe(cell) + "\\nfile: " + cell.raw;
 }
 
