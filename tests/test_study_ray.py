@@ -208,3 +208,32 @@ def test_an_empty_address_is_one_line_before_ray_is_asked(address):
 
     with pytest.raises(DreamError, match=r"^--address is empty: give the head's HOST:PORT"):
         RayExecutor(address=address)
+
+
+def test_a_weights_file_row_and_its_class_names_travel_to_the_worker_by_value(host, tmp_path, resnet10t_quiet):
+    import timm
+    import torch
+    from safetensors.torch import save_file
+
+    from dreamengine.study.ray_executor import _dream_cells
+
+    torch.manual_seed(1)
+    weights = tmp_path / "epoch4.safetensors"
+    save_file(timm.create_model("resnet10t", num_classes=3).state_dict(), weights)
+    names = tmp_path / "names"  # a dataset folder of class folders names the classes
+    for name in ("cat", "dog", "owl"):
+        (names / name).mkdir(parents=True)
+    base = apply_preset(host, RunConfig(), "report").updated(
+        {"size": 16, "device": "cpu", "model": "resnet10t", "class_names": str(names)}, "test"
+    )
+    rows = find_checkpoints([str(weights)], model="resnet10t")
+    plan = plan_study(base, rows, [1], ["owl"], ["logit"], ["0.5"], [0], tmp_path / "study", host)
+    ((task, cells),) = plan.tasks.items()
+    expected = render_task(host, cells)[0][0].png
+    data, listed = weights.read_bytes(), b'["cat", "dog", "owl"]'
+    weights.rename(tmp_path / "elsewhere.safetensors")
+    for name in ("cat", "dog", "owl"):
+        (names / name).rmdir()
+    (output,) = _dream_cells((False, ()), list(cells), data, [(str(names), "names.json")], 1, listed)
+    assert output.png == expected  # the same dream, and the settings stored keep the driver's paths
+    assert b"epoch4.safetensors" in output.png and str(names).encode() in output.png
