@@ -248,7 +248,8 @@ def test_a_grayscale_networks_weights_make_a_one_channel_model_that_dreams_in_gr
     args = ["run", "--model", "resnet10t", "--steps", "2", "--size", "24", "--threads", "1", "-c", "2"]
     result = runner.invoke(cli, [*args, "--weights", str(tmp_path / "c1.safetensors"), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    pixels = torch.tensor(list(Image.open(tmp_path / "out" / "class-2-seed0.png").convert("RGB").getdata()))
+    picture = Image.open(tmp_path / "out" / "class-2-seed0.png").convert("RGB")
+    pixels = torchvision.transforms.functional.pil_to_tensor(picture).flatten(1).T
     assert torch.equal(pixels[:, 0], pixels[:, 1]) and torch.equal(pixels[:, 1], pixels[:, 2])  # gray
     assert pixels.float().std() > 0
     result = runner.invoke(cli, [*args, "--weights", str(tmp_path / "c4.safetensors"), "-o", str(tmp_path / "o4")])
