@@ -159,7 +159,7 @@ def dreamengine_register_executors(register: Register) -> None:
 
 
 @hookspec(firstresult=True)
-def dreamengine_load_model(name: str, pretrained: bool, num_classes: int | None) -> DreamModel | None:
+def dreamengine_load_model(name: str, pretrained: bool, num_classes: int | None, in_chans: int) -> DreamModel | None:
     """Load a model that is not registered by name, or decline.
 
     Called for ``--model NAME`` when no plugin registered ``NAME``, and for the
@@ -170,6 +170,10 @@ def dreamengine_load_model(name: str, pretrained: bool, num_classes: int | None)
     :param bool pretrained: whether the user asked for pretrained weights.
     :param num_classes: the number of classes the model must have, or ``None``
         for its own default.
+    :param int in_chans: the input channels the model must take: 3 (RGB), or 1
+        for a grayscale network's weights. A loader that builds RGB models only
+        may leave the argument out; the weights then do not fit, and the user is
+        told so in one line.
     :return: a :class:`dreamengine.DreamModel`, or ``None`` to decline.
     """
 

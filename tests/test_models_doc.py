@@ -55,6 +55,19 @@ def test_route_1_commands_and_python(runner, birds):
     assert names["owl"].manifest["target"]["name"] == "owl" and Path("owl.png").is_file()
 
 
+def test_route_1_study_of_weights_files(runner, birds):
+    for epoch in (1, 2):
+        torch.manual_seed(epoch)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            save_file(timm.create_model("resnet10t", num_classes=5).state_dict(), f"epoch{epoch}.safetensors")
+    (arguments,) = commands("1.", "study")
+    arguments = [argument.replace("200,500", "1,2") for argument in arguments]
+    result = runner.invoke(cli, [*arguments, "-c", "owl", "--size", "16", "--threads", "1", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert len([p for p in Path("study", "cells").rglob("*.png") if not p.stem.endswith("-side")]) == 4
+
+
 def test_route_2_a_saved_folder(runner, birds):
     from timm.models import save_for_hf
 

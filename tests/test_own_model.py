@@ -231,3 +231,36 @@ def test_the_atlas_of_a_feature_extractor_has_no_class_pages(tmp_path):
     plan = json.loads((tmp_path / "atlas" / "atlas.json").read_text())
     assert index.is_file() and plan["model"] == "Sequential" and plan["classes"] is None
     assert "logits" not in [layer["name"] for layer in plan["layers"]]
+
+
+def test_a_grayscale_networks_weights_make_a_one_channel_model_that_dreams_in_gray(host, runner, tmp_path, monkeypatch):
+    torch.manual_seed(2)
+    for channels in (1, 4):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            net = timm.create_model("resnet10t", num_classes=3, in_chans=channels)
+        save_file(net.state_dict(), tmp_path / f"c{channels}.safetensors")
+    model = load_model(host, RunConfig(model="resnet10t", weights=str(tmp_path / "c1.safetensors")))
+    assert model.mean.shape[1] == 1 and model.num_classes == 3
+    assert model.net.conv1[0].in_channels == 1
+    monkeypatch.setenv("DREAMENGINE_NO_ENTRYPOINTS", "1")
+    monkeypatch.setattr("dreamengine.cli.group._HOST", None)
+    args = ["run", "--model", "resnet10t", "--steps", "2", "--size", "24", "--threads", "1", "-c", "2"]
+    result = runner.invoke(cli, [*args, "--weights", str(tmp_path / "c1.safetensors"), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    picture = Image.open(tmp_path / "out" / "class-2-seed0.png").convert("RGB")
+    pixels = torchvision.transforms.functional.pil_to_tensor(picture).flatten(1).T
+    assert torch.equal(pixels[:, 0], pixels[:, 1]) and torch.equal(pixels[:, 1], pixels[:, 2])  # gray
+    assert pixels.float().std() > 0
+    result = runner.invoke(cli, [*args, "--weights", str(tmp_path / "c4.safetensors"), "-o", str(tmp_path / "o4")])
+    assert result.exit_code != 0
+    assert "take 4 input channels (conv1.0.weight is (24, 4, 3, 3)): dreamengine dreams RGB" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_loader_that_builds_rgb_only_refuses_grayscale_weights_in_one_line(host, tmp_path):
+    net = torchvision.models.resnet18(num_classes=3)
+    net.conv1 = nn.Conv2d(1, 64, 7, 2, 3, bias=False)
+    save_file(net.state_dict(), tmp_path / "gray18.safetensors")
+    with pytest.raises(DreamError, match=r"take 1 input channels, and the loader of 'torchvision:resnet18' builds"):
+        load_model(host, RunConfig(model="torchvision:resnet18", weights=str(tmp_path / "gray18.safetensors")))

@@ -272,7 +272,7 @@ def test_cells_made_with_other_settings_are_said_to_be_made_again(runner, checkp
     changed = runner.invoke(cli, [*study, "--lr", "0.2"])
     assert changed.exit_code == 0, changed.output
     said = " ".join(changed.output.split())
-    assert "warning: 2 cells in" in said and "were made with other settings or checkpoints (e.g." in said
+    assert "warning: 2 cells in" in said and "were made with other settings, checkpoints or weights (e.g." in said
     assert "this study makes them again in their place." in said and "(1 dream run made now)" in said
     assert "warning" not in runner.invoke(cli, [*study, "--lr", "0.2"]).output
 

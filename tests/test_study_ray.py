@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 from pathlib import Path
 
@@ -145,8 +146,8 @@ def test_a_worker_dreams_from_the_shipped_bytes_not_the_drivers_files(host, chec
     )
     ((task, cells),) = plan.tasks.items()
     assert files_read(host.registry, cells[0].config) == [str(photo), str(mask), str(guide)]
-    files = [(str(path), f"sha-{path.name}") for path in (photo, mask, guide)]
     contents = [path.read_bytes() for path in (photo, mask, guide)]
+    files = [(str(path), _copy_name(data, path)) for path, data in zip((photo, mask, guide), contents)]
     checkpoint = Path(task.checkpoint.path).read_bytes()
     expected = render_task(host, cells)[0][0].png
     for path in (photo, mask, guide):
@@ -155,11 +156,17 @@ def test_a_worker_dreams_from_the_shipped_bytes_not_the_drivers_files(host, chec
     Path(task.checkpoint.path).rename(moved)
     try:
         work = pickle.loads(pickle.dumps(StudyWork(host, plan.tasks)))  # as a worker gets it: its own plugin host
-        shipped = [(task.checkpoint.path, "sha-checkpoint.pt"), *files]
+        shipped = [(task.checkpoint.path, _copy_name(checkpoint, moved)), *files]
         (output,) = _run_task(work, task, shipped, 1, checkpoint, *contents)
     finally:
         moved.rename(task.checkpoint.path)
     assert output.png == expected  # the same dream, and the settings stored keep the driver's paths
+
+
+def _copy_name(data: bytes, path: Path) -> str:
+    """The name a worker's copy of a file takes, as the executor gives it: its SHA-256 and suffix (a made-up name
+    would meet another test's copy, of other bytes, in the worker's folder of copies)."""
+    return f"{hashlib.sha256(data).hexdigest()}{path.suffix}"
 
 
 class FailingRay:
@@ -213,3 +220,33 @@ def test_an_empty_address_is_one_line_before_ray_is_asked(address):
 
     with pytest.raises(DreamError, match=r"^--address is empty: give the head's HOST:PORT"):
         RayExecutor(address=address)
+
+
+def test_a_weights_file_row_and_its_class_names_travel_to_the_worker_by_value(host, tmp_path, resnet10t_quiet):
+    import timm
+    import torch
+    from safetensors.torch import save_file
+
+    from dreamengine.run.ray_executor import _run_task
+
+    torch.manual_seed(1)
+    weights = tmp_path / "epoch4.safetensors"
+    save_file(timm.create_model("resnet10t", num_classes=3).state_dict(), weights)
+    names = tmp_path / "names"  # a dataset folder of class folders names the classes
+    for name in ("cat", "dog", "owl"):
+        (names / name).mkdir(parents=True)
+    base = apply_preset(host, RunConfig(), "report").updated(
+        {"size": 16, "device": "cpu", "model": "resnet10t", "class_names": str(names)}, "test"
+    )
+    rows = find_checkpoints([str(weights)], model="resnet10t")
+    plan = plan_study(base, rows, [1], ["owl"], ["logit"], ["0.5"], [0], tmp_path / "study", host)
+    ((task, cells),) = plan.tasks.items()
+    expected = render_task(host, cells)[0][0].png
+    data = weights.read_bytes()
+    work = pickle.loads(pickle.dumps(StudyWork(host, plan.tasks)))  # as a worker gets it: names read by the driver
+    weights.rename(tmp_path / "elsewhere.safetensors")
+    for name in ("cat", "dog", "owl"):
+        (names / name).rmdir()
+    (output,) = _run_task(work, task, [(str(weights), _copy_name(data, weights))], 1, data)
+    assert output.png == expected  # the same dream, and the settings stored keep the driver's paths
+    assert b"epoch4.safetensors" in output.png and str(names).encode() in output.png

@@ -8,6 +8,7 @@ import click
 
 from dreamengine.cli.executing import dreaming, executor_options
 from dreamengine.cli.group import TorchCommand, cli, get_host
+from dreamengine.cli.model_options import model_options, model_settings
 from dreamengine.cli.once import once
 from dreamengine.cli.output import console, counted, err_console, warn
 from dreamengine.errors import DreamError
@@ -34,7 +35,8 @@ def _numbers(text: str | None, what: str) -> list[int] | None:
 
 
 @cli.command("study", cls=TorchCommand)
-@click.argument("checkpoints", nargs=-1, required=True)
+@click.argument("checkpoints", nargs=-1)
+@model_options()
 @once(
     "--steps",
     default=",".join(map(str, REPORT_STEPS)),
@@ -79,6 +81,12 @@ def study_command(
 ) -> None:
     """Dream every combination of CHECKPOINTS (files, or folders of epoch-NNN.pt) and step counts.
 
+    With --model ARCH, the rows may also be weights files of that architecture
+    (.safetensors, or .pt/.pth/.bin state dicts; a folder: its weights files),
+    each a row at the epoch the last number in its name gives, labelled by its
+    name; --class-names, --mean, --std and --input-size apply to every row.
+    --checkpoint and --weights add a row before the others.
+
     Writes a labelled contact sheet per grid and an offline page, OUTPUT/index.html.
     Cells already made with the same settings are kept, so an interrupted
     study resumes where it stopped. With --executor ray, each dream run is a
@@ -90,6 +98,7 @@ def study_command(
       dreamengine study full fc-only --epochs 0,5,10 --objective logit --objective cross-entropy
       dreamengine study full --blur 0.5 --blur 0.1-1.0 --seed 0 --seed 1 --size 64
       dreamengine study full --executor ray --address 10.0.0.5:6379
+      dreamengine study --model resnet50 --class-names birds.txt epoch1.safetensors epoch2.safetensors
     """
     from dreamengine.run.executors import make_executor
     from dreamengine.run.prepare import apply_preset
@@ -100,13 +109,22 @@ def study_command(
     from dreamengine.study.sheets import write_sheets
 
     host = get_host()
+    model = model_settings(overrides)
+    rows = [*(model[key] for key in ("checkpoint", "weights") if key in model), *checkpoints]
+    if not rows:
+        raise DreamError(
+            "a study needs its rows: dreamengine checkpoints (files, or folders of epoch-NNN.pt), or weights "
+            "files of --model ARCH, as in dreamengine study --model resnet50 epoch1.safetensors epoch2.safetensors."
+        )
+    overrides = {k: v for k, v in overrides.items() if v is not None and k not in ("checkpoint", "weights")}
     base = apply_preset(host, RunConfig(), preset) if preset else RunConfig()
-    base = base.updated({k: v for k, v in overrides.items() if v is not None}, "the command line")
+    base = base.updated(overrides, "the command line")
     study_folder(output).check()  # a folder of the user's is refused before anything is written
     note = apply_threads(base.threads).note()
     if note:
         err_console.print(note, highlight=False)
-    found = find_checkpoints(checkpoints, _numbers(epochs, "--epochs"))
+    architecture = base.model if "model" in model or "weights" in model else None
+    found = find_checkpoints(rows, _numbers(epochs, "--epochs"), model=architecture)
     plan = plan_study(
         base,
         found,
@@ -116,6 +134,7 @@ def study_command(
         blurs or ["0.5"],
         seeds or [0],
         output,
+        host,
     )
     _say_replaced(plan)
     runner = make_executor(host.registry, executor, address=address, workers=workers)
@@ -129,7 +148,7 @@ def study_command(
     with dreaming("study", len(plan.tasks), "dream", max(plan.steps), executor, interrupted) as bars:
 
         def on_start(task):
-            bars.start(f"{task.target}, {task.checkpoint.run} epoch {task.checkpoint.epoch}, {task.objective}")
+            bars.start(f"{task.target}, {task.checkpoint.run} {task.checkpoint.label}, {task.objective}")
 
         def on_written(task, number, total):
             bars.progress.update(bars.overall, completed=len(plan.tasks) - total + number)
@@ -159,18 +178,18 @@ def _size(plan: StudyPlan, base: RunConfig, preset: str | None, given: int | Non
     elif base.size is not None:
         source = f"preset {preset!r}'s size; --size changes it"
     else:
-        source = "the checkpoints' own size"
+        source = "the model's own size"
     return f"dreamed at {width}x{height} pixels ({source})"
 
 
 def _say_replaced(plan: StudyPlan) -> None:
-    """Say when cells in the output folder were made with other settings (or a changed checkpoint): this study
-    makes them again, in their place."""
+    """Say when cells in the output folder were made with other settings (or a changed checkpoint or weights file):
+    this study makes them again, in their place."""
     other = [cell for cell in plan.cells if cell.path.is_file() and not cell.is_done()]
     if other:
         warn(
             f"{counted(len(other), 'cell')} in {plan.output} {'was' if len(other) == 1 else 'were'} made with other "
-            "settings or checkpoints (e.g. "
+            "settings, checkpoints or weights (e.g. "
             f"{other[0].path.relative_to(plan.output)}); this study makes them again in their place."
         )
 

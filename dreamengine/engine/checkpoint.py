@@ -23,7 +23,14 @@ from dreamengine.engine.model import DreamModel
 from dreamengine.engine.weights import WeightsFile, file_sha256, unloadable
 from dreamengine.errors import DreamError
 
-__all__ = ["CHECKPOINT_FORMAT", "checkpoints_in", "save_checkpoint", "read_checkpoint", "load_checkpoint_model"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "checkpoints_in",
+    "save_checkpoint",
+    "read_checkpoint",
+    "is_checkpoint",
+    "load_checkpoint_model",
+]
 
 CHECKPOINT_FORMAT = "dreamengine-checkpoint"
 _REQUIRED = ("architecture", "num_classes", "state_dict")
@@ -85,6 +92,19 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise DreamError(f"checkpoint {str(path)!r} lacks {', '.join(missing)}.")
     _check_metadata(payload, f"checkpoint {str(path)!r}")
     return payload
+
+
+def is_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` is a dreamengine checkpoint (a file ``torch.save`` wrote whose ``format`` says so), read
+    safely; False for any other file, a ``.safetensors`` file or a state dict from elsewhere among them."""
+    path = Path(path)
+    if path.suffix == ".safetensors" or not path.is_file():
+        return False
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # not a file torch can read safely: not a checkpoint
+        return False
+    return isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT
 
 
 def _check_metadata(payload: Mapping[str, Any], where: str) -> None:

@@ -21,7 +21,15 @@ from safetensors.torch import load_file
 
 from dreamengine.errors import DreamError
 
-__all__ = ["NESTED_KEYS", "WeightsFile", "file_sha256", "read_state_dict", "head_classes", "unloadable"]
+__all__ = [
+    "NESTED_KEYS",
+    "WeightsFile",
+    "file_sha256",
+    "read_state_dict",
+    "head_classes",
+    "input_channels",
+    "unloadable",
+]
 
 #: Where a training loop's checkpoint keeps its state dict, in the order they are looked for (an EMA first).
 NESTED_KEYS = ("state_dict_ema", "model_ema", "state_dict", "model")
@@ -83,6 +91,27 @@ def head_classes(own: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tens
         and given[name].shape[1:] == tensor.shape[1:]
     }
     return rows.pop() if len(rows) == 1 else None
+
+
+def input_channels(net: torch.nn.Module, given: Mapping[str, torch.Tensor]) -> tuple[str, int] | None:
+    """The input channels of the weights ``given`` for ``net``, where they are not ``net``'s: the name of ``net``'s
+    first convolution's weight and how many input channels ``given`` holds for it (1 for a grayscale network's
+    weights when ``net`` was built for RGB). ``None``: the first convolution fits as it is (or there is none)."""
+    for name, module in net.named_modules():
+        if isinstance(module, torch.nn.modules.conv._ConvNd):
+            key = f"{name}.weight"
+            own, theirs = module.weight, given.get(key)
+            if (
+                module.groups != 1
+                or theirs is None
+                or theirs.dim() != own.dim()
+                or theirs.shape[1] == own.shape[1]
+                or theirs.shape[0] != own.shape[0]
+                or theirs.shape[2:] != own.shape[2:]
+            ):
+                return None
+            return key, int(theirs.shape[1])
+    return None
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from huggingface_hub import constants, snapshot_download
 
 from dreamengine.engine.model import DreamModel
-from dreamengine.engine.weights import WeightsFile, file_sha256, head_classes, read_state_dict
+from dreamengine.engine.weights import WeightsFile, file_sha256, head_classes, input_channels, read_state_dict
 from dreamengine.errors import DreamError
 from dreamengine.run.config import RunConfig, parse_size
 
@@ -33,8 +33,13 @@ __all__ = [
 HUB_PREFIX = "hf-hub:"
 #: The files a saved folder may hold its weights in, in the order they are read.
 FOLDER_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
-#: Builds an architecture by name with a number of classes (``None``: its own), random weights.
-Create = Callable[[str, "int | None"], DreamModel]
+
+
+class Create(Protocol):
+    """Builds an architecture by name with a number of classes (``None``: its own) and of input channels, random
+    weights."""
+
+    def __call__(self, name: str, num_classes: int | None, in_chans: int = 3) -> DreamModel: ...
 
 
 def saved_folder(name: str) -> Path | None:
@@ -102,22 +107,47 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def load_with_weights(create: Create, architecture: str, path: str | Path, classes: int | None = None) -> DreamModel:
     """``architecture`` with the state dict in ``path``, loaded strictly. The number of classes is ``classes``, else
-    the weights' (a 555-class head makes a 555-class model); weights without the head make a feature extractor."""
+    the weights' (a 555-class head makes a 555-class model); weights without the head make a feature extractor.
+    The input channels are the weights' first convolution's: weights of a grayscale network (1 channel) make the
+    architecture with one input channel, which dreams in gray; other counts than 1 and 3 are refused."""
     path = Path(path)
     state = read_state_dict(path)
     with warnings.catch_warnings():  # the file's weights replace the random ones
         warnings.filterwarnings("ignore", message=".*random weights.*")
         model = create(architecture, classes)
+        channels = _channels(model, state, path)
+        headless, rebuild = False, channels != 3
         if classes is None:
             own = model.net.state_dict()
             found = head_classes(own, state, model.num_classes)
             headless = _headless(own, state, model.num_classes)
-            if found is not None or headless:
-                model = create(architecture, 0 if headless else found)
-                model.has_logits = not headless
+            classes, rebuild = (0 if headless else found), rebuild or found is not None or headless
+        if rebuild:
+            model = create(architecture, classes, channels)
+            model.has_logits = not headless
+            if input_channels(model.net, state) is not None:
+                raise DreamError(
+                    f"the weights in {str(path)!r} take {channels} input channels, and the loader of "
+                    f"{architecture!r} builds it for 3 only: timm architectures take 1 (grayscale) or 3."
+                )
     model.load_weights(state, f"weights {str(path)!r}")
     model.weights = WeightsFile(path, file_sha256(path))
     return model
+
+
+def _channels(model: DreamModel, state: Mapping[str, torch.Tensor], path: Path) -> int:
+    """The input channels the weights in ``state`` take (``model``'s, 3, unless its first convolution's weight
+    there says otherwise), or a one-line refusal of a count other than 1 and 3."""
+    found = input_channels(model.net, state)
+    if found is None:
+        return 3
+    name, channels = found
+    if channels != 1:
+        raise DreamError(
+            f"the weights in {str(path)!r} take {channels} input channels ({name} is {tuple(state[name].shape)}): "
+            "dreamengine dreams RGB pictures (3 channels) and grayscale ones (1)."
+        )
+    return channels
 
 
 def _headless(own: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor], classes: int) -> bool:

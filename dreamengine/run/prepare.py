@@ -96,10 +96,12 @@ def load_model(host: PluginHost, config: RunConfig) -> DreamModel:
 
 
 def load_architecture(
-    host: PluginHost, name: str, *, pretrained: bool = False, num_classes: int | None = None
+    host: PluginHost, name: str, *, pretrained: bool = False, num_classes: int | None = None, in_chans: int = 3
 ) -> DreamModel:
     """A model by architecture name from the ``dreamengine_load_model`` hook (timm's loader runs last)."""
-    model = host.hook.dreamengine_load_model(name=name, pretrained=pretrained, num_classes=num_classes)
+    model = host.hook.dreamengine_load_model(
+        name=name, pretrained=pretrained, num_classes=num_classes, in_chans=in_chans
+    )
     if model is None:
         raise unknown_name("model", name, host.registry.names("models"))
     return model
@@ -109,8 +111,8 @@ def _load_model(host: PluginHost, config: RunConfig) -> DreamModel:
     """The model of ``config`` (a checkpoint, an architecture with a weights file, a saved folder, a registered
     model, or one from the hook), with the class names, normalisation and input size ``config`` overrides."""
 
-    def create(name: str, num_classes: int | None) -> DreamModel:
-        return load_architecture(host, name, num_classes=num_classes)
+    def create(name: str, num_classes: int | None, in_chans: int = 3) -> DreamModel:
+        return load_architecture(host, name, num_classes=num_classes, in_chans=in_chans)
 
     if config.checkpoint and config.weights:
         raise DreamError("give --checkpoint or --weights, not both: each holds the weights to dream with.")

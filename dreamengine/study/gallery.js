@@ -54,8 +54,8 @@ function show() {
   grid.dataset.columns = study.steps.length;
   grid.style.gridTemplateColumns = "max-content repeat(" + study.steps.length + ", max-content)";
   for (const steps of study.steps) grid.appendChild(label(steps + " steps"));
-  for (const [epoch, accuracy] of epochs) {
-    grid.appendChild(label("epoch " + epoch + (accuracy === null ? "" : " (val " + Math.round(accuracy * 100) + "%)")));
+  for (const [epoch, accuracy, row] of epochs) {
+    grid.appendChild(label(row + (accuracy === null ? "" : " (val " + Math.round(accuracy * 100) + "%)")));
     for (const steps of study.steps) {
       const cell = cells.find(c => c.epoch === epoch && c.steps === steps);
       if (!cell) {
@@ -67,7 +67,7 @@ function show() {
       image.addEventListener("error", () => record(image, false));
       image.src = view() === "raw" ? cell.raw : cell.image;
       image.className = view();
-      image.alt = cell.class + ", epoch " + epoch + ", " + steps + " steps, " + view();
+      image.alt = cell.class + ", " + row + ", " + steps + " steps, " + view();
       image.title = describe(cell);
       image.tabIndex = 0;
       image.addEventListener("click", () => select(image, cell));
@@ -85,7 +85,7 @@ function select(image, cell) {
   document.querySelectorAll("img.selected").forEach(i => i.classList.remove("selected"));
   image.classList.add("selected");
   const score = cell.score === null ? "-" : cell.score.toFixed(3);
-  document.getElementById("details").textContent = cell.class + ", " + cell.run + ", epoch " + cell.epoch + ", "
+  document.getElementById("details").textContent = cell.class + ", " + cell.run + ", " + cell.row + ", "
     + cell.steps + " steps, objective value " + score + "\n" + describe(cell) + "\nfile: " + cell.raw;
 }
 

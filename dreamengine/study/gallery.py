@@ -24,7 +24,7 @@ from dreamengine.study.sheets import grids, sheet_path
 
 __all__ = ["gallery_data", "write_gallery"]
 
-_SETTINGS = ("checkpoint", "objective", "reg", "init", "steps", "lr", "optimizer", "size", "seed")
+_SETTINGS = ("checkpoint", "weights", "objective", "reg", "init", "steps", "lr", "optimizer", "size", "seed")
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -38,7 +38,11 @@ def gallery_data(plan: StudyPlan) -> dict:
     for cell in plan.cells:
         task, config = cell.task, cell.config.to_dict()
         settings = {key: config[key] for key in _SETTINGS}
-        settings["checkpoint"] = Path(settings["checkpoint"]).name
+        for key in ("checkpoint", "weights"):  # the row's file, by name; the other is not set
+            if settings[key] is None:
+                del settings[key]
+            else:
+                settings[key] = Path(settings[key]).name
         cells.append(
             {
                 "run": task.checkpoint.run,
@@ -47,6 +51,7 @@ def gallery_data(plan: StudyPlan) -> dict:
                 "blur": task.blur,
                 "seed": task.seed,
                 "epoch": task.checkpoint.epoch,
+                "row": task.checkpoint.label,
                 "steps": cell.steps,
                 "image": _relative(cell.side_path, root),
                 "raw": _relative(cell.path, root),
@@ -55,14 +60,14 @@ def gallery_data(plan: StudyPlan) -> dict:
             }
         )
     axes = {name: list(dict.fromkeys(c[name] for c in cells)) for name in ("run", "class", "objective", "blur", "seed")}
-    epochs = {c.run: {} for c in plan.checkpoints}
+    epochs: dict[str, dict[int, tuple[float | None, str]]] = {c.run: {} for c in plan.checkpoints}
     for checkpoint in plan.checkpoints:
-        epochs[checkpoint.run][checkpoint.epoch] = checkpoint.val_accuracy
+        epochs[checkpoint.run][checkpoint.epoch] = (checkpoint.val_accuracy, checkpoint.label)
     sheets = {"|".join(map(str, grid)): _relative(sheet_path(plan, grid), root) for grid in grids(plan)}
     return {
         "axes": axes,
         "steps": plan.steps,
-        "epochs": {run: sorted(e.items()) for run, e in epochs.items()},
+        "epochs": {run: [[epoch, *row] for epoch, row in sorted(e.items())] for run, e in epochs.items()},
         "cells": cells,
         "sheets": sheets,
     }

@@ -1,5 +1,8 @@
 """Planning a study: a grid of checkpoints (epochs) x dream steps x classes [x objective x blur x seed].
 
+A row is a dreamengine checkpoint, or a weights file of the architecture ``--model`` names (docs/models.md), each
+named in its cells' settings and manifests with its SHA-256.
+
 The report's "visualizer for combinations of number of training epochs and number
 of dream steps". Every cell is a pure function of its settings and seed: one
 :class:`~dreamengine.RunConfig`. Cells that differ only in their step count
@@ -13,20 +16,23 @@ step counts -- is the unit of work, and each cell it writes is byte-for-byte wha
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dreamengine.engine.checkpoint import checkpoints_in, read_checkpoint
+from dreamengine.engine.checkpoint import checkpoints_in, is_checkpoint, read_checkpoint
 from dreamengine.engine.classes import name_for, resolve_class, slug
 from dreamengine.errors import DreamError
+from dreamengine.plugins import PluginHost
 from dreamengine.run.config import RunConfig
 from dreamengine.run.expression_syntax import parse_objective
 from dreamengine.run.imaging import (
     read_manifest,
 )
 from dreamengine.run.owned import OwnedFolder
+from dreamengine.run.prepare import load_model
 
 __all__ = [
     "class_folders",
@@ -48,13 +54,26 @@ REPORT_STEPS = (200, 500, 1000, 2000)
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """One checkpoint of a training run, with what the study shows about it."""
+    """One row of the study: a checkpoint of a training run, with what the study shows about it; or, with
+    ``weights``, a weights file of the architecture the study's settings name (``--model``)."""
 
     run: str
     epoch: int
     path: str
     val_accuracy: float | None
     sha256: str
+    weights: bool = False
+
+    @property
+    def label(self) -> str:
+        """What the row is called on the contact sheet and the page: ``epoch N``, or a weights file's name."""
+        return Path(self.path).name if self.weights else f"epoch {self.epoch}"
+
+    def settings(self) -> dict[str, str | None]:
+        """The run settings that make a dream read this row's weights."""
+        return (
+            {"checkpoint": None, "weights": self.path} if self.weights else {"checkpoint": self.path, "weights": None}
+        )
 
 
 @dataclass(frozen=True)
@@ -94,10 +113,15 @@ class Task:
     def key(self) -> dict[str, Any]:
         """The task's coordinates in the study (stored in each cell's manifest)."""
         c = self.checkpoint
+        source = (
+            {"weights_file": Path(c.path).name, "weights_sha256": c.sha256}
+            if c.weights
+            else {"checkpoint_sha256": c.sha256}
+        )
         return {
             "run": c.run,
             "epoch": c.epoch,
-            "checkpoint_sha256": c.sha256,
+            **source,
             "class": self.target,
             "objective": self.objective,
             "blur": self.blur,
@@ -148,28 +172,86 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def find_checkpoints(paths: Sequence[str], epochs: Sequence[int] | None = None) -> list[Checkpoint]:
-    """Checkpoints from files and folders (a folder: its ``epoch-NNN.pt`` files; its name is the run's)."""
-    found, seen = [], set()
+def find_checkpoints(
+    paths: Sequence[str], epochs: Sequence[int] | None = None, *, model: str | None = None
+) -> list[Checkpoint]:
+    """The study's rows from files and folders: dreamengine checkpoints (a folder: its ``epoch-NNN.pt`` files; its
+    name is the run's) and, where ``model`` names an architecture (``--model``), weights files of it, each a row at
+    the epoch the last number in its name gives (else its place among the rows), labelled by its name (a folder
+    without checkpoints: its weights files, in the order of those numbers)."""
+    found: list[Checkpoint] = []
+    seen: set[int] = set()
     for text in paths:
         path = Path(text)
         files = checkpoints_in(path) if path.is_dir() else [path]
+        if path.is_dir() and not files and model is not None:
+            files = _weights_in(path)
         if path.is_dir() and not files:
-            raise DreamError(f"folder {text!r} holds no epoch-NNN.pt checkpoints; train some with dreamengine train.")
+            also = f" or weights files ({', '.join(WEIGHTS_SUFFIXES)})" if model is not None else ""
+            raise DreamError(
+                f"folder {text!r} holds no epoch-NNN.pt checkpoints{also}; train some with dreamengine train."
+            )
         for file in files:
-            extra = read_checkpoint(file).get("extra", {})
-            epoch = int(extra.get("epoch", len(found)))
-            seen.add(epoch)
-            if epochs is None or epoch in epochs:
-                found.append(
-                    Checkpoint(file.parent.name or "run", epoch, str(file), extra.get("val_accuracy"), _sha256(file))
-                )
+            row = _row(file, len(found), model)
+            seen.add(row.epoch)
+            if (epochs is None or row.epoch in epochs) and row not in found:
+                found.append(row)
     if not found:
         raise DreamError(
             f"no checkpoint is at --epochs {','.join(map(str, epochs or []))}: the checkpoints given "
             f"are at epochs {', '.join(map(str, sorted(seen)))}."
         )
+    _check_rows(found)
     return found
+
+
+#: The suffixes of the weights files a study finds in a folder (``--model ARCH FOLDER``).
+WEIGHTS_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
+
+
+def _weights_in(folder: Path) -> list[Path]:
+    """The weights files in ``folder``, in the order of the last number in their names (those without one last)."""
+    files = [path for path in folder.iterdir() if path.is_file() and path.suffix in WEIGHTS_SUFFIXES]
+
+    def order(path: Path) -> tuple[float, str]:
+        numbers = re.findall(r"\d+", path.stem)
+        return (int(numbers[-1]) if numbers else float("inf")), path.name
+
+    return sorted(files, key=order)
+
+
+def _row(file: Path, place: int, model: str | None) -> Checkpoint:
+    """The row ``file`` makes: a dreamengine checkpoint, or (with ``model``) a weights file of that architecture."""
+    if model is None or is_checkpoint(file):
+        try:
+            extra = read_checkpoint(file).get("extra", {})
+        except DreamError as error:
+            if model is None and file.is_file() and not is_checkpoint(file):
+                raise DreamError(
+                    f"{error} A weights file of an architecture needs --model ARCH, as in "
+                    f"dreamengine study --model resnet50 {file}."
+                ) from None
+            raise
+        epoch = int(extra.get("epoch", place))
+        return Checkpoint(file.parent.name or "run", epoch, str(file), extra.get("val_accuracy"), _sha256(file))
+    if not file.is_file():
+        raise DreamError(f"weights file {str(file)!r} does not exist.")
+    numbers = re.findall(r"\d+", file.stem)
+    epoch = int(numbers[-1]) if numbers else place
+    return Checkpoint(file.parent.name or "run", epoch, str(file), None, _sha256(file), weights=True)
+
+
+def _check_rows(rows: Sequence[Checkpoint]) -> None:
+    """Refuse two rows of one run at one epoch (their cells would take each other's place), in one line."""
+    taken: dict[tuple[str, int], Checkpoint] = {}
+    for row in rows:
+        other = taken.setdefault((row.run, row.epoch), row)
+        if other is not row:
+            raise DreamError(
+                f"{other.path} and {row.path} are both run {row.run!r} at epoch {row.epoch}: a run has one row per "
+                "epoch. Number the files (epoch1.safetensors, epoch2.safetensors), or put each run in a folder "
+                "of its own."
+            )
 
 
 def blur_specs(blur: str) -> list[str]:
@@ -190,7 +272,7 @@ def _cell_config(base: RunConfig, task: Task, steps: int, path: Path) -> RunConf
     reg += blur_specs(task.blur)
     return base.updated(
         {
-            "checkpoint": task.checkpoint.path,
+            **task.checkpoint.settings(),
             "classes": [task.target],
             "objective": task.objective,
             "reg": reg,
@@ -213,8 +295,11 @@ def plan_study(
     blurs: Sequence[str],
     seeds: Sequence[int],
     output: str | Path,
+    host: PluginHost | None = None,
 ) -> StudyPlan:
-    """Lay out every cell: checkpoints x classes x objectives x blurs x seeds x steps."""
+    """Lay out every cell: checkpoints x classes x objectives x blurs x seeds x steps. The classes are the first
+    row's: a checkpoint's own, or, for weights files, those of the model ``base`` names with the first file's
+    weights (loaded through ``host``'s plugins, which a study of weights files needs)."""
     if not steps or min(steps) < 1:
         raise DreamError("a study needs dream step counts >= 1, e.g. --steps 200,500,1000,2000.")
     for blur in blurs:
@@ -227,13 +312,8 @@ def plan_study(
                 "compares them."
             )
     output = Path(output)
-    payload = read_checkpoint(checkpoints[0].path)
-    names = list(payload.get("class_names") or [])
-    indices = (
-        [resolve_class(c, names, int(payload["num_classes"])) for c in classes]
-        if classes
-        else list(range(int(payload["num_classes"])))
-    )
+    names, count = _classes(base, checkpoints[0], host)
+    indices = [resolve_class(c, names, count) for c in classes] if classes else list(range(count))
     targets = [name_for(names, i) for i in indices]
     plan = StudyPlan(output, sorted(set(steps)), checkpoints, folders=class_folders(targets, indices))
     for checkpoint in checkpoints:
@@ -244,6 +324,22 @@ def plan_study(
                         task = Task(checkpoint, target, objective, blur, seed)
                         plan.tasks[task] = [_cell(base, task, n, output, plan.folders[target]) for n in plan.steps]
     return plan
+
+
+def _classes(base: RunConfig, row: Checkpoint, host: PluginHost | None) -> tuple[list[str], int]:
+    """The class names (empty: numbered) and the number of classes of the study's first ``row``."""
+    if not row.weights:
+        payload = read_checkpoint(row.path)
+        return list(payload.get("class_names") or []), int(payload["num_classes"])
+    if host is None:
+        raise ValueError("planning a study of weights files needs the plugin host that loads their model")
+    model = load_model(host, base.updated(row.settings(), "the study"))
+    if not model.has_logits:
+        raise DreamError(
+            f"weights file {row.path!r} has no classifier (its head's tensors are not there), and a study dreams "
+            "classes: give the whole network's weights."
+        )
+    return list(model.class_names), model.num_classes
 
 
 def class_folders(targets: Sequence[str], indices: Sequence[int]) -> dict[str, str]:

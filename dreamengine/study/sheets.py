@@ -1,4 +1,4 @@
-"""Contact sheets: one labelled PNG per study grid, epochs down the side and dream steps across."""
+"""Contact sheets: one labelled PNG per study grid, epochs (or weights files) down the side and dream steps across."""
 
 from __future__ import annotations
 
@@ -50,10 +50,11 @@ def _render(plan: StudyPlan, grid: tuple, cells: list) -> Image.Image:
     )
     for column, steps in enumerate(plan.steps):
         draw.text((_LABEL_WIDTH + column * (tile_w + _GAP), _HEADER - 16), f"{steps} steps", fill="black", font=font)
-    accuracy = {c.task.checkpoint.epoch: c.task.checkpoint.val_accuracy for c in cells}
+    rows = {c.task.checkpoint.epoch: c.task.checkpoint for c in cells}
     for row, epoch in enumerate(epochs):
         top = _HEADER + row * (tile_h + _GAP)
-        label = f"epoch {epoch}" + ("" if accuracy[epoch] is None else f"\nval acc {accuracy[epoch]:.0%}")
+        accuracy = rows[epoch].val_accuracy
+        label = rows[epoch].label + ("" if accuracy is None else f"\nval acc {accuracy:.0%}")
         draw.multiline_text((4, top + 4), label, fill="black", font=font)
         for column, steps in enumerate(plan.steps):
             tile = pictures[(epoch, steps)].resize((tile_w, tile_h), Image.Resampling.NEAREST)

@@ -7,6 +7,8 @@ this process, a Ray cluster, a plugin's) runs for each task; the driver,
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 
@@ -15,7 +17,9 @@ import torch
 from dreamengine.plugins import PluginHost
 from dreamengine.run.executors import HostWork
 from dreamengine.run.inputs import files_read, reading_from
+from dreamengine.run.own_model import read_class_names
 from dreamengine.run.prepare import load_model
+from dreamengine.run.ray_cluster import local_copy
 from dreamengine.study.plan import Cell, Task
 from dreamengine.study.render import CellOutput, render_task
 
@@ -43,6 +47,8 @@ class StudyWork(HostWork[Task, list[CellOutput]]):
         super().__init__(host)
         self.cells = {task: list(task_cells) for task, task_cells in cells.items()}
         self.on_start, self.on_step = on_start, on_step
+        given = {task_cells[0].config.class_names for task_cells in self.cells.values() if task_cells}
+        self.class_names = {path: read_class_names(path) for path in given if path}  # read here, sent as values
         self._loaded: dict | None = {}
         first = next(iter(self.cells.values()), None)
         self.device = first[0].config.device if first else "cpu"
@@ -62,13 +68,19 @@ class StudyWork(HostWork[Task, list[CellOutput]]):
         return [task.checkpoint.path, *files_read(self.host.registry, self.cells[task][0].config)]
 
     def describe(self, task: Task) -> str:
-        return f"{task.target}, {task.checkpoint.run} epoch {task.checkpoint.epoch}"
+        return f"{task.target}, {task.checkpoint.run} {task.checkpoint.label}"
 
     def elsewhere(self, task: Task, copies: Mapping[str, str], threads: float) -> list[CellOutput]:
-        """The task's cells from copies of its checkpoint and other files; the manifests keep the driver's paths."""
+        """The task's cells from copies of its row's file (a checkpoint or a weights file) and other files, and the
+        class names as the driver read them (a file or a dataset folder need not be there); the manifests keep the
+        driver's paths."""
         torch.set_num_threads(max(1, int(threads)))
-        cells = self.cells[task]
-        local = {"checkpoint": copies[task.checkpoint.path]}
-        config = reading_from(cells[0].config.updated(local, "the Ray worker"), copies)
+        cells, row = self.cells[task], task.checkpoint
+        config = cells[0].config
+        local = {"weights" if row.weights else "checkpoint": copies[row.path]}
+        if config.class_names:
+            listed = json.dumps(self.class_names[config.class_names]).encode()
+            local["class_names"] = str(local_copy(listed, f"{hashlib.sha256(listed).hexdigest()}.json"))
+        config = reading_from(config.updated(local, "the Ray worker"), copies)
         outputs, _ = render_task(self.host, cells, load_model(self.host, config), config=config)
         return outputs

@@ -32,24 +32,29 @@ def _config_value(net, key, default):
     return (getattr(net, "pretrained_cfg", None) or {}).get(key, default)
 
 
-def wrap_timm(net, name: str) -> DreamModel:
+def wrap_timm(net, name: str, in_chans: int = 3) -> DreamModel:
     """Wrap a timm network with the normalisation, input size (and whether it is fixed) and class names from its own
-    config."""
+    config; a network of one input channel (``in_chans=1``) is normalised with the mean of its config's values."""
     classes = imagenet_class_names() if net.num_classes == 1000 else ()
     size = tuple(_config_value(net, "input_size", (3, 224, 224))[1:])
+    mean = _config_value(net, "mean", (0.485, 0.456, 0.406))
+    std = _config_value(net, "std", (0.229, 0.224, 0.225))
+    if in_chans == 1 and len(mean) != 1:
+        mean, std = (sum(mean) / len(mean),), (sum(std) / len(std),)
     return DreamModel(
         net,
         name=name,
-        mean=_config_value(net, "mean", (0.485, 0.456, 0.406)),
-        std=_config_value(net, "std", (0.229, 0.224, 0.225)),
+        mean=mean,
+        std=std,
         input_size=size,
         class_names=classes,
         fixed_size=bool(_config_value(net, "fixed_input_size", False)),
     )
 
 
-def timm_model(name: str, pretrained: bool = False, num_classes: int | None = None) -> DreamModel:
-    """Create any timm architecture; pretrained weights come from timm's hub (needs a network)."""
+def timm_model(name: str, pretrained: bool = False, num_classes: int | None = None, in_chans: int = 3) -> DreamModel:
+    """Create any timm architecture, for ``in_chans`` input channels; pretrained weights come from timm's hub
+    (needs a network)."""
     import timm
 
     if not timm.is_model(name):
@@ -60,7 +65,9 @@ def timm_model(name: str, pretrained: bool = False, num_classes: int | None = No
             "weights), or train it first (dreamengine train) and dream with --checkpoint.",
             reason="timm has none for it",
         )
-    kwargs = {} if num_classes is None else {"num_classes": num_classes}
+    kwargs = ({} if num_classes is None else {"num_classes": num_classes}) | (
+        {} if in_chans == 3 else {"in_chans": in_chans}
+    )
     offline = pretrained and not _hub_reachable()
     try:
         with _hub_offline(offline):
@@ -75,7 +82,7 @@ def timm_model(name: str, pretrained: bool = False, num_classes: int | None = No
             "or --checkpoint FILE); its dreams show nothing it has learned.",
             stacklevel=2,
         )
-    return wrap_timm(net, name)
+    return wrap_timm(net, name, in_chans)
 
 
 #: Seconds the weights' hub gets to accept a connection before ``--pretrained`` takes the network for down.
@@ -203,8 +210,9 @@ def dreamengine_register_models(register):
 
 
 @hookimpl(trylast=True)
-def dreamengine_load_model(name, pretrained, num_classes):
-    """Load any timm architecture by name (runs after every other plugin's loader)."""
+def dreamengine_load_model(name, pretrained, num_classes, in_chans):
+    """Load any timm architecture by name, for ``in_chans`` input channels (runs after every other plugin's
+    loader)."""
     if name in OFFLINE_MODELS:
         name = OFFLINE_MODELS[name][0]
-    return timm_model(name, pretrained=pretrained, num_classes=num_classes)
+    return timm_model(name, pretrained=pretrained, num_classes=num_classes, in_chans=in_chans)

@@ -46,7 +46,7 @@ def test_every_component_passes_the_conformance_check(host):
 
 
 def test_the_loader_serves_colours_and_leaves_other_names_to_the_next_loader(host):
-    model = host.hook.dreamengine_load_model(name="colours:red,teal", pretrained=False, num_classes=None)
+    model = host.hook.dreamengine_load_model(name="colours:red,teal", pretrained=False, num_classes=None, in_chans=3)
     assert model.class_names == ["red", "teal"]
     assert plugin.dreamengine_load_model(name="resnet10t", num_classes=None) is None
 
