@@ -19,6 +19,19 @@ from dreamengine.interrupts import interrupts_held
 pytestmark = pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signals")
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """Ctrl-C raises here as in a terminal, even where the tests run with it ignored (a shell's background job)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def _as_in_a_terminal() -> None:
+    """In the child, before it starts: Ctrl-C as a terminal gives it (not ignored, as a background job's is)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_a_ctrl_c_during_the_block_is_raised_when_it_ends():
     reached = []
     with pytest.raises(KeyboardInterrupt), interrupts_held():
@@ -53,6 +66,7 @@ def _interrupted_run(moment: float, out: Path) -> subprocess.CompletedProcess:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
+        preexec_fn=_as_in_a_terminal,
     )
     time.sleep(moment)
     child.send_signal(signal.SIGINT)
