@@ -25,16 +25,21 @@ INTERRUPTED = "Interrupted."
 @contextlib.contextmanager
 def interrupts_held() -> Iterator[None]:
     """Hold Ctrl-C (SIGINT) for the block: one that comes meanwhile is raised as :class:`KeyboardInterrupt` once
-    the block is over. Threads started in the block hold it for good (the main thread takes it then). Where the
-    signal cannot be held (off the main thread, on Windows), the block runs as it is."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+    the block is over. The signal is blocked in this thread (threads started in the block keep it blocked), and
+    one that another thread takes is only noted, so nothing raises inside the block. Off the main thread, or where
+    Ctrl-C is ignored (a shell's background job), the block runs as it is."""
+    handler = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or handler in (signal.SIG_IGN, signal.SIG_DFL):
         yield
         return
-    handler = signal.getsignal(signal.SIGINT)
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    came: list[int] = []
+    signal.signal(signal.SIGINT, lambda number, frame: came.append(number))
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
     try:
         yield
     finally:
-        if signal.getsignal(signal.SIGINT) is not handler:  # an import that set its own is undone
-            signal.signal(signal.SIGINT, handler)
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        signal.signal(signal.SIGINT, handler)  # also undoes one an import set
+        if held is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # one still pending is raised by the handler now
+        if came:
+            raise KeyboardInterrupt

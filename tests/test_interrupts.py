@@ -41,6 +41,25 @@ def test_a_ctrl_c_during_the_block_is_raised_when_it_ends():
     assert reached == ["the end of the block"]
 
 
+def test_a_ctrl_c_another_thread_takes_during_the_block_is_raised_when_it_ends():
+    import threading
+
+    started, stop = threading.Event(), threading.Event()
+    other = threading.Thread(target=lambda: (started.set(), stop.wait(5)))  # a thread that does not hold Ctrl-C
+    other.start()
+    started.wait()
+    reached = []
+    try:
+        with pytest.raises(KeyboardInterrupt), interrupts_held():
+            signal.pthread_kill(other.ident, signal.SIGINT)  # the signal lands in the other thread
+            time.sleep(0.05)
+            reached.append("the end of the block")
+    finally:
+        stop.set()
+        other.join()
+    assert reached == ["the end of the block"]
+
+
 def test_a_handler_an_import_set_is_undone_and_nothing_is_held_after():
     before = signal.getsignal(signal.SIGINT)
     with interrupts_held():
