@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from dreamengine.atlas.classes import pooled_layer
-from dreamengine.atlas.panels import read_atlas
+from dreamengine.atlas.contents import read_atlas
 from dreamengine.atlas.plan import (
     DEFAULT_BATCH,
     LOGITS,

@@ -14,7 +14,7 @@ from typing import Any
 from markupsafe import Markup
 
 from dreamengine.atlas.check import layer_summary, sort_key
-from dreamengine.atlas.panels import Atlas, AtlasClass, AtlasLayer, AtlasUnit
+from dreamengine.atlas.contents import Atlas, AtlasClass, AtlasLayer, AtlasUnit
 from dreamengine.run.pages import render_page
 
 __all__ = ["class_index_page", "class_page", "index_page", "layer_page", "unit_page", "check_summary", "unit_name"]

@@ -1,7 +1,7 @@
 """The atlas's static site: every page, written from the atlas folder's JSON files.
 
 ``write_site(folder)`` reads the plan, the unit records, the dataset examples and the classes
-(:func:`~dreamengine.atlas.panels.read_atlas`) and writes ``index.html``, a page per layer, per unit and per class,
+(:func:`~dreamengine.atlas.contents.read_atlas`) and writes ``index.html``, a page per layer, per unit and per class,
 the classes' index and ``assets/``. The site works from ``file://``, offline: relative links only, nothing outside
 the folder, thumbnails (never the full-size dreams) on the grids. A unit's page is its registered panels
 (:class:`dreamengine.Panel`, the ``dreamengine_register_panels`` hook), in order.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dreamengine.atlas.folder import atlas_folder
 from dreamengine.atlas.pages import class_index_page, class_page, index_page, layer_page, unit_page
-from dreamengine.atlas.panels import Atlas, AtlasUnit, read_atlas
+from dreamengine.atlas.contents import Atlas, AtlasUnit, read_atlas
 from dreamengine.components import Panel
 from dreamengine.errors import DreamError
 from dreamengine.options import ComponentSpec

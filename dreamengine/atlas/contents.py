@@ -1,4 +1,4 @@
-"""What an atlas's pages and panels see: the atlas folder, read.
+"""The atlas folder's contents as the site reads them: what its pages and a unit's panels see.
 
 :func:`read_atlas` reads ``atlas.json`` (the plan), each unit's record ``units/<layer-slug>/<unit>.json``, and
 ``examples.json`` and ``classes.json`` when they are there, into an :class:`Atlas` of :class:`AtlasLayer` and
