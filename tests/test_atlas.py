@@ -12,18 +12,10 @@ from PIL import Image
 
 from dreamengine.atlas.classes import pooled_layer
 from dreamengine.atlas.contents import read_atlas
-from dreamengine.atlas.plan import (
-    DEFAULT_BATCH,
-    LOGITS,
-    atlas_slug,
-    atlas_slugs,
-    parse_units,
-    plan_atlas,
-    read_atlas_json,
-    select_layers,
-)
+from dreamengine.atlas.folder import LOGITS, THUMB_SIDE, read_atlas_json
+from dreamengine.atlas.plan import DEFAULT_BATCH, atlas_slug, atlas_slugs, parse_units, plan_atlas, select_layers
 from dreamengine.atlas.runner import open_folder, pending_units, run_atlas
-from dreamengine.atlas.units import THUMB_SIDE, dream_batch, unit_config, unit_paths
+from dreamengine.atlas.units import dream_batch, unit_config, unit_paths
 from dreamengine.errors import DreamError
 from dreamengine.run.config import RunConfig
 from dreamengine.run.imaging import picture_manifest, read_manifest, to_tensor
