@@ -89,8 +89,9 @@ THUMB_SIDE = 96
 CROP_SIDE = 128
 #: JPEG quality of the thumbnails and the crops.
 JPEG_QUALITY = 85
-#: The folders of the units' files: what ``--restart`` deletes (of what the list names).
-_UNIT_FOLDERS = ("units/", "thumbs/")
+#: The folders of the units' files (their dreams, variants, records and pages; their thumbnails): what
+#: ``--restart`` deletes, of what the list names.
+_UNITS, _THUMBS = "units", "thumbs"
 
 
 @dataclass(frozen=True)
@@ -143,27 +144,27 @@ class AtlasLayer:
 
 def dream_path(slug: str, unit: int) -> str:
     """Unit ``unit``'s dream, of the layer whose slug is ``slug``."""
-    return f"units/{slug}/{unit}.png"
+    return f"{_UNITS}/{slug}/{unit}.png"
 
 
 def variant_path(slug: str, unit: int, k: int) -> str:
     """Unit ``unit``'s ``k``-th variant (from 1)."""
-    return f"units/{slug}/{unit}-v{k}.png"
+    return f"{_UNITS}/{slug}/{unit}-v{k}.png"
 
 
 def record_path(slug: str, unit: int) -> str:
     """Unit ``unit``'s record: its files with their checksums, its activation; written last."""
-    return f"units/{slug}/{unit}.json"
+    return f"{_UNITS}/{slug}/{unit}.json"
 
 
 def unit_page_path(slug: str, unit: int) -> str:
     """Unit ``unit``'s page."""
-    return f"units/{slug}/{unit}.html"
+    return f"{_UNITS}/{slug}/{unit}.html"
 
 
 def thumb_path(slug: str, unit: int) -> str:
     """Unit ``unit``'s thumbnail, a JPEG of :data:`THUMB_SIDE`."""
-    return f"thumbs/{slug}/{unit}.jpg"
+    return f"{_THUMBS}/{slug}/{unit}.jpg"
 
 
 def layer_page_path(slug: str) -> str:
@@ -226,4 +227,4 @@ def checked_images(output: str | os.PathLike, images: str | os.PathLike | None) 
 def is_unit_file(relative: str) -> bool:
     """Whether ``relative`` (a path on the folder's list) is a unit's dream, record, thumbnail or page: what
     ``--restart`` deletes, and what a resume checks against the unit's record and makes again when damaged."""
-    return relative.startswith(_UNIT_FOLDERS)
+    return relative.startswith((f"{_UNITS}/", f"{_THUMBS}/"))
