@@ -50,7 +50,8 @@ def write_photos(folder: Path, count: int, seed: int = 0) -> None:
 
 def measure(images: Path, output: Path, model_name: str, size: int, k: int, batch: int) -> dict:
     """One collection in this process: its phases' times and this process's peak RSS."""
-    from dreamengine.atlas.examples import LOGITS, collect_examples
+    from dreamengine.atlas.examples import collect_examples
+    from dreamengine.atlas.folder import LOGITS
     from dreamengine.engine.layers import model_layers
     from dreamengine.plugins import load_plugins
     from dreamengine.run.acceleration import accelerate

@@ -18,7 +18,7 @@ import torch
 from dreamengine.warping import Warp, resample
 
 if TYPE_CHECKING:
-    from dreamengine.atlas.panels import Atlas, AtlasUnit
+    from dreamengine.atlas.contents import Atlas, AtlasUnit
     from dreamengine.engine.loop import DreamLoop
     from dreamengine.engine.model import DreamModel
 

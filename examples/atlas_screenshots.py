@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from dreamengine.atlas.panels import read_atlas
+from dreamengine.atlas.contents import read_atlas
 
 #: Chromium's flags for a quiet offline screenshot (no first-run pages, no update checks, no GPU).
 FLAGS = [

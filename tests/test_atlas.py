@@ -5,25 +5,18 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 from PIL import Image
 
 from dreamengine.atlas.classes import pooled_layer
-from dreamengine.atlas.panels import read_atlas
-from dreamengine.atlas.plan import (
-    DEFAULT_BATCH,
-    LOGITS,
-    atlas_slug,
-    atlas_slugs,
-    parse_units,
-    plan_atlas,
-    read_atlas_json,
-    select_layers,
-)
+from dreamengine.atlas.contents import read_atlas
+from dreamengine.atlas.folder import LOGITS, THUMB_SIDE, read_atlas_json
+from dreamengine.atlas.plan import DEFAULT_BATCH, atlas_slug, atlas_slugs, parse_units, plan_atlas, select_layers
 from dreamengine.atlas.runner import open_folder, pending_units, run_atlas
-from dreamengine.atlas.units import THUMB_SIDE, dream_batch, unit_config, unit_paths
+from dreamengine.atlas.units import dream_batch, unit_config, unit_paths
 from dreamengine.errors import DreamError
 from dreamengine.run.config import RunConfig
 from dreamengine.run.imaging import picture_manifest, read_manifest, to_tensor
@@ -99,6 +92,13 @@ def test_the_atlas_size_is_height_then_width_as_the_site_reads_it(tmp_path):
     plan = open_folder(plan_atlas(tiny_model(), TINY.updated({"size": "24x16"}, "test"), tmp_path, layers=["logits"]))
     assert plan.size == (16, 24) and read_atlas_json(tmp_path)["size"] == [16, 24]
     assert read_atlas(tmp_path).size == (16, 24)
+
+
+def test_the_site_reads_the_layers_the_plan_wrote(tmp_path):
+    plan = open_folder(plan_atlas(tiny_model(), TINY, tmp_path, layers=["conv*", "logits"], units="2"))
+    read = read_atlas(tmp_path).layers
+    assert read == tuple(replace(layer, cost=round(layer.cost, 4)) for layer in plan.layers)
+    assert [layer.page for layer in read] == [f"layers/{layer.slug}.html" for layer in plan.layers]
 
 
 @pytest.mark.parametrize(

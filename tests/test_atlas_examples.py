@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
 from dreamengine import DreamModel
-from dreamengine.atlas.crops import CROP_SIDE
 from dreamengine.atlas.examples import collect_examples
+from dreamengine.atlas.folder import CROP_SIDE
 from dreamengine.atlas.images import fit_box, image_files
 from dreamengine.atlas.receptive import receptive_field
 from dreamengine.atlas.topk import TopK
@@ -277,7 +277,7 @@ def test_fitting_crops_the_centre_as_a_photo_start_does(tmp_path):
 def test_the_atlas_size_comes_from_the_plan(classes, tmp_path):
     output = tmp_path / "atlas"
     output.mkdir()
-    (output / "atlas.json").write_text(json.dumps({"size": [24, 24]}), encoding="utf-8")
+    (output / "atlas.json").write_text(json.dumps({"version": 1, "size": [24, 24]}), encoding="utf-8")
     first = collect_examples(tiny_model(), LAYERS[:1], classes, output, k=2)
     again = collect_examples(tiny_model(), LAYERS[:1], classes, output, k=2)
     assert first["size"] == [24, 24] and first["count"] == again["count"] == 5

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from atlas_folder import CLASSES, HOSTILE_CLASS, QUOTED_LAYER, QUOTED_SLUG, write_atlas_folder
 from dreamengine import DreamError, Panel, hookimpl
-from dreamengine.atlas.panels import read_atlas
+from dreamengine.atlas.contents import read_atlas
 from dreamengine.atlas.site import write_site
 from dreamengine.cli import cli
 from dreamengine.plugins import load_plugins

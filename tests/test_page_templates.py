@@ -12,6 +12,8 @@ from jinja2 import UndefinedError
 from markupsafe import Markup
 
 from atlas_folder import write_atlas_folder
+from dreamengine.atlas.folder import SCRIPT as SCRIPT_PATH
+from dreamengine.atlas.folder import STYLESHEET
 from dreamengine.atlas.site import write_site
 from dreamengine.run.pages import page_templates, render_page
 
@@ -75,6 +77,7 @@ def test_a_missing_template_value_fails_loudly(package, template):
 
 def test_a_missing_attribute_fails_loudly_rather_than_printing_nothing():
     frame = {"page": "classes/x.html", "title": "x", "crumbs": [], "prev": None, "next": None, "up": None}
+    frame |= {"stylesheet": STYLESHEET, "script": SCRIPT_PATH}
     dream = {"page": "units/logits/0.html", "dream": "units/logits/0.png"}
     with pytest.raises(UndefinedError, match="no attribute 'name'"):
         render_page("dreamengine.atlas", "class.html", **frame, dream=dream, found={}, feeders=[], layer=None)

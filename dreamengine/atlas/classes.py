@@ -18,7 +18,7 @@ import os
 import torch
 from torch import nn
 
-from dreamengine.atlas.folder import atlas_folder
+from dreamengine.atlas.folder import CLASSES, atlas_folder
 from dreamengine.engine.classes import display_name
 from dreamengine.engine.model import DreamModel
 
@@ -56,7 +56,7 @@ def class_links(model: DreamModel, output: str | os.PathLike) -> dict | None:
         ],
         "units": {str(unit): _pairs(by_unit.indices[unit], by_unit.values[unit]) for unit in range(units)},
     }
-    atlas_folder(output).write_bytes("classes.json", json.dumps(links).encode())
+    atlas_folder(output).write_bytes(CLASSES, json.dumps(links).encode())
     return links
 
 

@@ -7,16 +7,12 @@ from pathlib import Path
 
 from PIL import Image
 
+from dreamengine.atlas.folder import CROP_SIDE, JPEG_QUALITY, image_crop_path
 from dreamengine.atlas.images import fit_box, read_image
 from dreamengine.run.imaging import write_atomic
 from dreamengine.run.owned import OwnedFolder
 
-__all__ = ["CROP_SIDE", "JPEG_QUALITY", "write_crops", "save_crop"]
-
-#: The longer side, in pixels, of a saved crop.
-CROP_SIDE = 128
-#: JPEG quality of the crops (as the atlas's thumbnails).
-JPEG_QUALITY = 85
+__all__ = ["write_crops", "save_crop"]
 
 
 def write_crops(result: dict, folder: OwnedFolder, size: tuple[int, int]) -> None:
@@ -42,7 +38,7 @@ def write_crops(result: dict, folder: OwnedFolder, size: tuple[int, int]) -> Non
         for record in records:
             box = tuple(record.get("box") or (0, 0, width, height))
             if box == (0, 0, width, height):
-                record["crop"] = f"examples/images/{position}.jpg"
+                record["crop"] = image_crop_path(position)
             if picture is None or region is None:
                 record["crop"] = None
             elif box in written:
@@ -60,8 +56,8 @@ def save_crop(
     path: Path,
 ) -> None:
     """Cut ``box`` (pixels at the atlas ``size``) out of the original ``picture``, of which ``region`` is what
-    the network saw, and save it as a JPEG of :data:`CROP_SIDE` (a large photo is first reduced by a whole
-    factor, as Pillow's ``reducing_gap`` does: much faster, and as sharp)."""
+    the network saw, and save it as a JPEG of :data:`~dreamengine.atlas.folder.CROP_SIDE` (a large photo is first
+    reduced by a whole factor, as Pillow's ``reducing_gap`` does: much faster, and as sharp)."""
     height, width = size
     left, top, right, bottom = box
     scale_x, scale_y = (region[2] - region[0]) / width, (region[3] - region[1]) / height

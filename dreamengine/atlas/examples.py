@@ -26,17 +26,15 @@ from typing import Any
 import torch
 
 from dreamengine.atlas.crops import write_crops
-from dreamengine.atlas.folder import atlas_folder, check_images_apart
+from dreamengine.atlas.folder import EXAMPLES, LOGITS, atlas_folder, check_images_apart, crop_path, read_atlas_json
 from dreamengine.atlas.images import chunks, decoded_batches, image_files
 from dreamengine.atlas.receptive import ReceptiveField, receptive_field
 from dreamengine.atlas.topk import TopK
 from dreamengine.engine.model import DreamModel
 from dreamengine.errors import DreamError
 
-__all__ = ["LOGITS", "collect_examples"]
+__all__ = ["collect_examples"]
 
-#: The name of the classifier's logits as a pseudo-layer of the atlas.
-LOGITS = "logits"
 #: The version of examples.json's format.
 _VERSION = 1
 #: Unreadable files named in the warning; the rest are counted.
@@ -86,8 +84,8 @@ def collect_examples(
         negatives: also keep the ``k`` most negative examples (their ``peak`` is the map's minimum).
         batch: images per forward.
         on_progress: called after each batch with ``(images done, images in all)``.
-        size: ``(height, width)`` the images are fitted to; default: the ``size`` of ``output/atlas.json``,
-            else the model's input size.
+        size: ``(height, width)`` the images are fitted to; default: the ``size`` of ``output/atlas.json`` (unless it
+            is broken or of another version), else the model's input size.
     """
     if batch < 1:
         raise DreamError(f"the batch of images must be at least 1, got {batch}.")
@@ -114,7 +112,7 @@ def collect_examples(
     result = {**_result(watched, files, Path(source), k, count, skipped, (height, width)), "fingerprint": fingerprint}
     folder = atlas_folder(output)
     write_crops(result, folder, (height, width))
-    folder.write_bytes("examples.json", json.dumps(result, indent=1).encode())
+    folder.write_bytes(EXAMPLES, json.dumps(result, indent=1).encode())
     return result
 
 
@@ -143,7 +141,7 @@ def _fingerprint(
 def _done(output: Path, fingerprint: str) -> dict | None:
     """examples.json, if it was made with the same ``fingerprint`` and its crops are all in place."""
     try:
-        done = json.loads((output / "examples.json").read_text(encoding="utf-8"))
+        done = json.loads((output / EXAMPLES).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(done, dict) or done.get("fingerprint") != fingerprint:
@@ -159,12 +157,14 @@ def _done(output: Path, fingerprint: str) -> dict | None:
 
 
 def _atlas_size(output: Path) -> tuple[int, int] | None:
-    """The ``size`` of the atlas's plan, if there is one."""
+    """The ``size`` of the atlas's plan, if there is one it can read."""
     try:
-        plan = json.loads((output / "atlas.json").read_text(encoding="utf-8"))
+        plan = read_atlas_json(output)
+        if plan is None:
+            return None
         height, width = plan["size"]
         return int(height), int(width)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (DreamError, ValueError, KeyError, TypeError):
         return None
 
 
@@ -268,7 +268,7 @@ def _records(layer: _Layer, top: TopK, number: dict[int, int], size: tuple[int, 
     records = {}
     for row, unit in enumerate(layer.units):
         records[str(unit)] = [
-            _record(layer, top, row, rank, number, size, f"examples/{layer.slug}/{unit}-{tag}{rank}.jpg")
+            _record(layer, top, row, rank, number, size, crop_path(layer.slug, unit, tag, rank))
             for rank in range(top.values.shape[1])
         ]
     return records

@@ -14,7 +14,8 @@ from typing import Any
 from markupsafe import Markup
 
 from dreamengine.atlas.check import layer_summary, sort_key
-from dreamengine.atlas.panels import Atlas, AtlasClass, AtlasLayer, AtlasUnit
+from dreamengine.atlas.contents import Atlas, AtlasClass, AtlasUnit
+from dreamengine.atlas.folder import CLASS_INDEX, INDEX, SCRIPT, STYLESHEET, AtlasLayer
 from dreamengine.run.pages import render_page
 
 __all__ = ["class_index_page", "class_page", "index_page", "layer_page", "unit_page", "check_summary", "unit_name"]
@@ -27,9 +28,11 @@ def render(template: str, atlas: Atlas, page: str, title: str, **values: Any) ->
     """The page at ``page`` (its path in the atlas) from ``template``, in the frame.
 
     The frame takes ``crumbs`` (``(label, path)`` pairs) and the paths ``prev``, ``next`` and ``up`` (the arrow keys
-    and ``u`` go there); they default to none.
+    and ``u`` go there); they default to none. Every page gets the paths of the site's stylesheet, script and
+    classes' index (:mod:`~dreamengine.atlas.folder` spells them).
     """
-    frame = {"crumbs": (), "prev": None, "next": None, "up": None}
+    frame: dict[str, Any] = {"crumbs": (), "prev": None, "next": None, "up": None}
+    frame |= {"stylesheet": STYLESHEET, "script": SCRIPT, "class_index": CLASS_INDEX}
     return render_page(
         __package__, template, atlas=atlas, page=page, title=title, unit_name=unit_name, **(frame | values)
     )
@@ -74,7 +77,7 @@ def index_page(atlas: Atlas) -> str:
         )
     total = sum(len(layer.units) for layer in atlas.layers)
     title = f"Atlas of {atlas.model}"
-    return render("index.html", atlas, "index.html", title, layers=layers, classes=len(atlas.classes), total=total)
+    return render("index.html", atlas, INDEX, title, layers=layers, classes=len(atlas.classes), total=total)
 
 
 def layer_page(atlas: Atlas, layer: AtlasLayer) -> str:
@@ -98,10 +101,10 @@ def layer_page(atlas: Atlas, layer: AtlasLayer) -> str:
         shape=_shape(layer),
         summary=check_summary(units),
         items=items,
-        crumbs=[("atlas", "index.html")],
+        crumbs=[("atlas", INDEX)],
         prev=around[0],
         next=around[1],
-        up="index.html",
+        up=INDEX,
     )
 
 
@@ -117,7 +120,7 @@ def unit_page(atlas: Atlas, unit: AtlasUnit, sections: Sequence[tuple[str, str, 
         unit.page,
         f"{unit.layer.name} · {unit_name(atlas, unit)}",
         sections=[(name, title, Markup(text)) for name, title, text in sections],
-        crumbs=[("atlas", "index.html"), (unit.layer.name, unit.layer.page)],
+        crumbs=[("atlas", INDEX), (unit.layer.name, unit.layer.page)],
         prev=before.page if before else None,
         next=after.page if after else None,
         up=unit.layer.page,
@@ -126,9 +129,9 @@ def unit_page(atlas: Atlas, unit: AtlasUnit, sections: Sequence[tuple[str, str, 
 
 def class_index_page(atlas: Atlas) -> str:
     """Every class by index, with a search by name."""
-    crumbs = [("atlas", "index.html")]
-    page = "classes/index.html"
-    return render("classes.html", atlas, page, "Classes", classes=atlas.classes, crumbs=crumbs, up="index.html")
+    crumbs = [("atlas", INDEX)]
+    page = CLASS_INDEX
+    return render("classes.html", atlas, page, "Classes", classes=atlas.classes, crumbs=crumbs, up=INDEX)
 
 
 def class_page(atlas: Atlas, found: AtlasClass) -> str:
@@ -147,8 +150,8 @@ def class_page(atlas: Atlas, found: AtlasClass) -> str:
         dream=atlas.class_dream(found.index),
         layer=atlas.class_layer,
         feeders=feeders,
-        crumbs=[("atlas", "index.html"), ("classes", "classes/index.html")],
+        crumbs=[("atlas", INDEX), ("classes", CLASS_INDEX)],
         prev=around[0].page if around[0] else None,
         next=around[1].page if around[1] else None,
-        up="classes/index.html",
+        up=CLASS_INDEX,
     )

@@ -2,12 +2,13 @@
 
 A layer's units are its channels (the mean of one channel of its output is what
 a unit's dream maximises); the classifier's logits are the pseudo-layer
-:data:`LOGITS`, whose units are the classes. By default an atlas holds every
+:data:`~dreamengine.atlas.folder.LOGITS`, whose units are the classes. By default an atlas holds every
 stage output of the model (:func:`stage_layers`), the layer a classifier pools (whose units ``classes.json``
 links to the classes) and, for a classifier, its logits.
 Units of one layer are dreamt several at a time, one engine run per
 :class:`Batch`; each unit's files live under ``units/<slug>/`` and
-``thumbs/<slug>/`` of the output folder, the slug made by :func:`atlas_slugs`.
+``thumbs/<slug>/`` of the output folder (:mod:`~dreamengine.atlas.folder` spells every path), the slug made by
+:func:`atlas_slugs`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import torch
 from torch import nn
 
 from dreamengine.atlas.classes import pooled_layer
-from dreamengine.atlas.folder import atlas_folder
+from dreamengine.atlas.folder import LOGITS, PLAN, VERSION, AtlasLayer, atlas_folder
 from dreamengine.engine.layers import Layer, model_layers
 from dreamengine.engine.model import DreamModel
 from dreamengine.errors import DreamError, unknown_name
@@ -33,11 +34,8 @@ from dreamengine.run.config import RunConfig
 from dreamengine.run.prepare import dream_size
 
 __all__ = [
-    "VERSION",
-    "LOGITS",
     "DEFAULT_BATCH",
     "DEFAULT_SIDE",
-    "AtlasLayer",
     "Batch",
     "AtlasPlan",
     "stage_layers",
@@ -46,13 +44,8 @@ __all__ = [
     "atlas_slug",
     "atlas_slugs",
     "plan_atlas",
-    "read_atlas_json",
 ]
 
-#: The version of ``atlas.json``'s layout.
-VERSION = 1
-#: The pseudo-layer of a classifier's logits: its units are the classes.
-LOGITS = "logits"
 #: Units of one layer dreamt in one engine run unless ``--batch`` says otherwise (benchmarks/atlas.py measures it).
 DEFAULT_BATCH = 16
 #: The longer side of an atlas's dreams unless ``--size`` says, where the model's input is larger: Lucid's and
@@ -61,38 +54,6 @@ DEFAULT_SIDE = 128
 #: The settings a unit's own dream sets itself (its objective and class; its variants, their start), or that are
 #: about a run's files: not the atlas's to share.
 PER_UNIT = ("objective", "classes", "output", "side_by_side", "save_every")
-
-
-@dataclass(frozen=True)
-class AtlasLayer:
-    """One layer of an atlas.
-
-    Attributes:
-        name: the module's dotted name, or :data:`LOGITS`.
-        slug: its folder name under ``units/`` and ``thumbs/`` (:func:`atlas_slugs`).
-        kind: ``"features"`` or ``"logits"``.
-        shape: its output for one image at the atlas size, without the batch (channels first).
-        units: the channels (or classes) the atlas dreams, ascending.
-        cost: the share of a full forward run to reach it (what a forward stopped there costs), 0 to 1.
-    """
-
-    name: str
-    slug: str
-    kind: str
-    shape: tuple[int, ...]
-    units: tuple[int, ...]
-    cost: float
-
-    def to_json(self) -> dict[str, Any]:
-        """The layer's record in ``atlas.json``."""
-        return {
-            "name": self.name,
-            "slug": self.slug,
-            "kind": self.kind,
-            "shape": list(self.shape),
-            "units": list(self.units),
-            "cost": round(self.cost, 4),
-        }
 
 
 @dataclass(frozen=True)
@@ -173,7 +134,7 @@ class AtlasPlan:
     def write(self) -> Path:
         """Write ``atlas.json`` atomically; returns its path."""
         text = json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n"
-        return atlas_folder(self.output).write_bytes("atlas.json", text.encode())
+        return atlas_folder(self.output).write_bytes(PLAN, text.encode())
 
 
 def stage_layers(model: DreamModel, listed: Sequence[Layer]) -> list[Layer]:
@@ -426,19 +387,3 @@ def _shapes_at(model: DreamModel, names: Sequence[str], height: int, width: int)
     with torch.no_grad(), model.capture(names) as seen:
         model(torch.full((1, 3, height, width), 0.5, device=model.mean.device))
     return {name: tuple(seen[name].shape[1:]) for name in names}
-
-
-def read_atlas_json(output: str | Path) -> dict[str, Any] | None:
-    """The ``atlas.json`` in ``output``, or ``None`` when there is none; a broken one is an error."""
-    path = Path(output) / "atlas.json"
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise DreamError(
-            f"{str(path)!r} is not an atlas's plan ({error}); move it away or give another --output."
-        ) from None
-    if not isinstance(data, dict) or data.get("version") != VERSION:
-        raise DreamError(f"{str(path)!r} is not an atlas of version {VERSION}; give another --output.")
-    return data

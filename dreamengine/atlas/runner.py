@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from dreamengine.atlas.folder import MARKER, atlas_folder, is_unit_file
-from dreamengine.atlas.plan import AtlasLayer, AtlasPlan, Batch, read_atlas_json
+from dreamengine.atlas.folder import MARKER, AtlasLayer, atlas_folder, is_unit_file, read_atlas_json
+from dreamengine.atlas.plan import AtlasPlan, Batch
 from dreamengine.atlas.units import same_settings, unit_config, unit_done, write_batch
 from dreamengine.atlas.work import AtlasWork
 from dreamengine.engine.model import DreamModel
@@ -94,16 +94,7 @@ def _merged(stored: dict, plan: AtlasPlan) -> list[AtlasLayer]:
             layer = new.pop(name)
             merged.append(replace(layer, units=tuple(sorted({*earlier, *layer.units}))))
         else:
-            merged.append(
-                AtlasLayer(
-                    name,
-                    record["slug"],
-                    record["kind"],
-                    tuple(record["shape"]),
-                    earlier,
-                    float(record["cost"]),
-                )
-            )
+            merged.append(replace(AtlasLayer.from_json(record), units=earlier))
     return merged + list(new.values())
 
 

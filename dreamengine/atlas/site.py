@@ -1,7 +1,7 @@
 """The atlas's static site: every page, written from the atlas folder's JSON files.
 
 ``write_site(folder)`` reads the plan, the unit records, the dataset examples and the classes
-(:func:`~dreamengine.atlas.panels.read_atlas`) and writes ``index.html``, a page per layer, per unit and per class,
+(:func:`~dreamengine.atlas.contents.read_atlas`) and writes ``index.html``, a page per layer, per unit and per class,
 the classes' index and ``assets/``. The site works from ``file://``, offline: relative links only, nothing outside
 the folder, thumbnails (never the full-size dreams) on the grids. A unit's page is its registered panels
 (:class:`dreamengine.Panel`, the ``dreamengine_register_panels`` hook), in order.
@@ -12,9 +12,9 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from dreamengine.atlas.folder import atlas_folder
+from dreamengine.atlas.contents import Atlas, AtlasUnit, read_atlas
+from dreamengine.atlas.folder import CLASS_INDEX, INDEX, SCRIPT, STYLESHEET, atlas_folder
 from dreamengine.atlas.pages import class_index_page, class_page, index_page, layer_page, unit_page
-from dreamengine.atlas.panels import Atlas, AtlasUnit, read_atlas
 from dreamengine.components import Panel
 from dreamengine.errors import DreamError
 from dreamengine.options import ComponentSpec
@@ -38,17 +38,17 @@ def write_site(output: Path, host: PluginHost | None = None) -> Path:
     def write(page: str, text: str) -> Path:
         return folder.write_bytes(page, text.encode("utf-8"))
 
-    write("assets/atlas.css", stylesheet() + assets.joinpath("atlas.css").read_text("utf-8"))
-    write("assets/atlas.js", assets.joinpath("atlas.js").read_text("utf-8"))
+    write(STYLESHEET, stylesheet() + assets.joinpath("atlas.css").read_text("utf-8"))
+    write(SCRIPT, assets.joinpath("atlas.js").read_text("utf-8"))
     for layer in atlas.layers:
         write(layer.page, layer_page(atlas, layer))
         for unit in atlas.layer_units(layer):
             write(unit.page, unit_page(atlas, unit, render_unit(panels, unit, atlas)))
     if atlas.classes:
-        write("classes/index.html", class_index_page(atlas))
+        write(CLASS_INDEX, class_index_page(atlas))
         for found in atlas.classes:
             write(found.page, class_page(atlas, found))
-    return write("index.html", index_page(atlas))
+    return write(INDEX, index_page(atlas))
 
 
 def build_panels(host: PluginHost) -> list[tuple[str, Panel]]:

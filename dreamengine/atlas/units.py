@@ -30,8 +30,17 @@ from typing import Any
 import torch
 from PIL import Image
 
-from dreamengine.atlas.folder import atlas_folder
-from dreamengine.atlas.plan import AtlasLayer, AtlasPlan, Batch
+from dreamengine.atlas.folder import (
+    JPEG_QUALITY,
+    THUMB_SIDE,
+    AtlasLayer,
+    atlas_folder,
+    dream_path,
+    record_path,
+    thumb_path,
+    variant_path,
+)
+from dreamengine.atlas.plan import AtlasPlan, Batch
 from dreamengine.components import DreamResult
 from dreamengine.engine.classes import display_name, name_for
 from dreamengine.engine.model import DreamModel
@@ -46,7 +55,6 @@ from dreamengine.run.outputs import manifest
 from dreamengine.run.prepare import build_job, resolve_device
 
 __all__ = [
-    "THUMB_SIDE",
     "DIVERSITY",
     "RunOutput",
     "BatchOutput",
@@ -59,8 +67,6 @@ __all__ = [
     "unit_paths",
 ]
 
-#: The side of a unit's thumbnail in pixels: the size of a layer page's grid cell.
-THUMB_SIDE = 96
 #: The weight of the ``diversity`` term in a unit's variants: minus the variants' mean Gram similarity (at most 1)
 #: against the unit's mean activation (a few units on a trained network).
 DIVERSITY = 1.0
@@ -160,13 +166,13 @@ def _dream(
 
 
 def _thumb(picture: Image.Image) -> bytes:
-    """A ``THUMB_SIDE`` pixel JPEG of ``picture`` (its longer side, for a dream that is not square), made smaller
-    or larger: every cell of a layer's grid the same size."""
+    """A :data:`~dreamengine.atlas.folder.THUMB_SIDE` pixel JPEG of ``picture`` (its longer side, for a dream that
+    is not square), made smaller or larger: every cell of a layer's grid the same size."""
     scale = THUMB_SIDE / max(picture.size)
     size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
     small = picture.resize(size, Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
-    small.save(buffer, "JPEG", quality=85)
+    small.save(buffer, "JPEG", quality=JPEG_QUALITY)
     return buffer.getvalue()
 
 
@@ -188,10 +194,10 @@ def _activations(model: DreamModel, batch: Batch, pictures: Sequence[Image.Image
 def unit_paths(plan: AtlasPlan, layer: AtlasLayer, unit: int) -> dict[str, Any]:
     """Where ``unit``'s files go, relative to the atlas folder with ``/``: its dream, thumbnail, variants and record."""
     return {
-        "dream": f"units/{layer.slug}/{unit}.png",
-        "thumb": f"thumbs/{layer.slug}/{unit}.jpg",
-        "variants": [f"units/{layer.slug}/{unit}-v{k}.png" for k in range(1, plan.variants + 1)],
-        "record": f"units/{layer.slug}/{unit}.json",
+        "dream": dream_path(layer.slug, unit),
+        "thumb": thumb_path(layer.slug, unit),
+        "variants": [variant_path(layer.slug, unit, k) for k in range(1, plan.variants + 1)],
+        "record": record_path(layer.slug, unit),
     }
 
 

@@ -1,26 +1,37 @@
-"""What an atlas's pages and panels see: the atlas folder, read.
+"""The atlas folder's contents as the site reads them: what its pages and a unit's panels see.
 
-:func:`read_atlas` reads ``atlas.json`` (the plan), each unit's record ``units/<layer-slug>/<unit>.json``, and
-``examples.json`` and ``classes.json`` when they are there, into an :class:`Atlas` of :class:`AtlasLayer` and
-:class:`AtlasUnit` values. A :class:`dreamengine.Panel` renders one unit with them. Every path in them is relative
-to the atlas folder, with ``/``; a path in a record that leaves the folder is dropped, never linked.
+:func:`read_atlas` reads ``atlas.json`` (the plan, through :func:`~dreamengine.atlas.folder.read_atlas_json`),
+each unit's record ``units/<layer-slug>/<unit>.json``, and ``examples.json`` and ``classes.json`` when they are
+there, into an :class:`Atlas` of :class:`~dreamengine.atlas.folder.AtlasLayer` and :class:`AtlasUnit` values
+(:mod:`~dreamengine.atlas.folder` spells every path). A :class:`dreamengine.Panel` renders one unit with them.
+Every path in them is relative to the atlas folder, with ``/``; a path in a record that leaves the folder is
+dropped, never linked.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from dreamengine.atlas.check import unit_check
+from dreamengine.atlas.folder import (
+    CLASSES,
+    EXAMPLES,
+    PLAN,
+    AtlasLayer,
+    class_page_path,
+    read_atlas_json,
+    record_path,
+    unit_page_path,
+)
 from dreamengine.errors import DreamError
 from dreamengine.run.pages import relative_url
 
-__all__ = ["Atlas", "AtlasClass", "AtlasLayer", "AtlasUnit", "Example", "read_atlas"]
+__all__ = ["Atlas", "AtlasClass", "AtlasUnit", "Example", "read_atlas"]
 
 
 @dataclass(frozen=True)
@@ -41,22 +52,6 @@ class Example:
 
 
 @dataclass(frozen=True)
-class AtlasLayer:
-    """A layer of the atlas: its name in the model, its file-safe ``slug``, its kind and shape, its units."""
-
-    name: str
-    slug: str
-    kind: str
-    shape: tuple[int, ...]
-    units: tuple[int, ...]
-
-    @property
-    def page(self) -> str:
-        """The layer's page, relative to the atlas folder."""
-        return f"layers/{self.slug}.html"
-
-
-@dataclass(frozen=True)
 class AtlasClass:
     """A class of a classifier: its index, its name, and the units of the last feature layer that feed it most."""
 
@@ -67,8 +62,7 @@ class AtlasClass:
     @property
     def page(self) -> str:
         """The class's page, relative to the atlas folder: its index, then its name made file-safe."""
-        words = re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")[:40].strip("-")
-        return f"classes/{self.index}{'-' + words if words else ''}.html"
+        return class_page_path(self.index, self.name)
 
 
 @dataclass(frozen=True)
@@ -92,7 +86,7 @@ class AtlasUnit:
     @property
     def page(self) -> str:
         """The unit's page, relative to the atlas folder."""
-        return f"units/{self.layer.slug}/{self.unit}.html"
+        return unit_page_path(self.layer.slug, self.unit)
 
     @property
     def check(self) -> dict[str, Any]:
@@ -151,16 +145,16 @@ class Atlas:
 def read_atlas(folder: Path) -> Atlas:
     """Read the atlas in ``folder``: ``atlas.json``, every unit's record there is, and the examples and classes."""
     folder = Path(folder)
-    plan = _read_json(folder / "atlas.json")
+    plan = read_atlas_json(folder)
     if plan is None:
-        raise DreamError(f"{str(folder)!r} holds no atlas.json: build the atlas there first (dreamengine atlas).")
+        raise DreamError(f"{str(folder)!r} holds no {PLAN}: build the atlas there first (dreamengine atlas).")
     try:
-        layers = tuple(_layer(record) for record in plan["layers"])
+        layers = tuple(AtlasLayer.from_json(record) for record in plan["layers"])
         height, width = plan.get("size") or (0, 0)
     except (KeyError, TypeError, ValueError) as error:
-        raise DreamError(f"{str(folder / 'atlas.json')!r} is not an atlas plan: {error!r}.") from None
-    examples = _read_json(folder / "examples.json") or {}
-    links = _read_json(folder / "classes.json") or {}
+        raise DreamError(f"{str(folder / PLAN)!r} is not an atlas plan: {error!r}.") from None
+    examples = _read_json(folder / EXAMPLES) or {}
+    links = _read_json(folder / CLASSES) or {}
     supported = {int(unit): tuple(_pairs(pairs)) for unit, pairs in (links.get("units") or {}).items()}
     feeders = {int(c["index"]): tuple(_pairs(c.get("units", ()))) for c in links.get("classes") or ()}
     classes = tuple(AtlasClass(i, str(name), feeders.get(i, ())) for i, name in enumerate(plan.get("classes") or ()))
@@ -170,7 +164,7 @@ def read_atlas(folder: Path) -> Atlas:
         negative = _for_layer(examples.get("negative"), layer)
         images = examples.get("images") or []
         for unit in layer.units:
-            record = _read_json(folder / "units" / layer.slug / f"{unit}.json") or {}
+            record = _read_json(folder / record_path(layer.slug, unit)) or {}
             units[layer.slug, unit] = AtlasUnit(
                 layer,
                 unit,
@@ -194,15 +188,6 @@ def _read_json(path: Path) -> Any:
         return None
     except (OSError, ValueError) as error:
         raise DreamError(f"cannot read {str(path)!r}: {error}.") from None
-
-
-def _layer(record: dict) -> AtlasLayer:
-    slug = str(record["slug"])
-    if not slug or slug in (".", "..") or not re.fullmatch(r"[^/\\\x00-\x1f]+", slug):
-        raise ValueError(f"layer {record['name']!r} has slug {slug!r}, which is no file name")
-    shape = tuple(int(n) for n in record.get("shape") or ())
-    units = tuple(int(unit) for unit in record["units"])
-    return AtlasLayer(str(record["name"]), slug, str(record.get("kind", "features")), shape, units)
 
 
 def _for_layer(by_layer: dict | None, layer: AtlasLayer) -> dict:
