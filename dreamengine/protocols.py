@@ -108,6 +108,22 @@ class ExampleView(Protocol):
     @property
     def crop(self) -> str | None: ...
 
+    @property
+    def peak(self) -> float | None:
+        """The largest value of the unit's map (``None`` for the logits)."""
+
+    @property
+    def y(self) -> int | None:
+        """The row of the peak in the layer's map."""
+
+    @property
+    def x(self) -> int | None:
+        """The column of the peak in the layer's map."""
+
+    @property
+    def box(self) -> tuple[int, int, int, int] | None:
+        """The crop in the image's pixels at the atlas size, ``(left, top, right, bottom)``."""
+
 
 class LayerView(Protocol):
     """A layer of an atlas: its name in the model, its file-safe slug, its kind (``features``, ``logits``), its
@@ -156,6 +172,9 @@ class UnitView(Protocol):
     def dream(self) -> str | None: ...
 
     @property
+    def thumb(self) -> str | None: ...
+
+    @property
     def variants(self) -> tuple[str, ...]: ...
 
     @property
@@ -184,8 +203,8 @@ class UnitView(Protocol):
 
 
 class AtlasView(Protocol):
-    """An atlas folder, read, as a :class:`dreamengine.Panel` sees it: the model, the dreams' size
-    ``(height, width)``, the folder and the classes."""
+    """An atlas folder, read, as a :class:`dreamengine.Panel` sees it: the folder, the model, the dreams' size
+    ``(height, width)``, the layers, the classes and the plan (``atlas.json``: the checkpoint, the settings)."""
 
     @property
     def folder(self) -> Path: ...
@@ -195,6 +214,18 @@ class AtlasView(Protocol):
 
     @property
     def size(self) -> tuple[int, int]: ...
+
+    @property
+    def layers(self) -> Sequence[LayerView]: ...
+
+    @property
+    def classes(self) -> Sequence[ClassView]: ...
+
+    @property
+    def plan(self) -> Mapping[str, Any]: ...
+
+    def unit(self, layer_name: str, unit: int) -> UnitView | None:
+        """Unit ``unit`` of the layer named ``layer_name``, if the atlas has it."""
 
     def class_of(self, index: int) -> ClassView | None:
         """The class of index ``index``, if the model has names for its classes."""

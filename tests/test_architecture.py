@@ -38,7 +38,7 @@ LAZY_IMPORTS = {
 #: Imports under ``TYPE_CHECKING`` or inside functions allowed to reach up or sideways past the layers, and why:
 #: ``"importer path (glob) -> imported module (glob)"``. A module-level import never may.
 ALLOWED_IMPORTS = {
-    "dreamengine/__init__.py -> dreamengine.*": "the facade: its stub gives type checkers each public name's type, "
+    "dreamengine/__init__.pyi -> dreamengine.*": "the facade: its stub gives type checkers each public name's type, "
     "from the part it lives in, while the facade imports each name on first use",
 }
 
@@ -128,11 +128,14 @@ def absolute(node: ast.ImportFrom, importer: str, is_package: bool) -> str:
 
 @cache
 def facade_homes() -> dict[str, str]:
-    """The facade's ``_PUBLIC`` mapping: each public name and the module it lives in."""
-    for statement in tree(PACKAGE / "__init__.py").body:
-        if isinstance(statement, ast.Assign) and any(getattr(t, "id", "") == "_PUBLIC" for t in statement.targets):
-            return ast.literal_eval(statement.value)
-    raise AssertionError("dreamengine/__init__.py defines no _PUBLIC mapping")
+    """The facade's public names, each with the module it lives in, as its stub ``__init__.pyi`` lists them."""
+    homes = {}
+    for node in tree(PACKAGE / "__init__.pyi").body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            for alias in node.names:
+                homes[alias.name] = f"dreamengine.{node.module or alias.name}"
+    assert homes, "dreamengine/__init__.pyi lists no public names"
+    return homes
 
 
 def imported_modules(name: str, path: Path, known: dict[str, Path], kinds: tuple[str, ...] = ("runtime",)) -> set[str]:
@@ -149,7 +152,7 @@ def imported_modules(name: str, path: Path, known: dict[str, Path], kinds: tuple
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
             continue
-        source = absolute(node, name, path.name == "__init__.py")
+        source = absolute(node, name, path.stem == "__init__")
         for alias in node.names:
             if source == "dreamengine" and alias.name in facade_homes():
                 found.add(facade_homes()[alias.name])
