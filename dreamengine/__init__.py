@@ -4,122 +4,39 @@ The public API for plugin authors and scripts is what this module exports;
 built-in plugins import nothing else. Names are imported when first used, so
 ``from dreamengine import hookimpl`` (all a plugin's entry module needs) does
 not import torch: the command line starts at once.
+
+Each public name is listed once, in the stub ``__init__.pyi`` beside this file:
+type checkers read it, and this module reads its lines into ``_PUBLIC`` (where
+each name lives) and ``__all__``.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from dreamengine.analysis.directions import read_vector
-    from dreamengine.components import (
-        DreamJob,
-        DreamOutputs,
-        DreamResult,
-        Initializer,
-        Objective,
-        Panel,
-        Parametrization,
-        Regularizer,
-        Strategy,
-    )
-    from dreamengine.engine.loop import (
-        OPTIMIZERS,
-        DreamLoop,
-        PixelParametrization,
-    )
-    from dreamengine.engine.model import DreamModel
-    from dreamengine.engine.phases import compose_transforms
-    from dreamengine.errors import DreamError, DreamInterrupted, WeightsUnavailable, unknown_name
-    from dreamengine.filters import gaussian_blur
-    from dreamengine.hookspecs import Register, hookimpl
-    from dreamengine.run.config import RunConfig
-    from dreamengine.run.executors import Executor, Work
-    from dreamengine.run.imaging import fit_image, load_image, to_tensor
-    from dreamengine.run.notebook import Picture, dream, objective
-    from dreamengine.warping import Warp, resample, rotation, zoom
+
+def _read_stub() -> dict[str, str]:
+    """The stub's public names, each with the module it lives in (``from .MODULE import NAME as NAME``, one name a
+    line; ``from . import NAME as NAME`` for a sub-package that is itself the name). Read without :mod:`ast`, which
+    would add milliseconds to the command line's start, before it holds Ctrl-C."""
+    public = {}
+    with open(f"{__file__.rpartition('.')[0]}.pyi", encoding="utf-8") as stub:
+        for number, line in enumerate(stub, 1):
+            words = line.partition("#")[0].split()
+            if words[:1] != ["from"]:
+                continue
+            if len(words) != 6 or words[2:5:2] != ["import", "as"] or words[3] != words[5] or words[1][0] != ".":
+                raise ImportError(f"dreamengine/__init__.pyi, line {number}: write 'from .MODULE import NAME as NAME'")
+            source, name = words[1], words[3]
+            public[name] = __name__ + (source if source != "." else f".{name}")
+    return public
+
 
 #: Where each public name lives; :func:`__getattr__` imports it on first use.
-_PUBLIC = {
-    "DreamError": "dreamengine.errors",
-    "DreamInterrupted": "dreamengine.errors",
-    "WeightsUnavailable": "dreamengine.errors",
-    "unknown_name": "dreamengine.errors",
-    "hookimpl": "dreamengine.hookspecs",
-    "Register": "dreamengine.hookspecs",
-    "DreamJob": "dreamengine.components",
-    "DreamOutputs": "dreamengine.components",
-    "DreamResult": "dreamengine.components",
-    "Initializer": "dreamengine.components",
-    "Objective": "dreamengine.components",
-    "Parametrization": "dreamengine.components",
-    "Regularizer": "dreamengine.components",
-    "Strategy": "dreamengine.components",
-    "Panel": "dreamengine.components",
-    "Warp": "dreamengine.warping",
-    "resample": "dreamengine.warping",
-    "rotation": "dreamengine.warping",
-    "zoom": "dreamengine.warping",
-    "gaussian_blur": "dreamengine.filters",
-    "DreamModel": "dreamengine.engine.model",
-    "OPTIMIZERS": "dreamengine.engine.loop",
-    "DreamLoop": "dreamengine.engine.loop",
-    "PixelParametrization": "dreamengine.engine.loop",
-    "compose_transforms": "dreamengine.engine.phases",
-    "RunConfig": "dreamengine.run.config",
-    "Executor": "dreamengine.run.executors",
-    "Work": "dreamengine.run.executors",
-    "fit_image": "dreamengine.run.imaging",
-    "load_image": "dreamengine.run.imaging",
-    "to_tensor": "dreamengine.run.imaging",
-    "read_vector": "dreamengine.analysis.directions",
-    "dream": "dreamengine.run.notebook",
-    "objective": "dreamengine.run.notebook",
-    "Picture": "dreamengine.run.notebook",
-    "atlas": "dreamengine.atlas",  # the package, which is callable: dreamengine.atlas(model, ...)
-}
+_PUBLIC = _read_stub()
 
-#: Spelt out (not ``[*_PUBLIC, ...]``) so that type checkers see what the facade exports.
-__all__ = [
-    "DreamError",
-    "DreamInterrupted",
-    "WeightsUnavailable",
-    "unknown_name",
-    "hookimpl",
-    "Register",
-    "DreamJob",
-    "DreamOutputs",
-    "DreamResult",
-    "Initializer",
-    "Objective",
-    "Parametrization",
-    "Regularizer",
-    "Strategy",
-    "Panel",
-    "Warp",
-    "resample",
-    "rotation",
-    "zoom",
-    "gaussian_blur",
-    "DreamModel",
-    "DreamLoop",
-    "OPTIMIZERS",
-    "PixelParametrization",
-    "compose_transforms",
-    "RunConfig",
-    "Executor",
-    "Work",
-    "fit_image",
-    "load_image",
-    "to_tensor",
-    "read_vector",
-    "dream",
-    "objective",
-    "Picture",
-    "atlas",
-    "__version__",
-]
+__all__ = [*_PUBLIC, "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -11,16 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 
+from dreamengine.protocols import AtlasView, Model, UnitView
 from dreamengine.warping import Warp, resample
-
-if TYPE_CHECKING:
-    from dreamengine.atlas.contents import Atlas, AtlasUnit
-    from dreamengine.engine.loop import DreamLoop
-    from dreamengine.engine.model import DreamModel
 
 __all__ = [
     "PHASES",
@@ -35,6 +31,7 @@ __all__ = [
     "Parametrization",
     "Strategy",
     "Panel",
+    "Loop",
 ]
 
 
@@ -93,7 +90,7 @@ class Objective(_Component):
     #: dream's settings store; ``None`` for an objective made in Python only.
     spec: str | None = None
 
-    def prepare(self, model: DreamModel) -> None:
+    def prepare(self, model: Model) -> None:
         """Called once before the loop with the model the loop runs (frozen, on its device, with the run's speed
         settings): resolve class names (``model.class_index``), compute what the objective needs from the network
         (``model.layer_output``)."""
@@ -142,7 +139,7 @@ class WeightedObjective(Objective):
         if all(objective.spec is not None for _, objective in self.parts):
             self.spec = _expression(self.parts)
 
-    def prepare(self, model: DreamModel) -> None:
+    def prepare(self, model: Model) -> None:
         for _, objective in self.parts:
             objective.prepare(model)
 
@@ -352,7 +349,7 @@ class Panel(_Component):
     #: where the section goes: lower first (the built-ins use 10, 20, 30, 40; the default puts a panel after them).
     order: int = 100
 
-    def render(self, unit: AtlasUnit, atlas: Atlas) -> str:
+    def render(self, unit: UnitView, atlas: AtlasView) -> str:
         """The section's HTML for ``unit`` of ``atlas`` (``""``: nothing to show).
 
         Escape every name with :meth:`escape` (layer and class names come from checkpoints and may hold any
@@ -364,6 +361,14 @@ class Panel(_Component):
     def escape(value: object) -> str:
         """``value`` as text safe in HTML, in element content and in quoted attributes (``&<>"'`` escaped)."""
         return escape(str(value), quote=True)
+
+
+class Loop(Protocol):
+    """The loop over one job (:class:`dreamengine.DreamLoop`, or a strategy's subclass), as ``job.make_loop`` makes
+    it: the default ``dreamengine_run_dream`` runs ``job.make_loop(job).run()``."""
+
+    def run(self) -> DreamResult:
+        """Run the job's steps and return the result."""
 
 
 #: ``on_step(step, scores)``: called after every step of a dream
@@ -395,7 +400,7 @@ class DreamJob:
             ``DreamLoop`` itself. A strategy that changes how a step finds its gradient (``tile``) sets it.
     """
 
-    model: DreamModel
+    model: Model
     objective: Objective
     regularizers: Sequence[Regularizer]
     image: torch.Tensor
@@ -408,7 +413,7 @@ class DreamJob:
     on_step: StepCallback | None = None
     parametrization: Parametrization | None = None
     strategies: Sequence[Strategy] = ()
-    make_loop: Callable[[DreamJob], DreamLoop] | None = None
+    make_loop: Callable[[DreamJob], Loop] | None = None
 
 
 @dataclass

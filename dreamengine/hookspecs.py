@@ -23,8 +23,7 @@ if TYPE_CHECKING:
     import torch
 
     from dreamengine.components import DreamJob, DreamResult
-    from dreamengine.engine.model import DreamModel
-    from dreamengine.run.config import RunConfig
+    from dreamengine.protocols import Model, Settings
 
 __all__ = ["hookspec", "hookimpl", "hook_names", "call_one", "PROJECT_NAME", "Register"]
 
@@ -159,7 +158,7 @@ def dreamengine_register_executors(register: Register) -> None:
 
 
 @hookspec(firstresult=True)
-def dreamengine_load_model(name: str, pretrained: bool, num_classes: int | None, in_chans: int) -> DreamModel | None:
+def dreamengine_load_model(name: str, pretrained: bool, num_classes: int | None, in_chans: int) -> Model | None:
     """Load a model that is not registered by name, or decline.
 
     Called for ``--model NAME`` when no plugin registered ``NAME``, and for the
@@ -226,7 +225,7 @@ def dreamengine_step_end(job: DreamJob, step: int, scores: torch.Tensor) -> None
 
 
 @hookspec
-def dreamengine_run_end(config: RunConfig, result: DreamResult, paths: list[Path]) -> None:
+def dreamengine_run_end(config: Settings, result: DreamResult, paths: list[Path]) -> None:
     """Observe a finished dream, after its files are written.
 
     Called for every finished dream: each run, and each study cell. A study

@@ -1,5 +1,9 @@
 """The map in docs/architecture.md holds: parts, one-way imports, no circles, no hidden imports, public API only.
 
+Every import counts: at module level (what runs on import), under ``if TYPE_CHECKING:`` (what type checkers read)
+and inside functions (what runs later). The last two may reach past the layers only where ``ALLOWED_IMPORTS``
+names the site and says why.
+
 Everything here reads source with :mod:`ast`; nothing is imported, so the checks are fast and need no torch.
 """
 
@@ -31,6 +35,14 @@ LAZY_IMPORTS = {
 }
 
 
+#: Imports under ``TYPE_CHECKING`` or inside functions allowed to reach up or sideways past the layers, and why:
+#: ``"importer path (glob) -> imported module (glob)"``. A module-level import never may.
+ALLOWED_IMPORTS = {
+    "dreamengine/__init__.pyi -> dreamengine.*": "the facade: its stub gives type checkers each public name's type, "
+    "from the part it lives in, while the facade imports each name on first use",
+}
+
+
 def module_name(path: Path) -> str:
     """The dotted name of the module at ``path`` in dreamengine/ (a package's ``__init__.py`` names the package)."""
     parts = path.relative_to(ROOT).with_suffix("").parts
@@ -40,6 +52,11 @@ def module_name(path: Path) -> str:
 def sources() -> dict[str, Path]:
     """Every module of dreamengine/ by dotted name."""
     return {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def stubs() -> dict[str, Path]:
+    """Every stub (``.pyi``) in dreamengine/, by the dotted name of the module it types."""
+    return {module_name(path): path for path in sorted(PACKAGE.rglob("*.pyi"))}
 
 
 @cache
@@ -84,6 +101,22 @@ def module_level_imports(module: ast.Module) -> list[ast.Import | ast.ImportFrom
     return found
 
 
+def imports_by_kind(module: ast.Module) -> list[tuple[str, ast.Import | ast.ImportFrom]]:
+    """Every import statement in ``module``, each with its kind: ``runtime`` (run on import), ``type-only`` (under
+    ``if TYPE_CHECKING:``) or ``lazy`` (inside a function, run when it is called)."""
+    runtime = {id(node) for node in module_level_imports(module)}
+    lazy: set[int] = set()
+    for function in ast.walk(module):
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            lazy.update(id(n) for n in ast.walk(function) if isinstance(n, ast.Import | ast.ImportFrom))
+    found = []
+    for node in ast.walk(module):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            kind = "runtime" if id(node) in runtime else "lazy" if id(node) in lazy else "type-only"
+            found.append((kind, node))
+    return found
+
+
 def absolute(node: ast.ImportFrom, importer: str, is_package: bool) -> str:
     """The absolute module name ``from ... import`` reads from, resolving a relative import."""
     if not node.level:
@@ -95,25 +128,31 @@ def absolute(node: ast.ImportFrom, importer: str, is_package: bool) -> str:
 
 @cache
 def facade_homes() -> dict[str, str]:
-    """The facade's ``_PUBLIC`` mapping: each public name and the module it lives in."""
-    for statement in tree(PACKAGE / "__init__.py").body:
-        if isinstance(statement, ast.Assign) and any(getattr(t, "id", "") == "_PUBLIC" for t in statement.targets):
-            return ast.literal_eval(statement.value)
-    raise AssertionError("dreamengine/__init__.py defines no _PUBLIC mapping")
+    """The facade's public names, each with the module it lives in, as its stub ``__init__.pyi`` lists them."""
+    homes = {}
+    for node in tree(PACKAGE / "__init__.pyi").body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            for alias in node.names:
+                homes[alias.name] = f"dreamengine.{node.module or alias.name}"
+    assert homes, "dreamengine/__init__.pyi lists no public names"
+    return homes
 
 
-def imported_modules(name: str, path: Path, known: dict[str, Path]) -> set[str]:
-    """The modules of ``known`` that module ``name`` imports at runtime.
+def imported_modules(name: str, path: Path, known: dict[str, Path], kinds: tuple[str, ...] = ("runtime",)) -> set[str]:
+    """The modules of ``known`` that module ``name`` imports with an import of one of ``kinds`` (by default those
+    run when it is imported; ``runtime``, ``type-only``, ``lazy``: every import).
 
     ``from dreamengine import X`` counts as importing X's home module (the facade itself is lazy and imports
     nothing), and ``from package import module`` as importing that module.
     """
     found = set()
-    for node in module_level_imports(tree(path)):
+    for kind, node in imports_by_kind(tree(path)):
+        if kind not in kinds:
+            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
             continue
-        source = absolute(node, name, path.name == "__init__.py")
+        source = absolute(node, name, path.stem == "__init__")
         for alias in node.names:
             if source == "dreamengine" and alias.name in facade_homes():
                 found.add(facade_homes()[alias.name])
@@ -124,11 +163,43 @@ def imported_modules(name: str, path: Path, known: dict[str, Path]) -> set[str]:
     return {module for module in found if module in known and module != "dreamengine"}
 
 
+ALL_KINDS = ("runtime", "type-only", "lazy")
+
+
 @cache
 def import_graph() -> dict[str, set[str]]:
     """Each module of dreamengine/ and the modules of dreamengine/ it imports at runtime."""
     known = sources()
     return {name: imported_modules(name, path, known) for name, path in known.items()}
+
+
+@cache
+def import_sites() -> dict[tuple[str, str], set[str]]:
+    """Each ``(importer, imported)`` pair of modules of dreamengine/, counting every import (type-only, inside
+    functions and the stubs' too), with the files (relative to the repository) whose imports make it."""
+    known = sources()
+    sites: dict[tuple[str, str], set[str]] = {}
+    for name, path in [*known.items(), *stubs().items()]:
+        for target in imported_modules(name, path, known, ALL_KINDS):
+            sites.setdefault((name, target), set()).add(path.relative_to(ROOT).as_posix())
+    return sites
+
+
+def full_import_graph() -> dict[str, set[str]]:
+    """Each module of dreamengine/ and the modules of dreamengine/ it imports, type-only and lazy imports included."""
+    graph: dict[str, set[str]] = {name: set() for name in sources()}
+    for importer, target in import_sites():
+        graph[importer].add(target)
+    return graph
+
+
+def allowed(site: str, target: str) -> str | None:
+    """The reason ``ALLOWED_IMPORTS`` gives for the file ``site`` importing the module ``target``, if any."""
+    for key, reason in ALLOWED_IMPORTS.items():
+        where, what = key.split(" -> ")
+        if fnmatch.fnmatch(site, where) and fnmatch.fnmatch(target, what):
+            return reason
+    return None
 
 
 def part(module: str) -> str:
@@ -220,6 +291,63 @@ def layering_violations(graph: dict[str, set[str]]) -> list[str]:
 
 def test_imports_flow_down_the_layers_only():
     assert layering_violations(import_graph()) == []
+
+
+def type_only_and_lazy_violations() -> list[str]:
+    """``file: importer -> imported`` for each import, at any place, that reaches past the layers unless
+    ``ALLOWED_IMPORTS`` allows it."""
+    found = []
+    sites = import_sites()
+    for violation in layering_violations(full_import_graph()):
+        importer, target = violation.split(" -> ")
+        found += [f"{site}: {violation}" for site in sorted(sites[importer, target]) if not allowed(site, target)]
+    return found
+
+
+def test_type_only_and_lazy_imports_flow_down_the_layers_too():
+    assert type_only_and_lazy_violations() == []
+
+
+def test_the_contract_imports_only_the_contract_type_only_imports_included():
+    contract = [name for name in sources() if part(name) == "" and name != "dreamengine"]
+    reaching = sorted(
+        f"{importer} -> {target}" for importer, target in import_sites() if importer in contract and part(target) != ""
+    )
+    assert reaching == []
+
+
+def test_dreamengine_has_no_import_circles_counting_type_only_and_lazy_imports():
+    graph = full_import_graph()
+    assert cycle(graph) is None, " -> ".join(cycle(graph) or ())
+
+
+def test_a_type_only_import_from_the_contract_to_the_engine_is_caught(tmp_path):
+    module = tmp_path / "components.py"
+    module.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from dreamengine.engine.model import DreamModel\n"
+        "def later():\n    from dreamengine.run import config\n"
+    )
+    known = sources()
+    assert imported_modules("dreamengine.components", module, known) == set()
+    found = imported_modules("dreamengine.components", module, known, ALL_KINDS)
+    assert found == {"dreamengine.engine.model", "dreamengine.run.config"}
+    assert layering_violations({"dreamengine.components": found}) == [
+        "dreamengine.components -> dreamengine.engine.model",
+        "dreamengine.components -> dreamengine.run.config",
+    ]
+    assert allowed("dreamengine/components.py", "dreamengine.engine.model") is None
+    assert cycle({**full_import_graph(), "dreamengine.components": found}) is not None  # the engine uses components
+
+
+def test_every_allowed_import_excuses_a_real_one_and_gives_a_reason():
+    sites = import_sites()
+    excused = set()
+    for violation in layering_violations(full_import_graph()):
+        importer, target = violation.split(" -> ")
+        excused |= {allowed(site, target) for site in sites[importer, target]}
+    for key, reason in ALLOWED_IMPORTS.items():
+        assert reason in excused, f"{key}: nothing past the layers needs it; remove it"
+        assert len(reason.split()) >= 6, key
 
 
 def test_a_reaching_up_import_is_caught():

@@ -52,7 +52,7 @@ from dreamengine.run.execute import run_through_hooks
 from dreamengine.run.imaging import png_bytes, read_manifest, to_pil, to_tensor
 from dreamengine.run.observers import run_ended
 from dreamengine.run.outputs import manifest
-from dreamengine.run.prepare import build_job, resolve_device
+from dreamengine.run.prepare import build_job, dream_model, resolve_device
 
 __all__ = [
     "DIVERSITY",
@@ -158,9 +158,9 @@ def _dream(
     pngs = []
     for item, (index, entry) in enumerate(zip(indices, run_items(config, job.objective), strict=True)):
         if entry.objective.uses_classes:
-            meta = manifest(config, job.model, result, item, index, display_name(job.model.class_names, index))
+            meta = manifest(config, dream_model(job), result, item, index, display_name(job.model.class_names, index))
         else:
-            meta = manifest(config, job.model, result, item, None, entry.objective_text, entry.objective_text)
+            meta = manifest(config, dream_model(job), result, item, None, entry.objective_text, entry.objective_text)
         pngs.append(png_bytes(to_pil(result.image[item]), meta))
     return RunOutput(config, result, pngs)
 

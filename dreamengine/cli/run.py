@@ -230,7 +230,7 @@ def run_command(
     """
     from dreamengine.run.batch import run_items
     from dreamengine.run.execute import execute, total_steps
-    from dreamengine.run.prepare import prepare
+    from dreamengine.run.prepare import dream_model, prepare
     from dreamengine.run.threads import apply_threads
 
     host = get_host()
@@ -247,7 +247,7 @@ def run_command(
     for warning in caught:
         warn(str(warning.message))
     _warn_unused_model(config, cli_settings.get("model"), prepared.job.model.name)
-    _warn_other_weights(from_png, prepared.job.model.weights)
+    _warn_other_weights(from_png, dream_model(prepared.job).weights)
     total = total_steps(prepared.job)
     try:
         with _progress() as progress:

@@ -27,7 +27,7 @@ from dreamengine.run.config import RunConfig
 from dreamengine.run.expressions import PerItemObjective
 from dreamengine.run.observers import HookFailed, StepObserver, run_ended
 from dreamengine.run.outputs import write_outputs
-from dreamengine.run.prepare import PreparedRun, prepare
+from dreamengine.run.prepare import PreparedRun, dream_model, prepare
 
 __all__ = ["RunOutcome", "run_through_hooks", "total_steps", "execute", "dream"]
 
@@ -61,9 +61,9 @@ def execute(host: PluginHost, run: PreparedRun) -> RunOutcome:
         if stop.result is not None:
             stop.result = _as_asked(stop.result, job, counter.last or stop.result.steps_done)
             if stop.result.steps_done:
-                stop.paths = write_outputs(config, job.model, stop.result, targets, names, parts)
+                stop.paths = write_outputs(config, dream_model(job), stop.result, targets, names, parts)
         raise
-    paths = write_outputs(config, job.model, result, targets, names, parts)
+    paths = write_outputs(config, dream_model(job), result, targets, names, parts)
     run_ended(host, config, result, paths)
     return RunOutcome(result, paths, names)
 

@@ -25,7 +25,7 @@ from dreamengine.run.expressions import build_objective
 from dreamengine.run.imaging import png_bytes, save_png, to_pil
 from dreamengine.run.outputs import manifest
 from dreamengine.run.own_model import wrap_module
-from dreamengine.run.prepare import load_model, prepare
+from dreamengine.run.prepare import dream_model, load_model, prepare
 
 __all__ = ["Picture", "dream", "objective", "default_host", "as_model"]
 
@@ -146,7 +146,7 @@ def dream(
     pictures = [
         Picture(
             run.job.model.seen(result.image[item]),
-            manifest(config, run.job.model, result, item, index, names[item], part),
+            manifest(config, dream_model(run.job), result, item, index, names[item], part),
         )
         for item, (index, part) in enumerate(zip(targets, own))
     ]

@@ -34,6 +34,7 @@ from dreamengine.run.threads import apply_threads
 
 __all__ = [
     "PreparedRun",
+    "dream_model",
     "resolve_device",
     "load_architecture",
     "load_model",
@@ -232,6 +233,14 @@ class PreparedRun:
     job: DreamJob
     indices: list[int]
     start_file: Path | None = None
+
+
+def dream_model(job: DreamJob) -> DreamModel:
+    """The model of a job :func:`build_job` made: a :class:`DreamModel` (the contract's ``DreamJob`` names only the
+    :class:`dreamengine.protocols.Model` a component sees; writing outputs needs the rest, its weights file)."""
+    if not isinstance(job.model, DreamModel):
+        raise TypeError(f"a prepared job holds a DreamModel, not {type(job.model).__name__}")
+    return job.model
 
 
 def prepare(host: PluginHost, config: RunConfig, model: DreamModel | None = None) -> PreparedRun:

@@ -20,12 +20,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from dreamengine.run.ray_cluster import RayTasks, local_copy, read_for_workers, task_result
-
-if TYPE_CHECKING:
-    from dreamengine.run.executors import Work
+from dreamengine.run.work import Work
 
 __all__ = ["RayExecutor"]
 
