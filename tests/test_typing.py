@@ -72,7 +72,8 @@ def test_the_package_is_marked_as_typed():
 
 
 PROBE = """
-from dreamengine.atlas.panels import Atlas, AtlasClass, AtlasLayer, AtlasUnit, Example
+from dreamengine.atlas.contents import Atlas, AtlasClass, AtlasUnit, Example
+from dreamengine.atlas.folder import AtlasLayer
 from dreamengine.components import Loop
 from dreamengine.engine.loop import DreamLoop
 from dreamengine.engine.model import DreamModel
