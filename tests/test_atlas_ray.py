@@ -81,6 +81,32 @@ def test_a_worker_dreams_a_batch_from_the_shipped_checkpoint_not_the_drivers_fil
     assert output.thumbs == expected.thumbs and output.activations == expected.activations
 
 
+def test_a_worker_dreams_a_batch_of_a_weights_file_with_the_drivers_class_names(host, tmp_path, resnet10t_quiet):
+    import timm
+    import torch
+    from safetensors.torch import save_file
+
+    torch.manual_seed(2)
+    weights = tmp_path / "birds.safetensors"
+    save_file(timm.create_model("resnet10t", num_classes=3).state_dict(), weights)
+    names = tmp_path / "dataset"  # its class folders name the classes
+    for name in ("cat", "dog", "owl"):
+        (names / name).mkdir(parents=True)
+    base = RunConfig(model="resnet10t", weights=str(weights), class_names=str(names), steps=3, device="cpu")
+    model = load_model(host, base)
+    plan = plan_atlas(model, base, tmp_path / "atlas", layers=["logits"], units="2", batch=2)
+    batch = plan.batches({"logits": [0, 1]})[0]
+    expected = dream_batch(host, plan, batch, model)
+    data = weights.read_bytes()
+    work = pickle.loads(pickle.dumps(AtlasWork(host, plan)))  # as a worker gets it: the names read by the driver
+    weights.rename(tmp_path / "elsewhere.safetensors")  # as on a machine without the driver's files
+    for name in ("cat", "dog", "owl"):
+        (names / name).rmdir()
+    output = _run_task(work, batch, [(str(weights), f"{hashlib.sha256(data).hexdigest()}.safetensors")], 1, data)
+    assert output.units.pngs == expected.units.pngs  # the same dreams, the settings naming the driver's files
+    assert b"birds.safetensors" in output.units.pngs[0] and b'"cat"' in output.units.pngs[0]
+
+
 def test_a_ray_started_here_makes_the_same_atlas_as_this_process(host, checkpoints, tmp_path):
     checkpoint = checkpoints / "epoch-001.pt"
     plan = open_folder(_plan(host, checkpoint, tmp_path / "local"))

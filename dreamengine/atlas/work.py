@@ -22,7 +22,9 @@ from dreamengine.plugins import PluginHost
 from dreamengine.run.config import RunConfig
 from dreamengine.run.executors import HostWork
 from dreamengine.run.inputs import files_read, reading_from
+from dreamengine.run.own_model import read_class_names
 from dreamengine.run.prepare import load_model
+from dreamengine.run.ray_cluster import names_copy
 
 __all__ = ["AtlasWork"]
 
@@ -52,6 +54,8 @@ class AtlasWork(HostWork[Batch, BatchOutput]):
         super().__init__(host)
         self.plan, self.model, self.on_start, self.on_step = plan, model, on_start, on_step
         self.device = plan.base.device
+        names = plan.base.class_names
+        self.class_names = read_class_names(names) if names else None  # read here, sent as values
 
     def __repr__(self) -> str:
         return f"AtlasWork({str(self.plan.output)!r})"
@@ -64,18 +68,21 @@ class AtlasWork(HostWork[Batch, BatchOutput]):
 
     def reads(self, batch: Batch) -> list[str]:
         files = files_read(self.host.registry, unit_config(self.plan, batch.layer, batch.units))
-        return [self.plan.base.checkpoint, *files] if self.plan.base.checkpoint else files
+        return [*(path for path in (self.plan.base.checkpoint, self.plan.base.weights) if path), *files]
 
     def describe(self, batch: Batch) -> str:
         return f"units {batch.units[0]}-{batch.units[-1]} of layer {batch.layer.name!r}"
 
     def elsewhere(self, batch: Batch, copies: Mapping[str, str], threads: float) -> BatchOutput:
-        """The batch dreamt from copies of the files it reads; the manifests keep the driver's paths."""
+        """The batch dreamt from copies of the files it reads (the checkpoint or weights file among them) and the
+        class names as the driver read them; the manifests keep the driver's paths."""
         torch.set_num_threads(max(1, int(threads)))
 
         def local(config: RunConfig) -> RunConfig:
-            checkpoint = {"checkpoint": copies[config.checkpoint]} if config.checkpoint else {}
-            return reading_from(config.updated(checkpoint, "the Ray worker"), copies)
+            given = {key: copies[path] for key in ("checkpoint", "weights") if (path := getattr(config, key))}
+            if config.class_names and self.class_names is not None:
+                given["class_names"] = str(names_copy(self.class_names))
+            return reading_from(config.updated(given, "the Ray worker"), copies)
 
         key = json.dumps([self.plan.base.to_dict(), sorted(copies.items())], sort_keys=True, default=str)
         if key not in _LOADED:

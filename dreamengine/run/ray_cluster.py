@@ -9,6 +9,8 @@ Ray is an optional extra: ``pip install 'dreamengine[ray]'``.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 import socket
 import tempfile
@@ -25,6 +27,7 @@ __all__ = [
     "RayTasks",
     "import_ray",
     "local_copy",
+    "names_copy",
     "read_for_workers",
     "task_result",
     "worker_host",
@@ -209,3 +212,10 @@ def local_copy(data: bytes, name: str) -> Path:
             Path(temporary).unlink(missing_ok=True)
             raise
     return path
+
+
+def names_copy(names: list[str]) -> Path:
+    """Class names the driver read (from a file or a dataset folder that need not be on this worker) as a JSON
+    list in this worker's folder of copies: what ``--class-names`` reads there."""
+    data = json.dumps(names).encode()
+    return local_copy(data, f"{hashlib.sha256(data).hexdigest()}.json")

@@ -7,8 +7,6 @@ this process, a Ray cluster, a plugin's) runs for each task; the driver,
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 
@@ -19,7 +17,7 @@ from dreamengine.run.executors import HostWork
 from dreamengine.run.inputs import files_read, reading_from
 from dreamengine.run.own_model import read_class_names
 from dreamengine.run.prepare import load_model
-from dreamengine.run.ray_cluster import local_copy
+from dreamengine.run.ray_cluster import names_copy
 from dreamengine.study.plan import Cell, Task
 from dreamengine.study.render import CellOutput, render_task
 
@@ -79,8 +77,7 @@ class StudyWork(HostWork[Task, list[CellOutput]]):
         config = cells[0].config
         local = {"weights" if row.weights else "checkpoint": copies[row.path]}
         if config.class_names:
-            listed = json.dumps(self.class_names[config.class_names]).encode()
-            local["class_names"] = str(local_copy(listed, f"{hashlib.sha256(listed).hexdigest()}.json"))
+            local["class_names"] = str(names_copy(self.class_names[config.class_names]))
         config = reading_from(config.updated(local, "the Ray worker"), copies)
         outputs, _ = render_task(self.host, cells, load_model(self.host, config), config=config)
         return outputs
