@@ -93,6 +93,9 @@ def atlas_command(
     makes it again), 96-pixel thumbnails, a record per unit with its dream's
     activation, and examples.json. Units and examples already there with the
     same settings are kept, so an interrupted atlas resumes where it stopped.
+    OUTPUT must be missing, empty, or an atlas this command made: it writes
+    only files it lists in OUTPUT/.dreamengine-written, and --restart deletes
+    only those.
 
     \b
     Examples:
