@@ -277,3 +277,25 @@ def test_the_estimate_counts_a_steps_cost_not_what_every_run_pays_once(tmp_path,
     assert guess.step_seconds == {"conv2": pytest.approx(0.25), "logits": pytest.approx(0.25)}
     # 3 units of each layer in batches of 2: each batch counted for its share of a full batch, at 12 steps
     assert guess.seconds == pytest.approx(0.25 * 12 * 6 / 2)
+
+
+def test_the_run_end_hook_sees_each_batch_and_each_units_variants(tmp_path, host):
+    from dreamengine import hookimpl
+
+    seen = []
+
+    class Watcher:
+        @hookimpl
+        def dreamengine_run_end(self, config, result, paths):
+            seen.append(
+                (config.objective, len(result.image), [p.relative_to(tmp_path / "atlas").as_posix() for p in paths])
+            )
+
+    host.pm.register(Watcher(), name="watcher")
+    plan = open_folder(_plan(tmp_path, variants=1, layers=["conv2"], units="2"))
+    run_atlas(host, plan, plan.batches(pending_units(plan)), model=tiny_model())
+    assert seen == [
+        ("layer:conv2:0; layer:conv2:1", 2, ["units/conv2/0.png", "units/conv2/1.png"]),
+        ("layer:conv2:0 + 1*diversity:conv2", 1, ["units/conv2/0-v1.png"]),
+        ("layer:conv2:1 + 1*diversity:conv2", 1, ["units/conv2/1-v1.png"]),
+    ]
