@@ -163,3 +163,18 @@ def test_the_screenshot_helper_picks_the_index_a_layer_and_a_dreamt_unit_and_sho
     picture = Image.open(tmp_path / "unit.jpg")
     assert picture.size == (640, 480) and picture.format == "JPEG"
     assert picture.convert("L").getextrema()[0] < 40  # the dark background: a page, not a blank window
+
+
+def test_find_matches_a_number_whole_and_a_name_anywhere(site, browser):
+    browser.open((site / "layers" / f"{QUOTED_SLUG}.html").resolve().as_uri())
+    cases = {
+        '["127 tabby", "27"]': False,
+        '["270 owl", "27"]': False,
+        '["27 owl", "27"]': True,
+        '["127 tabby", "tab"]': True,
+        '["127 tabby", "127 tab"]': True,
+        '["127 tabby", "12 tab"]': False,
+    }
+    for arguments, expected in cases.items():
+        assert browser.evaluate(f"matches(...{arguments})") is expected, arguments
+    assert browser.problems() == []

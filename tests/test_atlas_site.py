@@ -3,6 +3,7 @@ folder, names escaped, the panels in order, a plugin's own panel on every unit p
 
 from __future__ import annotations
 
+import json
 import re
 import types
 from html.parser import HTMLParser
@@ -308,3 +309,25 @@ def test_the_plugin_guides_panel_example_shows_on_the_unit_pages(tmp_path):
     page = folder / "units" / QUOTED_SLUG / "1.html"
     assert parse(page).sections == ["dream", "variants", "examples", "classes", "top-images"]
     assert "<li>&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;/001.jpg: 3</li>" in page.read_text(encoding="utf-8")
+
+
+def test_a_class_the_atlas_shows_nothing_of_has_no_page_but_stays_listed(tmp_path, host):
+    folder = write_atlas_folder(tmp_path / "atlas", classes=[*CLASSES, "quail"])
+    links = json.loads((folder / "classes.json").read_text(encoding="utf-8"))
+    links["classes"][3]["units"] = [[3, 0.5]]  # fed by a unit not dreamt, and the logits hold no dream of it
+    (folder / "classes.json").write_text(json.dumps(links), encoding="utf-8")
+    write_site(folder, host)
+    pages = sorted(p.name for p in (folder / "classes").glob("*.html"))
+    assert pages == ["0-tench.html", "1-script-img-src-x-onerror-alert-1.html", "2-a-b-c.html", "index.html"]
+    index = (folder / "classes" / "index.html").read_text(encoding="utf-8")
+    assert "quail (nothing dreamt yet)" in index and index.count("<li data-name=") == 4
+    assert read_atlas(folder).class_of(3).page == "classes/index.html"  # what any link to it leads to
+    last = parse(folder / "classes" / "2-a-b-c.html")
+    assert not [link for link in last.links if "quail" in link]  # no "next" to a page that is not there
+
+
+def test_a_layer_grid_marks_the_units_whose_check_failed(site):
+    layer = (site / "layers" / f"{QUOTED_SLUG}.html").read_text(encoding="utf-8")
+    items = re.findall(r'<li data-unit="(\d)"[^>]*?( class="failed")?>.*?</li>', layer, re.S)
+    assert items == [("0", ' class="failed"'), ("1", ""), ("2", ""), ("3", "")]  # unit 0's dream fell short
+    assert layer.count("check failed") == 1

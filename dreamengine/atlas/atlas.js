@@ -36,15 +36,22 @@ for (const button of document.querySelectorAll("[data-sort]")) {
   });
 }
 
+// Whether an item's data-name holds every word typed: a number as a whole number (27 is not 127 or 270), other
+// words anywhere in its names.
+function matches(name, typed) {
+  const numbers = name.split(/[^0-9]+/).filter(Boolean);
+  return typed.split(/\s+/).filter(Boolean).every(word => /^[0-9]+$/.test(word) ? numbers.includes(word) : name.includes(word));
+}
+
 // Filter a list by the words typed (an item's data-name holds its number and names); Enter opens the first left.
 for (const input of document.querySelectorAll("[data-search]")) {
   const list = document.getElementById(input.dataset.target);
   input.addEventListener("input", () => {
-    const words = input.value.toLowerCase().trim();
-    for (const item of list.children) item.hidden = Boolean(words) && !item.dataset.name.includes(words);
+    const typed = input.value.toLowerCase().trim();
+    for (const item of list.children) item.hidden = Boolean(typed) && !matches(item.dataset.name, typed);
   });
   input.addEventListener("keydown", event => {
-    const first = [...list.children].find(item => !item.hidden);
+    const first = [...list.children].find(item => !item.hidden && item.querySelector("a"));
     if (event.key === "Enter" && first) first.querySelector("a").click();
   });
 }

@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from dreamengine.atlas.check import unit_check
 from dreamengine.atlas.folder import (
+    CLASS_INDEX,
     CLASSES,
     EXAMPLES,
     PLAN,
@@ -53,16 +54,20 @@ class Example:
 
 @dataclass(frozen=True)
 class AtlasClass:
-    """A class of a classifier: its index, its name, and the units of the last feature layer that feed it most."""
+    """A class of a classifier: its index, its name, the units of the last feature layer that feed it most, and
+    whether the atlas shows anything of it (its dream, or a dream of a unit that feeds it): only then has it a page
+    of its own, and a small atlas of a 1000-class model writes no 1000 empty pages."""
 
     index: int
     name: str
     units: tuple[tuple[int, float], ...] = ()
+    shown: bool = True
 
     @property
     def page(self) -> str:
-        """The class's page, relative to the atlas folder: its index, then its name made file-safe."""
-        return class_page_path(self.index, self.name)
+        """The class's page, relative to the atlas folder: its index, then its name made file-safe; the classes'
+        index, which lists it, for a class the atlas shows nothing of."""
+        return class_page_path(self.index, self.name) if self.shown else CLASS_INDEX
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,17 @@ def read_atlas(folder: Path) -> Atlas:
                 classes=supported.get(unit, ()) if layer.name == links.get("layer") else (),
             )
     size = (int(height), int(width))
-    return Atlas(folder, str(plan.get("model")), size, layers, units, classes, links.get("layer"), plan)
+    atlas = Atlas(folder, str(plan.get("model")), size, layers, units, classes, links.get("layer"), plan)
+    return replace(atlas, classes=tuple(replace(found, shown=_shows(atlas, found)) for found in classes))
+
+
+def _shows(atlas: Atlas, found: AtlasClass) -> bool:
+    """Whether ``atlas`` holds a dream of the class ``found``, or of a unit that feeds it."""
+    dream = atlas.class_dream(found.index)
+    if dream is not None and dream.dream:
+        return True
+    feeding = (atlas.unit(atlas.class_layer, number) for number, _ in found.units) if atlas.class_layer else ()
+    return any(unit is not None and unit.dream for unit in feeding)
 
 
 def _read_json(path: Path) -> Any:

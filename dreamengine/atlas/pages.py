@@ -89,7 +89,8 @@ def layer_page(atlas: Atlas, layer: AtlasLayer) -> str:
     for unit in units:
         label = unit_name(atlas, unit).removeprefix("unit ")
         caption = label + (f" · {text}" if (text := check_text(unit.check)) else "")
-        items.append({"unit": unit, "label": label, "caption": caption, "rank": rank.get(unit.unit)})
+        failed = unit.check["passed"] is False
+        items.append({"unit": unit, "label": label, "caption": caption, "rank": rank.get(unit.unit), "failed": failed})
     index = atlas.layers.index(layer)
     around = [atlas.layers[i].page if 0 <= i < len(atlas.layers) else None for i in (index - 1, index + 1)]
     return render(
@@ -140,7 +141,9 @@ def class_page(atlas: Atlas, found: AtlasClass) -> str:
     if found.units and atlas.class_layer:
         for number, weight in found.units:
             feeders.append((atlas.unit(atlas.class_layer, number), f"unit {number} · weight {weight:.3g}"))
-    around = [atlas.class_of(i) for i in (found.index - 1, found.index + 1)]
+    shown = [other for other in atlas.classes if other.shown]
+    place = shown.index(found)
+    around = [shown[place - 1] if place > 0 else None, shown[place + 1] if place + 1 < len(shown) else None]
     return render(
         "class.html",
         atlas,

@@ -47,7 +47,8 @@ def write_site(output: Path, host: PluginHost | None = None) -> Path:
     if atlas.classes:
         write(CLASS_INDEX, class_index_page(atlas))
         for found in atlas.classes:
-            write(found.page, class_page(atlas, found))
+            if found.shown:  # a class the atlas shows nothing of is listed on the classes' index alone
+                write(found.page, class_page(atlas, found))
     return write(INDEX, index_page(atlas))
 
 
