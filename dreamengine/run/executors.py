@@ -100,6 +100,7 @@ def ray(address: str | None = None, workers: int | None = None) -> RayExecutor:
 
 @hookimpl
 def dreamengine_register_executors(register: Register) -> None:
+    """Register the built-in executors: ``local`` (this process) and ``ray`` (a Ray cluster)."""
     register("local", local)
     register("ray", ray)
 
