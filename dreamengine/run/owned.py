@@ -22,7 +22,6 @@ import hashlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from dreamengine.errors import DreamError
 from dreamengine.run.imaging import write_atomic
@@ -44,9 +43,6 @@ class OwnedFolder:
 
     def __repr__(self) -> str:
         return f"OwnedFolder({str(self.root)!r}, {self.command!r})"
-
-    def __getstate__(self) -> dict[str, Any]:  # shipped to workers without the list read here
-        return {**self.__dict__, "_written": None}
 
     @property
     def list_path(self) -> Path:
@@ -81,8 +77,8 @@ class OwnedFolder:
             if changed:
                 raise DreamError(
                     f"{str(self.root)!r} holds {_some(changed)}, changed since dreamengine {self.command} wrote "
-                    f"{'it' if len(changed) == 1 else 'them'}: move {'it' if len(changed) == 1 else 'them'} away "
-                    "to have them made again, or give another folder; nothing was written."
+                    f"{(them := 'it' if len(changed) == 1 else 'them')}: move {them} away to have {them} made again, "
+                    "or give another folder; nothing was written."
                 )
             return True
         entries = sorted(entry.name for entry in self.root.iterdir())
