@@ -18,7 +18,7 @@ from dreamengine.cli.group import TorchCommand, cli, get_host
 from dreamengine.cli.model_options import model_label
 from dreamengine.cli.once import once
 from dreamengine.cli.output import console, counted, err_console, loading, stop_interrupted, warn
-from dreamengine.cli.run import resolve_config, setting_options
+from dreamengine.cli.run import setting_options
 
 # The atlas's modules import torch: they are imported in the functions that use them, not here, because
 # `dreamengine --help` imports every command's module and should start at once (see TorchCommand).
@@ -108,10 +108,13 @@ def atlas_command(
     from dreamengine.atlas.build import build_atlas
     from dreamengine.run.executors import make_executor
     from dreamengine.run.prepare import load_model
+    from dreamengine.run.settings import resolve_settings
     from dreamengine.run.threads import apply_threads
 
     host = get_host()
-    config = resolve_config(host, config_file, None, preset, assignments, cli_settings)
+    config = resolve_settings(
+        host, preset=preset, config_file=config_file, options=cli_settings, assignments=assignments
+    )
     runner = make_executor(host.registry, executor, address=address, workers=workers)
     note = apply_threads(config.threads).note()
     if note:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Collection
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -17,8 +16,7 @@ from dreamengine.cli.model_options import model_label, model_option_list
 from dreamengine.cli.once import once
 from dreamengine.cli.output import console, err_console, loading, stop_interrupted, warn
 from dreamengine.errors import DreamError, DreamInterrupted
-from dreamengine.options import parse_assignment
-from dreamengine.run.config import MAX_SEED, RunConfig, load_toml
+from dreamengine.run.config import MAX_SEED, RunConfig
 
 # The modules that dream import torch: they are imported in the functions that use them, not here, because
 # `dreamengine --help` imports every command's module and should start at once (see TorchCommand).
@@ -196,7 +194,8 @@ _SETTING_OPTIONS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
 
 def setting_options(*, leave_out: Collection[str] = ()) -> Callable[[Any], Any]:
     """Add a run's setting options (``--model``, ``--steps``, ``--reg``, ..., ``--preset``, ``--config``) to a
-    command, less those named in ``leave_out``; :func:`resolve_config` makes their values a :class:`RunConfig`."""
+    command, less those named in ``leave_out``; :func:`~dreamengine.run.settings.resolve_settings` makes their values
+    a :class:`RunConfig`."""
 
     def add(command: Any) -> Any:
         for name, option in reversed(_SETTING_OPTIONS):
@@ -231,10 +230,13 @@ def run_command(
     from dreamengine.run.batch import run_items
     from dreamengine.run.execute import execute, total_steps
     from dreamengine.run.prepare import dream_model, prepare
+    from dreamengine.run.settings import resolve_settings
     from dreamengine.run.threads import apply_threads
 
     host = get_host()
-    config = resolve_config(host, config_file, from_png, preset, assignments, cli_settings)
+    config = resolve_settings(
+        host, stored=from_png, preset=preset, config_file=config_file, options=cli_settings, assignments=assignments
+    )
     note = apply_threads(config.threads).note()
     if note:
         err_console.print(note, highlight=False)
@@ -272,73 +274,6 @@ def _warn_unused_model(config: RunConfig, typed: str | None, used: str) -> None:
     """A ``--model`` typed beside a ``--checkpoint`` that holds another network is said to be unused."""
     if config.checkpoint and typed and typed != used:
         warn(f"--model {typed} is not used: checkpoint {config.checkpoint!r} holds its own network ({used}).")
-
-
-def resolve_config(host, config_file, from_png, preset, assignments, cli_settings) -> RunConfig:
-    """Defaults <- stored PNG settings <- preset <- config file <- command-line options."""
-    from dreamengine.run.prepare import apply_preset
-    from dreamengine.run.recipe import stored_settings
-
-    config = RunConfig()
-    if from_png:
-        stored = stored_settings(from_png)
-        config = config.updated(stored, f"the settings stored in {from_png!r}")
-    file_settings = load_toml(config_file) if config_file else {}
-    if not preset and file_settings.get("preset") is not None:
-        preset = file_settings["preset"]
-        if not isinstance(preset, str):
-            raise DreamError(f"setting 'preset' in config file {config_file!r} must be str, got {preset!r}.")
-    if preset:
-        config = apply_preset(host, config, preset)
-    if file_settings:
-        config = config.updated(file_settings, f"config file {config_file!r}")
-    given = {k: v for k, v in cli_settings.items() if v is not None and v != ()}
-    options: dict[str, dict[str, str]] = {}
-    for text in assignments:
-        component, option, value = parse_assignment(text)
-        options.setdefault(component, {})[option] = value
-    if options:
-        given["options"] = options
-    config = config.updated(given, "the command line")
-    if from_png:
-        _check_stored_paths(host.registry, from_png, stored, config)
-    return config
-
-
-def _check_stored_paths(registry, from_png: str, stored: dict[str, Any], config: RunConfig) -> None:
-    """A stored file (the checkpoint, the weights and their SHA-256, the class names, the saved model's folder, the
-    start photo) missing from here is explained: a relative path in a dream's settings is relative to where the
-    dream was made."""
-    from dreamengine.run.prepare import start_file
-
-    files = []
-    if stored.get("checkpoint") and config.checkpoint == stored["checkpoint"]:
-        files.append(("checkpoint", config.checkpoint, "--checkpoint PATH", ""))
-    if stored.get("weights") and config.weights == stored["weights"]:
-        files.append(("weights file", config.weights, "--weights PATH", _sha256_of(from_png)))
-    if stored.get("class_names") and config.class_names == stored["class_names"]:
-        files.append(("class names", config.class_names, "--class-names PATH", ""))
-    if config.model == stored.get("model") and ("/" in config.model or "\\" in config.model):
-        files.append(("the saved model", config.model, "--model FOLDER", ""))
-    if config.init == stored.get("init"):
-        photo = start_file(registry, config.specs.init, config.options.get(config.specs.init.name))
-        if photo is not None:
-            files.append(("start image", photo, f"--init {config.specs.init.name}:path=PATH", ""))
-    for what, path, option, note in files:
-        if not Path(str(path)).exists():
-            raise DreamError(
-                f"{from_png!r} was dreamed with {what} {str(path)!r}{note}, which is not there from this "
-                "folder (a relative path is relative to where the dream was made): run from that "
-                f"folder, or give {option}."
-            )
-
-
-def _sha256_of(path: str) -> str:
-    """`` (sha256 HEX)`` of the weights a dream PNG names in its manifest, or nothing where it names none."""
-    from dreamengine.run.imaging import read_manifest
-
-    weights = (read_manifest(path).get("model") or {}).get("weights") or {}
-    return f" (sha256 {weights['sha256']})" if weights.get("sha256") else ""
 
 
 def _warn_other_weights(from_png: str | None, used: Any) -> None:
