@@ -13,6 +13,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from dreamengine.atlas.defaults import DEFAULT_BATCH, DEFAULT_SIDE
 from dreamengine.cli.executing import dreaming, executor_options, progress_bars
 from dreamengine.cli.group import TorchCommand, cli, get_host
 from dreamengine.cli.model_options import model_label
@@ -28,15 +29,15 @@ if TYPE_CHECKING:
     from dreamengine.engine.model import DreamModel
     from dreamengine.plugins import PluginHost
 
-#: :data:`dreamengine.atlas.plan.DEFAULT_BATCH`, written out so that `atlas --help` needs no torch (a test keeps
-#: them equal).
-DEFAULT_BATCH = 16
 #: The run settings each unit's dream sets itself (its objective, its class), or that name files the atlas names.
 NOT_ATLAS_SETTINGS = ("classes", "objective", "output", "side_by_side", "save_every", "animation")
 
 
 @cli.command("atlas", cls=TorchCommand)
-@setting_options(leave_out=NOT_ATLAS_SETTINGS)
+@setting_options(
+    leave_out=NOT_ATLAS_SETTINGS,
+    size_default=f"{DEFAULT_SIDE} (its longer side), or the model's input size where that is smaller",
+)
 @once("--output", "-o", default="atlas", show_default=True, help="The atlas's folder.")
 @click.option(
     "--layer",

@@ -15,6 +15,7 @@ from dreamengine.cli.group import TorchCommand, cli, get_host
 from dreamengine.cli.model_options import model_label, model_option_list
 from dreamengine.cli.once import once
 from dreamengine.cli.output import console, err_console, loading, stop_interrupted, warn
+from dreamengine.engine.defaults import OPTIMIZER_NAMES
 from dreamengine.errors import DreamError, DreamInterrupted
 from dreamengine.run.config import MAX_SEED, RunConfig
 
@@ -25,8 +26,15 @@ if TYPE_CHECKING:
 
 #: The settings a run has unless told otherwise, as the options' help shows them.
 DEFAULTS = RunConfig()
-#: The names of :data:`dreamengine.OPTIMIZERS`, written out: `run --help` needs no torch (a test keeps them equal).
-OPTIMIZER_NAMES = ("adam", "adamw", "sgd")
+
+
+def _size_option(default: str) -> Callable[[Any], Any]:
+    """``--size``, whose help says its ``default`` (a run's and an atlas's differ)."""
+    return once(
+        "--size",
+        help="Dream size in pixels: N (square; from a photo, the longer side of its shape) or "
+        f"WIDTHxHEIGHT, e.g. 2048x1536. [default: {default}]",
+    )
 
 
 #: Every option of a run's settings, by the name its value is given as, in the order `run --help` lists them:
@@ -107,14 +115,7 @@ _SETTING_OPTIONS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ),
     ("lr", once("--lr", type=float, help=f"Learning rate. [default: {DEFAULTS.lr}]")),
     ("optimizer", once("--optimizer", type=click.Choice(OPTIMIZER_NAMES), help=f"[default: {DEFAULTS.optimizer}]")),
-    (
-        "size",
-        once(
-            "--size",
-            help="Dream size in pixels: N (square; from a photo, the longer side of its shape) or "
-            "WIDTHxHEIGHT, e.g. 2048x1536. [default: the model's input size]",
-        ),
-    ),
+    ("size", _size_option("the model's input size")),
     (
         "seed",
         once(
@@ -192,13 +193,16 @@ _SETTING_OPTIONS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
 )
 
 
-def setting_options(*, leave_out: Collection[str] = ()) -> Callable[[Any], Any]:
+def setting_options(*, leave_out: Collection[str] = (), size_default: str | None = None) -> Callable[[Any], Any]:
     """Add a run's setting options (``--model``, ``--steps``, ``--reg``, ..., ``--preset``, ``--config``) to a
-    command, less those named in ``leave_out``; :func:`~dreamengine.run.settings.resolve_settings` makes their values
+    command, less those named in ``leave_out``, ``--size``'s help saying ``size_default`` where the command's
+    default size is not a run's; :func:`~dreamengine.run.settings.resolve_settings` makes their values
     a :class:`RunConfig`."""
 
     def add(command: Any) -> Any:
         for name, option in reversed(_SETTING_OPTIONS):
+            if name == "size" and size_default is not None:
+                option = _size_option(size_default)
             if name not in leave_out:
                 command = option(command)
         return command

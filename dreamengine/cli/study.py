@@ -14,15 +14,12 @@ from dreamengine.cli.output import console, counted, err_console, warn
 from dreamengine.errors import DreamError
 from dreamengine.plugins import PluginHost
 from dreamengine.run.config import MAX_SEED, RunConfig
+from dreamengine.study.defaults import REPORT_STEPS
 
 # The study's modules import torch: they are imported in the functions that use them, not here, because
 # `dreamengine --help` imports every command's module and should start at once (see TorchCommand).
 if TYPE_CHECKING:
     from dreamengine.study.plan import StudyPlan
-
-#: :data:`dreamengine.study.plan.REPORT_STEPS`, written out so that `study --help` needs no torch (a test keeps
-#: them equal).
-REPORT_STEPS = (200, 500, 1000, 2000)
 
 
 def _numbers(text: str | None, what: str) -> list[int] | None:
