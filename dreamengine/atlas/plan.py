@@ -336,7 +336,7 @@ def plan_atlas(
     height, width = dream_size(
         base.size, (round(model.input_size[0] * shrink), round(model.input_size[1] * shrink)), None
     )
-    base = base.updated({"size": str(width) if width == height else f"{width}x{height}"}, "the atlas")
+    base = base.updated({"size": (height, width)}, "the atlas")
     base = base.updated({key: getattr(RunConfig(), key) for key in PER_UNIT}, "the atlas")
     chosen, logits = select_layers(model, layers)
     names = [layer.name for layer in chosen] + ([LOGITS] if logits else [])
