@@ -90,7 +90,7 @@ def _check_stored_paths(registry: Registry, from_png: str, stored: dict[str, Any
     """A stored file (the checkpoint, the weights and their SHA-256, the class names, the saved model's folder, the
     start photo) missing from here is explained: a relative path in a dream's settings is relative to where the
     dream was made."""
-    files = []
+    files: list[tuple[str, object, str, str]] = []
     if stored.get("checkpoint") and config.checkpoint == stored["checkpoint"]:
         files.append(("checkpoint", config.checkpoint, "--checkpoint PATH", ""))
     if stored.get("weights") and config.weights == stored["weights"]:
