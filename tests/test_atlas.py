@@ -16,7 +16,7 @@ from dreamengine.atlas.contents import read_atlas
 from dreamengine.atlas.folder import LOGITS, THUMB_SIDE, read_atlas_json
 from dreamengine.atlas.plan import DEFAULT_BATCH, atlas_slug, atlas_slugs, parse_units, plan_atlas, select_layers
 from dreamengine.atlas.runner import open_folder, pending_units, run_atlas
-from dreamengine.atlas.units import dream_batch, unit_config, unit_paths
+from dreamengine.atlas.units import dream_batch, unit_config, unit_paths, variants_config
 from dreamengine.errors import DreamError
 from dreamengine.run.config import RunConfig
 from dreamengine.run.imaging import picture_manifest, read_manifest, to_tensor
@@ -160,6 +160,13 @@ def test_each_item_of_a_batch_dreams_its_own_channel(tmp_path, host):
 
 def _bytes_io(data: bytes) -> io.BytesIO:
     return io.BytesIO(data)
+
+
+def test_a_units_variants_are_its_objective_and_the_diversity_term(tmp_path):
+    plan = _plan(tmp_path, units="all", variants=2)
+    assert variants_config(plan, plan.layer("conv2"), 5).objective == "layer:conv2:5 + 1*diversity:conv2"
+    logits = variants_config(plan, plan.layer(LOGITS), 1)
+    assert logits.objective == f"logit + 1*diversity:{plan.diversity_layer}" and logits.init == "noise"
 
 
 def test_a_batch_of_classes_dreams_each_its_logit(tmp_path, host):

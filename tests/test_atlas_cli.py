@@ -100,11 +100,14 @@ def test_options_that_the_atlas_sets_itself_are_not_offered(runner):
     assert result.exit_code == 2 and "No such option '--objective'" in result.output
 
 
-def test_the_help_shows_the_atlas_defaults_without_torch():
-    from dreamengine.atlas import plan
-    from dreamengine.cli import atlas
+def test_the_help_shows_the_atlas_defaults_its_size_among_them(runner):
+    from dreamengine.atlas.defaults import DEFAULT_BATCH, DEFAULT_SIDE
 
-    assert atlas.DEFAULT_BATCH == plan.DEFAULT_BATCH
+    text = " ".join(runner.invoke(cli, ["atlas", "--help"]).output.split())
+    assert f"[default: {DEFAULT_BATCH}]" in text
+    assert f"[default: {DEFAULT_SIDE} (its longer side), or the model's input size where that is smaller]" in text
+    run_help = " ".join(runner.invoke(cli, ["run", "--help"]).output.split())
+    assert "[default: the model's input size]" in run_help
 
 
 def test_a_start_given_is_each_units_start(runner, tmp_path):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from dreamengine import DreamError, DreamOutputs, RunConfig
 from dreamengine.options import parse_spec
-from dreamengine.run.expression_syntax import parse_expression
+from dreamengine.run.expression_syntax import ObjectiveSpec, Term, expression_text, parse_expression, parse_objective
 from dreamengine.run.prepare import build_components
 from dreamengine.testing import make_host, tiny_model
 from dreamengine_builtins.objectives import gram_similarity
@@ -34,6 +34,36 @@ def test_an_expression_parses_into_its_terms(terms):
     parsed = parse_expression(text)
     assert [t.coefficient for t in parsed] == [sign * c for sign, c, _ in terms]
     assert [str(t.spec) for t in parsed] == [spec for _, _, spec in terms]
+
+
+@given(
+    st.lists(
+        st.lists(st.tuples(st.sampled_from([1.0, -1.0]), coefficients, specs), min_size=1, max_size=3),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_an_objective_built_from_terms_is_written_as_text_that_parses_into_them(parts):
+    built = ObjectiveSpec.side_by_side(*([Term(sign * c, parse_spec(spec)) for sign, c, spec in p] for p in parts))
+    assert parse_objective(built.text) == built
+
+
+def test_the_text_of_terms_writes_a_first_weight_of_one_bare_and_every_later_weight():
+    def terms(*pairs):
+        return [Term(weight, parse_spec(spec)) for weight, spec in pairs]
+
+    assert expression_text(terms((1.0, "layer:a:3"), (1.0, "diversity:a"))) == "layer:a:3 + 1*diversity:a"
+    assert expression_text(terms((-0.5, "tv"), (2.0, "logit"), (-0.01, "l2"))) == "-0.5*tv + 2*logit - 0.01*l2"
+    assert ObjectiveSpec.side_by_side(terms((1.0, "layer:b:0")), terms((1.0, "layer:b:1"))).text == (
+        "layer:b:0; layer:b:1"
+    )
+
+
+def test_a_run_config_keeps_an_objective_and_a_size_given_as_objects_as_their_text():
+    objective = ObjectiveSpec.side_by_side([Term(1.0, parse_spec("logit")), Term(0.5, parse_spec("tv"))])
+    config = RunConfig().updated({"objective": objective, "size": (24, 32)}, "a test")
+    assert (config.objective, config.size) == ("logit + 0.5*tv", "32x24")
+    assert RunConfig(size=(16, 16)).size == 16 and config.specs.objective == objective
 
 
 @given(specs)

@@ -217,6 +217,12 @@ def test_any_module_dreams_in_one_call_and_the_picture_shows_and_saves_itself(tm
         dreamengine.dream(nn.Conv2d(4, 3, 3), steps=1)
 
 
+def test_a_preset_given_from_python_is_applied_as_the_command_lines_is():
+    picture = dreamengine.dream(Gray(), 1, preset="report", steps=2, size=16, strategy="none")
+    config = picture.config
+    assert (config.preset, config.lr, config.side_by_side, config.steps) == ("report", 0.01, True, 2)
+
+
 def test_objectives_compose_and_print_as_the_text_a_dream_stores():
     both = dreamengine.objective("layer:features.0:1") - 0.5 * dreamengine.objective("neuron:features.0:2")
     assert str(both) == "layer:features.0:1 - 0.5*neuron:features.0:2"

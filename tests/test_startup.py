@@ -14,7 +14,7 @@ import textwrap
 import pytest
 from rich.console import Console
 
-from dreamengine.cli import cli, evaluate, output, run, study
+from dreamengine.cli import cli, output
 from dreamengine.plugins import load_plugins
 
 HEAVY = ("torch", "timm", "numpy", "PIL", "ray")
@@ -65,17 +65,6 @@ def test_help_of_the_group_and_of_every_command_imports_no_torch(tmp_path, fake_
     assert {"hello", "run", "study", "list", "plugins"} <= set(found["commands"])  # the plugin's command is listed
     if any(ep.name == "extras" for ep in importlib.metadata.entry_points(group="dreamengine")):
         assert "tv" in found["commands"]  # dreamengine-extras, installed beside dreamengine, is light too
-
-
-def test_the_names_written_out_for_help_are_the_engines():
-    from dreamengine.analysis import evaluation
-    from dreamengine.engine.loop import OPTIMIZERS
-    from dreamengine.study import plan
-
-    assert sorted(run.OPTIMIZER_NAMES) == sorted(OPTIMIZERS)
-    assert study.REPORT_STEPS == plan.REPORT_STEPS
-    assert (evaluate.DEFAULT_JUDGES, evaluate.DEFAULT_THUMB) == (evaluation.DEFAULT_JUDGES, evaluation.DEFAULT_THUMB)
-    assert evaluate.GROUPINGS == tuple(evaluation.GROUPINGS)
 
 
 @pytest.fixture

@@ -299,13 +299,13 @@ def test_octaves_with_the_fft_parametrization_set_up_afresh_at_each_size():
 
 
 def test_the_default_dream_uses_octaves_and_none_turns_them_off():
-    from dreamengine.cli.run import resolve_config
+    from dreamengine.run.settings import resolve_settings
 
     host = make_host()
-    assert [type(s).__name__ for s in _strategies(host, resolve_config(host, None, None, None, (), {}))] == ["Octaves"]
-    plain = resolve_config(host, None, None, None, (), {"strategy": ("none",)})
+    assert [type(s).__name__ for s in _strategies(host, resolve_settings(host))] == ["Octaves"]
+    plain = resolve_settings(host, options={"strategy": ("none",)})
     assert plain.strategy == ["none"] and _strategies(host, plain) == []
-    assert _strategies(host, resolve_config(host, None, None, "report", (), {})) == []
+    assert _strategies(host, resolve_settings(host, preset="report")) == []
 
 
 def _strategies(host, config):

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dreamengine.analysis.defaults import DEFAULT_JUDGES, DEFAULT_THUMB, GROUPING_NAMES
 from dreamengine.analysis.image_stats import measure
 from dreamengine.analysis.montage import MONTAGE_KEY
 from dreamengine.engine.classes import display_name
@@ -61,10 +62,6 @@ __all__ = [
     "check_report_path",
 ]
 
-#: Judges used when none are named (each only for dreams another model made).
-DEFAULT_JUDGES = ("efficientnet-lite1", "efficientnet-lite2")
-#: Longer side, in pixels, of the thumbnail view.
-DEFAULT_THUMB = 64
 _BATCH = 16
 
 
@@ -80,12 +77,14 @@ class Dream:
     image: torch.Tensor  # (3, H, W) in [0, 1]
 
 
-#: How dreams are grouped in the summary: by folder (relative to the one evaluated), by target class, or all together.
-GROUPINGS: dict[str, Callable[[Dream], str]] = {
+_GROUPS: dict[str, Callable[[Dream], str]] = {
     "folder": lambda dream: dream.group,
     "class": lambda dream: dream.target_name,
     "all": lambda dream: "all",
 }
+#: How dreams are grouped in the summary, by :data:`~dreamengine.analysis.defaults.GROUPING_NAMES`: by folder
+#: (relative to the one evaluated), by target class, or all together.
+GROUPINGS: dict[str, Callable[[Dream], str]] = {name: _GROUPS[name] for name in GROUPING_NAMES}
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from dreamengine.plugins import PluginHost
 from dreamengine.run.config import RunConfig
 from dreamengine.run.executors import Executor
 from dreamengine.run.notebook import MODULE_KEYWORDS, as_model, default_host
+from dreamengine.run.settings import resolve_settings
 
 __all__ = ["AtlasSteps", "Quiet", "Dreams", "Built", "build_atlas", "atlas"]
 
@@ -178,12 +179,16 @@ def atlas(
     """The atlas of ``model`` (any ``nn.Module`` mapping pictures to logits or features, or a model's name) in
     ``output``, with ``images``' dataset examples; keyword settings named and defaulting as ``dreamengine
     atlas``'s options (``layers=["layer4"]``, ``units="8"``, ``steps=...``; for a module ``class_names``,
-    ``mean``, ``std``, ``input_size``). A feature extractor's atlas has no class pages. Returns ``index.html``."""
+    ``mean``, ``std``, ``input_size``; ``preset=NAME`` applies a preset first, as ``--preset`` does). A feature
+    extractor's atlas has no class pages. Returns ``index.html``."""
     host = host or default_host()
+    preset = settings.pop("preset", None)
     module = {key: settings.pop(key) for key in MODULE_KEYWORDS if key in settings}
     loaded = as_model(model, host, settings, module)
     name = model if isinstance(model, (str, os.PathLike)) else loaded.name
-    config = RunConfig().updated({**settings, "model": os.fspath(name)}, "the Python call")
+    config = resolve_settings(
+        host, preset=preset, options={**settings, "model": os.fspath(name)}, source="the Python call"
+    )
     built = build_atlas(
         host,
         loaded,

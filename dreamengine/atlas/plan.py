@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from dreamengine.atlas.classes import pooled_layer
+from dreamengine.atlas.defaults import DEFAULT_BATCH, DEFAULT_SIDE
 from dreamengine.atlas.folder import LOGITS, PLAN, VERSION, AtlasLayer, atlas_folder
 from dreamengine.engine.layers import Layer, model_layers
 from dreamengine.engine.model import DreamModel
@@ -46,11 +47,6 @@ __all__ = [
     "plan_atlas",
 ]
 
-#: Units of one layer dreamt in one engine run unless ``--batch`` says otherwise (benchmarks/atlas.py measures it).
-DEFAULT_BATCH = 16
-#: The longer side of an atlas's dreams unless ``--size`` says, where the model's input is larger: Lucid's and
-#: Microscope's feature visualizations are 128 pixels, and a layer page shows 96.
-DEFAULT_SIDE = 128
 #: The settings a unit's own dream sets itself (its objective and class; its variants, their start), or that are
 #: about a run's files: not the atlas's to share.
 PER_UNIT = ("objective", "classes", "output", "side_by_side", "save_every")
@@ -340,7 +336,7 @@ def plan_atlas(
     height, width = dream_size(
         base.size, (round(model.input_size[0] * shrink), round(model.input_size[1] * shrink)), None
     )
-    base = base.updated({"size": str(width) if width == height else f"{width}x{height}"}, "the atlas")
+    base = base.updated({"size": (height, width)}, "the atlas")
     base = base.updated({key: getattr(RunConfig(), key) for key in PER_UNIT}, "the atlas")
     chosen, logits = select_layers(model, layers)
     names = [layer.name for layer in chosen] + ([LOGITS] if logits else [])

@@ -25,6 +25,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -45,10 +46,12 @@ from dreamengine.components import DreamResult
 from dreamengine.engine.classes import display_name, name_for
 from dreamengine.engine.model import DreamModel
 from dreamengine.errors import DreamError
+from dreamengine.options import ComponentSpec
 from dreamengine.plugins import PluginHost
 from dreamengine.run.batch import run_items
 from dreamengine.run.config import RunConfig
 from dreamengine.run.execute import run_through_hooks
+from dreamengine.run.expression_syntax import ObjectiveSpec, Term
 from dreamengine.run.imaging import png_bytes, read_manifest, to_pil, to_tensor
 from dreamengine.run.observers import run_ended
 from dreamengine.run.outputs import manifest
@@ -73,10 +76,12 @@ DIVERSITY = 1.0
 
 
 def unit_config(plan: AtlasPlan, layer: AtlasLayer, units: Sequence[int]) -> RunConfig:
-    """The run settings of one batch: ``units`` of ``layer`` dreamt side by side, one per item."""
+    """The run settings of one batch: ``units`` of ``layer`` dreamt side by side, one per item (its objective built
+    from terms; the settings keep its text, ``layer:L:0; layer:L:1; ...``, as a picture stores it)."""
     if layer.kind == "logits":
-        return plan.base.updated({"objective": "logit", "classes": _class_names(plan, units)}, "the atlas")
-    objective = "; ".join(f"layer:{layer.name}:{unit}" for unit in units)
+        logit = ObjectiveSpec.side_by_side([_term("logit")])
+        return plan.base.updated({"objective": logit, "classes": _class_names(plan, units)}, "the atlas")
+    objective = ObjectiveSpec.side_by_side(*([_term("layer", layer.name, str(unit))] for unit in units))
     return plan.base.updated({"objective": objective}, "the atlas")
 
 
@@ -86,11 +91,16 @@ def variants_config(plan: AtlasPlan, layer: AtlasLayer, unit: int) -> RunConfig:
     if layer.kind == "logits":
         if plan.diversity_layer is None:
             raise DreamError("the logits' variants need a feature layer to keep them apart, and this model has none.")
-        objective, classes = f"logit + {DIVERSITY:g}*diversity:{plan.diversity_layer}", _class_names(plan, [unit])
+        own, apart, classes = _term("logit"), plan.diversity_layer, _class_names(plan, [unit])
     else:
-        objective = f"layer:{layer.name}:{unit} + {DIVERSITY:g}*diversity:{layer.name}"
-        classes = [str(unit)]
+        own, apart, classes = _term("layer", layer.name, str(unit)), layer.name, [str(unit)]
+    objective = ObjectiveSpec.side_by_side([own, _term("diversity", apart, weight=DIVERSITY)])
     return plan.base.updated({"objective": objective, "classes": classes * plan.variants, "init": "noise"}, "the atlas")
+
+
+def _term(name: str, *positional: str, weight: float = 1.0) -> Term:
+    """A term of an objective: ``weight`` times the component ``name`` with its ``positional`` options."""
+    return Term(weight, ComponentSpec(name, MappingProxyType({}), positional))
 
 
 def _class_names(plan: AtlasPlan, units: Sequence[int]) -> list[str]:

@@ -13,12 +13,13 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from dreamengine.atlas.defaults import DEFAULT_BATCH, DEFAULT_SIDE
 from dreamengine.cli.executing import dreaming, executor_options, progress_bars
 from dreamengine.cli.group import TorchCommand, cli, get_host
 from dreamengine.cli.model_options import model_label
 from dreamengine.cli.once import once
 from dreamengine.cli.output import console, counted, err_console, loading, stop_interrupted, warn
-from dreamengine.cli.run import resolve_config, setting_options
+from dreamengine.cli.run import setting_options
 
 # The atlas's modules import torch: they are imported in the functions that use them, not here, because
 # `dreamengine --help` imports every command's module and should start at once (see TorchCommand).
@@ -28,15 +29,15 @@ if TYPE_CHECKING:
     from dreamengine.engine.model import DreamModel
     from dreamengine.plugins import PluginHost
 
-#: :data:`dreamengine.atlas.plan.DEFAULT_BATCH`, written out so that `atlas --help` needs no torch (a test keeps
-#: them equal).
-DEFAULT_BATCH = 16
 #: The run settings each unit's dream sets itself (its objective, its class), or that name files the atlas names.
 NOT_ATLAS_SETTINGS = ("classes", "objective", "output", "side_by_side", "save_every", "animation")
 
 
 @cli.command("atlas", cls=TorchCommand)
-@setting_options(leave_out=NOT_ATLAS_SETTINGS)
+@setting_options(
+    leave_out=NOT_ATLAS_SETTINGS,
+    size_default=f"{DEFAULT_SIDE} (its longer side), or the model's input size where that is smaller",
+)
 @once("--output", "-o", default="atlas", show_default=True, help="The atlas's folder.")
 @click.option(
     "--layer",
@@ -108,10 +109,13 @@ def atlas_command(
     from dreamengine.atlas.build import build_atlas
     from dreamengine.run.executors import make_executor
     from dreamengine.run.prepare import load_model
+    from dreamengine.run.settings import resolve_settings
     from dreamengine.run.threads import apply_threads
 
     host = get_host()
-    config = resolve_config(host, config_file, None, preset, assignments, cli_settings)
+    config = resolve_settings(
+        host, preset=preset, config_file=config_file, options=cli_settings, assignments=assignments
+    )
     runner = make_executor(host.registry, executor, address=address, workers=workers)
     note = apply_threads(config.threads).note()
     if note:

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from dreamengine.analysis.defaults import DEFAULT_JUDGES, DEFAULT_THUMB, GROUPING_NAMES
 from dreamengine.cli.group import TorchCommand, cli, get_host
 from dreamengine.cli.model_options import model_options, model_settings
 from dreamengine.cli.once import once
@@ -21,12 +22,6 @@ from dreamengine.errors import DreamError
 # command's module and should start at once (see TorchCommand).
 if TYPE_CHECKING:
     from dreamengine.analysis.evaluation import Report
-
-#: :data:`~dreamengine.analysis.evaluation.DEFAULT_JUDGES`, ``DEFAULT_THUMB`` and the keys of ``GROUPINGS``,
-#: written out so that `evaluate --help` needs no torch (a test keeps them equal).
-DEFAULT_JUDGES = ("efficientnet-lite1", "efficientnet-lite2")
-DEFAULT_THUMB = 64
-GROUPINGS = ("folder", "class", "all")
 
 
 @cli.command("evaluate", cls=TorchCommand)
@@ -51,7 +46,7 @@ GROUPINGS = ("folder", "class", "all")
 )
 @once(
     "--group-by",
-    type=click.Choice(GROUPINGS),
+    type=click.Choice(GROUPING_NAMES),
     default="folder",
     show_default=True,
     help="Summary rows per sub-folder (a study's settings), per target class, or one for all.",

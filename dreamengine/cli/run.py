@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Collection
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -16,9 +15,9 @@ from dreamengine.cli.group import TorchCommand, cli, get_host
 from dreamengine.cli.model_options import model_label, model_option_list
 from dreamengine.cli.once import once
 from dreamengine.cli.output import console, err_console, loading, stop_interrupted, warn
+from dreamengine.engine.defaults import OPTIMIZER_NAMES
 from dreamengine.errors import DreamError, DreamInterrupted
-from dreamengine.options import parse_assignment
-from dreamengine.run.config import MAX_SEED, RunConfig, load_toml
+from dreamengine.run.config import MAX_SEED, RunConfig
 
 # The modules that dream import torch: they are imported in the functions that use them, not here, because
 # `dreamengine --help` imports every command's module and should start at once (see TorchCommand).
@@ -27,8 +26,15 @@ if TYPE_CHECKING:
 
 #: The settings a run has unless told otherwise, as the options' help shows them.
 DEFAULTS = RunConfig()
-#: The names of :data:`dreamengine.OPTIMIZERS`, written out: `run --help` needs no torch (a test keeps them equal).
-OPTIMIZER_NAMES = ("adam", "adamw", "sgd")
+
+
+def _size_option(default: str) -> Callable[[Any], Any]:
+    """``--size``, whose help says its ``default`` (a run's and an atlas's differ)."""
+    return once(
+        "--size",
+        help="Dream size in pixels: N (square; from a photo, the longer side of its shape) or "
+        f"WIDTHxHEIGHT, e.g. 2048x1536. [default: {default}]",
+    )
 
 
 #: Every option of a run's settings, by the name its value is given as, in the order `run --help` lists them:
@@ -109,14 +115,7 @@ _SETTING_OPTIONS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ),
     ("lr", once("--lr", type=float, help=f"Learning rate. [default: {DEFAULTS.lr}]")),
     ("optimizer", once("--optimizer", type=click.Choice(OPTIMIZER_NAMES), help=f"[default: {DEFAULTS.optimizer}]")),
-    (
-        "size",
-        once(
-            "--size",
-            help="Dream size in pixels: N (square; from a photo, the longer side of its shape) or "
-            "WIDTHxHEIGHT, e.g. 2048x1536. [default: the model's input size]",
-        ),
-    ),
+    ("size", _size_option("the model's input size")),
     (
         "seed",
         once(
@@ -194,12 +193,16 @@ _SETTING_OPTIONS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
 )
 
 
-def setting_options(*, leave_out: Collection[str] = ()) -> Callable[[Any], Any]:
+def setting_options(*, leave_out: Collection[str] = (), size_default: str | None = None) -> Callable[[Any], Any]:
     """Add a run's setting options (``--model``, ``--steps``, ``--reg``, ..., ``--preset``, ``--config``) to a
-    command, less those named in ``leave_out``; :func:`resolve_config` makes their values a :class:`RunConfig`."""
+    command, less those named in ``leave_out``, ``--size``'s help saying ``size_default`` where the command's
+    default size is not a run's; :func:`~dreamengine.run.settings.resolve_settings` makes their values
+    a :class:`RunConfig`."""
 
     def add(command: Any) -> Any:
         for name, option in reversed(_SETTING_OPTIONS):
+            if name == "size" and size_default is not None:
+                option = _size_option(size_default)
             if name not in leave_out:
                 command = option(command)
         return command
@@ -231,10 +234,13 @@ def run_command(
     from dreamengine.run.batch import run_items
     from dreamengine.run.execute import execute, total_steps
     from dreamengine.run.prepare import dream_model, prepare
+    from dreamengine.run.settings import resolve_settings
     from dreamengine.run.threads import apply_threads
 
     host = get_host()
-    config = resolve_config(host, config_file, from_png, preset, assignments, cli_settings)
+    config = resolve_settings(
+        host, stored=from_png, preset=preset, config_file=config_file, options=cli_settings, assignments=assignments
+    )
     note = apply_threads(config.threads).note()
     if note:
         err_console.print(note, highlight=False)
@@ -272,73 +278,6 @@ def _warn_unused_model(config: RunConfig, typed: str | None, used: str) -> None:
     """A ``--model`` typed beside a ``--checkpoint`` that holds another network is said to be unused."""
     if config.checkpoint and typed and typed != used:
         warn(f"--model {typed} is not used: checkpoint {config.checkpoint!r} holds its own network ({used}).")
-
-
-def resolve_config(host, config_file, from_png, preset, assignments, cli_settings) -> RunConfig:
-    """Defaults <- stored PNG settings <- preset <- config file <- command-line options."""
-    from dreamengine.run.prepare import apply_preset
-    from dreamengine.run.recipe import stored_settings
-
-    config = RunConfig()
-    if from_png:
-        stored = stored_settings(from_png)
-        config = config.updated(stored, f"the settings stored in {from_png!r}")
-    file_settings = load_toml(config_file) if config_file else {}
-    if not preset and file_settings.get("preset") is not None:
-        preset = file_settings["preset"]
-        if not isinstance(preset, str):
-            raise DreamError(f"setting 'preset' in config file {config_file!r} must be str, got {preset!r}.")
-    if preset:
-        config = apply_preset(host, config, preset)
-    if file_settings:
-        config = config.updated(file_settings, f"config file {config_file!r}")
-    given = {k: v for k, v in cli_settings.items() if v is not None and v != ()}
-    options: dict[str, dict[str, str]] = {}
-    for text in assignments:
-        component, option, value = parse_assignment(text)
-        options.setdefault(component, {})[option] = value
-    if options:
-        given["options"] = options
-    config = config.updated(given, "the command line")
-    if from_png:
-        _check_stored_paths(host.registry, from_png, stored, config)
-    return config
-
-
-def _check_stored_paths(registry, from_png: str, stored: dict[str, Any], config: RunConfig) -> None:
-    """A stored file (the checkpoint, the weights and their SHA-256, the class names, the saved model's folder, the
-    start photo) missing from here is explained: a relative path in a dream's settings is relative to where the
-    dream was made."""
-    from dreamengine.run.prepare import start_file
-
-    files = []
-    if stored.get("checkpoint") and config.checkpoint == stored["checkpoint"]:
-        files.append(("checkpoint", config.checkpoint, "--checkpoint PATH", ""))
-    if stored.get("weights") and config.weights == stored["weights"]:
-        files.append(("weights file", config.weights, "--weights PATH", _sha256_of(from_png)))
-    if stored.get("class_names") and config.class_names == stored["class_names"]:
-        files.append(("class names", config.class_names, "--class-names PATH", ""))
-    if config.model == stored.get("model") and ("/" in config.model or "\\" in config.model):
-        files.append(("the saved model", config.model, "--model FOLDER", ""))
-    if config.init == stored.get("init"):
-        photo = start_file(registry, config.specs.init, config.options.get(config.specs.init.name))
-        if photo is not None:
-            files.append(("start image", photo, f"--init {config.specs.init.name}:path=PATH", ""))
-    for what, path, option, note in files:
-        if not Path(str(path)).exists():
-            raise DreamError(
-                f"{from_png!r} was dreamed with {what} {str(path)!r}{note}, which is not there from this "
-                "folder (a relative path is relative to where the dream was made): run from that "
-                f"folder, or give {option}."
-            )
-
-
-def _sha256_of(path: str) -> str:
-    """`` (sha256 HEX)`` of the weights a dream PNG names in its manifest, or nothing where it names none."""
-    from dreamengine.run.imaging import read_manifest
-
-    weights = (read_manifest(path).get("model") or {}).get("weights") or {}
-    return f" (sha256 {weights['sha256']})" if weights.get("sha256") else ""
 
 
 def _warn_other_weights(from_png: str | None, used: Any) -> None:

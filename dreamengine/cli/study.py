@@ -14,15 +14,12 @@ from dreamengine.cli.output import console, counted, err_console, warn
 from dreamengine.errors import DreamError
 from dreamengine.plugins import PluginHost
 from dreamengine.run.config import MAX_SEED, RunConfig
+from dreamengine.study.defaults import REPORT_STEPS
 
 # The study's modules import torch: they are imported in the functions that use them, not here, because
 # `dreamengine --help` imports every command's module and should start at once (see TorchCommand).
 if TYPE_CHECKING:
     from dreamengine.study.plan import StudyPlan
-
-#: :data:`dreamengine.study.plan.REPORT_STEPS`, written out so that `study --help` needs no torch (a test keeps
-#: them equal).
-REPORT_STEPS = (200, 500, 1000, 2000)
 
 
 def _numbers(text: str | None, what: str) -> list[int] | None:
@@ -101,7 +98,7 @@ def study_command(
       dreamengine study --model resnet50 --class-names birds.txt epoch1.safetensors epoch2.safetensors
     """
     from dreamengine.run.executors import make_executor
-    from dreamengine.run.prepare import apply_preset
+    from dreamengine.run.settings import resolve_settings
     from dreamengine.run.threads import apply_threads
     from dreamengine.study.gallery import write_gallery
     from dreamengine.study.plan import find_checkpoints, plan_study, study_folder
@@ -117,8 +114,7 @@ def study_command(
             "files of --model ARCH, as in dreamengine study --model resnet50 epoch1.safetensors epoch2.safetensors."
         )
     overrides = {k: v for k, v in overrides.items() if v is not None and k not in ("checkpoint", "weights")}
-    base = apply_preset(host, RunConfig(), preset) if preset else RunConfig()
-    base = base.updated(overrides, "the command line")
+    base = resolve_settings(host, preset=preset, options=overrides)
     study_folder(output).check()  # a folder of the user's is refused before anything is written
     note = apply_threads(base.threads).note()
     if note:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import torch
 
 from dreamengine.components import DreamJob, DreamOutputs, DreamResult, Parametrization
+from dreamengine.engine.defaults import OPTIMIZER_NAMES
 from dreamengine.engine.phases import by_phase, compose_transforms, filter_gradient, project
 from dreamengine.errors import DreamInterrupted
 from dreamengine.hookspecs import hookimpl
@@ -33,11 +34,15 @@ def _fused(optimizer: type[torch.optim.Optimizer]) -> Callable[..., torch.optim.
     return make
 
 
-#: Optimizers by name; each is called as ``factory([image], lr=lr)``.
+_OPTIMIZER_CLASSES: dict[str, type[torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+}
+#: Optimizers by name (:data:`~dreamengine.engine.defaults.OPTIMIZER_NAMES`, which ``--optimizer`` lists);
+#: each is called as ``factory([image], lr=lr)``.
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
-    "adam": _fused(torch.optim.Adam),
-    "sgd": _fused(torch.optim.SGD),
-    "adamw": _fused(torch.optim.AdamW),
+    name: _fused(_OPTIMIZER_CLASSES[name]) for name in OPTIMIZER_NAMES
 }
 
 

@@ -14,9 +14,10 @@ from typing import Any
 
 from dreamengine.errors import DreamError, unknown_name
 from dreamengine.options import split_specs
+from dreamengine.run.expression_syntax import ObjectiveSpec
 from dreamengine.run.specs import RunSpecs, parse_run_specs
 
-__all__ = ["MAX_SEED", "MAX_STEPS", "MAX_SIZE", "RunConfig", "load_toml", "parse_size"]
+__all__ = ["MAX_SEED", "MAX_STEPS", "MAX_SIZE", "RunConfig", "load_toml", "parse_size", "size_text"]
 
 #: The largest seed: every random source the engine seeds (torch, numpy, training's per-epoch seeds) takes 0 to this.
 MAX_SEED = 2**32 - 1
@@ -43,6 +44,11 @@ class RunConfig:
     holds extra options by component name (``{"blur": {"sigma": 0.5}}``) and
     wins over options written in the specs. In :meth:`updated`, ``reg`` and
     ``strategy`` specs that start with ``+`` are added to the list there was.
+
+    Code that composes settings may give them as objects: ``objective`` as an
+    :class:`~dreamengine.run.expression_syntax.ObjectiveSpec` (built from its
+    terms), ``size`` and ``input_size`` as ``(height, width)``; each is kept as
+    its text, what a picture stores.
     """
 
     model: str = "efficientnet-lite0"
@@ -128,6 +134,13 @@ _SCALAR_TYPES: dict[str, type[Any]] = {
 }
 
 
+def size_text(size: tuple[int, int]) -> str:
+    """The text of a ``(height, width)`` size, as :func:`parse_size` reads it: ``N`` when square, else
+    ``WIDTHxHEIGHT``."""
+    height, width = size
+    return str(width) if width == height else f"{width}x{height}"
+
+
 def parse_size(value: int | str | None) -> tuple[int, int] | None:
     """``(height, width)`` of a size setting: ``N`` (square) or ``WIDTHxHEIGHT``; ``None`` stays ``None``."""
     if value is None:
@@ -149,6 +162,10 @@ _EXAMPLES = {"reg": "['clamp', 'blur:sigma=0.5']", "strategy": "['octaves:count=
 
 
 def _normalise(key: str, value: Any, source: str) -> Any:
+    if key == "objective" and isinstance(value, ObjectiveSpec):
+        return value.text
+    if key in ("size", "input_size") and isinstance(value, tuple):
+        value = size_text(value)
     if key in ("size", "input_size"):
         parse_size(value)
         return int(value) if value is not None and str(value).strip().isdigit() else value

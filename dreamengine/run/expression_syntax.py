@@ -15,6 +15,10 @@ coefficient times the penalty, so ``- 0.01*tv`` is the usual sign.
 
 ``;`` separates objectives dreamed side by side, one per item of the batch:
 three channels of a layer in one run, above.
+
+Code that composes objectives (the atlas) builds :class:`Term` and
+:class:`ObjectiveSpec` values, and :func:`expression_text` writes them as this
+text, the form a picture stores.
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dreamengine.errors import DreamError
 from dreamengine.options import ComponentSpec, parse_spec
 
-__all__ = ["Term", "ObjectiveSpec", "parse_expression", "parse_objective", "objective_parts"]
+__all__ = ["Term", "ObjectiveSpec", "parse_expression", "parse_objective", "objective_parts", "expression_text"]
 
 _COEFFICIENT = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*\*\s*")
 
@@ -60,6 +65,36 @@ class ObjectiveSpec:
     def terms(self) -> tuple[Term, ...]:
         """Every term of every part, in order."""
         return tuple(term for _, terms in self.parts for term in terms)
+
+    @classmethod
+    def side_by_side(cls, *parts: Sequence[Term]) -> ObjectiveSpec:
+        """The objective of ``parts``, one expression's terms per batch item (one part: one objective for every
+        item), its text written by :func:`expression_text` (``a; b; c``), which :func:`parse_objective` reads back
+        into the same terms."""
+        if not parts or not all(parts):
+            raise DreamError("an objective needs one term or more in each of its parts.")
+        texts = [expression_text(terms) for terms in parts]
+        return cls("; ".join(texts), tuple((text, tuple(terms)) for text, terms in zip(texts, parts, strict=True)))
+
+
+def expression_text(terms: Sequence[Term]) -> str:
+    """The text of an expression of ``terms``, as :func:`parse_expression` reads it: ``a + 0.5*b - 0.01*c``. The
+    first term's weight is written only when it is not 1, every later term's always (``logit + 1*diversity:L``)."""
+    pieces = []
+    for index, term in enumerate(terms):
+        weight = _number(abs(term.coefficient))
+        body = str(term.spec) if index == 0 and weight == "1" else f"{weight}*{term.spec}"
+        if index == 0:
+            pieces.append(f"-{body}" if term.coefficient < 0 else body)
+        else:
+            pieces.append(f"{'-' if term.coefficient < 0 else '+'} {body}")
+    return " ".join(pieces)
+
+
+def _number(value: float) -> str:
+    """``value`` as short as it reads back exactly: ``1``, ``0.5``, ``1e-05``."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
 
 
 @functools.lru_cache(maxsize=256)

@@ -26,6 +26,7 @@ from dreamengine.run.imaging import png_bytes, save_png, to_pil
 from dreamengine.run.outputs import manifest
 from dreamengine.run.own_model import wrap_module
 from dreamengine.run.prepare import dream_model, load_model, prepare
+from dreamengine.run.settings import resolve_settings
 
 __all__ = ["Picture", "dream", "objective", "default_host", "as_model"]
 
@@ -126,18 +127,23 @@ def dream(
         host: the plugins (default: the built-ins and the installed ones, loaded once).
         on_step: called as ``on_step(step, scores)`` after each step.
         settings: the command line's settings by name, with its defaults (``steps=300``, ``size=...``, ``seed``,
-            ``reg``, ``classes``...), and for a module: ``class_names``, ``mean``, ``std``, ``input_size``.
+            ``reg``, ``classes``...), and for a module: ``class_names``, ``mean``, ``std``, ``input_size``;
+            ``preset=NAME`` applies a preset first, as ``--preset`` does (resolved by
+            :func:`~dreamengine.run.settings.resolve_settings`, as the command line's are).
 
     Returns:
         a :class:`Picture`, or one per dream when the batch holds several (``classes=[...]``).
     """
     host = host or default_host()
+    preset = settings.pop("preset", None)
     module = {key: settings.pop(key) for key in MODULE_KEYWORDS if key in settings}
     loaded = as_model(model, host, settings, module)
     name = model if isinstance(model, (str, os.PathLike)) else loaded.name
     if objective is not None:
         settings.update(_target(host, loaded, objective))
-    config = RunConfig().updated({**settings, "model": os.fspath(name)}, "the Python call")
+    config = resolve_settings(
+        host, preset=preset, options={**settings, "model": os.fspath(name)}, source="the Python call"
+    )
     run = prepare(host, config, loaded)
     run.job.on_step = on_step
     result = run_through_hooks(host, run.job)

@@ -33,6 +33,7 @@ from dreamengine.run.imaging import (
 )
 from dreamengine.run.owned import OwnedFolder
 from dreamengine.run.prepare import load_model
+from dreamengine.study.defaults import REPORT_STEPS
 
 __all__ = [
     "class_folders",
@@ -46,10 +47,6 @@ __all__ = [
     "blur_specs",
     "plan_study",
 ]
-
-
-#: the dream step counts the report compared
-REPORT_STEPS = (200, 500, 1000, 2000)
 
 
 @dataclass(frozen=True)
