@@ -17,6 +17,7 @@ def test_the_ratio_is_the_dream_over_the_best_example():
     assert unit_check(12.0, examples(4.0, 6.0, 1.0)) == {"best": 6.0, "ratio": 2.0, "passed": True}
     assert unit_check(3.0, examples(6.0)) == {"best": 6.0, "ratio": 0.5, "passed": False}
     assert unit_check(6, examples(6.0))["passed"] is True  # a tie passes: >= 1
+    assert unit_check(1.0, examples(0.5))["ratio"] == 2.0  # any best above 0 gives a ratio, below 1 too
 
 
 @pytest.mark.parametrize(
@@ -44,10 +45,13 @@ def test_a_layer_summary_counts_the_checked_units_that_passed():
 def test_sorting_puts_the_weakest_units_first_and_the_unchecked_last():
     checks = {
         "fails below zero": unit_check(-3.0, examples(-1.0)),
+        "fails most": unit_check(0.25, examples(1.0)),
         "fails": unit_check(0.5, examples(1.0)),
         "passes": unit_check(2.0, examples(1.0)),
         "passes more": unit_check(3.0, examples(1.0)),
         "passes over zero": unit_check(1.0, examples(-1.0)),
         "unchecked": unit_check(None, examples(1.0)),
     }
-    assert sorted(checks, key=lambda name: sort_key(checks[name])) == list(checks)
+    # sorted from the strongest first, then from the middle: a stable sort of equal keys keeps neither order
+    for start in (list(reversed(checks)), [*list(checks)[3:], *list(checks)[:3]]):
+        assert sorted(start, key=lambda name: sort_key(checks[name])) == list(checks)

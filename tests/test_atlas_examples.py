@@ -163,6 +163,14 @@ def test_ties_keep_the_image_seen_first_also_when_a_batch_is_larger_than_a_small
     assert torch.equal(top.images, order)
 
 
+def test_before_any_image_every_unit_keeps_nothing_and_k_must_be_positive():
+    top = TopK(4, 8, largest=False)
+    assert [tuple(t.shape) for t in (top.values, top.images, top.peaks, top.where)] == [(4, 0)] * 4
+    assert repr(top) == "TopK(rows=4, k=8, largest=False)" and top.nbytes == 0
+    with pytest.raises(DreamError, match="examples per unit must be at least 1, got 0"):
+        TopK(4, 0)
+
+
 def test_the_kept_state_does_not_grow_with_the_number_of_images():
     top = TopK(40, 8)
     sizes = []
