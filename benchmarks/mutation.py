@@ -38,7 +38,15 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "prepare": (
         ["dreamengine/run/prepare.py"],
-        ["tests/test_devices.py", "tests/test_run_warnings.py", "tests/test_own_model.py", "tests/test_startup.py"],
+        [
+            "tests/test_devices.py",
+            "tests/test_run_warnings.py",
+            "tests/test_own_model.py",
+            "tests/test_startup.py",
+            "tests/test_fixed_size.py",
+            "tests/test_photo_start.py",
+            "tests/test_expressions.py",
+        ],
     ),
     "builtins": (
         ["plugins/dreamengine_builtins/*"],
