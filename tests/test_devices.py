@@ -79,3 +79,25 @@ def test_auto_picks_cuda_when_it_is_here_and_the_cpu_otherwise(monkeypatch):
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
     assert resolve_device("auto") == torch.device("cuda")
     assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark  # the same seed repeats
+
+
+def test_auto_picks_mps_without_cuda_and_a_device_asked_for_is_kept_when_it_is_here(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("mps") and resolve_device("mps") == torch.device("mps")
+    assert resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    assert resolve_device("cuda") == torch.device("cuda")  # no index: the first device
+    assert resolve_device("cuda:1") == torch.device("cuda:1")  # the last one there is
+    with pytest.raises(DreamError, match=r"there are 2 CUDA devices here \(cuda:0 to cuda:1\)"):
+        resolve_device("cuda:2")
+
+
+def test_mps_asked_for_where_it_is_not_is_one_clear_line(monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(DreamError) as error:
+        resolve_device("mps")
+    assert str(error.value) == "--device mps was asked for, but MPS is not available here."
