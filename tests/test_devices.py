@@ -94,6 +94,8 @@ def test_auto_picks_mps_without_cuda_and_a_device_asked_for_is_kept_when_it_is_h
     assert resolve_device("cuda:1") == torch.device("cuda:1")  # the last one there is
     with pytest.raises(DreamError, match=r"there are 2 CUDA devices here \(cuda:0 to cuda:1\)"):
         resolve_device("cuda:2")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda") == torch.device("cuda")  # one device: cuda is cuda:0
 
 
 def test_mps_asked_for_where_it_is_not_is_one_clear_line(monkeypatch):
