@@ -394,3 +394,19 @@ def test_a_picture_that_gives_nan_is_never_an_example_and_the_model_keeps_its_mo
     assert result["layers"]["0"]["1"][2]["activation"] is None  # last, and not a number
     assert result["negative"]["0"]["1"][2]["activation"] is None
     assert model.training
+
+
+def test_the_skipped_files_warning_names_the_first_five_and_counts_the_rest(tmp_path):
+    from dreamengine.atlas.examples import _warn_skipped
+
+    with pytest.warns(UserWarning) as caught:
+        _warn_skipped([tmp_path / "sub" / f"{i}.txt" for i in range(7)], tmp_path)
+        _warn_skipped([tmp_path / "a.txt"], tmp_path)
+        _warn_skipped([tmp_path / f"{i}.txt" for i in range(5)], tmp_path)
+    source = repr(str(tmp_path))
+    assert [str(warning.message) for warning in caught] == [
+        f"skipped 7 file(s) of {source} that are not readable images: 'sub/0.txt', 'sub/1.txt', 'sub/2.txt', "
+        "'sub/3.txt', 'sub/4.txt' and 2 more.",
+        f"skipped 1 file(s) of {source} that are not readable images: 'a.txt'.",
+        f"skipped 5 file(s) of {source} that are not readable images: '0.txt', '1.txt', '2.txt', '3.txt', '4.txt'.",
+    ]
