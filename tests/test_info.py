@@ -211,9 +211,9 @@ def test_an_animation_carries_its_dreams_settings_and_an_older_one_points_to_the
         dream = tmp_path / animation / "flamingo-seed0.png"
         assert read_manifest(dream.with_suffix(f".{animation}")) == read_manifest(dream)
         shown = [
-            runner.invoke(cli, ["info", str(path)]).output.splitlines()[1:]
+            _after_title(runner.invoke(cli, ["info", str(path)]).output.splitlines())
             for path in (dream, dream.with_suffix(f".{animation}"))
-        ]  # all but the first line, the file's name
+        ]
         assert shown[0] == shown[1] and shown[0][0].split() == ["dreams", "flamingo"]
         assert shown[0][-1].startswith("dreamengine run --model resnet10t")
     older = tmp_path / "gif" / "flamingo-seed0.gif"
@@ -223,3 +223,9 @@ def test_an_animation_carries_its_dreams_settings_and_an_older_one_points_to_the
     assert (
         f"is an animation, which carries no dreamengine settings; its dream's are in '{older.with_suffix('.png')}'."
     ) in " ".join(result.output.split())
+
+
+def _after_title(lines: list[str]) -> list[str]:
+    """The lines of ``info``'s output after its title, the file's name (one line or, for a long path, several)."""
+    first_row = next(number for number, line in enumerate(lines) if line.split()[:1] == ["dreams"])
+    return lines[first_row:]
