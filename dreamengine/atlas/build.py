@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import torch
 
 from dreamengine.atlas.classes import class_links
+from dreamengine.atlas.defaults import DEFAULT_EXAMPLES
 from dreamengine.atlas.examples import collect_examples
 from dreamengine.atlas.folder import checked_images
 from dreamengine.atlas.plan import AtlasPlan, Batch, plan_atlas
@@ -107,7 +108,7 @@ def build_atlas(
     batch: int | None = None,
     variants: int = 0,
     images: str | os.PathLike | None = None,
-    examples: int = 8,
+    examples: int = DEFAULT_EXAMPLES,
     negatives: bool = False,
     restart: bool = False,
     executor: Executor | None = None,
@@ -170,7 +171,7 @@ def atlas(
     units: str = "all",
     batch: int | None = None,
     variants: int = 0,
-    examples: int = 8,
+    examples: int = DEFAULT_EXAMPLES,
     negatives: bool = False,
     restart: bool = False,
     host: PluginHost | None = None,

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from dreamengine.atlas.crops import write_crops
+from dreamengine.atlas.defaults import DEFAULT_EXAMPLES
 from dreamengine.atlas.folder import EXAMPLES, LOGITS, atlas_folder, check_images_apart, crop_path, read_atlas_json
 from dreamengine.atlas.images import chunks, decoded_batches, image_files
 from dreamengine.atlas.receptive import ReceptiveField, receptive_field
@@ -61,7 +62,7 @@ def collect_examples(
     layers: Sequence[Mapping[str, Any]],
     source: str | os.PathLike,
     output: str | os.PathLike,
-    k: int = 8,
+    k: int = DEFAULT_EXAMPLES,
     negatives: bool = False,
     batch: int = 16,
     on_progress: Progress | None = None,

@@ -13,7 +13,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from dreamengine.atlas.defaults import DEFAULT_BATCH, DEFAULT_SIDE
+from dreamengine.atlas.defaults import DEFAULT_BATCH, DEFAULT_EXAMPLES, DEFAULT_SIDE
 from dreamengine.cli.executing import dreaming, executor_options, progress_bars
 from dreamengine.cli.group import TorchCommand, cli, get_host
 from dreamengine.cli.model_options import model_label
@@ -56,7 +56,9 @@ NOT_ATLAS_SETTINGS = ("classes", "objective", "output", "side_by_side", "save_ev
 )
 @once("--batch", type=click.IntRange(1), help=f"Units of one layer dreamt at once. [default: {DEFAULT_BATCH}]")
 @once("--images", type=click.Path(file_okay=False), help="A folder of images for each unit's dataset examples.")
-@once("--examples", type=click.IntRange(1), default=8, show_default=True, help="Dataset examples per unit.")
+@once(
+    "--examples", type=click.IntRange(1), default=DEFAULT_EXAMPLES, show_default=True, help="Dataset examples per unit."
+)
 @click.option("--negatives", is_flag=True, help="Also keep each unit's most negative dataset examples.")
 @executor_options("the batches")
 @click.option("--restart", is_flag=True, help="Delete the units of an atlas made with other settings and start over.")
