@@ -288,6 +288,11 @@ class Parametrization(_Component):
     different representation and render it to pixels in :meth:`image`.
     """
 
+    #: Whether it can draw every image: :meth:`setup` then renders the start image, and :meth:`assign` the image
+    #: it is given. ``False`` for one that draws only some pictures (``maco``: those with a natural spectrum),
+    #: whose :meth:`assign` keeps the nearest picture it can draw (assigning what it renders changes nothing).
+    exact: bool = True
+
     def setup(self, image: torch.Tensor) -> list[torch.Tensor]:
         """Start from ``image`` (in [0, 1]); return the leaf tensors to optimise (``requires_grad``)."""
         raise NotImplementedError

@@ -47,6 +47,7 @@ BUILTIN_PLUGINS = (
     "dreamengine_builtins.parametrizations",
     "dreamengine_builtins.octaves",
     "dreamengine_builtins.tiling",
+    "dreamengine_builtins.crops",
     "dreamengine_builtins.zoom",
     "dreamengine_builtins.models",
     "dreamengine_builtins.torchvision_models",

@@ -41,6 +41,7 @@ def test_every_builtin_component_conforms(photo, direction):
                 "blur": [{}, {"sigma": 0.1, "sigma_max": 1.0}],
                 "gradient": [{}, {"angle": 90.0}],
                 "fft": [{}, {"decay": 0.5, "decorrelate": False}],
+                "maco": [{}, {"contrast": 1.0, "rate": 1.0}],
                 "diversity": [{"layer": "relu2"}, {"layer": "conv1"}],
                 "logit": [{}, {"target": "class2"}, {"target": "3"}],
                 "roll": [{}, {"pixels": 2}],
