@@ -4,6 +4,8 @@ crops about the peak, whatever the folder holds."""
 from __future__ import annotations
 
 import json
+import os
+import re
 
 import numpy as np
 import pytest
@@ -310,13 +312,14 @@ def test_a_folder_without_images_is_a_clear_error(tmp_path):
         collect_examples(model, LAYERS, tmp_path / "empty", tmp_path / "atlas")
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "notes.txt").write_text("hello", encoding="utf-8")
-    with pytest.warns(UserWarning, match="notes.txt"), pytest.raises(DreamError, match="none of the 1 files"):
+    why = f"^none of the 1 files in {re.escape(repr(str(tmp_path / 'junk')))} is a readable image\\.$"
+    with pytest.warns(UserWarning, match="notes.txt"), pytest.raises(DreamError, match=why):
         collect_examples(model, LAYERS, tmp_path / "junk", tmp_path / "atlas")
     assert not (tmp_path / "atlas" / "examples.json").exists()
 
 
 def test_a_unit_the_layer_lacks_is_a_clear_error(classes, tmp_path):
-    with pytest.raises(DreamError, match="has 16 units"):
+    with pytest.raises(DreamError, match=r"^layer 'conv2' of tiny has 16 units \(0-15\), not 16\.$"):
         collect_examples(
             tiny_model(), [{"name": "conv2", "slug": "conv2", "units": [3, 16]}], classes, tmp_path / "atlas"
         )
@@ -410,3 +413,185 @@ def test_the_skipped_files_warning_names_the_first_five_and_counts_the_rest(tmp_
         f"skipped 1 file(s) of {source} that are not readable images: 'a.txt'.",
         f"skipped 5 file(s) of {source} that are not readable images: '0.txt', '1.txt', '2.txt', '3.txt', '4.txt'.",
     ]
+
+
+def test_the_batch_defaults_to_sixteen_images_and_may_be_one_but_not_less(tmp_path):
+    write_images(tmp_path / "images", [f"{i:02}.png" for i in range(17)])
+    model, progress = tiny_model(), []
+
+    def collect(output, **settings):
+        progress.clear()
+        collect_examples(
+            model,
+            LAYERS[:1],
+            tmp_path / "images",
+            output,
+            k=1,
+            size=SIZE,
+            on_progress=lambda *counts: progress.append(counts),
+            **settings,
+        )
+        return list(progress)
+
+    assert collect(tmp_path / "a") == [(16, 17), (17, 17)]
+    assert collect(tmp_path / "b", batch=1) == [(done, 17) for done in range(1, 18)]
+    with pytest.raises(DreamError, match=r"^the batch of images must be at least 1, got 0\.$"):
+        collect(tmp_path / "c", batch=0)
+    assert not (tmp_path / "c").exists()
+
+
+def test_files_that_are_not_images_are_skipped_in_whichever_batch_they_are(tmp_path):
+    write_images(tmp_path / "images", ["b.png", "c.png", "e.png", "f.png"])
+    for name in ("a.txt", "d.txt", "g.txt"):  # in the first, second and last batch of three
+        (tmp_path / "images" / name).write_text("not a picture", encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"skipped 3 file\(s\) .*: 'a.txt', 'd.txt', 'g.txt'\.$"):
+        result = collect_examples(
+            tiny_model(), LAYERS[:1], tmp_path / "images", tmp_path / "atlas", k=2, batch=3, size=SIZE
+        )
+    assert result["skipped"] == ["a.txt", "d.txt", "g.txt"] and result["count"] == 4
+    pictures = {"b.png", "c.png", "e.png", "f.png"}
+    assert result["images"] == sorted(result["images"]) and set(result["images"]) <= pictures
+
+
+def test_examples_json_is_what_collecting_returns_indented_with_its_version_and_k(classes, tmp_path):
+    result = collect_examples(tiny_model(), LAYERS, classes, tmp_path / "atlas", k=2, size=SIZE)
+    assert result["version"] == 1 and result["k"] == 2 and result["size"] == list(SIZE)
+    assert result["source"] == str(classes) and result["count"] == 5 and result["skipped"] == []
+    assert (tmp_path / "atlas" / "examples.json").read_bytes() == json.dumps(result, indent=1).encode()
+
+
+def test_a_layer_without_a_slug_is_named_by_its_name_and_is_the_same_collection_as_one_with_it(classes, tmp_path):
+    passes = []
+    model, output = tiny_model(), tmp_path / "atlas"
+
+    def collect(layers, **settings):
+        passes.clear()
+        with pytest.MonkeyPatch.context() as patch:
+            update = TopK.update
+            patch.setattr(TopK, "update", lambda self, *args: (passes.append(1), update(self, *args)))
+            result = collect_examples(model, layers, classes, output, k=1, size=SIZE, **settings)
+        return result, bool(passes)
+
+    bare, ran = collect([{"name": "conv2", "units": [5]}])
+    assert ran and bare["layers"]["conv2"]["5"][0]["crop"] == "examples/conv2/5-0.jpg"
+    assert (output / "examples" / "conv2" / "5-0.jpg").is_file()
+    assert collect([{"name": "conv2", "slug": "conv2", "units": [5]}]) == (bare, False)  # nothing changed
+    renamed, ran = collect([{"name": "conv2", "slug": "second", "units": [5]}])  # another slug: other crops
+    assert ran and renamed["layers"]["conv2"]["5"][0]["crop"] == "examples/second/5-0.jpg"
+    assert (output / renamed["layers"]["conv2"]["5"][0]["crop"]).is_file()
+    other, ran = collect([{"name": "conv1", "slug": "second", "units": [5]}])  # another layer
+    assert ran and list(other["layers"]) == ["conv1"]
+    other, ran = collect([{"name": "conv1", "slug": "second", "units": [6]}])  # another unit
+    assert ran and list(other["layers"]["conv1"]) == ["6"]
+    assert "negative" not in other
+    other, ran = collect([{"name": "conv1", "slug": "second", "units": [6]}], negatives=True)  # negatives too
+    assert ran and list(other["negative"]["conv1"]) == ["6"]
+    assert not collect([{"name": "conv1", "slug": "second", "units": [6]}], negatives=True)[1]
+    (output / other["negative"]["conv1"]["6"][0]["crop"]).unlink()  # a negative example's crop gone
+    assert collect([{"name": "conv1", "slug": "second", "units": [6]}], negatives=True)[1]
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_fingerprinted(tmp_path):
+    write_images(tmp_path / "images", ["a.png"])
+    try:
+        write_images(tmp_path / "images", [os.fsdecode(b"\xff.png")], seed=3)
+    except (OSError, UnicodeError):
+        pytest.skip("the file system takes only UTF-8 names")
+    model = tiny_model()
+    first = collect_examples(model, LAYERS[:1], tmp_path / "images", tmp_path / "atlas", k=2, size=SIZE)
+    assert sorted(first["images"]) == ["a.png", os.fsdecode(b"\xff.png")]
+    assert collect_examples(model, LAYERS[:1], tmp_path / "images", tmp_path / "atlas", k=2, size=SIZE) == first
+
+
+class Pair(torch.nn.Module):
+    """A layer whose output is not one tensor."""
+
+    def forward(self, x):
+        return x, x
+
+
+class Total(torch.nn.Module):
+    """A layer whose output is one number per batch, without units."""
+
+    def forward(self, x):
+        return x.sum()
+
+
+@pytest.mark.parametrize("layer", [Pair(), Total()])
+def test_a_layer_without_units_is_a_clear_error(classes, tmp_path, layer):
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), layer)
+    model = DreamModel(net, name="odd", input_size=(16, 16)).freeze()
+    why = r"^layer '1' of odd does not output a tensor, so it has no units\.$"
+    with pytest.raises(DreamError, match=why):
+        collect_examples(model, [{"name": "1", "units": [0]}], classes, tmp_path / "atlas", size=SIZE)
+    assert not (tmp_path / "atlas").exists()
+
+
+def test_a_layer_of_one_value_per_unit_keeps_the_same_examples_as_the_logits_it_makes(classes, tmp_path):
+    model = tiny_model()
+    by_name = collect_examples(model, [{"name": "head", "units": [0, 3]}], classes, tmp_path / "a", k=2, size=SIZE)
+    logits = collect_examples(model, LAYERS[2:], classes, tmp_path / "b", k=2, size=SIZE)
+    assert [[r["image"] for r in kept] for kept in by_name["layers"]["head"].values()] == [
+        [r["image"] for r in kept] for kept in logits["layers"]["logits"].values()
+    ]
+    assert by_name["layers"]["head"]["3"][0]["activation"] == logits["layers"]["logits"]["3"][0]["activation"]
+
+
+class Head(torch.nn.Module):
+    """The first three values of whatever comes in: logits at any size."""
+
+    def forward(self, x):
+        return x[:, :3]
+
+
+def test_the_units_of_a_layer_are_counted_at_the_atlas_size(classes, tmp_path):
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 4, stride=4), torch.nn.Flatten(), Head())
+    model = DreamModel(net, name="flat", input_size=(16, 16)).freeze()  # 2 x 4 x 4 units at 16, 2 x 8 x 8 at 32
+    result = collect_examples(model, [{"name": "1", "units": [100]}], classes, tmp_path / "atlas", k=1, size=SIZE)
+    assert len(result["layers"]["1"]["100"]) == 1
+    with pytest.raises(DreamError, match=r"has 128 units \(0-127\), not 128\.$"):
+        collect_examples(model, [{"name": "1", "units": [128]}], classes, tmp_path / "atlas", k=1, size=SIZE)
+
+
+def test_the_boxes_are_the_receptive_fields_at_the_atlas_size(classes, tmp_path):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.AdaptiveAvgPool2d(4), Head())
+    model = DreamModel(net, name="pooled", input_size=(16, 16)).freeze()  # 4 x 4 cells: 4 pixels a cell at 16, 8 at 32
+    result = collect_examples(
+        model, [{"name": "1", "units": [0, 1, 2, 3]}], classes, tmp_path / "atlas", k=5, size=SIZE
+    )
+    field = receptive_field(model, "1", SIZE)
+    assert field.stride == (8, 8)
+    records = [record for kept in result["layers"]["1"].values() for record in kept]
+    assert len({(record["y"], record["x"]) for record in records}) > 1
+    for record in records:
+        assert record["box"] == list(field.box(record["y"], record["x"], *SIZE))
+        left, top, right, bottom = record["box"]
+        assert left <= 8 * record["x"] + 4 <= right and top <= 8 * record["y"] + 4 <= bottom
+
+
+class Tripwire(torch.nn.Module):
+    """Counts the pictures it sees."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = 0
+
+    def forward(self, x):
+        self.seen += len(x)
+        return x
+
+
+def test_the_forward_stops_at_the_deepest_layer_unless_the_logits_are_wanted(classes, tmp_path):
+    torch.manual_seed(0)
+    tripwire = Tripwire()
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), tripwire, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 2)
+    )
+    net.num_classes = 2
+    model = DreamModel(net, name="wired", input_size=(16, 16)).freeze()
+    result = collect_examples(model, [{"name": "0", "units": [1]}], classes, tmp_path / "a", k=5, size=SIZE)
+    assert tripwire.seen == 0 and len(result["layers"]["0"]["1"]) == 5  # the layers after conv never ran
+    layers = [{"name": "0", "units": [1]}, {"name": "logits", "units": [1]}]
+    result = collect_examples(model, layers, classes, tmp_path / "b", k=5, size=SIZE)
+    assert tripwire.seen == 5 and len(result["layers"]["logits"]["1"]) == 5  # each picture once
