@@ -34,6 +34,7 @@ def test_every_builtin_component_conforms(photo, direction):
                 "neuron": [{"layer": "relu2", "channel": 1}, {"layer": "conv1", "channel": 3, "x": 0.0, "y": 1.0}],
                 "guide": [{"layer": "relu2", "path": photo}, {"layer": "conv1", "path": photo}],
                 "style": [{"layer": "relu2", "path": photo}, {"layer": "conv1", "path": photo}],
+                "near": [{"layer": "relu2", "path": photo}, {"layer": "conv1", "path": photo}],
                 "direction": [
                     {"layer": "relu2", "path": direction},
                     {"layer": "relu2", "path": direction, "cossim_pow": 2.0},

@@ -1,4 +1,5 @@
-"""Built-in objectives toward a picture: ``guide`` (its features, position by position) and ``style`` (its textures).
+"""Built-in objectives toward a picture: ``guide`` (its features, position by position), ``style`` (its textures)
+and ``near`` (the picture itself, as the model sees it: feature accentuation).
 
 Each shows its picture to the model once, before the run, keeps what it needs
 of the picture's features at a layer, and compares the dream's features there
@@ -13,7 +14,7 @@ from PIL import ImageOps
 
 from dreamengine import DreamError, DreamOutputs, Objective, hookimpl, load_image, to_tensor
 
-__all__ = ["PictureObjective", "Guide", "Style", "best_matches"]
+__all__ = ["PictureObjective", "Guide", "Style", "Near", "best_matches"]
 
 #: positions of the dream matched against the guide at a time, so that a large dream at an early layer
 #: never holds its whole (positions x guide positions) table of dot products.
@@ -136,6 +137,36 @@ class Style(PictureObjective):
         return F.cosine_similarity(_gram_matrix(self._feature_map(activation)).flatten(1), kept.flatten()[None], dim=1)
 
 
+class Near(PictureObjective):
+    """Stay near a picture as the model sees it: minus the distance of the dream's features at a layer to the
+    picture's, relative to the picture's own size there (0 at the picture, negative away from it).
+
+    Added to another objective, from the picture itself, it makes a *feature accentuation* (Hamblin et al.,
+    2024): the photograph changed just enough to drive the unit or class, which shows what in that photograph
+    the unit responds to, where a dream from gray shows what it responds to anywhere. The weight sets how far
+    the picture may move; an early layer keeps its details, a late one only its content.
+
+    Args:
+        layer: dotted module name with a ``(batch, channels, height, width)`` output. The picture's feature map
+            is resized to the dream's where their sizes differ.
+        path: the picture, shown to the model at its input size (its shape kept); start from the same one.
+
+    Example:
+        ``dreamengine run --init photo:path=cat.jpg --objective "logit:tabby + 4*near:blocks.3:path=cat.jpg"``
+    """
+
+    def keep(self, features):
+        self._feature_map(features)  # a feature map, or the error that says so
+        return features
+
+    def compare(self, activation, kept):
+        self._feature_map(activation)
+        if kept.shape[-2:] != activation.shape[-2:]:
+            kept = F.interpolate(kept, size=activation.shape[-2:], mode="bilinear", antialias=True)
+        distance = (activation - kept).square().mean(dim=(1, 2, 3))
+        return -distance / kept.square().mean().clamp_min(1e-12)
+
+
 def _gram_matrix(activation: torch.Tensor) -> torch.Tensor:
     """Each item's ``(channels, channels)`` Gram matrix, averaged over positions (as ``diversity`` computes it)."""
     features = activation.reshape(*activation.shape[:2], -1)
@@ -144,6 +175,7 @@ def _gram_matrix(activation: torch.Tensor) -> torch.Tensor:
 
 @hookimpl
 def dreamengine_register_objectives(register):
-    """Register ``guide`` and ``style``."""
+    """Register ``guide``, ``style`` and ``near``."""
     register("guide", Guide)
     register("style", Style)
+    register("near", Near)
