@@ -143,6 +143,12 @@ SETTINGS: dict[str, str] = {
     # ... and the colour blurred alone every step, the brightness every fourth (chromablur)
     "lr15-blur4-chroma": f"{BIRDS_DEFAULT} --lr 0.15 --reg clamp,blur:sigma=0.5:every=4,chromablur:sigma=1,flip,"
     "jitter:pixels=8,scale,rotate",
+    # issue 28 (docs/quality.md, "A photograph's detail"): MACO's phase-only spectrum, with the transforms and no blur
+    # or clamp (they have nothing to do on it), in octaves as the defaults, or through random crops; the feature
+    # contrast raised
+    "maco": f"{BIRDS_DEFAULT} --param maco --reg flip,jitter:pixels=8,scale,rotate",
+    "maco-c3": f"{BIRDS_DEFAULT} --param maco:contrast=3 --reg flip,jitter:pixels=8,scale,rotate",
+    "maco-crops": f"{BIRDS_DEFAULT} --param maco --reg flip,jitter:pixels=8,scale,rotate --strategy crops",
     # the defaults of this checkout, in float32 and under bfloat16 autocast
     "default": "",
     "default-bf16": "--precision bf16",

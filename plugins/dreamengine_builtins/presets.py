@@ -40,9 +40,23 @@ DEEPDREAM = {
 }
 
 
+#: Feature accentuation (Hamblin et al., 2024): the user's photo changed in small pixel steps, only as much as
+#: the objective needs; with ``near`` in the objective (docs/guide.md, "Feature accentuation") it stays nearer.
+ACCENTUATE = {
+    "init": "photo",
+    "param": "pixel",
+    "reg": ["clamp", "jitter:pixels=2"],
+    "strategy": [],
+    "optimizer": "adam",
+    "lr": 0.01,
+    "steps": 60,
+}
+
+
 @hookimpl
 def dreamengine_register_presets(register):
-    """Register ``report``, the seed report's dream setup (use with --checkpoint), and ``deepdream``."""
+    """Register ``report``, the seed report's dream setup (use with --checkpoint), ``deepdream`` and
+    ``accentuate``."""
     register(
         "report",
         REPORT,
@@ -54,4 +68,10 @@ def dreamengine_register_presets(register):
         DEEPDREAM,
         summary="Classic DeepDream of your photo (--init photo:path=FILE): "
         "amplify layer blocks.4 over 4 octaves, normalised gradient, roll.",
+    )
+    register(
+        "accentuate",
+        ACCENTUATE,
+        summary="Feature accentuation of your photo (--init photo:path=FILE): small pixel steps from it, "
+        "clamp, jitter 2; add near:LAYER:path=FILE to the objective to stay nearer.",
     )
