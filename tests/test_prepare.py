@@ -3,13 +3,25 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from PIL import Image
 
 from dreamengine import DreamError, RunConfig, hookimpl
+from dreamengine.engine.checkpoint import save_checkpoint
 from dreamengine.run import prepare as preparing
-from dreamengine.run.prepare import apply_preset, build_job, dream_model, dream_size, prepare, resolve_device
+from dreamengine.run.prepare import (
+    apply_preset,
+    build_job,
+    dream_model,
+    dream_size,
+    load_architecture,
+    load_model,
+    prepare,
+    resolve_device,
+)
 from dreamengine.testing import make_host, tiny_model
 from dreamengine_builtins.initializers import Noise
 from dreamengine_builtins.parametrizations import Fourier, Pixel
@@ -178,3 +190,118 @@ def test_auto_on_a_torch_without_an_mps_backend_picks_the_cpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.delattr(torch.backends, "mps")
     assert resolve_device("auto") == torch.device("cpu")
+
+
+class TinyLoader:
+    """Loads ``tinynet`` (warning, as timm does, that its weights are random) and registers ``tiny-registered``;
+    declines every other name; keeps each call's arguments."""
+
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def dreamengine_load_model(self, name, pretrained, num_classes, in_chans):
+        self.calls.append((name, pretrained, num_classes, in_chans))
+        if name != "tinynet":
+            return None
+        warnings.warn(f"{name} has random weights: give --pretrained or --weights.", UserWarning, stacklevel=2)
+        return tiny_model(num_classes or 4)
+
+    @hookimpl
+    def dreamengine_register_models(self, register):
+        register("tiny-registered", self.registered, summary="A registered tiny model.")
+
+    def registered(self, pretrained):
+        self.calls.append(("tiny-registered", pretrained))
+        return tiny_model()
+
+
+def test_an_architecture_is_asked_of_the_loaders_with_the_defaults_or_what_is_given():
+    loader = TinyLoader()
+    host = make_host(loader, builtins=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert load_architecture(host, "tinynet").num_classes == 4
+        assert load_architecture(host, "tinynet", pretrained=True, num_classes=2, in_chans=1).num_classes == 2
+    assert loader.calls == [("tinynet", False, None, 3), ("tinynet", True, 2, 1)]
+
+
+def test_an_architecture_no_loader_knows_is_an_unknown_model_naming_the_registered_ones():
+    host = make_host(TinyLoader(), builtins=False)
+    with pytest.raises(DreamError) as error:
+        load_architecture(host, "tiny-registerd")
+    assert (
+        str(error.value)
+        == "unknown model 'tiny-registerd'. Did you mean 'tiny-registered'? Available: tiny-registered."
+    )
+
+
+@pytest.mark.parametrize("pretrained", [False, True])
+def test_a_registered_model_and_an_architecture_are_loaded_pretrained_as_asked(pretrained):
+    loader = TinyLoader()
+    host = make_host(loader, builtins=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        load_model(host, RunConfig(model="tiny-registered", pretrained=pretrained))
+        load_model(host, RunConfig(model="tinynet", pretrained=pretrained))
+    assert loader.calls == [("tiny-registered", pretrained), ("tinynet", pretrained, None, 3)]
+
+
+def test_the_configs_input_size_and_class_names_override_the_loaded_models(tmp_path):
+    (tmp_path / "names.txt").write_text("a\nb\nc\nd\n")
+    host = make_host(TinyLoader(), builtins=False)
+    config = RunConfig(model="tiny-registered", input_size="24x20", class_names=str(tmp_path / "names.txt"))
+    model = load_model(host, config)
+    assert model.input_size == (20, 24) and model.class_names == ["a", "b", "c", "d"]
+
+
+def test_a_checkpoint_is_loaded_into_its_architecture_without_the_random_weights_warning(tmp_path):
+    saved = tiny_model(3)
+    with torch.no_grad():
+        saved.net.head.bias.fill_(0.25)
+    path = save_checkpoint(saved, tmp_path / "tiny.pt", architecture="tinynet")
+    loader = TinyLoader()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = load_model(make_host(loader, builtins=False), RunConfig(checkpoint=str(path), input_size=20))
+    assert [str(w.message) for w in caught] == []
+    assert loader.calls == [("tinynet", False, 3, 3)]
+    assert model.weights.path == path and torch.equal(model.net.head.bias, torch.full((3,), 0.25))
+    assert model.input_size == (20, 20)  # the config's setting over the checkpoint's
+
+
+def test_weights_are_loaded_into_the_architecture_the_model_names(tmp_path):
+    saved = tiny_model(3)
+    with torch.no_grad():
+        saved.net.head.bias.fill_(0.5)
+    torch.save(saved.net.state_dict(), tmp_path / "tiny.pth")
+    loader = TinyLoader()
+    model = load_model(
+        make_host(loader, builtins=False), RunConfig(model="tinynet", weights=str(tmp_path / "tiny.pth"))
+    )
+    assert model.num_classes == 3 and torch.equal(model.net.head.bias, torch.full((3,), 0.5))
+    assert model.weights.path == tmp_path / "tiny.pth"
+
+
+def test_a_checkpoint_and_a_weights_file_at_once_are_refused():
+    with pytest.raises(DreamError) as error:
+        load_model(make_host(), RunConfig(checkpoint="a.pt", weights="b.pth"))
+    assert str(error.value) == "give --checkpoint or --weights, not both: each holds the weights to dream with."
+
+
+def test_the_options_set_for_each_component_reach_it():
+    options = {"jitter": {"pixels": 3}, "noise": {"mean": 0.25, "std": 0.0}, "fft": {"decay": 2.0}}
+    options["octaves"] = {"count": 2}
+    job, _ = job_for(reg=["clamp", "jitter"], init="noise", param="fft", strategy=["octaves"], options=options)
+    assert vars(job.regularizers[1]) == {"pixels": 3}
+    assert torch.equal(job.image, torch.full((1, 3, 16, 16), 0.25))  # noise of std 0 around the mean given
+    assert job.parametrization.decay == 2.0
+    assert job.strategies[0].count == 2
+
+
+def test_options_for_a_component_the_run_does_not_use_are_refused_naming_those_it_does():
+    with pytest.raises(DreamError) as error:
+        job_for(reg=["clamp", "jitter"], strategy=["tile"], options={"tv": {"weight": 1.0}})
+    assert str(error.value) == (
+        "options were set for 'tv', which this run does not use (it uses logit, clamp, jitter, gray, fft, tile)."
+    )
