@@ -196,8 +196,8 @@ class TinyLoader:
     """Loads ``tinynet`` (warning, as timm does, that its weights are random) and registers ``tiny-registered``;
     declines every other name; keeps each call's arguments."""
 
-    def __init__(self):
-        self.calls = []
+    def __init__(self, note=None):
+        self.calls, self.note = [], note
 
     @hookimpl
     def dreamengine_load_model(self, name, pretrained, num_classes, in_chans):
@@ -205,6 +205,8 @@ class TinyLoader:
         if name != "tinynet":
             return None
         warnings.warn(f"{name} has random weights: give --pretrained or --weights.", UserWarning, stacklevel=2)
+        if self.note:
+            warnings.warn(self.note, UserWarning, stacklevel=2)
         return tiny_model(num_classes or 4)
 
     @hookimpl
@@ -255,16 +257,18 @@ def test_the_configs_input_size_and_class_names_override_the_loaded_models(tmp_p
     assert model.input_size == (20, 24) and model.class_names == ["a", "b", "c", "d"]
 
 
-def test_a_checkpoint_is_loaded_into_its_architecture_without_the_random_weights_warning(tmp_path):
+def test_a_checkpoint_is_loaded_into_its_architecture_with_no_random_weights_warning(tmp_path):
     saved = tiny_model(3)
     with torch.no_grad():
         saved.net.head.bias.fill_(0.25)
     path = save_checkpoint(saved, tmp_path / "tiny.pt", architecture="tinynet")
-    loader = TinyLoader()
+    loader = TinyLoader(note="tinynet is for tests only.")
+    # --model is not read with --checkpoint: not even as a saved model's folder, which this one would be refused as
+    config = RunConfig(checkpoint=str(path), model=str(tmp_path), input_size=20)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = load_model(make_host(loader, builtins=False), RunConfig(checkpoint=str(path), input_size=20))
-    assert [str(w.message) for w in caught] == []
+        model = load_model(make_host(loader, builtins=False), config)
+    assert [str(w.message) for w in caught] == ["tinynet is for tests only."]  # every warning but the silenced one
     assert loader.calls == [("tinynet", False, 3, 3)]
     assert model.weights.path == path and torch.equal(model.net.head.bias, torch.full((3,), 0.25))
     assert model.input_size == (20, 20)  # the config's setting over the checkpoint's
