@@ -20,7 +20,6 @@ from dreamengine.run.prepare import (
     load_architecture,
     load_model,
     prepare,
-    resolve_device,
 )
 from dreamengine.testing import make_host, tiny_model
 from dreamengine_builtins.initializers import Noise
@@ -184,12 +183,6 @@ def test_a_preset_with_an_unknown_setting_is_named_in_the_error():
     with pytest.raises(DreamError) as error:
         apply_preset(make_host(Presets()), RunConfig(), "misspelt")
     assert str(error.value).startswith("preset 'misspelt': unknown setting 'stepz'. Did you mean 'steps'?")
-
-
-def test_auto_on_a_torch_without_an_mps_backend_picks_the_cpu(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.delattr(torch.backends, "mps")
-    assert resolve_device("auto") == torch.device("cpu")
 
 
 class TinyLoader:
