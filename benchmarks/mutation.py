@@ -73,6 +73,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_fixed_size.py",
             "tests/test_photo_start.py",
             "tests/test_expressions.py",
+            "tests/test_prepare.py",
         ],
     ),
     "builtins": (
