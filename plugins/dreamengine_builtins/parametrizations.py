@@ -144,18 +144,18 @@ def natural_magnitude(height: int, width: int) -> torch.Tensor:
 class Maco(Parametrization):
     """Optimise the phase of the picture's spectrum; its magnitude stays a natural photograph's (MACO).
 
-    Pictures come out with a photograph's sharpness and no pixel noise, so no blur is needed (``--preset maco``
-    drops it). Starting from a picture (``--init photo:...``) keeps that picture's phase, its shapes; a flat start
-    has no phase, and starts from a random one (the same for every run: the seed draws the rest).
+    Pictures come out with a photograph's sharpness and no pixel noise, so no blur is needed. Starting from a
+    picture (``--init photo:...``) keeps that picture's phase, its shapes; a flat start has no phase, and starts
+    from a random one (the same for every run: the seed draws the rest).
 
-    Projections (``clamp``, ``blur``) find nothing to do: :meth:`assign` keeps the phase of the image it is given
-    and puts the natural magnitude back, so the picture after :meth:`assign` is the nearest one this
-    parametrization can draw, not the image itself.
+    Projections (``clamp``, ``blur``) find nothing to do, so leave them out of ``--reg``: :meth:`assign` keeps the
+    phase of the image it is given and puts the natural magnitude back, so the picture after :meth:`assign` is the
+    nearest one this parametrization can draw, not the image itself.
 
     Args:
         contrast: how far the standardised picture spreads before the sigmoid (larger: more saturated colours).
-        rate: radians of phase per unit of the optimised tensor (the learning rate's scale: Horama's 1.0 with NAdam
-            is about ``--lr 0.05`` at the default 10).
+        rate: radians of phase per unit of the optimised tensor, the learning rate's scale: at 10, Adam at the
+            default ``--lr 0.05`` turns a phase by up to half a radian a step.
     """
 
     exact = False
@@ -185,12 +185,11 @@ class Maco(Parametrization):
         spatial = torch.fft.irfft2(spectrum, s=self._size, norm="ortho")
         spatial = spatial - spatial.mean(dim=(1, 2, 3), keepdim=True)
         spatial = spatial / (spatial.std(dim=(1, 2, 3), keepdim=True) + _EPS)
-        mixed = (self._colour @ spatial.flatten(2)).view_as(spatial)
-        return torch.sigmoid(self.contrast * mixed)
+        return torch.sigmoid(self.contrast * _mix(self._colour, spatial))
 
     def assign(self, image):
         logits = torch.logit(image.clamp(_EPS, 1 - _EPS))
-        spatial = (self._uncolour @ logits.flatten(2)).view_as(logits)
+        spatial = _mix(self._uncolour, logits)
         spectrum = torch.fft.rfft2(spatial - spatial.mean(dim=(-2, -1), keepdim=True), norm="ortho")
         phase = spectrum.angle()
         flat = spectrum.abs() <= _EPS * spectrum.abs().amax(dim=(-2, -1), keepdim=True).clamp_min(_EPS)
