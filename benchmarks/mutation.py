@@ -85,6 +85,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
         ],
         [
             "tests/test_regularizers.py",
+            "tests/test_initializers.py",
             "tests/test_parametrizations.py",
             "tests/test_mask.py",
             "tests/test_engine.py",
