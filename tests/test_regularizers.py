@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -175,3 +176,13 @@ def test_invalid_options_are_refused():
         except ValueError:
             continue
         raise AssertionError("accepted an invalid option")
+
+
+def test_chromablur_blurs_by_one_pixel_by_default_sigma_zero_is_none_and_refusals_are_in_words():
+    image = torch.rand(1, 3, 8, 8, generator=gen(4))
+    assert torch.equal(ChromaBlur().project(image, gen()), ChromaBlur(sigma=1.0).project(image, gen()))
+    assert torch.equal(ChromaBlur(sigma=0).project(image, gen()), image)
+    with pytest.raises(ValueError, match=r"^sigma must be at least 0, got -1$"):
+        ChromaBlur(sigma=-1)
+    with pytest.raises(ValueError, match=r"^every must be at least 1, got 0$"):
+        ChromaBlur(every=0)

@@ -484,3 +484,22 @@ def test_a_tile_size_may_be_as_small_as_8_and_is_the_size_of_every_forward():
     assert counter.largest == 3 * 8 * 8 and torch.isfinite(result.scores).all()
     with pytest.raises(ValueError, match="size must be at least 8, got 7"):
         Tile(size=7)
+
+
+def test_the_default_zoom_is_30_frames_each_5_percent_closer_and_one_frame_is_one_dream():
+    assert Zoom().total_steps(2) == 60
+    (a, b, _), (d, e, _) = Zoom().closer(10, 10)
+    assert (a, b, d, e) == (pytest.approx(1 / 1.05), 0, 0, pytest.approx(1 / 1.05))
+    result = Zoom(frames=1).run(job(steps=2), run_job)
+    assert result.steps_done == 2 and len(result.frames) == 2  # the start and the one dream
+
+
+def test_a_zoom_that_diverges_keeps_the_last_frames_image_scores_and_frames():
+    def diverges_in_frame_two(inner):
+        if inner.image.max() > 0.5:
+            return DreamResult(inner.image + 0.2, torch.tensor([7.0]), 1, [], "diverged")
+        return DreamResult(inner.image + 0.1, torch.zeros(1), inner.steps)
+
+    result = Zoom(frames=3, scale=1.0).run(job(steps=9), diverges_in_frame_two)
+    torch.testing.assert_close(result.image, torch.full((1, 3, 16, 16), 0.8))
+    assert torch.equal(result.scores, torch.tensor([7.0])) and len(result.frames) == 3  # start, frame 1, frame 2
