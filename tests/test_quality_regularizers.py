@@ -273,3 +273,24 @@ def test_gradblur_blurs_by_one_pixel_by_default_and_sigma_zero_leaves_the_gradie
 def test_a_negative_gradblur_is_refused_in_words():
     with pytest.raises(ValueError, match="sigma must be >= 0, got -0.5"):
         GradBlur(-0.5)
+
+
+@given(st.integers(0, 2**31 - 1))
+def test_the_default_scale_and_rotate_draw_within_10_percent_and_5_degrees(seed):
+    generator = gen(seed)
+    factors = [1 / Scale().warp(generator, 8, 8)[0][0] for _ in range(64)]
+    assert all(0.9 * (1 - 1e-9) <= factor <= 1.1 * (1 + 1e-9) for factor in factors)
+    assert max(factors) > 1.05 and min(factors) < 0.95
+    angles = drawn_angles(Rotate(), seed)
+    assert all(abs(angle) <= 5 * (1 + 1e-9) for angle in angles) and max(map(abs, angles)) > 4
+
+
+def test_scale_and_rotate_bounds_and_refusals_in_words():
+    assert torch.equal(Rotate(0).transform(torch.eye(4).expand(1, 3, 4, 4), gen()), torch.eye(4).expand(1, 3, 4, 4))
+    Rotate(180)
+    for make, message in (
+        (lambda: Scale(0, 1), r"^need 0 < min <= max, got min=0, max=1$"),
+        (lambda: Rotate(180.5), r"^degrees must be in \[0, 180\], got 180.5$"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            make()

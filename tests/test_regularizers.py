@@ -186,3 +186,16 @@ def test_chromablur_blurs_by_one_pixel_by_default_sigma_zero_is_none_and_refusal
         ChromaBlur(sigma=-1)
     with pytest.raises(ValueError, match=r"^every must be at least 1, got 0$"):
         ChromaBlur(every=0)
+
+
+@given(images(), st.integers(0, 1000))
+def test_a_blur_range_draws_its_sigma_uniformly_from_the_generator(image, seed):
+    draw = torch.rand((), generator=gen(seed)).item()
+    expected = gaussian_blur(image, 0.1 + (1.0 - 0.1) * draw)
+    assert torch.equal(Blur(sigma=0.1, sigma_max=1.0).project(image, gen(seed)), expected)
+
+
+@given(images(), st.integers(0, 1000))
+def test_a_jitter_of_one_pixel_shifts_by_at_most_one_drawn_from_the_generator(image, seed):
+    dy, dx = torch.randint(-1, 2, (2,), generator=gen(seed)).tolist()
+    assert torch.equal(Jitter(pixels=1).transform(image, gen(seed)), torch.roll(image, (dy, dx), dims=(-2, -1)))
