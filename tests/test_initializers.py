@@ -82,3 +82,18 @@ def test_the_default_noise_is_mid_gray_with_a_tenth_of_std_and_wide_noise_is_cli
 def test_a_negative_noise_std_is_refused_in_words():
     with pytest.raises(ValueError, match=r"^std must be >= 0, got -0.1$"):
         Noise(std=-0.1)
+
+
+def test_gray_is_its_value_over_255_mid_gray_by_default_from_black_to_white():
+    assert torch.equal(Gray()(1, 2, 3, gen()), torch.full((1, 3, 2, 3), 128 / 255))
+    assert torch.equal(Gray(0)(1, 1, 1, gen()), torch.zeros(1, 3, 1, 1))
+    assert torch.equal(Gray(255)(1, 1, 1, gen()), torch.ones(1, 3, 1, 1))
+    with pytest.raises(ValueError, match=r"^value must be in 0..255, got 256$"):
+        Gray(256)
+
+
+def test_a_negative_photo_blur_is_refused_in_words():
+    from dreamengine_builtins.initializers import Photo
+
+    with pytest.raises(ValueError, match=r"^blur must be >= 0, got -1$"):
+        Photo("any.png", blur=-1)

@@ -102,3 +102,12 @@ def test_decorrelated_colour_mixes_the_channels_and_plain_colour_keeps_them_apar
     fourier.image()[:, 0].sum().backward()  # a loss on the red channel alone
     reached = spectrum.grad.abs().flatten(2).sum(2)[0]  # how much of the gradient each channel's spectrum got
     assert reached[0] > 0 and (reached[1:] > 0).all() == decorrelate
+
+
+def test_the_default_fourier_decay_is_one():
+    grads = []
+    for fourier in (Fourier(), Fourier(decay=1.0)):
+        (spectrum,) = fourier.setup(torch.rand((1, 3, 6, 8), generator=torch.Generator().manual_seed(0)))
+        fourier.image().square().sum().backward()
+        grads.append(spectrum.grad)
+    assert torch.equal(*grads)

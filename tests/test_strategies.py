@@ -503,3 +503,17 @@ def test_a_zoom_that_diverges_keeps_the_last_frames_image_scores_and_frames():
     result = Zoom(frames=3, scale=1.0).run(job(steps=9), diverges_in_frame_two)
     torch.testing.assert_close(result.image, torch.full((1, 3, 16, 16), 0.8))
     assert torch.equal(result.scores, torch.tensor([7.0])) and len(result.frames) == 3  # start, frame 1, frame 2
+
+
+def test_the_default_octaves_are_four_each_1_4_times_the_last_and_a_scale_of_one_is_allowed():
+    sizes = []
+
+    def record(inner):
+        sizes.append(tuple(inner.image.shape[-2:]))
+        return DreamResult(inner.image, torch.zeros(1), inner.steps)
+
+    Octaves().run(job(size=(40, 40), steps=8), record)
+    assert sizes == octave_sizes(40, 40, 4, 1.4)
+    sizes.clear()
+    Octaves(count=2, scale=1).run(job(size=(40, 40), steps=2), record)
+    assert sizes == [(40, 40), (40, 40)]
