@@ -199,3 +199,28 @@ def test_a_blur_range_draws_its_sigma_uniformly_from_the_generator(image, seed):
 def test_a_jitter_of_one_pixel_shifts_by_at_most_one_drawn_from_the_generator(image, seed):
     dy, dx = torch.randint(-1, 2, (2,), generator=gen(seed)).tolist()
     assert torch.equal(Jitter(pixels=1).transform(image, gen(seed)), torch.roll(image, (dy, dx), dims=(-2, -1)))
+
+
+def test_refusals_say_what_was_wrong_word_for_word():
+    from dreamengine_builtins.octaves import Octaves
+    from dreamengine_builtins.parametrizations import Fourier
+
+    for make, message in (
+        (lambda: Clamp(1, 0), r"^min \(1\) is above max \(0\)$"),
+        (lambda: Blur(0.5, 0.1), r"^need 0 <= sigma <= sigma_max, got sigma=0.5, sigma_max=0.1$"),
+        (lambda: Blur(every=0), r"^every must be at least 1, got 0$"),
+        (lambda: Flip(p=2), r"^p must be in \[0, 1\], got 2$"),
+        (lambda: Jitter(pixels=-1), r"^pixels must be >= 0, got -1$"),
+        (lambda: Fourier(decay=-1), r"^decay must be >= 0, got -1$"),
+        (lambda: Octaves(scale=0.5), r"^scale must be at least 1, got 0.5$"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            make()
+
+
+def test_the_default_blur_and_jitter_and_a_blur_of_sigma_zero():
+    image = torch.rand(1, 3, 24, 24, generator=gen(5))
+    assert torch.equal(Blur().project(image, gen()), gaussian_blur(image, 0.5))
+    assert torch.equal(Blur(sigma=0).project(image, gen()), image)
+    dy, dx = torch.randint(-8, 9, (2,), generator=gen(7)).tolist()
+    assert torch.equal(Jitter().transform(image, gen(7)), torch.roll(image, (dy, dx), dims=(-2, -1)))
