@@ -297,3 +297,13 @@ def test_every_regularizer_of_the_job_is_shown_the_start_image(tiny_model):
     run_job(job)
     for regularizer in regularizers[::2] + regularizers[3:]:
         assert len(regularizer.starts) == 1 and torch.equal(regularizer.starts[0], job.image)
+
+
+def test_an_unprepared_logit_and_a_channel_a_layer_lacks_are_refused_in_words():
+    outputs = DreamOutputs(torch.zeros(1, 4), torch.tensor([0]), {"l": torch.zeros(1, 4, 3, 3)})
+    with pytest.raises(
+        DreamError, match=r"^logit:target=red was not prepared with a model \(call prepare\(model\)\)\.$"
+    ):
+        Logit("red")(outputs)
+    with pytest.raises(DreamError, match=r"^layer 'l' has 4 channels \(0-3\); there is no channel 9\.$"):
+        Layer("l", channel=9)(outputs)

@@ -97,3 +97,9 @@ def test_a_negative_photo_blur_is_refused_in_words():
 
     with pytest.raises(ValueError, match=r"^blur must be >= 0, got -1$"):
         Photo("any.png", blur=-1)
+
+
+def test_a_gradient_one_pixel_wide_at_an_angle_still_runs_from_start_to_end():
+    image = Gradient("#102030", "#f0e0d0", angle=30)(1, 5, 1, gen())
+    torch.testing.assert_close(image[0, :, :1, 0], rgb("#102030")[:, :, 0])
+    torch.testing.assert_close(image[0, :, -1:, 0], rgb("#f0e0d0")[:, :, 0])

@@ -104,9 +104,9 @@ def test_decorrelated_colour_mixes_the_channels_and_plain_colour_keeps_them_apar
     assert reached[0] > 0 and (reached[1:] > 0).all() == decorrelate
 
 
-def test_the_default_fourier_decay_is_one():
+def test_the_default_fourier_decay_is_one_with_decorrelated_colour():
     grads = []
-    for fourier in (Fourier(), Fourier(decay=1.0)):
+    for fourier in (Fourier(), Fourier(decay=1.0, decorrelate=True)):
         (spectrum,) = fourier.setup(torch.rand((1, 3, 6, 8), generator=torch.Generator().manual_seed(0)))
         fourier.image().square().sum().backward()
         grads.append(spectrum.grad)
