@@ -77,9 +77,16 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
         ],
     ),
     "builtins": (
-        ["plugins/dreamengine_builtins/*"],
+        [  # the dream's components (the pictures' objectives, direction, models, panels and presets apart)
+            f"plugins/dreamengine_builtins/{name}.py"
+            for name in (
+                "objectives projections transforms penalties gradients parametrizations initializers octaves mask "
+                "tiling zoom"
+            ).split()
+        ],
         [
             "tests/test_regularizers.py",
+            "tests/test_initializers.py",
             "tests/test_parametrizations.py",
             "tests/test_mask.py",
             "tests/test_engine.py",
@@ -111,11 +118,23 @@ ALSO = ("docs", "examples", "README.md", "CONTRIBUTING.md")
 KILLED, SURVIVED, TIMEOUT = {1, 3}, {0}, {36, 24, -24, 152, 255}
 
 
+def plugin_packages(mutate: list[str]) -> list[str]:
+    """The plugin packages (``plugins/<package>/...``) among the files mutated."""
+    return sorted({Path(path).parts[1] for path in mutate if Path(path).parts[0] == "plugins"})
+
+
 def section(mutate: list[str], tests: list[str]) -> str:
-    """The ``[tool.mutmut]`` section of a module's folder."""
+    """The ``[tool.mutmut]`` section of a module's folder.
+
+    mutmut names a mutant after its file's path (``plugins/dreamengine_builtins/mask.py`` would be
+    ``plugins.dreamengine_builtins.mask``) but runs it only where the function's module has that name
+    (``dreamengine_builtins.mask``): a plugin package is mutated in a copy at the folder's top level, first on
+    the path, so that the two names agree."""
+    packages = plugin_packages(mutate)
+    mutate = [path.removeprefix("plugins/") for path in mutate]
     return (
         "\n[tool.mutmut]\n"
-        'source_paths = ["dreamengine", "plugins"]\n'
+        f"source_paths = {json.dumps(['dreamengine', 'plugins', *packages])}\n"
         f"also_copy = {json.dumps(list(ALSO))}\n"
         f"only_mutate = {json.dumps(mutate)}\n"
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
@@ -137,6 +156,9 @@ def prepare(name: str, fresh: bool) -> Path:
         else:
             shutil.copy2(ROOT / part, folder / part)
     mutate, tests = MODULES[name]
+    for package in plugin_packages(mutate):
+        shutil.rmtree(folder / package, ignore_errors=True)
+        shutil.copytree(ROOT / "plugins" / package, folder / package, ignore=ignore)
     (folder / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + section(mutate, tests))
     return folder
 

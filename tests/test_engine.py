@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from dreamengine import DreamError, DreamInterrupted, DreamJob, DreamOutputs, Objective, Regularizer
 from dreamengine.engine.loop import run_job
 from dreamengine.run.execute import run_through_hooks
-from dreamengine_builtins.objectives import CrossEntropy, Layer, Logit, Neuron
+from dreamengine_builtins.objectives import CrossEntropy, Diversity, Layer, Logit, Neuron, gram_matrix, gram_similarity
 from dreamengine_builtins.penalties import L2, TotalVariation
 from dreamengine_builtins.projections import Blur, Clamp
 from dreamengine_builtins.transforms import Flip, Jitter
@@ -97,6 +97,40 @@ def test_a_neuron_is_one_channel_at_one_position_given_as_a_share_of_the_feature
         Neuron("l", 1)(DreamOutputs(None, torch.tensor([0]), {"l": torch.randn(1, 4)}))
     with pytest.raises(ValueError, match="from 0 to 1"):
         Neuron("l", 1, x=1.5)
+
+
+def test_a_neuron_says_which_share_is_out_of_range_and_why_a_layer_has_no_feature_map():
+    with pytest.raises(ValueError, match=r"^x is a share of the feature map's size, from 0 to 1; got 1.5$"):
+        Neuron("l", 1, x=1.5)
+    with pytest.raises(ValueError, match=r"^y is a share of the feature map's size, from 0 to 1; got -0.1$"):
+        Neuron("l", 1, y=-0.1)
+    linear = DreamOutputs(None, torch.tensor([0]), {"l": torch.randn(1, 4)})
+    with pytest.raises(DreamError, match=r"gives features with no positions .* dream a feature with layer:l:1\.$"):
+        Neuron("l", 1)(linear)
+    sequence = DreamOutputs(None, torch.tensor([0]), {"l": torch.randn(1, 4, 7)})
+    message = (
+        r"^layer 'l' has no feature map \(its output is \(7,\) per channel\): a neuron needs a \(channels, height, "
+        r"width\) output; use layer:NAME:CHANNEL\.$"
+    )
+    with pytest.raises(DreamError, match=message):
+        Neuron("l", 1)(sequence)
+
+
+def test_a_gram_matrix_is_each_pair_of_channels_product_averaged_over_positions():
+    activation = torch.randn((2, 3, 4, 5), generator=torch.Generator().manual_seed(0))
+    features = activation.flatten(2)
+    expected = torch.einsum("bcp,bdp->bcd", features, features) / 20
+    torch.testing.assert_close(gram_matrix(activation), expected)
+    torch.testing.assert_close(gram_matrix(torch.ones(1, 2, 3, 4)), torch.ones(1, 2, 2))
+
+
+def test_two_items_alike_have_similarity_one_and_an_item_alone_zero_even_without_activation():
+    one = torch.rand((1, 4, 5, 5), generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(gram_similarity(one.expand(2, 4, 5, 5)), torch.ones(2))
+    torch.testing.assert_close(Diversity("l")(DreamOutputs(None, None, {"l": one.expand(2, 4, 5, 5)})), -torch.ones(2))
+    assert torch.equal(gram_similarity(torch.zeros(1, 4, 5, 5)), torch.zeros(1))  # not 0/0
+    with pytest.raises(ValueError, match=r"^layer must name a module, e.g. diversity:blocks.4$"):
+        Diversity("")
 
 
 @pytest.mark.parametrize(
@@ -263,3 +297,13 @@ def test_every_regularizer_of_the_job_is_shown_the_start_image(tiny_model):
     run_job(job)
     for regularizer in regularizers[::2] + regularizers[3:]:
         assert len(regularizer.starts) == 1 and torch.equal(regularizer.starts[0], job.image)
+
+
+def test_an_unprepared_logit_and_a_channel_a_layer_lacks_are_refused_in_words():
+    outputs = DreamOutputs(torch.zeros(1, 4), torch.tensor([0]), {"l": torch.zeros(1, 4, 3, 3)})
+    with pytest.raises(
+        DreamError, match=r"^logit:target=red was not prepared with a model \(call prepare\(model\)\)\.$"
+    ):
+        Logit("red")(outputs)
+    with pytest.raises(DreamError, match=r"^layer 'l' has 4 channels \(0-3\); there is no channel 9\.$"):
+        Layer("l", channel=9)(outputs)

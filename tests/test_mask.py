@@ -81,6 +81,18 @@ def test_a_mask_is_fitted_to_each_loops_size_and_needs_to_see_its_start_first(ma
         mask.project(torch.rand(1, 3, 8, 8), torch.Generator())  # it began at 16x16
 
 
+def test_an_enlarged_mask_blends_its_edges_linearly_never_past_its_own_gray_levels(tmp_path):
+    """Bilinear: the weights between two gray levels stay between them (a bicubic resize would overshoot)."""
+    levels = np.full((8, 8), 64)
+    levels[:, 4:] = 192
+    mask = Mask(mask_file(tmp_path, levels))
+    start, image = torch.zeros(1, 3, 20, 20), torch.ones(1, 3, 20, 20)  # the weight itself, everywhere
+    weight = projected(mask, start, image)
+    assert weight.min() == pytest.approx(64 / 255) and weight.max() == pytest.approx(192 / 255)
+    row = weight[0, 0, 0]
+    assert (row.diff() >= 0).all() and len(row.unique()) > 3  # a ramp from dark to light, not a step
+
+
 class Starts(Regularizer):
     """Remembers the size of every start image it is shown."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -92,3 +93,21 @@ def test_a_fused_optimizer_step_after_assign_is_seen_by_the_next_step():
     (-before.mean()).backward()
     optimizer.step()
     assert param.image().mean() > before.mean() + 0.01
+
+
+@pytest.mark.parametrize("decorrelate", [False, True])
+def test_decorrelated_colour_mixes_the_channels_and_plain_colour_keeps_them_apart(decorrelate):
+    fourier = Fourier(decorrelate=decorrelate)
+    (spectrum,) = fourier.setup(torch.rand((1, 3, 6, 8), generator=torch.Generator().manual_seed(0)))
+    fourier.image()[:, 0].sum().backward()  # a loss on the red channel alone
+    reached = spectrum.grad.abs().flatten(2).sum(2)[0]  # how much of the gradient each channel's spectrum got
+    assert reached[0] > 0 and (reached[1:] > 0).all() == decorrelate
+
+
+def test_the_default_fourier_decay_is_one_with_decorrelated_colour():
+    grads = []
+    for fourier in (Fourier(), Fourier(decay=1.0, decorrelate=True)):
+        (spectrum,) = fourier.setup(torch.rand((1, 3, 6, 8), generator=torch.Generator().manual_seed(0)))
+        fourier.image().square().sum().backward()
+        grads.append(spectrum.grad)
+    assert torch.equal(*grads)

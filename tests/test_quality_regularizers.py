@@ -9,12 +9,12 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dreamengine import DreamError, DreamJob, Objective
+from dreamengine import DreamError, DreamJob, Objective, gaussian_blur
 from dreamengine.engine.loop import run_job
 from dreamengine.testing import tiny_model
 from dreamengine.warping import compose, resample, rotation, zoom
-from dreamengine_builtins.gradients import GradBlur, GradNorm
-from dreamengine_builtins.penalties import L2, TotalVariation, total_variation
+from dreamengine_builtins.gradients import GradBlur, GradNorm, normalise_gradient
+from dreamengine_builtins.penalties import L2, TotalVariation, l2_norm, total_variation
 from dreamengine_builtins.transforms import Roll, Rotate, Scale
 
 
@@ -216,3 +216,81 @@ def test_bad_options_are_one_line_errors():
 
     with pytest.raises(DreamError, match="regularizer 'tv': weight must be"):
         make_host().registry.create("regularizers", parse_spec("tv:weight=-1"))
+
+
+@given(images(), st.integers(0, 1000), st.integers(0, 40))
+def test_roll_draws_each_shift_from_the_generator_up_to_its_cap_or_the_image_size(image, seed, pixels):
+    """An uncapped roll draws each axis's shift in [-(size - 1), size - 1], a capped one in [-cap, cap] (the cap at
+    most size - 1), both from the generator passed in: the same seed, the same shifts."""
+    height, width = image.shape[-2:]
+    for roll, (cap_y, cap_x) in (
+        (Roll(), (height - 1, width - 1)),
+        (Roll(pixels=pixels), (min(pixels, height - 1), min(pixels, width - 1))),
+    ):
+        expected_generator = gen(seed)
+        dy = int(torch.randint(-cap_y, cap_y + 1, (), generator=expected_generator))
+        dx = int(torch.randint(-cap_x, cap_x + 1, (), generator=expected_generator))
+        assert torch.equal(roll.transform(image, gen(seed)), torch.roll(image, (dy, dx), dims=(-2, -1)))
+
+
+def test_a_negative_roll_is_refused_in_words():
+    with pytest.raises(ValueError, match="pixels must be >= 0, got -1"):
+        Roll(pixels=-1)
+
+
+def test_tv_is_the_mean_vertical_plus_the_mean_horizontal_difference_of_each_item_alone():
+    stripes = torch.tensor([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]).expand(1, 3, 2, 3)  # differs across, not down
+    bands = stripes.transpose(-2, -1)  # differs down, not across
+    channels = torch.tensor([0.0, 0.5, 1.0]).view(1, 3, 1, 1).expand(1, 3, 4, 4)  # each channel flat
+    assert torch.equal(total_variation(stripes), torch.tensor([1.0]))
+    assert torch.equal(total_variation(bands), torch.tensor([1.0]))
+    assert torch.equal(total_variation(channels), torch.tensor([0.0]))  # a colour is no variation
+    batch = torch.cat((torch.full((1, 3, 2, 3), 0.5), stripes))
+    assert torch.equal(total_variation(batch), torch.tensor([0.0, 1.0]))  # each item its own
+    assert torch.equal(TotalVariation().penalty(batch), total_variation(batch))  # weight 1 by default
+
+
+@given(images())
+def test_l2_measures_from_mid_gray_with_weight_one_by_default(image):
+    expected = (image - 0.5).square().flatten(1).mean(1).add(1e-12).sqrt()
+    torch.testing.assert_close(l2_norm(image), expected)
+    torch.testing.assert_close(L2().penalty(image), expected)
+
+
+@given(images(low=-5, high=5))
+def test_gradnorm_and_normalise_gradient_divide_by_the_std_by_default(grad):
+    expected = grad / grad.flatten(1).std(1, correction=0).clamp_min(1e-8).view(-1, 1, 1, 1)
+    torch.testing.assert_close(normalise_gradient(grad), expected)
+    torch.testing.assert_close(GradNorm().gradient(grad), expected)
+
+
+@given(images(low=-1, high=1))
+def test_gradblur_blurs_by_one_pixel_by_default_and_sigma_zero_leaves_the_gradient(grad):
+    assert torch.equal(GradBlur().gradient(grad), gaussian_blur(grad, 1.0))
+    assert torch.equal(GradBlur(0).gradient(grad), grad)
+
+
+def test_a_negative_gradblur_is_refused_in_words():
+    with pytest.raises(ValueError, match="sigma must be >= 0, got -0.5"):
+        GradBlur(-0.5)
+
+
+@given(st.integers(0, 2**31 - 1))
+def test_the_default_scale_and_rotate_draw_within_10_percent_and_5_degrees(seed):
+    generator = gen(seed)
+    factors = [1 / Scale().warp(generator, 8, 8)[0][0] for _ in range(64)]
+    assert all(0.9 * (1 - 1e-9) <= factor <= 1.1 * (1 + 1e-9) for factor in factors)
+    assert max(factors) > 1.05 and min(factors) < 0.95
+    angles = drawn_angles(Rotate(), seed)
+    assert all(abs(angle) <= 5 * (1 + 1e-9) for angle in angles) and max(map(abs, angles)) > 4
+
+
+def test_scale_and_rotate_bounds_and_refusals_in_words():
+    assert torch.equal(Rotate(0).transform(torch.eye(4).expand(1, 3, 4, 4), gen()), torch.eye(4).expand(1, 3, 4, 4))
+    Rotate(180)
+    for make, message in (
+        (lambda: Scale(0, 1), r"^need 0 < min <= max, got min=0, max=1$"),
+        (lambda: Rotate(180.5), r"^degrees must be in \[0, 180\], got 180.5$"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            make()

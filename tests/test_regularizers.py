@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -175,3 +176,51 @@ def test_invalid_options_are_refused():
         except ValueError:
             continue
         raise AssertionError("accepted an invalid option")
+
+
+def test_chromablur_blurs_by_one_pixel_by_default_sigma_zero_is_none_and_refusals_are_in_words():
+    image = torch.rand(1, 3, 8, 8, generator=gen(4))
+    assert torch.equal(ChromaBlur().project(image, gen()), ChromaBlur(sigma=1.0).project(image, gen()))
+    assert torch.equal(ChromaBlur(sigma=0).project(image, gen()), image)
+    with pytest.raises(ValueError, match=r"^sigma must be at least 0, got -1$"):
+        ChromaBlur(sigma=-1)
+    with pytest.raises(ValueError, match=r"^every must be at least 1, got 0$"):
+        ChromaBlur(every=0)
+
+
+@given(images(), st.integers(0, 1000))
+def test_a_blur_range_draws_its_sigma_uniformly_from_the_generator(image, seed):
+    draw = torch.rand((), generator=gen(seed)).item()
+    expected = gaussian_blur(image, 0.1 + (1.0 - 0.1) * draw)
+    assert torch.equal(Blur(sigma=0.1, sigma_max=1.0).project(image, gen(seed)), expected)
+
+
+@given(images(), st.integers(0, 1000))
+def test_a_jitter_of_one_pixel_shifts_by_at_most_one_drawn_from_the_generator(image, seed):
+    dy, dx = torch.randint(-1, 2, (2,), generator=gen(seed)).tolist()
+    assert torch.equal(Jitter(pixels=1).transform(image, gen(seed)), torch.roll(image, (dy, dx), dims=(-2, -1)))
+
+
+def test_refusals_say_what_was_wrong_word_for_word():
+    from dreamengine_builtins.octaves import Octaves
+    from dreamengine_builtins.parametrizations import Fourier
+
+    for make, message in (
+        (lambda: Clamp(1, 0), r"^min \(1\) is above max \(0\)$"),
+        (lambda: Blur(0.5, 0.1), r"^need 0 <= sigma <= sigma_max, got sigma=0.5, sigma_max=0.1$"),
+        (lambda: Blur(every=0), r"^every must be at least 1, got 0$"),
+        (lambda: Flip(p=2), r"^p must be in \[0, 1\], got 2$"),
+        (lambda: Jitter(pixels=-1), r"^pixels must be >= 0, got -1$"),
+        (lambda: Fourier(decay=-1), r"^decay must be >= 0, got -1$"),
+        (lambda: Octaves(scale=0.5), r"^scale must be at least 1, got 0.5$"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            make()
+
+
+def test_the_default_blur_and_jitter_and_a_blur_of_sigma_zero():
+    image = torch.rand(1, 3, 24, 24, generator=gen(5))
+    assert torch.equal(Blur().project(image, gen()), gaussian_blur(image, 0.5))
+    assert torch.equal(Blur(sigma=0).project(image, gen()), image)
+    dy, dx = torch.randint(-8, 9, (2,), generator=gen(7)).tolist()
+    assert torch.equal(Jitter().transform(image, gen(7)), torch.roll(image, (dy, dx), dims=(-2, -1)))

@@ -394,3 +394,126 @@ def test_the_cli_writes_a_zoom_as_an_animation_of_one_picture_per_frame_or_per_s
     assert Image.open(tmp_path / "zoom.gif").n_frames == 4  # the start, then the end of each frame
     result = runner.invoke(cli, [*args, "--save-every", "1", "-o", str(tmp_path / "steps.png")])
     assert Image.open(tmp_path / "steps.gif").n_frames == 7  # the start, then every step
+
+
+def test_octaves_clip_each_start_to_the_unit_range_and_share_or_repeat_the_steps():
+    """The detail carried up can push a start past black or white: each octave starts clipped to [0, 1]."""
+    starts, steps = [], []
+
+    def overshoot(inner):
+        starts.append(inner.image.clone())
+        steps.append(inner.steps)
+        swing = torch.linspace(-2, 2, inner.image.shape[-1])  # far below 0 on the left, far above 1 on the right
+        return DreamResult(inner.image + swing, torch.zeros(1), inner.steps)
+
+    Octaves(count=3, scale=2.0).run(job(size=(32, 32), steps=7), overshoot)
+    assert steps == [2, 2, 3]
+    for start in starts[1:]:
+        assert start.min() == 0 and start.max() == 1
+    steps.clear()
+    Octaves(count=3, scale=2.0, per_octave=True).run(job(size=(32, 32), steps=2), overshoot)
+    assert steps == [2, 2, 2]
+
+
+def test_one_octave_is_one_plain_loop():
+    starts = []
+
+    def brighten(inner):
+        starts.append(inner.image.clone())
+        return DreamResult(inner.image + 0.1, torch.zeros(1), inner.steps)
+
+    result = Octaves(count=1).run(job(size=(12, 20), steps=3), brighten)
+    assert len(starts) == 1 and torch.equal(starts[0], torch.full((1, 3, 12, 20), 0.5))
+    torch.testing.assert_close(result.image, torch.full((1, 3, 12, 20), 0.6))
+    assert result.steps_done == 3
+
+
+def test_an_octave_that_diverges_ends_the_dream_at_full_size_and_names_the_step_counted_over_all_octaves():
+    def diverges_in_octave_two(inner):
+        frames = [inner.image, inner.image + 0.1]
+        if inner.image.shape[-1] == 16:  # the second octave
+            return DreamResult(inner.image + 0.1, torch.tensor([7.0]), 1, frames, "diverged")
+        return DreamResult(inner.image + 0.1, torch.zeros(1), inner.steps, frames)
+
+    result = Octaves(count=3, scale=2.0).run(job(size=(32, 32), steps=9), diverges_in_octave_two)
+    assert result.image.shape == (1, 3, 32, 32) and torch.equal(result.scores, torch.tensor([7.0]))
+    assert result.steps_done == 4 and result.diverged.startswith("the dream diverged at step 5 ")
+    assert "The last finite image (step 4) was kept." in result.diverged
+    assert [tuple(frame.shape) for frame in result.frames] == [(1, 3, 32, 32)] * 3  # the second's start is not again
+
+
+def test_resize_interpolates_between_pixel_centres_and_keeps_a_lone_pixels_light_when_shrinking():
+    from dreamengine_builtins.octaves import resize
+
+    two = torch.tensor([[0.0, 1.0], [0.0, 1.0]]).view(1, 1, 2, 2)
+    torch.testing.assert_close(resize(two, (2, 4))[0, 0, 0], torch.tensor([0.0, 0.25, 0.75, 1.0]))
+    lone = torch.zeros(1, 1, 8, 8)
+    lone[..., 0, 0] = 1
+    assert resize(lone, (2, 2))[0, 0, 0, 0] > 0.02  # antialiased: every pixel counts, not only those sampled
+
+
+class HalfSquare(nn.Module):
+    """Logits of half the sum of the squared pixels: their gradient with respect to each pixel is the pixel."""
+
+    num_classes = 2
+
+    def forward(self, image):
+        half = image.square().flatten(1).sum(1) / 2
+        return torch.stack([half, half], 1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_tiled_step_gives_every_pixel_its_own_gradient_and_the_mean_objective_over_the_tiles(seed):
+    """Tiles of 16x12 (the model's input) over 32x24: the shift and its undoing must put each gradient back."""
+    from dreamengine_builtins.tiling import TiledLoop
+
+    model = DreamModel(HalfSquare(), name="square", mean=(0, 0, 0), std=(1, 1, 1), input_size=(16, 12)).freeze()
+    tiled = dataclasses.replace(job(model, size=(32, 24), batch=2), generator=torch.Generator().manual_seed(seed))
+    image = torch.rand((2, 3, 32, 24), generator=torch.Generator().manual_seed(seed)).requires_grad_(True)
+    total = TiledLoop(tiled).climb(image, {})
+    torch.testing.assert_close(image.grad, -image.detach())  # the loss is minus the objective
+    torch.testing.assert_close(total, image.detach().square().flatten(1).sum(1) / 2 / 4)
+
+
+def test_a_tile_size_may_be_as_small_as_8_and_is_the_size_of_every_forward():
+    from dreamengine_builtins.objectives import Layer
+
+    counter = CountGraph()
+    layered = dataclasses.replace(job(size=(20, 20), steps=1, regularizers=[counter]), objective=Layer("relu2"))
+    result = Tile(size=8).run(layered, run_job)
+    assert counter.largest == 3 * 8 * 8 and torch.isfinite(result.scores).all()
+    with pytest.raises(ValueError, match="size must be at least 8, got 7"):
+        Tile(size=7)
+
+
+def test_the_default_zoom_is_30_frames_each_5_percent_closer_and_one_frame_is_one_dream():
+    assert Zoom().total_steps(2) == 60
+    (a, b, _), (d, e, _) = Zoom().closer(10, 10)
+    assert (a, b, d, e) == (pytest.approx(1 / 1.05), 0, 0, pytest.approx(1 / 1.05))
+    result = Zoom(frames=1).run(job(steps=2), run_job)
+    assert result.steps_done == 2 and len(result.frames) == 2  # the start and the one dream
+
+
+def test_a_zoom_that_diverges_keeps_the_last_frames_image_scores_and_frames():
+    def diverges_in_frame_two(inner):
+        if inner.image.max() > 0.5:
+            return DreamResult(inner.image + 0.2, torch.tensor([7.0]), 1, [], "diverged")
+        return DreamResult(inner.image + 0.1, torch.zeros(1), inner.steps)
+
+    result = Zoom(frames=3, scale=1.0).run(job(steps=9), diverges_in_frame_two)
+    torch.testing.assert_close(result.image, torch.full((1, 3, 16, 16), 0.8))
+    assert torch.equal(result.scores, torch.tensor([7.0])) and len(result.frames) == 3  # start, frame 1, frame 2
+
+
+def test_the_default_octaves_are_four_each_1_4_times_the_last_and_a_scale_of_one_is_allowed():
+    sizes = []
+
+    def record(inner):
+        sizes.append(tuple(inner.image.shape[-2:]))
+        return DreamResult(inner.image, torch.zeros(1), inner.steps)
+
+    Octaves().run(job(size=(40, 40), steps=8), record)
+    assert sizes == octave_sizes(40, 40, 4, 1.4)
+    sizes.clear()
+    Octaves(count=2, scale=1).run(job(size=(40, 40), steps=2), record)
+    assert sizes == [(40, 40), (40, 40)]
