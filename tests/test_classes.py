@@ -5,7 +5,7 @@ import torch
 
 from dreamengine import DreamError, DreamModel
 from dreamengine.cli import cli
-from dreamengine.engine.classes import find_classes, name_for, resolve_class
+from dreamengine.engine.classes import find_classes, name_for, resolve_class, slug
 
 # Shaped like ImageNet's descriptions: synonyms separated by commas, and names that several classes share.
 NAMES = [
@@ -81,6 +81,12 @@ def test_name_for_is_a_name_that_resolves_back_to_the_same_class():
     assert all(resolve(name_for(NAMES, i)) == i for i in range(len(NAMES)))
 
 
+def test_name_for_is_the_index_where_the_first_name_resolves_to_another_class():
+    names = ["cat, tabby", "cat", "1, one", "7, seven"]
+    # "cat" is class 1's whole name; "1" is index 1; "7" is no index of these 4 classes
+    assert [name_for(names, i) for i in range(len(names))] == ["0", "cat", "2", "3"]
+
+
 def test_a_model_with_few_classes_lists_them_all_for_an_unknown_name_and_one_with_many_names_the_command():
     few = ["blue-discs", "green-horizontal", "red-vertical"]
     with pytest.raises(DreamError) as error:
@@ -101,6 +107,7 @@ def test_find_classes_by_the_start_of_a_word_by_wildcards_or_by_index():
     assert find_classes(NAMES, "*tub") == [5, 6]
     assert find_classes(NAMES, "t?bby") == [3]
     assert find_classes(NAMES, "tub, vat") == [6]  # the whole description
+    assert find_classes(NAMES, "Tub, V*") == [6]  # the whole description, by wildcards
     assert find_classes(NAMES, "7") == [7] and find_classes(NAMES, "9") == []
 
 
@@ -149,3 +156,8 @@ def test_a_model_without_class_names_says_to_give_an_index(runner, monkeypatch):
     assert (
         result.exit_code == 1 and "nameless has no class names: give --class as an index from 0 to 4." in result.output
     )
+
+
+def test_a_slug_is_the_name_in_lower_case_words_joined_by_hyphens():
+    assert slug(" Great Grey Owl, Strix nebulosa ") == "great-grey-owl-strix-nebulosa"
+    assert slug("--7--") == "7" and slug("!?") == "class" and slug("") == "class"

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from dreamengine import DreamError, DreamInterrupted, DreamJob, DreamOutputs, Objective, Regularizer
-from dreamengine.engine.loop import run_job
+from dreamengine.engine.loop import DreamLoop, _fused, run_job
 from dreamengine.run.execute import run_through_hooks
 from dreamengine_builtins.objectives import CrossEntropy, Layer, Logit, Neuron
 from dreamengine_builtins.penalties import L2, TotalVariation
@@ -263,3 +263,49 @@ def test_every_regularizer_of_the_job_is_shown_the_start_image(tiny_model):
     run_job(job)
     for regularizer in regularizers[::2] + regularizers[3:]:
         assert len(regularizer.starts) == 1 and torch.equal(regularizer.starts[0], job.image)
+
+
+@pytest.mark.parametrize(
+    "step, kept",
+    [
+        (1, "No step finished: nothing was kept."),
+        (2, "The last finite image (step 1) was kept."),
+        (3, "The last finite image (step 2) was kept."),
+    ],
+)
+def test_the_divergence_message_names_the_step_the_optimizer_a_tenth_of_the_lr_and_what_was_kept(
+    tiny_model, step, kept
+):
+    job = job_for(tiny_model, optimizer="sgd", lr=0.3)
+    assert DreamLoop.divergence_message(job, step) == (
+        f"the dream diverged at step {step} (the objective or the image stopped being finite) with sgd at learning "
+        f"rate 0.3; try a lower learning rate, e.g. --lr 0.03. {kept}"
+    )
+
+
+class NoFusedKernel(torch.optim.SGD):
+    """An optimizer whose fused kernel this device lacks, as an older torch or another device may."""
+
+    def __init__(self, params, lr, fused=None):
+        if fused:
+            raise RuntimeError("no fused kernel here")
+        super().__init__(params, lr=lr)
+
+
+def _has_fused_kernel(optimizer) -> bool:
+    try:
+        optimizer([torch.zeros(1, requires_grad=True)], lr=0.1, fused=True)
+    except (RuntimeError, ValueError):
+        return False
+    return True
+
+
+@pytest.mark.parametrize("optimizer", [torch.optim.Adam, torch.optim.SGD, NoFusedKernel])
+def test_an_optimizer_is_fused_where_the_device_has_the_kernel_and_plain_where_it_does_not(optimizer):
+    """(:data:`OPTIMIZERS` is built at import: its factory is checked directly, from a generator of tensors.)"""
+    pixels = torch.zeros(2, 3, requires_grad=True)
+    made = _fused(optimizer)((tensor for tensor in [pixels]), lr=0.25)
+    assert type(made) is optimizer and made.param_groups[0]["params"] == [pixels]
+    assert made.defaults["lr"] == 0.25 and made.param_groups[0]["lr"] == 0.25
+    assert made.defaults["fused"] is (True if _has_fused_kernel(optimizer) else None)
+    assert _fused(optimizer).__doc__ == f"{optimizer.__name__}, fused where supported."
