@@ -98,6 +98,28 @@ def test_a_model_with_few_classes_lists_them_all_for_an_unknown_name_and_one_wit
     assert str(error.value).endswith("`dreamengine classes WORD` finds classes by name.")
 
 
+def test_an_index_out_of_range_or_a_name_without_class_names_is_refused_with_the_range():
+    with pytest.raises(DreamError) as error:
+        resolve("9")
+    assert str(error.value) == "class index 9 is out of range: the model has 9 classes (0-8)."
+    with pytest.raises(DreamError) as error:
+        resolve_class("tabby", [], 5)
+    assert str(error.value) == "this model has no class names; give --class as an index from 0 to 4."
+
+
+def test_thirty_classes_are_all_listed_and_more_are_not():
+    thirty = [f"kind {n:02d}" for n in range(30)]
+    with pytest.raises(DreamError) as error:
+        resolve_class("flamingo", thirty, 30)
+    assert str(error.value) == f"unknown class 'flamingo'. Available: {', '.join(thirty)}."
+    many = ["tabby cat, house cat", "tiger cat", *thirty]
+    with pytest.raises(DreamError) as error:
+        resolve_class("cat", many, 32)
+    assert str(error.value) == (  # one suggestion per class: not both names of the tabby
+        "unknown class 'cat'. Did you mean 'house cat' or 'tiger cat'? `dreamengine classes WORD` finds classes by name."
+    )
+
+
 def test_find_classes_by_the_start_of_a_word_by_wildcards_or_by_index():
     assert find_classes(NAMES) == list(range(len(NAMES)))
     assert find_classes(NAMES, "cat") == [1, 3, 4]  # "bear cat", "tabby cat", "tiger cat"

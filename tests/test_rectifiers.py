@@ -70,6 +70,9 @@ def test_the_rectifier_making_a_layers_output_is_found_and_only_that_one():
     assert output_rectifiers(net, net[1][1], image) == [net[1][1]]
     assert output_rectifiers(net, net[2], image) == []
     assert output_rectifiers(net, net[0], image) == []
+    wrapper = nn.ModuleDict({"net": net, "unused": nn.Sequential(nn.Conv2d(4, 4, 1), nn.ReLU())})
+    wrapper.forward = lambda x: wrapper["net"](x)  # the forward never runs "unused"
+    assert output_rectifiers(wrapper, wrapper["unused"], image) == []
 
 
 def test_redirected_is_undone_after_the_block():
