@@ -5,7 +5,7 @@ import torch
 
 from dreamengine import DreamError, DreamModel
 from dreamengine.cli import cli
-from dreamengine.engine.classes import find_classes, name_for, resolve_class, slug
+from dreamengine.engine.classes import display_name, find_classes, name_for, resolve_class, slug
 
 # Shaped like ImageNet's descriptions: synonyms separated by commas, and names that several classes share.
 NAMES = [
@@ -79,6 +79,10 @@ def test_name_for_is_a_name_that_resolves_back_to_the_same_class():
         "8",
     ]
     assert all(resolve(name_for(NAMES, i)) == i for i in range(len(NAMES)))
+
+
+def test_a_class_without_a_name_is_called_by_its_index():
+    assert [display_name(["tabby, tabby cat", " "], i) for i in range(3)] == ["tabby", "class-1", "class-2"]
 
 
 def test_name_for_is_the_index_where_the_first_name_resolves_to_another_class():

@@ -95,3 +95,45 @@ def test_weights_that_do_not_fit_are_refused_with_the_tensors_that_do_not():
     )
     model.load_weights(good, "good.pt")
     assert all(torch.equal(value, good[key]) for key, value in model.net.state_dict().items())
+
+
+def test_a_frozen_model_is_in_eval_mode_with_no_parameter_learning():
+    model = DreamModel(nn.Sequential(nn.Conv2d(3, 2, 1), nn.Dropout()), name="net").train().freeze()
+    assert not model.training and not model.net[1].training
+    assert not any(parameter.requires_grad for parameter in model.parameters())
+
+
+class _Sees(nn.Module):
+    """Remembers what it was given."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 1)
+        self.inputs = []
+
+    def forward(self, x):
+        self.inputs.append(x)
+        return self.conv(x).mean((2, 3))
+
+
+def test_a_fixed_size_network_sees_any_picture_resized_to_its_size_smoothly_and_its_size_as_it_is():
+    net = _Sees()
+    model = DreamModel(net, name="fixed", input_size=(8, 6), fixed_size=True)
+    picture = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    model(picture)
+    resized = nn.functional.interpolate(picture, size=(8, 6), mode="bilinear", align_corners=False, antialias=True)
+    assert torch.equal(net.inputs[-1], model.normalise(resized))
+    model(resized)
+    assert torch.equal(net.inputs[-1], model.normalise(resized))
+    DreamModel(net, name="any", input_size=(8, 6))(picture)
+    assert net.inputs[-1].shape == (1, 3, 16, 16)
+
+
+def test_autocast_runs_the_network_in_the_dtype_asked_for_and_returns_float32_logits():
+    model = DreamModel(_Sees(), name="half", input_size=(4, 4))
+    model.autocast = torch.float16
+    with torch.autocast("cpu", dtype=torch.float16), torch.no_grad():
+        expected = model.net(model.normalise(IMAGE)).float()
+    with torch.no_grad():
+        logits = model(IMAGE)
+    assert logits.dtype == torch.float32 and torch.equal(logits, expected)

@@ -309,3 +309,26 @@ def test_an_optimizer_is_fused_where_the_device_has_the_kernel_and_plain_where_i
     assert made.defaults["lr"] == 0.25 and made.param_groups[0]["lr"] == 0.25
     assert made.defaults["fused"] is (True if _has_fused_kernel(optimizer) else None)
     assert _fused(optimizer).__doc__ == f"{optimizer.__name__}, fused where supported."
+
+
+def test_a_run_diverging_at_its_first_step_has_no_score_for_each_item_and_no_frames_unless_asked(tiny_model):
+    result = run_job(job_for(tiny_model, objective=Still(), regularizers=[Poisons(at=1)], targets=(0, 1), steps=4))
+    assert result.steps_done == 0 and result.scores.shape == (2,) and result.scores.isnan().all()
+    assert torch.equal(result.image, torch.full((2, 3, 16, 16), 0.5)) and result.frames == []
+    assert run_job(job_for(tiny_model, steps=2)).frames == []
+
+
+def test_a_diverged_or_interrupted_run_keeps_its_frames_and_ends_them_with_its_last_finite_image(tiny_model):
+    diverged = run_job(job_for(tiny_model, regularizers=[Poisons(at=4)], steps=6, save_every=2))
+    three_steps = run_job(job_for(tiny_model, steps=3, save_every=2))
+    assert diverged.steps_done == 3 and torch.equal(diverged.image, three_steps.image)
+    assert len(diverged.frames) == 3 and all(map(torch.equal, diverged.frames, three_steps.frames))
+
+    def stop_at_step_3(step, scores):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(DreamInterrupted) as stop:
+        run_job(job_for(tiny_model, steps=6, save_every=2, on_step=stop_at_step_3))
+    frames = stop.value.result.frames
+    assert len(frames) == 3 and all(map(torch.equal, frames, three_steps.frames))
