@@ -120,7 +120,8 @@ def test_thirty_classes_are_all_listed_and_more_are_not():
     with pytest.raises(DreamError) as error:
         resolve_class("cat", many, 32)
     assert str(error.value) == (  # one suggestion per class: not both names of the tabby
-        "unknown class 'cat'. Did you mean 'house cat' or 'tiger cat'? `dreamengine classes WORD` finds classes by name."
+        "unknown class 'cat'. Did you mean 'house cat' or 'tiger cat'? "
+        "`dreamengine classes WORD` finds classes by name."
     )
 
 

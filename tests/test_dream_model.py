@@ -24,6 +24,7 @@ def test_a_grayscale_network_sees_an_images_luminance_in_every_channel_and_an_rg
         assert seen.shape == image.shape and seen.is_contiguous()
         torch.testing.assert_close(seen, expected.expand_as(image))
     assert tiny_model().seen(IMAGE) is IMAGE
+    assert _gray().seen(IMAGE.half()).dtype == torch.float16
     torch.testing.assert_close(_gray().normalise(IMAGE), (luma[:, None] - 0.5) / 0.25)
 
 
@@ -36,7 +37,7 @@ def test_a_network_that_does_not_say_how_many_classes_it_has_is_measured_once():
     assert forwards == [(1, 3, 4, 4)]
     features = DreamModel(nn.Conv2d(3, 5, 1), name="features", input_size=(4, 4))  # its output is no logits
     with pytest.raises(DreamError, match="^cannot tell how many classes model 'features' has.$"):
-        features.num_classes
+        _ = features.num_classes
 
 
 def test_an_unknown_layer_is_refused_with_the_closest_names_and_the_command_that_lists_them():
@@ -45,7 +46,8 @@ def test_an_unknown_layer_is_refused_with_the_closest_names_and_the_command_that
         model.layer("conv3")
     assert str(error.value) == (
         "unknown layer of tiny 'conv3'. Did you mean 'conv2' or 'conv1'? "
-        "Available: conv1, conv2, flatten, head, pool, relu1, relu2. `dreamengine layers` lists them with their outputs."
+        "Available: conv1, conv2, flatten, head, pool, relu1, relu2. "
+        "`dreamengine layers` lists them with their outputs."
     )
     with pytest.raises(DreamError, match="^unknown layer of tiny ''"):
         model.layer("")  # the network itself is no layer
@@ -93,6 +95,16 @@ def test_weights_that_do_not_fit_are_refused_with_the_tensors_that_do_not():
         "other.pt does not fit the architecture 'tiny': 6 missing (conv1.weight, conv1.bias, conv2.weight, "
         "conv2.bias, head.weight and 1 more); 7 unexpected (layer0, layer1, layer2, layer3, layer4 and 2 more)."
     )
+    for fewer, text in (
+        (
+            {key: good[key] for key in ("conv1.weight",)},
+            "5 missing (conv1.bias, conv2.weight, conv2.bias, head.weight, head.bias)",
+        ),
+        (dict(good, extra=0), "1 unexpected (extra)"),
+    ):  # one kind of misfit alone
+        with pytest.raises(DreamError) as error:
+            model.load_weights(fewer, "some.pt")
+        assert str(error.value) == f"some.pt does not fit the architecture 'tiny': {text}."
     model.load_weights(good, "good.pt")
     assert all(torch.equal(value, good[key]) for key, value in model.net.state_dict().items())
 

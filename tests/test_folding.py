@@ -11,8 +11,8 @@ from timm.layers import BatchNormAct2d
 from torch import nn
 
 from dreamengine import DreamError, DreamModel
-from dreamengine.engine.checkpoint import read_checkpoint, save_checkpoint
 from dreamengine.engine import folding
+from dreamengine.engine.checkpoint import read_checkpoint, save_checkpoint
 from dreamengine.engine.folding import NormRemainder, _close, fold_norms
 from dreamengine.engine.loop import run_job
 from dreamengine.run.config import RunConfig
