@@ -149,3 +149,23 @@ def test_autocast_runs_the_network_in_the_dtype_asked_for_and_returns_float32_lo
     with torch.no_grad():
         logits = model(IMAGE)
     assert logits.dtype == torch.float32 and torch.equal(logits, expected)
+
+
+def test_whole_numbers_for_mean_and_std_make_float_buffers_that_follow_the_models_dtype():
+    model = DreamModel(nn.Conv2d(3, 2, 1), name="raw", mean=(0, 0, 0), std=(1, 1, 1))
+    assert model.mean.dtype == model.std.dtype == torch.float32
+    model.double()
+    assert model.mean.dtype == model.std.dtype == torch.float64
+
+
+class _TwoOutputs(nn.Module):
+    def forward(self, x):
+        return x, x.argmax(1)
+
+
+def test_a_layer_whose_output_is_not_one_float_tensor_is_captured_as_it_is():
+    model = DreamModel(nn.Sequential(nn.Conv2d(3, 2, 1), _TwoOutputs()), name="two", input_size=(4, 4))
+    with torch.no_grad(), model.capture(["1"]) as captured:
+        model(IMAGE)
+    features, indices = captured["1"]
+    assert features.dtype == torch.float32 and indices.dtype == torch.int64 and indices.shape == (2, 4, 5)
