@@ -57,6 +57,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_acceleration.py",
             "tests/test_devices.py",
             "tests/test_quality_regularizers.py",
+            "tests/test_dream_model.py",
         ],
     ),
     "engine-files": (

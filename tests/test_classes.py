@@ -5,7 +5,7 @@ import torch
 
 from dreamengine import DreamError, DreamModel
 from dreamengine.cli import cli
-from dreamengine.engine.classes import find_classes, name_for, resolve_class
+from dreamengine.engine.classes import display_name, find_classes, name_for, resolve_class, slug
 
 # Shaped like ImageNet's descriptions: synonyms separated by commas, and names that several classes share.
 NAMES = [
@@ -81,6 +81,16 @@ def test_name_for_is_a_name_that_resolves_back_to_the_same_class():
     assert all(resolve(name_for(NAMES, i)) == i for i in range(len(NAMES)))
 
 
+def test_a_class_without_a_name_is_called_by_its_index():
+    assert [display_name(["tabby, tabby cat", " "], i) for i in range(3)] == ["tabby", "class-1", "class-2"]
+
+
+def test_name_for_is_the_index_where_the_first_name_resolves_to_another_class():
+    names = ["cat, tabby", "cat", "1, one", "7, seven"]
+    # "cat" is class 1's whole name; "1" is index 1; "7" is no index of these 4 classes
+    assert [name_for(names, i) for i in range(len(names))] == ["0", "cat", "2", "3"]
+
+
 def test_a_model_with_few_classes_lists_them_all_for_an_unknown_name_and_one_with_many_names_the_command():
     few = ["blue-discs", "green-horizontal", "red-vertical"]
     with pytest.raises(DreamError) as error:
@@ -92,6 +102,29 @@ def test_a_model_with_few_classes_lists_them_all_for_an_unknown_name_and_one_wit
     assert str(error.value).endswith("`dreamengine classes WORD` finds classes by name.")
 
 
+def test_an_index_out_of_range_or_a_name_without_class_names_is_refused_with_the_range():
+    with pytest.raises(DreamError) as error:
+        resolve("9")
+    assert str(error.value) == "class index 9 is out of range: the model has 9 classes (0-8)."
+    with pytest.raises(DreamError) as error:
+        resolve_class("tabby", [], 5)
+    assert str(error.value) == "this model has no class names; give --class as an index from 0 to 4."
+
+
+def test_thirty_classes_are_all_listed_and_more_are_not():
+    thirty = [f"kind {n:02d}" for n in range(30)]
+    with pytest.raises(DreamError) as error:
+        resolve_class("flamingo", thirty, 30)
+    assert str(error.value) == f"unknown class 'flamingo'. Available: {', '.join(thirty)}."
+    many = ["tabby cat, house cat", "tiger cat", *thirty]
+    with pytest.raises(DreamError) as error:
+        resolve_class("cat", many, 32)
+    assert str(error.value) == (  # one suggestion per class: not both names of the tabby
+        "unknown class 'cat'. Did you mean 'house cat' or 'tiger cat'? "
+        "`dreamengine classes WORD` finds classes by name."
+    )
+
+
 def test_find_classes_by_the_start_of_a_word_by_wildcards_or_by_index():
     assert find_classes(NAMES) == list(range(len(NAMES)))
     assert find_classes(NAMES, "cat") == [1, 3, 4]  # "bear cat", "tabby cat", "tiger cat"
@@ -101,6 +134,7 @@ def test_find_classes_by_the_start_of_a_word_by_wildcards_or_by_index():
     assert find_classes(NAMES, "*tub") == [5, 6]
     assert find_classes(NAMES, "t?bby") == [3]
     assert find_classes(NAMES, "tub, vat") == [6]  # the whole description
+    assert find_classes(NAMES, "Tub, V*") == [6]  # the whole description, by wildcards
     assert find_classes(NAMES, "7") == [7] and find_classes(NAMES, "9") == []
 
 
@@ -149,3 +183,8 @@ def test_a_model_without_class_names_says_to_give_an_index(runner, monkeypatch):
     assert (
         result.exit_code == 1 and "nameless has no class names: give --class as an index from 0 to 4." in result.output
     )
+
+
+def test_a_slug_is_the_name_in_lower_case_words_joined_by_hyphens():
+    assert slug(" Great Grey Owl, Strix nebulosa ") == "great-grey-owl-strix-nebulosa"
+    assert slug("--7--") == "7" and slug("!?") == "class" and slug("") == "class"

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from dreamengine import DreamError, DreamInterrupted, DreamJob, DreamOutputs, Objective, Regularizer
-from dreamengine.engine.loop import run_job
+from dreamengine.engine.loop import DreamLoop, _fused, run_job
 from dreamengine.run.execute import run_through_hooks
 from dreamengine_builtins.objectives import CrossEntropy, Diversity, Layer, Logit, Neuron, gram_matrix, gram_similarity
 from dreamengine_builtins.penalties import L2, TotalVariation
@@ -307,3 +307,72 @@ def test_an_unprepared_logit_and_a_channel_a_layer_lacks_are_refused_in_words():
         Logit("red")(outputs)
     with pytest.raises(DreamError, match=r"^layer 'l' has 4 channels \(0-3\); there is no channel 9\.$"):
         Layer("l", channel=9)(outputs)
+
+
+@pytest.mark.parametrize(
+    "step, kept",
+    [
+        (1, "No step finished: nothing was kept."),
+        (2, "The last finite image (step 1) was kept."),
+        (3, "The last finite image (step 2) was kept."),
+    ],
+)
+def test_the_divergence_message_names_the_step_the_optimizer_a_tenth_of_the_lr_and_what_was_kept(
+    tiny_model, step, kept
+):
+    job = job_for(tiny_model, optimizer="sgd", lr=0.3)
+    assert DreamLoop.divergence_message(job, step) == (
+        f"the dream diverged at step {step} (the objective or the image stopped being finite) with sgd at learning "
+        f"rate 0.3; try a lower learning rate, e.g. --lr 0.03. {kept}"
+    )
+
+
+class NoFusedKernel(torch.optim.SGD):
+    """An optimizer whose fused kernel this device lacks, as an older torch or another device may."""
+
+    def __init__(self, params, lr, fused=None):
+        if fused:
+            raise RuntimeError("no fused kernel here")
+        super().__init__(params, lr=lr)
+
+
+def _has_fused_kernel(optimizer) -> bool:
+    try:
+        optimizer([torch.zeros(1, requires_grad=True)], lr=0.1, fused=True)
+    except (RuntimeError, ValueError):
+        return False
+    return True
+
+
+@pytest.mark.parametrize("optimizer", [torch.optim.Adam, torch.optim.SGD, NoFusedKernel])
+def test_an_optimizer_is_fused_where_the_device_has_the_kernel_and_plain_where_it_does_not(optimizer):
+    """(:data:`OPTIMIZERS` is built at import: its factory is checked directly, from a generator of tensors.)"""
+    pixels = torch.zeros(2, 3, requires_grad=True)
+    made = _fused(optimizer)((tensor for tensor in [pixels]), lr=0.25)
+    assert type(made) is optimizer and made.param_groups[0]["params"] == [pixels]
+    assert made.defaults["lr"] == 0.25 and made.param_groups[0]["lr"] == 0.25
+    assert made.defaults["fused"] is (True if _has_fused_kernel(optimizer) else None)
+    assert _fused(optimizer).__doc__ == f"{optimizer.__name__}, fused where supported."
+
+
+def test_a_run_diverging_at_its_first_step_has_no_score_for_each_item_and_no_frames_unless_asked(tiny_model):
+    result = run_job(job_for(tiny_model, objective=Still(), regularizers=[Poisons(at=1)], targets=(0, 1), steps=4))
+    assert result.steps_done == 0 and result.scores.shape == (2,) and result.scores.isnan().all()
+    assert torch.equal(result.image, torch.full((2, 3, 16, 16), 0.5)) and result.frames == []
+    assert run_job(job_for(tiny_model, steps=2)).frames == []
+
+
+def test_a_diverged_or_interrupted_run_keeps_its_frames_and_ends_them_with_its_last_finite_image(tiny_model):
+    diverged = run_job(job_for(tiny_model, regularizers=[Poisons(at=4)], steps=6, save_every=2))
+    three_steps = run_job(job_for(tiny_model, steps=3, save_every=2))
+    assert diverged.steps_done == 3 and torch.equal(diverged.image, three_steps.image)
+    assert len(diverged.frames) == 3 and all(map(torch.equal, diverged.frames, three_steps.frames))
+
+    def stop_at_step_3(step, scores):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(DreamInterrupted) as stop:
+        run_job(job_for(tiny_model, steps=6, save_every=2, on_step=stop_at_step_3))
+    frames = stop.value.result.frames
+    assert len(frames) == 3 and all(map(torch.equal, frames, three_steps.frames))

@@ -11,8 +11,9 @@ from timm.layers import BatchNormAct2d
 from torch import nn
 
 from dreamengine import DreamError, DreamModel
+from dreamengine.engine import folding
 from dreamengine.engine.checkpoint import read_checkpoint, save_checkpoint
-from dreamengine.engine.folding import NormRemainder
+from dreamengine.engine.folding import NormRemainder, _close, fold_norms
 from dreamengine.engine.loop import run_job
 from dreamengine.run.config import RunConfig
 from dreamengine.run.prepare import build_job
@@ -155,8 +156,67 @@ def test_training_weights_and_checkpoints_see_the_network_as_built(tmp_path):
 
 
 def test_folding_needs_a_frozen_model():
-    with pytest.raises(DreamError, match="eval mode"):
+    with pytest.raises(DreamError, match=r"^fold_norms\(\) needs a model in eval mode \(call freeze\(\) first\)\.$"):
         with_norms(frozen=False).fold_norms()
+
+
+def test_a_norms_dropout_and_a_nested_pair_keep_their_places_and_no_hook_is_left_behind():
+    block = nn.Sequential(OrderedDict([("conv", nn.Conv2d(16, 16, 1)), ("bn", nn.BatchNorm2d(16))]))
+    model = with_norms(("block", block))
+    model.net.bn1 = BatchNormAct2d(8, act_layer=nn.ReLU, drop_layer=nn.Dropout).eval()
+    plain = {}
+    with model.capture(["block.conv"]) as captured:
+        model(IMAGE)
+        plain = dict(captured)
+    model.fold_norms()
+    assert isinstance(model.layer("bn1"), NormRemainder) and isinstance(model.layer("bn1.drop"), nn.Dropout)
+    assert isinstance(model.layer("block.bn"), NormRemainder)
+    with model.capture(["block.conv"]) as captured:
+        model(IMAGE)  # the nested convolution runs unfolded: its own output, without its norm's
+    torch.testing.assert_close(captured["block.conv"], plain["block.conv"], rtol=1e-4, atol=1e-5)
+    assert not any(module._forward_hooks for module in model.modules())
+
+
+def test_the_warning_of_an_unfoldable_network_names_it_and_points_at_its_caller():
+    with pytest.warns(UserWarning) as caught:
+        assert fold_norms(with_norms(("shared", SharedOutput())).net, IMAGE) == []
+    assert str(caught[0].message) == (
+        "the batch norms of the model could not be folded into their convolutions without changing its output; "
+        "it runs unfolded (--no-fold-norms skips the attempt)."
+    )
+    assert caught[0].filename != folding.__file__  # the caller's line, not the folding's own
+
+
+class _SizeChecked(nn.Module):
+    """A convolution and its norm that take pictures of one size only (a vision transformer's patch grid)."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.size, self.conv, self.bn = size, nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4)
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(x.clone())
+        assert tuple(x.shape[-2:]) == self.size, f"this network takes {self.size} pictures only"
+        return self.bn(self.conv(x)).mean((2, 3))
+
+
+@pytest.mark.parametrize("fixed", [True, False])
+def test_the_folding_check_runs_on_one_seeded_picture_of_at_most_112_pixels_a_side_unless_the_size_is_fixed(fixed):
+    net = _SizeChecked((120, 100) if fixed else (112, 100))
+    model = DreamModel(net, name="sized", input_size=(120, 100), fixed_size=fixed).freeze().fold_norms()
+    assert isinstance(model.layer("bn"), NormRemainder)
+    example = torch.rand(1, 3, *net.size, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(net.seen[0], model.normalise(example))
+
+
+def test_the_check_allows_float32_rounding_relative_to_the_tensors_scale_and_no_more():
+    expected = torch.tensor([0.0, 1.0, -100.0])
+    assert _close(expected * (1 + 5e-4), expected)  # relative to each value
+    assert _close(expected + torch.tensor([5e-3, 0, 0]), expected)  # relative to the largest value
+    assert not _close(expected * 1.5, expected) and not _close(expected + torch.tensor([0.5, 0, 0]), expected)
+    assert not _close(expected + torch.tensor([2e-2, 0, 0]), expected)
+    assert not _close(torch.tensor([float("nan"), 1.0, -100.0]), expected)
 
 
 def test_both_versions_follow_the_model_to_another_dtype():

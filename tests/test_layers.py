@@ -136,3 +136,40 @@ def test_a_layers_shape_is_measured_once_for_all_its_components(host):
     assert len(forwards) == 2
     with pytest.raises(DreamError, match="layer 'conv2' has 16 channels \\(0-15\\); there is no channel 16"):
         host.registry.create("objectives", parse_spec("layer:conv2:16")).prepare(model)
+
+
+class _Pair(nn.Module):
+    """A layer whose output is two tensors, not one."""
+
+    def forward(self, x):
+        return x, x
+
+
+class _Tupled(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 1)
+        self.pair = _Pair()
+        self.head = nn.Sequential(nn.Sequential(nn.Conv2d(2, 2, 1)))
+
+    def forward(self, x):
+        return self.head(self.pair(self.conv(x))[0])
+
+
+def test_a_layer_of_several_outputs_has_no_shape_and_adds_no_work():
+    model = DreamModel(_Tupled(), name="tupled", input_size=(4, 4))
+    work = 4 * 4 * 2 * 3  # each convolution: 16 positions x 2 outputs x 3 (then 2) inputs
+    total = work + 4 * 4 * 2 * 2
+    assert model_layers(model) == [
+        Layer("conv", "Conv2d", (2, 4, 4), work / total),
+        Layer("pair", "_Pair", None, work / total),
+        Layer("head.0", "Sequential", (2, 4, 4), 1.0),
+        Layer("head", "Sequential", (2, 4, 4), 1.0),
+    ]  # names of two dotted parts at most: not head.0.0
+    assert [layer.name for layer in model_layers(model, levels=3)][2] == "head.0.0"
+
+
+def test_a_network_of_one_multiply_add_does_it_all_in_its_one_layer():
+    net = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(1, 1, 1, bias=False))
+    model = DreamModel(net, name="one", mean=(0.5,), std=(0.5,), input_size=(4, 4))  # grayscale: one channel in
+    assert [layer.cost for layer in model_layers(model)] == [0.0, 1.0]

@@ -41,6 +41,13 @@ def test_an_item_that_gets_no_gradient_gets_the_redirected_one_and_the_others_ke
     assert x.grad[1].tolist() == [0.0, -0.5, 0.0]
 
 
+def test_at_the_floor_a_gradient_that_would_lower_the_input_is_not_redirected():
+    x = torch.tensor([[-2.0, -1.0, -3.0]]).requires_grad_(True)
+    y = RedirectedClamp.apply(x, 0.0, None)
+    (0.5 * y[0, 1] + 2.0 * y[0, 2] - y[0, 0]).backward()  # the loss falls as x[0] rises, and as x[1], x[2] fall
+    assert x.grad.tolist() == [[-1.0, 0.0, 0.0]]
+
+
 def test_above_the_ceiling_the_redirected_gradient_only_brings_it_down():
     x = torch.tensor([[7.0, 8.0]]).requires_grad_(True)
     y = RedirectedClamp.apply(x, 0.0, 6.0)
@@ -63,6 +70,9 @@ def test_the_rectifier_making_a_layers_output_is_found_and_only_that_one():
     assert output_rectifiers(net, net[1][1], image) == [net[1][1]]
     assert output_rectifiers(net, net[2], image) == []
     assert output_rectifiers(net, net[0], image) == []
+    wrapper = nn.ModuleDict({"net": net, "unused": nn.Sequential(nn.Conv2d(4, 4, 1), nn.ReLU())})
+    wrapper.forward = lambda x: wrapper["net"](x)  # the forward never runs "unused"
+    assert output_rectifiers(wrapper, wrapper["unused"], image) == []
 
 
 def test_redirected_is_undone_after_the_block():
@@ -71,6 +81,20 @@ def test_redirected_is_undone_after_the_block():
         assert "forward" in vars(relu)
         assert torch.equal(relu(torch.tensor([-1.0, 2.0])), torch.tensor([0.0, 2.0]))
     assert "forward" not in vars(relu)
+
+
+@pytest.mark.parametrize("make", [nn.ReLU, nn.ReLU6, lambda: nn.Hardtanh(-0.5, 0.5)])
+def test_a_redirected_rectifier_computes_as_its_module_where_the_gradient_flows(make):
+    x = torch.linspace(-8, 8, 41).view(1, 41).requires_grad_(True)  # below, inside and above each range
+    weights = torch.rand(1, 41, generator=torch.Generator().manual_seed(0)) - 0.3
+    rectifier = make()
+    (rectifier(x) * weights).sum().backward()
+    theirs, their_grad = rectifier(x).detach(), x.grad.clone()
+    x.grad = None
+    with redirected([rectifier]):
+        ours = rectifier(x)
+        (ours * weights).sum().backward()
+    assert torch.equal(ours, theirs) and torch.equal(x.grad, their_grad)
 
 
 def _dead_unit_model():
