@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dreamengine import DreamJob
+from dreamengine import DreamJob, DreamOutputs
 from dreamengine.run.execute import run_through_hooks
 from dreamengine.testing import plugin_host
 from dreamengine.testing.models import tiny_model as make_tiny_model
@@ -19,11 +19,11 @@ from dreamengine_builtins.transforms import Jitter
 MODEL = make_tiny_model()  # its input is 16 x 16; only read
 
 
-def _job(model, size=64, seed=0, steps=6, **kwargs):
+def _job(model, size=64, seed=0, steps=6, objective=None, regularizers=None, **kwargs):
     return DreamJob(
         model=model,
-        objective=Logit(),
-        regularizers=[Jitter(1)],
+        objective=objective or Logit(),
+        regularizers=[Jitter(1)] if regularizers is None else regularizers,
         image=torch.full((2, 3, size, size), 0.5),
         targets=torch.tensor([1, 2]),
         steps=steps,
@@ -99,3 +99,55 @@ def test_options_are_checked():
     with pytest.raises(ValueError, match="smallest"):
         Crops(smallest=0)
     assert Crops.bounds_memory
+
+
+def test_options_are_refused_word_for_word_and_one_crop_is_enough():
+    with pytest.raises(ValueError, match=r"^count must be at least 1, got 0$"):
+        Crops(count=0)
+    with pytest.raises(ValueError, match=r"^smallest must be > 0, got 0$"):
+        Crops(smallest=0)
+    assert Crops(count=1).count == 1
+
+
+def test_the_strategy_hands_its_loop_the_count_and_the_smallest_crop():
+    job = _job(MODEL)
+    seen = []
+    Crops(count=3, smallest=0.5).run(job, lambda inner: seen.append(inner.make_loop(inner)))
+    (loop,) = seen
+    assert isinstance(loop, CroppedLoop) and (loop.count, loop.smallest) == (3, 0.5)
+
+
+def test_a_crop_may_be_a_single_pixel_when_asked():
+    loop = CroppedLoop(_job(MODEL), smallest=0.01)  # 0.16 pixels: one
+    assert min(loop.crop(8, 8)[2] for _ in range(200)) == 1
+
+
+def test_a_step_is_the_mean_over_its_crops_each_an_antialiased_view_of_the_canvas():
+    import dreamengine
+
+    objective = dreamengine.objective("layer:relu2")  # reads the captured activations, not the logits
+    objective.prepare(MODEL)
+    job = _job(MODEL, size=40, seed=3, objective=objective, regularizers=[])
+    windows = []
+
+    class Recording(CroppedLoop):
+        def crop(self, height, width):
+            windows.append(super().crop(height, width))
+            return windows[-1]
+
+    loop = Recording(job, count=3, smallest=0.5)
+    canvas = torch.rand((2, 3, 40, 40), generator=torch.Generator().manual_seed(1), requires_grad=True)
+    with MODEL.capture(objective.layers, stop_early=True) as activations:
+        score = loop.climb(canvas * 1, activations)
+    expected_grad, scores = torch.zeros_like(canvas), []
+    for top, left, side in windows:
+        image = canvas.detach().clone().requires_grad_(True)
+        window = image[..., top : top + side, left : left + side]
+        view = torch.nn.functional.interpolate(window, size=(16, 16), mode="bilinear", antialias=True)
+        with MODEL.capture(objective.layers, stop_early=True) as seen:
+            value = objective(DreamOutputs(MODEL(view), job.targets, seen))
+        (-value.sum()).backward()
+        expected_grad += image.grad / 3
+        scores.append(value.detach())
+    torch.testing.assert_close(score, torch.stack(scores).mean(dim=0))
+    torch.testing.assert_close(canvas.grad, expected_grad)

@@ -130,3 +130,74 @@ def _start_picture(image: torch.Tensor) -> torch.Tensor:
     param = Maco()
     param.setup(image)
     return param.image().detach()
+
+
+def test_options_are_refused_word_for_word_and_small_ones_allowed():
+    with pytest.raises(ValueError, match=r"^contrast must be > 0, got 0$"):
+        Maco(contrast=0)
+    with pytest.raises(ValueError, match=r"^rate must be > 0, got 0$"):
+        Maco(rate=0)
+    assert (Maco(contrast=0.5, rate=0.5).contrast, Maco(contrast=0.5, rate=0.5).rate) == (0.5, 0.5)
+
+
+def test_the_render_is_horamas_each_picture_standardised_on_its_own():
+    generator = torch.Generator().manual_seed(3)
+    start = torch.rand((2, 3, 12, 10), generator=generator)
+    start[1] = 0.5 + 0.01 * (start[1] - 0.5)  # a faint second picture: standardised on its own, as loud as the first
+    param = Maco(contrast=1.5, rate=4.0)
+    (phase,) = param.setup(start)
+    spatial = torch.fft.irfft2(torch.polar(natural_magnitude(12, 10), phase.detach() * 4.0), s=(12, 10), norm="ortho")
+    spatial = spatial - spatial.mean(dim=(1, 2, 3), keepdim=True)
+    spatial = spatial / (spatial.std(dim=(1, 2, 3), keepdim=True) + 1e-4)
+    expected = torch.sigmoid(1.5 * (param._colour @ spatial.flatten(2)).view_as(spatial))
+    torch.testing.assert_close(param.image().detach(), expected, atol=1e-6, rtol=0)
+
+
+def test_the_natural_magnitude_is_the_shipped_one_resized_with_antialiasing():
+    shipped = torch.from_numpy(np.load(SPECTRUM))
+    torch.testing.assert_close(natural_magnitude(256, 256), shipped / shipped.mean(), atol=0, rtol=0)
+    torch.testing.assert_close(natural_magnitude(256, 257), shipped / shipped.mean(), atol=0, rtol=0)
+    resized = torch.nn.functional.interpolate(shipped[None], size=(40, 21), mode="bilinear", antialias=True)[0]
+    torch.testing.assert_close(natural_magnitude(40, 40), resized / resized.mean(), atol=1e-6, rtol=1e-5)
+
+
+def test_assign_keeps_the_phase_of_every_frequency_of_the_image():
+    generator = torch.Generator().manual_seed(5)
+    image = 0.1 + 0.8 * torch.rand((2, 3, 10, 12), generator=generator)
+    param = Maco(rate=3.0)
+    param.setup(torch.full_like(image, 0.5))
+    with torch.no_grad():
+        param.assign(image)
+    logits = torch.logit(image)
+    spectrum = torch.fft.rfft2((param._uncolour @ logits.flatten(2)).view_as(logits))
+    kept = torch.polar(torch.ones_like(param.phase), param.phase * 3.0)
+    wanted = spectrum / spectrum.abs()
+    wanted[..., 0, 0] = kept[..., 0, 0]  # the mean, which the render takes away: any phase
+    torch.testing.assert_close(kept, wanted, atol=1e-4, rtol=0)
+
+
+def test_assign_takes_pictures_with_pure_black_and_white():
+    image = torch.zeros(1, 3, 8, 8)
+    image[..., 4:] = 1.0
+    param = Maco()
+    param.setup(image)
+    assert torch.isfinite(param.phase).all() and torch.isfinite(param.image()).all()
+
+
+def test_a_flat_starts_phases_spread_over_the_whole_circle():
+    param = Maco(rate=2.0)
+    param.setup(torch.full((1, 3, 32, 32), 0.5))
+    radians = param.phase.detach() * 2.0
+    assert radians.min() >= -torch.pi and radians.max() <= torch.pi
+    assert radians.min() < -3.0 and radians.max() > 3.0 and abs(radians.mean()) < 0.1
+
+
+def test_a_faint_picture_keeps_its_phase_beside_a_loud_one():
+    generator = torch.Generator().manual_seed(0)
+    faint = torch.full((3, 32, 32), 0.5)
+    faint[..., 16:] += 0.002  # a faint vertical edge
+    loud = torch.rand((3, 32, 32), generator=generator)
+    param = Maco()
+    param.setup(torch.stack([faint, loud]))
+    gray = param.image().detach()[0].mean(dim=0)
+    assert gray[:, 18:30].mean() > gray[:, 2:14].mean() + 0.1

@@ -79,3 +79,18 @@ def test_a_feature_accentuation_drives_the_class_and_stays_near_the_photo(tiny_m
         logits = tiny_model(torch.cat([start, accentuated, free]))[:, 2]
     assert logits[1] > logits[0]  # the class rises ...
     assert _value(near, tiny_model, accentuated) > _value(near, tiny_model, free)  # ... nearer the photo
+
+
+def test_near_is_relative_to_the_pictures_own_size_and_resizes_it_with_antialiasing():
+    generator = torch.Generator().manual_seed(2)
+    kept, activation = torch.rand((1, 3, 8, 8), generator=generator), torch.rand((2, 3, 4, 4), generator=generator)
+
+    def value(kept, activation):
+        near = Near("l", "unused.png")
+        near._kept = kept
+        return near(DreamOutputs(None, torch.zeros(2, dtype=torch.long), {"l": activation}))
+
+    resized = torch.nn.functional.interpolate(kept, size=(4, 4), mode="bilinear", antialias=True)
+    expected = -(activation - resized).square().mean(dim=(1, 2, 3)) / resized.square().mean()
+    torch.testing.assert_close(value(kept, activation), expected)
+    torch.testing.assert_close(value(0.1 * kept, 0.1 * activation), expected)  # the same at any scale
