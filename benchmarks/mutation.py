@@ -78,17 +78,20 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
         ],
     ),
     "builtins": (
-        [  # the dream's components (the pictures' objectives, direction, models, panels and presets apart)
+        [  # the dream's components (direction, models, panels and presets apart)
             f"plugins/dreamengine_builtins/{name}.py"
             for name in (
-                "objectives projections transforms penalties gradients parametrizations initializers octaves mask "
-                "tiling zoom"
+                "objectives pictures projections transforms penalties gradients parametrizations initializers "
+                "octaves mask tiling crops zoom"
             ).split()
         ],
         [
             "tests/test_regularizers.py",
             "tests/test_initializers.py",
             "tests/test_parametrizations.py",
+            "tests/test_maco.py",
+            "tests/test_crops.py",
+            "tests/test_near.py",
             "tests/test_mask.py",
             "tests/test_engine.py",
             "tests/test_plugins.py",

@@ -151,3 +151,9 @@ def test_a_step_is_the_mean_over_its_crops_each_an_antialiased_view_of_the_canva
         scores.append(value.detach())
     torch.testing.assert_close(score, torch.stack(scores).mean(dim=0))
     torch.testing.assert_close(canvas.grad, expected_grad)
+
+
+def test_the_defaults_are_four_crops_from_four_fifths_of_the_input_size():
+    assert (Crops().count, Crops().smallest) == (4, 0.8)
+    loop = CroppedLoop(_job(MODEL))
+    assert (loop.count, loop.smallest) == (4, 0.8)

@@ -201,3 +201,7 @@ def test_a_faint_picture_keeps_its_phase_beside_a_loud_one():
     param.setup(torch.stack([faint, loud]))
     gray = param.image().detach()[0].mean(dim=0)
     assert gray[:, 18:30].mean() > gray[:, 2:14].mean() + 0.1
+
+
+def test_the_defaults_are_contrast_2_and_10_radians_a_unit():
+    assert (Maco().contrast, Maco().rate) == (2.0, 10.0)

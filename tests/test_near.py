@@ -94,3 +94,12 @@ def test_near_is_relative_to_the_pictures_own_size_and_resizes_it_with_antialias
     expected = -(activation - resized).square().mean(dim=(1, 2, 3)) / resized.square().mean()
     torch.testing.assert_close(value(kept, activation), expected)
     torch.testing.assert_close(value(0.1 * kept, 0.1 * activation), expected)  # the same at any scale
+
+
+def test_a_layer_without_a_feature_map_is_refused_word_for_word(tiny_model, photo):
+    with pytest.raises(DreamError) as refused:
+        Near("5", photo).prepare(tiny_model)
+    assert str(refused.value) == (
+        "layer '5' has no feature map (its output is (16,)): a near needs a (channels, height, width) output; "
+        "`dreamengine layers` lists them."
+    )
