@@ -78,11 +78,11 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
         ],
     ),
     "builtins": (
-        [  # the dream's components (direction, models, panels and presets apart)
+        [  # the dream's components (models, panels and presets apart)
             f"plugins/dreamengine_builtins/{name}.py"
             for name in (
-                "objectives pictures projections transforms penalties gradients parametrizations initializers "
-                "octaves mask tiling crops zoom"
+                "objectives pictures direction projections transforms penalties gradients parametrizations "
+                "initializers octaves mask tiling crops zoom"
             ).split()
         ],
         [

@@ -247,3 +247,20 @@ def test_pictures_toward_and_away_that_look_alike_give_no_direction(runner, exam
         ],
     )
     assert result.exit_code == 1 and "have the same mean features: there is no direction" in result.output
+
+
+def test_an_unprepared_direction_and_layers_of_one_or_two_dimensions_are_refused_word_for_word(tmp_path):
+    path = tmp_path / "d.npy"
+    np.save(path, np.ones(3, dtype=np.float32))
+    direction = Direction("l", str(path))
+    with pytest.raises(DreamError) as unprepared:
+        direction(DreamOutputs(None, torch.tensor([0]), {"l": torch.ones(1, 3, 2, 2)}))
+    assert str(unprepared.value) == "direction:l was not prepared (call prepare(model))."
+    direction._vector = torch.ones(3)
+    for activation, channels in ((torch.ones(2, 5), 5), (torch.ones(2), 1)):
+        with pytest.raises(DreamError) as refused:
+            direction(DreamOutputs(None, torch.tensor([0, 0]), {"l": activation}))
+        assert (
+            str(refused.value)
+            == f"the direction in {str(path)!r} has 3 weights, but layer 'l' has {channels} channels."
+        )
