@@ -117,6 +117,24 @@ def test_a_checkpoint_saves_the_network_as_built_even_while_a_dream_folds_it(tmp
     assert "1.running_mean" not in model.net.state_dict()  # and folded again after
 
 
+def test_an_interrupted_save_leaves_the_old_checkpoint_and_only_a_hidden_temporary_file(tmp_path, monkeypatch):
+    model = tiny_model(3)
+    path = save_checkpoint(model, tmp_path / "epoch-001.pt", architecture="tiny")
+    before = path.read_bytes()
+    save = torch.save
+
+    def interrupted(payload, file):
+        save(payload, file)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", interrupted)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(model, path, architecture="other")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".epoch-001.pt.tmp", "epoch-001.pt"]
+    assert checkpoints_in(tmp_path) == [path]
+
+
 # read_checkpoint and load_checkpoint_model
 
 
@@ -298,6 +316,17 @@ def test_only_a_checkpoint_is_a_checkpoint(tmp_path, saved):
         assert is_checkpoint(tmp_path / name) is False, name
     torch.save({"format": CHECKPOINT_FORMAT, "payload": print}, tmp_path / "unsafe.pt")
     assert is_checkpoint(tmp_path / "unsafe.pt") is False
+
+
+def test_a_safetensors_file_is_not_even_opened_to_ask(tmp_path, monkeypatch):
+    path = tmp_path / "x.safetensors"
+    save_file({"w": torch.zeros(1)}, path)
+    opened = []
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: opened.append(args) or {"format": CHECKPOINT_FORMAT})
+    assert is_checkpoint(path) is False and opened == []
+    assert is_checkpoint(tmp_path / "missing.pt") is False and opened == []
+    (tmp_path / "x.pt").write_bytes(b"")
+    assert is_checkpoint(tmp_path / "x.pt") is True and len(opened) == 1  # what torch.load says, for other files
 
 
 # checkpoints_in
@@ -593,6 +622,7 @@ def test_the_first_convolutions_input_channels_are_those_the_weights_hold():
     assert input_channels(net, {}) is None
     assert input_channels(net, {"0.weight": torch.zeros(9, 1, 3, 3)}) is None  # other outputs
     assert input_channels(net, {"0.weight": torch.zeros(8, 1, 5, 5)}) is None  # another kernel
+    assert input_channels(net, {"0.weight": torch.zeros(8, 1, 5, 3)}) is None  # another kernel height
     assert input_channels(net, {"0.weight": torch.zeros(8, 1, 3)}) is None  # another kind of convolution
     assert input_channels(_net(nn.Conv2d(4, 8, 3, groups=2)), {"0.weight": torch.zeros(8, 1, 3, 3)}) is None
     assert input_channels(_net(nn.Linear(3, 2)), {"0.weight": torch.zeros(2, 1)}) is None  # no convolution
