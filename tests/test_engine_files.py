@@ -165,6 +165,16 @@ def test_tuples_are_as_good_as_lists(saved):
     assert model.mean.flatten().tolist() == [0, 0, 1] and model.std.flatten().tolist() == [1, 2, 3]
 
 
+def test_weights_that_do_not_fit_name_the_checkpoint(saved):
+    _rewrite(saved, num_classes=4, class_names=[])
+    with pytest.raises(DreamError) as error:
+        load_checkpoint_model(saved, create)
+    assert str(error.value).startswith(
+        f"checkpoint {str(saved)!r} does not fit the architecture 'tiny': 2 tensors have the wrong shape (e.g. "
+        "head.weight: (3, 16) in the file, (4, 16) in the model)."
+    )
+
+
 def test_the_architecture_is_built_with_the_checkpoints_name_and_class_count(saved):
     calls = []
 
@@ -452,6 +462,28 @@ def test_a_broken_safetensors_file_says_what_is_wrong_in_one_line(tmp_path, cont
     assert str(error.value) == f"{str(path)!r} is not a readable safetensors file ({detail})."
 
 
+def test_names_that_are_not_text_are_read_as_text(tmp_path):
+    torch.save({0: torch.zeros(1), "module.1": torch.ones(1)}, tmp_path / "x.pt")
+    assert list(read_state_dict(tmp_path / "x.pt")) == ["0", "1"]
+
+
+@pytest.mark.parametrize(
+    "error, detail",
+    [(OSError(), "OSError"), (ValueError("  \n "), "ValueError"), (OSError("  first\nsecond "), "first")],
+)
+def test_a_safetensors_failure_gives_its_first_line_or_its_kind(tmp_path, monkeypatch, error, detail):
+    path = tmp_path / "x.safetensors"
+    path.write_bytes(b"")
+
+    def failing(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr("dreamengine.engine.weights.load_file", failing)
+    with pytest.raises(DreamError) as raised:
+        read_state_dict(path)
+    assert str(raised.value) == f"{str(path)!r} is not a readable safetensors file ({detail})."
+
+
 def test_a_torch_file_named_safetensors_is_read_as_safetensors(tmp_path):
     path = tmp_path / "x.safetensors"
     torch.save(_tensors("w"), path)
@@ -546,6 +578,7 @@ def legacy(tmp_path):
         ),
         ("Weights only load failed", "it holds Python objects other than tensors and plain values"),
         ("Weights only load failed.\n  Unpickler saw something odd  \nsecond line", "Unpickler saw something odd"),
+        ("Weights only load failed.\nWeightsUnpickler error:  Bad thing  . Please use x. Please use y", "Bad thing"),
     ],
 )
 def test_a_weights_only_refusal_says_what_the_file_needs(zipped, legacy, text, reason):
