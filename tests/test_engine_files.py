@@ -663,3 +663,23 @@ def test_the_first_convolutions_input_channels_are_those_the_weights_hold():
     named.add_module("stem", _net(nn.Identity(), nn.Conv1d(3, 2, 5)))
     assert input_channels(named, {"stem.1.weight": torch.zeros(2, 1, 5)}) == ("stem.1.weight", 1)
     assert type(input_channels(named, {"stem.1.weight": torch.zeros(2, 1, 5)})[1]) is int
+
+
+# weights_only=True, whatever the environment says
+
+
+class _Code:
+    def __reduce__(self):
+        return (print, ("code ran",))
+
+
+def test_code_is_refused_even_where_the_environment_lets_torch_run_it_by_default(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # torch.load's default becomes weights_only=False
+    path = tmp_path / "x.pt"
+    torch.save({"format": CHECKPOINT_FORMAT, "architecture": "tiny", "w": _Code()}, path)
+    with pytest.raises(DreamError, match="never runs code from them"):
+        read_checkpoint(path)
+    with pytest.raises(DreamError, match="never runs code from them"):
+        read_state_dict(path)
+    assert is_checkpoint(path) is False
+    assert "code ran" not in capsys.readouterr().out
