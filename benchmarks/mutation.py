@@ -62,7 +62,13 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "engine-files": (
         ["dreamengine/engine/checkpoint.py", "dreamengine/engine/weights.py"],
-        ["tests/test_checkpoint.py", "tests/test_own_model.py", "tests/test_training.py", "tests/test_study_models.py"],
+        [
+            "tests/test_engine_files.py",
+            "tests/test_checkpoint.py",
+            "tests/test_own_model.py",
+            "tests/test_training.py",
+            "tests/test_study_models.py",
+        ],
     ),
     "prepare": (
         ["dreamengine/run/prepare.py"],
