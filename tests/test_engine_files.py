@@ -100,6 +100,23 @@ def test_a_checkpoint_without_class_names_counts_the_networks_outputs_and_keeps_
     assert "training_state" not in torch.load(path, weights_only=True)
 
 
+def test_a_network_without_class_names_or_num_classes_is_refused_before_anything_is_written(tmp_path):
+    model = DreamModel(nn.Sequential(nn.Conv2d(3, 4, 1), nn.Flatten()), name="bare", input_size=(8, 8))
+    with pytest.raises(
+        DreamError, match=r"^cannot save 'bare' as a checkpoint: it has no class names and its network no"
+    ):
+        save_checkpoint(model, tmp_path / "new" / "x.pt", architecture="bare")
+    assert list(tmp_path.iterdir()) == []
+    model.net.num_classes = 0
+    with pytest.raises(DreamError, match="cannot save 'bare'"):
+        save_checkpoint(model, tmp_path / "x.pt", architecture="bare")
+    model.class_names = ["a", "b"]
+    assert (
+        torch.load(save_checkpoint(model, tmp_path / "x.pt", architecture="bare"), weights_only=True)["num_classes"]
+        == 2
+    )
+
+
 def test_a_checkpoint_saves_the_network_as_built_even_while_a_dream_folds_it(tmp_path):
     torch.manual_seed(0)
     net = nn.Sequential(
@@ -395,6 +412,9 @@ def test_a_state_dict_is_found_where_training_loops_nest_it_an_ema_first(tmp_pat
         "model.pt": ({"model": _tensors("m.w"), "optimizer": {"lr": 1}}, ["m.w"]),
         "top.pt": (_tensors("model", "state_dict"), ["model", "state_dict"]),  # tensors named like the keys
         "not-a-mapping.pt": ({"state_dict": [1], "model": _tensors("m.w")}, ["m.w"]),
+        "empty-ema.pt": ({"state_dict_ema": {}, "state_dict": _tensors("sd.w")}, ["sd.w"]),
+        "optimizer-only.pt": ({"model_ema": {"lr": torch.tensor(1.0), "x": 1}, "model": _tensors("m.w")}, ["m.w"]),
+        "two-deep.pt": ({"model": {"state_dict": _tensors("deep.w")}}, ["deep.w"]),
     }
     for name, (payload, names) in cases.items():
         torch.save(payload, tmp_path / name)
@@ -427,7 +447,15 @@ def test_the_prefixes_ddp_and_torch_compile_leave_are_dropped_however_they_nest(
 
 
 @pytest.mark.parametrize(
-    "payload", [[torch.zeros(1)], {}, {"w": torch.zeros(1), "epoch": 3}, {"state_dict": {}}, {"model": {"w": 1}}]
+    "payload",
+    [
+        [torch.zeros(1)],
+        {},
+        {"w": torch.zeros(1), "epoch": 3},
+        {"state_dict": {}},
+        {"model": {"w": 1}},
+        {"model": {"model": {"state_dict": {"w": torch.zeros(1)}}}},  # three levels down: too deep
+    ],
 )
 def test_a_file_with_no_state_dict_says_where_it_looked(tmp_path, payload):
     path = tmp_path / "x.pt"

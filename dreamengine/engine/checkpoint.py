@@ -49,7 +49,7 @@ def save_checkpoint(
     ``training_state`` (e.g. the optimizer's state dict) is kept under that key
     so that training can resume; dreaming ignores it.
     """
-    path = Path(path)
+    path, outputs = Path(path), _outputs(model)  # refused before anything is written
     path.parent.mkdir(parents=True, exist_ok=True)
     with model.unfolded():  # the network as built, whatever a dream folded
         weights = model.net.state_dict()
@@ -57,7 +57,7 @@ def save_checkpoint(
         "format": CHECKPOINT_FORMAT,
         "version": 1,
         "architecture": architecture,
-        "num_classes": len(model.class_names) or model.net.num_classes,
+        "num_classes": outputs,
         "class_names": list(model.class_names),
         "input_size": list(model.input_size),
         "mean": model.mean.flatten().tolist(),
@@ -71,6 +71,17 @@ def save_checkpoint(
     torch.save(payload, tmp)
     tmp.replace(path)
     return path
+
+
+def _outputs(model: DreamModel) -> int:
+    """How many classes ``model`` tells apart: one per class name, else its network's ``num_classes``."""
+    count = len(model.class_names) or getattr(model.net, "num_classes", None)
+    if not _is_whole(count) or count < 1:
+        raise DreamError(
+            f"cannot save {model.name!r} as a checkpoint: it has no class names and its network no num_classes, "
+            "so the checkpoint could not say how many outputs to build."
+        )
+    return int(count)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

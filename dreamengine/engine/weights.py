@@ -63,11 +63,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise DreamError(f"weights file {str(path)!r} does not exist.")
-    payload = _read_safetensors(path) if path.suffix == ".safetensors" else _read_torch(path)
-    for key in NESTED_KEYS:
-        if isinstance(payload, Mapping) and not _is_state_dict(payload) and isinstance(payload.get(key), Mapping):
-            payload = payload[key]
-    if not isinstance(payload, Mapping) or not _is_state_dict(payload):
+    payload = _found_state_dict(_read_safetensors(path) if path.suffix == ".safetensors" else _read_torch(path))
+    if payload is None:
         raise DreamError(
             f"{str(path)!r} holds no state dict: it needs names mapped to tensors, at the top or under one of "
             f"{', '.join(NESTED_KEYS)}."
@@ -144,6 +141,22 @@ def _pickled_module(path: Path) -> bool:
         data = [name for name in archive.namelist() if name.endswith("data.pkl")]
         text = archive.read(data[0]) if data else b""
     return b"_modules" in text and b"_parameters" in text
+
+
+def _found_state_dict(payload: Any, depth: int = 2) -> Mapping[Any, torch.Tensor] | None:
+    """``payload`` if it is a state dict, else the first one under :data:`NESTED_KEYS`, ``depth`` levels down at most.
+
+    A key whose value holds no state dict (an empty EMA, an optimizer's settings) is passed over for the next.
+    """
+    if not isinstance(payload, Mapping):
+        return None
+    if _is_state_dict(payload):
+        return payload
+    for key in NESTED_KEYS if depth else ():
+        found = _found_state_dict(payload.get(key), depth - 1)
+        if found is not None:
+            return found
+    return None
 
 
 def _is_state_dict(payload: Mapping[Any, Any]) -> bool:
