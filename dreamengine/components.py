@@ -403,6 +403,8 @@ class DreamJob:
         make_loop: what the default ``dreamengine_run_dream`` makes the job's loop with: a subclass of
             :class:`dreamengine.DreamLoop` (or a callable ``make_loop(job)`` returning one); ``None`` for
             ``DreamLoop`` itself. A strategy that changes how a step finds its gradient (``tile``) sets it.
+        attribute: also sum each step's gradient magnitude at the picture into :attr:`DreamResult.attribution`
+            (MACO's attribution map).
     """
 
     model: Model
@@ -419,6 +421,7 @@ class DreamJob:
     parametrization: Parametrization | None = None
     strategies: Sequence[Strategy] = ()
     make_loop: Callable[[DreamJob], Loop] | None = None
+    attribute: bool = False
 
 
 @dataclass
@@ -435,6 +438,10 @@ class DreamResult:
             frame).
         diverged: a message if the loss or the image stopped being finite.
         interrupted: the user stopped the run (Ctrl-C) after ``steps_done`` steps.
+        attribution: where the job asked for it (:attr:`DreamJob.attribute`), MACO's attribution map ``(batch, 1,
+            H, W)`` on the CPU: at each pixel, the magnitude of the loss's gradient at the rendered picture, summed
+            over its channels and the steps (an octave's resized to the picture's size): large where the objective
+            looked, small where the picture is texture it did not ask for. ``None`` otherwise.
     """
 
     image: torch.Tensor
@@ -443,3 +450,4 @@ class DreamResult:
     frames: list[torch.Tensor] = field(default_factory=list)
     diverged: str | None = None
     interrupted: bool = False
+    attribution: torch.Tensor | None = None

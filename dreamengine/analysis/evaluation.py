@@ -40,7 +40,7 @@ from dreamengine.errors import DreamError, WeightsUnavailable, unknown_name
 from dreamengine.plugins import PluginHost
 from dreamengine.run.acceleration import accelerate
 from dreamengine.run.config import RunConfig, parse_size
-from dreamengine.run.imaging import MANIFEST_KEY, SHEET_KEY, SIDE_BY_SIDE_GAP, open_image, to_tensor
+from dreamengine.run.imaging import ATTRIBUTION_KEY, MANIFEST_KEY, SHEET_KEY, SIDE_BY_SIDE_GAP, open_image, to_tensor
 from dreamengine.run.own_model import saved_folder
 from dreamengine.run.prepare import load_model
 
@@ -155,8 +155,8 @@ def collect_dreams(folder: str | os.PathLike) -> tuple[list[Dream], list[Skipped
     """Every dream PNG under ``folder`` (recursively, sorted), and the PNGs skipped with a reason.
 
     A dream's ``group`` is its folder relative to ``folder`` (``.`` at the top).
-    PNGs without dreamengine settings, unreadable ones and the wide
-    ``*-side.png`` pictures are skipped.
+    PNGs without dreamengine settings, unreadable ones, the wide
+    ``*-side.png`` pictures and the attribution maps are skipped.
     """
     root = Path(folder)
     if not root.is_dir():
@@ -181,6 +181,8 @@ def _read_dream(root: Path, path: Path) -> Dream:
             raise _Companion("a study's contact sheet")
         if MONTAGE_KEY in manifest:
             raise _Companion("a montage of dreams")
+        if ATTRIBUTION_KEY in manifest:
+            raise _Companion("a dream's attribution map")
         target, model = manifest["target"], manifest["model"]["name"]
         width, height = manifest.get("size") or _asked_size(manifest)
     except (ValueError, KeyError, TypeError) as error:

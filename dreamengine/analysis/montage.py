@@ -9,7 +9,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from dreamengine.errors import DreamError
-from dreamengine.run.imaging import as_rgb, picture_manifest
+from dreamengine.run.imaging import ATTRIBUTION_KEY, as_rgb, picture_manifest
 
 __all__ = ["MONTAGE_KEY", "is_montage", "label", "left_out", "montage"]
 
@@ -41,11 +41,13 @@ def is_montage(picture: Image.Image) -> bool:
 
 def left_out(path: Path, picture: Image.Image) -> str | None:
     """Why a picture does not belong in a montage of dreams: it is a montage itself (``*.png`` finds the last
-    one), or a dream's side-by-side picture; ``None`` if it belongs."""
+    one), a dream's side-by-side picture or its attribution map; ``None`` if it belongs."""
     if is_montage(picture):
         return "a montage"
     if path.stem.endswith("-side") and "config" in picture_manifest(picture):
         return "a side-by-side picture"
+    if ATTRIBUTION_KEY in picture_manifest(picture):
+        return "a dream's attribution map"
     return None
 
 

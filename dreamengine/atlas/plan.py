@@ -49,7 +49,7 @@ __all__ = [
 
 #: The settings a unit's own dream sets itself (its objective and class; its variants, their start), or that are
 #: about a run's files: not the atlas's to share.
-PER_UNIT = ("objective", "classes", "output", "side_by_side", "save_every")
+PER_UNIT = ("objective", "classes", "output", "side_by_side", "attribution", "save_every")
 
 
 @dataclass(frozen=True)

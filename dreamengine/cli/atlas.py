@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from dreamengine.plugins import PluginHost
 
 #: The run settings each unit's dream sets itself (its objective, its class), or that name files the atlas names.
-NOT_ATLAS_SETTINGS = ("classes", "objective", "output", "side_by_side", "save_every", "animation")
+NOT_ATLAS_SETTINGS = ("classes", "objective", "output", "side_by_side", "attribution", "save_every", "animation")
 
 
 @cli.command("atlas", cls=TorchCommand)

@@ -175,6 +175,15 @@ _SETTING_OPTIONS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
         ),
     ),
     (
+        "attribution",
+        click.option(
+            "--attribution/--no-attribution",
+            default=None,
+            help="Also write MACO's attribution map: the dream faded where the objective did not look "
+            "(*-attribution.png, its alpha channel the map).",
+        ),
+    ),
+    (
         "save_every",
         once(
             "--save-every",

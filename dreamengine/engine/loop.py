@@ -89,6 +89,7 @@ class DreamLoop:
         self.optimizer = OPTIMIZERS[job.optimizer](self.param.setup(job.image.detach()), lr=job.lr)
         self.phases = by_phase(job.regularizers)
         self.transform = compose_transforms(self.phases["transform"])
+        self.attribution = torch.zeros_like(job.image[:, :1]) if job.attribute else None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(steps={self.job.steps}, optimizer={self.job.optimizer!r})"
@@ -99,9 +100,19 @@ class DreamLoop:
         ``activations`` is where the objective's layers are captured during each forward.
         """
         self.optimizer.zero_grad(set_to_none=True)
-        score = self.climb(filter_gradient(self.param.image(), self.phases["gradient"]), activations)
+        image = filter_gradient(self.param.image(), self.phases["gradient"])
+        watch = None if self.attribution is None else image.register_hook(self.attribute)
+        score = self.climb(image, activations)
+        if watch is not None:
+            watch.remove()  # a hook on plain pixels (a leaf) would stay for every later step
         self.optimizer.step()
         return score
+
+    def attribute(self, gradient: torch.Tensor) -> None:
+        """Add the magnitude of the loss's gradient at the rendered picture (before the gradient filters),
+        summed over the channels, to :attr:`attribution`."""
+        assert self.attribution is not None
+        self.attribution += gradient.detach().abs().sum(1, keepdim=True)
 
     def climb(self, image: torch.Tensor, activations: dict[str, torch.Tensor]) -> torch.Tensor:
         """Backpropagate the loss of one forward pass of ``image``; return each item's objective (detached).
@@ -145,7 +156,7 @@ class DreamLoop:
                     if not torch.isfinite(score.sum() + image.sum()):  # one reduction and one sync: NaN/inf propagate
                         ending = _ending(frames, last_good, job, done)
                         message = self.divergence_message(job, number)
-                        return DreamResult(last_good.cpu(), scores.cpu(), done, ending, message)
+                        return self.result(last_good, scores, done, ending, diverged=message)
                     last_good.copy_(image.detach())
                     scores, done = score, number
                     if job.save_every and number % job.save_every == 0:
@@ -154,8 +165,21 @@ class DreamLoop:
                         job.on_step(number, scores)
         except KeyboardInterrupt:
             ending = _ending(frames, last_good, job, done)
-            raise DreamInterrupted(DreamResult(last_good.cpu(), scores.cpu(), done, ending, interrupted=True)) from None
-        return DreamResult(last_good.cpu(), scores.cpu(), job.steps, _ending(frames, last_good, job, job.steps))
+            raise DreamInterrupted(self.result(last_good, scores, done, ending, interrupted=True)) from None
+        return self.result(last_good, scores, job.steps, _ending(frames, last_good, job, job.steps))
+
+    def result(
+        self,
+        image: torch.Tensor,
+        scores: torch.Tensor,
+        done: int,
+        frames: list[torch.Tensor],
+        diverged: str | None = None,
+        interrupted: bool = False,
+    ) -> DreamResult:
+        """The :class:`~dreamengine.DreamResult` of ``done`` steps, on the CPU, with the attribution map if asked."""
+        attribution = None if self.attribution is None else self.attribution.cpu()
+        return DreamResult(image.cpu(), scores.cpu(), done, frames, diverged, interrupted, attribution)
 
     @staticmethod
     def divergence_message(job: DreamJob, step: int) -> str:

@@ -79,6 +79,7 @@ class RunConfig:
     precision: str = "fp32"
     output: str = "dreams"
     side_by_side: bool = False
+    attribution: bool = False
     save_every: int = 0
     animation: str = "gif"
     preset: str | None = None
@@ -128,6 +129,7 @@ _SCALAR_TYPES: dict[str, type[Any]] = {
     "lr": float,
     "pretrained": bool,
     "side_by_side": bool,
+    "attribution": bool,
     "fold_norms": bool,
     "channels_last": bool,
     "compile": bool,

@@ -106,10 +106,11 @@ class _StepCounter:
 def _as_asked(partial: DreamResult, job: DreamJob, steps_done: int) -> DreamResult:
     """An interrupted strategy's inner result as the whole job's: resized to the job's size, its steps counted
     over the whole run (as the progress showed them), without the inner loop's frames."""
-    image = partial.image
-    if image.shape[-2:] != job.image.shape[-2:]:
-        image = F.interpolate(image, size=tuple(job.image.shape[-2:]), mode="bilinear", align_corners=False)
-    return replace(partial, image=image, steps_done=steps_done, frames=[], interrupted=True)
+    image, attribution, size = partial.image, partial.attribution, tuple(job.image.shape[-2:])
+    if image.shape[-2:] != size:
+        image = F.interpolate(image, size=size, mode="bilinear", align_corners=False)
+        attribution = None if attribution is None else F.interpolate(attribution, size=size, mode="bilinear")
+    return replace(partial, image=image, steps_done=steps_done, frames=[], interrupted=True, attribution=attribution)
 
 
 def run_through_hooks(host: PluginHost, job: DreamJob) -> DreamResult:

@@ -28,6 +28,9 @@ __all__ = [
     "to_pil",
     "stretch",
     "side_by_side",
+    "attribution_picture",
+    "ATTRIBUTION_PERCENTILE",
+    "ATTRIBUTION_KEY",
     "png_bytes",
     "save_png",
     "read_manifest",
@@ -168,6 +171,26 @@ def side_by_side(image: torch.Tensor, gap: int = SIDE_BY_SIDE_GAP) -> Image.Imag
     canvas.paste(raw, (0, 0))
     canvas.paste(rescaled, (raw.width + gap, 0))
     return canvas
+
+
+#: Attribution at or above this percentile of a map is opaque in :func:`attribution_picture` (Horama's ``plot_maco``).
+ATTRIBUTION_PERCENTILE = 80
+#: The key that marks an attribution map's manifest (beside the dream's own settings), so that no command takes
+#: it for the dream.
+ATTRIBUTION_KEY = "attribution"
+
+
+def attribution_picture(image: torch.Tensor, attribution: torch.Tensor) -> Image.Image:
+    """The dream ``(3, H, W)`` with MACO's attribution map ``(1, H, W)`` as its alpha channel, as Horama shows it:
+    the map clipped at its :data:`ATTRIBUTION_PERCENTILE`-th percentile and divided by that, so that the pixels the
+    objective looked at most are opaque and the rest fade in proportion (a map without attribution, all zeros
+    or not finite, stays opaque: nothing is known to fade)."""
+    alpha = attribution.detach().float().nan_to_num(0.0, posinf=0.0, neginf=0.0).clamp(min=0)
+    ceiling = torch.quantile(alpha.flatten(), ATTRIBUTION_PERCENTILE / 100)
+    alpha = (alpha / ceiling).clamp(max=1) if ceiling > 0 else torch.ones_like(alpha)
+    picture = to_pil(image).convert("RGBA")
+    picture.putalpha(Image.fromarray((alpha[0] * 255).round().to(torch.uint8).numpy(), mode="L"))
+    return picture
 
 
 def png_bytes(picture: Image.Image, manifest: Mapping[str, Any]) -> bytes:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import json
 import os
@@ -20,6 +21,9 @@ from dreamengine.engine.model import DreamModel
 from dreamengine.errors import DreamError
 from dreamengine.run.config import RunConfig
 from dreamengine.run.imaging import (
+    ATTRIBUTION_KEY,
+    ATTRIBUTION_PERCENTILE,
+    attribution_picture,
     png_bytes,
     read_manifest,
     save_animation,
@@ -102,7 +106,8 @@ def write_outputs(
     """Write each dream (and its side-by-side and animation, if asked), every PNG with its manifest; ``indices``
     holds each item's target class (``None``: dreamed toward no class), ``names`` what to call it, and ``parts``,
     for objectives dreamed side by side, each item's own objective."""
-    paths, side, animated = [], config.side_by_side, bool(result.frames)
+    paths, side, animated, attribution = [], config.side_by_side, bool(result.frames), result.attribution
+    attributed = attribution is not None
     result = replace(result, image=model.seen(result.image))  # a grayscale network's dreams in its own colours
     for item, (index, name) in enumerate(zip(indices, names)):
         repeat = names[:item].count(name)  # the same class dreamed twice in a batch gets "-2", "-3", ...
@@ -112,19 +117,33 @@ def write_outputs(
             path = save_png(to_pil(result.image[item]), path, meta)
         else:
             data = png_bytes(to_pil(result.image[item]), meta)
-            path = _save_beside_other_dreams(data, path, meta, lambda at: _companions(config, at, side, animated))
+            beside = functools.partial(_companions, config, side=side, animated=animated, attributed=attributed)
+            path = _save_beside_other_dreams(data, path, meta, beside)
         paths.append(path)
         if side:
             paths.append(save_png(side_by_side(result.image[item]), _companions(config, path, side, False)[0], meta))
+        if attribution is not None:
+            picture, where = attribution_picture(result.image[item], attribution[item]), _attribution_path(path)
+            paths.append(save_png(picture, where, {**meta, ATTRIBUTION_KEY: {"percentile": ATTRIBUTION_PERCENTILE}}))
         if animated:  # every --save-every steps, or a strategy's own (a zoom's frames)
             frames = [frame[item] for frame in result.frames]
             paths.append(save_animation(frames, _companions(config, path, False, animated)[0], meta))
     return paths
 
 
-def _companions(config: RunConfig, path: Path, side: bool, animated: bool) -> list[Path]:
-    """The files written beside the dream at ``path``: its raw | rescaled picture (``side``), its animation."""
-    return [path.with_name(f"{path.stem}-side.png")] * side + [path.with_suffix(f".{config.animation}")] * animated
+def _companions(config: RunConfig, path: Path, side: bool, animated: bool, attributed: bool = False) -> list[Path]:
+    """The files written beside the dream at ``path``: its raw | rescaled picture (``side``), its animation, its
+    attribution map."""
+    return (
+        [path.with_name(f"{path.stem}-side.png")] * side
+        + [path.with_suffix(f".{config.animation}")] * animated
+        + [_attribution_path(path)] * attributed
+    )
+
+
+def _attribution_path(path: Path) -> Path:
+    """Where the attribution map of the dream at ``path`` goes."""
+    return path.with_name(f"{path.stem}-attribution.png")
 
 
 def _save_beside_other_dreams(

@@ -203,6 +203,7 @@ def build_job(
         save_every=config.save_every,
         parametrization=parametrization,
         strategies=strategies,
+        attribute=config.attribution,
     )
     return job, indices
 

@@ -76,7 +76,7 @@ class Octaves(Strategy):
         sizes = octave_sizes(*start.shape[-2:], self.count, self.scale)
         steps = [job.steps] * self.count if self.per_octave else split_steps(job.steps, self.count)
         detail = torch.zeros_like(resize(start, sizes[0]))
-        done, frames, result = 0, [], None
+        done, frames, result, attribution = 0, [], None, None
         for size, octave_steps in zip(sizes, steps):
             if octave_steps == 0:
                 continue
@@ -86,14 +86,23 @@ class Octaves(Strategy):
             result = loop(dataclasses.replace(job, image=image, steps=octave_steps, on_step=on_step))
             later = result.frames[1:] if frames else result.frames  # an octave's start is the last one's end, upscaled
             frames += [resize(frame, start.shape[-2:]) for frame in later]
+            attribution = summed(attribution, result.attribution, start.shape[-2:])
             if result.diverged:  # name the step counted over all octaves, as the user asked for them
                 diverged = DreamLoop.divergence_message(job, done + result.steps_done + 1)
-                return DreamResult(
-                    resize(result.image, start.shape[-2:]), result.scores, done + result.steps_done, frames, diverged
-                )
+                image = resize(result.image, start.shape[-2:])
+                return DreamResult(image, result.scores, done + result.steps_done, frames, diverged, False, attribution)
             done += result.steps_done
             detail = result.image.to(start.device) - base
-        return DreamResult(resize(result.image, start.shape[-2:]), result.scores, done, frames)
+        image = resize(result.image, start.shape[-2:])
+        return DreamResult(image, result.scores, done, frames, attribution=attribution)
+
+
+def summed(total: torch.Tensor | None, octave: torch.Tensor | None, size: tuple[int, int]) -> torch.Tensor | None:
+    """The attribution maps so far (``total``) with an octave's added, resized to the picture's ``size``."""
+    if octave is None:
+        return total
+    octave = resize(octave, size)
+    return octave if total is None else total + octave
 
 
 def counted_from(done: int, on_step):

@@ -71,9 +71,10 @@ class Zoom(Strategy):
                     done + result.steps_done,
                     frames,
                     DreamLoop.divergence_message(job, done + result.steps_done + 1),
+                    attribution=result.attribution,
                 )
             done += result.steps_done
-        return DreamResult(result.image, result.scores, done, frames)
+        return DreamResult(result.image, result.scores, done, frames, attribution=result.attribution)
 
 
 def counted_from(done: int, on_step):
