@@ -75,13 +75,13 @@ def save_checkpoint(
 
 def _outputs(model: DreamModel) -> int:
     """How many classes ``model`` tells apart: one per class name, else its network's ``num_classes``."""
-    count = len(model.class_names) or getattr(model.net, "num_classes", None)
+    count: Any = len(model.class_names) or getattr(model.net, "num_classes", None)
     if not _is_whole(count) or count < 1:
         raise DreamError(
             f"cannot save {model.name!r} as a checkpoint: it has no class names and its network no num_classes, "
             "so the checkpoint could not say how many outputs to build."
         )
-    return int(count)
+    return count
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
