@@ -13,6 +13,7 @@ setting's folder, so that `evaluate` reports each group of each setting.
     dreamengine evaluate OUT --json OUT/scores.json
     python examples/quality_study.py table  OUT              # docs/quality.md's table, from the two files
     python examples/quality_study.py groups OUT --setting A --setting B   # the broad set's table, per group
+    python examples/quality_study.py composite OUT --setting maco-attr-on-gray   # dreams laid on gray by their maps
 
 Every
 setting is a set of `dreamengine run` options on top of the defaults, so any
@@ -35,7 +36,7 @@ from dreamengine.errors import DreamError
 from dreamengine.plugins import load_plugins
 from dreamengine.run.config import RunConfig
 from dreamengine.run.execute import dream
-from dreamengine.run.imaging import read_manifest
+from dreamengine.run.imaging import ATTRIBUTION_KEY, read_manifest, save_png
 from dreamengine.run.outputs import output_path
 
 #: ImageNet classes over its kinds, by group: each ``(index, name)``, the name being the first of the class's
@@ -149,10 +150,21 @@ SETTINGS: dict[str, str] = {
     "maco": f"{BIRDS_DEFAULT} --param maco --reg flip,jitter:pixels=8,scale,rotate",
     "maco-c3": f"{BIRDS_DEFAULT} --param maco:contrast=3 --reg flip,jitter:pixels=8,scale,rotate",
     "maco-crops": f"{BIRDS_DEFAULT} --param maco --reg flip,jitter:pixels=8,scale,rotate --strategy crops",
+    # ... with MACO's attribution map beside each dream (`composite` lays each on a plain ground to be judged)
+    "maco-attr": f"{BIRDS_DEFAULT} --param maco --reg flip,jitter:pixels=8,scale,rotate --attribution true",
+    "maco-crops-attr": f"{BIRDS_DEFAULT} --param maco --reg flip,jitter:pixels=8,scale,rotate --strategy crops "
+    "--attribution true",
     # the defaults of this checkout, in float32 and under bfloat16 autocast
     "default": "",
     "default-bf16": "--precision bf16",
 }
+
+
+#: The settings whose dreams have an attribution map beside them (MACO's), each laid on a plain ground by
+#: ``composite`` into a folder of its own named here: the picture MACO shows, judged as a dream.
+ON_GRAY = {f"{name}-on-gray": name for name, options in SETTINGS.items() if "--attribution" in options}
+#: The ground: mid-gray, which neither judge's ImageNet classes favour.
+GROUND = (128, 128, 128)
 
 
 def config_for(setting: str, classes: list[str], output: Path, device: str, seed: int = 0) -> RunConfig:
@@ -165,6 +177,8 @@ def config_for(setting: str, classes: list[str], output: Path, device: str, seed
     for key, kind in (("steps", int), ("lr", float), ("seed", int), ("size", int)):
         if key in settings:
             settings[key] = kind(settings[key])
+    if "attribution" in settings:
+        settings["attribution"] = settings["attribution"] == "true"
     return RunConfig().updated(settings, f"setting {setting!r}")
 
 
@@ -246,6 +260,26 @@ def sheet(
     canvas.save(target, optimize=True)
 
 
+def composite(out: Path, names: list[str]) -> None:
+    """Lay each dream of ``OUT/SETTING`` (a setting of :data:`ON_GRAY`) on :data:`GROUND` through its attribution
+    map, as its ``-attribution.png`` shows it, into ``OUT/SETTING-on-gray`` (the same sub-folders and names), each
+    with the dream's own settings, so that ``dreamengine evaluate`` judges and measures it as a dream."""
+    for name in names:
+        if name not in ON_GRAY:
+            raise SystemExit(f"{name}: composite takes a setting named in ON_GRAY ({', '.join(ON_GRAY)})")
+        source = out / ON_GRAY[name]
+        for attributed in sorted(source.rglob("*-attribution.png")):
+            manifest = read_manifest(attributed)
+            manifest.pop(ATTRIBUTION_KEY)
+            ground = Image.new("RGBA", Image.open(attributed).size, (*GROUND, 255))
+            ground.alpha_composite(Image.open(attributed).convert("RGBA"))
+            relative = attributed.relative_to(source)
+            target = out / name / relative.with_name(relative.name.removesuffix("-attribution.png") + ".png")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            save_png(ground.convert("RGB"), target, manifest)
+        print(f"{name}: laid on gray from {source}", flush=True)
+
+
 def table(out: Path) -> None:
     """Print the markdown table: settings x judges (thumbnail and full size), the median colourfulness (M),
     contrast and sharpness, and seconds per dream; best first."""
@@ -314,10 +348,10 @@ def _rank_score(group: dict) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["dream", "time", "sheet", "table", "groups"])
+    parser.add_argument("action", choices=["dream", "time", "sheet", "table", "groups", "composite"])
     parser.add_argument("out", type=Path)
     parser.add_argument("target", type=Path, nargs="?", help="the sheet's file (sheet only)")
-    parser.add_argument("--setting", action="append", choices=sorted(SETTINGS))
+    parser.add_argument("--setting", action="append", choices=sorted([*SETTINGS, *ON_GRAY]))
     parser.add_argument("--class", dest="classes", action="append", help="dream these classes instead of a set")
     parser.add_argument(
         "--classes",
@@ -335,7 +369,11 @@ def main() -> None:
         parser.error("--class names the classes itself: give it without --classes")
     names = args.setting or list(SETTINGS)
     groups = {"": args.classes} if args.classes else CLASS_SETS[args.class_set]
-    if args.action == "dream":
+    if args.action in ("dream", "time") and set(names) & set(ON_GRAY):
+        parser.error(f"{args.action} makes dreams: the {', '.join(ON_GRAY)} folders are made by composite")
+    if args.action == "composite":
+        composite(args.out, args.setting or list(ON_GRAY))
+    elif args.action == "dream":
         dream_all(args.out, names, groups, args.device, args.batch, args.seeds or [0])
     elif args.action == "time":
         time_all(args.out, names, next(iter(groups.values()))[0])

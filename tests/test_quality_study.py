@@ -145,3 +145,30 @@ def test_the_table_ranks_the_settings_and_gives_their_median_looks(study, tmp_pa
     rows = capsys.readouterr().out.splitlines()[2:]
     assert [row.split(" | ")[0] for row in rows] == ["| strong", "| weak"]
     assert rows[0].endswith("| 50.0 | 0.250 | 0.062 |  |")
+
+
+def test_a_dream_laid_on_gray_through_its_map_is_judged_as_the_dream_it_shows(
+    study, tmp_path, one_thread, resnet10t_quiet
+):
+    from dreamengine.analysis.evaluation import collect_dreams
+    from dreamengine.plugins import load_plugins
+    from dreamengine.run.execute import dream
+    from dreamengine.run.imaging import read_manifest
+
+    assert study.ON_GRAY == {"maco-attr-on-gray": "maco-attr", "maco-crops-attr-on-gray": "maco-crops-attr"}
+    config = study.config_for("maco-attr", ["pug"], tmp_path / "maco-attr" / "dogs", "cpu")
+    assert config.attribution is True and config.param == "maco"
+    small = config.updated({"model": "resnet10t", "size": 32, "steps": 2, "strategy": ["none"]}, "test")
+    dream(load_plugins(), small)
+    study.composite(tmp_path, ["maco-attr-on-gray"])
+    laid = tmp_path / "maco-attr-on-gray" / "dogs" / "pug-seed0.png"
+    original = Image.open(tmp_path / "maco-attr" / "dogs" / "pug-seed0.png").convert("RGB")
+    alpha = np.asarray(Image.open(tmp_path / "maco-attr" / "dogs" / "pug-seed0-attribution.png").getchannel("A"))
+    pixels, dreamt = np.asarray(Image.open(laid).convert("RGB"), float), np.asarray(original, float)
+    expected = dreamt * alpha[..., None] / 255 + 128 * (1 - alpha[..., None] / 255)
+    assert alpha.min() < 255 and np.abs(pixels - expected).max() <= 1  # faded toward gray where the map is low
+    assert read_manifest(laid)["target"]["name"] == "pug" and "attribution" not in read_manifest(laid)
+    dreams, _ = collect_dreams(tmp_path / "maco-attr-on-gray")
+    assert [d.path.name for d in dreams] == ["pug-seed0.png"]
+    with pytest.raises(SystemExit, match="composite takes a setting named in ON_GRAY"):
+        study.composite(tmp_path, ["maco"])
