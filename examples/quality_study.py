@@ -150,6 +150,10 @@ SETTINGS: dict[str, str] = {
     "maco": f"{BIRDS_DEFAULT} --param maco --reg flip,jitter:pixels=8,scale,rotate",
     "maco-c3": f"{BIRDS_DEFAULT} --param maco:contrast=3 --reg flip,jitter:pixels=8,scale,rotate",
     "maco-crops": f"{BIRDS_DEFAULT} --param maco --reg flip,jitter:pixels=8,scale,rotate --strategy crops",
+    # ... and a steeper spectrum without the blur: the decay, not a blur, holding the fine detail down
+    "decay150-noblur": f"{BIRDS_DEFAULT} --param fft:decay=1.5 --reg clamp,flip,jitter:pixels=8,scale,rotate",
+    "decay175-noblur": f"{BIRDS_DEFAULT} --param fft:decay=1.75 --reg clamp,flip,jitter:pixels=8,scale,rotate",
+    "decay150-blur4": f"{BIRDS_DEFAULT} --param fft:decay=1.5 {BLUR_EVERY.format(4)}",
     # ... with MACO's attribution map beside each dream (`composite` lays each on a plain ground to be judged)
     "maco-attr": f"{BIRDS_DEFAULT} --param maco --reg flip,jitter:pixels=8,scale,rotate --attribution true",
     "maco-crops-attr": f"{BIRDS_DEFAULT} --param maco --reg flip,jitter:pixels=8,scale,rotate --strategy crops "

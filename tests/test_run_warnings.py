@@ -68,10 +68,12 @@ def test_copies_of_a_class_from_the_same_start_do_come_out_identical():
             1,
             [],
             "39x the pixels of its 16x16 input at once, and memory grows with them (the default model took "
-            "2 GiB for one 1024x1024 dream on the CPU); --strategy tile dreams each image tile by tile in "
+            "2 GiB for one 1024x1024 dream on the CPU); --strategy tile (or crops) dreams each image a part at a "
+            "time in "
             "bounded memory.",
         ),
         (100, 1, ["tile"], None),
+        (100, 1, ["crops"], None),
         (64, 1, [], None),  # 16x
         (
             16,
@@ -86,7 +88,8 @@ def test_copies_of_a_class_from_the_same_start_do_come_out_identical():
             8,
             [],
             "32x the pixels of its 16x16 input at once, and memory grows with them (the default model took "
-            "2 GiB for one 1024x1024 dream on the CPU); --strategy tile dreams each image tile by tile in "
+            "2 GiB for one 1024x1024 dream on the CPU); --strategy tile (or crops) dreams each image a part at a "
+            "time in "
             "bounded memory; all 8 classes are dreamed at once, so fewer per run hold less.",
         ),
         (100, 30, ["tile"], "30x the pixels"),  # tiles of 30 classes at once

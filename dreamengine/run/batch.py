@@ -121,7 +121,7 @@ def warn_if_huge(
         return
     ways = []
     if not tiled and each > 1:
-        ways.append("--strategy tile dreams each image tile by tile in bounded memory")
+        ways.append("--strategy tile (or crops) dreams each image a part at a time in bounded memory")
     if count > 1:
         ways.append(f"all {count} classes are dreamed at once, so fewer per run hold less")
     warnings.warn(
