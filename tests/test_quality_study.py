@@ -172,3 +172,16 @@ def test_a_dream_laid_on_gray_through_its_map_is_judged_as_the_dream_it_shows(
     assert [d.path.name for d in dreams] == ["pug-seed0.png"]
     with pytest.raises(SystemExit, match="composite takes a setting named in ON_GRAY"):
         study.composite(tmp_path, ["maco"])
+
+
+@pytest.mark.parametrize(("preset", "setting"), [("maco", "maco-attr"), ("sharp", "decay125-blur8")])
+def test_the_named_presets_are_the_settings_the_study_measured(study, tmp_path, preset, setting):
+    from dataclasses import asdict
+
+    from dreamengine.plugins import load_plugins
+    from dreamengine.run.settings import resolve_settings
+
+    output = {"classes": ["pug"], "output": str(tmp_path), "device": "cpu"}
+    named = resolve_settings(load_plugins(), preset=preset, options=output)
+    measured = study.config_for(setting, ["pug"], tmp_path, "cpu")
+    assert {**asdict(named), "preset": None} == asdict(measured)
