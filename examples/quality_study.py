@@ -8,6 +8,7 @@ birds, mammals, dogs, ..., scenes: BROAD), one sub-folder per group in each
 setting's folder, so that `evaluate` reports each group of each setting.
 
     python examples/quality_study.py dream  OUT [--setting NAME ...] [--device auto] [--classes broad]
+    python examples/quality_study.py dream  OUT --setting horama-maco --setting horama-fourier   # the anchors
     python examples/quality_study.py time   OUT [--setting NAME ...]   # seconds per single dream, here
     python examples/quality_study.py sheet  OUT SHEET.png [--setting NAME ...] [--seed N ...]
     dreamengine evaluate OUT --json OUT/scores.json
@@ -18,26 +19,45 @@ setting's folder, so that `evaluate` reports each group of each setting.
 Every
 setting is a set of `dreamengine run` options on top of the defaults, so any
 row can be repeated by hand: `dreamengine run --class flamingo <options>`.
+
+The anchors (issue 28; ``ANCHORS``) are another library's feature visualisation instead: Horama's ``maco`` and
+``fourier`` (``pip install horama``), dreaming the same classes with the same model, seeds and steps, one dream
+at a time, written as the settings' dreams are so that `dreamengine evaluate` scores them alike. They are dreamed
+only when named with --setting.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
+import importlib.metadata
 import json
+import os
 import shlex
+import shutil
 import statistics
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 
+import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
+from dreamengine.engine.classes import display_name
+from dreamengine.engine.model import DreamModel
 from dreamengine.errors import DreamError
 from dreamengine.plugins import load_plugins
+from dreamengine.run.acceleration import accelerate
 from dreamengine.run.config import RunConfig
 from dreamengine.run.execute import dream
-from dreamengine.run.imaging import ATTRIBUTION_KEY, read_manifest, save_png
+from dreamengine.run.imaging import ATTRIBUTION_KEY, read_manifest, save_png, to_pil
 from dreamengine.run.outputs import output_path
+from dreamengine.run.prepare import load_model, resolve_device
+from dreamengine_builtins.parametrizations import SPECTRUM
 
 #: ImageNet classes over its kinds, by group: each ``(index, name)``, the name being the first of the class's
 #: names as timm's ``ImageNetInfo`` spells them (what `dreamengine run --class` takes and a dream records).
@@ -186,6 +206,121 @@ def config_for(setting: str, classes: list[str], output: Path, device: str, seed
     return RunConfig().updated(settings, f"setting {setting!r}")
 
 
+#: The anchors' canvas, in pixels a side: Horama's crops are 25-30 % of it (its boxes, as it draws them from the
+#: default ``box_size``), about the default model's 224-pixel input, so a crop is neither blown up nor shrunk much.
+ANCHOR_CANVAS = 768
+
+
+def horama_maco(horama: ModuleType, model: DreamModel, index: int, steps: int, canvas: int) -> torch.Tensor:
+    """Horama's ``maco`` (the phase of a fixed natural magnitude spectrum, optimised through random crops) with
+    its defaults but ``steps``, ``canvas`` and the model's value range; the magnitude is dreamengine's
+    ``natural_spectrum.npy``, given as the file Horama would otherwise download into its working folder."""
+    with _spectrum_folder():
+        image, _ = horama.maco(
+            _logit(model, index),
+            total_steps=steps,
+            image_size=canvas,
+            model_input_size=model.input_size[0],
+            values_range=_values_range(model),
+            device=model.mean.device,
+        )
+    return _pixels(model, image)
+
+
+def horama_fourier(horama: ModuleType, model: DreamModel, index: int, steps: int, canvas: int) -> torch.Tensor:
+    """Horama's ``fourier`` (Lucid's scaled Fourier spectrum, decay 1.5, optimised through random crops) with its
+    defaults but ``steps``, ``canvas`` and the model's value range."""
+    image, _ = horama.fourier(
+        _logit(model, index),
+        total_steps=steps,
+        image_size=canvas,
+        model_input_size=model.input_size[0],
+        values_range=_values_range(model),
+        device=model.mean.device,
+    )
+    return _pixels(model, image)
+
+
+#: name -> (package, anchor): ``(package's module, model, class index, steps, canvas)`` to the canvas dreamed,
+#: ``(3, canvas, canvas)`` in [0, 1]. torch-dreams has none: its MACO-style parametrisation is not in its release.
+ANCHORS: dict[str, tuple[str, Callable[[ModuleType, DreamModel, int, int, int], torch.Tensor]]] = {
+    "horama-maco": ("horama", horama_maco),
+    "horama-fourier": ("horama", horama_fourier),
+}
+
+
+def _package(name: str) -> ModuleType:
+    """An anchor's package, or a DreamError saying how to install it (the study does not need it otherwise)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        raise DreamError(f"this anchor needs the {name} package ({error}): pip install {name}") from None
+
+
+@contextlib.contextmanager
+def _spectrum_folder() -> Iterator[None]:
+    """Work in a temporary folder holding dreamengine's magnitude spectrum under the name Horama's ``maco`` reads
+    (else it downloads its own there); the working folder is restored after."""
+    here = Path.cwd()
+    with tempfile.TemporaryDirectory() as folder:
+        shutil.copyfile(SPECTRUM, Path(folder) / "spectrum_decorrelated.npy")
+        os.chdir(folder)
+        try:
+            yield
+        finally:
+            os.chdir(here)
+
+
+def _logit(model: DreamModel, index: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The objective dreamengine's default ``logit`` maximises, on a batch of crops in the network's normalised
+    input space: the class's logit, averaged over the crops."""
+    return lambda crops: model(crops * model.std + model.mean)[:, index].mean()
+
+
+def _values_range(model: DreamModel) -> tuple[float, float]:
+    """The network's normalised values of pixels in [0, 1]: (-1, 1) for the default model (mean = std = 0.5)."""
+    return float((-model.mean / model.std).min()), float(((1 - model.mean) / model.std).max())
+
+
+def _pixels(model: DreamModel, image: torch.Tensor) -> torch.Tensor:
+    """A ``(3, H, W)`` picture in the network's normalised input space back in [0, 1] pixels."""
+    return (image.detach()[None] * model.std + model.mean)[0].clamp(0, 1)
+
+
+def dream_anchor(host, name: str, classes: list[str], output: Path, device: str, seed: int, steps: int = 300) -> None:
+    """Dream each class with the anchor ``name`` on the default model (loaded as `dreamengine run` loads it), one
+    at a time from torch's random state seeded with ``seed``, and write it where the study writes a setting's dream,
+    at the model's input size, as a PNG whose manifest `dreamengine evaluate` reads (the target, the model)."""
+    package, anchor = ANCHORS[name]
+    module = _package(package)
+    config = RunConfig(classes=classes, output=str(output), device=device, seed=seed, steps=steps)
+    model = accelerate(load_model(host, config).freeze().to(resolve_device(device)), config)
+    for klass in classes:
+        index = model.class_index(klass)
+        began = time.perf_counter()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            canvas = anchor(module, model, index, steps, ANCHOR_CANVAS)
+        seconds = time.perf_counter() - began
+        image = F.interpolate(canvas[None], size=model.input_size, mode="bilinear", antialias=True)[0]
+        with torch.no_grad():
+            score = float(model(image[None])[0, index])
+        target = display_name(model.class_names, index)
+        manifest = {
+            "anchor": {"name": name, "package": package, "version": importlib.metadata.version(package)},
+            "config": {"model": config.model, "classes": [target], "seed": seed, "steps": steps, "objective": "logit"},
+            "target": {"index": index, "name": target, "item": 0},
+            "model": {"name": model.name, "input_size": list(model.input_size)},
+            "size": [image.shape[-1], image.shape[-2]],
+            "canvas": [canvas.shape[-1], canvas.shape[-2]],
+            "score": score,
+            "threads": torch.get_num_threads(),
+        }
+        output.mkdir(parents=True, exist_ok=True)
+        save_png(to_pil(image), output_path(config, target, 1), manifest)
+        print(f"{name} seed {seed}: {target} in {seconds:.1f} s", flush=True)
+
+
 def dream_all(
     out: Path, names: list[str], groups: dict[str, list[str]], device: str, batch: int, seeds: list[int]
 ) -> None:
@@ -203,10 +338,18 @@ def dream_all(
                 for start in range(0, len(todo), batch):
                     chunk = todo[start : start + batch]
                     began = time.perf_counter()
-                    dream(host, config_for(name, chunk, folder, device, seed))
+                    dream_setting(host, name, chunk, folder, device, seed)
                     print(
                         f"{label} seed {seed}: {len(chunk)} dreams in {time.perf_counter() - began:.1f} s", flush=True
                     )
+
+
+def dream_setting(host, name: str, classes: list[str], output: Path, device: str, seed: int) -> None:
+    """Dream ``classes`` under the setting or anchor ``name`` into the folder ``output``."""
+    if name in ANCHORS:
+        dream_anchor(host, name, classes, output, device, seed)
+    else:
+        dream(host, config_for(name, classes, output, device, seed))
 
 
 def finished(folder: Path, klass: str, seed: int) -> bool:
@@ -223,7 +366,7 @@ def time_all(out: Path, names: list[str], klass: str) -> None:
     times = {}
     for name in names:
         began = time.perf_counter()
-        dream(host, config_for(name, [klass], out / "timing" / name, "cpu"))
+        dream_setting(host, name, [klass], out / "timing" / name, "cpu", 0)
         times[name] = round(time.perf_counter() - began, 1)
         print(f"{name}: {times[name]} s per dream", flush=True)
     (out / "timing").mkdir(parents=True, exist_ok=True)
@@ -355,7 +498,12 @@ def main() -> None:
     parser.add_argument("action", choices=["dream", "time", "sheet", "table", "groups", "composite"])
     parser.add_argument("out", type=Path)
     parser.add_argument("target", type=Path, nargs="?", help="the sheet's file (sheet only)")
-    parser.add_argument("--setting", action="append", choices=sorted([*SETTINGS, *ON_GRAY]))
+    parser.add_argument(
+        "--setting",
+        action="append",
+        choices=sorted([*SETTINGS, *ANCHORS, *ON_GRAY]),
+        help="[default: every setting, no anchor]",
+    )
     parser.add_argument("--class", dest="classes", action="append", help="dream these classes instead of a set")
     parser.add_argument(
         "--classes",

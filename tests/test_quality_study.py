@@ -185,3 +185,37 @@ def test_the_named_presets_are_the_settings_the_study_measured(study, tmp_path, 
     named = resolve_settings(load_plugins(), preset=preset, options=output)
     measured = study.config_for(setting, ["pug"], tmp_path, "cpu")
     assert {**asdict(named), "preset": None} == asdict(measured)
+
+
+def test_an_anchor_writes_a_dream_that_evaluate_reads_with_its_target_and_leaves_no_file_behind(
+    study, tmp_path, monkeypatch
+):
+    pytest.importorskip("horama")
+    from dreamengine.analysis.evaluation import collect_dreams
+    from dreamengine.run.imaging import read_manifest
+    from dreamengine.testing import tiny_model
+
+    monkeypatch.setattr(study, "load_model", lambda host, config: tiny_model())
+    monkeypatch.setattr(study, "ANCHOR_CANVAS", 32)
+    monkeypatch.chdir(tmp_path)
+    for name in study.ANCHORS:
+        study.dream_anchor(None, name, ["class2"], tmp_path / "out" / name, "cpu", 0, steps=2)
+        manifest = read_manifest(tmp_path / "out" / name / "class2-seed0.png")
+        assert manifest["target"] == {"index": 2, "name": "class2", "item": 0}
+        assert manifest["anchor"]["name"] == name and manifest["config"]["steps"] == 2
+    dreams, skipped = collect_dreams(tmp_path / "out")
+    assert [(d.group, d.target, d.model, tuple(d.image.shape)) for d in dreams] == [
+        ("horama-fourier", 2, "tiny", (3, 16, 16)),
+        ("horama-maco", 2, "tiny", (3, 16, 16)),
+    ] and not skipped
+    assert Path.cwd() == tmp_path and sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no spectrum left
+
+
+def test_an_anchor_without_its_package_says_how_to_install_it(study, tmp_path, monkeypatch):
+    from dreamengine.errors import DreamError
+
+    monkeypatch.setitem(sys.modules, "horama", None)  # as if not installed
+    monkeypatch.setattr(study, "load_model", lambda host, config: pytest.fail("the model is loaded first"))
+    with pytest.raises(DreamError, match="pip install horama"):
+        study.dream_anchor(None, "horama-maco", ["pug"], tmp_path, "cpu", 0)
+    assert not any(tmp_path.iterdir())
