@@ -168,3 +168,25 @@ def test_a_map_in_the_way_of_a_new_dream_moves_it_to_a_free_name(runner, tmp_pat
 
 def test_a_result_carries_no_map_by_default():
     assert DreamResult(torch.zeros(1, 3, 2, 2), torch.zeros(1), 0).attribution is None
+
+
+def test_beside_a_dream_named_by_the_user_their_own_files_are_never_replaced(runner, tmp_path):
+    Image.new("RGB", (4, 4), "red").save(tmp_path / "mine-side.png")
+    (tmp_path / "mine-attribution.png").write_bytes(b"the user's own notes")
+    (tmp_path / "mine-attribution-2.png").mkdir()
+    args = ["run", "--model", "resnet10t", "--size", "32", "--steps", "1", "--attribution", "--side-by-side"]
+    for _ in range(2):  # the second run replaces the first one's files, and only them
+        result = runner.invoke(cli, [*args, "-o", str(tmp_path / "mine.png")], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "mine-side.png").size == (4, 4)
+    assert (tmp_path / "mine-attribution.png").read_bytes() == b"the user's own notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "mine-attribution-2.png",
+        "mine-attribution-3.png",
+        "mine-attribution.png",
+        "mine-side-2.png",
+        "mine-side.png",
+        "mine.png",
+    ]
+    assert ATTRIBUTION_KEY in read_manifest(tmp_path / "mine-attribution-3.png")
+    assert Image.open(tmp_path / "mine-side-2.png").size == (2 * 32 + 4, 32)

@@ -113,22 +113,34 @@ def write_outputs(
         repeat = names[:item].count(name)  # the same class dreamed twice in a batch gets "-2", "-3", ...
         path = output_path(config, f"{name} {repeat + 1}" if repeat else name, len(indices))
         meta = manifest(config, model, result, item, index, name, parts[item] if parts else None)
-        if _names_a_file(config.output):  # a file named by the user is theirs to overwrite
-            path = save_png(to_pil(result.image[item]), path, meta)
+        if _names_a_file(config.output):  # a dream named by the user is theirs to overwrite, but not their pictures
+            path = save_png(to_pil(result.image[item]), _unless_theirs(path), meta)
         else:
             data = png_bytes(to_pil(result.image[item]), meta)
             beside = functools.partial(_companions, config, side=side, animated=animated, attributed=attributed)
             path = _save_beside_other_dreams(data, path, meta, beside)
         paths.append(path)
         if side:
-            paths.append(save_png(side_by_side(result.image[item]), _companions(config, path, side, False)[0], meta))
+            where = _unless_theirs(_companions(config, path, side, False)[0])
+            paths.append(save_png(side_by_side(result.image[item]), where, meta))
         if attribution is not None:
             picture, where = attribution_picture(result.image[item], attribution[item]), _attribution_path(path)
-            paths.append(save_png(picture, where, {**meta, ATTRIBUTION_KEY: {"percentile": ATTRIBUTION_PERCENTILE}}))
+            stored = {**meta, ATTRIBUTION_KEY: {"percentile": ATTRIBUTION_PERCENTILE}}
+            paths.append(save_png(picture, _unless_theirs(where), stored))
         if animated:  # every --save-every steps, or a strategy's own (a zoom's frames)
             frames = [frame[item] for frame in result.frames]
-            paths.append(save_animation(frames, _companions(config, path, False, animated)[0], meta))
+            paths.append(save_animation(frames, _unless_theirs(_companions(config, path, False, animated)[0]), meta))
     return paths
+
+
+def _unless_theirs(path: Path) -> Path:
+    """``path``, or, where a file there is not one dreamengine wrote (a user's picture beside a dream named with
+    ``--output FILE.png``), the first of ``STEM-2``, ``STEM-3``, ... that is free or is such a file."""
+    candidate, number = path, 1
+    while os.path.lexists(candidate) and not _is_dream(candidate):
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate
 
 
 def _companions(config: RunConfig, path: Path, side: bool, animated: bool, attributed: bool = False) -> list[Path]:
