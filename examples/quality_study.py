@@ -216,21 +216,18 @@ def horama_maco(horama: ModuleType, model: DreamModel, index: int, steps: int, c
     its defaults but ``steps``, ``canvas`` and the model's value range; the magnitude is dreamengine's
     ``natural_spectrum.npy``, given as the file Horama would otherwise download into its working folder."""
     with _spectrum_folder():
-        image, _ = horama.maco(
-            _logit(model, index),
-            total_steps=steps,
-            image_size=canvas,
-            model_input_size=model.input_size[0],
-            values_range=_values_range(model),
-            device=model.mean.device,
-        )
-    return _pixels(model, image)
+        return _horama(horama.maco, model, index, steps, canvas)
 
 
 def horama_fourier(horama: ModuleType, model: DreamModel, index: int, steps: int, canvas: int) -> torch.Tensor:
     """Horama's ``fourier`` (Lucid's scaled Fourier spectrum, decay 1.5, optimised through random crops) with its
     defaults but ``steps``, ``canvas`` and the model's value range."""
-    image, _ = horama.fourier(
+    return _horama(horama.fourier, model, index, steps, canvas)
+
+
+def _horama(visualise: Callable, model: DreamModel, index: int, steps: int, canvas: int) -> torch.Tensor:
+    """One of Horama's feature visualisations of the class ``index``'s logit, back in [0, 1] pixels."""
+    image, _ = visualise(
         _logit(model, index),
         total_steps=steps,
         image_size=canvas,
