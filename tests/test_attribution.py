@@ -150,6 +150,9 @@ def test_run_attribution_writes_the_map_beside_the_dream_which_evaluate_and_mont
     assert read_manifest(out / "flamingo-seed0.png")["config"]["attribution"] is True
     montage = runner.invoke(cli, ["montage", str(out), "-o", str(tmp_path / "m.png")])
     assert montage.exit_code == 0 and "a dream's attribution map" in montage.output
+    info = runner.invoke(cli, ["info", str(out / "flamingo-seed0-attribution.png")], terminal_width=200)
+    assert info.exit_code == 0 and "its attribution map: the dream, faded where the objective did not" in info.output
+    assert "attribution map" not in runner.invoke(cli, ["info", str(out / "flamingo-seed0.png")]).output
 
     dreams, skipped = collect_dreams(out)
     assert [d.path.name for d in dreams] == ["flamingo-seed0.png"]

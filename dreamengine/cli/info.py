@@ -92,7 +92,7 @@ def _preset(config: RunConfig) -> dict[str, Any] | None:
 
 def _rows(path: Path, manifest: dict[str, Any]) -> list[tuple[str, str]]:
     from dreamengine.analysis.montage import label
-    from dreamengine.run.imaging import open_image
+    from dreamengine.run.imaging import ATTRIBUTION_KEY, open_image
 
     width, height = manifest.get("size") or ("?", "?")
     steps = f"{manifest.get('steps_done', '?')} of {manifest['config'].get('steps', '?')} steps"
@@ -109,6 +109,8 @@ def _rows(path: Path, manifest: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("weights", f"{weights.get('file', '?')}, sha256 {weights.get('sha256', '?')}"))
     if manifest.get("diverged"):
         rows.append(("diverged", manifest["diverged"]))
+    if ATTRIBUTION_KEY in manifest:
+        rows.append(("picture", "its attribution map: the dream, faded where the objective did not look (alpha)"))
     part = manifest.get("part")
     if part:
         rows.append(("batch", f"item {part['item'] + 1} of objectives dreamed side by side"))
