@@ -68,7 +68,10 @@ def write_atlas_folder(folder: Path, examples: bool = True, layer_name: str = QU
                     {"image": rank, "activation": activation, "crop": crop.relative_to(folder).as_posix(), **peak}
                 )
             found[layer["name"]][str(unit)] = crops
-            negative[layer["name"]][str(unit)] = crops[:1]
+            below = _picture(folder / f"examples/{slug}/{unit}-neg0.jpg", 20, 16, "JPEG")  # one image drives it below 0
+            negative[layer["name"]][str(unit)] = [
+                {"image": 1, "activation": -1.0, "crop": below.relative_to(folder).as_posix(), **peak}
+            ]
     images = [f"{classes[1]}/001.jpg", "tench/002 #1.png"]
     if examples:
         _json(

@@ -98,7 +98,15 @@ def test_the_pages_link_a_layer_its_units_and_a_unit_its_dream_and_examples(buil
     sources = [image["src"] for image in unit.images]
     assert sources[:2] == ["0.png", "0-v1.png"]
     assert sources[2:4] == ["../../examples/layer1/0-0.jpg", "../../examples/layer1/0-1.jpg"]
-    assert "../../examples/layer1/0-neg0.jpg" in sources[4:]  # the most negative examples follow
+    assert sources[4:] == []  # layer1 ends in a ReLU: no image drives it below 0, so no negatives are shown
+    examples = json.loads((atlas / "examples.json").read_text())
+    logit = parse(atlas / "units" / "logits" / "0.html")
+    kept = [(group, record) for group in ("layers", "negative") for record in examples[group]["logits"]["0"]]
+    shown = [
+        f"../../{r['crop']}" for group, r in kept if (r["activation"] > 0 if group == "layers" else r["activation"] < 0)
+    ]
+    assert any(r["activation"] < 0 for group, r in kept if group == "negative")  # a logit can be negative ...
+    assert [image["src"] for image in logit.images][2:] == shown  # ... and its most negative images are shown
     logits = parse(atlas / "units" / "logits" / "0.html")
     assert "../../classes/0-img-src-x-onerror-alert-1.html" in logits.links
 

@@ -162,7 +162,7 @@ def test_a_unit_page_shows_its_panels_in_order_with_its_dream_examples_and_class
     assert parsed.sections == ["dream", "variants", "examples", "classes"]
     sources = [image["src"] for image in parsed.images]
     assert sources[:2] == ["1.png", "1-v1.png"]
-    assert sources[2:] == [f"../../examples/{relative_url(QUOTED_SLUG, '')}/1-{rank}.jpg" for rank in (0, 1, 0)]
+    assert sources[2:] == [f"../../examples/{relative_url(QUOTED_SLUG, '')}/1-{rank}.jpg" for rank in (0, 1, "neg0")]
     text = page.read_text(encoding="utf-8")
     assert '<link rel="prev" href="0.html">' in text and '<link rel="next" href="2.html">' in text
     assert ">1.00</span>" in text and 'class="peak" style="left: 75.0%; top: 75.0%"' in text

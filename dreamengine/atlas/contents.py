@@ -100,6 +100,18 @@ class AtlasUnit:
         (whether the dream drives the unit at least as hard; ``None`` without both)."""
         return unit_check(self.activation, [{"activation": example.activation} for example in self.examples])
 
+    @property
+    def activating(self) -> tuple[Example, ...]:
+        """The dataset examples that turn the unit on (a mean activation above 0), most first: the ones worth
+        showing, where :attr:`examples` also holds the images a rectified unit ignores (activation 0)."""
+        return tuple(example for example in self.examples if example.activation > 0)
+
+    @property
+    def opposing(self) -> tuple[Example, ...]:
+        """The most negative examples that drive the unit below 0, most negative first: none where the unit's
+        quantity cannot be negative (after a ReLU), so that no image stands in both lists."""
+        return tuple(example for example in self.negatives if example.activation < 0)
+
     def url(self, path: str) -> str:
         """The link from this unit's page to ``path`` (relative to the atlas folder), percent-encoded."""
         return relative_url(path, self.page)

@@ -66,15 +66,22 @@ class VariantsPanel(Panel):
         return f'<ul class="grid">{cells}</ul>' if cells else ""
 
 
+#: What the examples panel says of a unit that no image of the dataset turns on.
+NONE_ACTIVATE = "No image of the dataset turns this unit on: the mean activation of every one is 0 or below."
+
+
 class ExamplesPanel(Panel):
-    """The dataset images that drive the unit most (and least), cropped around where it fired most, marked."""
+    """The dataset images that turn the unit on most (and drive it most below 0), cropped around where it fired
+    most, marked; an image that leaves it at 0 is in neither list."""
 
     title = "Dataset examples"
     order = 30
 
     def render(self, unit, atlas) -> str:
         parts = []
-        for examples, heading in ((unit.examples, ""), (unit.negatives, "Most negative")):
+        if unit.examples and not unit.activating:
+            parts.append(f"<p>{self.escape(NONE_ACTIVATE)}</p>")
+        for examples, heading in ((unit.activating, ""), (unit.opposing, "Most negative")):
             if examples:
                 cells = "".join(self._example(unit, atlas, example) for example in examples)
                 parts.append((f"<h3>{heading}</h3>" if heading else "") + f'<ul class="grid">{cells}</ul>')
