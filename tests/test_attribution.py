@@ -193,3 +193,19 @@ def test_beside_a_dream_named_by_the_user_their_own_files_are_never_replaced(run
     ]
     assert ATTRIBUTION_KEY in read_manifest(tmp_path / "mine-attribution-3.png")
     assert Image.open(tmp_path / "mine-side-2.png").size == (2 * 32 + 4, 32)
+
+
+def test_through_crops_the_map_is_what_the_objective_saw_per_time_a_pixel_was_seen(monkeypatch):
+    # a 16 x 16 canvas, the network's input 8 x 8: three steps crop the top-left quarter, one the bottom-right
+    # (each crop at the input size, so nothing is resized); the red left half of each crop has gradient 2
+    from dreamengine_builtins.crops import CroppedLoop
+
+    windows = iter([(0, 0, 8), (0, 0, 8), (8, 8, 8), (0, 0, 8)])
+    monkeypatch.setattr(CroppedLoop, "crop", lambda self, height, width: next(windows))
+    job = _job(size=(8, 8), steps=4, strategies=[Crops(count=1)])
+    job = dataclasses.replace(job, image=torch.full((2, 3, 16, 16), 0.5))
+    result = run_through_hooks(make_host(), job)
+    expected = torch.zeros(2, 1, 16, 16)
+    expected[..., :8, :4] = 2.0  # seen 3 times, 6 in all: 2 a time
+    expected[..., 8:, 8:12] = 2.0  # seen once: 2
+    assert result.attribution is not None and torch.allclose(result.attribution, expected)

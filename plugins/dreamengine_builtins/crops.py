@@ -18,7 +18,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from dreamengine import DreamJob, DreamLoop, Strategy, hookimpl
+from dreamengine import DreamJob, DreamLoop, DreamResult, Strategy, hookimpl
 
 __all__ = ["Crops", "CroppedLoop"]
 
@@ -53,6 +53,8 @@ class CroppedLoop(DreamLoop):
         super().__init__(job)
         self.count = count
         self.smallest = smallest
+        #: How often each pixel was seen, in steps (a crop adds ``1 / count``), where the attribution map is kept.
+        self.coverage = None if self.attribution is None else torch.zeros_like(self.attribution[:1])
 
     def crop(self, height: int, width: int) -> tuple[int, int, int]:
         """A random crop of a ``height`` x ``width`` canvas: ``(top, left, side)``."""
@@ -75,9 +77,22 @@ class CroppedLoop(DreamLoop):
             window = canvas[..., top : top + side, left : left + side]
             view = F.interpolate(window, size=size, mode="bilinear", antialias=True, align_corners=False)
             total += super().climb(view, activations)
+            if self.coverage is not None:
+                self.coverage[..., top : top + side, left : left + side] += 1 / self.count
         assert canvas.grad is not None  # climb ran backward through every crop
         image.backward(canvas.grad / self.count)
         return total / self.count
+
+    def result(self, image, scores, done, frames, diverged=None, interrupted=False) -> DreamResult:
+        """The loop's result, its attribution map divided by how often each pixel was seen: the crops cover the
+        middle of the canvas more often than its borders, and the map says where the objective looked, not where
+        the crops fell (a pixel no crop showed stays at 0)."""
+        result = super().result(image, scores, done, frames, diverged, interrupted)
+        if result.attribution is None or self.coverage is None:
+            return result
+        coverage = self.coverage.cpu()
+        seen = torch.where(coverage > 0, result.attribution / coverage.clamp_min(1e-12), 0.0)
+        return dataclasses.replace(result, attribution=seen)
 
 
 @hookimpl
