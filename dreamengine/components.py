@@ -440,8 +440,9 @@ class DreamResult:
         interrupted: the user stopped the run (Ctrl-C) after ``steps_done`` steps.
         attribution: where the job asked for it (:attr:`DreamJob.attribute`), MACO's attribution map ``(batch, 1,
             H, W)`` on the CPU: at each pixel, the magnitude of the loss's gradient at the rendered picture, summed
-            over its channels and the steps (an octave's resized to the picture's size): large where the objective
-            looked, small where the picture is texture it did not ask for. ``None`` otherwise.
+            over its channels and the steps (an octave's resized to the picture's size; a strategy may normalise
+            it, as ``crops`` divides it by how often each pixel was seen): large where the objective looked, small
+            where the picture is texture it did not ask for. ``None`` otherwise.
     """
 
     image: torch.Tensor
