@@ -107,13 +107,16 @@ def write_outputs(
     holds each item's target class (``None``: dreamed toward no class), ``names`` what to call it, and ``parts``,
     for objectives dreamed side by side, each item's own objective."""
     paths, side, animated, attribution = [], config.side_by_side, bool(result.frames), result.attribution
-    attributed = attribution is not None
+    attributed, named = attribution is not None, _names_a_file(config.output)
+    # beside a dream in a folder its companions' names were chosen with it; beside a file named by the user, a
+    # companion steps around a file of theirs
+    companion = _unless_theirs if named else _as_chosen
     result = replace(result, image=model.seen(result.image))  # a grayscale network's dreams in its own colours
     for item, (index, name) in enumerate(zip(indices, names)):
         repeat = names[:item].count(name)  # the same class dreamed twice in a batch gets "-2", "-3", ...
         path = output_path(config, f"{name} {repeat + 1}" if repeat else name, len(indices))
         meta = manifest(config, model, result, item, index, name, parts[item] if parts else None)
-        if _names_a_file(config.output):  # a dream named by the user is theirs to overwrite, but not their pictures
+        if named:  # a dream named by the user is theirs to overwrite, but not their pictures
             path = save_png(to_pil(result.image[item]), _unless_theirs(path), meta)
         else:
             data = png_bytes(to_pil(result.image[item]), meta)
@@ -121,15 +124,15 @@ def write_outputs(
             path = _save_beside_other_dreams(data, path, meta, beside)
         paths.append(path)
         if side:
-            where = _unless_theirs(_companions(config, path, side, False)[0])
+            where = companion(_companions(config, path, side, False)[0])
             paths.append(save_png(side_by_side(result.image[item]), where, meta))
         if attribution is not None:
             picture, where = attribution_picture(result.image[item], attribution[item]), _attribution_path(path)
             stored = {**meta, ATTRIBUTION_KEY: {"percentile": ATTRIBUTION_PERCENTILE}}
-            paths.append(save_png(picture, _unless_theirs(where), stored))
+            paths.append(save_png(picture, companion(where), stored))
         if animated:  # every --save-every steps, or a strategy's own (a zoom's frames)
             frames = [frame[item] for frame in result.frames]
-            paths.append(save_animation(frames, _unless_theirs(_companions(config, path, False, animated)[0]), meta))
+            paths.append(save_animation(frames, companion(_companions(config, path, False, animated)[0]), meta))
     return paths
 
 
@@ -141,6 +144,11 @@ def _unless_theirs(path: Path) -> Path:
         number += 1
         candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
     return candidate
+
+
+def _as_chosen(path: Path) -> Path:
+    """A companion's path as :func:`_save_beside_other_dreams` chose it: free, or an earlier copy of this dream's."""
+    return path
 
 
 def _companions(config: RunConfig, path: Path, side: bool, animated: bool, attributed: bool = False) -> list[Path]:
