@@ -415,12 +415,12 @@ def composite(out: Path, names: list[str]) -> None:
         for attributed in sorted(source.rglob("*-attribution.png")):
             manifest = read_manifest(attributed)
             manifest.pop(ATTRIBUTION_KEY)
-            ground = Image.new("RGBA", Image.open(attributed).size, (*GROUND, 255))
-            ground.alpha_composite(Image.open(attributed).convert("RGBA"))
+            with Image.open(attributed) as picture:
+                laid = Image.alpha_composite(Image.new("RGBA", picture.size, (*GROUND, 255)), picture.convert("RGBA"))
             relative = attributed.relative_to(source)
             target = out / name / relative.with_name(relative.name.removesuffix("-attribution.png") + ".png")
             target.parent.mkdir(parents=True, exist_ok=True)
-            save_png(ground.convert("RGB"), target, manifest)
+            save_png(laid.convert("RGB"), target, manifest)
         print(f"{name}: laid on gray from {source}", flush=True)
 
 
